@@ -1,0 +1,41 @@
+// crawl: parses the command line and hands over to the subcommand's runner.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <exception>
+#include <iostream>
+
+#include "cli/commands.hpp"
+#include "common/usage_error.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"crawl: a concurrent web crawler that measures every page and stores it in SQLite"};
+  app.set_version_flag("--version", std::string("crawl ") + CRAWL_VERSION);
+  app.require_subcommand(1);
+  crawl::cli::Runner runner;
+  crawl::cli::add_run_command(app, runner);
+  crawl::cli::add_query_commands(app, runner);
+  crawl::cli::add_testbed_command(app, runner);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    // One line that says what was wrong and where to look, exit status 2 (design.md).
+    std::cerr << "crawl: " << e.what() << " (see 'crawl --help' or 'crawl SUBCOMMAND --help')\n";
+    return 2;
+  }
+  try {
+    return runner ? runner() : 2;
+  } catch (const crawl::UsageError& e) {
+    std::cerr << "crawl: " << e.what() << '\n';
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "crawl: " << e.what() << '\n';
+    return 1;
+  }
+}

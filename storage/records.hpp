@@ -1,0 +1,89 @@
+// The rows crawl stores: plain data shared by the pipeline (which fills them) and the storage
+// module (which writes them). No SQLite types leak out of storage/.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace crawl::storage {
+
+// Per-page timings in milliseconds, as libcurl measured them (each one the duration of that phase,
+// not libcurl's cumulative "since start" values), plus the time the page waited in the queue.
+struct Timings {
+  double dns_ms = 0;
+  double connect_ms = 0;
+  double tls_ms = 0;
+  double ttfb_ms = 0;  // from the start of the request to the first response byte
+  double total_ms = 0;
+  double queue_ms = 0;  // from being pushed into the bounded queue to a consumer taking it
+};
+
+// One row of `pages`: one URL handed in (or discovered), fetched or not.
+struct PageRecord {
+  int64_t seq = 0;          // order in which the URL was read, unique within a run
+  std::string source;       // the list it came from: a file name, "-" for stdin, "--url"
+  int64_t line = 0;         // 1-based line in `source`; 0 when not from a file
+  std::string input;        // the line as given, trimmed
+  std::string url;          // normalised URL; empty when the line was not a usable URL
+  std::string final_url;    // after redirects
+  long status = 0;          // last HTTP status; 0 when there was no response
+  std::string error;        // error category (see crawler/errors.hpp); empty when the fetch succeeded
+  std::string error_message;
+  std::string content_type;
+  std::string charset;
+  int64_t wire_bytes = 0;  // body bytes as received (before content decoding)
+  int64_t body_bytes = 0;  // body bytes after decoding
+  std::optional<int64_t> text_bytes;  // visible text; unset when not parsed (non-HTML, --no-parse)
+  std::optional<std::string> title;
+  std::optional<int64_t> link_count;
+  int depth = 0;
+  std::string parent_url;
+  int attempts = 0;
+  int redirects = 0;
+  Timings timings;
+  std::string worker;      // which producer fetched it, e.g. "t12" or "p1.t0.f37"
+  double fetched_at = 0;   // unix time (seconds) the fetch started; 0 if never fetched
+};
+
+// What is known about a run when it starts (the `runs` row is inserted with these).
+struct RunConfig {
+  std::string mode;  // fiber | thread | process | hybrid
+  int processes = 1;
+  int threads = 1;
+  int fibers = 1;
+  int concurrency = 1;
+  int queue_capacity = 0;
+  int consumers = 0;
+  int callback_threads = 0;
+  bool parse = true;
+  std::string version;
+  std::string command_line;
+  std::string bench_id;  // empty unless the run is part of `crawl bench`
+  double started_at = 0;  // unix time
+};
+
+// What is known when it ends (the same row is updated with these).
+struct RunStats {
+  std::string status = "completed";  // running | completed | interrupted | failed
+  double ended_at = 0;
+  double wall_s = 0;    // start to end, callbacks included
+  double crawl_s = 0;   // start to the last page stored
+  double user_s = 0;
+  double sys_s = 0;
+  double parse_cpu_s = 0;  // CPU seconds consumers spent parsing (per-thread clocks)
+  int64_t peak_rss_kb = 0;
+  int64_t voluntary_ctx = 0;
+  int64_t involuntary_ctx = 0;
+  int64_t urls = 0;
+  int64_t pages_ok = 0;
+  int64_t pages_failed = 0;
+  int64_t bytes_wire = 0;
+  int64_t bytes_body = 0;
+  double pages_per_s = 0;
+  double p50_ms = 0;
+  double p90_ms = 0;
+  double p99_ms = 0;
+};
+
+}  // namespace crawl::storage
