@@ -1,0 +1,38 @@
+// Page facts from a fetched body: visible text size, title, links, charset. HTML goes through gumbo;
+// anything else is measured without parsing.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace crawl::parsers {
+
+struct ParseOptions {
+  bool collect_links = false;       // keep the href values (needed when following links)
+  size_t max_title_bytes = 1024;    // longer titles are cut at a UTF-8 boundary
+};
+
+struct PageFacts {
+  bool is_html = false;
+  int64_t text_bytes = 0;          // visible text (see html.cpp for the exact rule)
+  std::optional<std::string> title;  // whitespace-collapsed <title>; unset when there is none
+  int64_t link_count = 0;          // <a href> elements
+  std::string charset;             // lower-case; from Content-Type, else <meta>, else empty
+  std::string base_href;           // <base href> if present (for resolving links)
+  std::vector<std::string> links;  // raw href values in document order (only with collect_links)
+};
+
+// True for text/html and application/xhtml+xml (parameters and case ignored). An empty content type
+// counts as HTML when the body starts (after whitespace) with '<'.
+bool is_html(std::string_view content_type, std::string_view body);
+
+// The charset parameter of a Content-Type header value, lower-cased; empty when absent.
+std::string charset_from_content_type(std::string_view content_type);
+
+// Never throws on any input: malformed or hostile HTML (any depth, any size) yields best-effort facts.
+PageFacts parse_page(std::string_view body, std::string_view content_type, const ParseOptions& options);
+
+}  // namespace crawl::parsers
