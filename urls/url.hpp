@@ -1,0 +1,50 @@
+// URL validation and normalisation with libcurl's URL API (curl_url), and the per-run seen-set.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace crawl::urls {
+
+struct NormalisedUrl {
+  std::string url;    // the normalised URL; empty when `error` is set
+  std::string error;  // why the input is not a usable http(s) URL
+  bool ok() const { return error.empty(); }
+};
+
+// Parses `input` as an absolute http or https URL and returns its normal form: scheme and host in
+// lower case, default port dropped, empty path as "/", fragment removed, unsafe characters
+// percent-encoded. A line without a scheme ("example.com/x") is taken as http. Anything else
+// (other schemes, no host, spaces in the host, over 8 KiB) is an error with a message.
+NormalisedUrl normalise(std::string_view input);
+
+// Resolves `reference` (e.g. an href) against the absolute `base` URL, then normalises it.
+NormalisedUrl resolve(std::string_view base, std::string_view reference);
+
+// The lower-cased host of a normalised URL ("" if it has none).
+std::string host_of(std::string_view normalised_url);
+
+// Remembers which URLs a run has already taken. It stores a 64-bit hash per URL in an
+// open-addressing table (no strings), so memory is 8 bytes / load factor per URL: between about
+// 11.5 and 23 bytes per URL as the table doubles (see bytes_per_url()). Two different URLs share a
+// hash with probability about n²/2^65 (≈3e-6 for 10 million URLs); such a URL would be skipped as a
+// duplicate, which the README states.
+class SeenSet {
+ public:
+  SeenSet();
+  // True if `url` was not seen before (and is now remembered).
+  bool insert(std::string_view url);
+  bool contains(std::string_view url) const;
+  size_t size() const { return size_; }
+  size_t memory_bytes() const { return slots_.size() * sizeof(uint64_t); }
+
+ private:
+  static uint64_t hash(std::string_view url);
+  void grow();
+  std::vector<uint64_t> slots_;  // 0 marks an empty slot
+  size_t size_ = 0;
+};
+
+}  // namespace crawl::urls
