@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <string>
 
 namespace CLI {
 class App;
@@ -13,7 +14,8 @@ namespace crawl::cli {
 
 using Runner = std::function<int()>;
 
-void add_run_command(CLI::App& app, Runner& runner);
+// `command_line` is the whole invocation, stored with each run.
+void add_run_command(CLI::App& app, Runner& runner, const std::string& command_line);
 void add_query_commands(CLI::App& app, Runner& runner);  // `query` and `runs`
 void add_testbed_command(CLI::App& app, Runner& runner);
 

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <exception>
 #include <iostream>
+#include <string>
 
 #include "cli/commands.hpp"
 #include "common/usage_error.hpp"
@@ -12,8 +13,10 @@ int main(int argc, char** argv) {
   CLI::App app{"crawl: a concurrent web crawler that measures every page and stores it in SQLite"};
   app.set_version_flag("--version", std::string("crawl ") + CRAWL_VERSION);
   app.require_subcommand(1);
+  std::string command_line;
+  for (int i = 0; i < argc; ++i) command_line += (i ? " " : "") + std::string(argv[i]);
   crawl::cli::Runner runner;
-  crawl::cli::add_run_command(app, runner);
+  crawl::cli::add_run_command(app, runner, command_line);
   crawl::cli::add_query_commands(app, runner);
   crawl::cli::add_testbed_command(app, runner);
   try {

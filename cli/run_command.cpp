@@ -1,10 +1,128 @@
-// placeholder until the command lands
+// `crawl run`: crawl URL lists and store every page.
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
+#include <iostream>
+#include <memory>
+#include <thread>
 
 #include "cli/commands.hpp"
+#include "common/units.hpp"
+#include "common/usage_error.hpp"
+#include "crawler/run.hpp"
 
 namespace crawl::cli {
-void add_run_command(CLI::App& app, Runner& runner) {
-  app.add_subcommand("run", "not yet")->callback([&runner] { runner = [] { return 1; }; });
+namespace {
+
+struct RunFlags {
+  std::vector<std::string> files;
+  std::vector<std::string> urls;
+  std::string mode = "thread";
+  int concurrency = 64;
+  int processes = 1, threads = 1, fibers = 1;
+  int queue = 1000;
+  int consumers = 0;
+  int callback_threads = 2;
+  bool no_parse = false;
+  std::string db = "crawl.db";
+  std::string timeout = "30s";
+  std::string connect_timeout = "10s";
+  std::string max_size = "10M";
+  int max_redirects = 10;
+  std::string user_agent = std::string("crawl/") + CRAWL_VERSION;
+  bool insecure = false;
+  std::string jsonl;
+  std::string save_bodies;
+  std::optional<bool> progress;
+};
+
+Mode parse_mode(const std::string& name) {
+  if (name == "fiber") return Mode::fiber;
+  if (name == "thread") return Mode::thread;
+  if (name == "process") return Mode::process;
+  if (name == "hybrid") return Mode::hybrid;
+  throw UsageError("--mode '" + name + "' is not a mode: use fiber, thread, process or hybrid");
 }
+
+int run(const RunFlags& f, const std::string& command_line) {
+  if (f.files.empty() && f.urls.empty())
+    throw UsageError("no URLs given: pass a URL list file, '-' for stdin, or --url URL");
+  RunOptions o;
+  o.inputs.files = f.files;
+  o.inputs.urls = f.urls;
+  o.layout = make_layout(parse_mode(f.mode), f.concurrency, f.processes, f.threads, f.fibers);
+  if (f.queue < 1) throw UsageError("--queue must be at least 1");
+  if (f.consumers < 0) throw UsageError("--consumers must be at least 1 (or 0 for one per core)");
+  if (f.callback_threads < 1) throw UsageError("--callback-threads must be at least 1");
+  if (f.max_redirects < 0) throw UsageError("--max-redirects must be 0 or more");
+  o.queue_capacity = static_cast<size_t>(f.queue);
+  o.consumers = f.consumers;
+  o.callback_threads = f.callback_threads;
+  o.parse = !f.no_parse;
+  o.db_path = f.db;
+  o.fetch.timeout = parse_duration(f.timeout, "--timeout");
+  o.fetch.connect_timeout = parse_duration(f.connect_timeout, "--connect-timeout");
+  if (o.fetch.timeout.count() <= 0) throw UsageError("--timeout must be more than 0");
+  o.fetch.max_body_bytes = parse_size(f.max_size, "--max-size");
+  o.fetch.max_redirects = f.max_redirects;
+  o.fetch.user_agent = f.user_agent;
+  o.fetch.verify_tls = !f.insecure;
+  o.command_line = command_line;
+  o.progress = f.progress.value_or(isatty(STDERR_FILENO) == 1);
+
+  // --save-bodies names files after the run id, known once the database has the run row (and
+  // before any page reaches a callback).
+  auto run_id = std::make_shared<std::atomic<int64_t>>(0);
+  if (!f.jsonl.empty()) o.callbacks.on_page.push_back(make_jsonl_writer(f.jsonl));
+  if (!f.save_bodies.empty()) {
+    o.callbacks.on_page.push_back(make_body_saver(f.save_bodies, run_id));
+    o.callbacks.needs_bodies = true;
+  }
+  o.callbacks.on_run_start.push_back([run_id](int64_t id) { run_id->store(id); });
+  RunSummary summary = run_crawl(o);
+  // With --jsonl -, stdout carries the pages; the summary moves to stderr.
+  std::ostream& out = f.jsonl == "-" ? std::cerr : std::cout;
+  print_summary(summary, out);
+  return exit_code(summary);
+}
+
+}  // namespace
+
+void add_run_command(CLI::App& app, Runner& runner, const std::string& command_line) {
+  auto flags = std::make_shared<RunFlags>();
+  CLI::App* cmd = app.add_subcommand("run", "Crawl URL lists and store every page in SQLite");
+  cmd->add_option("lists", flags->files, "URL list files (one URL per line; '-' reads stdin)");
+  cmd->add_option("--url", flags->urls, "A URL to crawl (repeatable)");
+  cmd->add_option("--mode", flags->mode, "Execution layout: fiber, thread, process or hybrid")
+      ->capture_default_str();
+  cmd->add_option("-c,--concurrency", flags->concurrency, "Fetches in flight")->capture_default_str();
+  cmd->add_option("--processes", flags->processes, "Hybrid mode: worker processes");
+  cmd->add_option("--threads", flags->threads, "Hybrid mode: producer threads per process");
+  cmd->add_option("--fibers", flags->fibers, "Hybrid mode: fibers per thread");
+  cmd->add_option("--queue", flags->queue, "Fetched pages that may wait for a consumer")
+      ->capture_default_str();
+  cmd->add_option("--consumers", flags->consumers, "Parsing threads (default: one per core)");
+  cmd->add_option("--callback-threads", flags->callback_threads, "Threads that run callbacks")
+      ->capture_default_str();
+  cmd->add_flag("--no-parse", flags->no_parse, "Fetch only: store status and sizes, keep no bodies");
+  cmd->add_option("--db", flags->db, "SQLite database file")->capture_default_str();
+  cmd->add_option("--timeout", flags->timeout, "Whole-transfer timeout (e.g. 30s, 500ms)")
+      ->capture_default_str();
+  cmd->add_option("--connect-timeout", flags->connect_timeout, "Connect timeout")->capture_default_str();
+  cmd->add_option("--max-size", flags->max_size, "Largest body kept, after decoding (e.g. 10M)")
+      ->capture_default_str();
+  cmd->add_option("--max-redirects", flags->max_redirects, "Redirects followed per URL")
+      ->capture_default_str();
+  cmd->add_option("--user-agent", flags->user_agent, "User-Agent header")->capture_default_str();
+  cmd->add_flag("-k,--insecure", flags->insecure, "Do not verify TLS certificates");
+  cmd->add_option("--jsonl", flags->jsonl, "Also stream one JSON object per page to FILE ('-': stdout)");
+  cmd->add_option("--save-bodies", flags->save_bodies, "Save each body under DIR as <run>-<seq>.<ext>");
+  cmd->add_flag(
+      "--progress,!--no-progress", [flags](int64_t n) { flags->progress = n > 0; },
+      "Progress line on stderr (default: when stderr is a terminal)");
+  cmd->callback([flags, &runner, command_line] {
+    runner = [flags, command_line] { return run(*flags, command_line); };
+  });
+}
+
 }  // namespace crawl::cli

@@ -52,7 +52,9 @@ bool wait_for_exit(pid_t pid, Clock::duration timeout, int& code) {
 
 }  // namespace
 
-std::string crawl_binary() { return CRAWL_BINARY; }
+std::string crawl_binary() {
+  return CRAWL_BINARY;
+}
 
 ProcessResult run_process(const std::vector<std::string>& argv, const std::string& input,
                           std::chrono::seconds timeout) {

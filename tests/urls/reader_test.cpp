@@ -18,9 +18,10 @@ std::vector<UrlLine> read_all(const ReaderInputs& in) {
 
 TEST(UrlReader, SkipsBlanksAndCommentsAndNumbersLines) {
   test::TempDir dir;
-  test::write_file(dir.file("list.txt"),
-                   "\xEF\xBB\xBFhttp://a.example/\n\n  # a comment\n  http://b.example/x  \r\nnot a url at all\n"
-                   "ftp://c.example/\nhttp://d.example/");
+  test::write_file(
+      dir.file("list.txt"),
+      "\xEF\xBB\xBFhttp://a.example/\n\n  # a comment\n  http://b.example/x  \r\nnot a url at all\n"
+      "ftp://c.example/\nhttp://d.example/");
   auto lines = read_all({.files = {dir.file("list.txt")}, .urls = {"https://e.example"}});
   ASSERT_EQ(lines.size(), 6u);
   EXPECT_EQ(lines[0].url, "http://a.example/");
@@ -40,7 +41,8 @@ TEST(UrlReader, SkipsBlanksAndCommentsAndNumbersLines) {
 
 TEST(UrlReader, CutsOverlongLinesAndReportsThem) {
   test::TempDir dir;
-  test::write_file(dir.file("long.txt"), "http://a.example/" + std::string(20000, 'x') + "\nhttp://b.example/\n");
+  test::write_file(dir.file("long.txt"),
+                   "http://a.example/" + std::string(20000, 'x') + "\nhttp://b.example/\n");
   auto lines = read_all({.files = {dir.file("long.txt")}});
   ASSERT_EQ(lines.size(), 2u);
   EXPECT_FALSE(lines[0].error.empty());

@@ -68,7 +68,8 @@ TEST(SeenSet, StaysUnderTwentyFourBytesPerUrlAtAMillion) {
   SeenSet seen;
   const size_t n = 1'000'000;
   for (size_t i = 0; i < n; ++i) ASSERT_TRUE(seen.insert("http://example.com/page/" + std::to_string(i)));
-  for (size_t i = 0; i < n; i += 997) ASSERT_FALSE(seen.insert("http://example.com/page/" + std::to_string(i)));
+  for (size_t i = 0; i < n; i += 997)
+    ASSERT_FALSE(seen.insert("http://example.com/page/" + std::to_string(i)));
   EXPECT_EQ(seen.size(), n);
   double per_url = static_cast<double>(seen.memory_bytes()) / n;
   EXPECT_LE(per_url, 24.0);

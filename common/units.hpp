@@ -1,0 +1,17 @@
+// Parsing of human-friendly durations ("250ms", "30s", "2m", plain numbers are seconds) and sizes
+// ("10M", "512k", "1G", plain numbers are bytes) for command-line flags.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace crawl {
+
+// Throws crawl::UsageError naming `flag` when `text` is not a duration.
+std::chrono::milliseconds parse_duration(std::string_view text, std::string_view flag);
+// Throws crawl::UsageError naming `flag` when `text` is not a size.
+int64_t parse_size(std::string_view text, std::string_view flag);
+
+}  // namespace crawl

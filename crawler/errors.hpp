@@ -1,0 +1,38 @@
+// Error categories: every failure a crawl meets is stored as one of these names (pages.error) with a
+// message, so runs can be compared and queried by category.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace crawl {
+
+namespace category {
+inline constexpr std::string_view kBadUrl = "bad_url";       // the input line is not an http(s) URL
+inline constexpr std::string_view kDuplicate = "duplicate";  // the same URL was taken earlier in the run
+inline constexpr std::string_view kDns = "dns";              // the host name does not resolve
+inline constexpr std::string_view kConnect = "connect";      // refused or unreachable
+inline constexpr std::string_view kTimeout = "timeout";      // connect or total timeout
+inline constexpr std::string_view kReset = "reset";          // connection reset / closed early / empty reply
+inline constexpr std::string_view kTls = "tls";              // handshake or certificate failure
+inline constexpr std::string_view kHttp4xx = "http_4xx";
+inline constexpr std::string_view kHttp5xx = "http_5xx";
+inline constexpr std::string_view kRedirects = "too_many_redirects";  // a loop or a chain over the limit
+inline constexpr std::string_view kTooLarge = "too_large";            // body over --max-size (after decoding)
+inline constexpr std::string_view kDecode = "decode";                 // bad Content-Encoding data
+inline constexpr std::string_view kProtocol = "protocol";  // malformed HTTP, unsupported redirect target
+inline constexpr std::string_view kInterrupted = "interrupted";  // the run was stopped before it was fetched
+inline constexpr std::string_view kWorkerCrash = "worker_crash";
+inline constexpr std::string_view kOther = "other";
+}  // namespace category
+
+// Whether a row with this category counts as a failed page in the run's totals (duplicates are
+// skipped work, not failures).
+inline bool is_failure(std::string_view error) {
+  return !error.empty() && error != category::kDuplicate;
+}
+
+// The category for an HTTP status that completed the transfer (empty for 1xx–3xx).
+std::string_view category_for_status(long status);
+
+}  // namespace crawl

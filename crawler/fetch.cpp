@@ -1,0 +1,243 @@
+#include "crawler/fetch.hpp"
+
+#include <curl/curl.h>
+
+#include <chrono>
+#include <new>
+
+#include "crawler/errors.hpp"
+
+namespace crawl {
+namespace {
+
+double seconds_since_epoch() {
+  using namespace std::chrono;
+  return duration<double>(system_clock::now().time_since_epoch()).count();
+}
+
+double info_ms(CURL* easy, CURLINFO what) {
+  curl_off_t us = 0;
+  curl_easy_getinfo(easy, what, &us);
+  return static_cast<double>(us) / 1000.0;
+}
+
+// One place turns libcurl's result codes into the categories rows are stored with.
+std::string_view category_for(CURLcode rc) {
+  switch (rc) {
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+      return category::kDns;
+    case CURLE_COULDNT_CONNECT:
+      return category::kConnect;
+    case CURLE_OPERATION_TIMEDOUT:
+      return category::kTimeout;
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+      return category::kReset;
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_SHUTDOWN_FAILED:
+    case CURLE_USE_SSL_FAILED:
+      return category::kTls;
+    case CURLE_TOO_MANY_REDIRECTS:
+      return category::kRedirects;
+    case CURLE_FILESIZE_EXCEEDED:
+      return category::kTooLarge;
+    case CURLE_BAD_CONTENT_ENCODING:
+      return category::kDecode;
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_WEIRD_SERVER_REPLY:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+    case CURLE_HTTP3:
+    case CURLE_RANGE_ERROR:
+      return category::kProtocol;
+    case CURLE_URL_MALFORMAT:
+      return category::kBadUrl;
+    case CURLE_ABORTED_BY_CALLBACK:
+      return category::kInterrupted;
+    default:
+      return category::kOther;
+  }
+}
+
+}  // namespace
+
+CurlShare::CurlShare() : share_(curl_share_init()) {
+  if (!share_) throw std::bad_alloc();
+  curl_share_setopt(share_, CURLSHOPT_LOCKFUNC, &CurlShare::lock);
+  curl_share_setopt(share_, CURLSHOPT_UNLOCKFUNC, &CurlShare::unlock);
+  curl_share_setopt(share_, CURLSHOPT_USERDATA, this);
+  curl_share_setopt(share_, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+  curl_share_setopt(share_, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+}
+
+CurlShare::~CurlShare() {
+  curl_share_cleanup(share_);
+}
+
+void CurlShare::lock(CURL*, int data, int, void* self) noexcept {
+  static_cast<CurlShare*>(self)->locks_[static_cast<unsigned>(data) % 8].lock();
+}
+
+void CurlShare::unlock(CURL*, int data, void* self) noexcept {
+  static_cast<CurlShare*>(self)->locks_[static_cast<unsigned>(data) % 8].unlock();
+}
+
+Transfer::Transfer(const FetchOptions& options, CURLSH* share, const std::atomic<bool>* stop)
+    : options_(options), stop_(stop), easy_(curl_easy_init()) {
+  if (!easy_) throw std::bad_alloc();
+  curl_easy_setopt(easy_, CURLOPT_PRIVATE, this);
+  curl_easy_setopt(easy_, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(easy_, CURLOPT_ERRORBUFFER, error_buffer_);
+  curl_easy_setopt(easy_, CURLOPT_WRITEFUNCTION, &Transfer::on_body);
+  curl_easy_setopt(easy_, CURLOPT_WRITEDATA, this);
+  curl_easy_setopt(easy_, CURLOPT_XFERINFOFUNCTION, &Transfer::on_progress);
+  curl_easy_setopt(easy_, CURLOPT_XFERINFODATA, this);
+  curl_easy_setopt(easy_, CURLOPT_NOPROGRESS, stop_ ? 0L : 1L);
+  // Only http and https, for the first request and every redirect.
+  curl_easy_setopt(easy_, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(easy_, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(easy_, CURLOPT_FOLLOWLOCATION, 1L);
+  curl_easy_setopt(easy_, CURLOPT_MAXREDIRS, static_cast<long>(options_.max_redirects));
+  curl_easy_setopt(easy_, CURLOPT_AUTOREFERER, 1L);
+  curl_easy_setopt(easy_, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.timeout.count()));
+  curl_easy_setopt(easy_, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.connect_timeout.count()));
+  curl_easy_setopt(easy_, CURLOPT_SSL_VERIFYPEER, options_.verify_tls ? 1L : 0L);
+  curl_easy_setopt(easy_, CURLOPT_SSL_VERIFYHOST, options_.verify_tls ? 2L : 0L);
+  curl_easy_setopt(easy_, CURLOPT_USERAGENT, options_.user_agent.c_str());
+  // "" asks for every encoding this libcurl decodes; the write callback sees decoded bytes, so
+  // the size limit below also holds after decompression.
+  curl_easy_setopt(easy_, CURLOPT_ACCEPT_ENCODING, "");
+  // Stops early when Content-Length announces too much; bodies without one are caught in on_body
+  // (libcurl 7.88's limit alone does not cover them).
+  curl_easy_setopt(easy_, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(options_.max_body_bytes));
+  if (options_.buffer_size > 0) curl_easy_setopt(easy_, CURLOPT_BUFFERSIZE, options_.buffer_size);
+  if (share) curl_easy_setopt(easy_, CURLOPT_SHARE, share);
+}
+
+Transfer::~Transfer() {
+  curl_easy_cleanup(easy_);
+}
+
+void Transfer::begin(const UrlTask& task, std::string worker) {
+  task_ = task;
+  worker_ = std::move(worker);
+  body_.clear();
+  body_bytes_ = 0;
+  too_large_ = false;
+  out_of_memory_ = false;
+  error_buffer_[0] = '\0';
+  started_unix_ = seconds_since_epoch();
+  curl_easy_setopt(easy_, CURLOPT_URL, task_.url.c_str());
+}
+
+size_t Transfer::on_body(char* data, size_t size, size_t count, void* self) noexcept {
+  auto* t = static_cast<Transfer*>(self);
+  const size_t n = size * count;
+  t->body_bytes_ += static_cast<int64_t>(n);
+  if (t->body_bytes_ > t->options_.max_body_bytes) {
+    t->too_large_ = true;
+    return 0;  // makes libcurl stop with CURLE_WRITE_ERROR
+  }
+  if (t->options_.keep_body) {
+    try {
+      t->body_.append(data, n);
+    } catch (const std::bad_alloc&) {
+      t->out_of_memory_ = true;
+      return 0;
+    }
+  }
+  return n;
+}
+
+int Transfer::on_progress(void* self, int64_t, int64_t, int64_t, int64_t) noexcept {
+  auto* t = static_cast<Transfer*>(self);
+  return t->stop_ && t->stop_->load(std::memory_order_relaxed) ? 1 : 0;
+}
+
+Page Transfer::perform() {
+  return finish(curl_easy_perform(easy_));
+}
+
+Page Transfer::finish(int curl_code) {
+  const auto rc = static_cast<CURLcode>(curl_code);
+  Page page;
+  auto& r = page.record;
+  r.seq = task_.seq;
+  r.source = task_.source;
+  r.line = task_.line;
+  r.input = task_.input;
+  r.url = task_.url;
+  r.depth = task_.depth;
+  r.parent_url = task_.parent_url;
+  r.attempts = 1;
+  r.worker = worker_;
+  r.fetched_at = started_unix_;
+
+  long status = 0;
+  curl_easy_getinfo(easy_, CURLINFO_RESPONSE_CODE, &status);
+  r.status = status;
+  char* final_url = nullptr;
+  if (curl_easy_getinfo(easy_, CURLINFO_EFFECTIVE_URL, &final_url) == CURLE_OK && final_url && status > 0)
+    r.final_url = final_url;
+  char* content_type = nullptr;
+  if (curl_easy_getinfo(easy_, CURLINFO_CONTENT_TYPE, &content_type) == CURLE_OK && content_type)
+    r.content_type = content_type;
+  long redirects = 0;
+  curl_easy_getinfo(easy_, CURLINFO_REDIRECT_COUNT, &redirects);
+  r.redirects = static_cast<int>(redirects);
+  curl_off_t wire = 0;
+  curl_easy_getinfo(easy_, CURLINFO_SIZE_DOWNLOAD_T, &wire);
+  r.wire_bytes = wire;
+  r.body_bytes = body_bytes_;
+
+  // libcurl reports each phase as time since the start; rows store how long each phase took.
+  const double dns = info_ms(easy_, CURLINFO_NAMELOOKUP_TIME_T);
+  const double connect = info_ms(easy_, CURLINFO_CONNECT_TIME_T);
+  const double tls = info_ms(easy_, CURLINFO_APPCONNECT_TIME_T);
+  r.timings.dns_ms = dns;
+  r.timings.connect_ms = connect > dns ? connect - dns : 0;
+  r.timings.tls_ms = tls > connect ? tls - connect : 0;
+  r.timings.ttfb_ms = info_ms(easy_, CURLINFO_STARTTRANSFER_TIME_T);
+  r.timings.total_ms = info_ms(easy_, CURLINFO_TOTAL_TIME_T);
+
+  if (rc == CURLE_OK) {
+    r.error = std::string(category_for_status(status));
+    if (!r.error.empty()) r.error_message = "HTTP " + std::to_string(status);
+  } else if (too_large_ || rc == CURLE_FILESIZE_EXCEEDED) {
+    r.error = std::string(category::kTooLarge);
+    r.error_message = "body larger than --max-size (" + std::to_string(options_.max_body_bytes) + " bytes)";
+  } else if (out_of_memory_) {
+    r.error = std::string(category::kOther);
+    r.error_message = "out of memory while receiving the body";
+  } else {
+    r.error = std::string(category_for(rc));
+    r.error_message = curl_easy_strerror(rc);
+    if (error_buffer_[0] && r.error_message != error_buffer_)
+      r.error_message += std::string(": ") + error_buffer_;
+    if (rc == CURLE_ABORTED_BY_CALLBACK) r.error_message = "the run was interrupted during the fetch";
+  }
+  // A body is only worth parsing when it arrived whole.
+  page.body_kept = options_.keep_body && (rc == CURLE_OK);
+  if (page.body_kept)
+    page.body = std::move(body_);
+  else
+    body_.clear();
+  body_.shrink_to_fit();
+  page.enqueued_at = std::chrono::steady_clock::now();
+  return page;
+}
+
+}  // namespace crawl

@@ -1,0 +1,84 @@
+// One reusable libcurl easy handle with every safety default (design.md), and the translation of
+// a finished transfer into a Page. Used by every execution layout: thread and process workers drive
+// it with curl_easy_perform, fiber schedulers through a CURLM. Internal to crawler/.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "crawler/page.hpp"
+
+// Same as curl.h's own typedefs, so callers need not include curl.h.
+using CURL = void;
+using CURLSH = void;
+
+namespace crawl {
+
+struct FetchOptions {
+  std::chrono::milliseconds timeout{30'000};
+  std::chrono::milliseconds connect_timeout{10'000};
+  int64_t max_body_bytes = 10 * 1024 * 1024;
+  int max_redirects = 10;
+  std::string user_agent = std::string("crawl/") + CRAWL_VERSION;
+  bool keep_body = true;  // false: bodies are counted as they arrive, never stored (--no-parse)
+  bool verify_tls = true;
+  // libcurl's receive buffer per transfer; smaller saves memory with thousands in flight.
+  long buffer_size = 0;  // 0: libcurl's default
+};
+
+// DNS cache and TLS sessions shared between the easy handles of several threads (connections are
+// not shared: libcurl forbids sharing a connection pool across threads).
+class CurlShare {
+ public:
+  CurlShare();
+  ~CurlShare();
+  CurlShare(const CurlShare&) = delete;
+  CurlShare& operator=(const CurlShare&) = delete;
+  CURLSH* get() const { return share_; }
+
+ private:
+  static void lock(CURL*, int data, int access, void* self) noexcept;
+  static void unlock(CURL*, int data, void* self) noexcept;
+  CURLSH* share_ = nullptr;
+  std::mutex locks_[8];  // one per curl_lock_data value
+};
+
+class Transfer {
+ public:
+  // `stop` (may be null) aborts the transfer in progress when it becomes true.
+  Transfer(const FetchOptions& options, CURLSH* share, const std::atomic<bool>* stop);
+  ~Transfer();
+  Transfer(const Transfer&) = delete;
+  Transfer& operator=(const Transfer&) = delete;
+
+  CURL* easy() const { return easy_; }
+  // Points the handle at `task` and resets per-transfer state; the connection is kept.
+  void begin(const UrlTask& task, std::string worker);
+  // Builds the page from the result of the transfer begun last.
+  Page finish(int curl_code);
+  // Runs the begun transfer to completion on this thread (thread and process modes).
+  Page perform();
+
+ private:
+  static size_t on_body(char* data, size_t size, size_t count, void* self) noexcept;
+  static int on_progress(void* self, int64_t, int64_t, int64_t, int64_t) noexcept;
+
+  const FetchOptions& options_;
+  const std::atomic<bool>* stop_;
+  CURL* easy_ = nullptr;
+  UrlTask task_;
+  std::string worker_;
+  std::string body_;
+  int64_t body_bytes_ = 0;
+  bool too_large_ = false;
+  bool out_of_memory_ = false;
+  double started_unix_ = 0;
+  char error_buffer_[256] = {};
+};
+
+}  // namespace crawl

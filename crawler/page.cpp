@@ -1,0 +1,21 @@
+#include "crawler/page.hpp"
+
+namespace crawl {
+
+Page unfetched_page(const UrlTask& task, std::string_view category, std::string message) {
+  Page page;
+  auto& r = page.record;
+  r.seq = task.seq;
+  r.source = task.source;
+  r.line = task.line;
+  r.input = task.input;
+  r.url = task.url;
+  r.depth = task.depth;
+  r.parent_url = task.parent_url;
+  r.error = std::string(category);
+  r.error_message = std::move(message);
+  page.enqueued_at = std::chrono::steady_clock::now();
+  return page;
+}
+
+}  // namespace crawl

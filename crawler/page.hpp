@@ -1,0 +1,32 @@
+// What travels through the pipeline: a URL to fetch (UrlTask), and a fetched page with its body on
+// the way to the consumers (Page).
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "storage/records.hpp"
+
+namespace crawl {
+
+struct UrlTask {
+  int64_t seq = 0;
+  std::string source;
+  int64_t line = 0;
+  std::string input;
+  std::string url;  // normalised
+  int depth = 0;
+  std::string parent_url;
+};
+
+struct Page {
+  storage::PageRecord record;
+  std::string body;  // decoded body; empty when bodies are not kept (--no-parse)
+  bool body_kept = false;
+  std::chrono::steady_clock::time_point enqueued_at{};
+};
+
+// A row for a task that was never fetched (bad line, duplicate, interrupted run).
+Page unfetched_page(const UrlTask& task, std::string_view category, std::string message);
+
+}  // namespace crawl

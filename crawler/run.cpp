@@ -1,0 +1,422 @@
+#include "crawler/run.hpp"
+
+#include <curl/curl.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <cstdio>
+#include <iomanip>
+#include <mutex>
+#include <optional>
+#include <ostream>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include "common/usage_error.hpp"
+#include "crawler/channel.hpp"
+#include "crawler/errors.hpp"
+#include "crawler/producers.hpp"
+#include "crawler/signals.hpp"
+#include "parsers/html.hpp"
+#include "storage/writer.hpp"
+#include "urls/url.hpp"
+
+namespace crawl {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double unix_now() {
+  using namespace std::chrono;
+  return duration<double>(system_clock::now().time_since_epoch()).count();
+}
+
+double seconds_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+// Thousands of sockets in flight need more than the usual soft limit of 1,024 descriptors.
+void raise_open_files_limit() {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &lim);
+  }
+}
+
+// libcurl's global state is set up once per process, before any handle exists.
+void init_curl_once() {
+  static const bool done = [] {
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+      throw std::runtime_error("curl_global_init failed");
+    return true;
+  }();
+  (void)done;
+}
+
+UrlTask task_from(urls::UrlLine&& line) {
+  UrlTask t;
+  t.seq = line.seq;
+  t.source = std::move(line.source);
+  t.line = line.line;
+  t.input = std::move(line.input);
+  t.url = std::move(line.url);
+  return t;
+}
+
+// Reads every source and turns each line into a task for the producers, or straight into a row
+// when it cannot be fetched (bad line, duplicate, run interrupted). Once the run is stopped, the
+// rest of each file is still read so that every line gets its row; standard input is not waited
+// on any further (it may never end).
+void read_sources(urls::UrlReader& reader, TaskChannel& tasks, PageChannel& pages,
+                  const std::atomic<bool>& stop, bool stdin_is_a_source) {
+  urls::SeenSet seen;
+  urls::UrlLine line;
+  while (reader.next(line)) {
+    const bool stopped = stop.load(std::memory_order_relaxed);
+    if (stopped && stdin_is_a_source && line.source == "-") break;
+    std::string error = std::move(line.error);
+    UrlTask task = task_from(std::move(line));
+    if (!error.empty()) {
+      pages.push(unfetched_page(task, category::kBadUrl, std::move(error)));
+    } else if (!seen.insert(task.url)) {
+      pages.push(unfetched_page(task, category::kDuplicate, "the same URL appears earlier in the input"));
+    } else if (stopped) {
+      pages.push(unfetched_page(task, category::kInterrupted, "the run was interrupted before the fetch"));
+    } else {
+      tasks.push(std::move(task));
+    }
+  }
+}
+
+struct ConsumerShared {
+  PageChannel& pages;
+  const RunOptions& options;
+  storage::ResultWriter& writer;
+  Tally& tally;
+  CallbackPool* callbacks;
+  std::atomic<double>& parse_cpu_seconds;
+};
+
+void consume(ConsumerShared& s) {
+  parsers::ParseOptions parse_options;
+  double parse_cpu = 0;
+  Page page;
+  while (s.pages.pop(page) == boost::fibers::channel_op_status::success) {
+    auto& r = page.record;
+    if (r.fetched_at > 0) r.timings.queue_ms = seconds_between(page.enqueued_at, Clock::now()) * 1000.0;
+    if (s.options.parse && page.body_kept) {
+      const double before = thread_cpu_seconds();
+      parsers::PageFacts facts = parsers::parse_page(page.body, r.content_type, parse_options);
+      parse_cpu += thread_cpu_seconds() - before;
+      r.charset = std::move(facts.charset);
+      if (facts.is_html) {
+        r.title = std::move(facts.title);
+        r.link_count = facts.link_count;
+      }
+      r.text_bytes = facts.text_bytes;
+    } else if (!r.content_type.empty()) {
+      r.charset = parsers::charset_from_content_type(r.content_type);
+    }
+    s.tally.add(r);
+    if (s.callbacks && !s.options.callbacks.on_page.empty()) {
+      struct Item {
+        storage::PageRecord record;
+        std::string body;
+      };
+      auto item = std::make_shared<Item>();
+      item->record = r;
+      if (s.options.callbacks.needs_bodies) item->body = std::move(page.body);
+      s.callbacks->submit([item, &cbs = s.options.callbacks.on_page] {
+        for (const auto& cb : cbs) cb(item->record, item->body);
+      });
+    }
+    s.writer.submit(std::move(r));
+    page = Page{};
+  }
+  // atomic<double> has no fetch_add before C++20 library support; a CAS loop is enough here.
+  double cur = s.parse_cpu_seconds.load();
+  while (!s.parse_cpu_seconds.compare_exchange_weak(cur, cur + parse_cpu)) {
+  }
+}
+
+std::string format_bytes(int64_t bytes) {
+  std::ostringstream o;
+  o << std::fixed << std::setprecision(1);
+  if (bytes >= 1'000'000'000)
+    o << bytes / 1e9 << " GB";
+  else if (bytes >= 1'000'000)
+    o << bytes / 1e6 << " MB";
+  else if (bytes >= 1'000)
+    o << bytes / 1e3 << " kB";
+  else
+    o << bytes << " B";
+  return o.str();
+}
+
+// Prints "\r12345 done (12 failed), 64 in flight, 812 pages/s" on stderr until stopped.
+class ProgressLine {
+ public:
+  ProgressLine(bool enabled, const Tally& tally, const std::atomic<int64_t>& in_flight,
+               std::function<void()> every_tick)
+      : tally_(tally), in_flight_(in_flight), every_tick_(std::move(every_tick)), enabled_(enabled) {
+    thread_ = std::thread([this] { loop(); });
+  }
+  ~ProgressLine() { stop(); }
+  void stop() {
+    {
+      std::lock_guard lock(mutex_);
+      if (done_) return;
+      done_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+    if (enabled_) std::fputs("\r\033[K", stderr);
+  }
+
+ private:
+  void loop() {
+    const auto start = Clock::now();
+    std::unique_lock lock(mutex_);
+    while (!wake_.wait_for(lock, std::chrono::milliseconds(250), [&] { return done_; })) {
+      every_tick_();
+      if (!enabled_) continue;
+      const double elapsed = seconds_between(start, Clock::now());
+      const auto done = tally_.done();
+      std::fprintf(stderr, "\r\033[K%lld done (%lld failed), %lld in flight, %.0f pages/s, %.1f s",
+                   static_cast<long long>(done), static_cast<long long>(tally_.failed()),
+                   static_cast<long long>(in_flight_.load()), elapsed > 0 ? done / elapsed : 0.0, elapsed);
+      std::fflush(stderr);
+    }
+  }
+  const Tally& tally_;
+  const std::atomic<int64_t>& in_flight_;
+  std::function<void()> every_tick_;
+  bool enabled_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool done_ = false;
+  std::thread thread_;
+};
+
+}  // namespace
+
+std::string_view mode_name(Mode mode) {
+  switch (mode) {
+    case Mode::fiber:
+      return "fiber";
+    case Mode::thread:
+      return "thread";
+    case Mode::process:
+      return "process";
+    case Mode::hybrid:
+      return "hybrid";
+  }
+  return "?";
+}
+
+Layout make_layout(Mode mode, int concurrency, int processes, int threads, int fibers) {
+  Layout l{.mode = mode};
+  if (concurrency < 1) throw UsageError("-c/--concurrency must be at least 1");
+  switch (mode) {
+    case Mode::fiber:
+      l.fibers = concurrency;
+      break;
+    case Mode::thread:
+      l.threads = concurrency;
+      break;
+    case Mode::process:
+      l.processes = concurrency;
+      break;
+    case Mode::hybrid:
+      l.processes = processes;
+      l.threads = threads;
+      l.fibers = fibers;
+      if (processes < 1 || threads < 1 || fibers < 1)
+        throw UsageError("--processes, --threads and --fibers must each be at least 1 in hybrid mode");
+      break;
+  }
+  return l;
+}
+
+RunSummary run_crawl(const RunOptions& options) {
+  if (options.layout.mode != Mode::thread)
+    throw UsageError("--mode " + std::string(mode_name(options.layout.mode)) +
+                     " is not available in this build yet: use --mode thread");
+  const Layout& layout = options.layout;
+  urls::UrlReader reader(options.inputs);
+  bool stdin_is_a_source = false;
+  for (const auto& f : options.inputs.files) stdin_is_a_source |= f == "-";
+
+  std::atomic<bool> stop{false};
+  // Before any thread exists, so that every thread inherits the blocked signals.
+  std::optional<SignalWatcher> signals;
+  if (options.handle_signals) signals.emplace(stop);
+  raise_open_files_limit();
+  init_curl_once();
+
+  RunSummary summary;
+  summary.db_path = options.db_path;
+  auto& config = summary.config;
+  config.mode = std::string(mode_name(layout.mode));
+  config.processes = layout.processes;
+  config.threads = layout.threads;
+  config.fibers = layout.fibers;
+  config.concurrency = layout.concurrency();
+  const size_t page_capacity = channel_capacity_for(std::max<size_t>(options.queue_capacity, 1));
+  config.queue_capacity = static_cast<int>(page_capacity - 1);
+  config.consumers = options.consumers > 0
+                         ? options.consumers
+                         : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  config.callback_threads = options.callbacks.empty() ? 0 : std::max(1, options.callback_threads);
+  config.parse = options.parse;
+  config.version = CRAWL_VERSION;
+  config.command_line = options.command_line;
+  config.bench_id = options.bench_id;
+  config.started_at = unix_now();
+
+  auto writer = storage::ResultWriter::open({.path = options.db_path}, config);
+  summary.run_id = writer->run_id();
+  for (const auto& cb : options.callbacks.on_run_start) cb(summary.run_id);
+
+  FetchOptions fetch = options.fetch;
+  fetch.keep_body = options.parse || options.callbacks.needs_bodies;
+
+  const auto start = Clock::now();
+  TaskChannel tasks(channel_capacity_for(static_cast<size_t>(layout.concurrency())));
+  PageChannel pages(page_capacity);
+  Tally tally;
+  std::atomic<int64_t> in_flight{0};
+  std::atomic<double> parse_cpu{0};
+  std::optional<CallbackPool> callbacks;
+  if (!options.callbacks.empty()) callbacks.emplace(config.callback_threads, 100'000);
+
+  ProgressLine progress(options.progress, tally, in_flight, [&] {
+    // A database that stopped taking rows ends the run: there is nowhere to record the rest.
+    if (writer->failure()) stop.store(true);
+  });
+
+  std::thread reader_thread([&] {
+    read_sources(reader, tasks, pages, stop, stdin_is_a_source);
+    tasks.close();
+  });
+  std::string producer_failure;
+  std::thread producer_thread([&] {
+    ProducerContext ctx{tasks, pages, fetch, stop, in_flight};
+    try {
+      run_thread_producers(ctx, layout.threads);
+    } catch (const std::exception& e) {
+      producer_failure = e.what();
+      stop.store(true);
+      // Nothing fetches any more: turn what is left into rows so the run still ends whole.
+      UrlTask task;
+      while (tasks.pop(task) == boost::fibers::channel_op_status::success)
+        pages.push(unfetched_page(task, category::kInterrupted, "no producer could be started"));
+    }
+  });
+  std::vector<std::thread> consumers;
+  ConsumerShared shared{pages, options, *writer, tally, callbacks ? &*callbacks : nullptr, parse_cpu};
+  for (int i = 0; i < config.consumers; ++i) consumers.emplace_back([&shared] { consume(shared); });
+
+  reader_thread.join();
+  producer_thread.join();
+  pages.close();  // reader and producers are done: nothing else will be pushed
+  for (auto& c : consumers) c.join();
+  const auto crawl_end = Clock::now();
+  progress.stop();
+
+  summary.tally = tally.snapshot();
+  summary.interrupted = stop.load() && producer_failure.empty() && !writer->failure();
+  if (!producer_failure.empty()) summary.failure = producer_failure;
+  if (auto f = writer->failure()) summary.failure = *f;
+
+  auto& st = summary.stats;
+  st.crawl_s = seconds_between(start, crawl_end);
+  st.urls = summary.tally.urls;
+  st.pages_ok = summary.tally.ok;
+  st.pages_failed = summary.tally.failed;
+  st.bytes_wire = summary.tally.bytes_wire;
+  st.bytes_body = summary.tally.bytes_body;
+  st.pages_per_s = st.crawl_s > 0 ? summary.tally.fetched / st.crawl_s : 0;
+  st.p50_ms = summary.tally.p50_ms;
+  st.p90_ms = summary.tally.p90_ms;
+  st.p99_ms = summary.tally.p99_ms;
+  st.parse_cpu_s = parse_cpu.load();
+  st.status = !summary.failure.empty() ? "failed" : summary.interrupted ? "interrupted" : "completed";
+
+  if (callbacks) {
+    for (const auto& cb : options.callbacks.on_run_done) callbacks->submit([&cb, &summary] { cb(summary); });
+    callbacks->drain();
+    summary.callback_failures = callbacks->failures();
+    summary.first_callback_failure = callbacks->first_failure();
+  }
+  const auto end = Clock::now();
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  st.wall_s = seconds_between(start, end);
+  st.user_s = static_cast<double>(ru.ru_utime.tv_sec) + static_cast<double>(ru.ru_utime.tv_usec) / 1e6;
+  st.sys_s = static_cast<double>(ru.ru_stime.tv_sec) + static_cast<double>(ru.ru_stime.tv_usec) / 1e6;
+  st.peak_rss_kb = ru.ru_maxrss;
+  st.voluntary_ctx = ru.ru_nvcsw;
+  st.involuntary_ctx = ru.ru_nivcsw;
+  st.ended_at = unix_now();
+  writer->finish(st);
+  if (auto f = writer->failure(); f && summary.failure.empty()) {
+    summary.failure = *f;
+    st.status = "failed";
+  }
+  return summary;
+}
+
+void print_summary(const RunSummary& s, std::ostream& out) {
+  const auto& t = s.tally;
+  const auto& st = s.stats;
+  const auto& c = s.config;
+  out << "run " << s.run_id << " " << st.status << ": " << t.urls << " URLs in " << std::fixed
+      << std::setprecision(2) << st.wall_s << " s (" << c.mode << ", " << c.processes << "×" << c.threads
+      << "×" << c.fibers << ", " << c.concurrency << " in flight, " << c.consumers << " consumers"
+      << (c.parse ? "" : ", no parsing") << ")\n";
+  out << "  ok        " << t.ok << "\n";
+  auto list = [&](bool failures) {
+    std::string items;
+    for (const auto& [category, n] : t.by_category) {
+      if (is_failure(category) != failures) continue;
+      items += (items.empty() ? "" : ", ") + category + " " + std::to_string(n);
+    }
+    return items;
+  };
+  out << "  failed    " << t.failed << (t.failed ? "  (" + list(true) + ")" : "") << "\n";
+  if (t.skipped) out << "  skipped   " << t.skipped << "  (" << list(false) << ")\n";
+  out << "  bytes     " << format_bytes(t.bytes_wire) << " received, " << format_bytes(t.bytes_body)
+      << " decoded\n";
+  out << std::setprecision(1) << "  rate      " << st.pages_per_s << " pages/s over " << std::setprecision(2)
+      << st.crawl_s << " s of crawling\n";
+  out << std::setprecision(1) << "  latency   p50 " << st.p50_ms << " ms, p90 " << st.p90_ms << " ms, p99 "
+      << st.p99_ms << " ms\n";
+  out << std::setprecision(2) << "  cpu       " << st.user_s << " s user, " << st.sys_s << " s sys; peak RSS "
+      << st.peak_rss_kb / 1024 << " MB\n";
+  if (s.callback_failures)
+    out << "  callbacks " << s.callback_failures << " failed, first: " << s.first_callback_failure << "\n";
+  if (!s.failure.empty()) out << "  failure   " << s.failure << "\n";
+  out << "  stored in " << s.db_path << " as run " << s.run_id << ": crawl query --db " << s.db_path
+      << " --run " << s.run_id << "\n";
+}
+
+int exit_code(const RunSummary& s) {
+  if (!s.failure.empty()) return 1;
+  if (s.interrupted) return 130;
+  return 0;
+}
+
+}  // namespace crawl

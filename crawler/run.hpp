@@ -1,0 +1,72 @@
+// A whole crawl: URL sources → producers (the execution layout) → bounded queue → consumers (parse)
+// → the SQLite writer, with callbacks on a thread pool. The public entry point of crawler/.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <iosfwd>
+#include <string>
+
+#include "crawler/callbacks.hpp"
+#include "crawler/fetch.hpp"
+#include "crawler/tally.hpp"
+#include "storage/records.hpp"
+#include "urls/reader.hpp"
+
+namespace crawl {
+
+enum class Mode { fiber, thread, process, hybrid };
+std::string_view mode_name(Mode mode);
+
+// P processes × T threads × F fibers; `concurrency` (fetches in flight) is their product.
+struct Layout {
+  Mode mode = Mode::thread;
+  int processes = 1;
+  int threads = 1;
+  int fibers = 1;
+  int concurrency() const { return processes * threads * fibers; }
+};
+
+// Fills in the layout a mode implies for `concurrency` (design.md: modes are presets); for hybrid,
+// checks the explicit numbers against it. Throws UsageError when they disagree.
+Layout make_layout(Mode mode, int concurrency, int processes, int threads, int fibers);
+
+struct RunOptions {
+  urls::ReaderInputs inputs;
+  Layout layout;
+  size_t queue_capacity = 1000;  // pages waiting between producers and consumers
+  int consumers = 0;             // 0: one per core
+  int callback_threads = 2;
+  bool parse = true;  // false (--no-parse): status and sizes only, bodies never kept
+  FetchOptions fetch;
+  std::string db_path = "crawl.db";
+  Callbacks callbacks;
+  bool progress = false;       // a progress line on stderr
+  bool handle_signals = true;  // SIGINT/SIGTERM stop the run cleanly
+  std::string command_line;
+  std::string bench_id;
+};
+
+struct RunSummary {
+  int64_t run_id = 0;
+  std::string db_path;
+  storage::RunConfig config;
+  storage::RunStats stats;
+  TallySnapshot tally;
+  bool interrupted = false;
+  std::string failure;  // set when the run could not be completed (e.g. the database failed)
+  int64_t callback_failures = 0;
+  std::string first_callback_failure;
+};
+
+// Runs the crawl to the end (or to a clean stop after SIGINT/SIGTERM). Throws UsageError for input
+// that cannot be used, std::runtime_error when the database cannot be opened.
+RunSummary run_crawl(const RunOptions& options);
+
+// The end-of-run report printed on stdout.
+void print_summary(const RunSummary& summary, std::ostream& out);
+
+// 0 completed, 1 failed, 130 interrupted (design.md).
+int exit_code(const RunSummary& summary);
+
+}  // namespace crawl

@@ -1,0 +1,64 @@
+#include "crawler/tally.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "crawler/errors.hpp"
+
+namespace crawl {
+namespace {
+const double kLogStep = std::log(1.01);
+}
+
+void LatencyHistogram::add(double ms) {
+  const double us = std::max(1.0, ms * 1000.0);
+  int bucket = static_cast<int>(std::log(us) / kLogStep);
+  bucket = std::clamp(bucket, 0, kBuckets - 1);
+  ++buckets_[static_cast<size_t>(bucket)];
+  ++count_;
+}
+
+double LatencyHistogram::percentile(double fraction) const {
+  if (count_ == 0) return 0;
+  const auto rank = static_cast<int64_t>(std::ceil(fraction * static_cast<double>(count_)));
+  int64_t seen = 0;
+  for (int i = 0; i < kBuckets; ++i) {
+    seen += buckets_[static_cast<size_t>(i)];
+    if (seen >= std::max<int64_t>(rank, 1)) return std::exp((i + 0.5) * kLogStep) / 1000.0;
+  }
+  return std::exp(kBuckets * kLogStep) / 1000.0;
+}
+
+void Tally::add(const storage::PageRecord& r) {
+  const bool failed = is_failure(r.error);
+  {
+    std::lock_guard lock(mutex_);
+    ++totals_.urls;
+    if (r.error.empty())
+      ++totals_.ok;
+    else if (failed)
+      ++totals_.failed;
+    else
+      ++totals_.skipped;
+    if (!r.error.empty()) ++totals_.by_category[r.error];
+    if (r.fetched_at > 0) {
+      ++totals_.fetched;
+      latency_.add(r.timings.total_ms);
+    }
+    totals_.bytes_wire += r.wire_bytes;
+    totals_.bytes_body += r.body_bytes;
+  }
+  done_.fetch_add(1, std::memory_order_relaxed);
+  if (failed) failed_.fetch_add(1, std::memory_order_relaxed);
+}
+
+TallySnapshot Tally::snapshot() const {
+  std::lock_guard lock(mutex_);
+  TallySnapshot s = totals_;
+  s.p50_ms = latency_.percentile(0.50);
+  s.p90_ms = latency_.percentile(0.90);
+  s.p99_ms = latency_.percentile(0.99);
+  return s;
+}
+
+}  // namespace crawl

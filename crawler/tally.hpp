@@ -1,0 +1,56 @@
+// Running totals of a crawl: counts by category, bytes, and a latency histogram with bounded memory
+// (log buckets 1% wide), fed by the consumers and read by the progress line and the summary.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "storage/records.hpp"
+
+namespace crawl {
+
+class LatencyHistogram {
+ public:
+  void add(double ms);
+  // The value below which `fraction` (0..1) of the samples lie, to within 1%; 0 when empty.
+  double percentile(double fraction) const;
+  int64_t count() const { return count_; }
+
+ private:
+  static constexpr int kBuckets = 2400;  // 1.01^2400 µs ≈ 23 hours
+  std::array<int64_t, kBuckets> buckets_{};
+  int64_t count_ = 0;
+};
+
+struct TallySnapshot {
+  int64_t urls = 0;
+  int64_t ok = 0;
+  int64_t failed = 0;
+  int64_t skipped = 0;
+  int64_t fetched = 0;  // pages that went to the network (ok or not)
+  int64_t bytes_wire = 0;
+  int64_t bytes_body = 0;
+  std::map<std::string, int64_t> by_category;
+  double p50_ms = 0, p90_ms = 0, p99_ms = 0;
+};
+
+class Tally {
+ public:
+  void add(const storage::PageRecord& record);
+  TallySnapshot snapshot() const;
+  int64_t done() const { return done_.load(std::memory_order_relaxed); }
+  int64_t failed() const { return failed_.load(std::memory_order_relaxed); }
+
+ private:
+  mutable std::mutex mutex_;
+  TallySnapshot totals_;
+  LatencyHistogram latency_;
+  std::atomic<int64_t> done_{0};
+  std::atomic<int64_t> failed_{0};
+};
+
+}  // namespace crawl

@@ -1,0 +1,101 @@
+#include <pthread.h>
+
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "crawler/errors.hpp"
+#include "crawler/producers.hpp"
+
+namespace crawl {
+namespace {
+
+// A blocking curl_easy_perform with OpenSSL underneath fits easily in 256 KiB; sanitizers pad every
+// frame, so they get more.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr size_t kProducerStack = 4 * 1024 * 1024;
+#else
+constexpr size_t kProducerStack = 256 * 1024;
+#endif
+
+void* thread_entry(void* arg) {
+  std::unique_ptr<std::function<void()>> fn(static_cast<std::function<void()>*>(arg));
+  (*fn)();
+  return nullptr;
+}
+
+}  // namespace
+
+SmallStackThread::SmallStackThread(size_t stack_bytes, std::function<void()> fn) {
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, stack_bytes);
+  auto* heap_fn = new std::function<void()>(std::move(fn));
+  pthread_t t;
+  int rc = pthread_create(&t, &attr, &thread_entry, heap_fn);
+  pthread_attr_destroy(&attr);
+  if (rc != 0) {
+    delete heap_fn;
+    throw std::runtime_error(std::string("cannot start a thread: ") + std::strerror(rc) +
+                             " (lower -c or raise the process limit: ulimit -u)");
+  }
+  handle_ = t;
+  joinable_ = true;
+}
+
+SmallStackThread::SmallStackThread(SmallStackThread&& other) noexcept
+    : handle_(other.handle_), joinable_(other.joinable_) {
+  other.joinable_ = false;
+}
+
+SmallStackThread::~SmallStackThread() {
+  join();
+}
+
+void SmallStackThread::join() {
+  if (!joinable_) return;
+  pthread_join(static_cast<pthread_t>(handle_), nullptr);
+  joinable_ = false;
+}
+
+void run_thread_producers(const ProducerContext& ctx, int threads) {
+  CurlShare share;
+  std::vector<SmallStackThread> workers;
+  workers.reserve(static_cast<size_t>(threads));
+  auto body = [&ctx, &share](int i) {
+    return [&ctx, &share, i] {
+      Transfer transfer(ctx.fetch, share.get(), &ctx.stop);
+      const std::string worker = "t" + std::to_string(i);
+      UrlTask task;
+      while (ctx.tasks.pop(task) == boost::fibers::channel_op_status::success) {
+        if (ctx.stop.load(std::memory_order_relaxed)) {
+          ctx.pages.push(
+              unfetched_page(task, category::kInterrupted, "the run was interrupted before the fetch"));
+          continue;
+        }
+        ctx.in_flight.fetch_add(1, std::memory_order_relaxed);
+        transfer.begin(task, worker);
+        Page page = transfer.perform();
+        ctx.in_flight.fetch_sub(1, std::memory_order_relaxed);
+        ctx.pages.push(std::move(page));
+      }
+    };
+  };
+  for (int i = 0; i < threads; ++i) {
+    try {
+      workers.emplace_back(kProducerStack, body(i));
+    } catch (const std::runtime_error& e) {
+      // The threads already running will still drain every task; with none, nothing would.
+      if (workers.empty()) throw;
+      std::fprintf(stderr, "crawl: started %zu of %d threads: %s\n", workers.size(), threads, e.what());
+      break;
+    }
+  }
+  for (auto& w : workers) w.join();
+}
+
+}  // namespace crawl
