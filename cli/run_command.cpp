@@ -17,8 +17,8 @@ namespace {
 struct RunFlags {
   std::vector<std::string> files;
   std::vector<std::string> urls;
-  std::string mode = "thread";
-  int concurrency = 64;
+  std::string mode = "fiber";
+  std::optional<int> concurrency;
   int processes = 1, threads = 1, fibers = 1;
   int queue = 1000;
   int consumers = 0;
@@ -95,7 +95,7 @@ void add_run_command(CLI::App& app, Runner& runner, const std::string& command_l
   cmd->add_option("--url", flags->urls, "A URL to crawl (repeatable)");
   cmd->add_option("--mode", flags->mode, "Execution layout: fiber, thread, process or hybrid")
       ->capture_default_str();
-  cmd->add_option("-c,--concurrency", flags->concurrency, "Fetches in flight")->capture_default_str();
+  cmd->add_option("-c,--concurrency", flags->concurrency, "Fetches in flight (default 64)");
   cmd->add_option("--processes", flags->processes, "Hybrid mode: worker processes");
   cmd->add_option("--threads", flags->threads, "Hybrid mode: producer threads per process");
   cmd->add_option("--fibers", flags->fibers, "Hybrid mode: fibers per thread");

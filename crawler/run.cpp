@@ -226,35 +226,42 @@ std::string_view mode_name(Mode mode) {
   return "?";
 }
 
-Layout make_layout(Mode mode, int concurrency, int processes, int threads, int fibers) {
+Layout make_layout(Mode mode, std::optional<int> concurrency, int processes, int threads, int fibers) {
   Layout l{.mode = mode};
-  if (concurrency < 1) throw UsageError("-c/--concurrency must be at least 1");
+  if (concurrency && *concurrency < 1) throw UsageError("-c/--concurrency must be at least 1");
+  const int c = concurrency.value_or(64);
   switch (mode) {
     case Mode::fiber:
-      l.fibers = concurrency;
+      l.fibers = c;
       break;
     case Mode::thread:
-      l.threads = concurrency;
+      l.threads = c;
       break;
     case Mode::process:
-      l.processes = concurrency;
+      l.processes = c;
       break;
     case Mode::hybrid:
+      if (processes < 1 || threads < 1 || fibers < 1)
+        throw UsageError("--processes, --threads and --fibers must each be at least 1 in hybrid mode");
       l.processes = processes;
       l.threads = threads;
       l.fibers = fibers;
-      if (processes < 1 || threads < 1 || fibers < 1)
-        throw UsageError("--processes, --threads and --fibers must each be at least 1 in hybrid mode");
+      if (concurrency && *concurrency != l.concurrency())
+        throw UsageError("-c " + std::to_string(*concurrency) + " disagrees with --processes " +
+                         std::to_string(processes) + " × --threads " + std::to_string(threads) +
+                         " × --fibers " + std::to_string(fibers) + " = " + std::to_string(l.concurrency()) +
+                         " in hybrid mode: drop -c or make them agree");
       break;
   }
   return l;
 }
 
 RunSummary run_crawl(const RunOptions& options) {
-  if (options.layout.mode != Mode::thread)
-    throw UsageError("--mode " + std::string(mode_name(options.layout.mode)) +
-                     " is not available in this build yet: use --mode thread");
   const Layout& layout = options.layout;
+  if (layout.processes > 1)
+    throw UsageError(
+        "worker processes are not available in this build yet: use --mode fiber, thread, or "
+        "hybrid with --processes 1");
   urls::UrlReader reader(options.inputs);
   bool stdin_is_a_source = false;
   for (const auto& f : options.inputs.files) stdin_is_a_source |= f == "-";
@@ -302,9 +309,11 @@ RunSummary run_crawl(const RunOptions& options) {
   std::optional<CallbackPool> callbacks;
   if (!options.callbacks.empty()) callbacks.emplace(config.callback_threads, 100'000);
 
+  Wakers wakers;
   ProgressLine progress(options.progress, tally, in_flight, [&] {
     // A database that stopped taking rows ends the run: there is nowhere to record the rest.
     if (writer->failure()) stop.store(true);
+    if (stop.load()) wakers.wake_all();
   });
 
   std::thread reader_thread([&] {
@@ -313,9 +322,12 @@ RunSummary run_crawl(const RunOptions& options) {
   });
   std::string producer_failure;
   std::thread producer_thread([&] {
-    ProducerContext ctx{tasks, pages, fetch, stop, in_flight};
+    ProducerContext ctx{tasks, pages, fetch, stop, in_flight, wakers};
     try {
-      run_thread_producers(ctx, layout.threads);
+      if (layout.mode == Mode::thread)
+        run_thread_producers(ctx, layout.threads);
+      else
+        run_fiber_producers(ctx, layout.threads, layout.fibers);
     } catch (const std::exception& e) {
       producer_failure = e.what();
       stop.store(true);

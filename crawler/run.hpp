@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdint>
 #include <iosfwd>
+#include <optional>
 #include <string>
 
 #include "crawler/callbacks.hpp"
@@ -27,9 +28,10 @@ struct Layout {
   int concurrency() const { return processes * threads * fibers; }
 };
 
-// Fills in the layout a mode implies for `concurrency` (design.md: modes are presets); for hybrid,
-// checks the explicit numbers against it. Throws UsageError when they disagree.
-Layout make_layout(Mode mode, int concurrency, int processes, int threads, int fibers);
+// Fills in the layout a mode implies for `concurrency` (default 64; design.md: modes are presets).
+// Hybrid takes explicit --processes/--threads/--fibers; a -c that disagrees with their product is
+// a UsageError.
+Layout make_layout(Mode mode, std::optional<int> concurrency, int processes, int threads, int fibers);
 
 struct RunOptions {
   urls::ReaderInputs inputs;

@@ -11,12 +11,12 @@
 namespace crawl::urls {
 
 struct UrlLine {
-  int64_t seq = 0;      // 0-based order across all sources
-  std::string source;   // file name, "-" for stdin, "--url"
-  int64_t line = 0;     // 1-based line number in the file (0 for --url)
-  std::string input;    // the line, trimmed (cut to 8 KiB + "…" when longer)
-  std::string url;      // normalised URL when valid
-  std::string error;    // why the line is not a usable URL (then `url` is empty)
+  int64_t seq = 0;     // 0-based order across all sources
+  std::string source;  // file name, "-" for stdin, "--url"
+  int64_t line = 0;    // 1-based line number in the file (0 for --url)
+  std::string input;   // the line, trimmed (cut to 8 KiB + "…" when longer)
+  std::string url;     // normalised URL when valid
+  std::string error;   // why the line is not a usable URL (then `url` is empty)
 };
 
 struct ReaderInputs {

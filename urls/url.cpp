@@ -89,8 +89,8 @@ NormalisedUrl normalise(std::string_view input) {
   std::string text(input);
   if (!has_scheme(text)) text = "http://" + text;
   // NON_SUPPORT_SCHEME lets us name the scheme we refuse instead of a generic parse error.
-  CURLUcode rc = curl_url_set(u.get(), CURLUPART_URL, text.c_str(),
-                              CURLU_NON_SUPPORT_SCHEME | CURLU_URLENCODE);
+  CURLUcode rc =
+      curl_url_set(u.get(), CURLUPART_URL, text.c_str(), CURLU_NON_SUPPORT_SCHEME | CURLU_URLENCODE);
   if (rc != CURLUE_OK) return {"", describe(rc)};
   return finish(u.get());
 }
@@ -119,7 +119,8 @@ std::string host_of(std::string_view normalised_url) {
   }
   if (start < normalised_url.size() && normalised_url[start] == '[') {  // IPv6 literal
     auto close = normalised_url.find(']', start);
-    return std::string(normalised_url.substr(start, close == std::string_view::npos ? close : close - start + 1));
+    return std::string(
+        normalised_url.substr(start, close == std::string_view::npos ? close : close - start + 1));
   }
   return std::string(normalised_url.substr(start, end == std::string_view::npos ? end : end - start));
 }

@@ -1,0 +1,184 @@
+#include "crawler/curl_scheduler.hpp"
+
+#include <curl/curl.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+namespace crawl {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// The epoll timeout for `deadline`, rounded up: rounding down would wake a millisecond early,
+// find nothing due, and spin until the deadline passes.
+int timeout_ms_until(Clock::time_point deadline) {
+  if (deadline == Clock::time_point::max()) return -1;
+  auto left = deadline - Clock::now();
+  if (left <= Clock::duration::zero()) return 0;
+  auto ms = std::chrono::ceil<std::chrono::milliseconds>(left).count();
+  return ms > INT32_MAX ? INT32_MAX : static_cast<int>(ms);
+}
+
+}  // namespace
+
+CurlScheduler::CurlScheduler(CurlScheduler** self, const std::atomic<bool>* stop, long max_connections)
+    : stop_(stop) {
+  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  multi_ = curl_multi_init();
+  if (epoll_fd_ < 0 || wake_fd_ < 0 || !multi_)
+    throw std::runtime_error(std::string("cannot set up the fiber scheduler: ") + std::strerror(errno));
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = wake_fd_;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
+  curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &CurlScheduler::on_socket);
+  curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
+  curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &CurlScheduler::on_timer);
+  curl_multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
+  // HTTP/2 streams share a connection where the server offers it.
+  curl_multi_setopt(multi_, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+  if (max_connections > 0) curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, max_connections);
+  *self = this;
+}
+
+CurlScheduler::~CurlScheduler() {
+  // Every fiber has ended by now, so no transfer is left in the multi handle.
+  curl_multi_cleanup(multi_);
+  close(wake_fd_);
+  close(epoll_fd_);
+}
+
+int CurlScheduler::perform(CURL* easy) {
+  if (stop_ && stop_->load(std::memory_order_relaxed)) return CURLE_ABORTED_BY_CALLBACK;
+  boost::fibers::promise<int> done;
+  auto result = done.get_future();
+  // PIPEWAIT: a new transfer to a host with an HTTP/2 connection under way waits to share it
+  // instead of opening another connection.
+  curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
+  waiting_.emplace(easy, &done);
+  CURLMcode rc = curl_multi_add_handle(multi_, easy);
+  if (rc != CURLM_OK) {
+    waiting_.erase(easy);
+    return CURLE_FAILED_INIT;
+  }
+  return result.get();
+}
+
+void CurlScheduler::awakened(boost::fibers::context* ctx) noexcept {
+  ctx->ready_link(ready_);
+}
+
+boost::fibers::context* CurlScheduler::pick_next() noexcept {
+  if (ready_.empty()) return nullptr;
+  boost::fibers::context* ctx = &ready_.front();
+  ready_.pop_front();
+  return ctx;
+}
+
+bool CurlScheduler::has_ready_fibers() const noexcept {
+  return !ready_.empty();
+}
+
+void CurlScheduler::notify() noexcept {
+  const uint64_t one = 1;
+  [[maybe_unused]] auto n = ::write(wake_fd_, &one, sizeof one);
+}
+
+void CurlScheduler::suspend_until(std::chrono::steady_clock::time_point const& fiber_deadline) noexcept {
+  if (stop_ && stop_->load(std::memory_order_relaxed) && !aborted_) {
+    abort_all();
+    return;
+  }
+  Clock::time_point deadline = fiber_deadline;
+  if (has_curl_deadline_ && curl_deadline_ < deadline) deadline = curl_deadline_;
+  epoll_event events[256];
+  int n = epoll_wait(epoll_fd_, events, 256, timeout_ms_until(deadline));
+  for (int i = 0; i < n; ++i) {
+    if (events[i].data.fd == wake_fd_) {
+      uint64_t count;
+      [[maybe_unused]] auto r = ::read(wake_fd_, &count, sizeof count);
+      continue;
+    }
+    int flags = 0;
+    if (events[i].events & EPOLLIN) flags |= CURL_CSELECT_IN;
+    if (events[i].events & EPOLLOUT) flags |= CURL_CSELECT_OUT;
+    if (events[i].events & (EPOLLERR | EPOLLHUP)) flags |= CURL_CSELECT_ERR;
+    drive(events[i].data.fd, flags);
+  }
+  if (has_curl_deadline_ && Clock::now() >= curl_deadline_) {
+    has_curl_deadline_ = false;
+    drive(CURL_SOCKET_TIMEOUT, 0);
+  }
+  collect_finished();
+}
+
+void CurlScheduler::drive(int fd, int events) {
+  int running = 0;
+  curl_multi_socket_action(multi_, fd, events, &running);
+}
+
+void CurlScheduler::collect_finished() {
+  int left = 0;
+  while (CURLMsg* msg = curl_multi_info_read(multi_, &left)) {
+    if (msg->msg != CURLMSG_DONE) continue;
+    CURL* easy = msg->easy_handle;
+    const int code = msg->data.result;
+    // Removed here, outside any curl callback, so its connection goes back to the pool at once.
+    curl_multi_remove_handle(multi_, easy);
+    auto it = waiting_.find(easy);
+    if (it == waiting_.end()) continue;
+    boost::fibers::promise<int>* done = it->second;
+    waiting_.erase(it);
+    done->set_value(code);  // makes the fetching fiber ready; it runs after suspend_until returns
+  }
+}
+
+void CurlScheduler::abort_all() {
+  aborted_ = true;
+  for (auto& [easy, done] : waiting_) {
+    curl_multi_remove_handle(multi_, easy);
+    done->set_value(CURLE_ABORTED_BY_CALLBACK);
+  }
+  waiting_.clear();
+}
+
+int CurlScheduler::on_socket(CURL*, int fd, int what, void* self, void* socket_data) noexcept {
+  auto* s = static_cast<CurlScheduler*>(self);
+  if (what == CURL_POLL_REMOVE) {
+    epoll_ctl(s->epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+    return 0;
+  }
+  epoll_event ev{};
+  ev.data.fd = fd;
+  ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
+  if (!socket_data) {
+    if (epoll_ctl(s->epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0 && errno == EEXIST)
+      epoll_ctl(s->epoll_fd_, EPOLL_CTL_MOD, fd, &ev);
+    curl_multi_assign(s->multi_, fd, s);
+  } else {
+    epoll_ctl(s->epoll_fd_, EPOLL_CTL_MOD, fd, &ev);
+  }
+  return 0;
+}
+
+// Only records the deadline: libcurl must not be called back from inside its own callbacks.
+int CurlScheduler::on_timer(CURLM*, long timeout_ms, void* self) noexcept {
+  auto* s = static_cast<CurlScheduler*>(self);
+  if (timeout_ms < 0) {
+    s->has_curl_deadline_ = false;
+  } else {
+    s->has_curl_deadline_ = true;
+    s->curl_deadline_ = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  }
+  return 0;
+}
+
+}  // namespace crawl

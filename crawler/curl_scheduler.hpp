@@ -1,0 +1,57 @@
+// Fiber mode's heart: a Boost.Fiber scheduling algorithm that owns a libcurl multi handle. A fiber
+// that fetches adds its easy handle and waits on a future, suspending only itself; when no fiber is
+// ready the thread blocks in epoll_wait inside suspend_until() on curl's sockets, curl's deadline,
+// the fiber scheduler's deadline and an eventfd that notify() writes from other threads. Completed
+// transfers fulfil their promises. There is no polling loop anywhere. Internal to crawler/.
+#pragma once
+
+#include <atomic>
+#include <boost/fiber/algo/algorithm.hpp>
+#include <boost/fiber/future/promise.hpp>
+#include <boost/fiber/scheduler.hpp>
+#include <chrono>
+#include <unordered_map>
+
+#include "crawler/fetch.hpp"
+
+using CURLM = void;  // as in curl/multi.h, so callers need not include it
+
+namespace crawl {
+
+class CurlScheduler : public boost::fibers::algo::algorithm {
+ public:
+  // Installed with boost::fibers::use_scheduling_algorithm<CurlScheduler>(&self, ...); `self`
+  // receives the instance, which lives as long as the thread's fiber scheduler.
+  CurlScheduler(CurlScheduler** self, const std::atomic<bool>* stop, long max_connections);
+  ~CurlScheduler() override;
+
+  // Runs `easy` to completion; suspends only the calling fiber. Returns the CURLcode.
+  int perform(CURL* easy);
+  // Handles added and not yet finished.
+  size_t transfers_in_flight() const { return waiting_.size(); }
+
+  void awakened(boost::fibers::context* ctx) noexcept override;
+  boost::fibers::context* pick_next() noexcept override;
+  bool has_ready_fibers() const noexcept override;
+  void suspend_until(std::chrono::steady_clock::time_point const& deadline) noexcept override;
+  void notify() noexcept override;
+
+ private:
+  static int on_socket(CURL* easy, int fd, int what, void* self, void* socket_data) noexcept;
+  static int on_timer(CURLM* multi, long timeout_ms, void* self) noexcept;
+  void drive(int fd, int events);
+  void collect_finished();
+  void abort_all();
+
+  boost::fibers::scheduler::ready_queue_type ready_;
+  CURLM* multi_ = nullptr;
+  int epoll_fd_ = -1;
+  int wake_fd_ = -1;  // eventfd written by notify()
+  const std::atomic<bool>* stop_;
+  bool aborted_ = false;
+  bool has_curl_deadline_ = false;
+  std::chrono::steady_clock::time_point curl_deadline_{};
+  std::unordered_map<CURL*, boost::fibers::promise<int>*> waiting_;
+};
+
+}  // namespace crawl

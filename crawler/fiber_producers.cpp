@@ -1,0 +1,147 @@
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <boost/context/stack_context.hpp>
+#include <boost/fiber/all.hpp>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "crawler/curl_scheduler.hpp"
+#include "crawler/errors.hpp"
+#include "crawler/producers.hpp"
+
+namespace crawl {
+namespace {
+
+// Fetching fibers run little code of their own (curl's callbacks run on the scheduler's stack, in
+// suspend_until); sanitizers pad every frame, so they get more.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr size_t kFiberStack = 256 * 1024;
+#else
+constexpr size_t kFiberStack = 64 * 1024;
+#endif
+
+// All the stacks of one thread's fibers carved out of one mapping, each below a guard page: one
+// allocation for thousands of fibers, and a stack overflow faults instead of corrupting the next
+// stack. Only the pages a fiber touches become resident.
+class StackPool {
+ public:
+  StackPool(size_t stacks, size_t stack_bytes) {
+    page_ = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    slot_ = (stack_bytes + page_ - 1) / page_ * page_ + page_;
+    bytes_ = slot_ * stacks;
+    void* base =
+        mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (base == MAP_FAILED)
+      throw std::runtime_error(std::string("cannot map fiber stacks: ") + std::strerror(errno));
+    base_ = static_cast<char*>(base);
+    for (size_t i = 0; i < stacks; ++i) {
+      mprotect(base_ + i * slot_, page_, PROT_NONE);  // the guard sits below: stacks grow down
+      free_.push_back(i);
+    }
+  }
+  ~StackPool() { munmap(base_, bytes_); }
+  StackPool(const StackPool&) = delete;
+  StackPool& operator=(const StackPool&) = delete;
+
+  boost::context::stack_context allocate() {
+    std::lock_guard lock(mutex_);
+    if (free_.empty()) throw std::bad_alloc();
+    size_t i = free_.back();
+    free_.pop_back();
+    boost::context::stack_context sc;
+    sc.size = slot_ - page_;
+    sc.sp = base_ + (i + 1) * slot_;
+    return sc;
+  }
+  void deallocate(boost::context::stack_context& sc) {
+    std::lock_guard lock(mutex_);
+    free_.push_back((static_cast<char*>(sc.sp) - base_) / slot_ - 1);
+  }
+
+ private:
+  std::mutex mutex_;  // only contended if fibers ever migrated; they do not
+  char* base_ = nullptr;
+  size_t page_ = 0, slot_ = 0, bytes_ = 0;
+  std::vector<size_t> free_;
+};
+
+// The StackAllocator concept Boost.Fiber copies into every fiber: a handle on the pool.
+// Shared ownership: a finished fiber's stack may be handed back after the thread's fiber loop
+// has ended (the scheduler frees terminated fibers lazily).
+struct PooledStack {
+  std::shared_ptr<StackPool> pool;
+  boost::context::stack_context allocate() { return pool->allocate(); }
+  void deallocate(boost::context::stack_context& sc) noexcept { pool->deallocate(sc); }
+};
+
+void fetch_loop(const ProducerContext& ctx, CurlScheduler& scheduler, const std::string& worker) {
+  Transfer transfer(ctx.fetch, nullptr, &ctx.stop);
+  UrlTask task;
+  // pop() and push() suspend only this fiber: the thread goes on running the other fibers.
+  while (ctx.tasks.pop(task) == boost::fibers::channel_op_status::success) {
+    if (ctx.stop.load(std::memory_order_relaxed)) {
+      ctx.pages.push(
+          unfetched_page(task, category::kInterrupted, "the run was interrupted before the fetch"));
+      continue;
+    }
+    ctx.in_flight.fetch_add(1, std::memory_order_relaxed);
+    transfer.begin(task, worker);
+    Page page = transfer.finish(scheduler.perform(transfer.easy()));
+    ctx.in_flight.fetch_sub(1, std::memory_order_relaxed);
+    ctx.pages.push(std::move(page));
+  }
+}
+
+void run_thread(const ProducerContext& ctx, int thread_index, int fibers) {
+  CurlScheduler* scheduler = nullptr;
+  // Idle connections kept per thread: enough for every fiber's keep-alive connection.
+  boost::fibers::use_scheduling_algorithm<CurlScheduler>(&scheduler, &ctx.stop, static_cast<long>(fibers));
+  const int waker = ctx.wakers.add([scheduler] { scheduler->notify(); });
+  {
+    auto stacks = std::make_shared<StackPool>(static_cast<size_t>(fibers), kFiberStack);
+    std::vector<boost::fibers::fiber> running;
+    running.reserve(static_cast<size_t>(fibers));
+    for (int f = 0; f < fibers; ++f) {
+      std::string worker = "t" + std::to_string(thread_index) + ".f" + std::to_string(f);
+      running.emplace_back(
+          std::allocator_arg, PooledStack{stacks},
+          [&ctx, scheduler, worker = std::move(worker)] { fetch_loop(ctx, *scheduler, worker); });
+    }
+    for (auto& f : running) f.join();
+  }
+  ctx.wakers.remove(waker);
+}
+
+}  // namespace
+
+int Wakers::add(std::function<void()> wake) {
+  std::lock_guard lock(mutex_);
+  wakers_.emplace(next_id_, std::move(wake));
+  return next_id_++;
+}
+
+void Wakers::remove(int id) {
+  std::lock_guard lock(mutex_);
+  wakers_.erase(id);
+}
+
+void Wakers::wake_all() {
+  std::lock_guard lock(mutex_);
+  for (auto& [id, wake] : wakers_) wake();
+}
+
+void run_fiber_producers(const ProducerContext& ctx, int threads, int fibers_per_thread) {
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t)
+    workers.emplace_back([&ctx, t, fibers_per_thread] { run_thread(ctx, t, fibers_per_thread); });
+  for (auto& w : workers) w.join();
+}
+
+}  // namespace crawl
