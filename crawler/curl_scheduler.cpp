@@ -56,13 +56,14 @@ CurlScheduler::~CurlScheduler() {
   close(epoll_fd_);
 }
 
-int CurlScheduler::perform(CURL* easy) {
+int CurlScheduler::perform(CURL* easy, bool may_multiplex) {
   if (stop_ && stop_->load(std::memory_order_relaxed)) return CURLE_ABORTED_BY_CALLBACK;
   boost::fibers::promise<int> done;
   auto result = done.get_future();
-  // PIPEWAIT: a new transfer to a host with an HTTP/2 connection under way waits to share it
-  // instead of opening another connection.
-  curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
+  // PIPEWAIT: a new transfer to a host with a connection being set up waits to learn whether it can
+  // share it (HTTP/2) instead of opening another. Only TLS can negotiate HTTP/2 (ALPN) here, so for
+  // plain http it would only hold every new transfer back until a first response shows HTTP/1.1.
+  curl_easy_setopt(easy, CURLOPT_PIPEWAIT, may_multiplex ? 1L : 0L);
   waiting_.emplace(easy, &done);
   CURLMcode rc = curl_multi_add_handle(multi_, easy);
   if (rc != CURLM_OK) {

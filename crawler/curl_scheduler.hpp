@@ -26,7 +26,8 @@ class CurlScheduler : public boost::fibers::algo::algorithm {
   ~CurlScheduler() override;
 
   // Runs `easy` to completion; suspends only the calling fiber. Returns the CURLcode.
-  int perform(CURL* easy);
+  // `may_multiplex`: the URL is https, where HTTP/2 can be negotiated.
+  int perform(CURL* easy, bool may_multiplex);
   // Handles added and not yet finished.
   size_t transfers_in_flight() const { return waiting_.size(); }
 

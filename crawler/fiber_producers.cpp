@@ -93,7 +93,7 @@ void fetch_loop(const ProducerContext& ctx, CurlScheduler& scheduler, const std:
     }
     ctx.in_flight.fetch_add(1, std::memory_order_relaxed);
     transfer.begin(task, worker);
-    Page page = transfer.finish(scheduler.perform(transfer.easy()));
+    Page page = transfer.finish(scheduler.perform(transfer.easy(), task.url.starts_with("https:")));
     ctx.in_flight.fetch_sub(1, std::memory_order_relaxed);
     ctx.pages.push(std::move(page));
   }
