@@ -299,6 +299,9 @@ RunSummary run_crawl(const RunOptions& options) {
 
   FetchOptions fetch = options.fetch;
   fetch.keep_body = options.parse || options.callbacks.needs_bodies;
+  // libcurl gives every handle a 16 KiB receive buffer; with thousands in flight those buffers are
+  // most of the memory, and small pages fit in a smaller one.
+  if (fetch.buffer_size == 0 && layout.concurrency() > 1000) fetch.buffer_size = 2048;
 
   const auto start = Clock::now();
   TaskChannel tasks(channel_capacity_for(static_cast<size_t>(layout.concurrency())));
