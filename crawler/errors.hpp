@@ -26,10 +26,10 @@ inline constexpr std::string_view kWorkerCrash = "worker_crash";
 inline constexpr std::string_view kOther = "other";
 }  // namespace category
 
-// Whether a row with this category counts as a failed page in the run's totals (duplicates are
-// skipped work, not failures).
+// Whether a row with this category counts as a failed page in the run's totals. Duplicates and
+// URLs an interrupted run never fetched are skipped work, not failures.
 inline bool is_failure(std::string_view error) {
-  return !error.empty() && error != category::kDuplicate;
+  return !error.empty() && error != category::kDuplicate && error != category::kInterrupted;
 }
 
 // The category for an HTTP status that completed the transfer (empty for 1xx–3xx).
