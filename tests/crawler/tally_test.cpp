@@ -18,7 +18,9 @@ TEST(LatencyHistogram, PercentilesWithinOnePercent) {
   EXPECT_NEAR(h.percentile(1.0), 1000, 10);
 }
 
-TEST(LatencyHistogram, EmptyIsZero) { EXPECT_EQ(LatencyHistogram().percentile(0.5), 0); }
+TEST(LatencyHistogram, EmptyIsZero) {
+  EXPECT_EQ(LatencyHistogram().percentile(0.5), 0);
+}
 
 TEST(Tally, CountsOkFailedAndSkippedByCategory) {
   Tally t;

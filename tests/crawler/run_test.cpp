@@ -1,0 +1,142 @@
+// The pipeline run in-process (run_crawl) against the real testbed and a real SQLite file.
+#include "crawler/run.hpp"
+
+#include <dirent.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <set>
+#include <thread>
+
+#include "tests/support/db.hpp"
+#include "tests/support/process.hpp"
+#include "tests/support/testbed.hpp"
+
+namespace crawl {
+namespace {
+
+int open_fds() {
+  int n = 0;
+  DIR* d = opendir("/proc/self/fd");
+  while (dirent* e = readdir(d))
+    if (e->d_name[0] != '.') ++n;
+  closedir(d);
+  return n - 1;  // the directory stream itself
+}
+
+RunOptions options_for(const std::string& list, const std::string& db, Mode mode, int concurrency) {
+  RunOptions o;
+  o.inputs.files = {list};
+  o.layout = mode == Mode::hybrid ? make_layout(mode, std::nullopt, 1, 2, concurrency / 2)
+                                  : make_layout(mode, concurrency, 1, 1, 1);
+  o.db_path = db;
+  o.handle_signals = false;
+  o.fetch.timeout = std::chrono::seconds(10);
+  return o;
+}
+
+std::string list_of(const std::string& base, const std::string& route, int count) {
+  std::string text;
+  for (int i = 0; i < count; ++i) text += base + route + std::to_string(i) + "\n";
+  return text;
+}
+
+TEST(RunCrawl, ASlowCallbackRunsOncePerPageWithoutSlowingTheCrawl) {
+  auto testbed = test::Testbed::start();
+  test::TempDir dir;
+  test::write_file(dir.file("urls.txt"), list_of(testbed.base_url(), "/delay/20/page/", 200));
+  std::atomic<int> calls{0};
+  std::set<int64_t> seqs;
+  std::mutex seqs_mutex;
+  auto o = options_for(dir.file("urls.txt"), dir.file("crawl.db"), Mode::fiber, 50);
+  o.callback_threads = 2;
+  // 200 pages × 50 ms on 2 threads = 5 s of callback work; the crawl itself needs ~0.1 s.
+  o.callbacks.on_page.push_back([&](const storage::PageRecord& r, std::string_view) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::lock_guard lock(seqs_mutex);
+    seqs.insert(r.seq);
+    ++calls;
+  });
+  std::atomic<int> done_calls{0};
+  o.callbacks.on_run_done.push_back([&](const RunSummary& s) {
+    EXPECT_EQ(s.tally.urls, 200);
+    ++done_calls;
+  });
+  RunSummary s = run_crawl(o);
+  EXPECT_EQ(calls.load(), 200);
+  EXPECT_EQ(seqs.size(), 200u);
+  EXPECT_EQ(done_calls.load(), 1);
+  EXPECT_EQ(s.tally.ok, 200);
+  // Had the callbacks stalled the crawl, crawling would have taken the callbacks' 5 s.
+  EXPECT_LT(s.stats.crawl_s, 2.5) << "the crawl waited for callbacks";
+  EXPECT_GE(s.stats.wall_s, 4.5) << "the run ended before every callback had run";
+}
+
+TEST(RunCrawl, ACallbackThatThrowsIsCountedNotFatal) {
+  auto testbed = test::Testbed::start();
+  test::TempDir dir;
+  test::write_file(dir.file("urls.txt"), list_of(testbed.base_url(), "/page/", 20));
+  auto o = options_for(dir.file("urls.txt"), dir.file("crawl.db"), Mode::thread, 4);
+  o.callbacks.on_page.push_back(
+      [](const storage::PageRecord&, std::string_view) { throw std::runtime_error("boom"); });
+  RunSummary s = run_crawl(o);
+  EXPECT_EQ(s.callback_failures, 20);
+  EXPECT_EQ(s.first_callback_failure, "boom");
+  EXPECT_EQ(exit_code(s), 0);
+}
+
+class Modes : public ::testing::TestWithParam<Mode> {};
+
+TEST_P(Modes, LeavesNoFileDescriptorOrHandleBehind) {
+  auto testbed = test::Testbed::start();
+  test::TempDir dir;
+  std::string list = list_of(testbed.base_url(), "/page/", 300) + testbed.base_url() + "/reset\n" +
+                     testbed.base_url() + "/slow/3000/100\n" + "http://127.0.0.1:1/\n";
+  test::write_file(dir.file("urls.txt"), list);
+  // A first run sets up what lives for the process (libcurl's global state, SQLite's caches).
+  auto o = options_for(dir.file("urls.txt"), dir.file("crawl.db"), GetParam(), 64);
+  o.fetch.timeout = std::chrono::milliseconds(500);
+  run_crawl(o);
+  const int before = open_fds();
+  RunSummary s = run_crawl(o);
+  EXPECT_EQ(s.tally.urls, 303);
+  EXPECT_EQ(open_fds(), before) << "descriptors leaked by a run";
+}
+
+// Every stored field but timings and worker ids is the same whichever layout fetched the list.
+TEST_P(Modes, StoreTheSameRowsAsThreadMode) {
+  auto testbed = test::Testbed::start();
+  test::TempDir dir;
+  std::string base = testbed.base_url();
+  std::string list = list_of(base, "/page/", 100) + list_of(base, "/gzip/", 20) +
+                     list_of(base, "/redirect/2/page/", 20) + list_of(base, "/status/404?i=", 10) +
+                     list_of(base, "/bin/", 10) + base + "/loop/1\n" + base + "/reset\nnot a url\n" + base +
+                     "/page/3\n";
+  test::write_file(dir.file("urls.txt"), list);
+  const std::string db = dir.file("crawl.db");
+  run_crawl(options_for(dir.file("urls.txt"), db, Mode::thread, 16));
+  RunOptions other = options_for(dir.file("urls.txt"), db, GetParam(), 16);
+  run_crawl(other);
+  const std::string columns =
+      "seq, source, line, input, url, final_url, status, error, content_type, charset, wire_bytes, "
+      "body_bytes, "
+      "text_bytes, title, link_count, depth, parent_url, attempts, redirects";
+  auto a = test::query_rows(db, "select " + columns + " from pages where run_id = 1 order by seq");
+  auto b = test::query_rows(db, "select " + columns + " from pages where run_id = 2 order by seq");
+  ASSERT_EQ(a.size(), 164u);
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i], b[i]) << "row " << i;
+  // Timings are filled the same way too: every fetched row has a total time, a first byte and a
+  // queue wait.
+  EXPECT_EQ(test::query_int(db,
+                            "select count(*) from pages where run_id = 2 and fetched_at is not null and "
+                            "(total_ms <= 0 or (status > 0 and ttfb_ms <= 0) or queue_ms < 0)"),
+            0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Layouts, Modes, ::testing::Values(Mode::fiber, Mode::thread, Mode::hybrid),
+                         [](const auto& info) { return std::string(mode_name(info.param)); });
+
+}  // namespace
+}  // namespace crawl

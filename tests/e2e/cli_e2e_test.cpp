@@ -1,0 +1,124 @@
+// The command line as a user meets it: exit codes, one-line errors, interrupts, built-in callbacks.
+#include <signal.h>
+
+#include <gtest/gtest.h>
+#include <filesystem>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "testbed/site.hpp"
+#include "tests/support/db.hpp"
+#include "tests/support/process.hpp"
+#include "tests/support/testbed.hpp"
+
+namespace crawl {
+namespace {
+
+using test::run_crawl;
+
+int count_lines(const std::string& s) {
+  return static_cast<int>(std::count(s.begin(), s.end(), '\n'));
+}
+
+TEST(Cli, BadUsageIsOneLineAndExitTwo) {
+  test::TempDir dir;
+  const std::vector<std::vector<std::string>> cases = {
+      {"run", "--url", "http://127.0.0.1:1/", "--mode", "coroutine"},
+      {"run", "--url", "http://127.0.0.1:1/", "-c", "0"},
+      {"run", "/nonexistent/list.txt"},
+      {"run"},
+      {"run", "--url", "http://127.0.0.1:1/", "--timeout", "soon"},
+      {"run", "--url", "http://127.0.0.1:1/", "--max-size", "huge"},
+      {"run", "--url", "http://127.0.0.1:1/", "--mode", "hybrid", "--threads", "2", "--fibers", "2", "-c",
+       "5"},
+      {"run", "--bogus-flag"},
+      {"frobnicate"},
+  };
+  for (const auto& args : cases) {
+    std::vector<std::string> full = args;
+    full.insert(full.end(), {"--db", dir.file("x.db")});
+    if (args[0] == "frobnicate") full = args;
+    auto r = run_crawl(full);
+    SCOPED_TRACE(r.err);
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_EQ(count_lines(r.err), 1);
+    EXPECT_EQ(r.err.rfind("crawl: ", 0), 0u);
+  }
+}
+
+TEST(Cli, QueriesAreReadOnly) {
+  auto testbed = test::Testbed::start();
+  test::TempDir dir;
+  const std::string db = dir.file("c.db");
+  ASSERT_EQ(run_crawl({"run", "--url", testbed.base_url() + "/page/1", "--db", db}).exit_code, 0);
+  auto r = run_crawl({"query", "--db", db, "delete from pages"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_EQ(test::query_int(db, "select count(*) from pages"), 1);
+  auto ok = run_crawl({"query", "--db", db, "select title from pages", "--format", "csv"});
+  EXPECT_EQ(ok.exit_code, 0);
+  EXPECT_NE(ok.out.find("Page 1"), std::string::npos);
+  auto runs = run_crawl({"runs", "--db", db});
+  EXPECT_EQ(runs.exit_code, 0);
+  EXPECT_NE(runs.out.find("fiber"), std::string::npos) << runs.out;
+}
+
+TEST(Cli, ReadsStdinAndStreamsJsonlAndSavesBodies) {
+  auto testbed = test::Testbed::start();
+  test::TempDir dir;
+  std::string list;
+  for (int i = 0; i < 30; ++i) list += testbed.base_url() + "/page/" + std::to_string(i) + "\n";
+  list += testbed.base_url() + "/bin/5\n" + testbed.base_url() + "/status/404\nnot a url\n";
+  auto r = run_crawl({"run", "-", "--db", dir.file("c.db"), "--jsonl", dir.file("pages.jsonl"),
+                      "--save-bodies", dir.file("bodies"), "-c", "8", "--mode", "thread"},
+                     list);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto jsonl = test::read_file(dir.file("pages.jsonl"));
+  EXPECT_EQ(count_lines(jsonl), 33);
+  std::istringstream lines(jsonl);
+  std::string line;
+  int titled = 0;
+  while (std::getline(lines, line)) {
+    auto j = nlohmann::json::parse(line);
+    if (j["title"].is_string()) ++titled;
+  }
+  EXPECT_EQ(titled, 31);  // 30 pages and the 404 page
+  // One file per fetched body, named <run>-<seq>.<ext>, never after the URL.
+  int files = 0;
+  const std::regex name(R"(1-\d+\.(html|bin))");
+  for (const auto& e : std::filesystem::directory_iterator(dir.file("bodies"))) {
+    ++files;
+    EXPECT_TRUE(std::regex_match(e.path().filename().string(), name)) << e.path();
+  }
+  EXPECT_EQ(files, 32);
+  EXPECT_EQ(std::filesystem::file_size(dir.file("bodies") + "/1-0.html"), testbed::page_body_bytes(0));
+}
+
+class Interrupt : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(Interrupt, CtrlCStillLeavesOneRowPerLineAndExits130) {
+  auto testbed = test::Testbed::start();
+  test::TempDir dir;
+  std::string list;
+  for (int i = 0; i < 400; ++i)
+    list += testbed.base_url() + "/delay/" + (i < 20 ? "10" : "3000") + "/page/" + std::to_string(i) + "\n";
+  list += "not a url\n";
+  test::write_file(dir.file("urls.txt"), list);
+  test::Child crawl({test::crawl_binary(), "run", dir.file("urls.txt"), "--db", dir.file("c.db"), "--mode",
+                     GetParam(), "-c", "50", "--no-progress"});
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_EQ(crawl.stop(SIGINT), 130);
+  const std::string db = dir.file("c.db");
+  EXPECT_EQ(test::query_int(db, "select count(*) from pages"), 401);
+  EXPECT_EQ(test::query_int(db, "select count(distinct seq) from pages"), 401);
+  EXPECT_EQ(test::query_int(db, "select count(*) from pages where error is null"), 20);
+  EXPECT_EQ(test::query_int(db, "select count(*) from pages where error = 'interrupted'"), 380);
+  auto run = test::query_rows(db, "select status from runs");
+  ASSERT_EQ(run.size(), 1u);
+  EXPECT_EQ(run[0]["status"].value_or(""), "interrupted");
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, Interrupt, ::testing::Values("fiber", "thread"));
+
+}  // namespace
+}  // namespace crawl
