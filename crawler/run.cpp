@@ -46,13 +46,23 @@ double thread_cpu_seconds() {
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
-// Thousands of sockets in flight need more than the usual soft limit of 1,024 descriptors.
-void raise_open_files_limit() {
+// Thousands of sockets in flight need more than the usual soft limit of 1,024 descriptors: the
+// soft limit is raised to the hard one, and a concurrency that still cannot fit is refused up front
+// rather than failing transfers one by one with "too many open files".
+void raise_open_files_limit(int concurrency) {
   rlimit lim{};
-  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
+  if (lim.rlim_cur < lim.rlim_max) {
     lim.rlim_cur = lim.rlim_max;
     setrlimit(RLIMIT_NOFILE, &lim);
+    getrlimit(RLIMIT_NOFILE, &lim);
   }
+  // One socket per transfer, plus the database, epoll/eventfd per thread, resolver pipes and slack.
+  const rlim_t needed = static_cast<rlim_t>(concurrency) + 64;
+  if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < needed)
+    throw UsageError("-c " + std::to_string(concurrency) + " needs about " + std::to_string(needed) +
+                     " open files but this process may open only " + std::to_string(lim.rlim_cur) +
+                     ": lower -c or raise the hard limit (ulimit -Hn)");
 }
 
 // libcurl's global state is set up once per process, before any handle exists.
@@ -270,7 +280,7 @@ RunSummary run_crawl(const RunOptions& options) {
   // Before any thread exists, so that every thread inherits the blocked signals.
   std::optional<SignalWatcher> signals;
   if (options.handle_signals) signals.emplace(stop);
-  raise_open_files_limit();
+  raise_open_files_limit(layout.concurrency());
   init_curl_once();
 
   RunSummary summary;

@@ -33,6 +33,7 @@ TEST(Cli, BadUsageIsOneLineAndExitTwo) {
       {"run", "--url", "http://127.0.0.1:1/", "--mode", "hybrid", "--threads", "2", "--fibers", "2", "-c",
        "5"},
       {"run", "--bogus-flag"},
+      {"run", "--url", "http://127.0.0.1:1/", "-c", "100000000"},  // more sockets than files allowed
       {"frobnicate"},
   };
   for (const auto& args : cases) {
