@@ -1,0 +1,141 @@
+#include "parsers/html.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <string>
+
+namespace crawl::parsers {
+namespace {
+
+const ParseOptions kOptions{};
+
+TEST(IsHtml, ByContentTypeOrSniffedWhenThereIsNone) {
+  EXPECT_TRUE(is_html("text/html", ""));
+  EXPECT_TRUE(is_html("TEXT/HTML; charset=UTF-8", ""));
+  EXPECT_TRUE(is_html("application/xhtml+xml", ""));
+  EXPECT_FALSE(is_html("text/plain", "<html>"));
+  EXPECT_FALSE(is_html("application/json", ""));
+  EXPECT_TRUE(is_html("", "  \n<!doctype html><p>x"));
+  EXPECT_FALSE(is_html("", "just text"));
+}
+
+TEST(CharsetFromContentType, LowerCasedAndUnquoted) {
+  EXPECT_EQ(charset_from_content_type("text/html; charset=UTF-8"), "utf-8");
+  EXPECT_EQ(charset_from_content_type("text/html;charset=\"ISO-8859-1\"; x=y"), "iso-8859-1");
+  EXPECT_EQ(charset_from_content_type("text/html"), "");
+}
+
+TEST(ParsePage, VisibleTextIsCollapsedAndSkipsHeadScriptStyle) {
+  const std::string html =
+      "<html><head><title>  The \n Title </title><style>p{}</style></head>"
+      "<body>  Hello   <b>big</b>\n\n world <script>var x=1;</script><noscript>no</noscript>"
+      "<template>t</template><p>é!</p>  </body></html>";
+  auto f = parse_page(html, "text/html", kOptions);
+  EXPECT_TRUE(f.is_html);
+  ASSERT_TRUE(f.title.has_value());
+  EXPECT_EQ(*f.title, "The Title");
+  // "Hello big world é!" : 18 characters, é is two bytes.
+  EXPECT_EQ(f.text_bytes, 19);
+}
+
+TEST(ParsePage, CountsAnchorsWithHrefAndCollectsThemInOrder) {
+  const std::string html =
+      "<base href='http://example.com/dir/'><a href=' /a '>1</a><a name=x>no</a><a href=b.html>2</a>"
+      "<area href=c>";
+  ParseOptions o;
+  o.collect_links = true;
+  auto f = parse_page(html, "text/html", o);
+  EXPECT_EQ(f.link_count, 2);
+  ASSERT_EQ(f.links.size(), 2u);
+  EXPECT_EQ(f.links[0], "/a");
+  EXPECT_EQ(f.links[1], "b.html");
+  EXPECT_EQ(f.base_href, "http://example.com/dir/");
+  EXPECT_EQ(parse_page(html, "text/html", kOptions).links.size(), 0u);
+}
+
+TEST(ParsePage, NoTitleElementMeansNoTitle) {
+  auto f = parse_page("<p>text</p>", "text/html", kOptions);
+  EXPECT_FALSE(f.title.has_value());
+  EXPECT_TRUE(parse_page("<title></title>", "text/html", kOptions).title.has_value());
+}
+
+TEST(ParsePage, TitleIsCutAtAUtf8Boundary) {
+  ParseOptions o;
+  o.max_title_bytes = 5;
+  auto f = parse_page("<title>abcdé</title>", "text/html", o);  // é would straddle byte 5
+  EXPECT_EQ(*f.title, "abcd");
+}
+
+TEST(ParsePage, CharsetFromHeaderWinsOverMeta) {
+  const std::string html = "<meta charset='Shift_JIS'><p>x";
+  EXPECT_EQ(parse_page(html, "text/html", kOptions).charset, "shift_jis");
+  EXPECT_EQ(parse_page(html, "text/html; charset=utf-8", kOptions).charset, "utf-8");
+  EXPECT_EQ(parse_page("<meta http-equiv='Content-Type' content='text/html; charset=KOI8-R'>", "text/html",
+                       kOptions)
+                .charset,
+            "koi8-r");
+}
+
+TEST(ParsePage, NonHtmlIsMeasuredWithoutParsing) {
+  auto text = parse_page("plain <title>no</title>", "text/plain; charset=us-ascii", kOptions);
+  EXPECT_FALSE(text.is_html);
+  EXPECT_EQ(text.text_bytes, 23);
+  EXPECT_FALSE(text.title.has_value());
+  EXPECT_EQ(text.charset, "us-ascii");
+  auto bin = parse_page(std::string("\x89PNG\0\0", 6), "image/png", kOptions);
+  EXPECT_EQ(bin.text_bytes, 0);
+  EXPECT_EQ(bin.link_count, 0);
+}
+
+// Hostile input: each must finish quickly and without crashing (ASan/UBSan builds run these too).
+double seconds_to_parse(const std::string& html, PageFacts* facts = nullptr) {
+  auto start = std::chrono::steady_clock::now();
+  auto f = parse_page(html, "text/html", kOptions);
+  if (facts) *facts = f;
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+std::string repeat(const std::string& s, size_t n) {
+  std::string out;
+  out.reserve(s.size() * n);
+  for (size_t i = 0; i < n; ++i) out += s;
+  return out;
+}
+
+TEST(ParsePageRobustness, DeeplyNestedDivs) {
+  PageFacts f;
+  EXPECT_LT(seconds_to_parse("<title>deep</title>" + repeat("<div>", 100'000) + "x", &f), 20);
+  EXPECT_EQ(*f.title, "deep");
+}
+
+TEST(ParsePageRobustness, AMillionNestedFormattingElements) {
+  PageFacts f;
+  EXPECT_LT(seconds_to_parse("<title>b</title><a href=/x>l</a>" + repeat("<b>", 1'000'000), &f), 20);
+  EXPECT_EQ(f.link_count, 1);
+}
+
+TEST(ParsePageRobustness, ManyVoidElementsAreNotNesting) {
+  PageFacts f;
+  seconds_to_parse(repeat("<br>", 20'000) + "<a href=/end>end</a>", &f);
+  EXPECT_EQ(f.link_count, 1) << "void elements must not count as nesting";
+}
+
+TEST(ParsePageRobustness, GarbageNulBytesAndInvalidUtf8) {
+  std::string junk;
+  for (int i = 0; i < 200'000; ++i) junk.push_back(static_cast<char>((i * 7919) % 256));
+  EXPECT_LT(seconds_to_parse(junk), 20);
+  EXPECT_LT(seconds_to_parse(std::string("<p>\0\0\xff\xfe<a href=\"\xc3\x28\">", 16)), 20);
+  EXPECT_LT(seconds_to_parse("<a href=<<<<<<<div <p <title>unclosed"), 20);
+}
+
+TEST(ParsePageRobustness, AFiftyMegabytePage) {
+  PageFacts f;
+  EXPECT_LT(seconds_to_parse(
+                "<title>big</title>" + repeat("<p>some words here <a href=/x>x</a></p>\n", 1'250'000), &f),
+            60);
+  EXPECT_EQ(f.link_count, 1'250'000);
+}
+
+}  // namespace
+}  // namespace crawl::parsers
