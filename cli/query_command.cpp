@@ -1,10 +1,76 @@
-// placeholder until the command lands
+// `crawl query` and `crawl runs`: read the database a run wrote, never change it.
 #include <CLI/CLI.hpp>
+#include <cstdint>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
 
 #include "cli/commands.hpp"
+#include "common/usage_error.hpp"
+#include "storage/query.hpp"
 
 namespace crawl::cli {
-void add_query_commands(CLI::App& app, Runner& runner) {
-  app.add_subcommand("query", "not yet")->callback([&runner] { runner = [] { return 1; }; });
+namespace {
+
+struct QueryFlags {
+  std::string sql;
+  std::string db = "crawl.db";
+  std::string format = "table";
+  std::string report;
+  std::optional<int64_t> run;
+  bool list_reports = false;
+};
+
+struct RunsFlags {
+  std::string db = "crawl.db";
+  std::string format = "table";
+  int limit = 20;
+};
+
+int run_query(const QueryFlags& f) {
+  const storage::Format format = storage::parse_format(f.format);
+  if (f.list_reports) {
+    if (!f.sql.empty() || !f.report.empty()) throw UsageError("--list-reports takes no SQL and no --report");
+    storage::print_reports(format, std::cout);
+    return 0;
+  }
+  if (!f.sql.empty() && !f.report.empty()) throw UsageError("pass either SQL or --report NAME, not both");
+  // With neither, the question is usually "how did the last run go?".
+  const std::string sql =
+      !f.sql.empty() ? f.sql : storage::report_sql(f.report.empty() ? "summary" : f.report);
+  storage::run_query(f.db, sql, format, std::cout, f.run);
+  return 0;
 }
+
+int run_runs(const RunsFlags& f) {
+  storage::list_runs(f.db, storage::parse_format(f.format), std::cout, f.limit);
+  return 0;
+}
+
+}  // namespace
+
+void add_query_commands(CLI::App& app, Runner& runner) {
+  auto query = std::make_shared<QueryFlags>();
+  CLI::App* query_cmd = app.add_subcommand(
+      "query",
+      "Query the database read-only: SQL, a named report, or (with neither) the latest run's summary");
+  query_cmd->add_option("sql", query->sql,
+                        "One SQL statement; ?1 is bound to the run id (--run, default the latest)");
+  query_cmd->add_option("--db", query->db, "SQLite database file")->capture_default_str();
+  query_cmd->add_option("--format", query->format, "Output: table, csv, json or jsonl")
+      ->capture_default_str();
+  query_cmd->add_option("--report", query->report, "A named report (see --list-reports)");
+  query_cmd->add_option("--run", query->run, "Run id for the report or ?1 (default: the latest run)");
+  query_cmd->add_flag("--list-reports", query->list_reports, "List the named reports and exit");
+  query_cmd->callback([query, &runner] { runner = [query] { return run_query(*query); }; });
+
+  auto runs = std::make_shared<RunsFlags>();
+  CLI::App* runs_cmd = app.add_subcommand("runs", "List the runs in the database, newest first");
+  runs_cmd->add_option("--db", runs->db, "SQLite database file")->capture_default_str();
+  runs_cmd->add_option("--format", runs->format, "Output: table, csv, json or jsonl")->capture_default_str();
+  runs_cmd->add_option("--limit", runs->limit, "How many runs to show")->capture_default_str();
+  runs_cmd->callback([runs, &runner] { runner = [runs] { return run_runs(*runs); }; });
+}
+
 }  // namespace crawl::cli

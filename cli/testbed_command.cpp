@@ -1,10 +1,58 @@
-// placeholder until the command lands
+// `crawl testbed`: the project's HTTP server for tests and benchmarks (testbed/site.hpp describes
+// what it serves).
 #include <CLI/CLI.hpp>
+#include <memory>
 
 #include "cli/commands.hpp"
+#include "common/usage_error.hpp"
+#include "testbed/server.hpp"
 
 namespace crawl::cli {
-void add_testbed_command(CLI::App& app, Runner& runner) {
-  app.add_subcommand("testbed", "not yet")->callback([&runner] { runner = [] { return 1; }; });
+namespace {
+
+struct TestbedFlags {
+  int port = 8080;
+  std::string bind = "127.0.0.1";
+  int threads = 1;
+  uint64_t pages = testbed::SiteOptions{}.pages;
+  std::string latency = "0";
+  std::string log;
+};
+
+int run_testbed(const TestbedFlags& flags) {
+  if (flags.port < 0 || flags.port > 65535)
+    throw UsageError("--port must be between 0 and 65535 (0 lets the system pick a free port)");
+  if (flags.threads < 1 || flags.threads > 256) throw UsageError("--threads must be between 1 and 256");
+  if (flags.pages < 1 || flags.pages > testbed::kMaxPages)
+    throw UsageError("--pages must be between 1 and " + std::to_string(testbed::kMaxPages));
+  testbed::ServerOptions options;
+  options.bind = flags.bind;
+  options.port = static_cast<uint16_t>(flags.port);
+  options.threads = flags.threads;
+  options.latency = testbed::parse_latency(flags.latency);
+  options.log_path = flags.log;
+  options.site.pages = flags.pages;
+  return testbed::serve(options);
 }
+
+}  // namespace
+
+void add_testbed_command(CLI::App& app, Runner& runner) {
+  auto flags = std::make_shared<TestbedFlags>();
+  CLI::App* command = app.add_subcommand(
+      "testbed", "Serve the deterministic synthetic site that tests and benchmarks crawl (until Ctrl-C)");
+  command->add_option("--port", flags->port, "TCP port; 0 picks a free one")->capture_default_str();
+  command->add_option("--bind", flags->bind, "address to listen on")->capture_default_str();
+  command->add_option("--threads", flags->threads, "server threads")->capture_default_str();
+  command->add_option("--pages", flags->pages, "number of pages: /page/0 .. /page/N-1")
+      ->capture_default_str();
+  command
+      ->add_option("--latency", flags->latency,
+                   "latency added to every request: 0, 100ms, 2s, or a range such as 50ms-150ms "
+                   "(fixed per path)")
+      ->capture_default_str();
+  command->add_option("--log", flags->log, "write one JSON line per response to FILE");
+  command->callback([&runner, flags] { runner = [flags] { return run_testbed(*flags); }; });
+}
+
 }  // namespace crawl::cli

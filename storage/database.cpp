@@ -1,0 +1,225 @@
+#include "storage/database.hpp"
+
+#include <sqlite3.h>
+
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+
+namespace crawl::storage {
+namespace {
+
+// Version 1: one row per run, one row per page. Every column is documented here because this file is
+// the schema's documentation for people reading the database with the sqlite3 shell.
+constexpr const char* kSchemaVersion1 = R"sql(
+CREATE TABLE runs (
+  id               INTEGER PRIMARY KEY,
+  status           TEXT NOT NULL,    -- running | completed | interrupted | failed
+  started_at       TEXT NOT NULL,    -- ISO-8601 UTC
+  ended_at         TEXT,             -- NULL while running
+  mode             TEXT NOT NULL,    -- fiber | thread | process | hybrid
+  processes        INTEGER NOT NULL,
+  threads          INTEGER NOT NULL, -- per process
+  fibers           INTEGER NOT NULL, -- per thread
+  concurrency      INTEGER NOT NULL, -- fetches in flight, all workers together
+  queue_capacity   INTEGER NOT NULL,
+  consumers        INTEGER NOT NULL,
+  callback_threads INTEGER NOT NULL,
+  parse            INTEGER NOT NULL, -- 0 with --no-parse
+  wall_s           REAL,             -- start to end, callbacks included
+  crawl_s          REAL,             -- start to the last page stored
+  user_s           REAL,
+  sys_s            REAL,
+  parse_cpu_s      REAL,
+  peak_rss_kb      INTEGER,
+  voluntary_ctx    INTEGER,
+  involuntary_ctx  INTEGER,
+  urls             INTEGER,
+  pages_ok         INTEGER,
+  pages_failed     INTEGER,
+  bytes_wire       INTEGER,
+  bytes_body       INTEGER,
+  pages_per_s      REAL,
+  p50_ms           REAL,
+  p90_ms           REAL,
+  p99_ms           REAL,
+  version          TEXT NOT NULL,    -- of crawl
+  command_line     TEXT NOT NULL,
+  bench_id         TEXT              -- NULL unless the run is part of `crawl bench`
+);
+CREATE INDEX runs_by_bench ON runs(bench_id) WHERE bench_id IS NOT NULL;
+
+CREATE TABLE pages (
+  id            INTEGER PRIMARY KEY,
+  run_id        INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  seq           INTEGER NOT NULL, -- order in which the URL was read
+  source        TEXT NOT NULL,    -- list file, '-' for stdin, '--url'
+  line          INTEGER NOT NULL, -- 1-based line in source; 0 when not from a file
+  input         TEXT NOT NULL,    -- the line as given
+  url           TEXT,             -- normalised; NULL when the line was not a usable URL
+  final_url     TEXT,             -- after redirects; NULL without a response
+  status        INTEGER,          -- last HTTP status; NULL without a response
+  error         TEXT,             -- error category; NULL when the fetch succeeded
+  error_message TEXT,
+  content_type  TEXT,
+  charset       TEXT,
+  wire_bytes    INTEGER NOT NULL, -- body bytes as received
+  body_bytes    INTEGER NOT NULL, -- after content decoding
+  text_bytes    INTEGER,          -- visible text; NULL when not parsed
+  title         TEXT,
+  link_count    INTEGER,
+  depth         INTEGER NOT NULL,
+  parent_url    TEXT,
+  attempts      INTEGER NOT NULL,
+  redirects     INTEGER NOT NULL,
+  dns_ms        REAL NOT NULL,    -- each timing is the duration of its own phase
+  connect_ms    REAL NOT NULL,
+  tls_ms        REAL NOT NULL,
+  ttfb_ms       REAL NOT NULL,    -- request start to the first response byte
+  total_ms      REAL NOT NULL,
+  queue_ms      REAL NOT NULL,    -- waiting in the bounded queue for a consumer
+  worker        TEXT,             -- e.g. 't12' or 'p1.t0.f37'
+  fetched_at    TEXT              -- ISO-8601 UTC; NULL when never fetched
+);
+-- Not UNIQUE: a duplicate seq would be a crawler bug, and failing the whole run's storage over it
+-- would lose more than it protects.
+CREATE INDEX pages_by_run_seq ON pages(run_id, seq);
+CREATE INDEX pages_by_run_total_ms ON pages(run_id, total_ms);
+CREATE INDEX pages_by_run_error ON pages(run_id, error);
+
+PRAGMA user_version = 1;
+)sql";
+
+// kMigrations[i] takes a database from version i to version i + 1 and ends by setting user_version
+// to i + 1. A new schema version appends a step (ALTER TABLE ..., PRAGMA user_version = 2) here;
+// earlier steps never change, so every old file walks the same path.
+constexpr std::array kMigrations = {kSchemaVersion1};
+
+}  // namespace
+
+void CloseConnection::operator()(sqlite3* db) const noexcept {
+  sqlite3_close_v2(db);
+}
+void FinalizeStatement::operator()(sqlite3_stmt* stmt) const noexcept {
+  sqlite3_finalize(stmt);
+}
+
+int latest_schema_version() {
+  return static_cast<int>(kMigrations.size());
+}
+
+Database Database::open(const std::string& path, const OpenOptions& options) {
+  const bool read_only = options.access == Access::read_only;
+  // SQLite would report a missing file as "unable to open database file"; say what to do instead.
+  if (read_only && path != ":memory:" && !std::filesystem::exists(path))
+    throw StorageError("no database at " + path + ": run `crawl run` first or pass --db");
+
+  int flags = read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+  // Each connection is used by one thread at a time; SQLite's own per-connection mutex is not needed.
+  flags |= SQLITE_OPEN_NOMUTEX;
+  sqlite3* raw = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+  Connection connection(raw);
+  if (rc != SQLITE_OK) {
+    std::string why = raw ? sqlite3_errmsg(raw) : "out of memory";
+    if (read_only) throw StorageError("cannot open the database " + path + " for reading: " + why);
+    throw StorageError("cannot open the database " + path + " for writing: " + why +
+                       ": check that its directory exists and is writable, or pass --db with another path");
+  }
+  sqlite3_extended_result_codes(raw, 1);
+  sqlite3_busy_timeout(raw, options.busy_timeout_ms);
+  Database db(path, std::move(connection));
+
+  // The first read is where SQLite notices a file that is not a database at all.
+  int version = 0;
+  try {
+    version = db.schema_version();
+  } catch (const StorageError& e) {
+    if ((sqlite3_extended_errcode(raw) & 0xff) == SQLITE_NOTADB)
+      throw StorageError(path + " is not a SQLite database: pass --db with the path of a crawl database");
+    throw StorageError("cannot read the database " + path + ": " + e.what());
+  }
+  if (version > latest_schema_version())
+    throw StorageError(path + " has schema version " + std::to_string(version) +
+                       " but this crawl knows up to " + std::to_string(latest_schema_version()) +
+                       ": use a newer crawl or another --db");
+  if (read_only) return db;
+
+  // WAL lets `crawl query` read while a run writes; NORMAL is durable across application crashes
+  // and only risks the last transactions on power loss, which is fine for measurements.
+  db.exec("PRAGMA journal_mode = WAL");
+  db.exec("PRAGMA synchronous = NORMAL");
+  db.exec("PRAGMA foreign_keys = ON");
+  db.migrate();
+  return db;
+}
+
+void Database::migrate() {
+  if (schema_version() == latest_schema_version()) return;
+  // IMMEDIATE takes the write lock up front, so two runs starting on a new file do not both try to
+  // create the tables: the second waits, then sees the version the first one wrote.
+  exec("BEGIN IMMEDIATE");
+  try {
+    for (int version = schema_version(); version < latest_schema_version(); ++version) {
+      exec(kMigrations[static_cast<size_t>(version)]);
+      if (schema_version() != version + 1)
+        throw StorageError("internal error: migration step " + std::to_string(version + 1) +
+                           " did not set user_version");
+    }
+    exec("COMMIT");
+  } catch (...) {
+    sqlite3_exec(handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+}
+
+void Database::exec(const char* sql) const {
+  char* message = nullptr;
+  if (sqlite3_exec(handle(), sql, nullptr, nullptr, &message) != SQLITE_OK) {
+    std::string why = message ? message : last_error();
+    sqlite3_free(message);
+    throw StorageError("SQLite failed on " + path_ + ": " + why);
+  }
+}
+
+Statement Database::prepare(std::string_view sql) const {
+  sqlite3_stmt* raw = nullptr;
+  int rc = sqlite3_prepare_v3(handle(), sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
+                              &raw, nullptr);
+  Statement statement(raw);
+  if (rc != SQLITE_OK)
+    throw StorageError("SQLite cannot prepare a statement on " + path_ + ": " + last_error());
+  return statement;
+}
+
+int Database::schema_version() const {
+  Statement statement = prepare("PRAGMA user_version");
+  int rc = sqlite3_step(statement.get());
+  if (rc != SQLITE_ROW) throw StorageError(last_error());
+  return sqlite3_column_int(statement.get(), 0);
+}
+
+std::string Database::last_error() const {
+  return std::string(sqlite3_errmsg(handle())) + " (SQLite code " +
+         std::to_string(sqlite3_extended_errcode(handle())) + ")";
+}
+
+std::string iso8601_utc(double unix_seconds) {
+  double whole = std::floor(unix_seconds);
+  auto seconds = static_cast<std::time_t>(whole);
+  int millis = static_cast<int>(std::lround((unix_seconds - whole) * 1000));
+  if (millis == 1000) {  // 0.9996 rounds up into the next second
+    ++seconds;
+    millis = 0;
+  }
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char text[96];  // room for any int the format could see, which GCC checks
+  std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900, utc.tm_mon + 1,
+                utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, millis);
+  return text;
+}
+
+}  // namespace crawl::storage

@@ -1,0 +1,516 @@
+#include "storage/query.hpp"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <ostream>
+#include <variant>
+
+#include "common/usage_error.hpp"
+#include "storage/database.hpp"
+
+namespace crawl::storage {
+namespace {
+
+struct Report {
+  std::string_view name;
+  std::string_view description;
+  std::string_view sql;
+};
+
+// Each report reads one run: ?1 is its id. Timings are rounded here rather than in the formatter so
+// csv and json carry the same numbers the table shows.
+constexpr std::array kReports = {
+    Report{"summary", "Run totals: pages, failures, bytes, latency, throughput", R"sql(
+SELECT r.id AS run, r.status, r.mode,
+       r.processes || '×' || r.threads || '×' || r.fibers AS layout, r.concurrency,
+       count(p.id) AS pages, count(p.id) - count(p.error) AS ok, count(p.error) AS failed,
+       round(coalesce(sum(p.wire_bytes), 0) / 1e6, 2) AS wire_mb,
+       round(coalesce(sum(p.body_bytes), 0) / 1e6, 2) AS body_mb,
+       round(avg(p.total_ms) FILTER (WHERE p.fetched_at IS NOT NULL), 1) AS avg_ms,
+       round(max(p.total_ms), 1) AS max_ms,
+       round(r.wall_s, 2) AS wall_s, round(r.pages_per_s, 1) AS pages_per_s,
+       round(r.p50_ms, 1) AS p50_ms, round(r.p90_ms, 1) AS p90_ms, round(r.p99_ms, 1) AS p99_ms
+FROM runs r LEFT JOIN pages p ON p.run_id = r.id
+WHERE r.id = ?1
+GROUP BY r.id
+)sql"},
+    Report{"slowest", "The 20 slowest fetched pages by total time, with each phase", R"sql(
+SELECT seq, url, status, error, round(total_ms, 1) AS total_ms, round(ttfb_ms, 1) AS ttfb_ms,
+       round(dns_ms, 1) AS dns_ms, round(connect_ms, 1) AS connect_ms, round(tls_ms, 1) AS tls_ms,
+       round(queue_ms, 1) AS queue_ms, body_bytes, worker
+FROM pages
+WHERE run_id = ?1 AND fetched_at IS NOT NULL
+ORDER BY total_ms DESC, seq
+LIMIT 20
+)sql"},
+    // SQLite fills the bare columns of a min() aggregate from the row holding the minimum, so the
+    // example is the first page that failed that way.
+    Report{"errors", "Failed pages by error category, with a first example", R"sql(
+SELECT error, count(*) AS pages,
+       round(100.0 * count(*) / (SELECT count(*) FROM pages WHERE run_id = ?1), 1) AS pct,
+       min(seq) AS first_seq, input AS example_input, error_message AS example_message
+FROM pages
+WHERE run_id = ?1 AND error IS NOT NULL
+GROUP BY error
+ORDER BY pages DESC, error
+)sql"},
+    Report{"largest", "The 20 largest bodies (after decoding)", R"sql(
+SELECT seq, url, status, content_type, wire_bytes, body_bytes, text_bytes, link_count, title
+FROM pages
+WHERE run_id = ?1
+ORDER BY body_bytes DESC, seq
+LIMIT 20
+)sql"},
+    Report{"statuses", "Pages by HTTP status (empty: no response)", R"sql(
+SELECT status, count(*) AS pages, round(100.0 * count(*) / sum(count(*)) OVER (), 1) AS pct,
+       round(avg(total_ms), 1) AS avg_ms
+FROM pages
+WHERE run_id = ?1
+GROUP BY status
+ORDER BY status
+)sql"},
+    Report{"timings", "Average and slowest time of each phase over fetched pages", R"sql(
+SELECT count(*) AS pages,
+       round(avg(dns_ms), 2) AS avg_dns_ms, round(avg(connect_ms), 2) AS avg_connect_ms,
+       round(avg(tls_ms), 2) AS avg_tls_ms, round(avg(ttfb_ms), 2) AS avg_ttfb_ms,
+       round(avg(total_ms), 2) AS avg_total_ms, round(avg(queue_ms), 2) AS avg_queue_ms,
+       round(max(total_ms), 1) AS max_total_ms, round(max(queue_ms), 1) AS max_queue_ms
+FROM pages
+WHERE run_id = ?1 AND fetched_at IS NOT NULL
+)sql"},
+    Report{"workers", "Pages, failures and busy time per worker", R"sql(
+SELECT worker, count(*) AS pages, count(error) AS failed, round(avg(total_ms), 1) AS avg_ms,
+       round(sum(total_ms) / 1000, 2) AS fetch_s
+FROM pages
+WHERE run_id = ?1 AND worker IS NOT NULL
+GROUP BY worker
+ORDER BY pages DESC, worker
+)sql"},
+};
+
+// While a run is going, its totals are still NULL: count its pages instead.
+constexpr std::string_view kListRuns = R"sql(
+SELECT id, replace(substr(started_at, 1, 19), 'T', ' ') AS started_utc, status, mode,
+       processes || '×' || threads || '×' || fibers AS layout, concurrency,
+       coalesce(urls, (SELECT count(*) FROM pages WHERE run_id = runs.id)) AS urls,
+       coalesce(pages_ok, (SELECT count(*) FROM pages WHERE run_id = runs.id AND error IS NULL)) AS ok,
+       coalesce(pages_failed, (SELECT count(error) FROM pages WHERE run_id = runs.id)) AS failed,
+       round(wall_s, 2) AS wall_s, round(pages_per_s, 1) AS pages_per_s,
+       round(p50_ms, 1) AS p50_ms, round(p99_ms, 1) AS p99_ms
+FROM runs
+ORDER BY id DESC
+LIMIT ?1
+)sql";
+
+constexpr std::string_view kReadOnlyRefusal =
+    "the database is opened read-only by `crawl query`: this statement would change it; use the sqlite3 "
+    "shell to modify the database";
+
+// Table cells longer than this many characters are cut, so one long URL or title does not push
+// every other column off the screen.
+constexpr size_t kMaxCellWidth = 60;
+
+struct Blob {
+  int64_t bytes;
+};
+using Cell = std::variant<std::monostate, int64_t, double, std::string, Blob>;
+
+// Shortest text that reads back as the same double; a trailing ".0" keeps reals recognisable.
+std::string format_real(double value) {
+  std::array<char, 64> buffer{};
+  auto [end, ec] = std::to_chars(buffer.data(), buffer.data() + buffer.size(), value);
+  std::string text(buffer.data(), ec == std::errc() ? end : buffer.data());
+  if (text.find_first_of(".en") == std::string::npos) text += ".0";  // 'n': inf, nan
+  return text;
+}
+
+std::string blob_text(const Blob& blob) {
+  return "(blob: " + std::to_string(blob.bytes) + " bytes)";
+}
+
+std::string cell_text(const Cell& cell) {
+  struct {
+    std::string operator()(std::monostate) const { return ""; }
+    std::string operator()(int64_t value) const { return std::to_string(value); }
+    std::string operator()(double value) const { return format_real(value); }
+    std::string operator()(const std::string& value) const { return value; }
+    std::string operator()(const Blob& blob) const { return blob_text(blob); }
+  } visitor;
+  return std::visit(visitor, cell);
+}
+
+bool is_continuation_byte(char c) {
+  return (static_cast<unsigned char>(c) & 0xC0) == 0x80;
+}
+
+// Characters, counted as UTF-8 code points (wide CJK glyphs count as one; close enough for a table).
+size_t display_width(std::string_view text) {
+  return static_cast<size_t>(
+      std::count_if(text.begin(), text.end(), [](char c) { return !is_continuation_byte(c); }));
+}
+
+// Control characters (newlines in titles, tabs) would break the table's lines and alignment.
+std::string printable(std::string_view text) {
+  std::string out(text);
+  for (char& c : out)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+  return out;
+}
+
+// At most `width` characters, the last one "…" when something was cut; never splits a code point.
+std::string fit(std::string_view text, size_t width) {
+  if (display_width(text) <= width) return std::string(text);
+  size_t kept = 0;
+  size_t end = 0;
+  for (; end < text.size(); ++end) {
+    if (is_continuation_byte(text[end])) continue;
+    if (kept == width - 1) break;
+    ++kept;
+  }
+  return std::string(text.substr(0, end)) + "…";
+}
+
+class RowSink {
+ public:
+  virtual ~RowSink() = default;
+  virtual void columns(const std::vector<std::string>& names) = 0;
+  virtual void row(const std::vector<Cell>& cells) = 0;
+  virtual void end() = 0;
+};
+
+// Needs every row before it can print the first (column widths), so it holds the result in memory;
+// the other formats stream.
+class TableSink : public RowSink {
+ public:
+  explicit TableSink(std::ostream& out) : out_(out) {}
+
+  void columns(const std::vector<std::string>& names) override {
+    header_.clear();
+    for (const auto& name : names) header_.push_back(fit(printable(name), kMaxCellWidth));
+    has_number_.assign(names.size(), false);
+    has_text_.assign(names.size(), false);
+  }
+
+  void row(const std::vector<Cell>& cells) override {
+    std::vector<std::string> texts;
+    texts.reserve(cells.size());
+    for (size_t i = 0; i < cells.size(); ++i) {
+      const Cell& cell = cells[i];
+      if (std::holds_alternative<int64_t>(cell) || std::holds_alternative<double>(cell))
+        has_number_[i] = true;
+      else if (!std::holds_alternative<std::monostate>(cell))
+        has_text_[i] = true;
+      texts.push_back(fit(printable(cell_text(cell)), kMaxCellWidth));
+    }
+    rows_.push_back(std::move(texts));
+  }
+
+  void end() override {
+    if (header_.empty()) return;  // a statement without result columns
+    std::vector<size_t> widths;
+    for (const auto& name : header_) widths.push_back(display_width(name));
+    for (const auto& row : rows_)
+      for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], display_width(row[i]));
+
+    print_line(header_, widths);
+    std::vector<std::string> rule;
+    for (size_t width : widths) rule.emplace_back(width, '-');
+    print_line(rule, widths);
+    for (const auto& row : rows_) print_line(row, widths);
+    out_ << '(' << rows_.size() << (rows_.size() == 1 ? " row)\n" : " rows)\n");
+  }
+
+ private:
+  void print_line(const std::vector<std::string>& cells, const std::vector<size_t>& widths) {
+    std::string line;
+    for (size_t i = 0; i < cells.size(); ++i) {
+      if (i > 0) line += "  ";
+      std::string padding(widths[i] - display_width(cells[i]), ' ');
+      // Numbers line up on their last digit; a column is numeric when it holds nothing else.
+      if (has_number_[i] && !has_text_[i])
+        line += padding + cells[i];
+      else
+        line += cells[i] + padding;
+    }
+    line.erase(line.find_last_not_of(' ') + 1);
+    out_ << line << '\n';
+  }
+
+  std::ostream& out_;
+  std::vector<std::string> header_;
+  std::vector<bool> has_number_, has_text_;
+  std::vector<std::vector<std::string>> rows_;
+};
+
+// RFC 4180 quoting; lines end in "\n" as Unix tools expect. NULL is an empty field.
+class CsvSink : public RowSink {
+ public:
+  explicit CsvSink(std::ostream& out) : out_(out) {}
+
+  void columns(const std::vector<std::string>& names) override {
+    std::vector<std::string_view> fields(names.begin(), names.end());
+    print_line(fields);
+  }
+
+  void row(const std::vector<Cell>& cells) override {
+    std::vector<std::string> texts;
+    texts.reserve(cells.size());
+    for (const Cell& cell : cells) texts.push_back(cell_text(cell));
+    std::vector<std::string_view> fields(texts.begin(), texts.end());
+    print_line(fields);
+  }
+
+  void end() override {}
+
+ private:
+  void print_line(const std::vector<std::string_view>& fields) {
+    if (fields.empty()) return;
+    for (size_t i = 0; i < fields.size(); ++i) {
+      if (i > 0) out_ << ',';
+      std::string_view field = fields[i];
+      if (field.find_first_of(",\"\r\n") == std::string_view::npos) {
+        out_ << field;
+        continue;
+      }
+      out_ << '"';
+      for (char c : field) {
+        if (c == '"') out_ << '"';
+        out_ << c;
+      }
+      out_ << '"';
+    }
+    out_ << '\n';
+  }
+
+  std::ostream& out_;
+};
+
+// One object per row with the columns in query order: an array, or one object per line (jsonl).
+class JsonSink : public RowSink {
+ public:
+  enum class Layout { array, lines };
+  JsonSink(std::ostream& out, Layout layout) : out_(out), layout_(layout) {}
+
+  void columns(const std::vector<std::string>& names) override { names_ = names; }
+
+  void row(const std::vector<Cell>& cells) override {
+    nlohmann::ordered_json object = nlohmann::ordered_json::object();
+    for (size_t i = 0; i < cells.size(); ++i) object[names_[i]] = to_json(cells[i]);
+    // Titles and messages come from the web and need not be valid UTF-8; replace rather than throw.
+    std::string text = object.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+    if (layout_ == Layout::lines) {
+      out_ << text << '\n';
+    } else {
+      out_ << (rows_ == 0 ? "[\n" : ",\n") << text;
+    }
+    ++rows_;
+  }
+
+  void end() override {
+    if (layout_ == Layout::array) out_ << (rows_ == 0 ? "[]\n" : "\n]\n");
+  }
+
+ private:
+  static nlohmann::ordered_json to_json(const Cell& cell) {
+    struct {
+      nlohmann::ordered_json operator()(std::monostate) const { return nullptr; }
+      nlohmann::ordered_json operator()(int64_t value) const { return value; }
+      nlohmann::ordered_json operator()(double value) const { return value; }
+      nlohmann::ordered_json operator()(const std::string& value) const { return value; }
+      nlohmann::ordered_json operator()(const Blob& blob) const { return blob_text(blob); }
+    } visitor;
+    return std::visit(visitor, cell);
+  }
+
+  std::ostream& out_;
+  Layout layout_;
+  std::vector<std::string> names_;
+  size_t rows_ = 0;
+};
+
+std::unique_ptr<RowSink> make_sink(Format format, std::ostream& out) {
+  switch (format) {
+    case Format::table:
+      return std::make_unique<TableSink>(out);
+    case Format::csv:
+      return std::make_unique<CsvSink>(out);
+    case Format::json:
+      return std::make_unique<JsonSink>(out, JsonSink::Layout::array);
+    case Format::jsonl:
+      return std::make_unique<JsonSink>(out, JsonSink::Layout::lines);
+  }
+  throw std::logic_error("unknown Format");
+}
+
+// Problems with the SQL are the user's to fix (exit 2); anything else is the database's (exit 1).
+// `rc` is the failing call's result: on a read-only WAL connection SQLite reports a bad column name
+// from prepare as SQLITE_SCHEMA, after its internal retry, rather than SQLITE_ERROR.
+[[noreturn]] void throw_sql_failure(const Database& db, int rc) {
+  const int primary_code = rc & 0xff;
+  const std::string message = sqlite3_errmsg(db.handle());
+  if (primary_code == SQLITE_READONLY) throw UsageError(std::string(kReadOnlyRefusal) + " (" + message + ")");
+  if (primary_code == SQLITE_ERROR || primary_code == SQLITE_SCHEMA)
+    throw UsageError("the SQL cannot run: " + message + " (the tables are runs and pages; `sqlite3 " +
+                     db.path() + " .schema` shows their columns)");
+  throw StorageError("cannot read " + db.path() + ": " + db.last_error());
+}
+
+// Exactly one statement that only reads.
+Statement prepare_single_read(const Database& db, std::string_view sql) {
+  sqlite3_stmt* raw = nullptr;
+  const char* tail = nullptr;
+  int rc = sqlite3_prepare_v2(db.handle(), sql.data(), static_cast<int>(sql.size()), &raw, &tail);
+  Statement statement(raw);
+  if (rc != SQLITE_OK) throw_sql_failure(db, rc);
+  if (!statement)
+    throw UsageError("no SQL statement given: pass one such as \"SELECT * FROM runs\", or --report NAME");
+
+  std::string_view rest(tail, static_cast<size_t>(sql.data() + sql.size() - tail));
+  sqlite3_stmt* raw_next = nullptr;
+  rc = sqlite3_prepare_v2(db.handle(), rest.data(), static_cast<int>(rest.size()), &raw_next, nullptr);
+  Statement next(raw_next);
+  if (rc != SQLITE_OK || next)
+    throw UsageError("crawl query runs one SQL statement at a time: remove what follows the first ';'");
+
+  // Refused before running, so nothing is attempted; SQLITE_READONLY from a step is the backstop.
+  if (!sqlite3_stmt_readonly(statement.get())) throw UsageError(std::string(kReadOnlyRefusal));
+  return statement;
+}
+
+Cell read_cell(sqlite3_stmt* statement, int column) {
+  switch (sqlite3_column_type(statement, column)) {
+    case SQLITE_INTEGER:
+      return static_cast<int64_t>(sqlite3_column_int64(statement, column));
+    case SQLITE_FLOAT:
+      return sqlite3_column_double(statement, column);
+    case SQLITE_TEXT: {
+      const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(statement, column));
+      return std::string(text ? text : "", static_cast<size_t>(sqlite3_column_bytes(statement, column)));
+    }
+    case SQLITE_BLOB:
+      return Blob{sqlite3_column_bytes(statement, column)};
+    default:
+      return std::monostate{};
+  }
+}
+
+void write_rows(const Database& db, sqlite3_stmt* statement, RowSink& sink) {
+  const int column_count = sqlite3_column_count(statement);
+  std::vector<std::string> names;
+  for (int i = 0; i < column_count; ++i) {
+    const char* name = sqlite3_column_name(statement, i);
+    names.emplace_back(name ? name : "?");
+  }
+  sink.columns(names);
+  std::vector<Cell> cells(static_cast<size_t>(column_count));
+  while (true) {
+    int rc = sqlite3_step(statement);
+    if (rc == SQLITE_DONE) break;
+    if (rc != SQLITE_ROW) throw_sql_failure(db, rc);
+    for (int i = 0; i < column_count; ++i) cells[static_cast<size_t>(i)] = read_cell(statement, i);
+    sink.row(cells);
+  }
+  sink.end();
+}
+
+// The first column of the first row, if it is not NULL.
+std::optional<int64_t> query_integer(const Database& db, std::string_view sql,
+                                     std::optional<int64_t> parameter) {
+  Statement statement = prepare_single_read(db, sql);
+  if (parameter) sqlite3_bind_int64(statement.get(), 1, *parameter);
+  int rc = sqlite3_step(statement.get());
+  if (rc == SQLITE_DONE) return std::nullopt;
+  if (rc != SQLITE_ROW) throw_sql_failure(db, rc);
+  if (sqlite3_column_type(statement.get(), 0) == SQLITE_NULL) return std::nullopt;
+  return sqlite3_column_int64(statement.get(), 0);
+}
+
+int64_t resolve_run(const Database& db, std::optional<int64_t> requested) {
+  if (requested) {
+    if (!query_integer(db, "SELECT id FROM runs WHERE id = ?1", requested))
+      throw UsageError("there is no run " + std::to_string(*requested) + " in " + db.path() +
+                       ": `crawl runs --db " + db.path() + "` lists the runs");
+    return *requested;
+  }
+  auto latest = query_integer(db, "SELECT max(id) FROM runs", std::nullopt);
+  if (!latest) throw UsageError("there are no runs in " + db.path() + " yet: run `crawl run` first");
+  return *latest;
+}
+
+void bind_run_id(const Database& db, sqlite3_stmt* statement, std::optional<int64_t> run_id) {
+  const int parameters = sqlite3_bind_parameter_count(statement);
+  if (parameters == 0) {
+    if (run_id) throw UsageError("--run applies to reports and to SQL that uses ?1 for the run id");
+    return;
+  }
+  if (parameters > 1)
+    throw UsageError(
+        "crawl query binds one parameter, ?1, to the run id (--run, default the latest run); this "
+        "SQL uses " +
+        std::to_string(parameters));
+  sqlite3_bind_int64(statement, 1, resolve_run(db, run_id));
+}
+
+Database open_for_reading(const std::string& path) {
+  return Database::open(path, {.access = Access::read_only});
+}
+
+}  // namespace
+
+Format parse_format(std::string_view name) {
+  if (name == "table") return Format::table;
+  if (name == "csv") return Format::csv;
+  if (name == "json") return Format::json;
+  if (name == "jsonl") return Format::jsonl;
+  throw UsageError("--format '" + std::string(name) + "' is not a format: use table, csv, json or jsonl");
+}
+
+std::vector<ReportInfo> reports() {
+  std::vector<ReportInfo> list;
+  for (const Report& report : kReports)
+    list.push_back({.name = std::string(report.name), .description = std::string(report.description)});
+  return list;
+}
+
+std::string report_sql(std::string_view name) {
+  std::string known;
+  for (const Report& report : kReports) {
+    if (report.name == name) return std::string(report.sql);
+    known += (known.empty() ? "" : ", ") + std::string(report.name);
+  }
+  throw UsageError("there is no report '" + std::string(name) + "': use one of " + known +
+                   " (crawl query --list-reports describes them)");
+}
+
+void print_reports(Format format, std::ostream& out) {
+  auto sink = make_sink(format, out);
+  sink->columns({"name", "description"});
+  for (const Report& report : kReports)
+    sink->row({std::string(report.name), std::string(report.description)});
+  sink->end();
+}
+
+void run_query(const std::string& db_path, const std::string& sql, Format format, std::ostream& out,
+               std::optional<int64_t> run_id) {
+  Database db = open_for_reading(db_path);
+  Statement statement = prepare_single_read(db, sql);
+  bind_run_id(db, statement.get(), run_id);
+  auto sink = make_sink(format, out);
+  write_rows(db, statement.get(), *sink);
+}
+
+void list_runs(const std::string& db_path, Format format, std::ostream& out, int limit) {
+  if (limit < 1) throw UsageError("--limit must be at least 1");
+  Database db = open_for_reading(db_path);
+  Statement statement = prepare_single_read(db, kListRuns);
+  sqlite3_bind_int64(statement.get(), 1, limit);
+  auto sink = make_sink(format, out);
+  write_rows(db, statement.get(), *sink);
+}
+
+}  // namespace crawl::storage

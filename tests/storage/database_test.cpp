@@ -1,0 +1,165 @@
+#include "storage/database.hpp"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <set>
+#include <string>
+
+#include "tests/support/db.hpp"
+#include "tests/support/process.hpp"
+
+namespace crawl::storage {
+namespace {
+
+std::set<std::string> column_names(const std::string& path, const std::string& table) {
+  std::set<std::string> names;
+  for (auto& row : test::query_rows(path, "SELECT name FROM pragma_table_info('" + table + "')"))
+    names.insert(*row["name"]);
+  return names;
+}
+
+TEST(Database, CreatesTheSchemaInANewFile) {
+  test::TempDir dir;
+  const std::string path = dir.file("new.db");
+  { Database db = Database::open(path); }
+
+  EXPECT_EQ(test::query_int(path, "PRAGMA user_version"), latest_schema_version());
+  EXPECT_EQ(latest_schema_version(), 1);
+  auto journal = test::query_rows(path, "PRAGMA journal_mode");
+  EXPECT_EQ(*journal.at(0)["journal_mode"], "wal");
+
+  std::set<std::string> runs = column_names(path, "runs");
+  for (const char* column :
+       {"id",          "status",        "started_at",      "ended_at",       "mode",      "processes",
+        "threads",     "fibers",        "concurrency",     "queue_capacity", "consumers", "callback_threads",
+        "parse",       "wall_s",        "crawl_s",         "user_s",         "sys_s",     "parse_cpu_s",
+        "peak_rss_kb", "voluntary_ctx", "involuntary_ctx", "urls",           "pages_ok",  "pages_failed",
+        "bytes_wire",  "bytes_body",    "pages_per_s",     "p50_ms",         "p90_ms",    "p99_ms",
+        "version",     "command_line",  "bench_id"})
+    EXPECT_TRUE(runs.count(column)) << column;
+
+  std::set<std::string> pages = column_names(path, "pages");
+  for (const char* column :
+       {"id",      "run_id",     "seq",        "source",     "line",          "input",
+        "url",     "final_url",  "status",     "error",      "error_message", "content_type",
+        "charset", "wire_bytes", "body_bytes", "text_bytes", "title",         "link_count",
+        "depth",   "parent_url", "attempts",   "redirects",  "dns_ms",        "connect_ms",
+        "tls_ms",  "ttfb_ms",    "total_ms",   "queue_ms",   "worker",        "fetched_at"})
+    EXPECT_TRUE(pages.count(column)) << column;
+  EXPECT_EQ(pages.size(), 30u);
+
+  EXPECT_EQ(
+      test::query_int(path, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'pages'"),
+      3);
+}
+
+TEST(Database, MigratesAnEmptyExistingFile) {
+  test::TempDir dir;
+  const std::string path = dir.file("empty.db");
+  test::write_file(path, "");  // zero bytes is a valid, empty SQLite database at version 0
+  Database db = Database::open(path);
+  EXPECT_EQ(db.schema_version(), 1);
+  EXPECT_EQ(test::query_int(path, "SELECT count(*) FROM runs"), 0);
+}
+
+TEST(Database, ReopeningAtTheLatestVersionKeepsTheData) {
+  test::TempDir dir;
+  const std::string path = dir.file("crawl.db");
+  {
+    Database db = Database::open(path);
+    db.exec(
+        "INSERT INTO runs (status, started_at, mode, processes, threads, fibers, concurrency, "
+        "queue_capacity, "
+        "consumers, callback_threads, parse, version, command_line) "
+        "VALUES ('completed', '2024-01-01T00:00:00.000Z', 'thread', 1, 4, 1, 4, 10, 1, 1, 1, '0.1.0', 'crawl "
+        "run')");
+  }
+  Database again = Database::open(path);
+  EXPECT_EQ(again.schema_version(), 1);
+  EXPECT_EQ(test::query_int(path, "SELECT count(*) FROM runs"), 1);
+}
+
+TEST(Database, WorksInMemory) {
+  Database db = Database::open(":memory:");
+  EXPECT_EQ(db.schema_version(), latest_schema_version());
+  Statement statement = db.prepare("SELECT count(*) FROM pages");
+  ASSERT_EQ(sqlite3_step(statement.get()), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(statement.get(), 0), 0);
+}
+
+TEST(Database, RefusesAFileFromANewerCrawl) {
+  test::TempDir dir;
+  const std::string path = dir.file("future.db");
+  {
+    Database db = Database::open(path);
+    db.exec("PRAGMA user_version = 99");
+  }
+  try {
+    Database::open(path);
+    FAIL() << "opened a version 99 file";
+  } catch (const StorageError& e) {
+    EXPECT_NE(std::string(e.what()).find("schema version 99"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("newer crawl"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(Database::open(path, {.access = Access::read_only}), StorageError);
+}
+
+TEST(Database, ReadOnlyOpenOfAMissingFileSaysWhatToDo) {
+  test::TempDir dir;
+  const std::string path = dir.file("missing.db");
+  try {
+    Database::open(path, {.access = Access::read_only});
+    FAIL() << "opened a missing file";
+  } catch (const StorageError& e) {
+    EXPECT_EQ(std::string(e.what()), "no database at " + path + ": run `crawl run` first or pass --db");
+  }
+  EXPECT_FALSE(std::filesystem::exists(path)) << "a read-only open must not create the file";
+}
+
+TEST(Database, ReadOnlyConnectionCannotWrite) {
+  test::TempDir dir;
+  const std::string path = dir.file("crawl.db");
+  { Database::open(path); }
+  Database db = Database::open(path, {.access = Access::read_only});
+  EXPECT_EQ(db.schema_version(), 1);
+  EXPECT_THROW(db.exec("DELETE FROM runs"), StorageError);
+}
+
+TEST(Database, WriteOpenInAMissingDirectoryFailsWithAHint) {
+  test::TempDir dir;
+  const std::string path = dir.file("no/such/dir/crawl.db");
+  try {
+    Database::open(path);
+    FAIL() << "opened " << path;
+  } catch (const StorageError& e) {
+    std::string message = e.what();
+    EXPECT_NE(message.find("cannot open the database " + path + " for writing"), std::string::npos)
+        << message;
+    EXPECT_NE(message.find("--db"), std::string::npos) << message;
+  }
+}
+
+TEST(Database, AFileThatIsNotADatabaseIsReported) {
+  test::TempDir dir;
+  const std::string path = dir.file("urls.txt");
+  test::write_file(path, std::string(4096, 'x'));
+  for (Access access : {Access::read_write, Access::read_only}) {
+    try {
+      Database::open(path, {.access = access});
+      FAIL() << "opened a text file";
+    } catch (const StorageError& e) {
+      EXPECT_NE(std::string(e.what()).find("is not a SQLite database"), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(Database, FormatsTimesAsIsoUtcWithMilliseconds) {
+  EXPECT_EQ(iso8601_utc(0), "1970-01-01T00:00:00.000Z");
+  EXPECT_EQ(iso8601_utc(1714566896.789), "2024-05-01T12:34:56.789Z");
+  EXPECT_EQ(iso8601_utc(1714566896.9996), "2024-05-01T12:34:57.000Z");
+}
+
+}  // namespace
+}  // namespace crawl::storage

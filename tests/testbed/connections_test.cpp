@@ -1,0 +1,180 @@
+// The testbed holds 10,000 concurrent connections, each with a request in flight, and answers all
+// of them. The client is a single non-blocking epoll loop, so that it is not the bottleneck.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <iostream>
+
+#include "testbed/site.hpp"
+#include "tests/support/testbed.hpp"
+
+namespace crawl::testbed {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+constexpr int kConnections = 10'000;
+constexpr int kDelayMs = 1000;
+constexpr auto kTimeLimit = std::chrono::seconds(60);
+
+struct Connection {
+  int fd = -1;
+  uint64_t page = 0;
+  bool request_sent = false;
+  std::string head;  // response bytes up to the end of the headers
+  int status = 0;
+  size_t body_expected = 0;
+  size_t body_received = 0;
+  bool done = false;
+};
+
+rlim_t raise_open_files_limit() {
+  rlimit limit{};
+  getrlimit(RLIMIT_NOFILE, &limit);
+  limit.rlim_cur = limit.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &limit);
+  getrlimit(RLIMIT_NOFILE, &limit);
+  return limit.rlim_cur;
+}
+
+size_t content_length(std::string_view head) {
+  constexpr std::string_view kName = "\r\nContent-Length: ";
+  const size_t at = head.find(kName);
+  if (at == std::string_view::npos) return 0;
+  size_t value = 0;
+  std::from_chars(head.data() + at + kName.size(), head.data() + head.size(), value);
+  return value;
+}
+
+// Reads what is there; returns false when the connection failed before its response was complete.
+bool read_available(Connection& c) {
+  char buffer[65536];
+  for (;;) {
+    const ssize_t n = recv(c.fd, buffer, sizeof buffer, 0);
+    if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK;
+    if (n == 0) return c.done;
+    std::string_view data(buffer, static_cast<size_t>(n));
+    if (c.status == 0) {
+      c.head.append(data);
+      const size_t end = c.head.find("\r\n\r\n");
+      if (end == std::string::npos) continue;
+      c.status = std::atoi(c.head.c_str() + std::strlen("HTTP/1.1 "));
+      c.body_expected = content_length(c.head);
+      c.body_received = c.head.size() - (end + 4);
+      c.head.resize(end + 4);
+    } else {
+      c.body_received += data.size();
+    }
+    if (c.body_received >= c.body_expected) {
+      c.done = true;
+      return true;
+    }
+  }
+}
+
+TEST(TestbedLoad, HoldsTenThousandConnectionsWithRequestsInFlight) {
+  ASSERT_GE(raise_open_files_limit(), static_cast<rlim_t>(kConnections + 100))
+      << "this test needs an open-files hard limit above " << kConnections;
+  const crawl::test::Testbed testbed = crawl::test::Testbed::start();
+
+  sockaddr_in server{};
+  server.sin_family = AF_INET;
+  server.sin_port = htons(testbed.port());
+  server.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+
+  const int poller = epoll_create1(EPOLL_CLOEXEC);
+  ASSERT_GE(poller, 0);
+  std::vector<Connection> connections(kConnections);
+  const auto start = Clock::now();
+  for (int i = 0; i < kConnections; ++i) {
+    Connection& c = connections[i];
+    c.page = static_cast<uint64_t>(i);
+    c.fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    ASSERT_GE(c.fd, 0) << "socket " << i << ": " << std::strerror(errno);
+    const int r = connect(c.fd, reinterpret_cast<const sockaddr*>(&server), sizeof server);
+    ASSERT_TRUE(r == 0 || errno == EINPROGRESS) << "connect " << i << ": " << std::strerror(errno);
+    epoll_event event{};
+    event.events = EPOLLOUT;
+    event.data.u32 = static_cast<uint32_t>(i);
+    ASSERT_EQ(epoll_ctl(poller, EPOLL_CTL_ADD, c.fd, &event), 0);
+  }
+  const auto connects_issued = Clock::now();
+
+  int completed = 0, failed = 0, sent = 0, in_flight = 0, most_in_flight = 0;
+  Clock::time_point all_sent{};
+  std::vector<epoll_event> events(1024);
+  while (completed + failed < kConnections && Clock::now() - start < kTimeLimit) {
+    const int n = epoll_wait(poller, events.data(), static_cast<int>(events.size()), 100);
+    for (int e = 0; e < n; ++e) {
+      Connection& c = connections[events[e].data.u32];
+      if (c.fd < 0) continue;
+      bool ok = true;
+      if (!c.request_sent) {
+        int error = 0;
+        socklen_t size = sizeof error;
+        getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &error, &size);
+        const std::string request = "GET /delay/" + std::to_string(kDelayMs) + "/page/" +
+                                    std::to_string(c.page) + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+        // A request this small always fits in an empty socket buffer.
+        ok = error == 0 &&
+             send(c.fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size());
+        if (ok) {
+          c.request_sent = true;
+          most_in_flight = std::max(most_in_flight, ++in_flight);
+          if (++sent == kConnections) all_sent = Clock::now();
+          epoll_event event{};
+          event.events = EPOLLIN;
+          event.data.u32 = events[e].data.u32;
+          epoll_ctl(poller, EPOLL_CTL_MOD, c.fd, &event);
+        }
+      } else {
+        ok = read_available(c);
+      }
+      if (!ok || c.done) {
+        if (c.request_sent) --in_flight;
+        close(c.fd);
+        c.fd = -1;
+        if (ok && c.status == 200 && c.body_expected == page_body_bytes(c.page)) {
+          ++completed;
+        } else {
+          ++failed;
+        }
+      }
+    }
+  }
+  const auto finished = Clock::now();
+  close(poller);
+  for (auto& c : connections)
+    if (c.fd >= 0) close(c.fd);
+
+  const auto ms = [](Clock::duration d) { return std::chrono::duration_cast<milliseconds>(d).count(); };
+  const auto stats = testbed.stats();
+  std::cout << "[ testbed ] " << kConnections << " connections: connects issued in "
+            << ms(connects_issued - start) << " ms, all requests sent after " << ms(all_sent - start)
+            << " ms, all " << completed << " responses after " << ms(finished - start) << " ms; client saw "
+            << most_in_flight << " requests in flight at once, server peak " << stats["connections_peak"]
+            << " open connections\n";
+
+  EXPECT_EQ(completed, kConnections);
+  EXPECT_EQ(failed, 0);
+  EXPECT_EQ(most_in_flight, kConnections);
+  EXPECT_GE(stats["connections_peak"].get<int64_t>(), kConnections);
+  EXPECT_EQ(stats["requests"], kConnections);
+  EXPECT_EQ(stats["by_status"]["200"], kConnections);
+  // Every request waited its second; the whole run should not take much longer than that.
+  EXPECT_GE(finished - start, milliseconds(kDelayMs));
+  EXPECT_LT(finished - start, kTimeLimit);
+}
+
+}  // namespace
+}  // namespace crawl::testbed

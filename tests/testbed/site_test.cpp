@@ -1,0 +1,318 @@
+#include "testbed/site.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <queue>
+#include <set>
+
+#include "common/usage_error.hpp"
+
+namespace crawl::testbed {
+namespace {
+
+using std::chrono::milliseconds;
+
+std::vector<uint64_t> hrefs_in(const std::string& html) {
+  constexpr std::string_view kHref = "<a href=\"/page/";
+  std::vector<uint64_t> out;
+  for (size_t at = html.find(kHref); at != std::string::npos; at = html.find(kHref, at + 1))
+    out.push_back(std::stoull(html.substr(at + kHref.size(), 20)));
+  return out;
+}
+
+TEST(TestbedSite, PagesHaveExactlyTheirSizeWithinBounds) {
+  const SiteOptions site;
+  size_t smallest = kMaxPageBytes, largest = 0;
+  for (uint64_t n = 0; n < 3000; ++n) {
+    const size_t size = page_body_bytes(n);
+    ASSERT_GE(size, kMinPageBytes);
+    ASSERT_LE(size, kMaxPageBytes);
+    ASSERT_EQ(page_html(n, site).size(), size) << "page " << n;
+    smallest = std::min(smallest, size);
+    largest = std::max(largest, size);
+  }
+  EXPECT_LT(smallest, 3000u);
+  EXPECT_GT(largest, 50'000u);
+}
+
+TEST(TestbedSite, LargestPageNumbersStillFit) {
+  const SiteOptions site{.pages = kMaxPages};
+  for (uint64_t n = kMaxPages - 200; n < kMaxPages; ++n)
+    EXPECT_EQ(page_html(n, site).size(), page_body_bytes(n));
+}
+
+TEST(TestbedSite, SameTargetSameResponse) {
+  const SiteOptions site;
+  for (std::string_view target : {"/page/42", "/text/42", "/json/42", "/bin/42", "/status/418"}) {
+    const Response a = describe(target, site);
+    const Response b = describe(target, site);
+    EXPECT_EQ(a.body, b.body) << target;
+    EXPECT_EQ(a.status, b.status) << target;
+  }
+  EXPECT_NE(page_html(1, site), page_html(2, site));
+}
+
+TEST(TestbedSite, PageIsAnHtmlDocumentWithItsTitleAndLinks) {
+  const SiteOptions site;
+  const Response r = describe("/page/7", site);
+  EXPECT_EQ(r.kind, Behaviour::kComplete);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.content_type, "text/html; charset=utf-8");
+  EXPECT_EQ(r.title, "Page 7");
+  EXPECT_EQ(r.route, "page");
+  EXPECT_TRUE(r.body.starts_with("<!DOCTYPE html>\n"));
+  EXPECT_TRUE(r.body.ends_with("</html>\n"));
+  EXPECT_NE(r.body.find("<title>Page 7</title>"), std::string::npos);
+  EXPECT_EQ(hrefs_in(r.body), page_links(7, site));
+  EXPECT_EQ(r.body.find('&'), std::string::npos);
+  EXPECT_EQ(page_title(123), "Page 123");
+}
+
+TEST(TestbedSite, LinksAreDistinctOtherPagesInRange) {
+  const SiteOptions site{.pages = 5000};
+  std::set<size_t> counts;
+  for (uint64_t n = 0; n < site.pages; ++n) {
+    const auto links = page_links(n, site);
+    ASSERT_GE(links.size(), 5u);
+    ASSERT_LE(links.size(), 15u);
+    counts.insert(links.size());
+    EXPECT_EQ(links.front(), (n + 1) % site.pages);
+    std::set<uint64_t> distinct(links.begin(), links.end());
+    EXPECT_EQ(distinct.size(), links.size()) << "page " << n;
+    EXPECT_EQ(distinct.count(n), 0u) << "page " << n;
+    EXPECT_LT(*distinct.rbegin(), site.pages);
+  }
+  EXPECT_EQ(counts.size(), 11u);  // every count from 5 to 15 occurs
+}
+
+TEST(TestbedSite, TinySitesLinkToWhatThereIs) {
+  EXPECT_TRUE(page_links(0, {.pages = 1}).empty());
+  EXPECT_EQ(page_links(0, {.pages = 2}), std::vector<uint64_t>{1});
+  for (uint64_t n = 0; n < 4; ++n) {
+    const auto links = page_links(n, {.pages = 4});
+    EXPECT_LE(links.size(), 3u);
+    EXPECT_EQ(std::set<uint64_t>(links.begin(), links.end()).size(), links.size());
+  }
+  EXPECT_EQ(describe("/page/0", {.pages = 1}).status, 200);
+  EXPECT_EQ(describe("/page/1", {.pages = 1}).status, 404);
+}
+
+TEST(TestbedSite, FollowingLinksFromPageZeroReachesEveryPage) {
+  const SiteOptions site{.pages = 2000};
+  std::vector<bool> seen(site.pages);
+  std::queue<uint64_t> todo;
+  todo.push(0);
+  seen[0] = true;
+  size_t reached = 1;
+  while (!todo.empty()) {
+    for (uint64_t m : page_links(todo.front(), site)) {
+      if (!seen[m]) {
+        seen[m] = true;
+        ++reached;
+        todo.push(m);
+      }
+    }
+    todo.pop();
+  }
+  EXPECT_EQ(reached, site.pages);
+}
+
+TEST(TestbedSite, MalformedOrOutOfRangePagesAreNotFound) {
+  const SiteOptions site{.pages = 100};
+  for (std::string_view target :
+       {"/page/100", "/page/007", "/page/-1", "/page/7/", "/page/", "/page", "/page/x",
+        "/page/99999999999999999999", "/", "/nothing/here", "/gzip/100", "/bin/100"}) {
+    const Response r = describe(target, site);
+    EXPECT_EQ(r.status, 404) << target;
+    EXPECT_EQ(r.title, "Not Found") << target;
+    EXPECT_EQ(r.content_type, "text/html; charset=utf-8") << target;
+  }
+  EXPECT_EQ(describe("/nothing/here", site).route, "other");
+  EXPECT_EQ(describe("/page/100", site).route, "page");
+}
+
+TEST(TestbedSite, QueryStringsAreIgnoredForRouting) {
+  const SiteOptions site;
+  EXPECT_EQ(describe("/page/3?x=1&y=2", site).body, page_html(3, site));
+  EXPECT_EQ(describe("/robots.txt?", site).status, 200);
+}
+
+TEST(TestbedSite, DelaysAddUpAndServeTheRest) {
+  const SiteOptions site;
+  const Response r = describe("/delay/100/delay/50/page/7", site);
+  EXPECT_EQ(r.delay, milliseconds(150));
+  EXPECT_EQ(r.body, page_html(7, site));
+  EXPECT_EQ(r.route, "delay");
+  const Response status = describe("/delay/20/status/500", site);
+  EXPECT_EQ(status.status, 500);
+  EXPECT_EQ(status.delay, milliseconds(20));
+  EXPECT_EQ(describe("/delay/x/page/1", site).status, 404);
+  EXPECT_EQ(describe("/delay/100", site).status, 404);
+}
+
+TEST(TestbedSite, RedirectsCountDownKeepingTheQuery) {
+  const SiteOptions site;
+  const Response r = describe("/redirect/3/page/1?q=2", site);
+  EXPECT_EQ(r.status, 302);
+  EXPECT_EQ(r.location, "/redirect/2/page/1?q=2");
+  EXPECT_EQ(r.route, "redirect");
+  EXPECT_EQ(describe("/redirect/1/page/1", site).location, "/redirect/0/page/1");
+  EXPECT_EQ(describe("/redirect/0/page/1", site).body, page_html(1, site));
+  EXPECT_EQ(describe("/delay/5/redirect/1/page/1", site).delay, milliseconds(5));
+}
+
+TEST(TestbedSite, LoopsNeverEnd) {
+  const SiteOptions site;
+  EXPECT_EQ(describe("/loop/5", site).location, "/loop/6");
+  EXPECT_EQ(describe("/loop/0", site).status, 302);
+  EXPECT_EQ(describe("/loop-self", site).location, "/loop-self");
+  EXPECT_EQ(describe("/loop-self?a", site).location, "/loop-self?a");
+}
+
+TEST(TestbedSite, StatusPagesHaveTitlesExceptBodilessOnes) {
+  const SiteOptions site;
+  const Response r = describe("/status/503", site);
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.title, "Status 503");
+  EXPECT_NE(r.body.find("<title>Status 503</title>"), std::string::npos);
+  EXPECT_TRUE(describe("/status/204", site).body.empty());
+  EXPECT_TRUE(describe("/status/304", site).body.empty());
+  EXPECT_FALSE(describe("/status/204", site).title);
+  for (std::string_view bad : {"/status/100", "/status/199", "/status/600", "/status/abc", "/status/200/x"})
+    EXPECT_EQ(describe(bad, site).status, 404) << bad;
+  EXPECT_EQ(describe("/status/200", site).status, 200);
+  EXPECT_EQ(describe("/status/599", site).status, 599);
+}
+
+TEST(TestbedSite, StreamedBodiesReadTheSameInAnyPieces) {
+  const SiteOptions site;
+  const Response r = describe("/big/200000", site);
+  EXPECT_EQ(r.kind, Behaviour::kStream);
+  EXPECT_EQ(r.title, "Big");
+  const std::string whole = received_body(r);
+  ASSERT_EQ(whole.size(), 200000u);
+  EXPECT_TRUE(whole.starts_with("<!DOCTYPE html>"));
+  EXPECT_TRUE(whole.ends_with("</html>\n"));
+  std::string pieces;
+  for (uint64_t offset = 0; offset < whole.size();) {
+    const size_t n = std::min<uint64_t>(1 + offset % 7919, whole.size() - offset);
+    std::string piece(n, '\0');
+    r.stream.read(offset, piece.data(), n);
+    pieces += piece;
+    offset += n;
+  }
+  EXPECT_EQ(pieces, whole);
+  EXPECT_EQ(received_body(describe("/big-chunked/200000", site)).size(), 200000u);
+  EXPECT_EQ(describe("/big-chunked/200000", site).kind, Behaviour::kStreamChunked);
+}
+
+TEST(TestbedSite, TinyStreamedBodiesAreTextWithoutMarkup) {
+  const Response r = describe("/big/10", {});
+  EXPECT_EQ(received_body(r).size(), 10u);
+  EXPECT_FALSE(r.title);
+  EXPECT_EQ(received_body(describe("/big/0", {})), "");
+}
+
+TEST(TestbedSite, SlowResetAndHangBehaviours) {
+  const SiteOptions site;
+  const Response slow = describe("/slow/2000/5000", site);
+  EXPECT_EQ(slow.kind, Behaviour::kTrickle);
+  EXPECT_EQ(slow.trickle, milliseconds(2000));
+  EXPECT_EQ(slow.stream.size, 5000u);
+  const Response mid = describe("/reset-mid/1000", site);
+  EXPECT_EQ(mid.kind, Behaviour::kResetMidBody);
+  EXPECT_EQ(mid.stream.size, 2000u);
+  EXPECT_EQ(received_body(mid).size(), 1000u);
+  EXPECT_EQ(describe("/reset", site).kind, Behaviour::kReset);
+  EXPECT_EQ(describe("/hang", site).kind, Behaviour::kHang);
+  EXPECT_EQ(describe("/hang/x", site).status, 404);
+}
+
+TEST(TestbedSite, GzipServesThePageCompressed) {
+  const SiteOptions site;
+  const Response r = describe("/gzip/9", site);
+  EXPECT_EQ(r.encoding, Encoding::kGzip);
+  EXPECT_EQ(r.body, page_html(9, site));
+  EXPECT_EQ(r.title, "Page 9");
+  const Response bad = describe("/gzip-bad", site);
+  EXPECT_EQ(bad.encoding, Encoding::kBrokenGzip);
+  EXPECT_TRUE(bad.body.starts_with("\x1f\x8b"));
+}
+
+TEST(TestbedSite, OtherContentTypesHavePageSizes) {
+  const SiteOptions site;
+  const Response bin = describe("/bin/11", site);
+  EXPECT_EQ(bin.content_type, "application/octet-stream");
+  EXPECT_EQ(bin.body.size(), page_body_bytes(11));
+  EXPECT_NE(bin.body, describe("/bin/12", site).body);
+  const Response text = describe("/text/11", site);
+  EXPECT_EQ(text.content_type, "text/plain; charset=utf-8");
+  EXPECT_EQ(text.body.size(), page_body_bytes(11));
+  EXPECT_TRUE(text.body.starts_with("Page 11\n"));
+  const Response json = describe("/json/11", site);
+  EXPECT_EQ(json.content_type, "application/json");
+  EXPECT_EQ(json.body.size(), page_body_bytes(11));
+  const auto parsed = nlohmann::json::parse(json.body);
+  EXPECT_EQ(parsed["page"], 11);
+  EXPECT_EQ(parsed["links"].get<std::vector<uint64_t>>(), page_links(11, site));
+}
+
+TEST(TestbedSite, RobotsAndStats) {
+  const SiteOptions site;
+  const Response robots = describe("/robots.txt", site);
+  EXPECT_EQ(robots.body, "User-agent: *\nDisallow: /private/\n");
+  EXPECT_EQ(robots.content_type, "text/plain; charset=utf-8");
+  EXPECT_EQ(describe("/__stats", site).kind, Behaviour::kStats);
+  EXPECT_EQ(describe("/__reset-stats", site).kind, Behaviour::kResetStats);
+}
+
+TEST(TestbedSite, EveryRouteIsOneOfTheRouteNames) {
+  const SiteOptions site;
+  for (std::string_view target :
+       {"/page/1",   "/delay/1/x",     "/status/200", "/redirect/1/x", "/loop/1", "/loop-self",
+        "/slow/1/1", "/hang",          "/reset",      "/reset-mid/1",  "/big/1",  "/big-chunked/1",
+        "/gzip/1",   "/gzip-bad",      "/bin/1",      "/text/1",       "/json/1", "/robots.txt",
+        "/__stats",  "/__reset-stats", "/other"}) {
+    const std::string_view route = describe(target, site).route;
+    EXPECT_TRUE(std::find(std::begin(kRouteNames), std::end(kRouteNames), route) != std::end(kRouteNames))
+        << target;
+    EXPECT_EQ(target.substr(1, route.size()), route) << target;
+  }
+}
+
+TEST(TestbedSite, ParsesLatencies) {
+  EXPECT_EQ(parse_latency("0").max, milliseconds(0));
+  EXPECT_EQ(parse_latency("100ms").min, milliseconds(100));
+  EXPECT_EQ(parse_latency("2s").max, milliseconds(2000));
+  const Latency range = parse_latency("50ms-150ms");
+  EXPECT_EQ(range.min, milliseconds(50));
+  EXPECT_EQ(range.max, milliseconds(150));
+  for (std::string_view bad : {"soon", "-5ms", "150ms-50ms", "1s-", "x-1s", ""})
+    EXPECT_THROW(parse_latency(bad), UsageError) << bad;
+  try {
+    parse_latency("soon");
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("--latency"), std::string::npos);
+  }
+}
+
+TEST(TestbedSite, LatencyIsFixedPerPathAndSpreadOverTheRange) {
+  const Latency range = parse_latency("50ms-150ms");
+  std::set<int64_t> seen;
+  for (int n = 0; n < 500; ++n) {
+    const std::string target = "/page/" + std::to_string(n);
+    const milliseconds latency = latency_for(target, range);
+    ASSERT_GE(latency, range.min);
+    ASSERT_LE(latency, range.max);
+    EXPECT_EQ(latency, latency_for(target, range));
+    EXPECT_EQ(latency, latency_for(target + "?q=1", range));
+    seen.insert(latency.count());
+  }
+  EXPECT_GT(seen.size(), 80u);
+  EXPECT_EQ(latency_for("/page/1", parse_latency("100ms")), milliseconds(100));
+}
+
+}  // namespace
+}  // namespace crawl::testbed
