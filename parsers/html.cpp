@@ -41,11 +41,20 @@ bool is_void_element(std::string_view tag) {
   return std::find(kVoid.begin(), kVoid.end(), tag) != kVoid.end();
 }
 
-// The length of the prefix of `html` whose estimated nesting depth stays within kMaxDepth.
+bool equals_ignoring_case(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(a[i])) != b[i]) return false;
+  return true;
+}
+
+// The length of the prefix of `html` whose estimated nesting depth stays within kMaxDepth. It runs
+// on every page before gumbo, so it allocates nothing.
 size_t parseable_prefix(std::string_view html) {
   int depth = 0;
   size_t i = 0;
   const size_t n = html.size();
+  char tag_buffer[16];
   while (i < n) {
     const void* lt = std::memchr(html.data() + i, '<', n - i);
     if (!lt) break;
@@ -67,16 +76,18 @@ size_t parseable_prefix(std::string_view html) {
       ++i;
       continue;
     }
+    size_t length = 0;
     size_t name_end = i + 1;
-    while (name_end < n && std::isalnum(static_cast<unsigned char>(html[name_end])) && name_end - i < 16)
-      ++name_end;
-    const std::string tag = lower(html.substr(i + 1, name_end - i - 1));
-    size_t close = html.find('>', name_end);
+    while (name_end < n && std::isalnum(static_cast<unsigned char>(html[name_end])) &&
+           length < sizeof tag_buffer)
+      tag_buffer[length++] = static_cast<char>(std::tolower(static_cast<unsigned char>(html[name_end++])));
+    const std::string_view tag(tag_buffer, length);
+    const size_t close = html.find('>', name_end);
     if (close == std::string_view::npos) break;
     const bool self_closing = html[close - 1] == '/';
     if (tag == "script" || tag == "style") {  // raw text: skip to the end tag
       size_t end = html.find("</", close);
-      while (end != std::string_view::npos && lower(html.substr(end + 2, tag.size())) != tag)
+      while (end != std::string_view::npos && !equals_ignoring_case(html.substr(end + 2, tag.size()), tag))
         end = html.find("</", end + 2);
       if (end == std::string_view::npos) break;
       i = end;
