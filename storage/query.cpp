@@ -23,12 +23,16 @@ struct Report {
 };
 
 // Each report reads one run: ?1 is its id. Timings are rounded here rather than in the formatter so
-// csv and json carry the same numbers the table shows.
+// csv and json carry the same numbers the table shows. In the summary the run's own ok/failed totals
+// win over counts of pages, since the crawler decides which errors are failures (a skipped duplicate
+// is not); while the run goes on, counting pages is the best there is.
 constexpr std::array kReports = {
     Report{"summary", "Run totals: pages, failures, bytes, latency, throughput", R"sql(
 SELECT r.id AS run, r.status, r.mode,
        r.processes || '×' || r.threads || '×' || r.fibers AS layout, r.concurrency,
-       count(p.id) AS pages, count(p.id) - count(p.error) AS ok, count(p.error) AS failed,
+       count(p.id) AS pages,
+       coalesce(r.pages_ok, count(p.id) - count(p.error)) AS ok,
+       coalesce(r.pages_failed, count(p.error)) AS failed,
        round(coalesce(sum(p.wire_bytes), 0) / 1e6, 2) AS wire_mb,
        round(coalesce(sum(p.body_bytes), 0) / 1e6, 2) AS body_mb,
        round(avg(p.total_ms) FILTER (WHERE p.fetched_at IS NOT NULL), 1) AS avg_ms,

@@ -355,7 +355,8 @@ TEST(Reports, BadSqlOnACrawlDatabaseIsAUsageError) {
   test::TempDir dir;
   const std::string path = dir.file("crawl.db");
   { Database::open(path); }  // WAL mode, as runs leave it
-  std::string message = error_of<UsageError>([&] { query_output(path, "SELECT x FROM pages", Format::table); });
+  std::string message =
+      error_of<UsageError>([&] { query_output(path, "SELECT x FROM pages", Format::table); });
   EXPECT_NE(message.find("no such column: x"), std::string::npos) << message;
 }
 
