@@ -11,18 +11,18 @@
 namespace crawl::parsers {
 
 struct ParseOptions {
-  bool collect_links = false;       // keep the href values (needed when following links)
-  size_t max_title_bytes = 1024;    // longer titles are cut at a UTF-8 boundary
+  bool collect_links = false;     // keep the href values (needed when following links)
+  size_t max_title_bytes = 1024;  // longer titles are cut at a UTF-8 boundary
 };
 
 struct PageFacts {
   bool is_html = false;
-  int64_t text_bytes = 0;          // visible text (see html.cpp for the exact rule)
+  int64_t text_bytes = 0;            // visible text (see html.cpp for the exact rule)
   std::optional<std::string> title;  // whitespace-collapsed <title>; unset when there is none
-  int64_t link_count = 0;          // <a href> elements
-  std::string charset;             // lower-case; from Content-Type, else <meta>, else empty
-  std::string base_href;           // <base href> if present (for resolving links)
-  std::vector<std::string> links;  // raw href values in document order (only with collect_links)
+  int64_t link_count = 0;            // <a href> elements
+  std::string charset;               // lower-case; from Content-Type, else <meta>, else empty
+  std::string base_href;             // <base href> if present (for resolving links)
+  std::vector<std::string> links;    // raw href values in document order (only with collect_links)
 };
 
 // True for text/html and application/xhtml+xml (parameters and case ignored). An empty content type

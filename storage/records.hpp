@@ -21,19 +21,19 @@ struct Timings {
 
 // One row of `pages`: one URL handed in (or discovered), fetched or not.
 struct PageRecord {
-  int64_t seq = 0;          // order in which the URL was read, unique within a run
-  std::string source;       // the list it came from: a file name, "-" for stdin, "--url"
-  int64_t line = 0;         // 1-based line in `source`; 0 when not from a file
-  std::string input;        // the line as given, trimmed
-  std::string url;          // normalised URL; empty when the line was not a usable URL
-  std::string final_url;    // after redirects
-  long status = 0;          // last HTTP status; 0 when there was no response
-  std::string error;        // error category (see crawler/errors.hpp); empty when the fetch succeeded
+  int64_t seq = 0;        // order in which the URL was read, unique within a run
+  std::string source;     // the list it came from: a file name, "-" for stdin, "--url"
+  int64_t line = 0;       // 1-based line in `source`; 0 when not from a file
+  std::string input;      // the line as given, trimmed
+  std::string url;        // normalised URL; empty when the line was not a usable URL
+  std::string final_url;  // after redirects
+  long status = 0;        // last HTTP status; 0 when there was no response
+  std::string error;      // error category (see crawler/errors.hpp); empty when the fetch succeeded
   std::string error_message;
   std::string content_type;
   std::string charset;
-  int64_t wire_bytes = 0;  // body bytes as received (before content decoding)
-  int64_t body_bytes = 0;  // body bytes after decoding
+  int64_t wire_bytes = 0;             // body bytes as received (before content decoding)
+  int64_t body_bytes = 0;             // body bytes after decoding
   std::optional<int64_t> text_bytes;  // visible text; unset when not parsed (non-HTML, --no-parse)
   std::optional<std::string> title;
   std::optional<int64_t> link_count;
@@ -42,8 +42,8 @@ struct PageRecord {
   int attempts = 0;
   int redirects = 0;
   Timings timings;
-  std::string worker;      // which producer fetched it, e.g. "t12" or "p1.t0.f37"
-  double fetched_at = 0;   // unix time (seconds) the fetch started; 0 if never fetched
+  std::string worker;     // which producer fetched it, e.g. "t12" or "p1.t0.f37"
+  double fetched_at = 0;  // unix time (seconds) the fetch started; 0 if never fetched
 };
 
 // What is known about a run when it starts (the `runs` row is inserted with these).
@@ -59,7 +59,7 @@ struct RunConfig {
   bool parse = true;
   std::string version;
   std::string command_line;
-  std::string bench_id;  // empty unless the run is part of `crawl bench`
+  std::string bench_id;   // empty unless the run is part of `crawl bench`
   double started_at = 0;  // unix time
 };
 
@@ -67,8 +67,8 @@ struct RunConfig {
 struct RunStats {
   std::string status = "completed";  // running | completed | interrupted | failed
   double ended_at = 0;
-  double wall_s = 0;    // start to end, callbacks included
-  double crawl_s = 0;   // start to the last page stored
+  double wall_s = 0;   // start to end, callbacks included
+  double crawl_s = 0;  // start to the last page stored
   double user_s = 0;
   double sys_s = 0;
   double parse_cpu_s = 0;  // CPU seconds consumers spent parsing (per-thread clocks)
