@@ -98,6 +98,7 @@ void CurlScheduler::suspend_until(std::chrono::steady_clock::time_point const& f
     abort_all();
     return;
   }
+  if (before_sleep_) before_sleep_();
   Clock::time_point deadline = fiber_deadline;
   if (has_curl_deadline_ && curl_deadline_ < deadline) deadline = curl_deadline_;
   epoll_event events[256];

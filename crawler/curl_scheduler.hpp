@@ -10,6 +10,7 @@
 #include <boost/fiber/future/promise.hpp>
 #include <boost/fiber/scheduler.hpp>
 #include <chrono>
+#include <functional>
 #include <unordered_map>
 
 #include "crawler/fetch.hpp"
@@ -28,6 +29,8 @@ class CurlScheduler : public boost::fibers::algo::algorithm {
   // Runs `easy` to completion; suspends only the calling fiber. Returns the CURLcode.
   // `may_multiplex`: the URL is https, where HTTP/2 can be negotiated.
   int perform(CURL* easy, bool may_multiplex);
+  // Called (on this thread) each time it is about to block waiting for events.
+  void set_before_sleep(std::function<void()> hook) { before_sleep_ = std::move(hook); }
   // Handles added and not yet finished.
   size_t transfers_in_flight() const { return waiting_.size(); }
 
@@ -53,6 +56,7 @@ class CurlScheduler : public boost::fibers::algo::algorithm {
   bool has_curl_deadline_ = false;
   std::chrono::steady_clock::time_point curl_deadline_{};
   std::unordered_map<CURL*, boost::fibers::promise<int>*> waiting_;
+  std::function<void()> before_sleep_;
 };
 
 }  // namespace crawl

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -81,21 +82,47 @@ struct PooledStack {
   void deallocate(boost::context::stack_context& sc) noexcept { pool->deallocate(sc); }
 };
 
-void fetch_loop(const ProducerContext& ctx, CurlScheduler& scheduler, const std::string& worker) {
+// What the fibers of one thread share. They never run at the same time (one OS thread), so no lock
+// is needed: a fiber only gives up the thread where it waits (a channel, a transfer).
+struct ThreadQueues {
+  std::deque<UrlTask> tasks;  // taken from the task channel a batch at a time
+  PageBatch outbox;           // finished pages not yet handed to the consumers
+  bool input_done = false;
+};
+
+void hand_over(const ProducerContext& ctx, ThreadQueues& q) {
+  PageBatch batch;
+  batch.swap(q.outbox);
+  ctx.pages.push(std::move(batch));  // blocks this fiber only when the consumers are behind
+}
+
+void fetch_loop(const ProducerContext& ctx, CurlScheduler& scheduler, ThreadQueues& q,
+                const std::string& worker) {
   Transfer transfer(ctx.fetch, nullptr, &ctx.stop);
-  UrlTask task;
-  // pop() and push() suspend only this fiber: the thread goes on running the other fibers.
-  while (ctx.tasks.pop(task) == boost::fibers::channel_op_status::success) {
-    if (ctx.stop.load(std::memory_order_relaxed)) {
-      ctx.pages.push(
-          unfetched_page(task, category::kInterrupted, "the run was interrupted before the fetch"));
+  for (;;) {
+    if (q.tasks.empty()) {
+      if (q.input_done) return;
+      TaskBatch batch;
+      // pop() suspends only this fiber: the thread goes on running the others.
+      if (ctx.tasks.pop(batch) != boost::fibers::channel_op_status::success) {
+        q.input_done = true;
+        return;
+      }
+      for (auto& t : batch) q.tasks.push_back(std::move(t));
       continue;
     }
-    ctx.in_flight.fetch_add(1, std::memory_order_relaxed);
-    transfer.begin(task, worker);
-    Page page = transfer.finish(scheduler.perform(transfer.easy(), task.url.starts_with("https:")));
-    ctx.in_flight.fetch_sub(1, std::memory_order_relaxed);
-    ctx.pages.push(std::move(page));
+    UrlTask task = std::move(q.tasks.front());
+    q.tasks.pop_front();
+    if (ctx.stop.load(std::memory_order_relaxed)) {
+      q.outbox.push_back(
+          unfetched_page(task, category::kInterrupted, "the run was interrupted before the fetch"));
+    } else {
+      ctx.in_flight.fetch_add(1, std::memory_order_relaxed);
+      transfer.begin(task, worker);
+      q.outbox.push_back(transfer.finish(scheduler.perform(transfer.easy(), task.url.starts_with("https:"))));
+      ctx.in_flight.fetch_sub(1, std::memory_order_relaxed);
+    }
+    if (q.outbox.size() >= ctx.page_batch) hand_over(ctx, q);
   }
 }
 
@@ -104,18 +131,29 @@ void run_thread(const ProducerContext& ctx, int thread_index, int fibers) {
   // Idle connections kept per thread: enough for every fiber's keep-alive connection.
   boost::fibers::use_scheduling_algorithm<CurlScheduler>(&scheduler, &ctx.stop, static_cast<long>(fibers));
   const int waker = ctx.wakers.add([scheduler] { scheduler->notify(); });
+  ThreadQueues queues;
+  // Before the thread sleeps, pages waiting for a full batch go to the consumers (if there is
+  // room; otherwise the next full batch blocks its fiber, which is the backpressure).
+  scheduler->set_before_sleep([&ctx, &queues] {
+    if (queues.outbox.empty()) return;
+    if (ctx.pages.try_push(std::move(queues.outbox)) == boost::fibers::channel_op_status::success)
+      queues.outbox = PageBatch{};
+  });
   {
     auto stacks = std::make_shared<StackPool>(static_cast<size_t>(fibers), kFiberStack);
     std::vector<boost::fibers::fiber> running;
     running.reserve(static_cast<size_t>(fibers));
     for (int f = 0; f < fibers; ++f) {
       std::string worker = "t" + std::to_string(thread_index) + ".f" + std::to_string(f);
-      running.emplace_back(
-          std::allocator_arg, PooledStack{stacks},
-          [&ctx, scheduler, worker = std::move(worker)] { fetch_loop(ctx, *scheduler, worker); });
+      running.emplace_back(std::allocator_arg, PooledStack{stacks},
+                           [&ctx, scheduler, &queues, worker = std::move(worker)] {
+                             fetch_loop(ctx, *scheduler, queues, worker);
+                           });
     }
     for (auto& f : running) f.join();
   }
+  scheduler->set_before_sleep(nullptr);
+  if (!queues.outbox.empty()) hand_over(ctx, queues);
   ctx.wakers.remove(waker);
 }
 

@@ -34,6 +34,7 @@ struct ProducerContext {
   const std::atomic<bool>& stop;    // set on Ctrl-C: stop fetching, record the rest as interrupted
   std::atomic<int64_t>& in_flight;  // fetches under way, for the progress line
   Wakers& wakers;
+  std::size_t page_batch;  // pages pushed together (see channel.hpp)
 };
 
 // `threads` OS threads, each with one blocking easy handle reused for keep-alive. Returns when all

@@ -15,6 +15,7 @@
 #include <ostream>
 #include <sstream>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "common/usage_error.hpp"
@@ -88,26 +89,42 @@ UrlTask task_from(urls::UrlLine&& line) {
 // Reads every source and turns each line into a task for the producers, or straight into a row
 // when it cannot be fetched (bad line, duplicate, run interrupted). Once the run is stopped, the
 // rest of each file is still read so that every line gets its row; standard input is not waited
-// on any further (it may never end).
+// on any further (it may never end). Both kinds go out in batches of `batch`; reading stdin, a
+// batch is one line, so a slow pipe never holds lines back.
 void read_sources(urls::UrlReader& reader, TaskChannel& tasks, PageChannel& pages,
-                  const std::atomic<bool>& stop, bool stdin_is_a_source) {
+                  const std::atomic<bool>& stop, bool stdin_is_a_source, size_t batch) {
+  if (stdin_is_a_source) batch = 1;
   urls::SeenSet seen;
   urls::UrlLine line;
+  TaskBatch task_batch;
+  PageBatch page_batch;
+  auto flush_tasks = [&] {
+    if (!task_batch.empty()) tasks.push(std::exchange(task_batch, {}));
+  };
+  auto flush_pages = [&] {
+    if (!page_batch.empty()) pages.push(std::exchange(page_batch, {}));
+  };
   while (reader.next(line)) {
     const bool stopped = stop.load(std::memory_order_relaxed);
     if (stopped && stdin_is_a_source && line.source == "-") break;
     std::string error = std::move(line.error);
     UrlTask task = task_from(std::move(line));
     if (!error.empty()) {
-      pages.push(unfetched_page(task, category::kBadUrl, std::move(error)));
+      page_batch.push_back(unfetched_page(task, category::kBadUrl, std::move(error)));
     } else if (!seen.insert(task.url)) {
-      pages.push(unfetched_page(task, category::kDuplicate, "the same URL appears earlier in the input"));
+      page_batch.push_back(
+          unfetched_page(task, category::kDuplicate, "the same URL appears earlier in the input"));
     } else if (stopped) {
-      pages.push(unfetched_page(task, category::kInterrupted, "the run was interrupted before the fetch"));
+      page_batch.push_back(
+          unfetched_page(task, category::kInterrupted, "the run was interrupted before the fetch"));
     } else {
-      tasks.push(std::move(task));
+      task_batch.push_back(std::move(task));
     }
+    if (task_batch.size() >= batch) flush_tasks();
+    if (page_batch.size() >= batch) flush_pages();
   }
+  flush_tasks();
+  flush_pages();
 }
 
 struct ConsumerShared {
@@ -126,38 +143,41 @@ void consume(ConsumerShared& s) {
   setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 5);
   parsers::ParseOptions parse_options;
   double parse_cpu = 0;
-  Page page;
-  while (s.pages.pop(page) == boost::fibers::channel_op_status::success) {
-    auto& r = page.record;
-    if (r.fetched_at > 0) r.timings.queue_ms = seconds_between(page.enqueued_at, Clock::now()) * 1000.0;
-    if (s.options.parse && page.body_kept) {
-      const double before = thread_cpu_seconds();
-      parsers::PageFacts facts = parsers::parse_page(page.body, r.content_type, parse_options);
-      parse_cpu += thread_cpu_seconds() - before;
-      r.charset = std::move(facts.charset);
-      if (facts.is_html) {
-        r.title = std::move(facts.title);
-        r.link_count = facts.link_count;
+  PageBatch batch;
+  while (s.pages.pop(batch) == boost::fibers::channel_op_status::success) {
+    for (Page& page : batch) {
+      auto& r = page.record;
+      if (r.fetched_at > 0) r.timings.queue_ms = seconds_between(page.enqueued_at, Clock::now()) * 1000.0;
+      if (s.options.parse && page.body_kept) {
+        const double before = thread_cpu_seconds();
+        parsers::PageFacts facts = parsers::parse_page(page.body, r.content_type, parse_options);
+        parse_cpu += thread_cpu_seconds() - before;
+        r.charset = std::move(facts.charset);
+        if (facts.is_html) {
+          r.title = std::move(facts.title);
+          r.link_count = facts.link_count;
+        }
+        r.text_bytes = facts.text_bytes;
+      } else if (!r.content_type.empty()) {
+        r.charset = parsers::charset_from_content_type(r.content_type);
       }
-      r.text_bytes = facts.text_bytes;
-    } else if (!r.content_type.empty()) {
-      r.charset = parsers::charset_from_content_type(r.content_type);
+      s.tally.add(r);
+      if (s.callbacks && !s.options.callbacks.on_page.empty()) {
+        struct Item {
+          storage::PageRecord record;
+          std::string body;
+        };
+        auto item = std::make_shared<Item>();
+        item->record = r;
+        if (s.options.callbacks.needs_bodies) item->body = std::move(page.body);
+        s.callbacks->submit([item, &cbs = s.options.callbacks.on_page] {
+          for (const auto& cb : cbs) cb(item->record, item->body);
+        });
+      }
+      s.writer.submit(std::move(r));
+      page = Page{};
     }
-    s.tally.add(r);
-    if (s.callbacks && !s.options.callbacks.on_page.empty()) {
-      struct Item {
-        storage::PageRecord record;
-        std::string body;
-      };
-      auto item = std::make_shared<Item>();
-      item->record = r;
-      if (s.options.callbacks.needs_bodies) item->body = std::move(page.body);
-      s.callbacks->submit([item, &cbs = s.options.callbacks.on_page] {
-        for (const auto& cb : cbs) cb(item->record, item->body);
-      });
-    }
-    s.writer.submit(std::move(r));
-    page = Page{};
+    batch.clear();
   }
   // atomic<double> has no fetch_add before C++20 library support; a CAS loop is enough here.
   double cur = s.parse_cpu_seconds.load();
@@ -295,8 +315,10 @@ RunSummary run_crawl(const RunOptions& options) {
   config.threads = layout.threads;
   config.fibers = layout.fibers;
   config.concurrency = layout.concurrency();
-  const size_t page_capacity = channel_capacity_for(std::max<size_t>(options.queue_capacity, 1));
-  config.queue_capacity = static_cast<int>(page_capacity - 1);
+  // --queue counts pages; the channel holds batches of up to `batch` pages.
+  const size_t batch = layout.mode == Mode::thread ? 1 : batch_size_for(layout.fibers);
+  const size_t page_capacity = channel_capacity_for(std::max<size_t>(options.queue_capacity / batch, 1));
+  config.queue_capacity = static_cast<int>((page_capacity - 1) * batch);
   config.consumers = options.consumers > 0
                          ? options.consumers
                          : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
@@ -318,7 +340,7 @@ RunSummary run_crawl(const RunOptions& options) {
   if (fetch.buffer_size == 0 && layout.concurrency() > 1000) fetch.buffer_size = 2048;
 
   const auto start = Clock::now();
-  TaskChannel tasks(channel_capacity_for(static_cast<size_t>(layout.concurrency())));
+  TaskChannel tasks(channel_capacity_for(static_cast<size_t>(layout.concurrency()) / batch + 1));
   PageChannel pages(page_capacity);
   Tally tally;
   std::atomic<int64_t> in_flight{0};
@@ -334,12 +356,12 @@ RunSummary run_crawl(const RunOptions& options) {
   });
 
   std::thread reader_thread([&] {
-    read_sources(reader, tasks, pages, stop, stdin_is_a_source);
+    read_sources(reader, tasks, pages, stop, stdin_is_a_source, batch);
     tasks.close();
   });
   std::string producer_failure;
   std::thread producer_thread([&] {
-    ProducerContext ctx{tasks, pages, fetch, stop, in_flight, wakers};
+    ProducerContext ctx{tasks, pages, fetch, stop, in_flight, wakers, batch};
     try {
       if (layout.mode == Mode::thread)
         run_thread_producers(ctx, layout.threads);
@@ -349,9 +371,13 @@ RunSummary run_crawl(const RunOptions& options) {
       producer_failure = e.what();
       stop.store(true);
       // Nothing fetches any more: turn what is left into rows so the run still ends whole.
-      UrlTask task;
-      while (tasks.pop(task) == boost::fibers::channel_op_status::success)
-        pages.push(unfetched_page(task, category::kInterrupted, "no producer could be started"));
+      TaskBatch left;
+      while (tasks.pop(left) == boost::fibers::channel_op_status::success) {
+        PageBatch rows;
+        for (const auto& task : left)
+          rows.push_back(unfetched_page(task, category::kInterrupted, "no producer could be started"));
+        pages.push(std::move(rows));
+      }
     }
   });
   std::vector<std::thread> consumers;

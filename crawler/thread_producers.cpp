@@ -70,18 +70,21 @@ void run_thread_producers(const ProducerContext& ctx, int threads) {
     return [&ctx, &share, i] {
       Transfer transfer(ctx.fetch, share.get(), &ctx.stop);
       const std::string worker = "t" + std::to_string(i);
-      UrlTask task;
-      while (ctx.tasks.pop(task) == boost::fibers::channel_op_status::success) {
-        if (ctx.stop.load(std::memory_order_relaxed)) {
-          ctx.pages.push(
-              unfetched_page(task, category::kInterrupted, "the run was interrupted before the fetch"));
-          continue;
+      TaskBatch tasks;
+      while (ctx.tasks.pop(tasks) == boost::fibers::channel_op_status::success) {
+        for (const UrlTask& task : tasks) {
+          PageBatch out;
+          if (ctx.stop.load(std::memory_order_relaxed)) {
+            out.push_back(
+                unfetched_page(task, category::kInterrupted, "the run was interrupted before the fetch"));
+          } else {
+            ctx.in_flight.fetch_add(1, std::memory_order_relaxed);
+            transfer.begin(task, worker);
+            out.push_back(transfer.perform());
+            ctx.in_flight.fetch_sub(1, std::memory_order_relaxed);
+          }
+          ctx.pages.push(std::move(out));
         }
-        ctx.in_flight.fetch_add(1, std::memory_order_relaxed);
-        transfer.begin(task, worker);
-        Page page = transfer.perform();
-        ctx.in_flight.fetch_sub(1, std::memory_order_relaxed);
-        ctx.pages.push(std::move(page));
       }
     };
   };
