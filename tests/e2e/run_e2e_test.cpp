@@ -178,6 +178,13 @@ TEST_P(MixedList, OneRowPerLineWithWhatTheTestbedServed) {
   EXPECT_EQ(str(run["status"]), "completed");
   EXPECT_EQ(str(run["urls"]), "1000");
   check_rows(db, std::stoll(*run["id"]), list);
+  // What the testbed says it served: each distinct page once (the 25 duplicates were not fetched),
+  // and as many redirect hops as the rows record.
+  auto served = testbed.stats()["responses_by_target_prefix"];
+  EXPECT_EQ(served["page"].get<int>(), 660);
+  EXPECT_EQ(served["gzip"].get<int>(), 50);
+  EXPECT_EQ(served["redirect"].get<int>(), 40 * 3);  // /redirect/2/..., /redirect/1/..., /redirect/0/...
+  EXPECT_EQ(test::query_int(db, "select sum(redirects) from pages where input like '%/redirect/%'"), 40 * 2);
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, MixedList,
