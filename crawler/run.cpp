@@ -129,6 +129,9 @@ void read_sources(urls::UrlReader& reader, TaskChannel& tasks, PageChannel& page
 
 struct ConsumerShared {
   PageChannel& pages;
+  // Consumers take turns at the channel (see the same gate in thread_producers.cpp): its spinlock
+  // is made for fibers, and OS threads spinning on it waste the cores the crawl needs.
+  std::mutex pop_gate;
   const RunOptions& options;
   storage::ResultWriter& writer;
   Tally& tally;
@@ -137,14 +140,14 @@ struct ConsumerShared {
 };
 
 void consume(ConsumerShared& s) {
-  // Parsing is the bulk of the CPU work, but fetching is what keeps the pipeline full: a slightly
-  // lower priority lets the producer and writer threads run the moment they are ready instead of
-  // waiting for a parser's time slice to end.
-  setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 5);
   parsers::ParseOptions parse_options;
   double parse_cpu = 0;
   PageBatch batch;
-  while (s.pages.pop(batch) == boost::fibers::channel_op_status::success) {
+  auto next = [&] {
+    std::lock_guard lock(s.pop_gate);
+    return s.pages.pop(batch) == boost::fibers::channel_op_status::success;
+  };
+  while (next()) {
     for (Page& page : batch) {
       auto& r = page.record;
       if (r.fetched_at > 0) r.timings.queue_ms = seconds_between(page.enqueued_at, Clock::now()) * 1000.0;
@@ -381,7 +384,7 @@ RunSummary run_crawl(const RunOptions& options) {
     }
   });
   std::vector<std::thread> consumers;
-  ConsumerShared shared{pages, options, *writer, tally, callbacks ? &*callbacks : nullptr, parse_cpu};
+  ConsumerShared shared{pages, {}, options, *writer, tally, callbacks ? &*callbacks : nullptr, parse_cpu};
   for (int i = 0; i < config.consumers; ++i) consumers.emplace_back([&shared] { consume(shared); });
 
   reader_thread.join();
