@@ -88,6 +88,12 @@ struct ThreadQueues {
   std::deque<UrlTask> tasks;  // taken from the task channel a batch at a time
   PageBatch outbox;           // finished pages not yet handed to the consumers
   bool input_done = false;
+  // One fiber at a time waits on the task channel; the others wait here for it. Were they all to
+  // wait on the channel, a batch would wake one of them while the rest stayed parked with tasks
+  // already queued here, and the thread would fetch with a handful of its fibers.
+  bool refilling = false;
+  boost::fibers::mutex mutex;
+  boost::fibers::condition_variable refilled;
 };
 
 void hand_over(const ProducerContext& ctx, ThreadQueues& q) {
@@ -102,13 +108,24 @@ void fetch_loop(const ProducerContext& ctx, CurlScheduler& scheduler, ThreadQueu
   for (;;) {
     if (q.tasks.empty()) {
       if (q.input_done) return;
+      if (q.refilling) {
+        std::unique_lock lock(q.mutex);
+        q.refilled.wait(lock, [&] { return !q.refilling; });
+        continue;
+      }
+      q.refilling = true;
       TaskBatch batch;
       // pop() suspends only this fiber: the thread goes on running the others.
-      if (ctx.tasks.pop(batch) != boost::fibers::channel_op_status::success) {
+      if (ctx.tasks.pop(batch) == boost::fibers::channel_op_status::success) {
+        for (auto& t : batch) q.tasks.push_back(std::move(t));
+      } else {
         q.input_done = true;
-        return;
       }
-      for (auto& t : batch) q.tasks.push_back(std::move(t));
+      {
+        std::lock_guard lock(q.mutex);
+        q.refilling = false;
+      }
+      q.refilled.notify_all();
       continue;
     }
     UrlTask task = std::move(q.tasks.front());

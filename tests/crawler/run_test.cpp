@@ -2,7 +2,10 @@
 #include "crawler/run.hpp"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -84,6 +87,31 @@ TEST(RunCrawl, ACallbackThatThrowsIsCountedNotFatal) {
   EXPECT_EQ(s.callback_failures, 20);
   EXPECT_EQ(s.first_callback_failure, "boom");
   EXPECT_EQ(exit_code(s), 0);
+}
+
+// Regression: fibers that start before any URL has arrived all wait for the first batch. Each batch
+// must then be shared by all of the thread's fibers, not left to the few that the batches woke
+// (which made the run take many rounds instead of one).
+TEST(RunCrawl, FibersWaitingBeforeTheFirstUrlAllGetWork) {
+  auto testbed = test::Testbed::start();
+  test::TempDir dir;
+  const std::string fifo = dir.file("urls.fifo");
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  const std::string list = list_of(testbed.base_url(), "/delay/500/page/", 200);
+  std::thread writer([&] {
+    int fd = open(fifo.c_str(), O_WRONLY);                        // blocks until run_crawl opens the list
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the fibers are waiting by now
+    [[maybe_unused]] auto n = write(fd, list.data(), list.size());
+    close(fd);
+  });
+  auto o = options_for(fifo, dir.file("crawl.db"), Mode::fiber, 200);
+  o.parse = false;
+  RunSummary s = run_crawl(o);
+  writer.join();
+  EXPECT_EQ(s.tally.ok, 200);
+  // Each fiber fetches one URL when all 200 share the work; when a batch woke only a few of them,
+  // about 13 fibers fetched everything in 16 rounds.
+  EXPECT_GE(test::query_int(o.db_path, "select count(distinct worker) from pages"), 150);
 }
 
 class Modes : public ::testing::TestWithParam<Mode> {};
