@@ -182,7 +182,7 @@ Page Transfer::finish(int curl_code) {
   r.url = task_.url;
   r.depth = task_.depth;
   r.parent_url = task_.parent_url;
-  r.attempts = 1;
+  r.attempts = task_.attempt;
   r.worker = worker_;
   r.fetched_at = started_unix_;
 

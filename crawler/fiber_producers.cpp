@@ -161,7 +161,7 @@ void run_thread(const ProducerContext& ctx, int thread_index, int fibers) {
     std::vector<boost::fibers::fiber> running;
     running.reserve(static_cast<size_t>(fibers));
     for (int f = 0; f < fibers; ++f) {
-      std::string worker = "t" + std::to_string(thread_index) + ".f" + std::to_string(f);
+      std::string worker = ctx.worker_prefix + "t" + std::to_string(thread_index) + ".f" + std::to_string(f);
       running.emplace_back(std::allocator_arg, PooledStack{stacks},
                            [&ctx, scheduler, &queues, worker = std::move(worker)] {
                              fetch_loop(ctx, *scheduler, queues, worker);

@@ -17,6 +17,7 @@ struct UrlTask {
   std::string url;  // normalised
   int depth = 0;
   std::string parent_url;
+  int attempt = 1;  // 2 when a worker process died holding it and it is tried again
 };
 
 struct Page {

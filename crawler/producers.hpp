@@ -6,7 +6,10 @@
 #include <atomic>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <string>
+#include <vector>
 
 #include "crawler/channel.hpp"
 #include "crawler/fetch.hpp"
@@ -34,7 +37,8 @@ struct ProducerContext {
   const std::atomic<bool>& stop;    // set on Ctrl-C: stop fetching, record the rest as interrupted
   std::atomic<int64_t>& in_flight;  // fetches under way, for the progress line
   Wakers& wakers;
-  std::size_t page_batch;  // pages pushed together (see channel.hpp)
+  std::size_t page_batch;          // pages pushed together (see channel.hpp)
+  std::string worker_prefix = {};  // "p3." inside worker process 3: rows name their process too
 };
 
 // `threads` OS threads, each with one blocking easy handle reused for keep-alive. Returns when all
@@ -44,6 +48,53 @@ void run_thread_producers(const ProducerContext& ctx, int threads);
 // `threads` OS threads, each running `fibers_per_thread` long-lived fibers under its own
 // CurlScheduler (one CURLM per thread). Returns when all tasks are done.
 void run_fiber_producers(const ProducerContext& ctx, int threads, int fibers_per_thread);
+
+// Forked worker processes (process mode, hybrid with --processes): each runs `threads` × `fibers`
+// fetches, or one blocking fetch at a time when `blocking`. URLs go to the workers and pages come
+// back over one socket pair each (crawler/ipc.hpp). A worker that dies loses nothing: what it held
+// is tried once more on another worker, or stored as `worker_crash`.
+struct WorkerSpec {
+  int processes = 1;
+  int threads = 1;
+  int fibers = 1;
+  bool blocking = true;  // process mode: one curl_easy_perform at a time, no threads, no fibers
+  int fetches_per_worker() const { return blocking ? 1 : threads * fibers; }
+};
+
+// What the workers used, summed over every worker once it has been reaped.
+struct WorkerUsage {
+  double user_s = 0;
+  double sys_s = 0;
+  int64_t voluntary_ctx = 0;
+  int64_t involuntary_ctx = 0;
+  int64_t peak_rss_sum_kb = 0;  // the largest sum of resident memory (parent + workers) sampled
+  int workers_lost = 0;         // workers that died before the end of the run
+};
+
+class WorkerPool {
+ public:
+  // Forks the workers. Call it before this process starts a thread, initialises libcurl or opens
+  // SQLite: the children must start from a state with none of those (design.md).
+  WorkerPool(const WorkerSpec& spec, const FetchOptions& fetch);
+  ~WorkerPool();  // kills and reaps any worker still running: no zombie or orphan outlives the pool
+  WorkerPool(const WorkerPool&) = delete;
+  WorkerPool& operator=(const WorkerPool&) = delete;
+
+  // Hands every task of ctx.tasks to a worker with room and pushes the pages they send back into
+  // ctx.pages, until the tasks are closed and every one has its page; then lets the workers exit
+  // and reaps them.
+  void run(const ProducerContext& ctx);
+  // The run was interrupted: tells every worker to abandon its fetches (safe from any thread).
+  void stop_workers();
+  // Adds up the resident memory of this process and its workers; keeps the largest sum.
+  void sample_memory();
+  WorkerUsage usage() const;
+  std::vector<int> pids() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
 
 // Starts `fn` on an OS thread with a small stack, so thousands of producer threads fit in memory.
 class SmallStackThread {

@@ -293,21 +293,38 @@ Layout make_layout(Mode mode, std::optional<int> concurrency, int processes, int
   return l;
 }
 
+bool uses_worker_processes(const Layout& layout) {
+  return layout.mode == Mode::process || layout.processes > 1;
+}
+
 RunSummary run_crawl(const RunOptions& options) {
   const Layout& layout = options.layout;
-  if (layout.processes > 1)
-    throw UsageError(
-        "worker processes are not available in this build yet: use --mode fiber, thread, or "
-        "hybrid with --processes 1");
-  urls::UrlReader reader(options.inputs);
+  urls::UrlReader reader(options.inputs);  // a list that cannot be read is refused before anything starts
   bool stdin_is_a_source = false;
   for (const auto& f : options.inputs.files) stdin_is_a_source |= f == "-";
+
+  FetchOptions fetch = options.fetch;
+  fetch.keep_body = options.parse || options.callbacks.needs_bodies;
+  // libcurl gives every handle a 16 KiB receive buffer; with thousands in flight those buffers are
+  // most of the memory, and small pages fit in a smaller one.
+  if (fetch.buffer_size == 0 && layout.concurrency() > 1000) fetch.buffer_size = 2048;
+
+  // Before the workers are forked, so that they inherit it.
+  raise_open_files_limit(layout.concurrency());
+  // Workers are forked first of all: before any thread (the signal watcher's included), libcurl's
+  // global state or the database exist here, so each child starts clean (design.md).
+  std::optional<WorkerPool> workers;
+  if (uses_worker_processes(layout))
+    workers.emplace(WorkerSpec{.processes = layout.processes,
+                               .threads = layout.threads,
+                               .fibers = layout.fibers,
+                               .blocking = layout.mode == Mode::process},
+                    fetch);
 
   std::atomic<bool> stop{false};
   // Before any thread exists, so that every thread inherits the blocked signals.
   std::optional<SignalWatcher> signals;
   if (options.handle_signals) signals.emplace(stop);
-  raise_open_files_limit(layout.concurrency());
   init_curl_once();
 
   RunSummary summary;
@@ -336,12 +353,6 @@ RunSummary run_crawl(const RunOptions& options) {
   summary.run_id = writer->run_id();
   for (const auto& cb : options.callbacks.on_run_start) cb(summary.run_id);
 
-  FetchOptions fetch = options.fetch;
-  fetch.keep_body = options.parse || options.callbacks.needs_bodies;
-  // libcurl gives every handle a 16 KiB receive buffer; with thousands in flight those buffers are
-  // most of the memory, and small pages fit in a smaller one.
-  if (fetch.buffer_size == 0 && layout.concurrency() > 1000) fetch.buffer_size = 2048;
-
   const auto start = Clock::now();
   TaskChannel tasks(channel_capacity_for(static_cast<size_t>(layout.concurrency()) / batch + 1));
   PageChannel pages(page_capacity);
@@ -352,10 +363,12 @@ RunSummary run_crawl(const RunOptions& options) {
   if (!options.callbacks.empty()) callbacks.emplace(config.callback_threads, 100'000);
 
   Wakers wakers;
+  if (workers) wakers.add([&workers] { workers->stop_workers(); });
   ProgressLine progress(options.progress, tally, in_flight, [&] {
     // A database that stopped taking rows ends the run: there is nowhere to record the rest.
     if (writer->failure()) stop.store(true);
     if (stop.load()) wakers.wake_all();
+    if (workers) workers->sample_memory();
   });
 
   std::thread reader_thread([&] {
@@ -366,7 +379,9 @@ RunSummary run_crawl(const RunOptions& options) {
   std::thread producer_thread([&] {
     ProducerContext ctx{tasks, pages, fetch, stop, in_flight, wakers, batch};
     try {
-      if (layout.mode == Mode::thread)
+      if (workers)
+        workers->run(ctx);
+      else if (layout.mode == Mode::thread)
         run_thread_producers(ctx, layout.threads);
       else
         run_fiber_producers(ctx, layout.threads, layout.fibers);
@@ -428,6 +443,17 @@ RunSummary run_crawl(const RunOptions& options) {
   st.peak_rss_kb = ru.ru_maxrss;
   st.voluntary_ctx = ru.ru_nvcsw;
   st.involuntary_ctx = ru.ru_nivcsw;
+  if (workers) {
+    // The run's cost includes its workers': their CPU and context switches (from wait4 as each
+    // was reaped), and the largest sum of resident memory over all processes that was sampled.
+    const WorkerUsage u = workers->usage();
+    st.user_s += u.user_s;
+    st.sys_s += u.sys_s;
+    st.voluntary_ctx += u.voluntary_ctx;
+    st.involuntary_ctx += u.involuntary_ctx;
+    st.peak_rss_kb = std::max<int64_t>(st.peak_rss_kb, u.peak_rss_sum_kb);
+    summary.workers_lost = u.workers_lost;
+  }
   st.ended_at = unix_now();
   writer->finish(st);
   if (auto f = writer->failure(); f && summary.failure.empty()) {
@@ -464,6 +490,9 @@ void print_summary(const RunSummary& s, std::ostream& out) {
       << st.p99_ms << " ms\n";
   out << std::setprecision(2) << "  cpu       " << st.user_s << " s user, " << st.sys_s << " s sys; peak RSS "
       << st.peak_rss_kb / 1024 << " MB\n";
+  if (s.workers_lost)
+    out << "  workers   " << s.workers_lost << " worker process" << (s.workers_lost > 1 ? "es" : "")
+        << " died during the run; the URLs they held were tried once more elsewhere\n";
   if (s.callback_failures)
     out << "  callbacks " << s.callback_failures << " failed, first: " << s.first_callback_failure << "\n";
   if (!s.failure.empty()) out << "  failure   " << s.failure << "\n";

@@ -33,6 +33,10 @@ struct Layout {
 // a UsageError.
 Layout make_layout(Mode mode, std::optional<int> concurrency, int processes, int threads, int fibers);
 
+// Process mode, and hybrid with more than one process, fork worker processes; the rest run in this
+// process.
+bool uses_worker_processes(const Layout& layout);
+
 struct RunOptions {
   urls::ReaderInputs inputs;
   Layout layout;
@@ -56,7 +60,8 @@ struct RunSummary {
   storage::RunStats stats;
   TallySnapshot tally;
   bool interrupted = false;
-  std::string failure;  // set when the run could not be completed (e.g. the database failed)
+  std::string failure;   // set when the run could not be completed (e.g. the database failed)
+  int workers_lost = 0;  // worker processes that died during the run
   int64_t callback_failures = 0;
   std::string first_callback_failure;
 };

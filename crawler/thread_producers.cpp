@@ -75,7 +75,7 @@ void run_thread_producers(const ProducerContext& ctx, int threads) {
   auto body = [&ctx, &share, &task_gate, &page_gate](int i) {
     return [&ctx, &share, &task_gate, &page_gate, i] {
       Transfer transfer(ctx.fetch, share.get(), &ctx.stop);
-      const std::string worker = "t" + std::to_string(i);
+      const std::string worker = ctx.worker_prefix + "t" + std::to_string(i);
       TaskBatch tasks;
       auto next = [&] {
         std::lock_guard lock(task_gate);

@@ -28,11 +28,34 @@ int open_fds() {
   return n - 1;  // the directory stream itself
 }
 
-RunOptions options_for(const std::string& list, const std::string& db, Mode mode, int concurrency) {
+// The layouts the tests run: the four modes, and hybrid both in this process and in workers.
+enum class Case { fiber, thread, hybrid, process, hybrid_processes };
+
+Layout layout_for(Case c, int concurrency) {
+  switch (c) {
+    case Case::fiber:
+      return make_layout(Mode::fiber, concurrency, 1, 1, 1);
+    case Case::thread:
+      return make_layout(Mode::thread, concurrency, 1, 1, 1);
+    case Case::process:
+      return make_layout(Mode::process, concurrency, 1, 1, 1);
+    case Case::hybrid:
+      return make_layout(Mode::hybrid, std::nullopt, 1, 2, concurrency / 2);
+    case Case::hybrid_processes:
+      return make_layout(Mode::hybrid, std::nullopt, 2, 2, concurrency / 4);
+  }
+  return {};
+}
+
+std::string case_name(Case c) {
+  const char* names[] = {"fiber", "thread", "hybrid", "process", "hybrid_processes"};
+  return names[static_cast<int>(c)];
+}
+
+RunOptions options_for(const std::string& list, const std::string& db, Case c, int concurrency) {
   RunOptions o;
   o.inputs.files = {list};
-  o.layout = mode == Mode::hybrid ? make_layout(mode, std::nullopt, 1, 2, concurrency / 2)
-                                  : make_layout(mode, concurrency, 1, 1, 1);
+  o.layout = layout_for(c, concurrency);
   o.db_path = db;
   o.handle_signals = false;
   o.fetch.timeout = std::chrono::seconds(10);
@@ -52,7 +75,7 @@ TEST(RunCrawl, ASlowCallbackRunsOncePerPageWithoutSlowingTheCrawl) {
   std::atomic<int> calls{0};
   std::set<int64_t> seqs;
   std::mutex seqs_mutex;
-  auto o = options_for(dir.file("urls.txt"), dir.file("crawl.db"), Mode::fiber, 50);
+  auto o = options_for(dir.file("urls.txt"), dir.file("crawl.db"), Case::fiber, 50);
   o.callback_threads = 2;
   // 200 pages × 50 ms on 2 threads = 5 s of callback work; the crawl itself needs ~0.1 s.
   o.callbacks.on_page.push_back([&](const storage::PageRecord& r, std::string_view) {
@@ -80,7 +103,7 @@ TEST(RunCrawl, ACallbackThatThrowsIsCountedNotFatal) {
   auto testbed = test::Testbed::start();
   test::TempDir dir;
   test::write_file(dir.file("urls.txt"), list_of(testbed.base_url(), "/page/", 20));
-  auto o = options_for(dir.file("urls.txt"), dir.file("crawl.db"), Mode::thread, 4);
+  auto o = options_for(dir.file("urls.txt"), dir.file("crawl.db"), Case::thread, 4);
   o.callbacks.on_page.push_back(
       [](const storage::PageRecord&, std::string_view) { throw std::runtime_error("boom"); });
   RunSummary s = run_crawl(o);
@@ -104,7 +127,7 @@ TEST(RunCrawl, FibersWaitingBeforeTheFirstUrlAllGetWork) {
     [[maybe_unused]] auto n = write(fd, list.data(), list.size());
     close(fd);
   });
-  auto o = options_for(fifo, dir.file("crawl.db"), Mode::fiber, 200);
+  auto o = options_for(fifo, dir.file("crawl.db"), Case::fiber, 200);
   o.parse = false;
   RunSummary s = run_crawl(o);
   writer.join();
@@ -114,7 +137,7 @@ TEST(RunCrawl, FibersWaitingBeforeTheFirstUrlAllGetWork) {
   EXPECT_GE(test::query_int(o.db_path, "select count(distinct worker) from pages"), 150);
 }
 
-class Modes : public ::testing::TestWithParam<Mode> {};
+class Modes : public ::testing::TestWithParam<Case> {};
 
 TEST_P(Modes, LeavesNoFileDescriptorOrHandleBehind) {
   auto testbed = test::Testbed::start();
@@ -143,7 +166,7 @@ TEST_P(Modes, StoreTheSameRowsAsThreadMode) {
                      "/page/3\n";
   test::write_file(dir.file("urls.txt"), list);
   const std::string db = dir.file("crawl.db");
-  run_crawl(options_for(dir.file("urls.txt"), db, Mode::thread, 16));
+  run_crawl(options_for(dir.file("urls.txt"), db, Case::thread, 16));
   RunOptions other = options_for(dir.file("urls.txt"), db, GetParam(), 16);
   run_crawl(other);
   const std::string columns =
@@ -163,8 +186,24 @@ TEST_P(Modes, StoreTheSameRowsAsThreadMode) {
             0);
 }
 
-INSTANTIATE_TEST_SUITE_P(Layouts, Modes, ::testing::Values(Mode::fiber, Mode::thread, Mode::hybrid),
-                         [](const auto& info) { return std::string(mode_name(info.param)); });
+// No worker process outlives a run: each was reaped (not left a zombie) before run_crawl returned.
+TEST_P(Modes, LeavesNoChildProcessBehind) {
+  auto testbed = test::Testbed::start();
+  test::TempDir dir;
+  test::write_file(dir.file("urls.txt"), list_of(testbed.base_url(), "/delay/50/page/", 40));
+  const auto before = test::children_of(getpid());
+  RunSummary s = run_crawl(options_for(dir.file("urls.txt"), dir.file("crawl.db"), GetParam(), 8));
+  EXPECT_EQ(s.tally.ok, 40);
+  EXPECT_EQ(test::children_of(getpid()), before);
+  const bool forks = GetParam() == Case::process || GetParam() == Case::hybrid_processes;
+  EXPECT_EQ(test::query_int(dir.file("crawl.db"), "select count(*) from pages where worker like 'p%'"),
+            forks ? 40 : 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Layouts, Modes,
+                         ::testing::Values(Case::fiber, Case::thread, Case::hybrid, Case::process,
+                                           Case::hybrid_processes),
+                         [](const auto& info) { return case_name(info.param); });
 
 }  // namespace
 }  // namespace crawl

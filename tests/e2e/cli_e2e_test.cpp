@@ -95,7 +95,7 @@ TEST(Cli, ReadsStdinAndStreamsJsonlAndSavesBodies) {
   EXPECT_EQ(std::filesystem::file_size(dir.file("bodies") + "/1-0.html"), testbed::page_body_bytes(0));
 }
 
-class Interrupt : public ::testing::TestWithParam<std::string> {};
+class Interrupt : public ::testing::TestWithParam<std::vector<std::string>> {};
 
 TEST_P(Interrupt, CtrlCStillLeavesOneRowPerLineAndExits130) {
   auto testbed = test::Testbed::start();
@@ -105,10 +105,15 @@ TEST_P(Interrupt, CtrlCStillLeavesOneRowPerLineAndExits130) {
     list += testbed.base_url() + "/delay/" + (i < 20 ? "10" : "3000") + "/page/" + std::to_string(i) + "\n";
   list += "not a url\n";
   test::write_file(dir.file("urls.txt"), list);
-  test::Child crawl({test::crawl_binary(), "run", dir.file("urls.txt"), "--db", dir.file("c.db"), "--mode",
-                     GetParam(), "-c", "50", "--no-progress"});
+  std::vector<std::string> args = {test::crawl_binary(), "run",          dir.file("urls.txt"), "--db",
+                                   dir.file("c.db"),     "--no-progress"};
+  for (const auto& a : GetParam()) args.push_back(a);
+  test::Child crawl(args);
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  const auto workers = test::children_of(crawl.pid());
   EXPECT_EQ(crawl.stop(SIGINT), 130);
+  // Worker processes were reaped before the parent exited: none is left, not even as a zombie.
+  for (pid_t w : workers) EXPECT_FALSE(std::filesystem::exists("/proc/" + std::to_string(w))) << w;
   const std::string db = dir.file("c.db");
   EXPECT_EQ(test::query_int(db, "select count(*) from pages"), 401);
   EXPECT_EQ(test::query_int(db, "select count(distinct seq) from pages"), 401);
@@ -119,7 +124,13 @@ TEST_P(Interrupt, CtrlCStillLeavesOneRowPerLineAndExits130) {
   EXPECT_EQ(run[0]["status"].value_or(""), "interrupted");
 }
 
-INSTANTIATE_TEST_SUITE_P(Modes, Interrupt, ::testing::Values("fiber", "thread"));
+INSTANTIATE_TEST_SUITE_P(Modes, Interrupt,
+                         ::testing::Values(std::vector<std::string>{"--mode", "fiber", "-c", "50"},
+                                           std::vector<std::string>{"--mode", "thread", "-c", "50"},
+                                           std::vector<std::string>{"--mode", "process", "-c", "50"},
+                                           std::vector<std::string>{"--mode", "hybrid", "--processes", "2",
+                                                                    "--fibers", "25"}),
+                         [](const auto& info) { return info.param[1]; });
 
 }  // namespace
 }  // namespace crawl

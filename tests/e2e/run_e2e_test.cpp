@@ -191,8 +191,15 @@ INSTANTIATE_TEST_SUITE_P(Modes, MixedList,
                          ::testing::Values(std::vector<std::string>{"--mode", "thread", "-c", "64"},
                                            std::vector<std::string>{"--mode", "fiber", "-c", "64"},
                                            std::vector<std::string>{"--mode", "hybrid", "--threads", "2",
-                                                                    "--fibers", "32"}),
-                         [](const auto& info) { return info.param[1]; });
+                                                                    "--fibers", "32"},
+                                           std::vector<std::string>{"--mode", "process", "-c", "64"},
+                                           std::vector<std::string>{"--mode", "hybrid", "--processes", "2",
+                                                                    "--threads", "2", "--fibers", "16"}),
+                         [](const auto& info) {
+                           std::string name = info.param[1];
+                           if (name == "hybrid" && info.param[2] == "--processes") name += "_processes";
+                           return name;
+                         });
 
 }  // namespace
 }  // namespace crawl

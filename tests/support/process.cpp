@@ -147,6 +147,8 @@ Child::Child(const std::vector<std::string>& argv) {
   pid_ = fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
   if (pid_ == 0) {
+    // Its own process group, as a shell gives a job: a test can send the group a terminal's Ctrl-C.
+    setpgid(0, 0);
     dup2(out_pipe[1], 1);
     int devnull = open("/dev/null", O_RDONLY);
     dup2(devnull, 0);
@@ -266,6 +268,41 @@ std::string read_file(const std::string& path) {
   std::stringstream ss;
   ss << f.rdbuf();
   return ss.str();
+}
+
+namespace {
+
+// The state letter and parent pid of /proc/PID/stat; false when the process does not exist. The
+// command name (field 2) may hold spaces and parentheses, so fields are read after its last ')'.
+bool read_stat(pid_t pid, char& state, pid_t& parent) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text;
+  if (!std::getline(in, text)) return false;
+  const auto close = text.rfind(')');
+  if (close == std::string::npos) return false;
+  std::istringstream rest(text.substr(close + 1));
+  return static_cast<bool>(rest >> state >> parent);
+}
+
+}  // namespace
+
+std::vector<pid_t> children_of(pid_t parent) {
+  std::vector<pid_t> out;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    const pid_t pid = std::stoi(name);
+    char state = 0;
+    pid_t ppid = 0;
+    if (read_stat(pid, state, ppid) && ppid == parent) out.push_back(pid);
+  }
+  return out;
+}
+
+bool has_ended(pid_t pid) {
+  char state = 0;
+  pid_t ppid = 0;
+  return !read_stat(pid, state, ppid) || state == 'Z' || state == 'X';
 }
 
 }  // namespace crawl::test

@@ -27,8 +27,9 @@ ProcessResult run_process(const std::vector<std::string>& argv, const std::strin
 ProcessResult run_crawl(const std::vector<std::string>& args, const std::string& input = "",
                         std::chrono::seconds timeout = std::chrono::seconds(300));
 
-// A child started in the background with its stdout on a pipe (readable line by line) and its
-// stderr passed through. Killed with SIGKILL and reaped on destruction if still running.
+// A child started in the background, in a process group of its own (as a shell starts a job), with
+// its stdout on a pipe (readable line by line) and its stderr passed through. Killed with SIGKILL and reaped
+// on destruction if still running.
 class Child {
  public:
   explicit Child(const std::vector<std::string>& argv);
@@ -53,6 +54,12 @@ class Child {
   bool exited_ = false;
   int exit_code_ = -1;
 };
+
+// The processes whose parent is `parent` right now (from /proc), zombies included.
+std::vector<pid_t> children_of(pid_t parent);
+// True once `pid` has ended: it no longer exists, or it is a zombie waiting to be reaped by
+// whoever inherited it.
+bool has_ended(pid_t pid);
 
 // A scratch directory removed (recursively) when the object goes away.
 class TempDir {

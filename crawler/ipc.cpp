@@ -1,0 +1,239 @@
+#include "crawler/ipc.hpp"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+namespace crawl::ipc {
+namespace {
+
+// Both ends are the same binary on the same machine, so values travel in host byte order.
+class Writer {
+ public:
+  void u8(uint8_t v) { out_.push_back(static_cast<char>(v)); }
+  void i64(int64_t v) { raw(&v, sizeof v); }
+  void f64(double v) { raw(&v, sizeof v); }
+  void str(std::string_view s) {
+    i64(static_cast<int64_t>(s.size()));
+    out_.append(s);
+  }
+  void opt_str(const std::optional<std::string>& s) {
+    u8(s ? 1 : 0);
+    if (s) str(*s);
+  }
+  void opt_i64(const std::optional<int64_t>& v) {
+    u8(v ? 1 : 0);
+    if (v) i64(*v);
+  }
+  std::string take() { return std::move(out_); }
+
+ private:
+  void raw(const void* p, size_t n) { out_.append(static_cast<const char*>(p), n); }
+  std::string out_;
+};
+
+class Reader {
+ public:
+  explicit Reader(std::string_view in) : in_(in) {}
+  uint8_t u8() {
+    need(1);
+    return static_cast<uint8_t>(in_[at_++]);
+  }
+  int64_t i64() {
+    int64_t v;
+    raw(&v, sizeof v);
+    return v;
+  }
+  double f64() {
+    double v;
+    raw(&v, sizeof v);
+    return v;
+  }
+  std::string str() {
+    const int64_t n = i64();
+    if (n < 0) throw std::runtime_error("malformed frame: negative string length");
+    need(static_cast<size_t>(n));
+    std::string s(in_.substr(at_, static_cast<size_t>(n)));
+    at_ += static_cast<size_t>(n);
+    return s;
+  }
+  std::optional<std::string> opt_str() {
+    if (!u8()) return std::nullopt;
+    return str();
+  }
+  std::optional<int64_t> opt_i64() {
+    if (!u8()) return std::nullopt;
+    return i64();
+  }
+  void done() const {
+    if (at_ != in_.size()) throw std::runtime_error("malformed frame: trailing bytes");
+  }
+
+ private:
+  void need(size_t n) const {
+    if (in_.size() - at_ < n) throw std::runtime_error("malformed frame: truncated");
+  }
+  void raw(void* p, size_t n) {
+    need(n);
+    std::memcpy(p, in_.data() + at_, n);
+    at_ += n;
+  }
+  std::string_view in_;
+  size_t at_ = 0;
+};
+
+void put_task(Writer& w, const UrlTask& t) {
+  w.i64(t.seq);
+  w.str(t.source);
+  w.i64(t.line);
+  w.str(t.input);
+  w.str(t.url);
+  w.i64(t.depth);
+  w.str(t.parent_url);
+  w.i64(t.attempt);
+}
+
+}  // namespace
+
+void append_frame(std::string& out, FrameKind kind, std::string_view payload) {
+  if (payload.size() > kMaxPayload) throw std::length_error("frame payload too large");
+  const uint32_t header[2] = {static_cast<uint32_t>(kind), static_cast<uint32_t>(payload.size())};
+  out.append(reinterpret_cast<const char*>(header), sizeof header);
+  out.append(payload);
+}
+
+std::string encode_task(const UrlTask& task) {
+  Writer w;
+  put_task(w, task);
+  return w.take();
+}
+
+UrlTask decode_task(std::string_view payload) {
+  Reader r(payload);
+  UrlTask t;
+  t.seq = r.i64();
+  t.source = r.str();
+  t.line = r.i64();
+  t.input = r.str();
+  t.url = r.str();
+  t.depth = static_cast<int>(r.i64());
+  t.parent_url = r.str();
+  t.attempt = static_cast<int>(r.i64());
+  r.done();
+  return t;
+}
+
+std::string encode_page(const Page& page) {
+  const auto& p = page.record;
+  Writer w;
+  w.i64(p.seq);
+  w.str(p.source);
+  w.i64(p.line);
+  w.str(p.input);
+  w.str(p.url);
+  w.str(p.final_url);
+  w.i64(p.status);
+  w.str(p.error);
+  w.str(p.error_message);
+  w.str(p.content_type);
+  w.str(p.charset);
+  w.i64(p.wire_bytes);
+  w.i64(p.body_bytes);
+  w.opt_i64(p.text_bytes);
+  w.opt_str(p.title);
+  w.opt_i64(p.link_count);
+  w.i64(p.depth);
+  w.str(p.parent_url);
+  w.i64(p.attempts);
+  w.i64(p.redirects);
+  w.f64(p.timings.dns_ms);
+  w.f64(p.timings.connect_ms);
+  w.f64(p.timings.tls_ms);
+  w.f64(p.timings.ttfb_ms);
+  w.f64(p.timings.total_ms);
+  w.f64(p.timings.queue_ms);
+  w.str(p.worker);
+  w.f64(p.fetched_at);
+  w.u8(page.body_kept ? 1 : 0);
+  w.str(page.body);
+  return w.take();
+}
+
+Page decode_page(std::string_view payload) {
+  Reader r(payload);
+  Page page;
+  auto& p = page.record;
+  p.seq = r.i64();
+  p.source = r.str();
+  p.line = r.i64();
+  p.input = r.str();
+  p.url = r.str();
+  p.final_url = r.str();
+  p.status = static_cast<long>(r.i64());
+  p.error = r.str();
+  p.error_message = r.str();
+  p.content_type = r.str();
+  p.charset = r.str();
+  p.wire_bytes = r.i64();
+  p.body_bytes = r.i64();
+  p.text_bytes = r.opt_i64();
+  p.title = r.opt_str();
+  p.link_count = r.opt_i64();
+  p.depth = static_cast<int>(r.i64());
+  p.parent_url = r.str();
+  p.attempts = static_cast<int>(r.i64());
+  p.redirects = static_cast<int>(r.i64());
+  p.timings.dns_ms = r.f64();
+  p.timings.connect_ms = r.f64();
+  p.timings.tls_ms = r.f64();
+  p.timings.ttfb_ms = r.f64();
+  p.timings.total_ms = r.f64();
+  p.timings.queue_ms = r.f64();
+  p.worker = r.str();
+  p.fetched_at = r.f64();
+  page.body_kept = r.u8() != 0;
+  page.body = r.str();
+  r.done();
+  // The wait for a parser starts when the parent hands the page on, not when the worker sent it.
+  page.enqueued_at = std::chrono::steady_clock::now();
+  return page;
+}
+
+std::optional<Frame> FrameBuffer::next() {
+  const size_t available = buffer_.size() - consumed_;
+  if (available < kHeaderBytes) return std::nullopt;
+  uint32_t header[2];
+  std::memcpy(header, buffer_.data() + consumed_, sizeof header);
+  const uint32_t kind = header[0], length = header[1];
+  if (kind < 1 || kind > 3 || length > kMaxPayload)
+    throw std::runtime_error("malformed frame header (kind " + std::to_string(kind) + ", length " +
+                             std::to_string(length) + ")");
+  if (available - kHeaderBytes < length) return std::nullopt;
+  Frame f{static_cast<FrameKind>(kind), buffer_.substr(consumed_ + kHeaderBytes, length)};
+  consumed_ += kHeaderBytes + length;
+  // Drop what has been consumed once it is most of the buffer, so it never grows without bound.
+  if (consumed_ == buffer_.size()) {
+    buffer_.clear();
+    consumed_ = 0;
+  } else if (consumed_ > buffer_.size() / 2) {
+    buffer_.erase(0, consumed_);
+    consumed_ = 0;
+  }
+  return f;
+}
+
+bool write_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
+
+}  // namespace crawl::ipc

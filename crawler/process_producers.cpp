@@ -1,0 +1,515 @@
+// Process mode and hybrid mode with --processes: forked workers fed over framed socket pairs.
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/usage_error.hpp"
+#include "crawler/errors.hpp"
+#include "crawler/ipc.hpp"
+#include "crawler/producers.hpp"
+
+namespace crawl {
+namespace {
+
+// ---- The worker side (runs in the child, never returns) ----
+
+// Set by SIGUSR1, which the parent sends to a blocking worker when the run is interrupted: that
+// worker sits in curl_easy_perform and reads nothing else, and libcurl's progress callback (which
+// Transfer polls) is the one place it looks. A signal handler can only reach a global.
+std::atomic<bool> g_worker_stop{false};
+static_assert(std::atomic<bool>::is_always_lock_free, "set from a signal handler");
+
+void on_stop_signal(int) {
+  g_worker_stop.store(true, std::memory_order_relaxed);
+}
+
+// What every worker does first: die with the parent, leave Ctrl-C to the parent (the terminal sends
+// it to the whole process group; the parent decides what is interrupted), close every descriptor
+// but its own socket, and initialise libcurl for itself.
+void prepare_worker(int sock, pid_t parent) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != parent) _exit(1);  // the parent died before prctl took effect
+  signal(SIGINT, SIG_IGN);
+  signal(SIGPIPE, SIG_IGN);
+  struct sigaction sa {};
+  sa.sa_handler = &on_stop_signal;
+  sa.sa_flags = SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGUSR1, &sa, nullptr);
+  // The list files, the other workers' sockets and whatever the caller had open are not ours.
+  if (sock > 3) close_range(3, static_cast<unsigned>(sock) - 1, 0);
+  close_range(static_cast<unsigned>(sock) + 1, ~0U, 0);
+  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) _exit(1);
+}
+
+// Reads from `sock` until one whole frame has arrived; nullopt at end of input.
+std::optional<ipc::Frame> read_frame(int sock, ipc::FrameBuffer& in) {
+  char buf[16 * 1024];
+  for (;;) {
+    if (auto f = in.next()) return f;
+    const ssize_t n = ::read(sock, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return std::nullopt;
+    in.append(buf, static_cast<size_t>(n));
+  }
+}
+
+// Process mode: the classic pre-forked worker. One blocking transfer at a time, one URL in, one
+// page out; no thread and no fiber.
+[[noreturn]] void blocking_worker(int sock, int index, const FetchOptions& fetch) {
+  const std::string worker = "p" + std::to_string(index);
+  Transfer transfer(fetch, nullptr, &g_worker_stop);
+  ipc::FrameBuffer in;
+  std::string out;
+  while (auto frame = read_frame(sock, in)) {
+    if (frame->kind != ipc::FrameKind::task) continue;  // a stop frame: SIGUSR1 does the work
+    const UrlTask task = ipc::decode_task(frame->payload);
+    Page page;
+    if (g_worker_stop.load(std::memory_order_relaxed)) {
+      page = unfetched_page(task, category::kInterrupted, "the run was interrupted before the fetch");
+    } else {
+      transfer.begin(task, worker);
+      page = transfer.perform();
+    }
+    out.clear();
+    ipc::append_frame(out, ipc::FrameKind::page, ipc::encode_page(page));
+    if (!ipc::write_all(sock, out)) _exit(1);  // the parent is gone
+  }
+  _exit(0);
+}
+
+// Hybrid: the same fiber producers as in-process, fed by a thread that reads tasks from the socket;
+// this thread sends the pages back, several frames to a write.
+[[noreturn]] void fiber_worker(int sock, int index, const WorkerSpec& spec, const FetchOptions& fetch) {
+  const int fetches = spec.threads * spec.fibers;
+  const size_t batch = batch_size_for(spec.fibers);
+  TaskChannel tasks(channel_capacity_for(static_cast<size_t>(fetches) + 1));
+  PageChannel pages(channel_capacity_for(static_cast<size_t>(fetches) / batch + 1));
+  std::atomic<int64_t> in_flight{0};
+  Wakers wakers;
+  std::thread control([&] {
+    ipc::FrameBuffer in;
+    char buf[64 * 1024];
+    for (;;) {
+      const ssize_t n = ::read(sock, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      in.append(buf, static_cast<size_t>(n));
+      TaskBatch received;
+      while (auto frame = in.next()) {
+        if (frame->kind == ipc::FrameKind::task) {
+          received.push_back(ipc::decode_task(frame->payload));
+        } else if (frame->kind == ipc::FrameKind::stop) {
+          g_worker_stop.store(true);
+          wakers.wake_all();  // fiber schedulers sleeping in epoll_wait abandon their transfers now
+        }
+      }
+      if (!received.empty()) tasks.push(std::move(received));
+    }
+    tasks.close();
+  });
+  std::thread producers([&] {
+    ProducerContext ctx{tasks,     pages,  fetch, g_worker_stop,
+                        in_flight, wakers, batch, "p" + std::to_string(index) + "."};
+    run_fiber_producers(ctx, spec.threads, spec.fibers);
+    pages.close();
+  });
+  PageBatch done;
+  std::string out;
+  bool parent_gone = false;
+  while (pages.pop(done) == boost::fibers::channel_op_status::success) {
+    if (parent_gone) continue;
+    out.clear();
+    for (const Page& page : done) ipc::append_frame(out, ipc::FrameKind::page, ipc::encode_page(page));
+    parent_gone = !ipc::write_all(sock, out);
+  }
+  producers.join();
+  control.join();
+  _exit(parent_gone ? 1 : 0);
+}
+
+std::string describe_exit(int status) {
+  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status))
+    return "was killed by signal " + std::to_string(WTERMSIG(status)) + " (" + strsignal(WTERMSIG(status)) +
+           ")";
+  return "ended";
+}
+
+int64_t resident_kb(pid_t pid) {
+  std::ifstream statm("/proc/" + std::to_string(pid) + "/statm");
+  int64_t size = 0, resident = 0;
+  if (!(statm >> size >> resident)) return 0;
+  return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+}  // namespace
+
+// ---- The parent side ----
+
+struct WorkerPool::State {
+  struct Worker {
+    pid_t pid = -1;
+    int fd = -1;
+    int index = 0;
+    bool alive = true;
+    bool stop_sent = false;
+    std::map<int64_t, UrlTask> held;  // sent, no page back yet; by seq
+    ipc::FrameBuffer in;
+  };
+
+  WorkerSpec spec;
+  mutable std::mutex mutex;      // guards everything below but `usage` sums (collector only)
+  std::condition_variable room;  // a worker has room, a worker died, or the feeder may finish
+  std::vector<Worker> workers;
+  std::deque<UrlTask> retries;  // held by a worker that died; waiting for room elsewhere
+  int64_t held_total = 0;
+  int alive = 0;
+  bool stopping = false;
+  WorkerUsage usage;
+  int64_t peak_rss_sum_kb = 0;
+
+  Worker* roomiest() {
+    Worker* best = nullptr;
+    size_t best_held = static_cast<size_t>(spec.fetches_per_worker());
+    for (auto& w : workers)
+      if (w.alive && w.held.size() < best_held) {
+        best = &w;
+        best_held = w.held.size();
+      }
+    return best;
+  }
+
+  // Under `mutex`. A write to a dead worker fails quietly: the collector sees its socket close and
+  // deals with what it held, this task included.
+  void send(Worker& w, UrlTask&& task, const ProducerContext& ctx) {
+    std::string frame;
+    ipc::append_frame(frame, ipc::FrameKind::task, ipc::encode_task(task));
+    w.held.emplace(task.seq, std::move(task));
+    ++held_total;
+    ctx.in_flight.fetch_add(1, std::memory_order_relaxed);
+    ipc::write_all(w.fd, frame);
+  }
+
+  // Under `mutex`: retries go out before new tasks, to whoever has room.
+  void dispatch_retries(const ProducerContext& ctx) {
+    while (!retries.empty()) {
+      Worker* w = roomiest();
+      if (!w) return;
+      send(*w, std::move(retries.front()), ctx);
+      retries.pop_front();
+    }
+  }
+
+  // Waits for the worker to end; the caller may hold `mutex` or not (see account()).
+  static std::pair<int, rusage> wait_for(pid_t pid) {
+    int status = 0;
+    rusage ru{};
+    while (wait4(pid, &status, 0, &ru) < 0 && errno == EINTR) {
+    }
+    return {status, ru};
+  }
+  // Under `mutex` (or with no other thread left): adds a reaped worker's usage; returns how it ended.
+  std::string account(Worker& w, const std::pair<int, rusage>& ended) {
+    const rusage& ru = ended.second;
+    usage.user_s += static_cast<double>(ru.ru_utime.tv_sec) + static_cast<double>(ru.ru_utime.tv_usec) / 1e6;
+    usage.sys_s += static_cast<double>(ru.ru_stime.tv_sec) + static_cast<double>(ru.ru_stime.tv_usec) / 1e6;
+    usage.voluntary_ctx += ru.ru_nvcsw;
+    usage.involuntary_ctx += ru.ru_nivcsw;
+    w.pid = -1;
+    return describe_exit(ended.first);
+  }
+  void reap(Worker& w) { account(w, wait_for(w.pid)); }
+};
+
+WorkerPool::WorkerPool(const WorkerSpec& spec, const FetchOptions& fetch)
+    : state_(std::make_unique<State>()) {
+  state_->spec = spec;
+  const pid_t parent = getpid();
+  state_->workers.reserve(static_cast<size_t>(spec.processes));
+  for (int i = 0; i < spec.processes; ++i) {
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+      throw UsageError(std::string("cannot create a socket pair for worker ") + std::to_string(i) + ": " +
+                       std::strerror(errno) + " (lower -c or --processes)");
+    std::fflush(nullptr);  // or output buffered so far would be written by every child as well
+    const pid_t pid = fork();
+    if (pid < 0) {
+      const int err = errno;
+      close(sv[0]);
+      close(sv[1]);
+      throw UsageError("cannot start worker process " + std::to_string(i) + " of " +
+                       std::to_string(spec.processes) + ": " + std::strerror(err) +
+                       " (lower -c or --processes, or raise the process limit: ulimit -u)");
+    }
+    if (pid == 0) {
+      prepare_worker(sv[1], parent);
+      if (spec.blocking) blocking_worker(sv[1], i, fetch);
+      fiber_worker(sv[1], i, spec, fetch);
+    }
+    close(sv[1]);
+    State::Worker w;
+    w.pid = pid;
+    w.fd = sv[0];
+    w.index = i;
+    state_->workers.push_back(std::move(w));
+    ++state_->alive;
+  }
+}
+
+WorkerPool::~WorkerPool() {
+  for (auto& w : state_->workers) {
+    if (w.pid > 0) {
+      kill(w.pid, SIGKILL);
+      state_->reap(w);
+    }
+    if (w.fd >= 0) close(w.fd);
+  }
+}
+
+std::vector<int> WorkerPool::pids() const {
+  std::lock_guard lock(state_->mutex);
+  std::vector<int> out;
+  for (const auto& w : state_->workers)
+    if (w.pid > 0) out.push_back(w.pid);
+  return out;
+}
+
+WorkerUsage WorkerPool::usage() const {
+  std::lock_guard lock(state_->mutex);
+  WorkerUsage u = state_->usage;
+  u.peak_rss_sum_kb = state_->peak_rss_sum_kb;
+  return u;
+}
+
+void WorkerPool::sample_memory() {
+  int64_t total = resident_kb(getpid());
+  for (int pid : pids()) total += resident_kb(pid);
+  std::lock_guard lock(state_->mutex);
+  state_->peak_rss_sum_kb = std::max(state_->peak_rss_sum_kb, total);
+}
+
+void WorkerPool::stop_workers() {
+  std::lock_guard lock(state_->mutex);
+  state_->stopping = true;
+  for (auto& w : state_->workers) {
+    if (!w.alive || w.stop_sent) continue;
+    w.stop_sent = true;
+    if (state_->spec.blocking) {
+      kill(w.pid, SIGUSR1);
+    } else {
+      std::string frame;
+      ipc::append_frame(frame, ipc::FrameKind::stop, {});
+      ipc::write_all(w.fd, frame);
+    }
+  }
+  state_->room.notify_all();
+}
+
+void WorkerPool::run(const ProducerContext& ctx) {
+  State& s = *state_;
+  int epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+  int feeder_done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (epoll_fd < 0 || feeder_done_fd < 0) throw std::runtime_error("cannot create the workers' epoll set");
+  struct Fds {
+    int a, b;
+    ~Fds() {
+      close(a);
+      close(b);
+    }
+  } fds{epoll_fd, feeder_done_fd};
+  for (size_t i = 0; i < s.workers.size(); ++i) {
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLRDHUP;
+    ev.data.u64 = i;
+    epoll_ctl(epoll_fd, EPOLL_CTL_ADD, s.workers[i].fd, &ev);
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = ~uint64_t{0};
+  epoll_ctl(epoll_fd, EPOLL_CTL_ADD, feeder_done_fd, &ev);
+  bool feeder_done = false;  // guarded by s.mutex
+
+  // The collector reads pages from every worker and hands them on; pushing into the bounded queue
+  // blocks it when the consumers fall behind, so it stops reading and the workers stop at their
+  // next write: memory stays flat.
+  std::thread collector([&] {
+    std::vector<epoll_event> events(64);
+    std::vector<char> buf(1 << 20);
+    for (;;) {
+      {
+        std::lock_guard lock(s.mutex);
+        if (feeder_done && s.held_total == 0 && s.retries.empty()) break;
+      }
+      const int n = epoll_wait(epoll_fd, events.data(), static_cast<int>(events.size()), -1);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {  // only a broken invariant (a bad descriptor) gets here
+        std::fprintf(stderr, "crawl: epoll_wait on the workers failed: %s\n", std::strerror(errno));
+        std::abort();
+      }
+      PageBatch pages;
+      for (int e = 0; e < n; ++e) {
+        if (events[static_cast<size_t>(e)].data.u64 == ~uint64_t{0}) continue;  // the feeder is done
+        State::Worker& w = s.workers[events[static_cast<size_t>(e)].data.u64];
+        bool gone = false;
+        // At most a few reads per worker per round, so one sending big pages cannot starve the rest.
+        for (int reads = 0; reads < 4; ++reads) {
+          const ssize_t got = recv(w.fd, buf.data(), buf.size(), MSG_DONTWAIT);
+          if (got < 0 && errno == EINTR) continue;
+          if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+          if (got <= 0) {
+            gone = true;
+            break;
+          }
+          w.in.append(buf.data(), static_cast<size_t>(got));
+          if (static_cast<size_t>(got) < buf.size()) break;
+        }
+        std::unique_lock lock(s.mutex);
+        try {
+          while (auto frame = w.in.next()) {
+            if (frame->kind != ipc::FrameKind::page) continue;
+            Page page = ipc::decode_page(frame->payload);
+            if (w.held.erase(page.record.seq) == 0) continue;  // not ours to count (never happens)
+            --s.held_total;
+            ctx.in_flight.fetch_sub(1, std::memory_order_relaxed);
+            pages.push_back(std::move(page));
+          }
+        } catch (const std::exception& e) {
+          // A worker that sends garbage is as good as dead: stop it and treat it so.
+          std::fprintf(stderr, "crawl: worker p%d sent a malformed frame (%s); stopping it\n", w.index,
+                       e.what());
+          kill(w.pid, SIGKILL);
+          gone = true;
+        }
+        if (gone) {
+          epoll_ctl(epoll_fd, EPOLL_CTL_DEL, w.fd, nullptr);
+          lock.unlock();
+          const auto ended = State::wait_for(w.pid);  // its socket closed: it has exited or is about to
+          lock.lock();
+          const std::string how = s.account(w, ended);
+          close(w.fd);
+          w.fd = -1;
+          w.alive = false;
+          --s.alive;
+          ++s.usage.workers_lost;
+          const bool others = s.alive > 0;
+          for (auto& [seq, task] : w.held) {
+            --s.held_total;
+            ctx.in_flight.fetch_sub(1, std::memory_order_relaxed);
+            if (s.stopping || ctx.stop.load()) {
+              pages.push_back(unfetched_page(
+                  task, category::kInterrupted,
+                  "the run was interrupted while worker p" + std::to_string(w.index) + " held this URL"));
+            } else if (task.attempt < 2 && others) {
+              ++task.attempt;
+              s.retries.push_back(std::move(task));
+            } else {
+              Page row = unfetched_page(task, category::kWorkerCrash,
+                                        "worker process p" + std::to_string(w.index) + " " + how +
+                                            " while fetching this URL" +
+                                            (task.attempt > 1 ? " (its second attempt)" : ""));
+              row.record.attempts = task.attempt;
+              pages.push_back(std::move(row));
+            }
+          }
+          w.held.clear();
+          if (!others) {
+            // Nobody is left to fetch: what waited for a retry is recorded now.
+            for (auto& task : s.retries) {
+              Page row =
+                  unfetched_page(task, category::kWorkerCrash, "no worker process is left to retry it on");
+              row.record.attempts = task.attempt - 1;
+              pages.push_back(std::move(row));
+            }
+            s.retries.clear();
+          }
+        }
+        s.dispatch_retries(ctx);
+        lock.unlock();
+        s.room.notify_all();
+      }
+      if (!pages.empty()) ctx.pages.push(std::move(pages));
+    }
+  });
+
+  // The feeder (this thread) hands each task to the worker with the most room, waiting when none
+  // has any: a worker holds at most as many URLs as it fetches at once, so a dying worker takes few
+  // with it and the last URLs are not stuck behind a busy worker while others idle.
+  TaskBatch batch;
+  try {
+    while (ctx.tasks.pop(batch) == boost::fibers::channel_op_status::success) {
+      PageBatch rows;
+      for (UrlTask& task : batch) {
+        std::unique_lock lock(s.mutex);
+        s.room.wait(lock, [&] {
+          return s.stopping || ctx.stop.load() || s.alive == 0 || (s.retries.empty() && s.roomiest());
+        });
+        if (s.stopping || ctx.stop.load()) {
+          rows.push_back(
+              unfetched_page(task, category::kInterrupted, "the run was interrupted before the fetch"));
+        } else if (s.alive == 0) {
+          rows.push_back(
+              unfetched_page(task, category::kWorkerCrash, "no worker process is left to fetch it"));
+        } else {
+          s.send(*s.roomiest(), std::move(task), ctx);
+        }
+      }
+      if (!rows.empty()) ctx.pages.push(std::move(rows));
+    }
+  } catch (...) {
+    std::lock_guard lock(s.mutex);
+    feeder_done = true;
+    uint64_t one = 1;
+    [[maybe_unused]] auto w = write(feeder_done_fd, &one, sizeof one);
+    collector.join();
+    throw;
+  }
+  {
+    std::lock_guard lock(s.mutex);
+    feeder_done = true;
+  }
+  uint64_t one = 1;
+  [[maybe_unused]] auto written = write(feeder_done_fd, &one, sizeof one);
+  collector.join();
+
+  sample_memory();
+  // Every URL has its row: the workers see their sockets close, exit, and are reaped here.
+  for (auto& w : s.workers) {
+    if (w.fd >= 0) shutdown(w.fd, SHUT_WR);
+  }
+  for (auto& w : s.workers) {
+    if (w.pid > 0) {
+      const auto ended = State::wait_for(w.pid);
+      std::lock_guard lock(s.mutex);  // pids() may be reading from the progress thread
+      s.account(w, ended);
+    }
+    if (w.fd >= 0) {
+      close(w.fd);
+      w.fd = -1;
+    }
+    w.alive = false;
+  }
+}
+
+}  // namespace crawl

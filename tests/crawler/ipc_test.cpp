@@ -1,0 +1,181 @@
+// The frames worker processes and the parent exchange: every field survives the trip, frames are
+// cut right however the bytes arrive, and damaged input is refused rather than misread.
+#include "crawler/ipc.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <thread>
+
+namespace crawl::ipc {
+namespace {
+
+UrlTask sample_task() {
+  UrlTask t;
+  t.seq = 123456789012;
+  t.source = "lists/a b.txt";
+  t.line = 42;
+  t.input = "  http://example.com/é  ";
+  t.url = "http://example.com/%C3%A9";
+  t.depth = 3;
+  t.parent_url = "http://example.com/";
+  t.attempt = 2;
+  return t;
+}
+
+Page sample_page() {
+  Page p;
+  auto& r = p.record;
+  r.seq = 7;
+  r.source = "-";
+  r.line = 9;
+  r.input = "http://h/x";
+  r.url = "http://h/x";
+  r.final_url = "http://h/y";
+  r.status = 404;
+  r.error = "http_4xx";
+  r.error_message = "HTTP 404";
+  r.content_type = "text/html; charset=utf-8";
+  r.charset = "utf-8";
+  r.wire_bytes = 1000;
+  r.body_bytes = 3000;
+  r.text_bytes = 55;
+  r.title = std::string("A title with \0 a NUL", 20);
+  r.link_count = std::nullopt;
+  r.depth = 1;
+  r.parent_url = "http://h/";
+  r.attempts = 2;
+  r.redirects = 1;
+  r.timings = {
+      .dns_ms = 0.5, .connect_ms = 1.25, .tls_ms = 0, .ttfb_ms = 10.5, .total_ms = 12.75, .queue_ms = 3};
+  r.worker = "p3.t1.f9";
+  r.fetched_at = 1.7e9 + 0.123;
+  p.body = std::string(1 << 20, 'x') + std::string("\0\xff", 2);
+  p.body_kept = true;
+  return p;
+}
+
+void expect_same(const Page& a, const Page& b) {
+  const auto &x = a.record, &y = b.record;
+  EXPECT_EQ(x.seq, y.seq);
+  EXPECT_EQ(x.source, y.source);
+  EXPECT_EQ(x.line, y.line);
+  EXPECT_EQ(x.input, y.input);
+  EXPECT_EQ(x.url, y.url);
+  EXPECT_EQ(x.final_url, y.final_url);
+  EXPECT_EQ(x.status, y.status);
+  EXPECT_EQ(x.error, y.error);
+  EXPECT_EQ(x.error_message, y.error_message);
+  EXPECT_EQ(x.content_type, y.content_type);
+  EXPECT_EQ(x.charset, y.charset);
+  EXPECT_EQ(x.wire_bytes, y.wire_bytes);
+  EXPECT_EQ(x.body_bytes, y.body_bytes);
+  EXPECT_EQ(x.text_bytes, y.text_bytes);
+  EXPECT_EQ(x.title, y.title);
+  EXPECT_EQ(x.link_count, y.link_count);
+  EXPECT_EQ(x.depth, y.depth);
+  EXPECT_EQ(x.parent_url, y.parent_url);
+  EXPECT_EQ(x.attempts, y.attempts);
+  EXPECT_EQ(x.redirects, y.redirects);
+  EXPECT_EQ(x.timings.dns_ms, y.timings.dns_ms);
+  EXPECT_EQ(x.timings.connect_ms, y.timings.connect_ms);
+  EXPECT_EQ(x.timings.tls_ms, y.timings.tls_ms);
+  EXPECT_EQ(x.timings.ttfb_ms, y.timings.ttfb_ms);
+  EXPECT_EQ(x.timings.total_ms, y.timings.total_ms);
+  EXPECT_EQ(x.timings.queue_ms, y.timings.queue_ms);
+  EXPECT_EQ(x.worker, y.worker);
+  EXPECT_EQ(x.fetched_at, y.fetched_at);
+  EXPECT_EQ(a.body_kept, b.body_kept);
+  EXPECT_EQ(a.body, b.body);
+}
+
+TEST(Ipc, TasksAndPagesSurviveTheTrip) {
+  const UrlTask t = sample_task();
+  const UrlTask u = decode_task(encode_task(t));
+  EXPECT_EQ(u.seq, t.seq);
+  EXPECT_EQ(u.source, t.source);
+  EXPECT_EQ(u.line, t.line);
+  EXPECT_EQ(u.input, t.input);
+  EXPECT_EQ(u.url, t.url);
+  EXPECT_EQ(u.depth, t.depth);
+  EXPECT_EQ(u.parent_url, t.parent_url);
+  EXPECT_EQ(u.attempt, t.attempt);
+
+  const Page p = sample_page();
+  expect_same(decode_page(encode_page(p)), p);
+  Page empty;
+  expect_same(decode_page(encode_page(empty)), empty);
+}
+
+TEST(Ipc, FramesAreCutRightHoweverTheBytesArrive) {
+  std::string stream;
+  append_frame(stream, FrameKind::task, encode_task(sample_task()));
+  append_frame(stream, FrameKind::stop, {});
+  const std::string page = encode_page(sample_page());
+  append_frame(stream, FrameKind::page, page);
+  for (size_t piece : {size_t{1}, size_t{7}, size_t{4096}, stream.size()}) {
+    FrameBuffer in;
+    std::vector<Frame> frames;
+    for (size_t at = 0; at < stream.size(); at += piece) {
+      in.append(stream.data() + at, std::min(piece, stream.size() - at));
+      while (auto f = in.next()) frames.push_back(std::move(*f));
+      if (piece == 1 && at > 50'000) {  // byte by byte through a megabyte takes too long; jump ahead
+        in.append(stream.data() + at + 1, stream.size() - at - 1);
+        while (auto f = in.next()) frames.push_back(std::move(*f));
+        break;
+      }
+    }
+    ASSERT_EQ(frames.size(), 3u) << "pieces of " << piece;
+    EXPECT_EQ(frames[0].kind, FrameKind::task);
+    EXPECT_EQ(decode_task(frames[0].payload).url, sample_task().url);
+    EXPECT_EQ(frames[1].kind, FrameKind::stop);
+    EXPECT_TRUE(frames[1].payload.empty());
+    EXPECT_EQ(frames[2].kind, FrameKind::page);
+    EXPECT_EQ(frames[2].payload, page);
+    EXPECT_TRUE(in.empty());
+  }
+}
+
+TEST(Ipc, DamagedInputIsRefused) {
+  const std::string task = encode_task(sample_task());
+  EXPECT_THROW(decode_task(task.substr(0, task.size() - 1)), std::runtime_error);
+  EXPECT_THROW(decode_task(task + "x"), std::runtime_error);
+  EXPECT_THROW(decode_page(task), std::runtime_error);
+  FrameBuffer bad_kind;
+  const uint32_t header[2] = {99, 4};
+  bad_kind.append(reinterpret_cast<const char*>(header), sizeof header);
+  EXPECT_THROW(bad_kind.next(), std::runtime_error);
+  FrameBuffer huge;
+  const uint32_t huge_header[2] = {2, kMaxPayload + 1};
+  huge.append(reinterpret_cast<const char*>(huge_header), sizeof huge_header);
+  EXPECT_THROW(huge.next(), std::runtime_error);
+}
+
+// A page bigger than the socket's buffer crosses a real socket pair whole.
+TEST(Ipc, ABigPageCrossesASocketPair) {
+  int sv[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+  const Page p = sample_page();
+  std::thread writer([&] {
+    std::string out;
+    append_frame(out, FrameKind::page, encode_page(p));
+    EXPECT_TRUE(write_all(sv[0], out));
+    close(sv[0]);
+  });
+  FrameBuffer in;
+  std::optional<Frame> frame;
+  char buf[65536];
+  while (!frame) {
+    const ssize_t n = read(sv[1], buf, sizeof buf);
+    ASSERT_GT(n, 0);
+    in.append(buf, static_cast<size_t>(n));
+    frame = in.next();
+  }
+  writer.join();
+  close(sv[1]);
+  expect_same(decode_page(frame->payload), p);
+}
+
+}  // namespace
+}  // namespace crawl::ipc
