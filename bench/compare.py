@@ -6,6 +6,7 @@ Variants are interleaved (A B C A B C ...) so drift of a shared machine spreads 
 gives medians with min-max and each variant's wall time as a ratio to curl_floor's median.
 
   bench/compare.py --workload w1                     # 2,000 URLs x 100 ms at -c 200
+  bench/compare.py --workload w1proc                 # the same in process and hybrid 2x1x100 modes
   bench/compare.py --workload w2 --repeat 5          # 20,000 small pages, no latency, -c 50
   bench/compare.py --workload w3                     # 10,000 URLs x 1 s at -c 10000
   bench/compare.py --workload idle                   # 200 URLs x 2 s at -c 200: CPU while waiting
@@ -33,6 +34,10 @@ WORKLOADS = {
     # name: (count, path template, concurrency, default variants)
     "w1": (2000, "/delay/100/page/{n}", 200,
            "floor,curl,thread-noparse,fiber-noparse,thread-parse,fiber-parse"),
+    # issue 4: the same work in worker processes (200 of them, or 2 x 1 thread x 100 fibers)
+    "w1proc": (2000, "/delay/100/page/{n}", 200,
+               "floor,fiber-noparse,thread-noparse,process-noparse,hybrid2x1-noparse,"
+               "fiber-parse,thread-parse,process-parse,hybrid2x1-parse"),
     "w2": (20000, "/status/200?i={n}", 50, "floor,curl,fiber-noparse,thread-noparse"),
     "w3": (10000, "/delay/1000/page/{n}", 10000, "floor,fiber-noparse,fiber-parse"),
     "idle": (200, "/delay/2000/page/{n}", 200, "floor,fiber-noparse,thread-noparse"),
@@ -85,8 +90,9 @@ def resource_children():
 
 
 def run_crawl(urls_file, conc, mode, parse, db, extra):
-    args = [CRAWL, "run", urls_file, "--mode", mode, "-c", str(conc), "--db", db, "--no-progress",
-            "--timeout", "60s"] + extra
+    args = [CRAWL, "run", urls_file, "--mode", mode, "--db", db, "--no-progress", "--timeout", "60s"] + extra
+    if conc is not None:
+        args += ["-c", str(conc)]
     if not parse:
         args.append("--no-parse")
     r = subprocess.run(args, capture_output=True, text=True)
@@ -105,8 +111,8 @@ def run_crawl(urls_file, conc, mode, parse, db, extra):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--workload", choices=WORKLOADS, default="w1")
-    ap.add_argument("--variants", help="comma-separated: floor, curl, MODE-noparse, MODE-parse, "
-                    "hybrid2x1-noparse (MODE: fiber, thread)")
+    ap.add_argument("--variants", help="comma-separated: floor, curl, MODE-noparse, MODE-parse "
+                    "(MODE: fiber, thread, process, or hybridPxT for P processes x T threads)")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--testbed-threads", type=int, default=1)
     ap.add_argument("--json", help="also write the raw measurements to this file")
@@ -135,12 +141,14 @@ def main():
                     mode, _, kind = v.partition("-")
                     extra = []
                     if mode.startswith("hybrid"):
-                        t = int(mode[len("hybrid"):].split("x")[0])
-                        extra = ["--threads", str(t), "--fibers", str(conc // t)]
-                        mode = "hybrid"
-                        m = run_crawl(urls_file, None, mode, kind == "parse", db, extra)
+                        # hybridPxT: P processes x T threads, the fibers making up -c
+                        p, t = (int(x) for x in mode[len("hybrid"):].split("x"))
+                        extra = ["--processes", str(p), "--threads", str(t), "--fibers", str(conc // (p * t))]
+                        m = run_crawl(urls_file, None, "hybrid", kind == "parse", db, extra)
                     else:
                         m = run_crawl(urls_file, conc, mode, kind == "parse", db, extra)
+                    if m["ok"] + m["failed"] != count:
+                        sys.exit(f"{v}: {m['ok']} ok + {m['failed']} failed rows for {count} URLs")
                 results[v].append(m)
                 print(f"  rep {rep + 1} {v:18s} wall {m['wall']:7.3f} s  cpu {m['cpu']:6.2f} s  "
                       f"rss {m['rss_mb']:6.0f} MB", file=sys.stderr)
@@ -164,7 +172,7 @@ def main():
         print(f"{v:20s} {w:11.3f} {min(walls):7.3f}-{max(walls):<7.3f} {ratio} {count / w:8.0f} {cpu:6.2f} "
               f"{cpu / w:8.1%} {med(v, 'rss_mb'):7.0f}")
     # Pipeline efficiency (design.md): max(W_fetch, P_cpu / K) / W_full per mode.
-    for mode in ("thread", "fiber"):
+    for mode in sorted({v.rpartition("-")[0] for v in variants if "-" in v}):
         full, fetch = f"{mode}-parse", f"{mode}-noparse"
         if full in results and fetch in results:
             w_full = med(full, "wall")

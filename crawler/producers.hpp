@@ -67,7 +67,9 @@ struct WorkerUsage {
   double sys_s = 0;
   int64_t voluntary_ctx = 0;
   int64_t involuntary_ctx = 0;
-  int64_t peak_rss_sum_kb = 0;  // the largest sum of resident memory (parent + workers) sampled
+  // The largest total sampled (every 250 ms and at the end): this process's resident memory plus
+  // each worker's resident memory that is not shared file pages (libraries are counted once).
+  int64_t peak_rss_sum_kb = 0;
   int workers_lost = 0;         // workers that died before the end of the run
 };
 
@@ -86,7 +88,7 @@ class WorkerPool {
   void run(const ProducerContext& ctx);
   // The run was interrupted: tells every worker to abandon its fetches (safe from any thread).
   void stop_workers();
-  // Adds up the resident memory of this process and its workers; keeps the largest sum.
+  // Adds up the memory of this process and its workers (see WorkerUsage); keeps the largest sum.
   void sample_memory();
   WorkerUsage usage() const;
   std::vector<int> pids() const;
