@@ -19,7 +19,7 @@ struct RunFlags {
   std::vector<std::string> urls;
   std::string mode = "fiber";
   std::optional<int> concurrency;
-  int processes = 1, threads = 1, fibers = 1;
+  std::optional<int> processes, threads, fibers;
   int queue = 1000;
   int consumers = 0;
   int callback_threads = 2;
@@ -50,7 +50,13 @@ int run(const RunFlags& f, const std::string& command_line) {
   RunOptions o;
   o.inputs.files = f.files;
   o.inputs.urls = f.urls;
-  o.layout = make_layout(parse_mode(f.mode), f.concurrency, f.processes, f.threads, f.fibers);
+  const Mode mode = parse_mode(f.mode);
+  // Silently ignoring a layout flag would run something other than what was asked for.
+  if (mode != Mode::hybrid && (f.processes || f.threads || f.fibers))
+    throw UsageError("--processes, --threads and --fibers shape hybrid mode; with --mode " + f.mode +
+                     " give the number of fetches in flight with -c, or use --mode hybrid");
+  o.layout = make_layout(mode, f.concurrency, f.processes.value_or(1), f.threads.value_or(1),
+                         f.fibers.value_or(1));
   if (f.queue < 1) throw UsageError("--queue must be at least 1");
   if (f.consumers < 0) throw UsageError("--consumers must be at least 1 (or 0 for one per core)");
   if (f.callback_threads < 1) throw UsageError("--callback-threads must be at least 1");

@@ -26,6 +26,10 @@ TEST(Cli, BadUsageIsOneLineAndExitTwo) {
   const std::vector<std::vector<std::string>> cases = {
       {"run", "--url", "http://127.0.0.1:1/", "--mode", "coroutine"},
       {"run", "--url", "http://127.0.0.1:1/", "-c", "0"},
+      {"run", "--url", "http://127.0.0.1:1/", "--mode", "process", "--threads", "2"},
+      {"run", "--url", "http://127.0.0.1:1/", "--mode", "hybrid", "--processes", "2", "--fibers", "3", "-c",
+       "7"},
+      {"run", "--url", "http://127.0.0.1:1/", "--mode", "hybrid", "--processes", "0"},
       {"run", "/nonexistent/list.txt"},
       {"run"},
       {"run", "--url", "http://127.0.0.1:1/", "--timeout", "soon"},

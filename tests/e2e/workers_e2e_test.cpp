@@ -125,6 +125,21 @@ TEST(Workers, CtrlCToTheProcessGroupLeavesNoWorker) {
   EXPECT_EQ(query_int(db, "select count(*) from pages where error = 'worker_crash'"), 0);
 }
 
+// SIGTERM to the parent alone (a service manager stopping it): the same clean stop as Ctrl-C.
+TEST(Workers, SigtermToTheParentLeavesNoWorker) {
+  auto testbed = test::Testbed::start();
+  test::TempDir dir;
+  test::write_file(dir.file("urls.txt"), delayed_list(testbed.base_url(), 100, 2000));
+  test::Child crawl({test::crawl_binary(), "run", dir.file("urls.txt"), "--db", dir.file("c.db"), "--mode",
+                     "process", "-c", "8", "--no-progress"});
+  auto workers = wait_for_workers(crawl.pid(), 8);
+  ASSERT_EQ(workers.size(), 8u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(crawl.stop(SIGTERM), 130);
+  for (pid_t w : workers) EXPECT_FALSE(std::filesystem::exists("/proc/" + std::to_string(w))) << w;
+  EXPECT_EQ(query_int(dir.file("c.db"), "select count(*) from pages where error = 'interrupted'"), 100);
+}
+
 // A parent killed outright (SIGKILL: no chance to clean up) takes its workers with it.
 TEST(Workers, DieWithTheirParent) {
   auto testbed = test::Testbed::start();
