@@ -374,7 +374,12 @@ void WorkerPool::run(const ProducerContext& ctx) {
       }
       PageBatch pages;
       for (int e = 0; e < n; ++e) {
-        if (events[static_cast<size_t>(e)].data.u64 == ~uint64_t{0}) continue;  // the feeder is done
+        if (events[static_cast<size_t>(e)].data.u64 == ~uint64_t{0}) {
+          // The feeder is done: clear the eventfd, or epoll would report it again at once, forever.
+          uint64_t value;
+          [[maybe_unused]] auto r = read(feeder_done_fd, &value, sizeof value);
+          continue;
+        }
         State::Worker& w = s.workers[events[static_cast<size_t>(e)].data.u64];
         bool gone = false;
         // At most a few reads per worker per round, so one sending big pages cannot starve the rest.
