@@ -25,17 +25,23 @@ constexpr PanelBox kThroughputBox{82, 468};
 constexpr PanelBox kMemoryBox{584, 970};
 
 // Hues that stay apart for the common colour-vision deficiencies; each mode also has its own marker.
+// Each mode also has its own marker and dash pattern, so lines that coincide stay apart.
 struct ModeStyle {
   const char* colour;
   const char* marker;  // circle, square, triangle, diamond
+  const char* dashes;  // SVG stroke-dasharray; empty: solid
 };
 ModeStyle style_of(const std::string& mode) {
-  if (mode == "fiber") return {"#1f77b4", "circle"};
-  if (mode == "thread") return {"#e6730f", "square"};
-  if (mode == "process") return {"#2ca02c", "triangle"};
-  if (mode == "hybrid") return {"#9c4fbd", "diamond"};
-  return {"#555555", "circle"};
+  if (mode == "fiber") return {"#1f77b4", "circle", ""};
+  if (mode == "thread") return {"#e6730f", "square", "8 4"};
+  if (mode == "process") return {"#2ca02c", "triangle", "3 3"};
+  if (mode == "hybrid") return {"#9c4fbd", "diamond", "10 3 2 3"};
+  return {"#555555", "circle", ""};
 }
+
+// Modes often measure alike (fibers and hybrid on a latency-bound list); each mode's points move a few
+// pixels sideways from the tick so one never hides another.
+constexpr double kDodge = 6;
 
 std::string escape_xml(std::string_view text) {
   std::string out;
@@ -97,9 +103,11 @@ class Svg {
     out_ << "<text x=\"" << num(x) << "\" y=\"" << num(y) << "\" " << attributes << ">" << escape_xml(content)
          << "</text>\n";
   }
-  void polyline(const std::vector<std::pair<double, double>>& points, std::string_view colour) {
+  void polyline(const std::vector<std::pair<double, double>>& points, const ModeStyle& style) {
     if (points.size() < 2) return;
-    out_ << "<polyline fill=\"none\" stroke=\"" << colour << "\" stroke-width=\"2.5\" points=\"";
+    out_ << "<polyline fill=\"none\" stroke=\"" << style.colour << "\" stroke-width=\"2.5\"";
+    if (*style.dashes) out_ << " stroke-dasharray=\"" << style.dashes << "\"";
+    out_ << " points=\"";
     for (const auto& [x, y] : points) out_ << num(x) << ',' << num(y) << ' ';
     out_ << "\"/>\n";
   }
@@ -171,8 +179,11 @@ void draw_panel(Svg& svg, const storage::BenchReport& report, const Measure& mea
            "text-anchor=\"middle\" font-size=\"12\" transform=\"rotate(-90 " + num(label_x) + " " +
                num(label_y) + ")\"");
 
-  for (const auto& mode : report.info.modes) {
+  const auto& modes = report.info.modes;
+  for (size_t index = 0; index < modes.size(); ++index) {
+    const std::string& mode = modes[index];
     const ModeStyle style = style_of(mode);
+    const double dodge = (static_cast<double>(index) - static_cast<double>(modes.size() - 1) / 2) * kDodge;
     // A skipped pair breaks the line rather than being bridged over.
     std::vector<std::vector<std::pair<double, double>>> segments(1);
     std::vector<std::pair<double, double>> markers;
@@ -183,7 +194,7 @@ void draw_panel(Svg& svg, const storage::BenchReport& report, const Measure& mea
         if (!segments.back().empty()) segments.emplace_back();
         continue;
       }
-      const double x = to_x(pair.concurrency);
+      const double x = to_x(pair.concurrency) + dodge;
       const double low = measure.low(pair), high = measure.high(pair);
       if (high > low && (!y_axis.log || low > 0)) {
         svg.line(x, to_y(low), x, to_y(high), style.colour, 1.5);
@@ -193,7 +204,7 @@ void draw_panel(Svg& svg, const storage::BenchReport& report, const Measure& mea
       segments.back().emplace_back(x, to_y(value));
       markers.emplace_back(x, to_y(value));
     }
-    for (const auto& segment : segments) svg.polyline(segment, style.colour);
+    for (const auto& segment : segments) svg.polyline(segment, style);
     for (const auto& [x, y] : markers) svg.marker(x, y, style);
   }
 }
@@ -317,17 +328,25 @@ std::string bench_chart_svg(const storage::BenchReport& report) {
               .high = [](const storage::BenchPair& p) { return p.peak_rss_mb; }},
              kMemoryBox);
 
-  // The legend: one entry per mode, centred under both panels.
-  constexpr double kEntryWidth = 150;
-  double x = kWidth / 2 - kEntryWidth * static_cast<double>(info.modes.size()) / 2;
+  // The legend: one entry per mode, centred under both panels. Entry widths follow their labels,
+  // estimated at 8.5 units per character of 14-unit DejaVu Sans.
+  constexpr double kSwatch = 38, kCharWidth = 8.5, kGap = 30;
+  std::vector<std::string> labels;
+  double legend_width = 0;
   for (const auto& mode : info.modes) {
-    const ModeStyle style = style_of(mode);
-    svg.line(x, kLegendY, x + 30, kLegendY, style.colour, 2.5);
-    svg.marker(x + 15, kLegendY, style);
     const bool measured = std::any_of(report.pairs.begin(), report.pairs.end(),
                                       [&](const auto& pair) { return pair.mode == mode && pair.runs > 0; });
-    svg.text(x + 38, kLegendY + 5, measured ? mode : mode + " (skipped)", "font-size=\"14\"");
-    x += kEntryWidth;
+    labels.push_back(measured ? mode : mode + " (skipped)");
+    legend_width += kSwatch + kCharWidth * static_cast<double>(labels.back().size()) + kGap;
+  }
+  double x = (kWidth - (legend_width - kGap)) / 2;
+  for (size_t i = 0; i < info.modes.size(); ++i) {
+    const ModeStyle style = style_of(info.modes[i]);
+    svg.line(x, kLegendY, x + 30, kLegendY, style.colour, 2.5,
+             *style.dashes ? std::string(" stroke-dasharray=\"") + style.dashes + "\"" : "");
+    svg.marker(x + 15, kLegendY, style);
+    svg.text(x + kSwatch, kLegendY + 5, labels[i], "font-size=\"14\"");
+    x += kSwatch + kCharWidth * static_cast<double>(labels[i].size()) + kGap;
   }
   double y = kFootnoteY;
   for (const auto& footnote : footnotes) {
