@@ -308,8 +308,10 @@ std::string bench_chart_svg(const storage::BenchReport& report) {
            "text-anchor=\"middle\" font-size=\"18\" font-weight=\"bold\"");
   std::string subtitle = workload;
   if (urls > 0) subtitle += " · " + std::to_string(urls) + " URLs";
-  subtitle += " · median of " + std::to_string(info.repeat) +
-              " interleaved runs per point (bars: min–max) · " + info.started_at.substr(0, 10);
+  subtitle += info.repeat == 1 ? " · one run per point · "
+                               : " · median of " + std::to_string(info.repeat) +
+                                     " interleaved runs per point (bars: min–max) · ";
+  subtitle += info.started_at.substr(0, 10);
   if (info.status != "completed") subtitle += " · " + info.status;
   svg.text(kWidth / 2, 52, subtitle, "text-anchor=\"middle\" font-size=\"12.5\" fill=\"#444\"");
 
