@@ -18,5 +18,6 @@ using Runner = std::function<int()>;
 void add_run_command(CLI::App& app, Runner& runner, const std::string& command_line);
 void add_query_commands(CLI::App& app, Runner& runner);  // `query` and `runs`
 void add_testbed_command(CLI::App& app, Runner& runner);
+void add_bench_command(CLI::App& app, Runner& runner, const std::string& command_line);
 
 }  // namespace crawl::cli

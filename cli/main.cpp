@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   crawl::cli::add_run_command(app, runner, command_line);
   crawl::cli::add_query_commands(app, runner);
   crawl::cli::add_testbed_command(app, runner);
+  crawl::cli::add_bench_command(app, runner, command_line);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

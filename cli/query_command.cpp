@@ -6,8 +6,10 @@
 #include <optional>
 #include <string>
 
+#include "benchmark/chart.hpp"
 #include "cli/commands.hpp"
 #include "common/usage_error.hpp"
+#include "storage/bench_report.hpp"
 #include "storage/query.hpp"
 
 namespace crawl::cli {
@@ -26,6 +28,8 @@ struct RunsFlags {
   std::string db = "crawl.db";
   std::string format = "table";
   int limit = 20;
+  std::string bench;  // a bench id or "latest": its comparison table instead of the list of runs
+  std::string chart;
 };
 
 int run_query(const QueryFlags& f) {
@@ -44,7 +48,16 @@ int run_query(const QueryFlags& f) {
 }
 
 int run_runs(const RunsFlags& f) {
-  storage::list_runs(f.db, storage::parse_format(f.format), std::cout, f.limit);
+  const storage::Format format = storage::parse_format(f.format);
+  if (!f.chart.empty() && f.bench.empty())
+    throw UsageError("--chart draws a bench: add --bench ID or latest");
+  if (f.bench.empty()) {
+    storage::list_runs(f.db, format, std::cout, f.limit);
+    return 0;
+  }
+  const storage::BenchReport report = storage::load_bench_report(f.db, f.bench);
+  storage::print_bench_report(report, format, std::cout);
+  if (!f.chart.empty()) benchmark::write_bench_chart(report, f.chart);
   return 0;
 }
 
@@ -70,6 +83,9 @@ void add_query_commands(CLI::App& app, Runner& runner) {
   runs_cmd->add_option("--db", runs->db, "SQLite database file")->capture_default_str();
   runs_cmd->add_option("--format", runs->format, "Output: table, csv, json or jsonl")->capture_default_str();
   runs_cmd->add_option("--limit", runs->limit, "How many runs to show")->capture_default_str();
+  runs_cmd->add_option("--bench", runs->bench,
+                       "Show the comparison table of a `crawl bench` (its id, or latest) instead");
+  runs_cmd->add_option("--chart", runs->chart, "With --bench: also draw its chart to FILE.svg");
   runs_cmd->callback([runs, &runner] { runner = [runs] { return run_runs(*runs); }; });
 }
 

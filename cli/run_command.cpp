@@ -34,6 +34,7 @@ struct RunFlags {
   std::string jsonl;
   std::string save_bodies;
   std::optional<bool> progress;
+  std::string bench_id;
 };
 
 Mode parse_mode(const std::string& name) {
@@ -74,6 +75,7 @@ int run(const RunFlags& f, const std::string& command_line) {
   o.fetch.user_agent = f.user_agent;
   o.fetch.verify_tls = !f.insecure;
   o.command_line = command_line;
+  o.bench_id = f.bench_id;
   o.progress = f.progress.value_or(isatty(STDERR_FILENO) == 1);
 
   // --save-bodies names files after the run id, known once the database has the run row (and
@@ -126,6 +128,8 @@ void add_run_command(CLI::App& app, Runner& runner, const std::string& command_l
   cmd->add_flag(
       "--progress,!--no-progress", [flags](int64_t n) { flags->progress = n > 0; },
       "Progress line on stderr (default: when stderr is a terminal)");
+  // Set by `crawl bench` on the runs it starts; hidden from --help.
+  cmd->add_option("--bench-id", flags->bench_id, "Tag the run as part of a crawl bench")->group("");
   cmd->callback([flags, &runner, command_line] {
     runner = [flags, command_line] { return run(*flags, command_line); };
   });

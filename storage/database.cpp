@@ -92,10 +92,37 @@ CREATE INDEX pages_by_run_error ON pages(run_id, error);
 PRAGMA user_version = 1;
 )sql";
 
+// Version 2: `crawl bench` records each comparison it makes (its runs point here through
+// runs.bench_id) and each (mode, concurrency) pair it could not run, with the reason.
+constexpr const char* kSchemaVersion2 = R"sql(
+CREATE TABLE benches (
+  id            TEXT PRIMARY KEY, -- e.g. b20261124-093700; runs.bench_id holds it
+  status        TEXT NOT NULL,    -- running | completed | interrupted
+  started_at    TEXT NOT NULL,    -- ISO-8601 UTC
+  ended_at      TEXT,             -- NULL while running
+  workload      TEXT NOT NULL,    -- what was crawled, e.g. 'testbed, 100ms latency' or the list files
+  modes         TEXT NOT NULL,    -- comma-separated, in the order given
+  concurrencies TEXT NOT NULL,    -- comma-separated, in the order given
+  repeat        INTEGER NOT NULL, -- runs of each pair
+  version       TEXT NOT NULL,    -- of crawl
+  command_line  TEXT NOT NULL
+);
+
+CREATE TABLE bench_skips (
+  bench_id    TEXT NOT NULL REFERENCES benches(id) ON DELETE CASCADE,
+  mode        TEXT NOT NULL,
+  concurrency INTEGER NOT NULL,
+  reason      TEXT NOT NULL,      -- why the pair was skipped or stopped, as `crawl run` said it
+  PRIMARY KEY (bench_id, mode, concurrency)
+);
+
+PRAGMA user_version = 2;
+)sql";
+
 // kMigrations[i] takes a database from version i to version i + 1 and ends by setting user_version
 // to i + 1. A new schema version appends a step (ALTER TABLE ..., PRAGMA user_version = 2) here;
 // earlier steps never change, so every old file walks the same path.
-constexpr std::array kMigrations = {kSchemaVersion1};
+constexpr std::array kMigrations = {kSchemaVersion1, kSchemaVersion2};
 
 }  // namespace
 

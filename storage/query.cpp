@@ -508,6 +508,19 @@ void run_query(const std::string& db_path, const std::string& sql, Format format
   write_rows(db, statement.get(), *sink);
 }
 
+void print_rows(const std::vector<std::string>& columns, const std::vector<std::vector<Value>>& rows,
+                Format format, std::ostream& out) {
+  auto sink = make_sink(format, out);
+  sink->columns(columns);
+  std::vector<Cell> cells;
+  for (const auto& row : rows) {
+    cells.clear();
+    for (const Value& value : row) std::visit([&cells](const auto& v) { cells.emplace_back(v); }, value);
+    sink->row(cells);
+  }
+  sink->end();
+}
+
 void list_runs(const std::string& db_path, Format format, std::ostream& out, int limit) {
   if (limit < 1) throw UsageError("--limit must be at least 1");
   Database db = open_for_reading(db_path);

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 namespace crawl::storage {
@@ -34,6 +35,13 @@ void print_reports(Format format, std::ostream& out);
 // and StorageError when the database cannot be read.
 void run_query(const std::string& db_path, const std::string& sql, Format format, std::ostream& out,
                std::optional<int64_t> run_id = std::nullopt);
+
+// One value of a printed row: NULL, an integer, a real or text.
+using Value = std::variant<std::monostate, int64_t, double, std::string>;
+
+// Prints rows computed elsewhere (e.g. a bench report) exactly as query results are printed.
+void print_rows(const std::vector<std::string>& columns, const std::vector<std::vector<Value>>& rows,
+                Format format, std::ostream& out);
 
 // The `limit` newest runs, newest first, one row each.
 void list_runs(const std::string& db_path, Format format, std::ostream& out, int limit);

@@ -26,7 +26,7 @@ TEST(Database, CreatesTheSchemaInANewFile) {
   { Database db = Database::open(path); }
 
   EXPECT_EQ(test::query_int(path, "PRAGMA user_version"), latest_schema_version());
-  EXPECT_EQ(latest_schema_version(), 1);
+  EXPECT_EQ(latest_schema_version(), 2);
   auto journal = test::query_rows(path, "PRAGMA journal_mode");
   EXPECT_EQ(*journal.at(0)["journal_mode"], "wal");
 
@@ -60,7 +60,7 @@ TEST(Database, MigratesAnEmptyExistingFile) {
   const std::string path = dir.file("empty.db");
   test::write_file(path, "");  // zero bytes is a valid, empty SQLite database at version 0
   Database db = Database::open(path);
-  EXPECT_EQ(db.schema_version(), 1);
+  EXPECT_EQ(db.schema_version(), latest_schema_version());
   EXPECT_EQ(test::query_int(path, "SELECT count(*) FROM runs"), 0);
 }
 
@@ -77,8 +77,29 @@ TEST(Database, ReopeningAtTheLatestVersionKeepsTheData) {
         "run')");
   }
   Database again = Database::open(path);
-  EXPECT_EQ(again.schema_version(), 1);
+  EXPECT_EQ(again.schema_version(), latest_schema_version());
   EXPECT_EQ(test::query_int(path, "SELECT count(*) FROM runs"), 1);
+}
+
+// A file written before `crawl bench` existed (version 1) gains the bench tables and keeps its runs.
+TEST(Database, MigratesVersionOneToTheBenchTables) {
+  test::TempDir dir;
+  const std::string path = dir.file("v1.db");
+  {
+    Database db = Database::open(path);
+    db.exec(
+        "INSERT INTO runs (status, started_at, mode, processes, threads, fibers, concurrency, "
+        "queue_capacity, consumers, callback_threads, parse, version, command_line) "
+        "VALUES ('completed', '2024-01-01T00:00:00.000Z', 'fiber', 1, 1, 8, 8, 10, 1, 1, 1, '0.1.0', 'crawl "
+        "run')");
+    db.exec("DROP TABLE bench_skips; DROP TABLE benches; PRAGMA user_version = 1");
+  }
+  Database db = Database::open(path);
+  EXPECT_EQ(db.schema_version(), 2);
+  EXPECT_EQ(test::query_int(path, "SELECT count(*) FROM runs"), 1);
+  EXPECT_EQ(test::query_int(path, "SELECT count(*) FROM benches"), 0);
+  EXPECT_EQ(column_names(path, "bench_skips"),
+            (std::set<std::string>{"bench_id", "mode", "concurrency", "reason"}));
 }
 
 TEST(Database, WorksInMemory) {
@@ -123,7 +144,7 @@ TEST(Database, ReadOnlyConnectionCannotWrite) {
   const std::string path = dir.file("crawl.db");
   { Database::open(path); }
   Database db = Database::open(path, {.access = Access::read_only});
-  EXPECT_EQ(db.schema_version(), 1);
+  EXPECT_EQ(db.schema_version(), latest_schema_version());
   EXPECT_THROW(db.exec("DELETE FROM runs"), StorageError);
 }
 

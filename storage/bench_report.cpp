@@ -1,0 +1,443 @@
+#include "storage/bench_report.hpp"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <cmath>
+#include <ctime>
+#include <map>
+#include <ostream>
+#include <sstream>
+
+#include "common/usage_error.hpp"
+#include "storage/database.hpp"
+
+namespace crawl::storage {
+namespace {
+
+constexpr int kFirstVersionWithBenches = 2;
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : ",") + item;
+  return out;
+}
+
+std::vector<std::string> split(std::string_view text) {
+  std::vector<std::string> items;
+  size_t start = 0;
+  while (start <= text.size() && !text.empty()) {
+    size_t end = text.find(',', start);
+    if (end == std::string_view::npos) end = text.size();
+    items.emplace_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return items;
+}
+
+std::string text_column(sqlite3_stmt* statement, int column) {
+  const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(statement, column));
+  return text ? std::string(text, static_cast<size_t>(sqlite3_column_bytes(statement, column))) : "";
+}
+
+void bind_text(sqlite3_stmt* statement, int index, std::string_view text) {
+  sqlite3_bind_text(statement, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+}
+
+// Steps a statement that returns no rows; throws StorageError naming `what` when it fails.
+void step_done(const Database& db, sqlite3_stmt* statement, std::string_view what) {
+  if (sqlite3_step(statement) != SQLITE_DONE)
+    throw StorageError("cannot " + std::string(what) + " in " + db.path() + ": " + db.last_error());
+}
+
+// "b20261124-093700": sorts by time, reads as a date, and is safe on a command line.
+std::string id_for_time(double unix_seconds) {
+  auto seconds = static_cast<std::time_t>(unix_seconds);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char text[32];
+  std::strftime(text, sizeof text, "b%Y%m%d-%H%M%S", &utc);
+  return text;
+}
+
+bool bench_exists(const Database& db, const std::string& id) {
+  Statement statement = db.prepare("SELECT 1 FROM benches WHERE id = ?1");
+  bind_text(statement.get(), 1, id);
+  return sqlite3_step(statement.get()) == SQLITE_ROW;
+}
+
+constexpr std::string_view kRunColumns =
+    "id, status, mode, concurrency, processes, threads, fibers, coalesce(urls, 0), coalesce(wall_s, 0), "
+    "coalesce(pages_per_s, 0), coalesce(user_s, 0), coalesce(sys_s, 0), coalesce(peak_rss_kb, 0), "
+    "coalesce(voluntary_ctx, 0), coalesce(involuntary_ctx, 0), coalesce(p50_ms, 0), coalesce(p99_ms, 0), "
+    "coalesce(pages_failed, 0)";
+
+BenchRun read_run(sqlite3_stmt* s) {
+  BenchRun run;
+  run.id = sqlite3_column_int64(s, 0);
+  run.status = text_column(s, 1);
+  run.mode = text_column(s, 2);
+  run.concurrency = sqlite3_column_int(s, 3);
+  run.processes = sqlite3_column_int(s, 4);
+  run.threads = sqlite3_column_int(s, 5);
+  run.fibers = sqlite3_column_int(s, 6);
+  run.urls = sqlite3_column_int64(s, 7);
+  run.wall_s = sqlite3_column_double(s, 8);
+  run.pages_per_s = sqlite3_column_double(s, 9);
+  run.user_s = sqlite3_column_double(s, 10);
+  run.sys_s = sqlite3_column_double(s, 11);
+  run.peak_rss_kb = sqlite3_column_int64(s, 12);
+  run.voluntary_ctx = sqlite3_column_int64(s, 13);
+  run.involuntary_ctx = sqlite3_column_int64(s, 14);
+  run.p50_ms = sqlite3_column_double(s, 15);
+  run.p99_ms = sqlite3_column_double(s, 16);
+  run.pages_failed = sqlite3_column_int64(s, 17);
+  return run;
+}
+
+Spread spread(const std::vector<double>& values) {
+  if (values.empty()) return {};
+  auto [lowest, highest] = std::minmax_element(values.begin(), values.end());
+  return {.median = median(values), .min = *lowest, .max = *highest};
+}
+
+template <typename Field>
+double median_of(const std::vector<const BenchRun*>& runs, Field field) {
+  std::vector<double> values;
+  for (const BenchRun* run : runs) values.push_back(static_cast<double>(run->*field));
+  return median(std::move(values));
+}
+
+template <typename Field>
+std::vector<double> values_of(const std::vector<const BenchRun*>& runs, Field field) {
+  std::vector<double> values;
+  for (const BenchRun* run : runs) values.push_back(static_cast<double>(run->*field));
+  return values;
+}
+
+double round_to(double value, int decimals) {
+  const double scale = std::pow(10.0, decimals);
+  return std::round(value * scale) / scale;
+}
+
+std::string fixed(double value, int decimals) {
+  std::ostringstream text;
+  text.setf(std::ios::fixed);
+  text.precision(decimals);
+  text << value;
+  return text.str();
+}
+
+// Decimals per measure: enough to tell pairs apart without noise digits. One table shared by every
+// format, so csv and json carry the numbers the table shows.
+constexpr int kWallDecimals = 3;
+constexpr int kCpuDecimals = 2;
+constexpr int kMemoryDecimals = 1;
+constexpr int kLatencyDecimals = 1;
+constexpr int kRatioDecimals = 2;
+
+Value measured(const BenchPair& pair, double value, int decimals) {
+  if (pair.runs == 0) return std::monostate{};
+  return round_to(value, decimals);
+}
+
+Value measured_count(const BenchPair& pair, double value) {
+  if (pair.runs == 0) return std::monostate{};
+  return static_cast<int64_t>(std::llround(value));
+}
+
+Value range_text(const BenchPair& pair, const Spread& s, int decimals) {
+  if (pair.runs == 0) return std::monostate{};
+  return fixed(s.min, decimals) + "–" + fixed(s.max, decimals);
+}
+
+Value note_value(const BenchPair& pair) {
+  if (pair.note.empty()) return std::monostate{};
+  return pair.note;
+}
+
+// Wide enough to say what happened; bench_notes() below the table says it in full.
+constexpr size_t kTableNoteWidth = 40;
+
+Value short_note_value(const BenchPair& pair) {
+  if (pair.note.size() <= kTableNoteWidth) return note_value(pair);
+  size_t cut = kTableNoteWidth - 1;
+  while (cut > 0 && (static_cast<unsigned char>(pair.note[cut]) & 0xC0) == 0x80) --cut;  // whole characters
+  return pair.note.substr(0, cut) + "…";
+}
+
+void print_heading(const BenchReport& report, std::ostream& out) {
+  const BenchInfo& info = report.info;
+  int64_t urls = 0;
+  for (const auto& pair : report.pairs) urls = std::max(urls, pair.urls);
+  out << "bench " << info.id << " (" << info.status << "): " << info.workload;
+  if (urls > 0) out << ", " << urls << " URLs";
+  out << ", " << info.repeat << (info.repeat == 1 ? " run" : " interleaved runs") << " per pair, started "
+      << info.started_at.substr(0, 19) << " UTC\n";
+}
+
+}  // namespace
+
+double median(std::vector<double> values) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  const size_t middle = values.size() / 2;
+  if (values.size() % 2 == 1) return values[middle];
+  return (values[middle - 1] + values[middle]) / 2;
+}
+
+BenchReport aggregate_bench(const BenchInfo& info, const std::vector<BenchRun>& runs,
+                            const std::vector<BenchSkip>& skips) {
+  BenchReport report{.info = info};
+  // Runs went in the order given; a reader compares along rising concurrency.
+  std::vector<int> concurrencies = info.concurrencies;
+  std::sort(concurrencies.begin(), concurrencies.end());
+  for (const auto& mode : info.modes) {
+    for (int concurrency : concurrencies) {
+      BenchPair pair{.mode = mode, .concurrency = concurrency};
+      std::vector<const BenchRun*> completed;
+      int unfinished = 0;
+      for (const BenchRun& run : runs) {
+        if (run.mode != mode || run.concurrency != concurrency) continue;
+        if (run.status == "completed")
+          completed.push_back(&run);
+        else
+          ++unfinished;
+      }
+      pair.runs = static_cast<int>(completed.size());
+      if (!completed.empty()) {
+        const BenchRun& first = *completed.front();
+        pair.layout = std::to_string(first.processes) + "×" + std::to_string(first.threads) + "×" +
+                      std::to_string(first.fibers);
+        pair.urls = std::llround(median_of(completed, &BenchRun::urls));
+        pair.wall_s = spread(values_of(completed, &BenchRun::wall_s));
+        pair.pages_per_s = spread(values_of(completed, &BenchRun::pages_per_s));
+        pair.user_s = median_of(completed, &BenchRun::user_s);
+        pair.sys_s = median_of(completed, &BenchRun::sys_s);
+        pair.peak_rss_mb = median_of(completed, &BenchRun::peak_rss_kb) / 1024;
+        pair.voluntary_ctx = median_of(completed, &BenchRun::voluntary_ctx);
+        pair.involuntary_ctx = median_of(completed, &BenchRun::involuntary_ctx);
+        pair.p50_ms = median_of(completed, &BenchRun::p50_ms);
+        pair.p99_ms = median_of(completed, &BenchRun::p99_ms);
+        for (const BenchRun* run : completed) pair.failed += run->pages_failed;
+      }
+      for (const BenchSkip& skip : skips)
+        if (skip.mode == mode && skip.concurrency == concurrency)
+          pair.note = (completed.empty() ? "skipped: " : "stopped: ") + skip.reason;
+      if (pair.note.empty() && unfinished > 0)
+        pair.note = std::to_string(unfinished) + (unfinished == 1 ? " run" : " runs") + " did not complete";
+      report.pairs.push_back(std::move(pair));
+    }
+  }
+  double best = 0;
+  for (const auto& pair : report.pairs)
+    if (pair.runs > 0 && pair.wall_s.median > 0 && (best == 0 || pair.wall_s.median < best))
+      best = pair.wall_s.median;
+  for (auto& pair : report.pairs)
+    if (pair.runs > 0 && best > 0) pair.vs_best = pair.wall_s.median / best;
+  return report;
+}
+
+std::vector<std::string> bench_notes(const BenchReport& report) {
+  std::vector<std::string> notes;
+  for (const auto& mode : report.info.modes) {
+    std::vector<std::pair<std::string, std::string>> by_note;  // note, its concurrencies; first seen first
+    for (const auto& pair : report.pairs) {
+      if (pair.mode != mode || pair.note.empty()) continue;
+      auto same =
+          std::find_if(by_note.begin(), by_note.end(), [&](const auto& n) { return n.first == pair.note; });
+      if (same == by_note.end())
+        by_note.emplace_back(pair.note, std::to_string(pair.concurrency));
+      else
+        same->second += ", " + std::to_string(pair.concurrency);
+    }
+    for (const auto& [note, concurrencies] : by_note)
+      notes.push_back(mode + " -c " + concurrencies + ": " + note);
+  }
+  return notes;
+}
+
+BenchRecorder::BenchRecorder(std::unique_ptr<Database> db, BenchInfo info)
+    : db_(std::move(db)), info_(std::move(info)) {}
+BenchRecorder::BenchRecorder(BenchRecorder&&) noexcept = default;
+BenchRecorder::~BenchRecorder() = default;
+
+BenchRecorder BenchRecorder::create(const std::string& db_path, BenchInfo info, double unix_now) {
+  auto db = std::make_unique<Database>(Database::open(db_path));
+  // Two benches started in the same second get -2, -3...: ids stay unique and still sort by time.
+  const std::string base = id_for_time(unix_now);
+  info.id = base;
+  for (int n = 2; bench_exists(*db, info.id); ++n) info.id = base + "-" + std::to_string(n);
+  info.started_at = iso8601_utc(unix_now);
+  info.status = "running";
+  std::vector<std::string> concurrencies;
+  for (int c : info.concurrencies) concurrencies.push_back(std::to_string(c));
+  Statement insert = db->prepare(
+      "INSERT INTO benches (id, status, started_at, workload, modes, concurrencies, repeat, version, "
+      "command_line) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+  bind_text(insert.get(), 1, info.id);
+  bind_text(insert.get(), 2, info.status);
+  bind_text(insert.get(), 3, info.started_at);
+  bind_text(insert.get(), 4, info.workload);
+  bind_text(insert.get(), 5, join(info.modes));
+  bind_text(insert.get(), 6, join(concurrencies));
+  sqlite3_bind_int(insert.get(), 7, info.repeat);
+  bind_text(insert.get(), 8, info.version);
+  bind_text(insert.get(), 9, info.command_line);
+  step_done(*db, insert.get(), "record the bench");
+  return BenchRecorder(std::move(db), std::move(info));
+}
+
+void BenchRecorder::record_skip(const BenchSkip& skip) {
+  Statement insert = db_->prepare(
+      "INSERT OR REPLACE INTO bench_skips (bench_id, mode, concurrency, reason) VALUES (?1, ?2, ?3, ?4)");
+  bind_text(insert.get(), 1, info_.id);
+  bind_text(insert.get(), 2, skip.mode);
+  sqlite3_bind_int(insert.get(), 3, skip.concurrency);
+  bind_text(insert.get(), 4, skip.reason);
+  step_done(*db_, insert.get(), "record a skipped pair");
+}
+
+std::optional<BenchRun> BenchRecorder::newest_run() const {
+  Statement select = db_->prepare("SELECT " + std::string(kRunColumns) +
+                                  " FROM runs WHERE bench_id = ?1 ORDER BY id DESC LIMIT 1");
+  bind_text(select.get(), 1, info_.id);
+  const int rc = sqlite3_step(select.get());
+  if (rc == SQLITE_DONE) return std::nullopt;
+  if (rc != SQLITE_ROW)
+    throw StorageError("cannot read the runs of " + db_->path() + ": " + db_->last_error());
+  return read_run(select.get());
+}
+
+void BenchRecorder::finish(std::string_view status, double unix_now) {
+  info_.status = std::string(status);
+  info_.ended_at = iso8601_utc(unix_now);
+  Statement update = db_->prepare("UPDATE benches SET status = ?2, ended_at = ?3 WHERE id = ?1");
+  bind_text(update.get(), 1, info_.id);
+  bind_text(update.get(), 2, info_.status);
+  bind_text(update.get(), 3, info_.ended_at);
+  step_done(*db_, update.get(), "finish the bench");
+}
+
+BenchReport load_bench_report(const std::string& db_path, std::string_view id) {
+  Database db = Database::open(db_path, {.access = Access::read_only});
+  const std::string no_benches =
+      "there are no benches in " + db_path + " yet: run `crawl bench ... --db " + db_path + "` first";
+  // A file no bench has written to may predate the bench tables; read-only opens do not migrate.
+  if (db.schema_version() < kFirstVersionWithBenches) throw UsageError(no_benches);
+
+  Statement select_bench = db.prepare(
+      id == "latest"
+          ? "SELECT id, status, started_at, coalesce(ended_at, ''), workload, modes, concurrencies, repeat, "
+            "version, command_line FROM benches ORDER BY rowid DESC LIMIT 1"
+          : "SELECT id, status, started_at, coalesce(ended_at, ''), workload, modes, concurrencies, repeat, "
+            "version, command_line FROM benches WHERE id = ?1");
+  if (id != "latest") bind_text(select_bench.get(), 1, id);
+  int rc = sqlite3_step(select_bench.get());
+  if (rc == SQLITE_DONE) {
+    if (id == "latest") throw UsageError(no_benches);
+    throw UsageError("there is no bench '" + std::string(id) + "' in " + db_path +
+                     ": pass --bench latest, or list them with `crawl query --db " + db_path +
+                     " \"select id, started_at, workload from benches\"`");
+  }
+  if (rc != SQLITE_ROW) throw StorageError("cannot read " + db_path + ": " + db.last_error());
+  sqlite3_stmt* b = select_bench.get();
+  BenchInfo info{.id = text_column(b, 0),
+                 .status = text_column(b, 1),
+                 .started_at = text_column(b, 2),
+                 .ended_at = text_column(b, 3),
+                 .workload = text_column(b, 4),
+                 .modes = split(text_column(b, 5)),
+                 .concurrencies = {},
+                 .repeat = sqlite3_column_int(b, 7),
+                 .version = text_column(b, 8),
+                 .command_line = text_column(b, 9)};
+  for (const auto& c : split(text_column(b, 6))) info.concurrencies.push_back(std::stoi(c));
+
+  std::vector<BenchRun> runs;
+  Statement select_runs =
+      db.prepare("SELECT " + std::string(kRunColumns) + " FROM runs WHERE bench_id = ?1 ORDER BY id");
+  bind_text(select_runs.get(), 1, info.id);
+  while ((rc = sqlite3_step(select_runs.get())) == SQLITE_ROW) runs.push_back(read_run(select_runs.get()));
+  if (rc != SQLITE_DONE) throw StorageError("cannot read the runs of " + db_path + ": " + db.last_error());
+
+  std::vector<BenchSkip> skips;
+  Statement select_skips =
+      db.prepare("SELECT mode, concurrency, reason FROM bench_skips WHERE bench_id = ?1 ORDER BY rowid");
+  bind_text(select_skips.get(), 1, info.id);
+  while ((rc = sqlite3_step(select_skips.get())) == SQLITE_ROW)
+    skips.push_back({.mode = text_column(select_skips.get(), 0),
+                     .concurrency = sqlite3_column_int(select_skips.get(), 1),
+                     .reason = text_column(select_skips.get(), 2)});
+  if (rc != SQLITE_DONE) throw StorageError("cannot read the skips of " + db_path + ": " + db.last_error());
+  return aggregate_bench(info, runs, skips);
+}
+
+void print_bench_report(const BenchReport& report, Format format, std::ostream& out) {
+  std::vector<std::vector<Value>> rows;
+  if (format == Format::table) {
+    print_heading(report, out);
+    for (const BenchPair& p : report.pairs)
+      rows.push_back({p.mode, int64_t{p.concurrency}, p.layout.empty() ? Value{} : Value{p.layout},
+                      int64_t{p.runs}, measured(p, p.wall_s.median, kWallDecimals),
+                      range_text(p, p.wall_s, kWallDecimals), measured_count(p, p.pages_per_s.median),
+                      range_text(p, p.pages_per_s, 0), measured(p, p.vs_best, kRatioDecimals),
+                      measured(p, p.user_s, kCpuDecimals), measured(p, p.sys_s, kCpuDecimals),
+                      measured(p, p.peak_rss_mb, kMemoryDecimals), measured_count(p, p.voluntary_ctx),
+                      measured_count(p, p.involuntary_ctx), measured(p, p.p50_ms, kLatencyDecimals),
+                      measured(p, p.p99_ms, kLatencyDecimals), p.runs == 0 ? Value{} : Value{p.failed},
+                      short_note_value(p)});
+    print_rows({"mode", "c", "layout", "runs", "wall_s", "wall_range", "pages/s", "pages/s_range", "vs_best",
+                "user_s", "sys_s", "peak_mb", "vol_ctx", "invol_ctx", "p50_ms", "p99_ms", "failed", "note"},
+               rows, format, out);
+    // The table only starts each note; a reason is worth reading whole.
+    for (const std::string& note : bench_notes(report)) out << note << '\n';
+    return;
+  }
+  for (const BenchPair& p : report.pairs)
+    rows.push_back({p.mode,
+                    int64_t{p.concurrency},
+                    p.layout.empty() ? Value{} : Value{p.layout},
+                    int64_t{p.runs},
+                    p.runs == 0 ? Value{} : Value{p.urls},
+                    measured(p, p.wall_s.median, kWallDecimals),
+                    measured(p, p.wall_s.min, kWallDecimals),
+                    measured(p, p.wall_s.max, kWallDecimals),
+                    measured_count(p, p.pages_per_s.median),
+                    measured_count(p, p.pages_per_s.min),
+                    measured_count(p, p.pages_per_s.max),
+                    measured(p, p.vs_best, kRatioDecimals),
+                    measured(p, p.user_s, kCpuDecimals),
+                    measured(p, p.sys_s, kCpuDecimals),
+                    measured(p, p.peak_rss_mb, kMemoryDecimals),
+                    measured_count(p, p.voluntary_ctx),
+                    measured_count(p, p.involuntary_ctx),
+                    measured(p, p.p50_ms, kLatencyDecimals),
+                    measured(p, p.p99_ms, kLatencyDecimals),
+                    p.runs == 0 ? Value{} : Value{p.failed},
+                    note_value(p)});
+  print_rows({"mode",
+              "concurrency",
+              "layout",
+              "runs",
+              "urls",
+              "wall_s",
+              "wall_min_s",
+              "wall_max_s",
+              "pages_per_s",
+              "pages_per_s_min",
+              "pages_per_s_max",
+              "vs_best",
+              "user_s",
+              "sys_s",
+              "peak_rss_mb",
+              "voluntary_ctx",
+              "involuntary_ctx",
+              "p50_ms",
+              "p99_ms",
+              "failed",
+              "note"},
+             rows, format, out);
+}
+
+}  // namespace crawl::storage
