@@ -21,15 +21,20 @@ inline constexpr std::string_view kRedirects = "too_many_redirects";  // a loop 
 inline constexpr std::string_view kTooLarge = "too_large";            // body over --max-size (after decoding)
 inline constexpr std::string_view kDecode = "decode";                 // bad Content-Encoding data
 inline constexpr std::string_view kProtocol = "protocol";  // malformed HTTP, unsupported redirect target
-inline constexpr std::string_view kInterrupted = "interrupted";  // the run was stopped before it was fetched
-inline constexpr std::string_view kWorkerCrash = "worker_crash";
+inline constexpr std::string_view kInterrupted = "interrupted";   // the run was stopped before it was fetched
+inline constexpr std::string_view kWorkerCrash = "worker_crash";  // its worker process died (twice)
+inline constexpr std::string_view kRobots = "robots";             // robots.txt disallows it
+inline constexpr std::string_view kExcluded = "excluded";         // --include/--exclude left it out
+inline constexpr std::string_view kMaxPages = "max_pages";        // --max-pages was reached first
 inline constexpr std::string_view kOther = "other";
 }  // namespace category
 
-// Whether a row with this category counts as a failed page in the run's totals. Duplicates and
-// URLs an interrupted run never fetched are skipped work, not failures.
+// Whether a row with this category counts as a failed page in the run's totals. Duplicates, URLs an
+// interrupted run never fetched, and URLs the crawl's own rules kept it from (robots.txt,
+// --include/--exclude, --max-pages) are skipped work, not failures.
 inline bool is_failure(std::string_view error) {
-  return !error.empty() && error != category::kDuplicate && error != category::kInterrupted;
+  return !error.empty() && error != category::kDuplicate && error != category::kInterrupted &&
+         error != category::kRobots && error != category::kExcluded && error != category::kMaxPages;
 }
 
 // The category for an HTTP status that completed the transfer (empty for 1xx–3xx).

@@ -125,10 +125,26 @@ Transfer::Transfer(const FetchOptions& options, CURLSH* share, const std::atomic
   curl_easy_setopt(easy_, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(options_.max_body_bytes));
   if (options_.buffer_size > 0) curl_easy_setopt(easy_, CURLOPT_BUFFERSIZE, options_.buffer_size);
   if (share) curl_easy_setopt(easy_, CURLOPT_SHARE, share);
+  curl_slist* list = nullptr;
+  for (const auto& h : options_.headers) {
+    curl_slist* grown = curl_slist_append(list, h.c_str());
+    if (!grown) {
+      curl_slist_free_all(list);
+      curl_easy_cleanup(easy_);
+      throw std::bad_alloc();
+    }
+    list = grown;
+  }
+  headers_ = list;
+  if (list) curl_easy_setopt(easy_, CURLOPT_HTTPHEADER, list);
+  if (!options_.proxy.empty()) curl_easy_setopt(easy_, CURLOPT_PROXY, options_.proxy.c_str());
+  // An empty file name turns on libcurl's cookie engine without reading any file.
+  if (options_.cookies) curl_easy_setopt(easy_, CURLOPT_COOKIEFILE, "");
 }
 
 Transfer::~Transfer() {
   curl_easy_cleanup(easy_);
+  curl_slist_free_all(static_cast<curl_slist*>(headers_));
 }
 
 void Transfer::begin(const UrlTask& task, std::string worker) {
@@ -183,6 +199,7 @@ Page Transfer::finish(int curl_code) {
   r.depth = task_.depth;
   r.parent_url = task_.parent_url;
   r.attempts = task_.attempt;
+  page.seed_host = task_.seed_host;
   r.worker = worker_;
   r.fetched_at = started_unix_;
 
@@ -202,6 +219,9 @@ Page Transfer::finish(int curl_code) {
   curl_easy_getinfo(easy_, CURLINFO_SIZE_DOWNLOAD_T, &wire);
   r.wire_bytes = wire;
   r.body_bytes = body_bytes_;
+  curl_off_t retry_after = -1;
+  if (curl_easy_getinfo(easy_, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK && retry_after > 0)
+    page.retry_after_s = retry_after;
 
   // libcurl reports each phase as time since the start; rows store how long each phase took.
   const double dns = info_ms(easy_, CURLINFO_NAMELOOKUP_TIME_T);

@@ -28,7 +28,10 @@ struct FetchOptions {
   bool keep_body = true;  // false: bodies are counted as they arrive, never stored (--no-parse)
   bool verify_tls = true;
   // libcurl's receive buffer per transfer; smaller saves memory with thousands in flight.
-  long buffer_size = 0;  // 0: libcurl's default
+  long buffer_size = 0;              // 0: libcurl's default
+  std::vector<std::string> headers;  // extra request headers, "Name: value" (--header)
+  std::string proxy;                 // --proxy; empty: libcurl's usual proxy environment variables
+  bool cookies = false;              // keep cookies a site sets, per producer (--cookies)
 };
 
 // DNS cache and TLS sessions shared between the easy handles of several threads (connections are
@@ -79,6 +82,7 @@ class Transfer {
   bool out_of_memory_ = false;
   double started_unix_ = 0;
   char error_buffer_[256] = {};
+  void* headers_ = nullptr;  // curl_slist of FetchOptions::headers, owned
 };
 
 }  // namespace crawl

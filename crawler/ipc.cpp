@@ -93,6 +93,7 @@ void put_task(Writer& w, const UrlTask& t) {
   w.i64(t.depth);
   w.str(t.parent_url);
   w.i64(t.attempt);
+  w.str(t.seed_host);
 }
 
 }  // namespace
@@ -121,6 +122,7 @@ UrlTask decode_task(std::string_view payload) {
   t.depth = static_cast<int>(r.i64());
   t.parent_url = r.str();
   t.attempt = static_cast<int>(r.i64());
+  t.seed_host = r.str();
   r.done();
   return t;
 }
@@ -157,6 +159,8 @@ std::string encode_page(const Page& page) {
   w.str(p.worker);
   w.f64(p.fetched_at);
   w.u8(page.body_kept ? 1 : 0);
+  w.i64(page.retry_after_s);
+  w.str(page.seed_host);
   w.str(page.body);
   return w.take();
 }
@@ -194,6 +198,8 @@ Page decode_page(std::string_view payload) {
   p.worker = r.str();
   p.fetched_at = r.f64();
   page.body_kept = r.u8() != 0;
+  page.retry_after_s = r.i64();
+  page.seed_host = r.str();
   page.body = r.str();
   r.done();
   // The wait for a parser starts when the parent hands the page on, not when the worker sent it.

@@ -12,6 +12,7 @@ Page unfetched_page(const UrlTask& task, std::string_view category, std::string 
   r.url = task.url;
   r.depth = task.depth;
   r.parent_url = task.parent_url;
+  page.seed_host = task.seed_host;
   r.error = std::string(category);
   r.error_message = std::move(message);
   page.enqueued_at = std::chrono::steady_clock::now();

@@ -17,7 +17,8 @@ struct UrlTask {
   std::string url;  // normalised
   int depth = 0;
   std::string parent_url;
-  int attempt = 1;  // 2 when a worker process died holding it and it is tried again
+  int attempt = 1;        // 2 and more for a retry, or when a worker process died holding it
+  std::string seed_host;  // host of the list URL this one descends from (--scope)
 };
 
 struct Page {
@@ -25,6 +26,8 @@ struct Page {
   std::string body;  // decoded body; empty when bodies are not kept (--no-parse)
   bool body_kept = false;
   std::chrono::steady_clock::time_point enqueued_at{};
+  int64_t retry_after_s = -1;  // the response's Retry-After, in seconds from now; -1 when none
+  std::string seed_host;       // the task's, for the consumers' --scope check of its links
 };
 
 // A row for a task that was never fetched (bad line, duplicate, interrupted run).

@@ -21,6 +21,7 @@ UrlTask sample_task() {
   t.depth = 3;
   t.parent_url = "http://example.com/";
   t.attempt = 2;
+  t.seed_host = "example.com";
   return t;
 }
 
@@ -53,6 +54,8 @@ Page sample_page() {
   r.fetched_at = 1.7e9 + 0.123;
   p.body = std::string(1 << 20, 'x') + std::string("\0\xff", 2);
   p.body_kept = true;
+  p.retry_after_s = 120;
+  p.seed_host = "h";
   return p;
 }
 
@@ -87,6 +90,8 @@ void expect_same(const Page& a, const Page& b) {
   EXPECT_EQ(x.worker, y.worker);
   EXPECT_EQ(x.fetched_at, y.fetched_at);
   EXPECT_EQ(a.body_kept, b.body_kept);
+  EXPECT_EQ(a.retry_after_s, b.retry_after_s);
+  EXPECT_EQ(a.seed_host, b.seed_host);
   EXPECT_EQ(a.body, b.body);
 }
 
@@ -101,6 +106,7 @@ TEST(Ipc, TasksAndPagesSurviveTheTrip) {
   EXPECT_EQ(u.depth, t.depth);
   EXPECT_EQ(u.parent_url, t.parent_url);
   EXPECT_EQ(u.attempt, t.attempt);
+  EXPECT_EQ(u.seed_host, t.seed_host);
 
   const Page p = sample_page();
   expect_same(decode_page(encode_page(p)), p);
