@@ -39,7 +39,8 @@ class Robots {
   // `path_and_query`: the URL's path plus "?query" if any, as it appears in the URL
   // (percent-encoded). The longest matching rule decides, allow winning a tie (2.2.2).
   bool allowed(std::string_view path_and_query) const;
-  // From the matched group(s): the first valid crawl-delay line, capped at kMaxCrawlDelay.
+  // Not in RFC 9309: the first valid crawl-delay line of the groups used that comes after a
+  // user-agent line naming us (or `*`), capped at kMaxCrawlDelay; none if there is no such line.
   std::optional<std::chrono::milliseconds> crawl_delay() const;
   // The rule that decides `path_and_query`, as written ("Disallow: /private/"), for error
   // messages; "" when no rule matches (the path is allowed).

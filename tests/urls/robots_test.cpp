@@ -465,7 +465,7 @@ TEST(Robots, LongNearMissPiecesAreFast) {
   const auto start = std::chrono::steady_clock::now();
   EXPECT_TRUE(parsed.allowed(path));
   EXPECT_FALSE(parsed.allowed(path + "b999"));
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
 }
 
 TEST(Robots, KeepsAtMostMaxRules) {
