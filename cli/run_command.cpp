@@ -33,6 +33,21 @@ struct RunFlags {
   bool insecure = false;
   std::string jsonl;
   std::string save_bodies;
+  int depth = 0;
+  std::string scope = "host";
+  std::vector<std::string> include, exclude;
+  int64_t max_pages = 0;
+  std::string order = "bfs";
+  bool store_links = false;
+  std::optional<int> per_host;
+  std::string delay = "0s";
+  std::string jitter = "0s";
+  std::string robots;
+  int retries = 2;
+  std::string max_retry_wait = "60s";
+  std::vector<std::string> headers;
+  std::string proxy;
+  bool cookies = false;
   std::optional<bool> progress;
   std::string bench_id;
 };
@@ -74,6 +89,42 @@ int run(const RunFlags& f, const std::string& command_line) {
   o.fetch.max_redirects = f.max_redirects;
   o.fetch.user_agent = f.user_agent;
   o.fetch.verify_tls = !f.insecure;
+  o.follow.max_depth = f.depth;
+  if (f.scope == "host")
+    o.follow.scope = Scope::host;
+  else if (f.scope == "domain")
+    o.follow.scope = Scope::domain;
+  else if (f.scope == "any")
+    o.follow.scope = Scope::any;
+  else
+    throw UsageError("--scope '" + f.scope + "' is not a scope: use host, domain or any");
+  o.follow.include = f.include;
+  o.follow.exclude = f.exclude;
+  o.follow.max_pages = f.max_pages;
+  if (f.order != "bfs" && f.order != "dfs")
+    throw UsageError("--order '" + f.order + "' is not an order: use bfs (breadth-first) or dfs (depth-first)");
+  o.follow.depth_first = f.order == "dfs";
+  o.follow.store_links = f.store_links;
+  if (f.store_links && f.no_parse) throw UsageError("--store-links needs the pages parsed: drop --no-parse");
+  if (f.per_host && *f.per_host < 0) throw UsageError("--per-host must be 0 (no limit) or more");
+  o.politeness.per_host = f.per_host.value_or(-1);
+  o.politeness.delay = parse_duration(f.delay, "--delay");
+  o.politeness.jitter = parse_duration(f.jitter, "--jitter");
+  if (f.robots == "on")
+    o.politeness.robots = true;
+  else if (f.robots == "off")
+    o.politeness.robots = false;
+  else if (!f.robots.empty())
+    throw UsageError("--robots '" + f.robots + "': use on or off");
+  if (f.retries < 0) throw UsageError("--retries must be 0 or more");
+  o.politeness.retries = f.retries;
+  o.politeness.max_retry_wait = parse_duration(f.max_retry_wait, "--max-retry-wait");
+  for (const auto& h : f.headers)
+    if (h.find(':') == std::string::npos || h.front() == ':')
+      throw UsageError("--header '" + h + "' is not a header: write it as 'Name: value'");
+  o.fetch.headers = f.headers;
+  o.fetch.proxy = f.proxy;
+  o.fetch.cookies = f.cookies;
   o.command_line = command_line;
   o.bench_id = f.bench_id;
   o.progress = f.progress.value_or(isatty(STDERR_FILENO) == 1);
@@ -125,6 +176,30 @@ void add_run_command(CLI::App& app, Runner& runner, const std::string& command_l
   cmd->add_flag("-k,--insecure", flags->insecure, "Do not verify TLS certificates");
   cmd->add_option("--jsonl", flags->jsonl, "Also stream one JSON object per page to FILE ('-': stdout)");
   cmd->add_option("--save-bodies", flags->save_bodies, "Save each body under DIR as <run>-<seq>.<ext>");
+  cmd->add_option("--depth", flags->depth, "Follow links this many levels from the list (0: the list only)")
+      ->capture_default_str();
+  cmd->add_option("--scope", flags->scope, "Which links to follow: host, domain or any (of each seed)")
+      ->capture_default_str();
+  cmd->add_option("--include", flags->include, "Follow only URLs matching this regex (repeatable)");
+  cmd->add_option("--exclude", flags->exclude, "Skip URLs matching this regex (repeatable)");
+  cmd->add_option("--max-pages", flags->max_pages, "Fetch at most this many URLs in all (0: no limit)")
+      ->capture_default_str();
+  cmd->add_option("--order", flags->order, "Crawl order when following links: bfs or dfs")->capture_default_str();
+  cmd->add_flag("--store-links", flags->store_links, "Also store every page's links in the links table");
+  cmd->add_option("--per-host", flags->per_host,
+                  "Fetches in flight per host (default: no limit for a list, 8 with --depth)");
+  cmd->add_option("--delay", flags->delay, "Time between the starts of two fetches to one host (e.g. 250ms)")
+      ->capture_default_str();
+  cmd->add_option("--jitter", flags->jitter, "Up to this much added at random to each --delay")
+      ->capture_default_str();
+  cmd->add_option("--robots", flags->robots, "Obey robots.txt: on or off (default: on with --depth)");
+  cmd->add_option("--retries", flags->retries, "Retries of transient failures (connect, timeout, 429, 5xx)")
+      ->capture_default_str();
+  cmd->add_option("--max-retry-wait", flags->max_retry_wait, "Longest wait before a retry (Retry-After too)")
+      ->capture_default_str();
+  cmd->add_option("--header", flags->headers, "Extra request header 'Name: value' (repeatable)");
+  cmd->add_option("--proxy", flags->proxy, "Proxy URL (default: libcurl's http_proxy/https_proxy variables)");
+  cmd->add_flag("--cookies", flags->cookies, "Keep the cookies sites set (off by default)");
   cmd->add_flag(
       "--progress,!--no-progress", [flags](int64_t n) { flags->progress = n > 0; },
       "Progress line on stderr (default: when stderr is a terminal)");

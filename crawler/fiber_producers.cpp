@@ -130,15 +130,16 @@ void fetch_loop(const ProducerContext& ctx, CurlScheduler& scheduler, ThreadQueu
     }
     UrlTask task = std::move(q.tasks.front());
     q.tasks.pop_front();
+    Page page;
     if (ctx.stop.load(std::memory_order_relaxed)) {
-      q.outbox.push_back(
-          unfetched_page(task, category::kInterrupted, "the run was interrupted before the fetch"));
+      page = unfetched_page(task, category::kInterrupted, "the run was interrupted before the fetch");
     } else {
       ctx.in_flight.fetch_add(1, std::memory_order_relaxed);
       transfer.begin(task, worker);
-      q.outbox.push_back(transfer.finish(scheduler.perform(transfer.easy(), task.url.starts_with("https:"))));
+      page = transfer.finish(scheduler.perform(transfer.easy(), task.url.starts_with("https:")));
       ctx.in_flight.fetch_sub(1, std::memory_order_relaxed);
     }
+    if (ctx.keep(page)) q.outbox.push_back(std::move(page));
     if (q.outbox.size() >= ctx.page_batch) hand_over(ctx, q);
   }
 }

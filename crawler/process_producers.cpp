@@ -458,6 +458,7 @@ void WorkerPool::run(const ProducerContext& ctx) {
         lock.unlock();
         s.room.notify_all();
       }
+      std::erase_if(pages, [&](const Page& p) { return !ctx.keep(p); });
       if (!pages.empty()) ctx.pages.push(std::move(pages));
     }
   });
@@ -484,6 +485,7 @@ void WorkerPool::run(const ProducerContext& ctx) {
           s.send(*s.roomiest(), std::move(task), ctx);
         }
       }
+      std::erase_if(rows, [&](const Page& p) { return !ctx.keep(p); });
       if (!rows.empty()) ctx.pages.push(std::move(rows));
     }
   } catch (...) {

@@ -13,6 +13,7 @@
 
 #include "crawler/channel.hpp"
 #include "crawler/fetch.hpp"
+#include "crawler/frontier.hpp"
 
 namespace crawl {
 
@@ -39,6 +40,10 @@ struct ProducerContext {
   Wakers& wakers;
   std::size_t page_batch;          // pages pushed together (see channel.hpp)
   std::string worker_prefix = {};  // "p3." inside worker process 3: rows name their process too
+  // Told of every page before it is pushed (null inside worker processes: their parent tells it).
+  Frontier* frontier = nullptr;
+  // False when the frontier will fetch the URL again (a retry): the page is dropped.
+  bool keep(const Page& page) const { return !frontier || frontier->fetched(page); }
 };
 
 // `threads` OS threads, each with one blocking easy handle reused for keep-alive. Returns when all

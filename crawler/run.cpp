@@ -86,21 +86,17 @@ UrlTask task_from(urls::UrlLine&& line) {
   return t;
 }
 
-// Reads every source and turns each line into a task for the producers, or straight into a row
-// when it cannot be fetched (bad line, duplicate, run interrupted). Once the run is stopped, the
-// rest of each file is still read so that every line gets its row; standard input is not waited
-// on any further (it may never end). Both kinds go out in batches of `batch`; reading stdin, a
-// batch is one line, so a slow pipe never holds lines back.
-void read_sources(urls::UrlReader& reader, TaskChannel& tasks, PageChannel& pages,
-                  const std::atomic<bool>& stop, bool stdin_is_a_source, size_t batch) {
+// Reads every source and hands each line to the frontier, or turns it straight into a row when it
+// cannot be fetched (bad line, left out by --include/--exclude, run interrupted). Once the run is
+// stopped, the rest of each file is still read so that every line gets its row; standard input is
+// not waited on any further (it may never end). Rows go out in batches of `batch`; reading stdin,
+// a batch is one line, so a slow pipe never holds lines back.
+void read_sources(urls::UrlReader& reader, Frontier& frontier, PageChannel& pages, const LinkFilter& filter,
+                  const std::atomic<bool>& stop, bool stdin_is_a_source, size_t batch,
+                  std::atomic<int64_t>& next_seq) {
   if (stdin_is_a_source) batch = 1;
-  urls::SeenSet seen;
   urls::UrlLine line;
-  TaskBatch task_batch;
   PageBatch page_batch;
-  auto flush_tasks = [&] {
-    if (!task_batch.empty()) tasks.push(std::exchange(task_batch, {}));
-  };
   auto flush_pages = [&] {
     if (!page_batch.empty()) pages.push(std::exchange(page_batch, {}));
   };
@@ -109,26 +105,28 @@ void read_sources(urls::UrlReader& reader, TaskChannel& tasks, PageChannel& page
     if (stopped && stdin_is_a_source && line.source == "-") break;
     std::string error = std::move(line.error);
     UrlTask task = task_from(std::move(line));
+    // Lines and the links the frontier takes in share one numbering.
+    task.seq = next_seq.fetch_add(1, std::memory_order_relaxed);
     if (!error.empty()) {
       page_batch.push_back(unfetched_page(task, category::kBadUrl, std::move(error)));
-    } else if (!seen.insert(task.url)) {
-      page_batch.push_back(
-          unfetched_page(task, category::kDuplicate, "the same URL appears earlier in the input"));
     } else if (stopped) {
       page_batch.push_back(
           unfetched_page(task, category::kInterrupted, "the run was interrupted before the fetch"));
+    } else if (!filter.wanted(task.url)) {
+      page_batch.push_back(unfetched_page(task, category::kExcluded, "left out by --include/--exclude"));
     } else {
-      task_batch.push_back(std::move(task));
+      frontier.add_seed(std::move(task));  // blocks while the frontier holds many URLs already
     }
-    if (task_batch.size() >= batch) flush_tasks();
     if (page_batch.size() >= batch) flush_pages();
   }
-  flush_tasks();
   flush_pages();
+  frontier.seeds_done();
 }
 
 struct ConsumerShared {
   PageChannel& pages;
+  Frontier& frontier;
+  const LinkFilter& links;
   // Consumers take turns at the channel (see the same gate in thread_producers.cpp): its spinlock
   // is made for fibers, and OS threads spinning on it waste the cores the crawl needs.
   std::mutex pop_gate;
@@ -141,6 +139,7 @@ struct ConsumerShared {
 
 void consume(ConsumerShared& s) {
   parsers::ParseOptions parse_options;
+  parse_options.collect_links = s.options.follow.max_depth > 0 || s.options.follow.store_links;
   double parse_cpu = 0;
   PageBatch batch;
   auto next = [&] {
@@ -151,19 +150,27 @@ void consume(ConsumerShared& s) {
     for (Page& page : batch) {
       auto& r = page.record;
       if (r.fetched_at > 0) r.timings.queue_ms = seconds_between(page.enqueued_at, Clock::now()) * 1000.0;
+      std::vector<std::string> follow;
       if (s.options.parse && page.body_kept) {
         const double before = thread_cpu_seconds();
         parsers::PageFacts facts = parsers::parse_page(page.body, r.content_type, parse_options);
-        parse_cpu += thread_cpu_seconds() - before;
         r.charset = std::move(facts.charset);
         if (facts.is_html) {
           r.title = std::move(facts.title);
           r.link_count = facts.link_count;
+          // Links are resolved against where the page ended up, after redirects.
+          const std::string& at = r.final_url.empty() ? r.url : r.final_url;
+          if (s.frontier.wants_links(r.depth))
+            follow = s.links.follow(at, facts.base_href, facts.links, page.seed_host);
+          if (s.options.follow.store_links) r.links = LinkFilter::resolve_all(at, facts.base_href, facts.links);
         }
         r.text_bytes = facts.text_bytes;
+        parse_cpu += thread_cpu_seconds() - before;
       } else if (!r.content_type.empty()) {
         r.charset = parsers::charset_from_content_type(r.content_type);
       }
+      // Every row is reported, links or not: the frontier counts a page as finished only here.
+      s.frontier.page_done(r.seq, std::move(follow));
       s.tally.add(r);
       if (s.callbacks && !s.options.callbacks.on_page.empty()) {
         struct Item {
@@ -299,6 +306,12 @@ bool uses_worker_processes(const Layout& layout) {
 
 RunSummary run_crawl(const RunOptions& options) {
   const Layout& layout = options.layout;
+  if (options.follow.max_depth < 0) throw UsageError("--depth must be 0 or more");
+  if (options.follow.max_depth > 0 && !options.parse)
+    throw UsageError("following links (--depth) needs the pages parsed: drop --no-parse");
+  if (options.follow.max_pages < 0) throw UsageError("--max-pages must be 0 (no limit) or more");
+  if (options.politeness.retries < 0) throw UsageError("--retries must be 0 or more");
+  const LinkFilter link_filter(options.follow);  // a bad --include/--exclude is refused up front
   urls::UrlReader reader(options.inputs);  // a list that cannot be read is refused before anything starts
   bool stdin_is_a_source = false;
   for (const auto& f : options.inputs.files) stdin_is_a_source |= f == "-";
@@ -354,7 +367,8 @@ RunSummary run_crawl(const RunOptions& options) {
   for (const auto& cb : options.callbacks.on_run_start) cb(summary.run_id);
 
   const auto start = Clock::now();
-  TaskChannel tasks(channel_capacity_for(static_cast<size_t>(layout.concurrency()) / batch + 1));
+  // The frontier hands out at most `concurrency` tasks at once, in batches of one or more.
+  TaskChannel tasks(channel_capacity_for(static_cast<size_t>(layout.concurrency()) + 1));
   PageChannel pages(page_capacity);
   Tally tally;
   std::atomic<int64_t> in_flight{0};
@@ -362,7 +376,11 @@ RunSummary run_crawl(const RunOptions& options) {
   std::optional<CallbackPool> callbacks;
   if (!options.callbacks.empty()) callbacks.emplace(config.callback_threads, 100'000);
 
+  std::atomic<int64_t> next_seq{0};
+  Frontier frontier(options.follow, options.politeness, fetch, layout.concurrency(), batch, tasks, pages, stop,
+                    next_seq);
   Wakers wakers;
+  wakers.add([&frontier] { frontier.wake(); });
   if (workers) wakers.add([&workers] { workers->stop_workers(); });
   ProgressLine progress(options.progress, tally, in_flight, [&] {
     // A database that stopped taking rows ends the run: there is nowhere to record the rest.
@@ -371,13 +389,12 @@ RunSummary run_crawl(const RunOptions& options) {
     if (workers) workers->sample_memory();
   });
 
-  std::thread reader_thread([&] {
-    read_sources(reader, tasks, pages, stop, stdin_is_a_source, batch);
-    tasks.close();
-  });
+  std::thread reader_thread(
+      [&] { read_sources(reader, frontier, pages, link_filter, stop, stdin_is_a_source, batch, next_seq); });
+  std::thread frontier_thread([&] { frontier.run(); });
   std::string producer_failure;
   std::thread producer_thread([&] {
-    ProducerContext ctx{tasks, pages, fetch, stop, in_flight, wakers, batch};
+    ProducerContext ctx{tasks, pages, fetch, stop, in_flight, wakers, batch, "", &frontier};
     try {
       if (workers)
         workers->run(ctx);
@@ -392,17 +409,21 @@ RunSummary run_crawl(const RunOptions& options) {
       TaskBatch left;
       while (tasks.pop(left) == boost::fibers::channel_op_status::success) {
         PageBatch rows;
-        for (const auto& task : left)
-          rows.push_back(unfetched_page(task, category::kInterrupted, "no producer could be started"));
+        for (const auto& task : left) {
+          Page row = unfetched_page(task, category::kInterrupted, "no producer could be started");
+          if (ctx.keep(row)) rows.push_back(std::move(row));
+        }
         pages.push(std::move(rows));
       }
     }
   });
   std::vector<std::thread> consumers;
-  ConsumerShared shared{pages, {}, options, *writer, tally, callbacks ? &*callbacks : nullptr, parse_cpu};
+  ConsumerShared shared{pages,   frontier, link_filter, {}, options, *writer, tally, callbacks ? &*callbacks : nullptr,
+                        parse_cpu};
   for (int i = 0; i < config.consumers; ++i) consumers.emplace_back([&shared] { consume(shared); });
 
   reader_thread.join();
+  frontier_thread.join();
   producer_thread.join();
   pages.close();  // reader and producers are done: nothing else will be pushed
   for (auto& c : consumers) c.join();
@@ -410,6 +431,7 @@ RunSummary run_crawl(const RunOptions& options) {
   progress.stop();
 
   summary.tally = tally.snapshot();
+  summary.frontier = frontier.stats();
   summary.interrupted = stop.load() && producer_failure.empty() && !writer->failure();
   if (!producer_failure.empty()) summary.failure = producer_failure;
   if (auto f = writer->failure()) summary.failure = *f;
@@ -490,6 +512,14 @@ void print_summary(const RunSummary& s, std::ostream& out) {
       << st.p99_ms << " ms\n";
   out << std::setprecision(2) << "  cpu       " << st.user_s << " s user, " << st.sys_s << " s sys; peak RSS "
       << st.peak_rss_kb / 1024 << " MB\n";
+  const auto& f = s.frontier;
+  if (f.discovered || f.retries || f.robots_denied)
+    out << "  crawl     " << f.discovered << " links followed, " << f.retries << " retries, " << f.robots_denied
+        << " URLs disallowed by robots.txt, " << f.hosts << " hosts\n";
+  if (f.per_host > 0 && f.held_by_hosts_s >= 0.05)
+    out << std::setprecision(2) << "  politeness the per-host limit (" << f.per_host
+        << ") held the run below -c " << c.concurrency << " for " << f.held_by_hosts_s << " of " << st.crawl_s
+        << " s\n";
   if (s.workers_lost)
     out << "  workers   " << s.workers_lost << " worker process" << (s.workers_lost > 1 ? "es" : "")
         << " died during the run; the URLs they held were tried once more elsewhere\n";

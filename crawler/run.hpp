@@ -10,6 +10,7 @@
 
 #include "crawler/callbacks.hpp"
 #include "crawler/fetch.hpp"
+#include "crawler/frontier.hpp"
 #include "crawler/tally.hpp"
 #include "storage/records.hpp"
 #include "urls/reader.hpp"
@@ -45,6 +46,8 @@ struct RunOptions {
   int callback_threads = 2;
   bool parse = true;  // false (--no-parse): status and sizes only, bodies never kept
   FetchOptions fetch;
+  FollowOptions follow;          // --depth, --scope, --include/--exclude, --max-pages, --order
+  PolitenessOptions politeness;  // --per-host, --delay, --robots, --retries
   std::string db_path = "crawl.db";
   Callbacks callbacks;
   bool progress = false;       // a progress line on stderr
@@ -62,6 +65,7 @@ struct RunSummary {
   bool interrupted = false;
   std::string failure;   // set when the run could not be completed (e.g. the database failed)
   int workers_lost = 0;  // worker processes that died during the run
+  FrontierStats frontier;
   int64_t callback_failures = 0;
   std::string first_callback_failure;
 };

@@ -93,6 +93,7 @@ void run_thread_producers(const ProducerContext& ctx, int threads) {
             out.push_back(transfer.perform());
             ctx.in_flight.fetch_sub(1, std::memory_order_relaxed);
           }
+          if (!ctx.keep(out.back())) continue;
           std::lock_guard lock(page_gate);
           ctx.pages.push(std::move(out));
         }

@@ -122,7 +122,20 @@ PRAGMA user_version = 2;
 // kMigrations[i] takes a database from version i to version i + 1 and ends by setting user_version
 // to i + 1. A new schema version appends a step (ALTER TABLE ..., PRAGMA user_version = 2) here;
 // earlier steps never change, so every old file walks the same path.
-constexpr std::array kMigrations = {kSchemaVersion1, kSchemaVersion2};
+// Version 3: the links pages contain, written with `crawl run --store-links`.
+constexpr const char* kSchemaVersion3 = R"sql(
+CREATE TABLE links (
+  run_id   INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  from_seq INTEGER NOT NULL,  -- pages.seq of the page the link is on
+  from_url TEXT NOT NULL,     -- that page's URL
+  to_url   TEXT NOT NULL      -- the link, resolved and normalised (http and https links only)
+);
+CREATE INDEX links_by_run ON links(run_id, from_seq);
+
+PRAGMA user_version = 3;
+)sql";
+
+constexpr std::array kMigrations = {kSchemaVersion1, kSchemaVersion2, kSchemaVersion3};
 
 }  // namespace
 

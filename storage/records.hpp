@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace crawl::storage {
 
@@ -44,6 +45,7 @@ struct PageRecord {
   Timings timings;
   std::string worker;     // which producer fetched it, e.g. "t12" or "p1.t0.f37"
   double fetched_at = 0;  // unix time (seconds) the fetch started; 0 if never fetched
+  std::vector<std::string> links;  // written to `links` (--store-links); not a column of pages
 };
 
 // What is known about a run when it starts (the `runs` row is inserted with these).

@@ -126,6 +126,8 @@ ResultWriter::ResultWriter(const WriterOptions& options, Database database, int6
     : options_(options),
       database_(std::move(database)),
       insert_page_(database_->prepare(kInsertPage)),
+      insert_link_(database_->prepare(
+          "INSERT INTO links (run_id, from_seq, from_url, to_url) VALUES (?1, ?2, ?3, ?4)")),
       begin_(database_->prepare("BEGIN")),
       commit_(database_->prepare("COMMIT")),
       run_id_(run_id),
@@ -273,6 +275,10 @@ void ResultWriter::insert(const PageRecord& r) {
       .text_or_null(r.worker)
       .time_or_null(r.fetched_at, fetched_at);
   run_to_done(*database_, insert_page_.get());
+  for (const auto& link : r.links) {
+    Binder(insert_link_.get()).integer(run_id_).integer(r.seq).text(r.url).text(link);
+    run_to_done(*database_, insert_link_.get());
+  }
 }
 
 void ResultWriter::fail(const std::string& why) {
@@ -329,6 +335,7 @@ void ResultWriter::update_run_row(const RunStats* stats) {
 
 void ResultWriter::close_database() {
   insert_page_.reset();
+  insert_link_.reset();
   begin_.reset();
   commit_.reset();
   database_.reset();

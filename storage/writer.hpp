@@ -72,7 +72,7 @@ class ResultWriter {
   const WriterOptions options_;
   std::optional<Database> database_;  // empty once finish() has closed it
   // Declared after database_ so they are finalized before it closes.
-  Statement insert_page_, begin_, commit_;
+  Statement insert_page_, insert_link_, begin_, commit_;
   const int64_t run_id_;
 
   mutable std::mutex mutex_;

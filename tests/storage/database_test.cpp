@@ -26,7 +26,7 @@ TEST(Database, CreatesTheSchemaInANewFile) {
   { Database db = Database::open(path); }
 
   EXPECT_EQ(test::query_int(path, "PRAGMA user_version"), latest_schema_version());
-  EXPECT_EQ(latest_schema_version(), 2);
+  EXPECT_EQ(latest_schema_version(), 3);
   auto journal = test::query_rows(path, "PRAGMA journal_mode");
   EXPECT_EQ(*journal.at(0)["journal_mode"], "wal");
 
@@ -92,14 +92,15 @@ TEST(Database, MigratesVersionOneToTheBenchTables) {
         "queue_capacity, consumers, callback_threads, parse, version, command_line) "
         "VALUES ('completed', '2024-01-01T00:00:00.000Z', 'fiber', 1, 1, 8, 8, 10, 1, 1, 1, '0.1.0', 'crawl "
         "run')");
-    db.exec("DROP TABLE bench_skips; DROP TABLE benches; PRAGMA user_version = 1");
+    db.exec("DROP TABLE links; DROP TABLE bench_skips; DROP TABLE benches; PRAGMA user_version = 1");
   }
   Database db = Database::open(path);
-  EXPECT_EQ(db.schema_version(), 2);
+  EXPECT_EQ(db.schema_version(), 3);
   EXPECT_EQ(test::query_int(path, "SELECT count(*) FROM runs"), 1);
   EXPECT_EQ(test::query_int(path, "SELECT count(*) FROM benches"), 0);
   EXPECT_EQ(column_names(path, "bench_skips"),
             (std::set<std::string>{"bench_id", "mode", "concurrency", "reason"}));
+  EXPECT_EQ(column_names(path, "links"), (std::set<std::string>{"run_id", "from_seq", "from_url", "to_url"}));
 }
 
 TEST(Database, WorksInMemory) {

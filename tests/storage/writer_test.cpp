@@ -230,6 +230,24 @@ TEST(ResultWriter, EachOpenIsANewRun) {
   EXPECT_EQ(test::query_int(path, "SELECT run_id FROM pages"), second->run_id());
 }
 
+TEST(ResultWriter, StoresThePageLinksInTheLinksTable) {
+  test::TempDir dir;
+  const std::string path = dir.file("crawl.db");
+  auto writer = ResultWriter::open({.path = path}, thread_run_config());
+  PageRecord page = simple_page(3);
+  page.links = {"http://127.0.0.1/a", "http://127.0.0.1/b"};
+  writer->submit(std::move(page));
+  writer->submit(simple_page(4));
+  writer->finish(RunStats{});
+  auto rows = test::query_rows(path, "SELECT run_id, from_seq, from_url, to_url FROM links ORDER BY to_url");
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(str(rows[0]["run_id"]), std::to_string(writer->run_id()));
+  EXPECT_EQ(str(rows[0]["from_seq"]), "3");
+  EXPECT_EQ(str(rows[0]["from_url"]), "http://127.0.0.1/3");
+  EXPECT_EQ(str(rows[0]["to_url"]), "http://127.0.0.1/a");
+  EXPECT_EQ(str(rows[1]["to_url"]), "http://127.0.0.1/b");
+}
+
 TEST(ResultWriter, RowsFromFourThreadsAreAllStoredExactlyOnce) {
   test::TempDir dir;
   const std::string path = dir.file("crawl.db");

@@ -1,0 +1,714 @@
+#include "crawler/frontier.hpp"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <queue>
+#include <random>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "common/usage_error.hpp"
+#include "crawler/errors.hpp"
+#include "urls/robots.hpp"
+#include "urls/url.hpp"
+
+namespace crawl {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+// How many URLs from the lists may wait in the frontier before reading pauses: enough to interleave
+// thousands of hosts when a per-host cap holds some back, small enough to stay a few tens of MB.
+constexpr int64_t kMaxQueuedSeeds = 100'000;
+// RFC 9309 2.5: at least 500 KiB of a robots.txt must be parsed; more is ignored.
+constexpr size_t kMaxRobotsBytes = 512 * 1024;
+// Transient failures in a row after which a whole host is backed off, not just the one URL.
+constexpr int kHostFailuresBeforeBackoff = 3;
+
+// scheme://host[:port] of a normalised URL: the unit of politeness and of robots.txt (RFC 9309 2.3).
+std::string origin_of(const std::string& url) {
+  const auto start = url.find("://");
+  if (start == std::string::npos) return url;
+  const auto end = url.find('/', start + 3);
+  return url.substr(0, end);
+}
+
+// The path and query of a normalised URL, as robots.txt rules are matched against it.
+std::string path_of(const std::string& url) {
+  const auto start = url.find("://");
+  const auto slash = start == std::string::npos ? std::string::npos : url.find('/', start + 3);
+  if (slash == std::string::npos) return "/";
+  return url.substr(slash);
+}
+
+bool is_transient(const Page& page) {
+  const auto& r = page.record;
+  if (r.error == category::kConnect || r.error == category::kTimeout || r.error == category::kReset) return true;
+  return r.status == 429 || r.status == 502 || r.status == 503 || r.status == 504;
+}
+
+}  // namespace
+
+std::string domain_of(const std::string& host) {
+  if (!host.empty() && (host.front() == '[' || host.find_first_not_of("0123456789.") == std::string::npos))
+    return host;  // an address is its own domain
+  std::vector<std::string_view> labels;
+  std::string_view rest(host);
+  while (!rest.empty()) {
+    const auto dot = rest.rfind('.');
+    labels.push_back(dot == std::string_view::npos ? rest : rest.substr(dot + 1));
+    rest = dot == std::string_view::npos ? std::string_view{} : rest.substr(0, dot);
+  }
+  if (labels.size() <= 2) return host;
+  // "example.co.uk", "example.com.au": a short second-level label under a country code.
+  size_t keep = 2;
+  static const std::unordered_set<std::string_view> public_second_level = {"co", "com", "net", "org", "ac",
+                                                                           "gov", "edu", "ne", "or"};
+  if (labels[0].size() == 2 && public_second_level.count(labels[1])) keep = 3;
+  keep = std::min(keep, labels.size());
+  size_t chars = keep - 1;
+  for (size_t i = 0; i < keep; ++i) chars += labels[i].size();
+  return host.substr(host.size() - chars);
+}
+
+LinkFilter::LinkFilter(const FollowOptions& options) : scope_(options.scope) {
+  auto compile = [](const std::vector<std::string>& patterns, const char* flag) {
+    std::vector<std::regex> out;
+    for (const auto& p : patterns) {
+      try {
+        out.emplace_back(p, std::regex::ECMAScript | std::regex::optimize);
+      } catch (const std::regex_error& e) {
+        throw UsageError(std::string(flag) + " '" + p + "' is not a valid regular expression (" + e.what() +
+                         ")");
+      }
+    }
+    return out;
+  };
+  include_ = compile(options.include, "--include");
+  exclude_ = compile(options.exclude, "--exclude");
+}
+
+bool LinkFilter::wanted(const std::string& url) const {
+  for (const auto& r : exclude_)
+    if (std::regex_search(url, r)) return false;
+  if (include_.empty()) return true;
+  for (const auto& r : include_)
+    if (std::regex_search(url, r)) return true;
+  return false;
+}
+
+std::vector<std::string> LinkFilter::resolve_all(const std::string& page_url, const std::string& base_href,
+                                                 const std::vector<std::string>& hrefs) {
+  std::string base = page_url;
+  if (!base_href.empty()) {
+    auto b = urls::resolve(page_url, base_href);
+    if (b.ok()) base = std::move(b.url);
+  }
+  std::vector<std::string> out;
+  std::unordered_set<std::string> seen;
+  for (const auto& href : hrefs) {
+    auto link = urls::resolve(base, href);  // other schemes (mailto:, javascript:) fail here
+    if (link.ok() && seen.insert(link.url).second) out.push_back(std::move(link.url));
+  }
+  return out;
+}
+
+std::vector<std::string> LinkFilter::follow(const std::string& page_url, const std::string& base_href,
+                                            const std::vector<std::string>& hrefs,
+                                            const std::string& seed_host) const {
+  std::vector<std::string> out;
+  const std::string seed_domain = scope_ == Scope::domain ? domain_of(seed_host) : "";
+  for (auto& url : resolve_all(page_url, base_href, hrefs)) {
+    if (scope_ == Scope::host && urls::host_of(url) != seed_host) continue;
+    if (scope_ == Scope::domain && domain_of(urls::host_of(url)) != seed_domain) continue;
+    if (!wanted(url)) continue;
+    out.push_back(std::move(url));
+  }
+  return out;
+}
+
+struct Frontier::State {
+  struct Host {
+    std::string origin;
+    std::deque<UrlTask> queue;
+    int in_flight = 0;
+    Clock::time_point next_start{};
+    Clock::time_point backoff_until{};
+    int failures_in_a_row = 0;
+    enum class RobotsState { unknown, fetching, known } robots_state = RobotsState::unknown;
+    std::optional<urls::Robots> robots;
+    milliseconds delay{0};
+    bool scheduled = false;  // in `ready` or `timers`
+  };
+  struct Open {
+    int depth = 0;
+    Host* host = nullptr;
+  };
+  struct FetchedEvent {
+    int64_t seq;
+    bool transient;
+    std::optional<UrlTask> retry;  // set when the URL is to be fetched again
+    Clock::time_point retry_at;
+    bool host_asked_to_wait;  // a Retry-After header: the server asked the host to slow down
+  };
+  struct RobotsFetch {
+    Host* host;
+    std::string body;
+    bool truncated = false;
+    char error[CURL_ERROR_SIZE] = {};
+  };
+  struct Timer {
+    Clock::time_point at;
+    Host* host;
+    bool operator>(const Timer& o) const { return at > o.at; }
+  };
+  struct RetryTimer {
+    Clock::time_point at;
+    UrlTask task;
+    bool operator>(const RetryTimer& o) const { return at > o.at; }
+  };
+
+  FollowOptions follow;
+  PolitenessOptions polite;
+  FetchOptions fetch;
+  int concurrency;
+  int per_host;  // 0: no cap
+  bool robots_on;
+  TaskChannel& tasks;
+  PageChannel& pages;
+  const std::atomic<bool>& stop;
+  std::atomic<int64_t>& next_seq;
+  CURLM* multi = nullptr;
+
+  // Shared with other threads, under `mutex`.
+  std::mutex mutex;
+  std::condition_variable seed_room;
+  std::vector<UrlTask> seed_inbox;
+  bool seeds_finished = false;
+  std::vector<FetchedEvent> fetched_inbox;
+  std::vector<std::pair<int64_t, std::vector<std::string>>> done_inbox;
+  std::unordered_map<int64_t, UrlTask> released;  // handed to producers, no page back yet
+  std::unordered_map<int64_t, UrlTask> finished;  // fetched for the last time, row not yet done
+  int64_t backlog = 0;                            // URLs waiting in host queues (published copy)
+  bool woken = false;                             // a wake-up is pending: no need for another
+  FrontierStats stats;
+
+  // The frontier thread's own.
+  urls::SeenSet seen;
+  std::unordered_map<std::string, std::unique_ptr<Host>> hosts;
+  std::deque<Host*> ready;
+  std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers;
+  std::priority_queue<RetryTimer, std::vector<RetryTimer>, std::greater<>> retry_timers;
+  std::unordered_map<int64_t, Open> open;  // taken into the crawl, row not yet seen by a consumer
+  std::vector<int64_t> open_by_depth;
+  std::vector<std::vector<UrlTask>> waiting_by_depth;  // --max-pages, breadth-first: not yet admitted
+  int64_t admitted = 0;
+  int64_t in_flight = 0;
+  int64_t queued = 0;  // in host queues
+  std::unordered_map<CURL*, std::unique_ptr<RobotsFetch>> robots_fetches;
+  PageBatch rows;        // rows the frontier makes itself (duplicates, robots, interrupted)
+  TaskBatch to_release;  // tasks handed out this round, pushed together
+  size_t batch;          // tasks per batch (see channel.hpp)
+  bool interrupted = false;
+  std::mt19937_64 random{std::random_device{}()};
+
+  State(const FollowOptions& f, const PolitenessOptions& p, const FetchOptions& fo, int c, size_t b,
+        TaskChannel& t, PageChannel& pg, const std::atomic<bool>& s, std::atomic<int64_t>& seq)
+      : follow(f),
+        polite(p),
+        fetch(fo),
+        concurrency(c),
+        tasks(t),
+        pages(pg),
+        stop(s),
+        next_seq(seq),
+        batch(std::max<size_t>(b, 1)) {
+    per_host = p.per_host >= 0 ? p.per_host : (f.max_depth > 0 ? 8 : 0);
+    robots_on = p.robots.value_or(f.max_depth > 0);
+    stats.per_host = per_host;
+    multi = curl_multi_init();
+    if (!multi) throw std::bad_alloc();
+    open_by_depth.assign(static_cast<size_t>(f.max_depth) + 1, 0);
+    waiting_by_depth.resize(static_cast<size_t>(f.max_depth) + 1);
+  }
+  ~State() {
+    for (auto& [easy, fetch] : robots_fetches) {
+      curl_multi_remove_handle(multi, easy);
+      curl_easy_cleanup(easy);
+    }
+    curl_multi_cleanup(multi);
+  }
+
+  // Any thread, under `mutex`: makes the frontier thread look at its inboxes.
+  void wake_locked() {
+    if (woken) return;
+    woken = true;
+    curl_multi_wakeup(multi);
+  }
+
+  milliseconds jittered(milliseconds d) {
+    if (polite.jitter.count() <= 0) return d;
+    std::uniform_int_distribution<int64_t> extra(0, polite.jitter.count());
+    return d + milliseconds(extra(random));
+  }
+
+  Host& host_for(const std::string& url) {
+    const std::string origin = origin_of(url);
+    auto& slot = hosts[origin];
+    if (!slot) {
+      slot = std::make_unique<Host>();
+      slot->origin = origin;
+      slot->delay = polite.delay;
+      if (!robots_on) slot->robots_state = Host::RobotsState::known;
+      ++stats.hosts;
+    }
+    return *slot;
+  }
+
+  void schedule(Host& h) {
+    if (h.scheduled || h.queue.empty()) return;
+    h.scheduled = true;
+    ready.push_back(&h);
+  }
+
+  // A row for a URL the crawl took in but will not fetch.
+  void row(const UrlTask& task, std::string_view category, std::string message) {
+    rows.push_back(unfetched_page(task, category, std::move(message)));
+  }
+
+  // Takes a URL into the crawl (seed or link); false if --max-pages is spent.
+  bool admit(UrlTask&& task, bool is_seed) {
+    if (follow.max_pages > 0 && admitted >= follow.max_pages) return false;
+    ++admitted;
+    Host& h = host_for(task.url);
+    open[task.seq] = Open{task.depth, &h};
+    ++open_by_depth[static_cast<size_t>(task.depth)];
+    if (is_seed) {
+      h.queue.push_back(std::move(task));
+    } else {
+      ++stats.discovered;
+      if (follow.depth_first)
+        h.queue.push_front(std::move(task));
+      else
+        h.queue.push_back(std::move(task));
+    }
+    ++queued;
+    if (h.robots_state == Host::RobotsState::unknown) start_robots(h);
+    schedule(h);
+    return true;
+  }
+
+  void take_seed(UrlTask&& task) {
+    if (interrupted || stop.load()) {
+      row(task, category::kInterrupted, "the run was interrupted before the fetch");
+      return;
+    }
+    if (!seen.insert(task.url)) {
+      row(task, category::kDuplicate, "the same URL appears earlier in the input");
+      return;
+    }
+    task.seed_host = urls::host_of(task.url);
+    UrlTask copy = task;
+    if (!admit(std::move(task), true))
+      row(copy, category::kMaxPages,
+          "--max-pages " + std::to_string(follow.max_pages) + " was reached before this URL");
+  }
+
+  void take_links(const Open& parent_open, const UrlTask& parent, std::vector<std::string>&& links) {
+    const int depth = parent_open.depth + 1;
+    for (auto& link : links) {
+      if (!seen.insert(link)) continue;
+      UrlTask t;
+      t.seq = next_seq.fetch_add(1);
+      t.source = parent.source;
+      t.line = parent.line;
+      t.input = link;
+      t.url = std::move(link);
+      t.depth = depth;
+      t.parent_url = parent.url;
+      t.seed_host = parent.seed_host;
+      if (follow.max_pages > 0 && !follow.depth_first)
+        waiting_by_depth[static_cast<size_t>(depth)].push_back(std::move(t));
+      else
+        admit(std::move(t), false);
+    }
+  }
+
+  // Breadth-first under --max-pages: links of depth d are taken in only once no page of depth d-2
+  // or less is unfinished (so every link of depth d-1 is known and was taken first). The pages that
+  // are fetched are then exactly a breadth-first walk cut at --max-pages.
+  void admit_waiting() {
+    if (follow.max_pages <= 0 || follow.depth_first) return;
+    int64_t unfinished_below = 0;  // open pages of depth <= d-2
+    for (size_t d = 1; d < waiting_by_depth.size(); ++d) {
+      if (d >= 2) unfinished_below += open_by_depth[d - 2];
+      auto& bucket = waiting_by_depth[d];
+      if (bucket.empty()) continue;
+      if (unfinished_below > 0) return;
+      for (auto& t : bucket)
+        if (!admit(std::move(t), false)) break;
+      bucket.clear();
+      if (admitted >= follow.max_pages) {
+        for (auto& b : waiting_by_depth) b.clear();
+        return;
+      }
+    }
+  }
+
+  void start_robots(Host& h) {
+    h.robots_state = Host::RobotsState::fetching;
+    CURL* easy = curl_easy_init();
+    if (!easy) {
+      h.robots = urls::Robots::disallow_all();
+      h.robots_state = Host::RobotsState::known;
+      return;
+    }
+    auto f = std::make_unique<RobotsFetch>();
+    f->host = &h;
+    const std::string url = h.origin + "/robots.txt";
+    curl_easy_setopt(easy, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(easy, CURLOPT_MAXREDIRS, 5L);  // RFC 9309 2.3.1.2: at least five
+    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(fetch.timeout.count()));
+    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(fetch.connect_timeout.count()));
+    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, fetch.verify_tls ? 1L : 0L);
+    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, fetch.verify_tls ? 2L : 0L);
+    curl_easy_setopt(easy, CURLOPT_USERAGENT, fetch.user_agent.c_str());
+    curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
+    if (!fetch.proxy.empty()) curl_easy_setopt(easy, CURLOPT_PROXY, fetch.proxy.c_str());
+    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, f->error);
+    curl_easy_setopt(easy, CURLOPT_WRITEDATA, f.get());
+    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION,
+                     +[](char* data, size_t size, size_t count, void* self) noexcept -> size_t {
+                       auto* rf = static_cast<RobotsFetch*>(self);
+                       const size_t n = size * count;
+                       if (rf->body.size() + n > kMaxRobotsBytes) {
+                         rf->truncated = true;
+                         return 0;  // enough has arrived: the rest is ignored
+                       }
+                       try {
+                         rf->body.append(data, n);
+                       } catch (...) {
+                         return 0;
+                       }
+                       return n;
+                     });
+    // robots.txt counts as a request to the host: it is the first, and the delay runs from it.
+    ++h.in_flight;
+    h.next_start = Clock::now() + jittered(h.delay);
+    curl_multi_add_handle(multi, easy);
+    robots_fetches.emplace(easy, std::move(f));
+  }
+
+  void robots_done(CURL* easy, CURLcode rc) {
+    auto it = robots_fetches.find(easy);
+    if (it == robots_fetches.end()) return;
+    RobotsFetch& f = *it->second;
+    Host& h = *f.host;
+    long status = 0;
+    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+    if ((rc == CURLE_OK || (rc == CURLE_WRITE_ERROR && f.truncated)) && status >= 200 && status < 300)
+      h.robots = urls::Robots::parse(f.body, fetch.user_agent);
+    else if ((rc == CURLE_OK && status >= 400 && status < 500) || rc == CURLE_TOO_MANY_REDIRECTS ||
+             (rc == CURLE_OK && status >= 300 && status < 400))
+      h.robots = urls::Robots::allow_all();  // 2.3.1.3: unavailable, crawl without restrictions
+    else
+      h.robots = urls::Robots::disallow_all();  // 2.3.1.4: 5xx or unreachable: assume complete disallow
+    if (auto d = h.robots->crawl_delay(); d && *d > h.delay) h.delay = *d;
+    h.robots_state = Host::RobotsState::known;
+    --h.in_flight;
+    curl_multi_remove_handle(multi, easy);
+    curl_easy_cleanup(easy);
+    robots_fetches.erase(it);
+    h.scheduled = false;
+    schedule(h);
+  }
+
+  void release(Host& h, UrlTask&& task) {
+    ++h.in_flight;
+    ++in_flight;
+    h.next_start = Clock::now() + jittered(h.delay);
+    to_release.push_back(std::move(task));
+  }
+
+  // Pushes this round's tasks in batches. Never blocks: the channel holds `concurrency` batches
+  // and no more than that many tasks are out at once.
+  void flush_released() {
+    if (to_release.empty()) return;
+    {
+      std::lock_guard lock(mutex);
+      for (const auto& t : to_release) released.emplace(t.seq, t);
+    }
+    for (size_t i = 0; i < to_release.size(); i += batch) {
+      const auto end = std::min(to_release.size(), i + batch);
+      TaskBatch b(std::make_move_iterator(to_release.begin() + static_cast<std::ptrdiff_t>(i)),
+                  std::make_move_iterator(to_release.begin() + static_cast<std::ptrdiff_t>(end)));
+      tasks.push(std::move(b));
+    }
+    to_release.clear();
+  }
+
+  // Hands out what hosts may start now, interleaving hosts so none holds back the others. Each
+  // pass either hands out a URL or takes a host off the ring (until a timer or a completion puts
+  // it back), so it ends.
+  void dispatch() {
+    const auto now = Clock::now();
+    while (in_flight < concurrency && !ready.empty()) {
+      Host& h = *ready.front();
+      ready.pop_front();
+      h.scheduled = false;
+      if (h.queue.empty() || h.robots_state != Host::RobotsState::known) continue;
+      if (per_host > 0 && h.in_flight >= per_host) continue;  // a completion schedules it again
+      const auto start_at = std::max(h.next_start, h.backoff_until);
+      if (start_at > now) {
+        h.scheduled = true;
+        timers.push({start_at, &h});
+        continue;
+      }
+      UrlTask task = std::move(h.queue.front());
+      h.queue.pop_front();
+      --queued;
+      if (h.robots && !h.robots->allowed(path_of(task.url))) {
+        ++stats.robots_denied;
+        const std::string rule = h.robots->matching_rule(path_of(task.url));
+        row(task, category::kRobots,
+            "robots.txt of " + h.origin + " disallows it" + (rule.empty() ? "" : " (" + rule + ")"));
+      } else {
+        release(h, std::move(task));
+      }
+      schedule(h);
+    }
+  }
+
+  void on_fetched(const FetchedEvent& e) {
+    auto it = open.find(e.seq);
+    if (it == open.end()) return;
+    Host& h = *it->second.host;
+    --h.in_flight;
+    --in_flight;
+    const auto now = Clock::now();
+    if (e.transient) {
+      if (++h.failures_in_a_row >= kHostFailuresBeforeBackoff) {
+        // The host keeps failing: every URL of it waits, not only the one that failed.
+        const int over = std::min(h.failures_in_a_row - kHostFailuresBeforeBackoff, 10);
+        const auto wait = std::min<milliseconds>(polite.max_retry_wait, polite.retry_base * (1 << over));
+        h.backoff_until = std::max(h.backoff_until, now + wait);
+      }
+    } else {
+      h.failures_in_a_row = 0;
+    }
+    if (e.host_asked_to_wait) h.backoff_until = std::max(h.backoff_until, e.retry_at);
+    if (e.retry) {
+      ++stats.retries;
+      retry_timers.push({e.retry_at, *e.retry});
+    }
+    schedule(h);
+  }
+
+  void on_page_done(int64_t seq, std::vector<std::string>&& links) {
+    auto it = open.find(seq);
+    if (it == open.end()) return;  // not one of ours (bad line, duplicate) or not yet final
+    const Open o = it->second;
+    open.erase(it);
+    --open_by_depth[static_cast<size_t>(o.depth)];
+    // The parent's task (its source, line and seed) is kept from its last fetch until here.
+    UrlTask parent;
+    {
+      std::lock_guard lock(mutex);
+      auto p = finished.find(seq);
+      if (p == finished.end()) return;  // a row the frontier made itself: no links
+      parent = std::move(p->second);
+      finished.erase(p);
+    }
+    if (!links.empty() && !interrupted && o.depth < follow.max_depth) take_links(o, parent, std::move(links));
+  }
+
+  void interrupt_all() {
+    interrupted = true;
+    for (auto& [origin, h] : hosts) {
+      for (auto& t : h->queue) row(t, category::kInterrupted, "the run was interrupted before the fetch");
+      queued -= static_cast<int64_t>(h->queue.size());
+      h->queue.clear();
+    }
+    while (!retry_timers.empty()) {
+      row(retry_timers.top().task, category::kInterrupted, "the run was interrupted before it was retried");
+      retry_timers.pop();
+    }
+    for (auto& b : waiting_by_depth) b.clear();
+  }
+
+  void flush_rows() {
+    if (rows.empty()) return;
+    pages.push(std::exchange(rows, {}));
+  }
+};
+
+Frontier::Frontier(const FollowOptions& follow, const PolitenessOptions& politeness, const FetchOptions& fetch,
+                   int concurrency, size_t batch, TaskChannel& tasks, PageChannel& pages,
+                   const std::atomic<bool>& stop, std::atomic<int64_t>& next_seq)
+    : state_(std::make_unique<State>(follow, politeness, fetch, concurrency, batch, tasks, pages, stop,
+                                     next_seq)) {}
+
+Frontier::~Frontier() = default;
+
+void Frontier::add_seed(UrlTask&& task) {
+  State& s = *state_;
+  std::unique_lock lock(s.mutex);
+  s.seed_room.wait(lock, [&] {
+    return static_cast<int64_t>(s.seed_inbox.size()) + s.backlog < kMaxQueuedSeeds || s.stop.load();
+  });
+  s.seed_inbox.push_back(std::move(task));
+  s.wake_locked();
+}
+
+void Frontier::seeds_done() {
+  State& s = *state_;
+  std::lock_guard lock(s.mutex);
+  s.seeds_finished = true;
+  s.wake_locked();
+}
+
+bool Frontier::wants_links(int depth) const {
+  return depth < state_->follow.max_depth;
+}
+
+bool Frontier::fetched(const Page& page) {
+  State& s = *state_;
+  const bool transient = is_transient(page);
+  std::lock_guard lock(s.mutex);
+  auto it = s.released.find(page.record.seq);
+  if (it == s.released.end()) return true;
+  State::FetchedEvent e{page.record.seq, transient, std::nullopt, {}, false};
+  const auto now = Clock::now();
+  if (page.retry_after_s >= 0 && transient) {
+    e.retry_at = now + std::min<milliseconds>(s.polite.max_retry_wait, milliseconds(page.retry_after_s * 1000));
+    e.host_asked_to_wait = true;
+  }
+  const bool retry = transient && page.record.attempts <= s.polite.retries && !s.stop.load();
+  if (retry) {
+    UrlTask again = std::move(it->second);
+    again.attempt = page.record.attempts + 1;
+    if (!e.host_asked_to_wait) {
+      // Exponential back-off with jitter (0.5x to 1.5x), so retries of many URLs spread out.
+      const int exponent = std::min(page.record.attempts - 1, 16);
+      const auto base = std::min<milliseconds>(s.polite.max_retry_wait, s.polite.retry_base * (1 << exponent));
+      std::uniform_real_distribution<double> spread(0.5, 1.5);
+      e.retry_at = now + std::chrono::duration_cast<milliseconds>(base * spread(s.random));
+    }
+    e.retry = std::move(again);
+  } else {
+    s.finished.emplace(page.record.seq, std::move(it->second));
+  }
+  s.released.erase(it);
+  s.fetched_inbox.push_back(std::move(e));
+  s.wake_locked();
+  return !retry;
+}
+
+void Frontier::page_done(int64_t seq, std::vector<std::string>&& links) {
+  State& s = *state_;
+  std::lock_guard lock(s.mutex);
+  s.done_inbox.emplace_back(seq, std::move(links));
+  s.wake_locked();
+}
+
+void Frontier::wake() {
+  std::lock_guard lock(state_->mutex);
+  state_->seed_room.notify_all();  // a reader waiting for room sees the stop too
+  state_->wake_locked();
+}
+
+FrontierStats Frontier::stats() const {
+  std::lock_guard lock(state_->mutex);
+  return state_->stats;
+}
+
+void Frontier::run() {
+  State& s = *state_;
+  std::vector<UrlTask> seeds;
+  std::vector<State::FetchedEvent> fetched;
+  std::vector<std::pair<int64_t, std::vector<std::string>>> done;
+  auto last = Clock::now();
+  bool held_by_hosts = false;
+  for (;;) {
+    bool seeds_finished;
+    {
+      std::lock_guard lock(s.mutex);
+      s.woken = false;
+      seeds.swap(s.seed_inbox);
+      fetched.swap(s.fetched_inbox);
+      done.swap(s.done_inbox);
+      seeds_finished = s.seeds_finished;
+    }
+    const auto now = Clock::now();
+    if (held_by_hosts) {
+      std::lock_guard lock(s.mutex);
+      s.stats.held_by_hosts_s += std::chrono::duration<double>(now - last).count();
+    }
+    last = now;
+    if (!s.interrupted && s.stop.load()) s.interrupt_all();
+    for (auto& e : fetched) s.on_fetched(e);
+    for (auto& t : seeds) s.take_seed(std::move(t));
+    for (auto& [seq, links] : done) s.on_page_done(seq, std::move(links));
+    seeds.clear();
+    fetched.clear();
+    done.clear();
+    s.admit_waiting();
+    while (!s.retry_timers.empty() && s.retry_timers.top().at <= now) {
+      UrlTask t = s.retry_timers.top().task;
+      s.retry_timers.pop();
+      State::Host& h = s.host_for(t.url);
+      h.queue.push_front(std::move(t));
+      ++s.queued;
+      s.schedule(h);
+    }
+    while (!s.timers.empty() && s.timers.top().at <= now) {
+      State::Host& h = *s.timers.top().host;
+      s.timers.pop();
+      h.scheduled = false;
+      s.schedule(h);
+    }
+    if (s.interrupted) {
+      for (auto& [origin, h] : s.hosts) {
+        for (auto& t : h->queue) s.row(t, category::kInterrupted, "the run was interrupted before the fetch");
+        s.queued -= static_cast<int64_t>(h->queue.size());
+        h->queue.clear();
+      }
+    } else {
+      s.dispatch();
+    }
+    s.flush_released();
+    s.flush_rows();
+    held_by_hosts = s.in_flight < s.concurrency && s.queued > 0;
+    {
+      std::lock_guard lock(s.mutex);
+      s.backlog = s.queued;
+      if (s.backlog < kMaxQueuedSeeds || s.interrupted) s.seed_room.notify_all();
+    }
+    if (seeds_finished && s.open.empty()) break;
+
+    // Sleep until something arrives, a robots.txt transfer moves, or the next timer is due.
+    auto until = now + std::chrono::seconds(1);
+    if (!s.timers.empty()) until = std::min(until, s.timers.top().at);
+    if (!s.retry_timers.empty()) until = std::min(until, s.retry_timers.top().at);
+    const auto wait_ms = std::chrono::ceil<milliseconds>(until - Clock::now()).count();
+    int numfds = 0;
+    curl_multi_poll(s.multi, nullptr, 0, static_cast<int>(std::max<int64_t>(wait_ms, 0)), &numfds);
+    int running = 0;
+    curl_multi_perform(s.multi, &running);
+    int left = 0;
+    while (CURLMsg* m = curl_multi_info_read(s.multi, &left))
+      if (m->msg == CURLMSG_DONE) s.robots_done(m->easy_handle, m->data.result);
+  }
+  s.tasks.close();
+}
+
+}  // namespace crawl
