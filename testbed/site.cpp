@@ -574,7 +574,9 @@ std::vector<Anchor> host_anchors(const HostId& host, uint64_t n, const SiteOptio
     anchors.push_back({(base ? "../../private/" : "../private/") + number, "Private " + number,
                        Link{host, "/private/" + number}});
   }
-  anchors.push_back({"#top", "Top", Link{host, "/page/" + std::to_string(n)}});
+  // A bare "#top" resolves against the <base>, not the page: pages with one write the way back.
+  anchors.push_back(
+      {base ? "../" + std::to_string(n) + "#top" : "#top", "Top", Link{host, "/page/" + std::to_string(n)}});
   anchors.push_back({"mailto:webmaster@" + name, "Write to us", std::nullopt});
   anchors.push_back({"javascript:void(0)", "Do nothing", std::nullopt});
   return anchors;

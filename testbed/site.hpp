@@ -61,8 +61,9 @@
 //
 //   /page/N              0 <= N < host_pages: host_page_html(), titled "Page N on NAME", linking as
 //                        host_page_links() says (absolute, root-relative, relative and
-//                        protocol-relative hrefs; a <base href> on pages N % 4 == 1; plus "#top",
-//                        a mailto: and a javascript: link that lead nowhere). From site K's hK:
+//                        protocol-relative hrefs; a <base href="/page/x/"> on pages N % 4 == 1;
+//                        plus a link to the page itself with "#top" ("../N#top" under a base), a
+//                        mailto: and a javascript: link, which lead nowhere new). From site K's hK:
 //                          every page           (N+1) mod host_pages and 2..6 more pages of the host;
 //                          N % 10 == 0          page 0 of h((K+1) mod hosts) (host name in capitals
 //                                               when N % 20 == 10: normalise it);
