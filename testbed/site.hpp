@@ -26,15 +26,17 @@
 //   /json/N              200 application/json, page_body_bytes(N) bytes.
 //   /robots.txt          200 text/plain "User-agent: *\nDisallow: /private/\n".
 //   /ratelimit/K/REST    the first K requests for this exact target (query included) on this host
-//                        get 429 Too Many Requests; later ones are served /REST. K = 0: always /REST.
-//   /unavailable/K/REST  the same with 503 Service Unavailable.
+//                        get 429 with a small HTML body titled "Too Many Requests"; later ones are
+//                        served /REST. K = 0: always /REST.
+//   /unavailable/K/REST  the same with 503, titled "Service Unavailable".
 //   /ratelimit-after/K/SECS/REST, /unavailable-after/K/SECS/REST
 //                        the same, the 429/503 carrying "Retry-After: SECS" (SECS <= 86400).
 //   /ratelimit-date/K/SECS/REST, /unavailable-date/K/SECS/REST
 //                        the same with Retry-After as an IMF-fixdate: the time of the answer plus
 //                        SECS, rounded up to a whole second (so waiting until it waits >= SECS).
 //                        These count in the server (throttle counters, zeroed by /__reset-stats); a
-//                        target holds at most one of them, anywhere among its /delay prefixes.
+//                        target holds at most one of them (more: 404), anywhere among its /delay and
+//                        /redirect prefixes, and its delays apply to the 429/503 answers too.
 //   /__stats             the server's counters as JSON (not counted, no added latency).
 //   /__hosts             per-host counters as JSON (not counted, no added latency):
 //                        {"h3.localhost": {"requests": R, "in_progress": I, "peak_concurrent": P,
@@ -61,10 +63,12 @@
 //
 //   /page/N              0 <= N < host_pages: host_page_html(), titled "Page N on NAME", linking as
 //                        host_page_links() says (absolute, root-relative, relative and
-//                        protocol-relative hrefs; a <base href="/page/x/"> on pages N % 4 == 1;
+//                        protocol-relative hrefs; on pages N % 4 == 1 a <base> naming /page/x/,
+//                        absolute or root-relative, so that ignoring it leads to 404s;
 //                        plus a link to the page itself with "#top" ("../N#top" under a base), a
 //                        mailto: and a javascript: link, which lead nowhere new). From site K's hK:
-//                          every page           (N+1) mod host_pages and 2..6 more pages of the host;
+//                          every page           (N+1) mod host_pages (with a #fragment) and 2..6
+//                                               more pages of the host;
 //                          N % 10 == 0          page 0 of h((K+1) mod hosts) (host name in capitals
 //                                               when N % 20 == 10: normalise it);
 //                          N % 10 == 5          one page of some other site;
@@ -73,7 +77,7 @@
 //                        A subdomain wJ.hK links within itself the same way, to page 0 of hK on
 //                        N % 10 == 0, and to /private/N on N % 10 == 7.
 //   /private/N           0 <= N < host_pages: 200 text/html titled "Private N", no links.
-//   /robots.txt          host_robots() (a table in site.cpp; robots_allows() is the ground truth):
+//   /robots.txt          host_robots_kind() and host_robots_txt(); robots_allows() is the ground truth:
 //                          hK, K == kHangingRobotsSite   never answers (like /hang)
 //                          hK, K % 10 == 7               404 (allow everything)
 //                          hK, K % 10 == 8               503 (disallow everything)
