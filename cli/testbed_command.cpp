@@ -15,6 +15,8 @@ struct TestbedFlags {
   std::string bind = "127.0.0.1";
   int threads = 1;
   uint64_t pages = testbed::SiteOptions{}.pages;
+  uint64_t hosts = testbed::SiteOptions{}.hosts;
+  uint64_t host_pages = testbed::SiteOptions{}.host_pages;
   std::string latency = "0";
   std::string log;
 };
@@ -25,6 +27,10 @@ int run_testbed(const TestbedFlags& flags) {
   if (flags.threads < 1 || flags.threads > 256) throw UsageError("--threads must be between 1 and 256");
   if (flags.pages < 1 || flags.pages > testbed::kMaxPages)
     throw UsageError("--pages must be between 1 and " + std::to_string(testbed::kMaxPages));
+  if (flags.hosts < 1 || flags.hosts > testbed::kMaxHosts)
+    throw UsageError("--hosts must be between 1 and " + std::to_string(testbed::kMaxHosts));
+  if (flags.host_pages < 1 || flags.host_pages > testbed::kMaxHostPages)
+    throw UsageError("--host-pages must be between 1 and " + std::to_string(testbed::kMaxHostPages));
   testbed::ServerOptions options;
   options.bind = flags.bind;
   options.port = static_cast<uint16_t>(flags.port);
@@ -32,6 +38,8 @@ int run_testbed(const TestbedFlags& flags) {
   options.latency = testbed::parse_latency(flags.latency);
   options.log_path = flags.log;
   options.site.pages = flags.pages;
+  options.site.hosts = flags.hosts;
+  options.site.host_pages = flags.host_pages;
   return testbed::serve(options);
 }
 
@@ -45,6 +53,13 @@ void add_testbed_command(CLI::App& app, Runner& runner) {
   command->add_option("--bind", flags->bind, "address to listen on")->capture_default_str();
   command->add_option("--threads", flags->threads, "server threads")->capture_default_str();
   command->add_option("--pages", flags->pages, "number of pages: /page/0 .. /page/N-1")
+      ->capture_default_str();
+  command
+      ->add_option("--hosts", flags->hosts,
+                   "named hosts h0.localhost .. hN-1.localhost on the same port, each a small site of "
+                   "its own (with subdomains wJ.hK.localhost)")
+      ->capture_default_str();
+  command->add_option("--host-pages", flags->host_pages, "pages per named host: /page/0 .. /page/N-1")
       ->capture_default_str();
   command
       ->add_option("--latency", flags->latency,

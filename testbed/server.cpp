@@ -72,11 +72,14 @@ struct Shared {
   const ServerOptions& options;
   Stats stats;
   std::unique_ptr<AccessLog> log;  // null without --log
+  HostStats hosts;
+  ThrottleCounters throttles;
 };
 
 // What the answer depends on, copied out of Beast's parser.
 struct Request {
   std::string target;
+  std::string host;  // the Host header as sent; empty when there was none
   bool is_get = true;
   bool keep_alive = true;
   bool http11 = true;
@@ -126,6 +129,11 @@ std::string response_head(const Response& r, Framing framing, uint64_t content_l
     head += r.location;
     head += "\r\n";
   }
+  if (!r.retry_after.empty()) {
+    head += "Retry-After: ";
+    head += r.retry_after;
+    head += "\r\n";
+  }
   if (r.status == 405) head += "Allow: GET\r\n";
   if (framing == Framing::kLength) {
     head += "Content-Length: ";
@@ -166,6 +174,38 @@ Response error_response(int status, std::string_view title, std::string_view rou
   return r;
 }
 
+// The name /__hosts counts a request under: a named host's canonical name, else the Host header
+// without its port, lowercased ("(none)" without one).
+std::string host_key(std::string_view host_header, const std::optional<HostId>& host) {
+  if (host) return host_name(*host);
+  std::string_view name = host_header;
+  if (name.starts_with('[')) {
+    name = name.substr(0, name.find(']') + 1);
+  } else if (const size_t colon = name.rfind(':'); colon != std::string_view::npos) {
+    name = name.substr(0, colon);
+  }
+  if (name.empty()) return "(none)";
+  std::string key(name.substr(0, 255));
+  for (char& c : key)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return key;
+}
+
+// Holds a request "in progress" for /__hosts while it lives.
+class InProgress {
+ public:
+  InProgress(HostStats& stats, HostStats::Counters* counters) : stats_(stats), counters_(counters) {
+    stats_.begin(counters_, Clock::now());
+  }
+  ~InProgress() { stats_.end(counters_); }
+  InProgress(const InProgress&) = delete;
+  InProgress& operator=(const InProgress&) = delete;
+
+ private:
+  HostStats& stats_;
+  HostStats::Counters* counters_;
+};
+
 // True when the peer has closed its end (or reset it): a read would return end of file or an error.
 bool peer_has_closed(tcp::socket& socket) {
   char byte = 0;
@@ -203,6 +243,11 @@ class Session {
   void reset_connection();
   void log(const Request& request, const Response& response, const Sent& sent);
 
+  // The host this connection named last, and its /__hosts counters: most connections name one.
+  std::string last_host_header_;
+  std::string last_host_key_;
+  HostStats::Counters* last_host_counters_ = nullptr;
+
   tcp::socket socket_;
   asio::steady_timer timer_;
   beast::flat_buffer buffer_;
@@ -231,7 +276,9 @@ asio::awaitable<void> Session::run() {
       break;
     }
     const auto& message = parser.get();
+    const auto host = message.find(http::field::host);
     const Request request{.target = std::string(message.target()),
+                          .host = host == message.end() ? std::string() : std::string(host->value()),
                           .is_get = message.method() == http::verb::get,
                           .keep_alive = message.keep_alive(),
                           .http11 = message.version() >= 11};
@@ -245,11 +292,20 @@ asio::awaitable<void> Session::run() {
 }
 
 asio::awaitable<bool> Session::answer(const Request& request) {
-  Response response = describe(request.target, shared_.options.site);
+  const SiteOptions& site = shared_.options.site;
+  const std::optional<HostId> host = parse_host(request.host, site);
+  Response response = describe(request.target, site, {.host = host, .port = host_header_port(request.host)});
 
-  if (response.kind == Behaviour::kStats || response.kind == Behaviour::kResetStats) {
-    if (response.kind == Behaviour::kResetStats) shared_.stats.reset();
-    response.body = response.kind == Behaviour::kStats ? shared_.stats.to_json() : R"({"reset":true})";
+  if (response.kind == Behaviour::kStats || response.kind == Behaviour::kHosts ||
+      response.kind == Behaviour::kResetStats) {
+    if (response.kind == Behaviour::kResetStats) {
+      shared_.stats.reset();
+      shared_.hosts.reset();
+      shared_.throttles.reset();
+    }
+    response.body = response.kind == Behaviour::kStats   ? shared_.stats.to_json()
+                    : response.kind == Behaviour::kHosts ? shared_.hosts.to_json()
+                                                         : R"({"reset":true})";
     Sent sent;
     counting_bytes_ = false;
     const bool keep_alive = co_await send_complete(request, response, sent);
@@ -257,7 +313,16 @@ asio::awaitable<bool> Session::answer(const Request& request) {
     co_return keep_alive;
   }
 
+  if (last_host_counters_ == nullptr || request.host != last_host_header_) {
+    last_host_header_ = request.host;
+    last_host_key_ = host_key(request.host, host);
+    last_host_counters_ = shared_.hosts.find(last_host_key_, host.has_value());
+  }
+  const InProgress in_progress(shared_.hosts, last_host_counters_);
   shared_.stats.count_request(shard_);
+  if (response.throttle.status != 0 &&
+      shared_.throttles.next(last_host_key_, request.target) < response.throttle.times)
+    response = throttled(response, std::chrono::system_clock::now());
   if (!request.is_get) response = error_response(405, "Method Not Allowed", response.route);
   const auto wait = latency_for(request.target, shared_.options.latency) + response.delay;
   if (wait.count() > 0 && !co_await wait_until(Clock::now() + wait)) co_return false;
@@ -289,6 +354,7 @@ asio::awaitable<bool> Session::answer(const Request& request) {
       reset_connection();
       break;
     case Behaviour::kStats:
+    case Behaviour::kHosts:
     case Behaviour::kResetStats:
       break;
   }
@@ -521,7 +587,11 @@ int serve(const ServerOptions& options) {
   raise_open_files_limit();
   std::signal(SIGPIPE, SIG_IGN);
 
-  Shared shared{.options = options, .stats = Stats(options.threads), .log = nullptr};
+  Shared shared{.options = options,
+                .stats = Stats(options.threads),
+                .log = nullptr,
+                .hosts = HostStats(Clock::now()),
+                .throttles = {}};
   if (!options.log_path.empty()) shared.log = std::make_unique<AccessLog>(options.log_path);
 
   Contexts contexts;

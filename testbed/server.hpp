@@ -13,7 +13,7 @@ struct ServerOptions {
   std::string bind = "127.0.0.1";
   uint16_t port = 0;     // 0: the kernel picks a free port
   int threads = 1;       // io_context threads; each owns the connections it accepted
-  Latency latency;       // added to every request but /__stats and /__reset-stats
+  Latency latency;       // added to every request but /__stats, /__hosts and /__reset-stats
   std::string log_path;  // one JSON line per answered request; empty: no log
   SiteOptions site;
 };

@@ -2,7 +2,11 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cstdio>
+#include <ctime>
+#include <deque>
 #include <iterator>
+#include <set>
 #include <stdexcept>
 
 #include "common/units.hpp"
@@ -28,6 +32,10 @@ constexpr uint64_t kLinkCountSalt = 0x11c0;
 constexpr uint64_t kLinkSalt = 0x11ee;
 constexpr uint64_t kTextSalt = 0x7e87;
 constexpr uint64_t kBinarySalt = 0xb1a5;
+constexpr uint64_t kHostSizeSalt = 0x4057;
+constexpr uint64_t kHostLinkCountSalt = 0x40c0;
+constexpr uint64_t kHostLinkSalt = 0x40ee;
+constexpr uint64_t kOtherSiteSalt = 0xc055;
 
 // SplitMix64's finaliser: cheap, and every input bit reaches every output bit.
 uint64_t mix(uint64_t x) {
@@ -41,6 +49,21 @@ uint64_t hash_text(std::string_view text) {
   uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a, then mixed for better low bits
   for (unsigned char c : text) h = (h ^ c) * 0x100000001b3ull;
   return mix(h);
+}
+
+// `wanted` (< pages) distinct pages among 0..pages-1 other than n, the first (n+1) mod pages, the
+// others drawn from `seed`.
+std::vector<uint64_t> links_among(uint64_t n, uint64_t pages, uint64_t wanted, uint64_t seed) {
+  std::vector<uint64_t> links;
+  if (pages < 2 || wanted == 0) return links;
+  links.push_back((n + 1) % pages);
+  for (uint64_t i = 1; links.size() < wanted; ++i) {
+    uint64_t m = mix(seed + i) % pages;
+    // Probing onwards terminates: fewer than pages-1 pages are taken.
+    while (m == n || std::find(links.begin(), links.end(), m) != links.end()) m = (m + 1) % pages;
+    links.push_back(m);
+  }
+  return links;
 }
 
 // Filler text repeats with this period; big enough that pages do not visibly repeat themselves.
@@ -255,8 +278,32 @@ std::string broken_gzip() {
   return body;
 }
 
-// What `path` (no query, no /delay or /redirect/0 prefix left) serves.
-Response serve_path(std::string_view path, std::string_view query, const SiteOptions& site) {
+// The throttle a route's first segment asks for, without its counts; nullopt for other routes.
+std::optional<Throttle> throttle_kind(std::string_view segment) {
+  Throttle t;
+  std::string_view variant;
+  if (segment.starts_with("ratelimit")) {
+    t.status = 429;
+    variant = segment.substr(9);
+  } else if (segment.starts_with("unavailable")) {
+    t.status = 503;
+    variant = segment.substr(11);
+  } else {
+    return std::nullopt;
+  }
+  if (variant == "-after") {
+    t.retry_after = RetryAfter::kSeconds;
+  } else if (variant == "-date") {
+    t.retry_after = RetryAfter::kDate;
+  } else if (!variant.empty()) {
+    return std::nullopt;
+  }
+  return t;
+}
+
+// What `path` (no query, no /delay, /redirect/0 or throttle prefix left) serves.
+Response serve_path(std::string_view path, std::string_view query, const SiteOptions& site,
+                    const Origin& origin) {
   const Split split = split_first(path);
   const std::string_view name = split.first;
   const std::string_view rest = split.rest;
@@ -265,8 +312,42 @@ Response serve_path(std::string_view path, std::string_view query, const SiteOpt
     if (n && *n < site.pages) return n;
     return std::nullopt;
   };
+  auto host_page_number = [&]() -> std::optional<uint64_t> {
+    auto n = one_number(rest);
+    if (n && *n < site.host_pages) return n;
+    return std::nullopt;
+  };
 
-  if (name == "page") {
+  if (name == "page" && origin.host) {
+    if (auto n = host_page_number())
+      return complete(kHtml, host_page_html(*origin.host, *n, site, origin.port),
+                      host_page_title(*origin.host, *n));
+  } else if (name == "private" && origin.host) {
+    if (auto n = host_page_number()) {
+      std::string title = "Private " + std::to_string(*n);
+      return complete(kHtml, small_html(title), title);
+    }
+  } else if (name == "robots.txt" && origin.host) {
+    if (rest.empty()) {
+      switch (host_robots_kind(*origin.host)) {
+        case RobotsKind::kRules:
+          return complete(kText, host_robots_txt(*origin.host));
+        case RobotsKind::kNotFound:
+          return not_found();
+        case RobotsKind::kUnavailable: {
+          Response r = complete(kHtml, small_html("Service Unavailable"), "Service Unavailable");
+          r.status = 503;
+          return r;
+        }
+        case RobotsKind::kHang: {
+          Response r;
+          r.kind = Behaviour::kHang;
+          r.status = 0;
+          return r;
+        }
+      }
+    }
+  } else if (name == "page") {
     if (auto n = page_number()) return complete(kHtml, page_html(*n, site), page_title(*n));
   } else if (name == "status") {
     auto code = one_number(rest);
@@ -332,10 +413,12 @@ Response serve_path(std::string_view path, std::string_view query, const SiteOpt
     if (auto n = page_number()) return complete(kJson, json_body(*n, site));
   } else if (name == "robots.txt") {
     if (rest.empty()) return complete(kText, std::string(kRobots));
-  } else if (name == "__stats" || name == "__reset-stats") {
+  } else if (name == "__stats" || name == "__hosts" || name == "__reset-stats") {
     if (rest.empty()) {
       Response r;
-      r.kind = name == "__stats" ? Behaviour::kStats : Behaviour::kResetStats;
+      r.kind = name == "__stats"   ? Behaviour::kStats
+               : name == "__hosts" ? Behaviour::kHosts
+                                   : Behaviour::kResetStats;
       r.content_type = kJson;
       return r;
     }
@@ -356,17 +439,9 @@ size_t page_body_bytes(uint64_t n) {
 }
 
 std::vector<uint64_t> page_links(uint64_t n, const SiteOptions& site) {
-  std::vector<uint64_t> links;
-  if (site.pages < 2) return links;
+  if (site.pages < 2) return {};
   const uint64_t wanted = std::min<uint64_t>(5 + mix(n ^ kLinkCountSalt) % 11, site.pages - 1);
-  links.push_back((n + 1) % site.pages);
-  for (uint64_t i = 1; links.size() < wanted; ++i) {
-    uint64_t m = mix(mix(n ^ kLinkSalt) + i) % site.pages;
-    // Probing onwards terminates: fewer than pages-1 pages are taken.
-    while (m == n || std::find(links.begin(), links.end(), m) != links.end()) m = (m + 1) % site.pages;
-    links.push_back(m);
-  }
-  return links;
+  return links_among(n, site.pages, wanted, mix(n ^ kLinkSalt));
 }
 
 std::string page_html(uint64_t n, const SiteOptions& site) {
@@ -405,6 +480,313 @@ std::string small_html(std::string_view title) {
   return html;
 }
 
+// ---- Many hosts ----
+
+namespace {
+
+// One number per host name: site K is K * (kSubdomains + 1), its subdomain J that plus J + 1.
+uint64_t host_key(const HostId& host) {
+  return host.site * (kSubdomains + 1) + (host.sub ? *host.sub + 1 : 0);
+}
+
+std::string port_suffix(uint16_t port) {
+  return port == 0 ? std::string() : ":" + std::to_string(port);
+}
+
+// The number after `letter` in a host name label ("h12" -> 12).
+std::optional<uint64_t> label_number(std::string_view label, char letter) {
+  if (label.size() < 2 || label[0] != letter) return std::nullopt;
+  return parse_number(label.substr(1));
+}
+
+bool has_base(uint64_t n) {
+  return n % 4 == 1;
+}
+
+// One <a> of a host page: its href as written, its text, and where it leads (nullopt: nowhere a
+// crawler goes; mailto: and javascript:).
+struct Anchor {
+  std::string href;
+  std::string text;
+  std::optional<Link> target;
+};
+
+std::vector<Anchor> host_anchors(const HostId& host, uint64_t n, const SiteOptions& site, uint16_t port) {
+  const std::string name = host_name(host);
+  const std::string authority = name + port_suffix(port);
+  const bool base = has_base(n);
+  std::vector<Anchor> anchors;
+
+  // Pages of the same host, in every href form a crawler must resolve.
+  const uint64_t pages = site.host_pages;
+  const uint64_t key = host_key(host);
+  const uint64_t wanted =
+      std::min<uint64_t>(3 + mix(mix(key ^ kHostLinkCountSalt) + n) % 5, pages > 0 ? pages - 1 : 0);
+  const auto same = links_among(n, pages, wanted, mix(mix(key ^ kHostLinkSalt) + n));
+  for (size_t i = 0; i < same.size(); ++i) {
+    const std::string m = std::to_string(same[i]);
+    std::string href;
+    switch ((n + i) % 5) {
+      case 0:
+        href = "http://" + authority + "/page/" + m;
+        break;
+      case 1:
+        href = "/page/" + m;
+        break;
+      case 2:
+        href = (base ? "../" : "") + m;  // the base is /page/x/
+        break;
+      case 3:
+        href = (base ? "../../page/" : "../page/") + m;
+        break;
+      default:
+        href = "//" + authority + "/page/" + m;
+        break;
+    }
+    if (i == 0) href += "#part-2";
+    anchors.push_back({std::move(href), "Page " + m, Link{host, "/page/" + m}});
+  }
+
+  auto absolute = [&](const HostId& to, std::string path, bool capitals = false) {
+    std::string to_name = host_name(to);
+    if (capitals)
+      std::transform(to_name.begin(), to_name.end(), to_name.begin(),
+                     [](char c) { return static_cast<char>(c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c); });
+    std::string href = "http://" + to_name + port_suffix(port) + path;
+    std::string text = "Page " + path.substr(path.rfind('/') + 1) + " on " + host_name(to);
+    anchors.push_back({std::move(href), std::move(text), Link{to, std::move(path)}});
+  };
+  if (!host.sub) {
+    if (n % 10 == 0 && site.hosts > 1)
+      absolute({.site = (host.site + 1) % site.hosts}, "/page/0", n % 20 == 10);
+    if (n % 10 == 5 && site.hosts > 1) {
+      const uint64_t draw = mix(mix(key ^ kOtherSiteSalt) + n);
+      const uint64_t other = (host.site + 1 + draw % (site.hosts - 1)) % site.hosts;
+      absolute({.site = other}, "/page/" + std::to_string(mix(draw) % pages));
+    }
+    if (n % 10 == 3 && kSubdomains > 0)
+      absolute({.site = host.site, .sub = (n / 10) % kSubdomains}, "/page/" + std::to_string(n));
+  } else if (n % 10 == 0) {
+    absolute({.site = host.site}, "/page/0");
+  }
+  if (n % 10 == 7) {
+    const std::string number = std::to_string(n);
+    anchors.push_back({(base ? "../../private/" : "../private/") + number, "Private " + number,
+                       Link{host, "/private/" + number}});
+  }
+  // A bare "#top" resolves against the <base>, not the page: pages with one write the way back.
+  anchors.push_back(
+      {base ? "../" + std::to_string(n) + "#top" : "#top", "Top", Link{host, "/page/" + std::to_string(n)}});
+  anchors.push_back({"mailto:webmaster@" + name, "Write to us", std::nullopt});
+  anchors.push_back({"javascript:void(0)", "Do nothing", std::nullopt});
+  return anchors;
+}
+
+bool is_crawl_agent(std::string_view user_agent) {
+  constexpr std::string_view kCrawl = "crawl";
+  if (user_agent.size() != kCrawl.size()) return false;
+  for (size_t i = 0; i < kCrawl.size(); ++i) {
+    const char c = user_agent[i];
+    if ((c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c) != kCrawl[i]) return false;
+  }
+  return true;
+}
+
+bool has_crawl_group(const HostId& host) {
+  return !host.sub && host.site % 3 == 1;
+}
+
+bool has_crawl_delay(const HostId& host) {
+  return !host.sub && host.site % 4 == 2;
+}
+
+}  // namespace
+
+std::string host_name(const HostId& host) {
+  std::string name;
+  if (host.sub) name = "w" + std::to_string(*host.sub) + ".";
+  name += "h" + std::to_string(host.site) + ".localhost";
+  return name;
+}
+
+std::optional<HostId> parse_host(std::string_view host_header, const SiteOptions& site) {
+  std::string_view h = host_header;
+  if (h.starts_with('[')) return std::nullopt;  // an IPv6 address
+  if (const size_t colon = h.rfind(':'); colon != std::string_view::npos) h = h.substr(0, colon);
+  if (h.ends_with('.')) h.remove_suffix(1);
+  if (h.size() > 64) return std::nullopt;
+  std::string lower(h);
+  for (char& c : lower)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  std::string_view rest = lower;
+  constexpr std::string_view kSuffix = ".localhost";
+  if (!rest.ends_with(kSuffix)) return std::nullopt;
+  rest.remove_suffix(kSuffix.size());
+  HostId host;
+  if (const size_t dot = rest.find('.'); dot != std::string_view::npos) {
+    const auto sub = label_number(rest.substr(0, dot), 'w');
+    if (!sub || *sub >= kSubdomains) return std::nullopt;
+    host.sub = *sub;
+    rest.remove_prefix(dot + 1);
+  }
+  const auto number = label_number(rest, 'h');
+  if (!number || *number >= site.hosts) return std::nullopt;
+  host.site = *number;
+  return host;
+}
+
+uint16_t host_header_port(std::string_view host_header) {
+  const size_t colon = host_header.rfind(':');
+  if (colon == std::string_view::npos || host_header.find(']', colon) != std::string_view::npos) return 0;
+  const auto port = parse_number(host_header.substr(colon + 1));
+  return port && *port <= 65535 ? static_cast<uint16_t>(*port) : 0;
+}
+
+std::string host_url(const HostId& host, uint16_t port, std::string_view path) {
+  return "http://" + host_name(host) + port_suffix(port) + std::string(path);
+}
+
+std::string host_page_title(const HostId& host, uint64_t n) {
+  return "Page " + std::to_string(n) + " on " + host_name(host);
+}
+
+size_t host_page_bytes(const HostId& host, uint64_t n) {
+  return page_body_bytes(mix(host_key(host) ^ kHostSizeSalt) ^ n);
+}
+
+std::vector<Link> host_page_link_targets(const HostId& host, uint64_t n, const SiteOptions& site) {
+  const Link self{host, "/page/" + std::to_string(n)};
+  std::vector<Link> links;
+  for (Anchor& anchor : host_anchors(host, n, site, 0)) {
+    if (!anchor.target || *anchor.target == self) continue;
+    if (std::find(links.begin(), links.end(), *anchor.target) != links.end()) continue;
+    links.push_back(std::move(*anchor.target));
+  }
+  return links;
+}
+
+std::vector<std::string> host_page_links(const HostId& host, uint64_t n, const SiteOptions& site,
+                                         uint16_t port) {
+  std::vector<std::string> urls;
+  for (const Link& link : host_page_link_targets(host, n, site))
+    urls.push_back(host_url(link.host, port, link.path));
+  return urls;
+}
+
+std::vector<std::string> host_page_links(uint64_t site_number, uint64_t n, const SiteOptions& site,
+                                         uint16_t port) {
+  return host_page_links(HostId{.site = site_number}, n, site, port);
+}
+
+std::string host_page_html(const HostId& host, uint64_t n, const SiteOptions& site, uint16_t port) {
+  const size_t total = host_page_bytes(host, n);
+  const std::string title = host_page_title(host, n);
+  std::string html;
+  html.reserve(total);
+  html += "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n";
+  if (has_base(n)) {
+    // Absolute on half the pages, root-relative on the others: both resolve to /page/x/.
+    html += "<base href=\"";
+    if (n % 8 == 1) html += "http://" + host_name(host) + port_suffix(port);
+    html += "/page/x/\">\n";
+  }
+  html += "<title>";
+  html += title;
+  html += "</title>\n</head>\n<body>\n<h1 id=\"top\">";
+  html += title;
+  html += "</h1>\n<ul>\n";
+  for (const Anchor& anchor : host_anchors(host, n, site, port)) {
+    html += "<li><a href=\"";
+    html += anchor.href;
+    html += "\">";
+    html += anchor.text;
+    html += "</a></li>\n";
+  }
+  html += "</ul>\n<p>";
+  constexpr std::string_view kEnd = "</p>\n</body>\n</html>\n";
+  // Holds for hosts <= kMaxHosts and host_pages <= kMaxHostPages: the markup stays under 2 KiB.
+  assert(html.size() + kEnd.size() <= total);
+  append_paragraphs(html, mix(host_key(host) ^ n ^ kTextSalt), total - html.size() - kEnd.size());
+  html += kEnd;
+  return html;
+}
+
+RobotsKind host_robots_kind(const HostId& host) {
+  if (host.sub) return RobotsKind::kRules;
+  if (host.site == kHangingRobotsSite) return RobotsKind::kHang;
+  if (host.site % 10 == 7) return RobotsKind::kNotFound;
+  if (host.site % 10 == 8) return RobotsKind::kUnavailable;
+  return RobotsKind::kRules;
+}
+
+std::string host_robots_txt(const HostId& host) {
+  const std::string_view delay = has_crawl_delay(host) ? "Crawl-delay: 0.2\n" : "";
+  std::string text = "User-agent: *\nDisallow: /private/\n";
+  text += delay;
+  if (has_crawl_group(host)) {
+    text += "\nUser-agent: crawl\nDisallow: /private/\nDisallow: /page/1*\n";
+    text += delay;
+  }
+  return text;
+}
+
+bool robots_allows(const HostId& host, std::string_view path, std::string_view user_agent) {
+  if (path == "/robots.txt") return true;
+  switch (host_robots_kind(host)) {
+    case RobotsKind::kNotFound:
+      return true;
+    case RobotsKind::kUnavailable:
+    case RobotsKind::kHang:
+      return false;
+    case RobotsKind::kRules:
+      break;
+  }
+  if (path.starts_with("/private/")) return false;
+  return !(has_crawl_group(host) && is_crawl_agent(user_agent) && path.starts_with("/page/1"));
+}
+
+std::chrono::milliseconds robots_crawl_delay(const HostId& host, std::string_view /*user_agent*/) {
+  // Every group of a host with a delay carries the same one.
+  if (host_robots_kind(host) != RobotsKind::kRules || !has_crawl_delay(host))
+    return std::chrono::milliseconds(0);
+  return std::chrono::milliseconds(200);
+}
+
+bool in_scope(const HostId& start, const HostId& other, Scope scope) {
+  switch (scope) {
+    case Scope::kHost:
+      return start == other;
+    case Scope::kDomain:
+      return start.site == other.site;
+    case Scope::kAny:
+      return true;
+  }
+  return false;
+}
+
+std::map<std::string, int> host_walk(const HostId& start, uint64_t page, int max_depth, Scope scope,
+                                     std::string_view user_agent, const SiteOptions& site, uint16_t port) {
+  std::map<std::string, int> fetched;
+  std::set<Link> seen;
+  std::deque<std::pair<Link, int>> todo;
+  auto visit = [&](const Link& link, int depth) {
+    if (!in_scope(start, link.host, scope) || !seen.insert(link).second) return;
+    if (!user_agent.empty() && !robots_allows(link.host, link.path, user_agent)) return;
+    fetched.emplace(host_url(link.host, port, link.path), depth);
+    todo.emplace_back(link, depth);
+  };
+  visit(Link{start, "/page/" + std::to_string(page)}, 0);
+  while (!todo.empty()) {
+    const auto [link, depth] = todo.front();
+    todo.pop_front();
+    if (depth >= max_depth || !link.path.starts_with("/page/")) continue;
+    const auto n = parse_number(std::string_view(link.path).substr(6));
+    if (!n || *n >= site.host_pages) continue;
+    for (const Link& next : host_page_link_targets(link.host, *n, site)) visit(next, depth + 1);
+  }
+  return fetched;
+}
+
 void StreamedBody::read(uint64_t offset, char* out, size_t length) const {
   const uint64_t middle_end = size - tail.size();
   while (length > 0) {
@@ -426,38 +808,89 @@ void StreamedBody::read(uint64_t offset, char* out, size_t length) const {
   }
 }
 
-Response describe(std::string_view target, const SiteOptions& site) {
+Response describe(std::string_view target, const SiteOptions& site, const Origin& origin) {
   const size_t question = target.find('?');
   std::string_view path = target.substr(0, question);
   const std::string_view query = question == std::string_view::npos ? "" : target.substr(question);
-  const std::string_view route = route_name(split_first(path).first);
+  std::string_view route = route_name(split_first(path).first);
+  // /private/N exists on named hosts only; elsewhere it stays the "other" it always was.
+  if (route == "private" && !origin.host) route = kRouteNames[kRouteCount - 1];
 
   std::chrono::milliseconds delay{0};
-  // Peel /delay/MS and /redirect/0 prefixes off in a loop: a target may stack any number of them.
+  Throttle throttle;
+  // Peel /delay/MS, /redirect/0 and throttle prefixes off in a loop: a target may stack any number
+  // of delays and redirects, and one throttle.
   for (;;) {
     const Split split = split_first(path);
-    if (split.first != "delay" && split.first != "redirect") break;
+    const std::optional<Throttle> kind = throttle_kind(split.first);
+    if (split.first != "delay" && split.first != "redirect" && !kind) break;
     const Split amount = split_first(split.rest);
     const auto number = parse_number(amount.first);
-    if (!number || (split.first == "delay" && *number > kMaxWaitMs)) {
+    if (!number || (split.first == "delay" && *number > kMaxWaitMs) || (kind && throttle.status != 0)) {
       path = {};  // malformed: not found
       break;
+    }
+    std::string_view after = amount.rest;
+    if (kind) {
+      throttle = *kind;
+      throttle.times = *number;
+      if (throttle.retry_after != RetryAfter::kNone) {
+        const Split secs = split_first(after);
+        const auto seconds = parse_number(secs.first);
+        if (!seconds || *seconds > kMaxWaitMs / 1000) {
+          path = {};
+          break;
+        }
+        throttle.seconds = *seconds;
+        after = secs.rest;
+      }
     }
     if (split.first == "redirect" && *number > 0) {
       Response r = redirect_to("/redirect/" + std::to_string(*number - 1) + std::string(amount.rest) +
                                std::string(query));
       r.route = route;
       r.delay = delay;
+      if (throttle.times > 0) r.throttle = throttle;
       return r;
     }
     if (split.first == "delay") delay += std::chrono::milliseconds(*number);
-    path = amount.rest.empty() ? std::string_view("/") : amount.rest;
+    path = after.empty() ? std::string_view("/") : after;
   }
 
-  Response r = serve_path(path, query, site);
+  Response r = serve_path(path, query, site, origin);
   r.route = route;
   r.delay = delay;
+  if (throttle.times > 0) r.throttle = throttle;
   return r;
+}
+
+Response throttled(const Response& response, std::chrono::system_clock::time_point now) {
+  const Throttle& throttle = response.throttle;
+  const std::string title = throttle.status == 429 ? "Too Many Requests" : "Service Unavailable";
+  Response r = complete(kHtml, small_html(title), title);
+  r.status = throttle.status;
+  r.route = response.route;
+  r.delay = response.delay;
+  if (throttle.retry_after == RetryAfter::kSeconds) {
+    r.retry_after = std::to_string(throttle.seconds);
+  } else if (throttle.retry_after == RetryAfter::kDate) {
+    r.retry_after =
+        http_date(std::chrono::ceil<std::chrono::seconds>(now) + std::chrono::seconds(throttle.seconds));
+  }
+  return r;
+}
+
+std::string http_date(std::chrono::system_clock::time_point time) {
+  static constexpr std::string_view kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static constexpr std::string_view kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                                 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  const std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::floor<std::chrono::seconds>(time));
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char text[40];
+  std::snprintf(text, sizeof text, "%s, %02d %s %04d %02d:%02d:%02d GMT", kDays[tm.tm_wday].data(),
+                tm.tm_mday, kMonths[tm.tm_mon].data(), tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  return text;
 }
 
 std::string received_body(const Response& response) {
@@ -477,6 +910,7 @@ std::string received_body(const Response& response) {
     case Behaviour::kHang:
     case Behaviour::kReset:
     case Behaviour::kStats:
+    case Behaviour::kHosts:
     case Behaviour::kResetStats:
       break;
   }

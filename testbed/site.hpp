@@ -25,20 +25,79 @@
 //   /text/N              200 text/plain, page_body_bytes(N) bytes.
 //   /json/N              200 application/json, page_body_bytes(N) bytes.
 //   /robots.txt          200 text/plain "User-agent: *\nDisallow: /private/\n".
+//   /ratelimit/K/REST    the first K requests for this exact target (query included) on this host
+//                        get 429 with a small HTML body titled "Too Many Requests"; later ones are
+//                        served /REST. K = 0: always /REST.
+//   /unavailable/K/REST  the same with 503, titled "Service Unavailable".
+//   /ratelimit-after/K/SECS/REST, /unavailable-after/K/SECS/REST
+//                        the same, the 429/503 carrying "Retry-After: SECS" (SECS <= 86400).
+//   /ratelimit-date/K/SECS/REST, /unavailable-date/K/SECS/REST
+//                        the same with Retry-After as an IMF-fixdate: the time of the answer plus
+//                        SECS, rounded up to a whole second (so waiting until it waits >= SECS).
+//                        These count in the server (throttle counters, zeroed by /__reset-stats); a
+//                        target holds at most one of them (more: 404), anywhere among its /delay and
+//                        /redirect prefixes, and its delays apply to the 429/503 answers too.
 //   /__stats             the server's counters as JSON (not counted, no added latency).
-//   /__reset-stats       zeroes the counters.
+//   /__hosts             per-host counters as JSON (not counted, no added latency):
+//                        {"h3.localhost": {"requests": R, "in_progress": I, "peak_concurrent": P,
+//                        "starts_ms": [...]}, ...}, keyed by the request's Host without its port
+//                        (lowercased; hK.localhost names in their canonical spelling). A request is in
+//                        progress from the moment its head has been read to the last byte of its
+//                        answer; starts_ms lists when each began, in milliseconds since the server
+//                        started, the first kMaxStartsPerHost of them. Hosts with nothing to report
+//                        are left out.
+//   /__reset-stats       zeroes the counters (/__stats, /__hosts, throttles); peaks restart from what
+//                        is in progress now.
 //   anything else        404 text/html titled "Not Found".
+//
+// Many hosts on one port. libcurl resolves every *.localhost name to loopback, so the server tells
+// sites apart by the Host header (case and port ignored):
+//
+//   hK.localhost         K < hosts, no leading zeros: "site K", a small site of its own.
+//   wJ.hK.localhost      J < kSubdomains: a subdomain of site K's domain hK.localhost, a host of its
+//                        own (own pages, own robots.txt, own counters).
+//   anything else        (127.0.0.1, localhost, unknown names, h100.localhost with --hosts 100):
+//                        the single default site above, exactly as without hosts.
+//
+// On a named host every route above works as on the default site except:
+//
+//   /page/N              0 <= N < host_pages: host_page_html(), titled "Page N on NAME", linking as
+//                        host_page_links() says (absolute, root-relative, relative and
+//                        protocol-relative hrefs; on pages N % 4 == 1 a <base> naming /page/x/,
+//                        absolute or root-relative, so that ignoring it leads to 404s;
+//                        plus a link to the page itself with "#top" ("../N#top" under a base), a
+//                        mailto: and a javascript: link, which lead nowhere new). From site K's hK:
+//                          every page           (N+1) mod host_pages (with a #fragment) and 2..6
+//                                               more pages of the host;
+//                          N % 10 == 0          page 0 of h((K+1) mod hosts) (host name in capitals
+//                                               when N % 20 == 10: normalise it);
+//                          N % 10 == 5          one page of some other site;
+//                          N % 10 == 3          /page/N on w((N/10) mod kSubdomains).hK;
+//                          N % 10 == 7          /private/N of the same host (robots.txt forbids it).
+//                        A subdomain wJ.hK links within itself the same way, to page 0 of hK on
+//                        N % 10 == 0, and to /private/N on N % 10 == 7.
+//   /private/N           0 <= N < host_pages: 200 text/html titled "Private N", no links.
+//   /robots.txt          host_robots_kind() and host_robots_txt(); robots_allows() is the ground truth:
+//                          hK, K == kHangingRobotsSite   never answers (like /hang)
+//                          hK, K % 10 == 7               404 (allow everything)
+//                          hK, K % 10 == 8               503 (disallow everything)
+//                          hK otherwise                  "User-agent: *" disallowing /private/;
+//                            K % 3 == 1: also a group "User-agent: crawl" disallowing /private/
+//                                        and /page/1* (pages 1, 10-19, 100-199, ...);
+//                            K % 4 == 2: "Crawl-delay: 0.2" in every group.
+//                          wJ.hK                         "User-agent: *" disallowing /private/.
 //
 // Methods other than GET get 405 (the server decides that; describe() sees only the target).
 //
-// The server may add a latency of its own to every request but /__stats and /__reset-stats
-// (latency_for()), on top of any /delay.
+// The server may add a latency of its own to every request but /__stats, /__hosts and
+// /__reset-stats (latency_for()), on top of any /delay.
 #pragma once
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -47,13 +106,24 @@
 namespace crawl::testbed {
 
 struct SiteOptions {
-  uint64_t pages = 100000;  // /page/0 .. /page/pages-1 exist
+  uint64_t pages = 100000;    // /page/0 .. /page/pages-1 exist on the default site
+  uint64_t hosts = 100;       // named hosts h0.localhost .. h(hosts-1).localhost
+  uint64_t host_pages = 100;  // /page/0 .. /page/host_pages-1 exist on every named host
 };
 
 // The largest --pages accepted: keeps every page's fixed markup well under its smallest size.
 inline constexpr uint64_t kMaxPages = 1'000'000'000'000;
 inline constexpr size_t kMinPageBytes = 2 * 1024;
 inline constexpr size_t kMaxPageBytes = 60 * 1024;
+// The largest --hosts and --host-pages accepted.
+inline constexpr uint64_t kMaxHosts = 100'000;
+inline constexpr uint64_t kMaxHostPages = 1'000'000;
+// Every site K has the subdomains w0.hK.localhost .. w(kSubdomains-1).hK.localhost.
+inline constexpr uint64_t kSubdomains = 2;
+// The one site whose robots.txt never answers.
+inline constexpr uint64_t kHangingRobotsSite = 9;
+// /__hosts keeps the start times of this many requests per host, the first ones.
+inline constexpr size_t kMaxStartsPerHost = 100'000;
 
 std::string page_title(uint64_t n);  // "Page N"
 // Size in bytes of page N's HTML, also the size of /bin/N, /text/N and /json/N.
@@ -65,6 +135,84 @@ std::vector<uint64_t> page_links(uint64_t n, const SiteOptions& site);
 std::string page_html(uint64_t n, const SiteOptions& site);
 // The small HTML document of status and error responses: `title` as its title and heading.
 std::string small_html(std::string_view title);
+
+// ---- Many hosts (see the top of this file) ----
+
+// A named host: hK.localhost (site K, no sub) or wJ.hK.localhost (site K, sub J).
+struct HostId {
+  uint64_t site = 0;
+  std::optional<uint64_t> sub;
+  friend auto operator<=>(const HostId&, const HostId&) = default;
+};
+
+std::string host_name(const HostId& host);  // "h3.localhost", "w1.h3.localhost"
+// The named host a Host header (or a URL's host, with or without ":PORT") names; case-insensitive.
+// nullopt for the default site: IP addresses, localhost, unknown names, K >= hosts, J >= kSubdomains.
+std::optional<HostId> parse_host(std::string_view host_header, const SiteOptions& site);
+// The port a Host header names; 0 when it names none.
+uint16_t host_header_port(std::string_view host_header);
+// "http://NAME:PORT" + path; no ":PORT" when port is 0.
+std::string host_url(const HostId& host, uint16_t port, std::string_view path);
+
+// Where a link leads: a path ("/page/M", "/private/N") on a named host.
+struct Link {
+  HostId host;
+  std::string path;
+  friend auto operator<=>(const Link&, const Link&) = default;
+};
+
+std::string host_page_title(const HostId& host, uint64_t n);  // "Page N on h3.localhost"
+size_t host_page_bytes(const HostId& host, uint64_t n);       // 2 KiB..60 KiB
+// What page N of `host` links to, resolved and normalised (base applied, host lowercased, fragment
+// dropped), distinct, in document order; without the page itself (its "#top" link) and without the
+// mailto: and javascript: links.
+std::vector<Link> host_page_link_targets(const HostId& host, uint64_t n, const SiteOptions& site);
+// The same as absolute URLs, "http://NAME:PORT/page/M" (no ":PORT" when port is 0).
+std::vector<std::string> host_page_links(const HostId& host, uint64_t n, const SiteOptions& site,
+                                         uint16_t port);
+// Of site K's main host hK.localhost.
+std::vector<std::string> host_page_links(uint64_t site_number, uint64_t n, const SiteOptions& site,
+                                         uint16_t port);
+// The page as served when the request's Host header carries `port` (0: none).
+std::string host_page_html(const HostId& host, uint64_t n, const SiteOptions& site, uint16_t port);
+
+enum class RobotsKind {
+  kRules,        // 200 with host_robots_txt()
+  kNotFound,     // 404: everything is allowed
+  kUnavailable,  // 503: everything is disallowed
+  kHang,         // no answer: everything is disallowed (RFC 9309 treats it as unreachable)
+};
+RobotsKind host_robots_kind(const HostId& host);
+std::string host_robots_txt(const HostId& host);  // the body for kRules
+// Whether a crawler whose product token is `user_agent` (e.g. "crawl"; case-insensitive) may fetch
+// `path` (query included) on `host`, following RFC 9309 for the host's robots.txt: the group naming
+// the agent, else "*"; 4xx allows everything, 5xx and no answer disallow everything. /robots.txt
+// itself is always allowed.
+bool robots_allows(const HostId& host, std::string_view path, std::string_view user_agent);
+// The Crawl-delay of the agent's group; 0 when none.
+std::chrono::milliseconds robots_crawl_delay(const HostId& host, std::string_view user_agent);
+
+enum class Scope {
+  kHost,    // the start host only
+  kDomain,  // hosts of the start host's site K: hK.localhost and every wJ.hK.localhost
+  kAny,     // every named host
+};
+bool in_scope(const HostId& start, const HostId& other, Scope scope);
+
+// The ground truth of a breadth-first crawl: every URL fetched when a crawl starts at /page/`page`
+// of `start` (depth 0), follows the links of the pages it fetches up to `max_depth` hops, keeps to
+// `scope` and, unless `user_agent` is empty, obeys robots_allows(). Maps each URL (as
+// host_page_links writes them) to its depth, the fewest hops that reach it. robots.txt fetches are
+// not included; /private/ pages have no links.
+std::map<std::string, int> host_walk(const HostId& start, uint64_t page, int max_depth, Scope scope,
+                                     std::string_view user_agent, const SiteOptions& site, uint16_t port);
+
+// How a request reached the server: which named host (none: the default site) and the port its Host
+// header carried (written into absolute links).
+struct Origin {
+  std::optional<HostId> host;
+  uint16_t port = 0;
+};
 
 // A body too large to hold in memory, produced piece by piece and identical on every request: an
 // HTML document (`head`, filler text, `tail`) or, when `size` is too small for the markup, filler
@@ -79,10 +227,35 @@ struct StreamedBody {
 };
 
 // Every value Response::route takes: the first path segment of a known route, "other" last.
-inline constexpr std::string_view kRouteNames[] = {
-    "page", "delay", "status",    "redirect",   "loop",        "loop-self",     "slow",
-    "hang", "reset", "reset-mid", "big",        "big-chunked", "gzip",          "gzip-bad",
-    "bin",  "text",  "json",      "robots.txt", "__stats",     "__reset-stats", "other"};
+inline constexpr std::string_view kRouteNames[] = {"page",
+                                                   "delay",
+                                                   "status",
+                                                   "redirect",
+                                                   "loop",
+                                                   "loop-self",
+                                                   "slow",
+                                                   "hang",
+                                                   "reset",
+                                                   "reset-mid",
+                                                   "big",
+                                                   "big-chunked",
+                                                   "gzip",
+                                                   "gzip-bad",
+                                                   "bin",
+                                                   "text",
+                                                   "json",
+                                                   "robots.txt",
+                                                   "ratelimit",
+                                                   "unavailable",
+                                                   "ratelimit-after",
+                                                   "unavailable-after",
+                                                   "ratelimit-date",
+                                                   "unavailable-date",
+                                                   "private",
+                                                   "__stats",
+                                                   "__hosts",
+                                                   "__reset-stats",
+                                                   "other"};
 inline constexpr size_t kRouteCount = std::size(kRouteNames);
 
 enum class Behaviour {
@@ -94,7 +267,17 @@ enum class Behaviour {
   kHang,           // no answer at all, until the client goes away
   kReset,          // RST right after reading the request
   kStats,          // the server's counters as JSON
+  kHosts,          // the server's per-host counters as JSON
   kResetStats,     // zeroes the counters
+};
+
+// The answers /ratelimit... and /unavailable... give before they serve the rest of the target.
+enum class RetryAfter { kNone, kSeconds, kDate };
+struct Throttle {
+  int status = 0;      // 429 or 503; 0: the response is not throttled
+  uint64_t times = 0;  // the first `times` requests for the target get `status`
+  RetryAfter retry_after = RetryAfter::kNone;
+  uint64_t seconds = 0;
 };
 
 enum class Encoding {
@@ -117,10 +300,18 @@ struct Response {
   std::string location;                  // redirects: the Location header
   std::chrono::milliseconds delay{0};    // wait before answering (/delay)
   std::chrono::milliseconds trickle{0};  // kTrickle: time over which the body is spread
+  std::string retry_after;               // the Retry-After header; empty: none
+  Throttle throttle;                     // what the server answers while the target is throttled
 };
 
-// What `target` (path and optional query) serves.
-Response describe(std::string_view target, const SiteOptions& site);
+// What `target` (path and optional query) serves on the host `origin` names.
+Response describe(std::string_view target, const SiteOptions& site, const Origin& origin = {});
+
+// The answer a throttled request gets in place of `response` (whose throttle.status is not 0): the
+// 429 or 503 with its Retry-After as of `now`; route and delay stay.
+Response throttled(const Response& response, std::chrono::system_clock::time_point now);
+// An IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"), the time rounded down to the second.
+std::string http_date(std::chrono::system_clock::time_point time);
 
 // The body a client that reads the whole response receives, after decoding: `body` for kComplete,
 // the stream's bytes (half of them for kResetMidBody) otherwise. Meant for tests: it builds streamed

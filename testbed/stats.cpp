@@ -1,5 +1,6 @@
 #include "testbed/stats.hpp"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "testbed/site.hpp"
@@ -84,6 +85,92 @@ void Stats::reset() {
   }
   connections_total_.store(0, kRelaxed);
   connections_peak_.store(connections_open_.load(kRelaxed), kRelaxed);
+}
+
+struct HostStats::Counters {
+  std::mutex mutex;
+  uint64_t requests = 0;
+  uint64_t in_progress = 0;
+  uint64_t peak = 0;
+  std::vector<uint32_t> starts_ms;
+};
+
+HostStats::HostStats(Clock::time_point epoch) : epoch_(epoch) {}
+
+HostStats::~HostStats() = default;
+
+HostStats::Counters* HostStats::find(std::string_view name, bool named) {
+  {
+    std::shared_lock lock(mutex_);
+    if (auto it = hosts_.find(name); it != hosts_.end()) return it->second.get();
+  }
+  std::unique_lock lock(mutex_);
+  if (auto it = hosts_.find(name); it != hosts_.end()) return it->second.get();
+  if (!named) {
+    if (other_names_ >= kMaxOtherNames) {
+      auto& other = hosts_["(other)"];
+      if (!other) other = std::make_unique<Counters>();
+      return other.get();
+    }
+    ++other_names_;
+  }
+  auto& counters = hosts_[std::string(name)];
+  counters = std::make_unique<Counters>();
+  return counters.get();
+}
+
+void HostStats::begin(Counters* counters, Clock::time_point now) {
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - epoch_).count();
+  std::lock_guard lock(counters->mutex);
+  ++counters->requests;
+  counters->peak = std::max(counters->peak, ++counters->in_progress);
+  if (counters->starts_ms.size() < kMaxStartsPerHost)
+    counters->starts_ms.push_back(static_cast<uint32_t>(ms));
+}
+
+void HostStats::end(Counters* counters) {
+  std::lock_guard lock(counters->mutex);
+  --counters->in_progress;
+}
+
+std::string HostStats::to_json() const {
+  nlohmann::json out = nlohmann::json::object();
+  std::shared_lock lock(mutex_);
+  for (const auto& [name, counters] : hosts_) {
+    std::lock_guard host_lock(counters->mutex);
+    if (counters->requests == 0 && counters->in_progress == 0) continue;
+    out[name] = {{"requests", counters->requests},
+                 {"in_progress", counters->in_progress},
+                 {"peak_concurrent", counters->peak},
+                 {"starts_ms", counters->starts_ms}};
+  }
+  return out.dump();
+}
+
+void HostStats::reset() {
+  std::shared_lock lock(mutex_);
+  for (const auto& [name, counters] : hosts_) {
+    std::lock_guard host_lock(counters->mutex);
+    counters->requests = 0;
+    counters->peak = counters->in_progress;
+    counters->starts_ms.clear();
+    counters->starts_ms.shrink_to_fit();
+  }
+}
+
+uint64_t ThrottleCounters::next(std::string_view host, std::string_view target) {
+  std::string key;
+  key.reserve(host.size() + 1 + target.size());
+  key += host;
+  key += ' ';
+  key += target;
+  std::lock_guard lock(mutex_);
+  return seen_[std::move(key)]++;
+}
+
+void ThrottleCounters::reset() {
+  std::lock_guard lock(mutex_);
+  seen_.clear();
 }
 
 }  // namespace crawl::testbed

@@ -115,6 +115,16 @@ std::string Testbed::base_url() const {
   return "http://127.0.0.1:" + std::to_string(port_);
 }
 
+std::string Testbed::host_url(std::string_view host, std::string_view path) const {
+  return "http://" + std::string(host) + ":" + std::to_string(port_) + std::string(path);
+}
+
+nlohmann::json Testbed::hosts() const {
+  HttpResult r = http_get(url("/__hosts"));
+  if (!r.ok() || r.status != 200) throw std::runtime_error("GET /__hosts failed: " + r.error);
+  return nlohmann::json::parse(r.body);
+}
+
 nlohmann::json Testbed::stats() const {
   HttpResult r = http_get(url("/__stats"));
   if (!r.ok() || r.status != 200) throw std::runtime_error("GET /__stats failed: " + r.error);

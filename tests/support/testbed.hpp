@@ -68,8 +68,13 @@ class Testbed {
   std::string base_url() const;  // "http://127.0.0.1:PORT"
   uint16_t port() const { return port_; }
   std::string url(std::string_view path) const { return base_url() + std::string(path); }
+  // "http://HOST:PORT" + path for a host name libcurl resolves to loopback, e.g. a named host of the
+  // multi-host site ("h3.localhost", "w1.h3.localhost").
+  std::string host_url(std::string_view host, std::string_view path) const;
   // GET /__stats (on a connection of its own, which the counts of open connections include).
   nlohmann::json stats() const;
+  // GET /__hosts: the per-host counters.
+  nlohmann::json hosts() const;
   void reset_stats() const;
   // Sends SIGTERM and returns the server's exit code (0 after a clean shutdown).
   int stop();

@@ -324,8 +324,10 @@ TEST(TestbedServer, ShutsDownCleanlyWithConnectionsInFlight) {
 
 TEST(TestbedCli, RefusesBadFlagsWithAMessage) {
   const std::vector<std::vector<std::string>> bad = {
-      {"--latency", "soon"}, {"--latency", "2s-1s"}, {"--threads", "0"},           {"--port", "70000"},
-      {"--pages", "0"},      {"--bind", "nowhere"},  {"--log", "/no/such/dir/log"}};
+      {"--latency", "soon"},         {"--latency", "2s-1s"},     {"--threads", "0"},
+      {"--port", "70000"},           {"--pages", "0"},           {"--bind", "nowhere"},
+      {"--log", "/no/such/dir/log"}, {"--hosts", "0"},           {"--hosts", "100001"},
+      {"--host-pages", "0"},         {"--host-pages", "1000001"}};
   for (const auto& flags : bad) {
     std::vector<std::string> args = {"testbed"};
     args.insert(args.end(), flags.begin(), flags.end());

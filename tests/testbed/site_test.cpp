@@ -266,15 +266,39 @@ TEST(TestbedSite, RobotsAndStats) {
   EXPECT_EQ(robots.content_type, "text/plain; charset=utf-8");
   EXPECT_EQ(describe("/__stats", site).kind, Behaviour::kStats);
   EXPECT_EQ(describe("/__reset-stats", site).kind, Behaviour::kResetStats);
+  EXPECT_EQ(describe("/__hosts", site).kind, Behaviour::kHosts);
 }
 
 TEST(TestbedSite, EveryRouteIsOneOfTheRouteNames) {
   const SiteOptions site;
-  for (std::string_view target :
-       {"/page/1",   "/delay/1/x",     "/status/200", "/redirect/1/x", "/loop/1", "/loop-self",
-        "/slow/1/1", "/hang",          "/reset",      "/reset-mid/1",  "/big/1",  "/big-chunked/1",
-        "/gzip/1",   "/gzip-bad",      "/bin/1",      "/text/1",       "/json/1", "/robots.txt",
-        "/__stats",  "/__reset-stats", "/other"}) {
+  for (std::string_view target : {"/page/1",
+                                  "/delay/1/x",
+                                  "/status/200",
+                                  "/redirect/1/x",
+                                  "/loop/1",
+                                  "/loop-self",
+                                  "/slow/1/1",
+                                  "/hang",
+                                  "/reset",
+                                  "/reset-mid/1",
+                                  "/big/1",
+                                  "/big-chunked/1",
+                                  "/gzip/1",
+                                  "/gzip-bad",
+                                  "/bin/1",
+                                  "/text/1",
+                                  "/json/1",
+                                  "/robots.txt",
+                                  "/ratelimit/1/page/1",
+                                  "/unavailable/1/page/1",
+                                  "/ratelimit-after/1/1/page/1",
+                                  "/unavailable-after/1/1/page/1",
+                                  "/ratelimit-date/1/1/page/1",
+                                  "/unavailable-date/1/1/page/1",
+                                  "/__stats",
+                                  "/__hosts",
+                                  "/__reset-stats",
+                                  "/other"}) {
     const std::string_view route = describe(target, site).route;
     EXPECT_TRUE(std::find(std::begin(kRouteNames), std::end(kRouteNames), route) != std::end(kRouteNames))
         << target;
