@@ -71,8 +71,8 @@ int run(const RunFlags& f, const std::string& command_line) {
   if (mode != Mode::hybrid && (f.processes || f.threads || f.fibers))
     throw UsageError("--processes, --threads and --fibers shape hybrid mode; with --mode " + f.mode +
                      " give the number of fetches in flight with -c, or use --mode hybrid");
-  o.layout = make_layout(mode, f.concurrency, f.processes.value_or(1), f.threads.value_or(1),
-                         f.fibers.value_or(1));
+  o.layout =
+      make_layout(mode, f.concurrency, f.processes.value_or(1), f.threads.value_or(1), f.fibers.value_or(1));
   if (f.queue < 1) throw UsageError("--queue must be at least 1");
   if (f.consumers < 0) throw UsageError("--consumers must be at least 1 (or 0 for one per core)");
   if (f.callback_threads < 1) throw UsageError("--callback-threads must be at least 1");
@@ -102,7 +102,8 @@ int run(const RunFlags& f, const std::string& command_line) {
   o.follow.exclude = f.exclude;
   o.follow.max_pages = f.max_pages;
   if (f.order != "bfs" && f.order != "dfs")
-    throw UsageError("--order '" + f.order + "' is not an order: use bfs (breadth-first) or dfs (depth-first)");
+    throw UsageError("--order '" + f.order +
+                     "' is not an order: use bfs (breadth-first) or dfs (depth-first)");
   o.follow.depth_first = f.order == "dfs";
   o.follow.store_links = f.store_links;
   if (f.store_links && f.no_parse) throw UsageError("--store-links needs the pages parsed: drop --no-parse");
@@ -184,7 +185,8 @@ void add_run_command(CLI::App& app, Runner& runner, const std::string& command_l
   cmd->add_option("--exclude", flags->exclude, "Skip URLs matching this regex (repeatable)");
   cmd->add_option("--max-pages", flags->max_pages, "Fetch at most this many URLs in all (0: no limit)")
       ->capture_default_str();
-  cmd->add_option("--order", flags->order, "Crawl order when following links: bfs or dfs")->capture_default_str();
+  cmd->add_option("--order", flags->order, "Crawl order when following links: bfs or dfs")
+      ->capture_default_str();
   cmd->add_flag("--store-links", flags->store_links, "Also store every page's links in the links table");
   cmd->add_option("--per-host", flags->per_host,
                   "Fetches in flight per host (default: no limit for a list, 8 with --depth)");

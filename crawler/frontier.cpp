@@ -27,8 +27,11 @@ using std::chrono::milliseconds;
 constexpr int64_t kMaxQueuedSeeds = 100'000;
 // RFC 9309 2.5: at least 500 KiB of a robots.txt must be parsed; more is ignored.
 constexpr size_t kMaxRobotsBytes = 512 * 1024;
-// Transient failures in a row after which a whole host is backed off, not just the one URL.
+// Failures in a row that say the host itself is in trouble (refused connections, 429, 503) after
+// which the whole host is backed off, not just the one URL; and the longest such back-off. A URL
+// that times out or is reset says little about its host, so those only retry the URL.
 constexpr int kHostFailuresBeforeBackoff = 3;
+constexpr int kMaxHostBackoffDoublings = 4;
 
 // scheme://host[:port] of a normalised URL: the unit of politeness and of robots.txt (RFC 9309 2.3).
 std::string origin_of(const std::string& url) {
@@ -48,8 +51,14 @@ std::string path_of(const std::string& url) {
 
 bool is_transient(const Page& page) {
   const auto& r = page.record;
-  if (r.error == category::kConnect || r.error == category::kTimeout || r.error == category::kReset) return true;
+  if (r.error == category::kConnect || r.error == category::kTimeout || r.error == category::kReset)
+    return true;
   return r.status == 429 || r.status == 502 || r.status == 503 || r.status == 504;
+}
+
+bool host_in_trouble(const Page& page) {
+  const auto& r = page.record;
+  return r.error == category::kConnect || r.status == 429 || r.status == 503;
 }
 
 }  // namespace
@@ -67,8 +76,8 @@ std::string domain_of(const std::string& host) {
   if (labels.size() <= 2) return host;
   // "example.co.uk", "example.com.au": a short second-level label under a country code.
   size_t keep = 2;
-  static const std::unordered_set<std::string_view> public_second_level = {"co", "com", "net", "org", "ac",
-                                                                           "gov", "edu", "ne", "or"};
+  static const std::unordered_set<std::string_view> public_second_level = {"co",  "com", "net", "org", "ac",
+                                                                           "gov", "edu", "ne",  "or"};
   if (labels[0].size() == 2 && public_second_level.count(labels[1])) keep = 3;
   keep = std::min(keep, labels.size());
   size_t chars = keep - 1;
@@ -140,6 +149,7 @@ struct Frontier::State {
     Clock::time_point next_start{};
     Clock::time_point backoff_until{};
     int failures_in_a_row = 0;
+    int backoff_rounds = 0;
     enum class RobotsState { unknown, fetching, known } robots_state = RobotsState::unknown;
     std::optional<urls::Robots> robots;
     milliseconds delay{0};
@@ -151,7 +161,7 @@ struct Frontier::State {
   };
   struct FetchedEvent {
     int64_t seq;
-    bool transient;
+    bool host_trouble;
     std::optional<UrlTask> retry;  // set when the URL is to be fetched again
     Clock::time_point retry_at;
     bool host_asked_to_wait;  // a Retry-After header: the server asked the host to slow down
@@ -386,21 +396,22 @@ struct Frontier::State {
     if (!fetch.proxy.empty()) curl_easy_setopt(easy, CURLOPT_PROXY, fetch.proxy.c_str());
     curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, f->error);
     curl_easy_setopt(easy, CURLOPT_WRITEDATA, f.get());
-    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION,
-                     +[](char* data, size_t size, size_t count, void* self) noexcept -> size_t {
-                       auto* rf = static_cast<RobotsFetch*>(self);
-                       const size_t n = size * count;
-                       if (rf->body.size() + n > kMaxRobotsBytes) {
-                         rf->truncated = true;
-                         return 0;  // enough has arrived: the rest is ignored
-                       }
-                       try {
-                         rf->body.append(data, n);
-                       } catch (...) {
-                         return 0;
-                       }
-                       return n;
-                     });
+    curl_easy_setopt(
+        easy, CURLOPT_WRITEFUNCTION,
+        +[](char* data, size_t size, size_t count, void* self) noexcept -> size_t {
+          auto* rf = static_cast<RobotsFetch*>(self);
+          const size_t n = size * count;
+          if (rf->body.size() + n > kMaxRobotsBytes) {
+            rf->truncated = true;
+            return 0;  // enough has arrived: the rest is ignored
+          }
+          try {
+            rf->body.append(data, n);
+          } catch (...) {
+            return 0;
+          }
+          return n;
+        });
     // robots.txt counts as a request to the host: it is the first, and the delay runs from it.
     ++h.in_flight;
     h.next_start = Clock::now() + jittered(h.delay);
@@ -495,15 +506,17 @@ struct Frontier::State {
     --h.in_flight;
     --in_flight;
     const auto now = Clock::now();
-    if (e.transient) {
-      if (++h.failures_in_a_row >= kHostFailuresBeforeBackoff) {
-        // The host keeps failing: every URL of it waits, not only the one that failed.
-        const int over = std::min(h.failures_in_a_row - kHostFailuresBeforeBackoff, 10);
-        const auto wait = std::min<milliseconds>(polite.max_retry_wait, polite.retry_base * (1 << over));
-        h.backoff_until = std::max(h.backoff_until, now + wait);
+    if (e.host_trouble) {
+      // Failures while the host is already backed off belong to the same outage (requests that were
+      // under way together): only a failure after a back-off has run out makes the next one longer.
+      if (now >= h.backoff_until && ++h.failures_in_a_row >= kHostFailuresBeforeBackoff) {
+        const int doublings = std::min(h.backoff_rounds++, kMaxHostBackoffDoublings);
+        h.backoff_until =
+            now + std::min<milliseconds>(polite.max_retry_wait, polite.retry_base * (1 << doublings));
       }
     } else {
       h.failures_in_a_row = 0;
+      h.backoff_rounds = 0;
     }
     if (e.host_asked_to_wait) h.backoff_until = std::max(h.backoff_until, e.retry_at);
     if (e.retry) {
@@ -551,9 +564,9 @@ struct Frontier::State {
   }
 };
 
-Frontier::Frontier(const FollowOptions& follow, const PolitenessOptions& politeness, const FetchOptions& fetch,
-                   int concurrency, size_t batch, TaskChannel& tasks, PageChannel& pages,
-                   const std::atomic<bool>& stop, std::atomic<int64_t>& next_seq)
+Frontier::Frontier(const FollowOptions& follow, const PolitenessOptions& politeness,
+                   const FetchOptions& fetch, int concurrency, size_t batch, TaskChannel& tasks,
+                   PageChannel& pages, const std::atomic<bool>& stop, std::atomic<int64_t>& next_seq)
     : state_(std::make_unique<State>(follow, politeness, fetch, concurrency, batch, tasks, pages, stop,
                                      next_seq)) {}
 
@@ -586,10 +599,11 @@ bool Frontier::fetched(const Page& page) {
   std::lock_guard lock(s.mutex);
   auto it = s.released.find(page.record.seq);
   if (it == s.released.end()) return true;
-  State::FetchedEvent e{page.record.seq, transient, std::nullopt, {}, false};
+  State::FetchedEvent e{page.record.seq, host_in_trouble(page), std::nullopt, {}, false};
   const auto now = Clock::now();
   if (page.retry_after_s >= 0 && transient) {
-    e.retry_at = now + std::min<milliseconds>(s.polite.max_retry_wait, milliseconds(page.retry_after_s * 1000));
+    e.retry_at =
+        now + std::min<milliseconds>(s.polite.max_retry_wait, milliseconds(page.retry_after_s * 1000));
     e.host_asked_to_wait = true;
   }
   const bool retry = transient && page.record.attempts <= s.polite.retries && !s.stop.load();
@@ -599,7 +613,8 @@ bool Frontier::fetched(const Page& page) {
     if (!e.host_asked_to_wait) {
       // Exponential back-off with jitter (0.5x to 1.5x), so retries of many URLs spread out.
       const int exponent = std::min(page.record.attempts - 1, 16);
-      const auto base = std::min<milliseconds>(s.polite.max_retry_wait, s.polite.retry_base * (1 << exponent));
+      const auto base =
+          std::min<milliseconds>(s.polite.max_retry_wait, s.polite.retry_base * (1 << exponent));
       std::uniform_real_distribution<double> spread(0.5, 1.5);
       e.retry_at = now + std::chrono::duration_cast<milliseconds>(base * spread(s.random));
     }

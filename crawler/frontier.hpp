@@ -67,12 +67,12 @@ class LinkFilter {
 std::string domain_of(const std::string& host);
 
 struct FrontierStats {
-  int64_t retries = 0;               // fetches done again
-  int64_t robots_denied = 0;         // URLs robots.txt kept us from
-  int64_t discovered = 0;            // links taken into the crawl (beyond the list)
-  int hosts = 0;                     // distinct hosts
-  double held_by_hosts_s = 0;        // seconds when URLs waited on per-host limits with -c not full
-  int per_host = 0;                  // the cap in force (0: none)
+  int64_t retries = 0;         // fetches done again
+  int64_t robots_denied = 0;   // URLs robots.txt kept us from
+  int64_t discovered = 0;      // links taken into the crawl (beyond the list)
+  int hosts = 0;               // distinct hosts
+  double held_by_hosts_s = 0;  // seconds when URLs waited on per-host limits with -c not full
+  int per_host = 0;            // the cap in force (0: none)
 };
 
 class Frontier {
@@ -80,8 +80,8 @@ class Frontier {
   // `batch`: tasks pushed together into `tasks`, which must hold `concurrency` + 1 batches.
   // `next_seq` numbers the links it takes in, after the lines of the lists.
   Frontier(const FollowOptions& follow, const PolitenessOptions& politeness, const FetchOptions& fetch,
-           int concurrency, size_t batch, TaskChannel& tasks, PageChannel& pages, const std::atomic<bool>& stop,
-           std::atomic<int64_t>& next_seq);
+           int concurrency, size_t batch, TaskChannel& tasks, PageChannel& pages,
+           const std::atomic<bool>& stop, std::atomic<int64_t>& next_seq);
   ~Frontier();
   Frontier(const Frontier&) = delete;
   Frontier& operator=(const Frontier&) = delete;

@@ -162,7 +162,8 @@ void consume(ConsumerShared& s) {
           const std::string& at = r.final_url.empty() ? r.url : r.final_url;
           if (s.frontier.wants_links(r.depth))
             follow = s.links.follow(at, facts.base_href, facts.links, page.seed_host);
-          if (s.options.follow.store_links) r.links = LinkFilter::resolve_all(at, facts.base_href, facts.links);
+          if (s.options.follow.store_links)
+            r.links = LinkFilter::resolve_all(at, facts.base_href, facts.links);
         }
         r.text_bytes = facts.text_bytes;
         parse_cpu += thread_cpu_seconds() - before;
@@ -377,8 +378,8 @@ RunSummary run_crawl(const RunOptions& options) {
   if (!options.callbacks.empty()) callbacks.emplace(config.callback_threads, 100'000);
 
   std::atomic<int64_t> next_seq{0};
-  Frontier frontier(options.follow, options.politeness, fetch, layout.concurrency(), batch, tasks, pages, stop,
-                    next_seq);
+  Frontier frontier(options.follow, options.politeness, fetch, layout.concurrency(), batch, tasks, pages,
+                    stop, next_seq);
   Wakers wakers;
   wakers.add([&frontier] { frontier.wake(); });
   if (workers) wakers.add([&workers] { workers->stop_workers(); });
@@ -418,7 +419,8 @@ RunSummary run_crawl(const RunOptions& options) {
     }
   });
   std::vector<std::thread> consumers;
-  ConsumerShared shared{pages,   frontier, link_filter, {}, options, *writer, tally, callbacks ? &*callbacks : nullptr,
+  ConsumerShared shared{pages,    frontier, link_filter, {},
+                        options,  *writer,  tally,       callbacks ? &*callbacks : nullptr,
                         parse_cpu};
   for (int i = 0; i < config.consumers; ++i) consumers.emplace_back([&shared] { consume(shared); });
 
@@ -514,8 +516,8 @@ void print_summary(const RunSummary& s, std::ostream& out) {
       << st.peak_rss_kb / 1024 << " MB\n";
   const auto& f = s.frontier;
   if (f.discovered || f.retries || f.robots_denied)
-    out << "  crawl     " << f.discovered << " links followed, " << f.retries << " retries, " << f.robots_denied
-        << " URLs disallowed by robots.txt, " << f.hosts << " hosts\n";
+    out << "  crawl     " << f.discovered << " links followed, " << f.retries << " retries, "
+        << f.robots_denied << " URLs disallowed by robots.txt, " << f.hosts << " hosts\n";
   if (f.per_host > 0 && f.held_by_hosts_s >= 0.05)
     out << std::setprecision(2) << "  politeness the per-host limit (" << f.per_host
         << ") held the run below -c " << c.concurrency << " for " << f.held_by_hosts_s << " of " << st.crawl_s

@@ -43,8 +43,8 @@ struct PageRecord {
   int attempts = 0;
   int redirects = 0;
   Timings timings;
-  std::string worker;     // which producer fetched it, e.g. "t12" or "p1.t0.f37"
-  double fetched_at = 0;  // unix time (seconds) the fetch started; 0 if never fetched
+  std::string worker;              // which producer fetched it, e.g. "t12" or "p1.t0.f37"
+  double fetched_at = 0;           // unix time (seconds) the fetch started; 0 if never fetched
   std::vector<std::string> links;  // written to `links` (--store-links); not a column of pages
 };
 
