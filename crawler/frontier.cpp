@@ -202,7 +202,6 @@ struct Frontier::State {
   bool seeds_finished = false;
   std::vector<FetchedEvent> fetched_inbox;
   std::vector<std::pair<int64_t, std::vector<std::string>>> done_inbox;
-  std::unordered_map<int64_t, UrlTask> released;  // handed to producers, no page back yet
   std::unordered_map<int64_t, UrlTask> finished;  // fetched for the last time, row not yet done
   int64_t backlog = 0;                            // URLs waiting in host queues (published copy)
   bool woken = false;                             // a wake-up is pending: no need for another
@@ -241,6 +240,10 @@ struct Frontier::State {
     per_host = p.per_host >= 0 ? p.per_host : (f.max_depth > 0 ? 8 : 0);
     robots_on = p.robots.value_or(f.max_depth > 0);
     stats.per_host = per_host;
+    strict = per_host > 0 || p.delay.count() > 0 || robots_on;
+    track_links = f.max_depth > 0;
+    release_limit = strict ? c : 2 * static_cast<int64_t>(c);
+    wake_every = strict ? 1 : std::max(1, c / 4);
     multi = curl_multi_init();
     if (!multi) throw std::bad_alloc();
     open_by_depth.assign(static_cast<size_t>(f.max_depth) + 1, 0);
@@ -255,11 +258,21 @@ struct Frontier::State {
   }
 
   // Any thread, under `mutex`: makes the frontier thread look at its inboxes.
-  void wake_locked() {
+  // Any thread, under `mutex`: makes the frontier thread look at its inboxes. Without per-host
+  // rules the frontier keeps a reserve of tasks out (see release_limit), so completions need not
+  // wake it one by one: every `wake_every`-th does, and a short poll catches the rest.
+  void wake_locked(bool now = true) {
     if (woken) return;
+    if (!now && ++unwoken < wake_every) return;
     woken = true;
+    unwoken = 0;
     curl_multi_wakeup(multi);
   }
+  int unwoken = 0;
+  int wake_every = 1;
+  bool strict = true;        // per-host rules are in force: hand out no more than can start now
+  bool track_links = false;  // pages' links are wanted: a URL is finished when its row is parsed
+  int64_t release_limit = 0;
 
   milliseconds jittered(milliseconds d) {
     if (polite.jitter.count() <= 0) return d;
@@ -289,6 +302,15 @@ struct Frontier::State {
   // A row for a URL the crawl took in but will not fetch.
   void row(const UrlTask& task, std::string_view category, std::string message) {
     rows.push_back(unfetched_page(task, category, std::move(message)));
+    if (!track_links) close_open(task.seq);
+  }
+
+  // The URL has its final row: it no longer holds the run open.
+  void close_open(int64_t seq) {
+    auto it = open.find(seq);
+    if (it == open.end()) return;
+    --open_by_depth[static_cast<size_t>(it->second.depth)];
+    open.erase(it);
   }
 
   // Takes a URL into the crawl (seed or link); false if --max-pages is spent.
@@ -454,10 +476,6 @@ struct Frontier::State {
   // and no more than that many tasks are out at once.
   void flush_released() {
     if (to_release.empty()) return;
-    {
-      std::lock_guard lock(mutex);
-      for (const auto& t : to_release) released.emplace(t.seq, t);
-    }
     for (size_t i = 0; i < to_release.size(); i += batch) {
       const auto end = std::min(to_release.size(), i + batch);
       TaskBatch b(std::make_move_iterator(to_release.begin() + static_cast<std::ptrdiff_t>(i)),
@@ -472,7 +490,7 @@ struct Frontier::State {
   // it back), so it ends.
   void dispatch() {
     const auto now = Clock::now();
-    while (in_flight < concurrency && !ready.empty()) {
+    while (in_flight < release_limit && !ready.empty()) {
       Host& h = *ready.front();
       ready.pop_front();
       h.scheduled = false;
@@ -522,6 +540,8 @@ struct Frontier::State {
     if (e.retry) {
       ++stats.retries;
       retry_timers.push({e.retry_at, *e.retry});
+    } else if (!track_links) {
+      close_open(e.seq);
     }
     schedule(h);
   }
@@ -572,14 +592,16 @@ Frontier::Frontier(const FollowOptions& follow, const PolitenessOptions& politen
 
 Frontier::~Frontier() = default;
 
-void Frontier::add_seed(UrlTask&& task) {
+void Frontier::add_seeds(std::vector<UrlTask>&& batch) {
   State& s = *state_;
   std::unique_lock lock(s.mutex);
   s.seed_room.wait(lock, [&] {
     return static_cast<int64_t>(s.seed_inbox.size()) + s.backlog < kMaxQueuedSeeds || s.stop.load();
   });
-  s.seed_inbox.push_back(std::move(task));
-  s.wake_locked();
+  const bool was_empty = s.seed_inbox.empty();
+  for (auto& t : batch) s.seed_inbox.push_back(std::move(t));
+  // The first URLs wake the frontier at once; more while it has not yet looked are on their way.
+  if (was_empty) s.wake_locked();
 }
 
 void Frontier::seeds_done() {
@@ -596,40 +618,49 @@ bool Frontier::wants_links(int depth) const {
 bool Frontier::fetched(const Page& page) {
   State& s = *state_;
   const bool transient = is_transient(page);
-  std::lock_guard lock(s.mutex);
-  auto it = s.released.find(page.record.seq);
-  if (it == s.released.end()) return true;
-  State::FetchedEvent e{page.record.seq, host_in_trouble(page), std::nullopt, {}, false};
+  const auto& r = page.record;
+  const bool retry = transient && r.attempts <= s.polite.retries && !s.stop.load();
+  // The task is rebuilt from the page, which carries all of it (no map of tasks out is kept), and
+  // only when it is needed: most pages are neither retried nor followed.
+  std::optional<UrlTask> task;
+  if (retry || s.track_links)
+    task = UrlTask{.seq = r.seq,
+                   .source = r.source,
+                   .line = r.line,
+                   .input = r.input,
+                   .url = r.url,
+                   .depth = r.depth,
+                   .parent_url = r.parent_url,
+                   .attempt = r.attempts,
+                   .seed_host = page.seed_host};
+  State::FetchedEvent e{r.seq, host_in_trouble(page), std::nullopt, {}, false};
   const auto now = Clock::now();
   if (page.retry_after_s >= 0 && transient) {
-    e.retry_at =
-        now + std::min<milliseconds>(s.polite.max_retry_wait, milliseconds(page.retry_after_s * 1000));
+    e.retry_at = now + std::min<milliseconds>(s.polite.max_retry_wait, milliseconds(page.retry_after_s * 1000));
     e.host_asked_to_wait = true;
   }
-  const bool retry = transient && page.record.attempts <= s.polite.retries && !s.stop.load();
+  std::lock_guard lock(s.mutex);
   if (retry) {
-    UrlTask again = std::move(it->second);
-    again.attempt = page.record.attempts + 1;
+    task->attempt = r.attempts + 1;
     if (!e.host_asked_to_wait) {
       // Exponential back-off with jitter (0.5x to 1.5x), so retries of many URLs spread out.
-      const int exponent = std::min(page.record.attempts - 1, 16);
-      const auto base =
-          std::min<milliseconds>(s.polite.max_retry_wait, s.polite.retry_base * (1 << exponent));
+      const int exponent = std::min(r.attempts - 1, 16);
+      const auto base = std::min<milliseconds>(s.polite.max_retry_wait, s.polite.retry_base * (1 << exponent));
       std::uniform_real_distribution<double> spread(0.5, 1.5);
       e.retry_at = now + std::chrono::duration_cast<milliseconds>(base * spread(s.random));
     }
-    e.retry = std::move(again);
-  } else {
-    s.finished.emplace(page.record.seq, std::move(it->second));
+    e.retry = std::move(task);
+  } else if (s.track_links) {
+    s.finished.emplace(r.seq, std::move(*task));
   }
-  s.released.erase(it);
   s.fetched_inbox.push_back(std::move(e));
-  s.wake_locked();
+  s.wake_locked(s.strict || retry);
   return !retry;
 }
 
 void Frontier::page_done(int64_t seq, std::vector<std::string>&& links) {
   State& s = *state_;
+  if (!s.track_links) return;  // fetched() already finished the URL
   std::lock_guard lock(s.mutex);
   s.done_inbox.emplace_back(seq, std::move(links));
   s.wake_locked();
@@ -714,6 +745,8 @@ void Frontier::run() {
     auto until = now + std::chrono::seconds(1);
     if (!s.timers.empty()) until = std::min(until, s.timers.top().at);
     if (!s.retry_timers.empty()) until = std::min(until, s.retry_timers.top().at);
+    // Completions that did not wake the frontier (see wake_locked) are picked up this often.
+    if (!s.strict && s.in_flight > 0) until = std::min(until, now + milliseconds(2));
     const auto wait_ms = std::chrono::ceil<milliseconds>(until - Clock::now()).count();
     int numfds = 0;
     curl_multi_poll(s.multi, nullptr, 0, static_cast<int>(std::max<int64_t>(wait_ms, 0)), &numfds);

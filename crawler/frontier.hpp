@@ -77,7 +77,8 @@ struct FrontierStats {
 
 class Frontier {
  public:
-  // `batch`: tasks pushed together into `tasks`, which must hold `concurrency` + 1 batches.
+  // `batch`: tasks pushed together into `tasks`, which must hold 2 × `concurrency` + 1 batches
+  // (without per-host rules, a reserve of `concurrency` tasks waits there so no producer idles).
   // `next_seq` numbers the links it takes in, after the lines of the lists.
   Frontier(const FollowOptions& follow, const PolitenessOptions& politeness, const FetchOptions& fetch,
            int concurrency, size_t batch, TaskChannel& tasks, PageChannel& pages,
@@ -87,8 +88,8 @@ class Frontier {
   Frontier& operator=(const Frontier&) = delete;
 
   // ---- the reader thread ----
-  // A URL from the lists. Blocks while many URLs already wait (memory stays flat).
-  void add_seed(UrlTask&& task);
+  // URLs from the lists. Blocks while many URLs already wait (memory stays flat).
+  void add_seeds(std::vector<UrlTask>&& batch);
   void seeds_done();
 
   // ---- producers, after each fetch (any thread or fiber; never blocks for long) ----

@@ -97,8 +97,12 @@ void read_sources(urls::UrlReader& reader, Frontier& frontier, PageChannel& page
   if (stdin_is_a_source) batch = 1;
   urls::UrlLine line;
   PageBatch page_batch;
+  std::vector<UrlTask> seeds;
   auto flush_pages = [&] {
     if (!page_batch.empty()) pages.push(std::exchange(page_batch, {}));
+  };
+  auto flush_seeds = [&] {
+    if (!seeds.empty()) frontier.add_seeds(std::exchange(seeds, {}));
   };
   while (reader.next(line)) {
     const bool stopped = stop.load(std::memory_order_relaxed);
@@ -115,11 +119,13 @@ void read_sources(urls::UrlReader& reader, Frontier& frontier, PageChannel& page
     } else if (!filter.wanted(task.url)) {
       page_batch.push_back(unfetched_page(task, category::kExcluded, "left out by --include/--exclude"));
     } else {
-      frontier.add_seed(std::move(task));  // blocks while the frontier holds many URLs already
+      seeds.push_back(std::move(task));
     }
     if (page_batch.size() >= batch) flush_pages();
+    if (seeds.size() >= batch) flush_seeds();  // blocks while the frontier holds many URLs already
   }
   flush_pages();
+  flush_seeds();
   frontier.seeds_done();
 }
 
@@ -368,8 +374,8 @@ RunSummary run_crawl(const RunOptions& options) {
   for (const auto& cb : options.callbacks.on_run_start) cb(summary.run_id);
 
   const auto start = Clock::now();
-  // The frontier hands out at most `concurrency` tasks at once, in batches of one or more.
-  TaskChannel tasks(channel_capacity_for(static_cast<size_t>(layout.concurrency()) + 1));
+  // The frontier hands out at most 2 × `concurrency` tasks at once, in batches of one or more.
+  TaskChannel tasks(channel_capacity_for(2 * static_cast<size_t>(layout.concurrency()) + 1));
   PageChannel pages(page_capacity);
   Tally tally;
   std::atomic<int64_t> in_flight{0};
