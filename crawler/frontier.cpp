@@ -168,6 +168,7 @@ struct Frontier::State {
   };
   struct RobotsFetch {
     Host* host;
+    Clock::time_point started;
     std::string body;
     bool truncated = false;
     char error[CURL_ERROR_SIZE] = {};
@@ -354,9 +355,8 @@ struct Frontier::State {
   void take_links(const Open& parent_open, const UrlTask& parent, std::vector<std::string>&& links) {
     const int depth = parent_open.depth + 1;
     for (auto& link : links) {
-      if (!seen.insert(link)) continue;
+      if (seen.contains(link)) continue;
       UrlTask t;
-      t.seq = next_seq.fetch_add(1);
       t.source = parent.source;
       t.line = parent.line;
       t.input = link;
@@ -364,28 +364,36 @@ struct Frontier::State {
       t.depth = depth;
       t.parent_url = parent.url;
       t.seed_host = parent.seed_host;
-      if (follow.max_pages > 0 && !follow.depth_first)
-        waiting_by_depth[static_cast<size_t>(depth)].push_back(std::move(t));
-      else
+      if (follow.depth_first) {
+        if (!seen.insert(t.url)) continue;
+        t.seq = next_seq.fetch_add(1);
         admit(std::move(t), false);
+      } else {
+        waiting_by_depth[static_cast<size_t>(depth)].push_back(std::move(t));
+      }
     }
   }
 
-  // Breadth-first under --max-pages: links of depth d are taken in only once no page of depth d-2
-  // or less is unfinished (so every link of depth d-1 is known and was taken first). The pages that
-  // are fetched are then exactly a breadth-first walk cut at --max-pages.
+  // Breadth-first, links of depth d are taken in (and only then checked against the URLs seen)
+  // once no page of depth d-2 or less is unfinished: by then every link of depth d-1 is known and
+  // was taken first. So each URL is fetched at the depth of the shortest path to it, and a cut at
+  // --max-pages leaves exactly a breadth-first walk, whatever order the fetches finish in.
   void admit_waiting() {
-    if (follow.max_pages <= 0 || follow.depth_first) return;
+    if (follow.depth_first) return;
     int64_t unfinished_below = 0;  // open pages of depth <= d-2
     for (size_t d = 1; d < waiting_by_depth.size(); ++d) {
       if (d >= 2) unfinished_below += open_by_depth[d - 2];
       auto& bucket = waiting_by_depth[d];
       if (bucket.empty()) continue;
       if (unfinished_below > 0) return;
-      for (auto& t : bucket)
-        if (!admit(std::move(t), false)) break;
+      for (auto& t : bucket) {
+        if (follow.max_pages > 0 && admitted >= follow.max_pages) break;
+        if (!seen.insert(t.url)) continue;
+        t.seq = next_seq.fetch_add(1);
+        admit(std::move(t), false);
+      }
       bucket.clear();
-      if (admitted >= follow.max_pages) {
+      if (follow.max_pages > 0 && admitted >= follow.max_pages) {
         for (auto& b : waiting_by_depth) b.clear();
         return;
       }
@@ -402,6 +410,7 @@ struct Frontier::State {
     }
     auto f = std::make_unique<RobotsFetch>();
     f->host = &h;
+    f->started = Clock::now();
     const std::string url = h.origin + "/robots.txt";
     curl_easy_setopt(easy, CURLOPT_URL, url.c_str());
     curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
@@ -455,7 +464,11 @@ struct Frontier::State {
       h.robots = urls::Robots::allow_all();  // 2.3.1.3: unavailable, crawl without restrictions
     else
       h.robots = urls::Robots::disallow_all();  // 2.3.1.4: 5xx or unreachable: assume complete disallow
-    if (auto d = h.robots->crawl_delay(); d && *d > h.delay) h.delay = *d;
+    if (auto d = h.robots->crawl_delay(); d && *d > h.delay) {
+      h.delay = *d;
+      // The robots.txt request was the host's first: its Crawl-delay runs from its start.
+      h.next_start = std::max(h.next_start, f.started + h.delay);
+    }
     h.robots_state = Host::RobotsState::known;
     --h.in_flight;
     curl_multi_remove_handle(multi, easy);
@@ -636,7 +649,8 @@ bool Frontier::fetched(const Page& page) {
   State::FetchedEvent e{r.seq, host_in_trouble(page), std::nullopt, {}, false};
   const auto now = Clock::now();
   if (page.retry_after_s >= 0 && transient) {
-    e.retry_at = now + std::min<milliseconds>(s.polite.max_retry_wait, milliseconds(page.retry_after_s * 1000));
+    e.retry_at =
+        now + std::min<milliseconds>(s.polite.max_retry_wait, milliseconds(page.retry_after_s * 1000));
     e.host_asked_to_wait = true;
   }
   std::lock_guard lock(s.mutex);
@@ -645,7 +659,8 @@ bool Frontier::fetched(const Page& page) {
     if (!e.host_asked_to_wait) {
       // Exponential back-off with jitter (0.5x to 1.5x), so retries of many URLs spread out.
       const int exponent = std::min(r.attempts - 1, 16);
-      const auto base = std::min<milliseconds>(s.polite.max_retry_wait, s.polite.retry_base * (1 << exponent));
+      const auto base =
+          std::min<milliseconds>(s.polite.max_retry_wait, s.polite.retry_base * (1 << exponent));
       std::uniform_real_distribution<double> spread(0.5, 1.5);
       e.retry_at = now + std::chrono::duration_cast<milliseconds>(base * spread(s.random));
     }

@@ -97,6 +97,13 @@ NormalisedUrl normalise(std::string_view input) {
 
 NormalisedUrl resolve(std::string_view base, std::string_view reference) {
   if (reference.size() > kMaxUrlBytes) return {"", "longer than 8 KiB"};
+  // libcurl 7.88 resolves "#frag" and "?query" like relative paths, dropping the base's last
+  // segment ("#top" on /page/0 gives /page/#top); RFC 3986 5.2.2 keeps the base's path for both.
+  if (!reference.empty() && (reference.front() == '#' || reference.front() == '?')) {
+    std::string joined(base.substr(0, base.find('#')));
+    if (reference.front() == '?') joined = joined.substr(0, joined.find('?')) + std::string(reference);
+    return normalise(joined);
+  }
   UrlHandle u(curl_url());
   if (!u) return {"", "out of memory"};
   std::string b(base), r(reference);

@@ -45,6 +45,11 @@ TEST(Resolve, ResolvesRelativeReferencesAgainstTheBase) {
   EXPECT_EQ(resolve("http://example.com/a/", "//Other.example.com/z").url, "http://other.example.com/z");
   EXPECT_EQ(resolve("http://example.com/a/", "../up").url, "http://example.com/up");
   EXPECT_FALSE(resolve("http://example.com/", "mailto:x@example.com").ok());
+  // A fragment or a query alone keeps the base's path (RFC 3986 5.2.2; libcurl 7.88 drops its last
+  // segment).
+  EXPECT_EQ(resolve("http://example.com/page/0", "#top").url, "http://example.com/page/0");
+  EXPECT_EQ(resolve("http://example.com/page/0?a=1#x", "#top").url, "http://example.com/page/0?a=1");
+  EXPECT_EQ(resolve("http://example.com/page/0?a=1", "?b=2").url, "http://example.com/page/0?b=2");
 }
 
 TEST(HostOf, ExtractsTheHost) {
