@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""Per-host politeness without head-of-line blocking, against the local testbed.
+
+A shuffled list of HOSTS hosts x PAGES pages (h0.localhost ... on one testbed port), every request
+held LATENCY by the testbed, crawled with --per-host 4. With 4 fetches per host at a time, the
+fastest any crawler can go is pages / (hosts x 4) rounds of LATENCY: 10,000 / 400 x 50 ms = 1.25 s
+at -c 400, and twice that at -c 200 (where -c, not the hosts, is the limit: 10,000 / 200 x 50 ms).
+A slow or busy host must never hold the others back, so the ratio to that ideal should stay near 1.
+
+Each crawl is checked against the testbed's own counters: no host ever had more than 4 requests in
+progress at once, and every URL has its row.
+
+  bench/politeness.py                     # both concurrencies, 3 interleaved repeats, fiber mode
+  bench/politeness.py --modes fiber,thread,process --repeat 5
+
+Needs a release build in build/ (scripts/demo or cmake --build build).
+"""
+import argparse
+import json
+import os
+import random
+import re
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CRAWL = os.path.join(ROOT, "build", "crawl")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--hosts", type=int, default=100)
+    ap.add_argument("--pages", type=int, default=100)
+    ap.add_argument("--latency-ms", type=int, default=50)
+    ap.add_argument("--per-host", type=int, default=4)
+    ap.add_argument("-c", default="400,200", help="comma-separated concurrencies")
+    ap.add_argument("--modes", default="fiber")
+    ap.add_argument("--repeat", type=int, default=3)
+    a = ap.parse_args()
+    if not os.path.exists(CRAWL):
+        sys.exit(f"{CRAWL} is missing: build first")
+    tmp = tempfile.mkdtemp(prefix="crawl-politeness-")
+    testbed = subprocess.Popen(
+        [CRAWL, "testbed", "--port", "0", "--hosts", str(a.hosts), "--host-pages", str(a.pages), "--latency",
+         f"{a.latency_ms}ms"], stdout=subprocess.PIPE, text=True)
+    m = re.search(r"listening on http://127.0.0.1:(\d+)", testbed.stdout.readline())
+    if not m:
+        testbed.kill()
+        sys.exit("testbed did not start")
+    port = m.group(1)
+    urls = [f"http://h{h}.localhost:{port}/page/{p}" for h in range(a.hosts) for p in range(a.pages)]
+    random.Random(42).shuffle(urls)
+    list_file = os.path.join(tmp, "urls.txt")
+    with open(list_file, "w") as f:
+        f.write("\n".join(urls) + "\n")
+    total = len(urls)
+    variants = [(mode, int(c)) for c in a.c.split(",") for mode in a.modes.split(",")]
+    results = {v: [] for v in variants}
+    try:
+        for rep in range(a.repeat):
+            for mode, c in variants:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/__reset-stats").read()
+                db = os.path.join(tmp, f"{mode}-{c}.db")
+                args = [CRAWL, "run", list_file, "--mode", mode, "--per-host", str(a.per_host), "--no-parse",
+                        "--db", db, "--no-progress"]
+                if mode == "hybrid":
+                    args += ["--threads", "2", "--fibers", str(c // 2)]
+                else:
+                    args += ["-c", str(c)]
+                r = subprocess.run(args, capture_output=True, text=True)
+                if r.returncode != 0:
+                    sys.exit(f"crawl failed: {r.stderr}")
+                con = sqlite3.connect(db)
+                wall, ok = con.execute("select crawl_s, pages_ok from runs order by id desc limit 1").fetchone()
+                con.close()
+                hosts = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/__hosts").read())
+                peak = max(h["peak_concurrent"] for h in hosts.values())
+                if ok != total or peak > a.per_host:
+                    sys.exit(f"{mode} -c {c}: {ok} of {total} ok, peak per host {peak} > {a.per_host}")
+                results[(mode, c)].append((wall, peak))
+                print(f"  rep {rep + 1} {mode:8s} -c {c:4d}: {wall:6.3f} s, peak per host {peak}", file=sys.stderr)
+    finally:
+        testbed.terminate()
+        testbed.wait()
+    print(f"\n{total} URLs ({a.hosts} hosts x {a.pages} pages, shuffled), {a.latency_ms} ms latency, "
+          f"--per-host {a.per_host}, {a.repeat} interleaved repeats, {time.strftime('%Y-%m-%d')}")
+    print(f"{'mode':8s} {'-c':>5s} {'ideal s':>8s} {'median s':>9s} {'min-max':>13s} {'ratio':>6s} {'peak/host':>9s}")
+    for (mode, c), runs in results.items():
+        walls = [w for w, _ in runs]
+        in_flight = min(c, a.hosts * a.per_host)
+        ideal = total / in_flight * a.latency_ms / 1000
+        med = statistics.median(walls)
+        print(f"{mode:8s} {c:5d} {ideal:8.3f} {med:9.3f} {min(walls):6.3f}-{max(walls):<6.3f} {med / ideal:6.3f} "
+              f"{max(p for _, p in runs):9d}")
+
+
+if __name__ == "__main__":
+    main()
