@@ -103,9 +103,12 @@ std::optional<ipc::Frame> read_frame(int sock, ipc::FrameBuffer& in) {
 // this thread sends the pages back, several frames to a write.
 [[noreturn]] void fiber_worker(int sock, int index, const WorkerSpec& spec, const FetchOptions& fetch) {
   const int fetches = spec.threads * spec.fibers;
-  const size_t batch = batch_size_for(spec.fibers);
+  // Pages go out one at a time: a worker gets more URLs only once the parent has its pages, so a
+  // page left in a fiber thread's outbox for want of room (crawler/fiber_producers.cpp) while the
+  // thread sleeps with nothing more to fetch would never leave.
+  const size_t batch = 1;
   TaskChannel tasks(channel_capacity_for(static_cast<size_t>(fetches) + 1));
-  PageChannel pages(channel_capacity_for(static_cast<size_t>(fetches) / batch + 1));
+  PageChannel pages(channel_capacity_for(static_cast<size_t>(fetches) + 1));
   std::atomic<int64_t> in_flight{0};
   Wakers wakers;
   std::thread control([&] {

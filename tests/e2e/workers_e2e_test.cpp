@@ -78,6 +78,24 @@ INSTANTIATE_TEST_SUITE_P(Layouts, KilledWorker,
                                                                     "--threads", "1", "--fibers", "2"}),
                          [](const auto& info) { return info.param[1]; });
 
+// Backpressure from slow parsers reaches the workers (the parent stops reading, the workers stop at
+// their next write) and the run still ends: a worker gets more URLs only for pages the parent has,
+// so no finished page may stay behind in a worker waiting for more work.
+TEST(Workers, SlowParsersSlowTheWorkersWithoutDeadlock) {
+  auto testbed = test::Testbed::start();
+  test::TempDir dir;
+  std::string list;
+  // Staggered delays: fetches end a few at a time, so pages leave the workers in small batches.
+  for (int i = 0; i < 600; ++i)
+    list += testbed.url("/delay/" + std::to_string(i % 37) + "/page/" + std::to_string(i)) + "\n";
+  test::write_file(dir.file("urls.txt"), list);
+  test::Child crawl({test::crawl_binary(), "run", dir.file("urls.txt"), "--db", dir.file("c.db"), "--mode",
+                     "hybrid", "--processes", "2", "--threads", "1", "--fibers", "50", "--consumers", "1",
+                     "--queue", "1", "--no-progress"});
+  ASSERT_EQ(crawl.wait(std::chrono::seconds(60)), 0) << "the run did not end";
+  EXPECT_EQ(query_int(dir.file("c.db"), "select count(*) from pages where error is null"), 600);
+}
+
 // With every worker dead there is nobody to fetch: the rest of the list is recorded as
 // worker_crash, each line still exactly one row, and the run still completes.
 TEST(Workers, WhenAllDieTheRestIsRecordedAsCrashes) {
