@@ -74,6 +74,23 @@ std::string_view category_for(CURLcode rc) {
 
 }  // namespace
 
+void apply_safety_defaults(CURL* easy, const FetchOptions& options) {
+  curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+  // Only http and https, for the first request and every redirect.
+  curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 1L);
+  curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(options.timeout.count()));
+  curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options.connect_timeout.count()));
+  curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, options.verify_tls ? 1L : 0L);
+  curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, options.verify_tls ? 2L : 0L);
+  curl_easy_setopt(easy, CURLOPT_USERAGENT, options.user_agent.c_str());
+  // "" asks for every encoding this libcurl decodes; write callbacks see decoded bytes, so size
+  // limits also hold after decompression.
+  curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
+  if (!options.proxy.empty()) curl_easy_setopt(easy, CURLOPT_PROXY, options.proxy.c_str());
+}
+
 CurlShare::CurlShare() : share_(curl_share_init()) {
   if (!share_) throw std::bad_alloc();
   curl_share_setopt(share_, CURLSHOPT_LOCKFUNC, &CurlShare::lock);
@@ -99,27 +116,15 @@ Transfer::Transfer(const FetchOptions& options, CURLSH* share, const std::atomic
     : options_(options), stop_(stop), easy_(curl_easy_init()) {
   if (!easy_) throw std::bad_alloc();
   curl_easy_setopt(easy_, CURLOPT_PRIVATE, this);
-  curl_easy_setopt(easy_, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(easy_, CURLOPT_ERRORBUFFER, error_buffer_);
   curl_easy_setopt(easy_, CURLOPT_WRITEFUNCTION, &Transfer::on_body);
   curl_easy_setopt(easy_, CURLOPT_WRITEDATA, this);
   curl_easy_setopt(easy_, CURLOPT_XFERINFOFUNCTION, &Transfer::on_progress);
   curl_easy_setopt(easy_, CURLOPT_XFERINFODATA, this);
   curl_easy_setopt(easy_, CURLOPT_NOPROGRESS, stop_ ? 0L : 1L);
-  // Only http and https, for the first request and every redirect.
-  curl_easy_setopt(easy_, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(easy_, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(easy_, CURLOPT_FOLLOWLOCATION, 1L);
+  apply_safety_defaults(easy_, options_);
   curl_easy_setopt(easy_, CURLOPT_MAXREDIRS, static_cast<long>(options_.max_redirects));
   curl_easy_setopt(easy_, CURLOPT_AUTOREFERER, 1L);
-  curl_easy_setopt(easy_, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.timeout.count()));
-  curl_easy_setopt(easy_, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.connect_timeout.count()));
-  curl_easy_setopt(easy_, CURLOPT_SSL_VERIFYPEER, options_.verify_tls ? 1L : 0L);
-  curl_easy_setopt(easy_, CURLOPT_SSL_VERIFYHOST, options_.verify_tls ? 2L : 0L);
-  curl_easy_setopt(easy_, CURLOPT_USERAGENT, options_.user_agent.c_str());
-  // "" asks for every encoding this libcurl decodes; the write callback sees decoded bytes, so
-  // the size limit below also holds after decompression.
-  curl_easy_setopt(easy_, CURLOPT_ACCEPT_ENCODING, "");
   // Stops early when Content-Length announces too much; bodies without one are caught in on_body
   // (libcurl 7.88's limit alone does not cover them).
   curl_easy_setopt(easy_, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(options_.max_body_bytes));
@@ -137,7 +142,6 @@ Transfer::Transfer(const FetchOptions& options, CURLSH* share, const std::atomic
   }
   headers_ = list;
   if (list) curl_easy_setopt(easy_, CURLOPT_HTTPHEADER, list);
-  if (!options_.proxy.empty()) curl_easy_setopt(easy_, CURLOPT_PROXY, options_.proxy.c_str());
   // An empty file name turns on libcurl's cookie engine without reading any file.
   if (options_.cookies) curl_easy_setopt(easy_, CURLOPT_COOKIEFILE, "");
 }

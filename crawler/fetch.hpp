@@ -51,6 +51,11 @@ class CurlShare {
   std::mutex locks_[8];  // one per curl_lock_data value
 };
 
+// The settings every request shares (design.md's safety defaults): no signals, only http and https
+// (redirects too), the timeouts, TLS verification, the User-Agent, every content encoding, the
+// proxy. Callers add their own redirect limit and callbacks.
+void apply_safety_defaults(CURL* easy, const FetchOptions& options);
+
 class Transfer {
  public:
   // `stop` (may be null) aborts the transfer in progress when it becomes true.

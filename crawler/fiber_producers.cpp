@@ -130,16 +130,18 @@ void fetch_loop(const ProducerContext& ctx, CurlScheduler& scheduler, ThreadQueu
     }
     UrlTask task = std::move(q.tasks.front());
     q.tasks.pop_front();
-    Page page;
+    // Pages are built in the outbox itself: a Page on this fiber's stack would grow every fiber's
+    // resident stack (10,000 of them at -c 10000).
     if (ctx.stop.load(std::memory_order_relaxed)) {
-      page = unfetched_page(task, category::kInterrupted, "the run was interrupted before the fetch");
+      q.outbox.push_back(
+          unfetched_page(task, category::kInterrupted, "the run was interrupted before the fetch"));
     } else {
       ctx.in_flight.fetch_add(1, std::memory_order_relaxed);
       transfer.begin(task, worker);
-      page = transfer.finish(scheduler.perform(transfer.easy(), task.url.starts_with("https:")));
+      q.outbox.push_back(transfer.finish(scheduler.perform(transfer.easy(), task.url.starts_with("https:"))));
       ctx.in_flight.fetch_sub(1, std::memory_order_relaxed);
     }
-    if (ctx.keep(page)) q.outbox.push_back(std::move(page));
+    if (!ctx.keep(q.outbox.back())) q.outbox.pop_back();
     if (q.outbox.size() >= ctx.page_batch) hand_over(ctx, q);
   }
 }

@@ -32,6 +32,9 @@ constexpr size_t kMaxRobotsBytes = 512 * 1024;
 // that times out or is reset says little about its host, so those only retry the URL.
 constexpr int kHostFailuresBeforeBackoff = 3;
 constexpr int kMaxHostBackoffDoublings = 4;
+// Without per-host rules: tasks handed out beyond what is in flight, so no producer waits for the
+// frontier (see State::release_limit).
+constexpr int64_t kMaxReserve = 256;
 
 // scheme://host[:port] of a normalised URL: the unit of politeness and of robots.txt (RFC 9309 2.3).
 std::string origin_of(const std::string& url) {
@@ -162,7 +165,9 @@ struct Frontier::State {
   struct FetchedEvent {
     int64_t seq;
     bool host_trouble;
-    std::optional<UrlTask> retry;  // set when the URL is to be fetched again
+    // Set when the URL is to be fetched again. On the heap: fetched() runs on fiber stacks, ten
+    // thousand of them at once, and every byte of its frame is paid for in each.
+    std::unique_ptr<UrlTask> retry;
     Clock::time_point retry_at;
     bool host_asked_to_wait;  // a Retry-After header: the server asked the host to slow down
   };
@@ -243,8 +248,10 @@ struct Frontier::State {
     stats.per_host = per_host;
     strict = per_host > 0 || p.delay.count() > 0 || robots_on;
     track_links = f.max_depth > 0;
-    release_limit = strict ? c : 2 * static_cast<int64_t>(c);
-    wake_every = strict ? 1 : std::max(1, c / 4);
+    // The reserve covers the completions between two looks of the frontier; more would only hold
+    // memory (10,000 tasks waiting at -c 10000).
+    release_limit = strict ? c : c + std::min<int64_t>(c, kMaxReserve);
+    wake_every = strict ? 1 : std::max(1, std::min<int>(c, kMaxReserve) / 4);
     multi = curl_multi_init();
     if (!multi) throw std::bad_alloc();
     open_by_depth.assign(static_cast<size_t>(f.max_depth) + 1, 0);
@@ -413,18 +420,8 @@ struct Frontier::State {
     f->started = Clock::now();
     const std::string url = h.origin + "/robots.txt";
     curl_easy_setopt(easy, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 1L);
+    apply_safety_defaults(easy, fetch);
     curl_easy_setopt(easy, CURLOPT_MAXREDIRS, 5L);  // RFC 9309 2.3.1.2: at least five
-    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(fetch.timeout.count()));
-    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(fetch.connect_timeout.count()));
-    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, fetch.verify_tls ? 1L : 0L);
-    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, fetch.verify_tls ? 2L : 0L);
-    curl_easy_setopt(easy, CURLOPT_USERAGENT, fetch.user_agent.c_str());
-    curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
-    if (!fetch.proxy.empty()) curl_easy_setopt(easy, CURLOPT_PROXY, fetch.proxy.c_str());
     curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, f->error);
     curl_easy_setopt(easy, CURLOPT_WRITEDATA, f.get());
     curl_easy_setopt(
@@ -628,25 +625,33 @@ bool Frontier::wants_links(int depth) const {
   return depth < state_->follow.max_depth;
 }
 
+namespace {
+
+// The task a page was fetched for, rebuilt from the page (which carries all of it), so no map of
+// the tasks out is kept. Kept out of line: most pages need no task, and fetched()'s frame stays small.
+[[gnu::noinline]] std::unique_ptr<UrlTask> task_of(const Page& page) {
+  const auto& r = page.record;
+  return std::make_unique<UrlTask>(UrlTask{.seq = r.seq,
+                                           .source = r.source,
+                                           .line = r.line,
+                                           .input = r.input,
+                                           .url = r.url,
+                                           .depth = r.depth,
+                                           .parent_url = r.parent_url,
+                                           .attempt = r.attempts,
+                                           .seed_host = page.seed_host});
+}
+
+}  // namespace
+
 bool Frontier::fetched(const Page& page) {
   State& s = *state_;
   const bool transient = is_transient(page);
   const auto& r = page.record;
   const bool retry = transient && r.attempts <= s.polite.retries && !s.stop.load();
-  // The task is rebuilt from the page, which carries all of it (no map of tasks out is kept), and
-  // only when it is needed: most pages are neither retried nor followed.
-  std::optional<UrlTask> task;
-  if (retry || s.track_links)
-    task = UrlTask{.seq = r.seq,
-                   .source = r.source,
-                   .line = r.line,
-                   .input = r.input,
-                   .url = r.url,
-                   .depth = r.depth,
-                   .parent_url = r.parent_url,
-                   .attempt = r.attempts,
-                   .seed_host = page.seed_host};
-  State::FetchedEvent e{r.seq, host_in_trouble(page), std::nullopt, {}, false};
+  std::unique_ptr<UrlTask> task;
+  if (retry || s.track_links) task = task_of(page);
+  State::FetchedEvent e{r.seq, host_in_trouble(page), nullptr, {}, false};
   const auto now = Clock::now();
   if (page.retry_after_s >= 0 && transient) {
     e.retry_at =
@@ -679,6 +684,10 @@ void Frontier::page_done(int64_t seq, std::vector<std::string>&& links) {
   std::lock_guard lock(s.mutex);
   s.done_inbox.emplace_back(seq, std::move(links));
   s.wake_locked();
+}
+
+size_t Frontier::capacity_for(int concurrency) {
+  return static_cast<size_t>(concurrency + std::min<int64_t>(concurrency, kMaxReserve));
 }
 
 void Frontier::wake() {

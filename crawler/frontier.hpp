@@ -77,8 +77,8 @@ struct FrontierStats {
 
 class Frontier {
  public:
-  // `batch`: tasks pushed together into `tasks`, which must hold 2 × `concurrency` + 1 batches
-  // (without per-host rules, a reserve of `concurrency` tasks waits there so no producer idles).
+  // `batch`: tasks pushed together into `tasks`, which must hold capacity_for(concurrency) + 1 batches
+  // (without per-host rules, a small reserve of tasks waits there so no producer idles).
   // `next_seq` numbers the links it takes in, after the lines of the lists.
   Frontier(const FollowOptions& follow, const PolitenessOptions& politeness, const FetchOptions& fetch,
            int concurrency, size_t batch, TaskChannel& tasks, PageChannel& pages,
@@ -105,6 +105,8 @@ class Frontier {
   // ---- the frontier's own thread ----
   // Hands tasks to the producers until every URL has its row; closes `tasks` at the end.
   void run();
+  // How many tasks may be out at once: `concurrency`, plus a small reserve without per-host rules.
+  static size_t capacity_for(int concurrency);
   // Makes the frontier thread look at the stop flag now (any thread).
   void wake();
   FrontierStats stats() const;

@@ -374,8 +374,8 @@ RunSummary run_crawl(const RunOptions& options) {
   for (const auto& cb : options.callbacks.on_run_start) cb(summary.run_id);
 
   const auto start = Clock::now();
-  // The frontier hands out at most 2 × `concurrency` tasks at once, in batches of one or more.
-  TaskChannel tasks(channel_capacity_for(2 * static_cast<size_t>(layout.concurrency()) + 1));
+  // The frontier hands out at most this many tasks at once, in batches of one or more.
+  TaskChannel tasks(channel_capacity_for(Frontier::capacity_for(layout.concurrency()) + 1));
   PageChannel pages(page_capacity);
   Tally tally;
   std::atomic<int64_t> in_flight{0};
