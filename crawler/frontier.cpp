@@ -352,11 +352,13 @@ struct Frontier::State {
       row(task, category::kDuplicate, "the same URL appears earlier in the input");
       return;
     }
-    task.seed_host = urls::host_of(task.url);
-    UrlTask copy = task;
-    if (!admit(std::move(task), true))
-      row(copy, category::kMaxPages,
+    if (follow.max_pages > 0 && admitted >= follow.max_pages) {
+      row(task, category::kMaxPages,
           "--max-pages " + std::to_string(follow.max_pages) + " was reached before this URL");
+      return;
+    }
+    task.seed_host = urls::host_of(task.url);
+    admit(std::move(task), true);
   }
 
   void take_links(const Open& parent_open, const UrlTask& parent, std::vector<std::string>&& links) {
@@ -724,7 +726,6 @@ void Frontier::run() {
       s.stats.held_by_hosts_s += std::chrono::duration<double>(now - last).count();
     }
     last = now;
-    if (!s.interrupted && s.stop.load()) s.interrupt_all();
     for (auto& e : fetched) s.on_fetched(e);
     for (auto& t : seeds) s.take_seed(std::move(t));
     for (auto& [seq, links] : done) s.on_page_done(seq, std::move(links));
@@ -746,15 +747,11 @@ void Frontier::run() {
       h.scheduled = false;
       s.schedule(h);
     }
-    if (s.interrupted) {
-      for (auto& [origin, h] : s.hosts) {
-        for (auto& t : h->queue) s.row(t, category::kInterrupted, "the run was interrupted before the fetch");
-        s.queued -= static_cast<int64_t>(h->queue.size());
-        h->queue.clear();
-      }
-    } else {
+    // Once stopped, every round turns what waits (seeds, links, retries) into rows.
+    if (s.stop.load())
+      s.interrupt_all();
+    else
       s.dispatch();
-    }
     s.flush_released();
     s.flush_rows();
     held_by_hosts = s.in_flight < s.concurrency && s.queued > 0;
