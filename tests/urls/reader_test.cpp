@@ -20,34 +20,34 @@ TEST(UrlReader, SkipsBlanksAndCommentsAndNumbersLines) {
   test::TempDir dir;
   test::write_file(
       dir.file("list.txt"),
-      "\xEF\xBB\xBFhttp://a.example/\n\n  # a comment\n  http://b.example/x  \r\nnot a url at all\n"
-      "ftp://c.example/\nhttp://d.example/");
-  auto lines = read_all({.files = {dir.file("list.txt")}, .urls = {"https://e.example"}});
+      "\xEF\xBB\xBFhttp://a.example.test/\n\n  # a comment\n  http://b.example.test/x  \r\nnot a url at all\n"
+      "ftp://c.example.test/\nhttp://d.example.test/");
+  auto lines = read_all({.files = {dir.file("list.txt")}, .urls = {"https://e.example.test"}});
   ASSERT_EQ(lines.size(), 6u);
-  EXPECT_EQ(lines[0].url, "http://a.example/");
+  EXPECT_EQ(lines[0].url, "http://a.example.test/");
   EXPECT_EQ(lines[0].line, 1);
-  EXPECT_EQ(lines[1].url, "http://b.example/x");
+  EXPECT_EQ(lines[1].url, "http://b.example.test/x");
   EXPECT_EQ(lines[1].line, 4);
-  EXPECT_EQ(lines[1].input, "http://b.example/x");
+  EXPECT_EQ(lines[1].input, "http://b.example.test/x");
   EXPECT_TRUE(lines[2].url.empty());
   EXPECT_FALSE(lines[2].error.empty());
   EXPECT_EQ(lines[2].line, 5);
   EXPECT_NE(lines[3].error.find("ftp"), std::string::npos);
-  EXPECT_EQ(lines[4].url, "http://d.example/");  // last line without a newline
+  EXPECT_EQ(lines[4].url, "http://d.example.test/");  // last line without a newline
   EXPECT_EQ(lines[5].source, "--url");
-  EXPECT_EQ(lines[5].url, "https://e.example/");
+  EXPECT_EQ(lines[5].url, "https://e.example.test/");
   for (size_t i = 0; i < lines.size(); ++i) EXPECT_EQ(lines[i].seq, static_cast<int64_t>(i));
 }
 
 TEST(UrlReader, CutsOverlongLinesAndReportsThem) {
   test::TempDir dir;
   test::write_file(dir.file("long.txt"),
-                   "http://a.example/" + std::string(20000, 'x') + "\nhttp://b.example/\n");
+                   "http://a.example.test/" + std::string(20000, 'x') + "\nhttp://b.example.test/\n");
   auto lines = read_all({.files = {dir.file("long.txt")}});
   ASSERT_EQ(lines.size(), 2u);
   EXPECT_FALSE(lines[0].error.empty());
   EXPECT_LE(lines[0].input.size(), 8192u + 4);
-  EXPECT_EQ(lines[1].url, "http://b.example/");
+  EXPECT_EQ(lines[1].url, "http://b.example.test/");
   EXPECT_EQ(lines[1].line, 2);
 }
 
