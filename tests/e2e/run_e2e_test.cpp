@@ -179,9 +179,14 @@ TEST_P(MixedList, OneRowPerLineWithWhatTheTestbedServed) {
   EXPECT_EQ(str(run["urls"]), "1000");
   check_rows(db, std::stoll(*run["id"]), list);
   // What the testbed says it served: each distinct page once (the 25 duplicates were not fetched),
-  // and as many redirect hops as the rows record.
+  // and as many redirect hops as the rows record. A few pages may be counted twice: once in six
+  // CI runs under ASan, in process mode, the testbed counted 666 with every row right and every
+  // attempt count as below; libcurl re-sends a request by itself when a reused connection dies
+  // before any byte of the answer arrives, and the testbed counts a response when it starts it.
+  // Fetching the duplicates would add 25.
   auto served = testbed.stats()["responses_by_target_prefix"];
-  EXPECT_EQ(served["page"].get<int>(), 660);
+  EXPECT_GE(served["page"].get<int>(), 660);
+  EXPECT_LE(served["page"].get<int>(), 660 + 10);
   EXPECT_EQ(served["gzip"].get<int>(), 50);
   EXPECT_EQ(served["redirect"].get<int>(), 40 * 3);  // /redirect/2/..., /redirect/1/..., /redirect/0/...
   EXPECT_EQ(test::query_int(db, "select sum(redirects) from pages where input like '%/redirect/%'"), 40 * 2);
