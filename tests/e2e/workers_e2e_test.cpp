@@ -22,6 +22,14 @@ std::string delayed_list(const std::string& base, int count, int delay_ms) {
   return list;
 }
 
+// `crawl run` on dir/urls.txt into dir/c.db in the background, with `layout` flags.
+test::Child start_crawl(const test::TempDir& dir, const std::vector<std::string>& layout) {
+  std::vector<std::string> args = {test::crawl_binary(), "run",          dir.file("urls.txt"), "--db",
+                                   dir.file("c.db"),     "--no-progress"};
+  args.insert(args.end(), layout.begin(), layout.end());
+  return test::Child(args);
+}
+
 // The workers of `parent` once it has started them all (they are forked before anything else).
 std::vector<pid_t> wait_for_workers(pid_t parent, size_t count) {
   std::vector<pid_t> workers;
@@ -89,9 +97,8 @@ TEST(Workers, SlowParsersSlowTheWorkersWithoutDeadlock) {
   for (int i = 0; i < 600; ++i)
     list += testbed.url("/delay/" + std::to_string(i % 37) + "/page/" + std::to_string(i)) + "\n";
   test::write_file(dir.file("urls.txt"), list);
-  test::Child crawl({test::crawl_binary(), "run", dir.file("urls.txt"), "--db", dir.file("c.db"), "--mode",
-                     "hybrid", "--processes", "2", "--threads", "1", "--fibers", "50", "--consumers", "1",
-                     "--queue", "1", "--no-progress"});
+  test::Child crawl = start_crawl(dir, {"--mode", "hybrid", "--processes", "2", "--threads", "1", "--fibers",
+                                        "50", "--consumers", "1", "--queue", "1"});
   ASSERT_EQ(crawl.wait(std::chrono::seconds(60)), 0) << "the run did not end";
   EXPECT_EQ(query_int(dir.file("c.db"), "select count(*) from pages where error is null"), 600);
 }
@@ -102,8 +109,7 @@ TEST(Workers, WhenAllDieTheRestIsRecordedAsCrashes) {
   auto testbed = test::Testbed::start();
   test::TempDir dir;
   test::write_file(dir.file("urls.txt"), delayed_list(testbed.base_url(), 100, 300) + "not a url\n");
-  test::Child crawl({test::crawl_binary(), "run", dir.file("urls.txt"), "--db", dir.file("c.db"), "--mode",
-                     "process", "-c", "2", "--no-progress"});
+  test::Child crawl = start_crawl(dir, {"--mode", "process", "-c", "2"});
   auto workers = wait_for_workers(crawl.pid(), 2);
   ASSERT_EQ(workers.size(), 2u);
   std::this_thread::sleep_for(std::chrono::milliseconds(700));
@@ -129,8 +135,8 @@ TEST(Workers, CtrlCToTheProcessGroupLeavesNoWorker) {
   auto testbed = test::Testbed::start();
   test::TempDir dir;
   test::write_file(dir.file("urls.txt"), delayed_list(testbed.base_url(), 300, 2000));
-  test::Child crawl({test::crawl_binary(), "run", dir.file("urls.txt"), "--db", dir.file("c.db"), "--mode",
-                     "hybrid", "--processes", "3", "--threads", "2", "--fibers", "5", "--no-progress"});
+  test::Child crawl =
+      start_crawl(dir, {"--mode", "hybrid", "--processes", "3", "--threads", "2", "--fibers", "5"});
   auto workers = wait_for_workers(crawl.pid(), 3);
   ASSERT_EQ(workers.size(), 3u);
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
@@ -148,8 +154,7 @@ TEST(Workers, SigtermToTheParentLeavesNoWorker) {
   auto testbed = test::Testbed::start();
   test::TempDir dir;
   test::write_file(dir.file("urls.txt"), delayed_list(testbed.base_url(), 100, 2000));
-  test::Child crawl({test::crawl_binary(), "run", dir.file("urls.txt"), "--db", dir.file("c.db"), "--mode",
-                     "process", "-c", "8", "--no-progress"});
+  test::Child crawl = start_crawl(dir, {"--mode", "process", "-c", "8"});
   auto workers = wait_for_workers(crawl.pid(), 8);
   ASSERT_EQ(workers.size(), 8u);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
@@ -163,8 +168,7 @@ TEST(Workers, DieWithTheirParent) {
   auto testbed = test::Testbed::start();
   test::TempDir dir;
   test::write_file(dir.file("urls.txt"), delayed_list(testbed.base_url(), 100, 2000));
-  test::Child crawl({test::crawl_binary(), "run", dir.file("urls.txt"), "--db", dir.file("c.db"), "--mode",
-                     "process", "-c", "8", "--no-progress"});
+  test::Child crawl = start_crawl(dir, {"--mode", "process", "-c", "8"});
   auto workers = wait_for_workers(crawl.pid(), 8);
   ASSERT_EQ(workers.size(), 8u);
   crawl.stop(SIGKILL);

@@ -124,8 +124,8 @@ const FileCase kFileCases[] = {
     {"agent_case_insensitive", "User-agent: CRAWL\nDisallow: /x\n", kOurAgent, "/x", false},
     {"agent_line_with_version", "User-agent: crawl/2.0\nDisallow: /x\n", kOurAgent, "/x", false},
     {"agent_without_version", "User-agent: crawl\nDisallow: /x\n", "crawl", "/x", false},
-    {"agent_with_comment_after_space", "User-agent: crawl\nDisallow: /x\n", "crawl (+https://e.example/bot)",
-     "/x", false},
+    {"agent_with_comment_after_space", "User-agent: crawl\nDisallow: /x\n",
+     "crawl (+https://e.example.test/bot)", "/x", false},
     {"longer_product_not_ours", "User-agent: crawler\nDisallow: /\n", kOurAgent, "/x", true},
     {"shorter_product_not_ours", "User-agent: craw\nDisallow: /\n", kOurAgent, "/x", true},
     {"specific_over_star_after", "User-agent: *\nDisallow: /\n\nUser-agent: crawl\nDisallow: /private\n",
@@ -174,11 +174,11 @@ const FileCase kFileCases[] = {
      "User-agent: *\nDisallow:\n",
      kOurAgent, "/x", false},
     {"sitemap_does_not_end_agent_lines",
-     "User-agent: crawl\nSitemap: https://e.example/s.xml\n"
+     "User-agent: crawl\nSitemap: https://e.example.test/s.xml\n"
      "User-agent: otherbot\nDisallow: /y\n",
      kOurAgent, "/y", false},
     {"sitemap_does_not_end_group",
-     "User-agent: *\nDisallow: /a\nSitemap: https://e.example/s.xml\n"
+     "User-agent: *\nDisallow: /a\nSitemap: https://e.example.test/s.xml\n"
      "Disallow: /b\n",
      kOurAgent, "/b", false},
 

@@ -33,7 +33,7 @@ TEST(Normalise, RefusesOtherSchemesWithAMessageNamingThem) {
 TEST(Normalise, RefusesGarbage) {
   EXPECT_FALSE(normalise("").ok());
   EXPECT_FALSE(normalise("http://").ok());
-  EXPECT_FALSE(normalise("http://exa mple.com/").ok());
+  EXPECT_FALSE(normalise("http://localhost host/").ok());
   EXPECT_FALSE(normalise("http://example.com:99999/").ok());
   EXPECT_FALSE(normalise(std::string("http://example.com/\x01")).ok());
   EXPECT_FALSE(normalise("http://example.com/" + std::string(9000, 'a')).ok());
@@ -42,7 +42,7 @@ TEST(Normalise, RefusesGarbage) {
 TEST(Resolve, ResolvesRelativeReferencesAgainstTheBase) {
   EXPECT_EQ(resolve("http://example.com/a/b.html", "c.html").url, "http://example.com/a/c.html");
   EXPECT_EQ(resolve("http://example.com/a/b.html", "/x#y").url, "http://example.com/x");
-  EXPECT_EQ(resolve("http://example.com/a/", "//Other.example.com/z").url, "http://other.example.com/z");
+  EXPECT_EQ(resolve("http://example.com/a/", "//Other.example.test/z").url, "http://other.example.test/z");
   EXPECT_EQ(resolve("http://example.com/a/", "../up").url, "http://example.com/up");
   EXPECT_FALSE(resolve("http://example.com/", "mailto:x@example.com").ok());
   // A fragment or a query alone keeps the base's path (RFC 3986 5.2.2; libcurl 7.88 drops its last
