@@ -31,9 +31,9 @@ Page sample_page() {
   r.seq = 7;
   r.source = "-";
   r.line = 9;
-  r.input = "http://h/x";
-  r.url = "http://h/x";
-  r.final_url = "http://h/y";
+  r.input = "http://h.test/x";
+  r.url = "http://h.test/x";
+  r.final_url = "http://h.test/y";
   r.status = 404;
   r.error = "http_4xx";
   r.error_message = "HTTP 404";
@@ -45,7 +45,7 @@ Page sample_page() {
   r.title = std::string("A title with \0 a NUL", 20);
   r.link_count = std::nullopt;
   r.depth = 1;
-  r.parent_url = "http://h/";
+  r.parent_url = "http://h.test/";
   r.attempts = 2;
   r.redirects = 1;
   r.timings = {

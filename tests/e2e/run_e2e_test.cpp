@@ -101,7 +101,7 @@ std::vector<Expected> mixed_list(const std::string& base) {
     list.push_back(
         {.line = "http://127.0.0.1:1/refused?i=" + std::to_string(i), .error = "connect", .status = 0});
   const char* bad[] = {"ftp://127.0.0.1/file", "not a url", "http://", "mailto:someone@example.com",
-                       "http://exa mple.com/"};
+                       "http://localhost host/"};
   for (int i = 0; i < 20; ++i) list.push_back({.line = bad[i % 5], .error = "bad_url", .status = 0});
   for (uint64_t n = 1; n <= 25; ++n) {
     Expected e{.line = base + "/page/" + std::to_string(n), .error = "duplicate", .status = 0};

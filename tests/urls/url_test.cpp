@@ -54,18 +54,18 @@ TEST(Resolve, ResolvesRelativeReferencesAgainstTheBase) {
 
 TEST(HostOf, ExtractsTheHost) {
   EXPECT_EQ(host_of("http://example.com:8080/x"), "example.com");
-  EXPECT_EQ(host_of("https://user@a.example.com/"), "a.example.com");
+  EXPECT_EQ(host_of("https://user@a.example.test/"), "a.example.test");
   EXPECT_EQ(host_of("http://[::1]:80/"), "[::1]");
   EXPECT_EQ(host_of("http://example.com"), "example.com");
 }
 
 TEST(SeenSet, RemembersEachUrlOnce) {
   SeenSet seen;
-  EXPECT_TRUE(seen.insert("http://a.example/"));
-  EXPECT_FALSE(seen.insert("http://a.example/"));
-  EXPECT_TRUE(seen.insert("http://b.example/"));
-  EXPECT_TRUE(seen.contains("http://a.example/"));
-  EXPECT_FALSE(seen.contains("http://c.example/"));
+  EXPECT_TRUE(seen.insert("http://a.example.test/"));
+  EXPECT_FALSE(seen.insert("http://a.example.test/"));
+  EXPECT_TRUE(seen.insert("http://b.example.test/"));
+  EXPECT_TRUE(seen.contains("http://a.example.test/"));
+  EXPECT_FALSE(seen.contains("http://c.example.test/"));
   EXPECT_EQ(seen.size(), 2u);
 }
 
