@@ -112,8 +112,9 @@ void CurlShare::unlock(CURL*, int data, void* self) noexcept {
   static_cast<CurlShare*>(self)->locks_[static_cast<unsigned>(data) % 8].unlock();
 }
 
-Transfer::Transfer(const FetchOptions& options, CURLSH* share, const std::atomic<bool>* stop)
-    : options_(options), stop_(stop), easy_(curl_easy_init()) {
+Transfer::Transfer(const FetchOptions& options, CURLSH* share, const std::atomic<bool>* stop,
+                   StartListener* starts)
+    : options_(options), stop_(stop), starts_(starts), easy_(curl_easy_init()) {
   if (!easy_) throw std::bad_alloc();
   curl_easy_setopt(easy_, CURLOPT_PRIVATE, this);
   curl_easy_setopt(easy_, CURLOPT_ERRORBUFFER, error_buffer_);
@@ -122,6 +123,10 @@ Transfer::Transfer(const FetchOptions& options, CURLSH* share, const std::atomic
   curl_easy_setopt(easy_, CURLOPT_XFERINFOFUNCTION, &Transfer::on_progress);
   curl_easy_setopt(easy_, CURLOPT_XFERINFODATA, this);
   curl_easy_setopt(easy_, CURLOPT_NOPROGRESS, stop_ ? 0L : 1L);
+  if (starts_) {
+    curl_easy_setopt(easy_, CURLOPT_PREREQFUNCTION, &Transfer::on_request);
+    curl_easy_setopt(easy_, CURLOPT_PREREQDATA, this);
+  }
   apply_safety_defaults(easy_, options_);
   curl_easy_setopt(easy_, CURLOPT_MAXREDIRS, static_cast<long>(options_.max_redirects));
   curl_easy_setopt(easy_, CURLOPT_AUTOREFERER, 1L);
@@ -160,7 +165,18 @@ void Transfer::begin(const UrlTask& task, std::string worker) {
   out_of_memory_ = false;
   error_buffer_[0] = '\0';
   started_unix_ = seconds_since_epoch();
+  start_told_ = false;
   curl_easy_setopt(easy_, CURLOPT_URL, task_.url.c_str());
+}
+
+int Transfer::on_request(void* self, char*, char*, int, int) noexcept {
+  auto* t = static_cast<Transfer*>(self);
+  // Only the first request counts: a redirect's follow-up is part of the same fetch.
+  if (t->task_.report_start && !t->start_told_) {
+    t->start_told_ = true;
+    t->starts_->started(t->task_.seq, std::chrono::steady_clock::now());
+  }
+  return CURL_PREREQFUNC_OK;
 }
 
 size_t Transfer::on_body(char* data, size_t size, size_t count, void* self) noexcept {

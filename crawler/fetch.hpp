@@ -56,10 +56,24 @@ class CurlShare {
 // proxy. Callers add their own redirect limit and callbacks.
 void apply_safety_defaults(CURL* easy, const FetchOptions& options);
 
+// Told when the first request of a task that asks for it (UrlTask::report_start) is about to go out,
+// after its connection is made: --delay between two fetches to a host runs from that moment, not
+// from when the frontier handed the task out, so a task that waited for a thread cannot bring the
+// next one closer. Called on the fetching thread, possibly inside libcurl: it must not block.
+class StartListener {
+ public:
+  virtual void started(int64_t seq, std::chrono::steady_clock::time_point at) noexcept = 0;
+
+ protected:
+  ~StartListener() = default;
+};
+
 class Transfer {
  public:
-  // `stop` (may be null) aborts the transfer in progress when it becomes true.
-  Transfer(const FetchOptions& options, CURLSH* share, const std::atomic<bool>* stop);
+  // `stop` (may be null) aborts the transfer in progress when it becomes true. `starts` (may be
+  // null) hears of the tasks that ask for it.
+  Transfer(const FetchOptions& options, CURLSH* share, const std::atomic<bool>* stop,
+           StartListener* starts = nullptr);
   ~Transfer();
   Transfer(const Transfer&) = delete;
   Transfer& operator=(const Transfer&) = delete;
@@ -75,9 +89,12 @@ class Transfer {
  private:
   static size_t on_body(char* data, size_t size, size_t count, void* self) noexcept;
   static int on_progress(void* self, int64_t, int64_t, int64_t, int64_t) noexcept;
+  static int on_request(void* self, char*, char*, int, int) noexcept;
 
   const FetchOptions& options_;
   const std::atomic<bool>* stop_;
+  StartListener* starts_;
+  bool start_told_ = false;
   CURL* easy_ = nullptr;
   UrlTask task_;
   std::string worker_;

@@ -104,7 +104,7 @@ void hand_over(const ProducerContext& ctx, ThreadQueues& q) {
 
 void fetch_loop(const ProducerContext& ctx, CurlScheduler& scheduler, ThreadQueues& q,
                 const std::string& worker) {
-  Transfer transfer(ctx.fetch, nullptr, &ctx.stop);
+  Transfer transfer(ctx.fetch, nullptr, &ctx.stop, ctx.starts);
   for (;;) {
     if (q.tasks.empty()) {
       if (q.input_done) return;

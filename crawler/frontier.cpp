@@ -156,7 +156,10 @@ struct Frontier::State {
     enum class RobotsState { unknown, fetching, known } robots_state = RobotsState::unknown;
     std::optional<urls::Robots> robots;
     milliseconds delay{0};
-    bool scheduled = false;  // in `ready` or `timers`
+    milliseconds gap{0};          // the delay (with its jitter) after the latest start
+    int64_t awaiting_start = -1;  // a task handed out whose request has not gone out yet
+    std::vector<int> free_lanes;  // producers that just finished a fetch here (UrlTask::lane)
+    bool scheduled = false;       // in `ready` or `timers`
   };
   struct Open {
     int depth = 0;
@@ -164,6 +167,7 @@ struct Frontier::State {
   };
   struct FetchedEvent {
     int64_t seq;
+    int lane;
     bool host_trouble;
     // Set when the URL is to be fetched again. On the heap: fetched() runs on fiber stacks, ten
     // thousand of them at once, and every byte of its frame is paid for in each.
@@ -174,6 +178,7 @@ struct Frontier::State {
   struct RobotsFetch {
     Host* host;
     Clock::time_point started;
+    bool request_sent = false;
     std::string body;
     bool truncated = false;
     char error[CURL_ERROR_SIZE] = {};
@@ -195,7 +200,7 @@ struct Frontier::State {
   int concurrency;
   int per_host;  // 0: no cap
   bool robots_on;
-  TaskChannel& tasks;
+  TaskSink& tasks;
   PageChannel& pages;
   const std::atomic<bool>& stop;
   std::atomic<int64_t>& next_seq;
@@ -207,6 +212,7 @@ struct Frontier::State {
   std::vector<UrlTask> seed_inbox;
   bool seeds_finished = false;
   std::vector<FetchedEvent> fetched_inbox;
+  std::vector<std::pair<int64_t, Clock::time_point>> started_inbox;
   std::vector<std::pair<int64_t, std::vector<std::string>>> done_inbox;
   std::unordered_map<int64_t, UrlTask> finished;  // fetched for the last time, row not yet done
   int64_t backlog = 0;                            // URLs waiting in host queues (published copy)
@@ -217,6 +223,7 @@ struct Frontier::State {
   urls::SeenSet seen;
   std::unordered_map<std::string, std::unique_ptr<Host>> hosts;
   std::deque<Host*> ready;
+  std::vector<Host*> just_freed;  // hosts a fetch finished on this round, in order
   std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers;
   std::priority_queue<RetryTimer, std::vector<RetryTimer>, std::greater<>> retry_timers;
   std::unordered_map<int64_t, Open> open;  // taken into the crawl, row not yet seen by a consumer
@@ -233,7 +240,7 @@ struct Frontier::State {
   std::mt19937_64 random{std::random_device{}()};
 
   State(const FollowOptions& f, const PolitenessOptions& p, const FetchOptions& fo, int c, size_t b,
-        TaskChannel& t, PageChannel& pg, const std::atomic<bool>& s, std::atomic<int64_t>& seq)
+        TaskSink& t, PageChannel& pg, const std::atomic<bool>& s, std::atomic<int64_t>& seq)
       : follow(f),
         polite(p),
         fetch(fo),
@@ -265,7 +272,6 @@ struct Frontier::State {
     curl_multi_cleanup(multi);
   }
 
-  // Any thread, under `mutex`: makes the frontier thread look at its inboxes.
   // Any thread, under `mutex`: makes the frontier thread look at its inboxes. Without per-host
   // rules the frontier keeps a reserve of tasks out (see release_limit), so completions need not
   // wake it one by one: every `wake_every`-th does, and a short poll catches the rest.
@@ -425,6 +431,17 @@ struct Frontier::State {
     apply_safety_defaults(easy, fetch);
     curl_easy_setopt(easy, CURLOPT_MAXREDIRS, 5L);  // RFC 9309 2.3.1.2: at least five
     curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, f->error);
+    // The delay runs from when the request goes out, which is after the connection is made.
+    curl_easy_setopt(easy, CURLOPT_PREREQDATA, f.get());
+    curl_easy_setopt(
+        easy, CURLOPT_PREREQFUNCTION, +[](void* self, char*, char*, int, int) noexcept -> int {
+          auto* rf = static_cast<RobotsFetch*>(self);
+          if (!rf->request_sent) {
+            rf->request_sent = true;
+            rf->started = Clock::now();
+          }
+          return CURL_PREREQFUNC_OK;
+        });
     curl_easy_setopt(easy, CURLOPT_WRITEDATA, f.get());
     curl_easy_setopt(
         easy, CURLOPT_WRITEFUNCTION,
@@ -463,11 +480,11 @@ struct Frontier::State {
       h.robots = urls::Robots::allow_all();  // 2.3.1.3: unavailable, crawl without restrictions
     else
       h.robots = urls::Robots::disallow_all();  // 2.3.1.4: 5xx or unreachable: assume complete disallow
-    if (auto d = h.robots->crawl_delay(); d && *d > h.delay) {
-      h.delay = *d;
-      // The robots.txt request was the host's first: its Crawl-delay runs from its start.
-      h.next_start = std::max(h.next_start, f.started + h.delay);
-    }
+    if (auto d = h.robots->crawl_delay(); d && *d > h.delay) h.delay = *d;
+    // The robots.txt request was the host's first: the delay (Crawl-delay too) runs from when it
+    // went out.
+    h.gap = jittered(h.delay);
+    h.next_start = std::max(h.next_start, f.started + h.gap);
     h.robots_state = Host::RobotsState::known;
     --h.in_flight;
     curl_multi_remove_handle(multi, easy);
@@ -477,11 +494,48 @@ struct Frontier::State {
     schedule(h);
   }
 
+  // Hands out the host's next URL, or records it as kept out by robots.txt (false).
+  bool release_front(Host& h) {
+    UrlTask task = std::move(h.queue.front());
+    h.queue.pop_front();
+    --queued;
+    if (h.robots && !h.robots->allowed(path_of(task.url))) {
+      ++stats.robots_denied;
+      const std::string rule = h.robots->matching_rule(path_of(task.url));
+      row(task, category::kRobots,
+          "robots.txt of " + h.origin + " disallows it" + (rule.empty() ? "" : " (" + rule + ")"));
+      return false;
+    }
+    release(h, std::move(task));
+    return true;
+  }
+
   void release(Host& h, UrlTask&& task) {
     ++h.in_flight;
     ++in_flight;
-    h.next_start = Clock::now() + jittered(h.delay);
+    h.gap = jittered(h.delay);
+    h.next_start = Clock::now() + h.gap;
+    if (h.gap.count() > 0) {
+      // The task may wait for a producer, and the one before it may have waited longer: the next
+      // start is counted from when this one's request really goes out (on_started).
+      task.report_start = true;
+      h.awaiting_start = task.seq;
+    }
+    if (!h.free_lanes.empty()) {
+      task.lane = h.free_lanes.back();
+      h.free_lanes.pop_back();
+    }
     to_release.push_back(std::move(task));
+  }
+
+  void on_started(int64_t seq, Clock::time_point at) {
+    auto it = open.find(seq);
+    if (it == open.end()) return;
+    Host& h = *it->second.host;
+    if (h.awaiting_start != seq) return;  // a redirect's request, or a start already accounted for
+    h.awaiting_start = -1;
+    h.next_start = std::max(h.next_start, at + h.gap);
+    schedule(h);
   }
 
   // Pushes this round's tasks in batches. Never blocks: the channel holds `concurrency` batches
@@ -502,29 +556,35 @@ struct Frontier::State {
   // it back), so it ends.
   void dispatch() {
     const auto now = Clock::now();
+    // A producer that just finished a fetch from a host gets that host's next URL first, out of the
+    // ring's turn: its connection to the host is still open, where any other producer would have
+    // to open a new one. When -c rather than the per-host cap is the limit, the ring alone would
+    // hand the slot to another host nearly every time. But only while the host has at least as much
+    // left as the one whose turn it is: hosts that got ahead give their slots back to the ring, so
+    // all hosts finish together rather than a few holding the end of the run to their cap.
+    for (Host* h : just_freed) {
+      if (in_flight >= release_limit) break;
+      if (!ready.empty() && ready.front()->queue.size() > h->queue.size()) continue;
+      if (h->queue.empty() || h->robots_state != Host::RobotsState::known || h->awaiting_start >= 0) continue;
+      if (per_host > 0 && h->in_flight >= per_host) continue;
+      if (std::max(h->next_start, h->backoff_until) > now) continue;
+      if (!release_front(*h)) continue;
+    }
+    just_freed.clear();
     while (in_flight < release_limit && !ready.empty()) {
       Host& h = *ready.front();
       ready.pop_front();
       h.scheduled = false;
       if (h.queue.empty() || h.robots_state != Host::RobotsState::known) continue;
       if (per_host > 0 && h.in_flight >= per_host) continue;  // a completion schedules it again
+      if (h.awaiting_start >= 0) continue;  // its start or its completion schedules it again
       const auto start_at = std::max(h.next_start, h.backoff_until);
       if (start_at > now) {
         h.scheduled = true;
         timers.push({start_at, &h});
         continue;
       }
-      UrlTask task = std::move(h.queue.front());
-      h.queue.pop_front();
-      --queued;
-      if (h.robots && !h.robots->allowed(path_of(task.url))) {
-        ++stats.robots_denied;
-        const std::string rule = h.robots->matching_rule(path_of(task.url));
-        row(task, category::kRobots,
-            "robots.txt of " + h.origin + " disallows it" + (rule.empty() ? "" : " (" + rule + ")"));
-      } else {
-        release(h, std::move(task));
-      }
+      release_front(h);
       schedule(h);
     }
   }
@@ -536,6 +596,18 @@ struct Frontier::State {
     --h.in_flight;
     --in_flight;
     const auto now = Clock::now();
+    if (h.awaiting_start == e.seq) {
+      // Over without its start being heard of (no connection, or interrupted): counting from now
+      // is later than any start it may have made.
+      h.awaiting_start = -1;
+      h.next_start = std::max(h.next_start, now + h.gap);
+    }
+    if (e.lane >= 0) {
+      const size_t keep = static_cast<size_t>(per_host > 0 ? per_host : 8);
+      if (h.free_lanes.size() >= keep) h.free_lanes.erase(h.free_lanes.begin());
+      h.free_lanes.push_back(e.lane);
+      if (strict) just_freed.push_back(&h);
+    }
     if (e.host_trouble) {
       // Failures while the host is already backed off belong to the same outage (requests that were
       // under way together): only a failure after a back-off has run out makes the next one longer.
@@ -597,7 +669,7 @@ struct Frontier::State {
 };
 
 Frontier::Frontier(const FollowOptions& follow, const PolitenessOptions& politeness,
-                   const FetchOptions& fetch, int concurrency, size_t batch, TaskChannel& tasks,
+                   const FetchOptions& fetch, int concurrency, size_t batch, TaskSink& tasks,
                    PageChannel& pages, const std::atomic<bool>& stop, std::atomic<int64_t>& next_seq)
     : state_(std::make_unique<State>(follow, politeness, fetch, concurrency, batch, tasks, pages, stop,
                                      next_seq)) {}
@@ -653,7 +725,7 @@ bool Frontier::fetched(const Page& page) {
   const bool retry = transient && r.attempts <= s.polite.retries && !s.stop.load();
   std::unique_ptr<UrlTask> task;
   if (retry || s.track_links) task = task_of(page);
-  State::FetchedEvent e{r.seq, host_in_trouble(page), nullptr, {}, false};
+  State::FetchedEvent e{r.seq, page.lane, host_in_trouble(page), nullptr, {}, false};
   const auto now = Clock::now();
   if (page.retry_after_s >= 0 && transient) {
     e.retry_at =
@@ -678,6 +750,17 @@ bool Frontier::fetched(const Page& page) {
   s.fetched_inbox.push_back(std::move(e));
   s.wake_locked(s.strict || retry);
   return !retry;
+}
+
+void Frontier::started(int64_t seq, std::chrono::steady_clock::time_point at) noexcept {
+  State& s = *state_;
+  try {
+    std::lock_guard lock(s.mutex);
+    s.started_inbox.emplace_back(seq, at);
+    s.wake_locked();
+  } catch (...) {
+    // Out of memory: the host then waits for the fetch's end instead (on_fetched), later, not sooner.
+  }
 }
 
 void Frontier::page_done(int64_t seq, std::vector<std::string>&& links) {
@@ -707,6 +790,7 @@ void Frontier::run() {
   State& s = *state_;
   std::vector<UrlTask> seeds;
   std::vector<State::FetchedEvent> fetched;
+  std::vector<std::pair<int64_t, Clock::time_point>> started;
   std::vector<std::pair<int64_t, std::vector<std::string>>> done;
   auto last = Clock::now();
   bool held_by_hosts = false;
@@ -717,6 +801,7 @@ void Frontier::run() {
       s.woken = false;
       seeds.swap(s.seed_inbox);
       fetched.swap(s.fetched_inbox);
+      started.swap(s.started_inbox);
       done.swap(s.done_inbox);
       seeds_finished = s.seeds_finished;
     }
@@ -726,10 +811,13 @@ void Frontier::run() {
       s.stats.held_by_hosts_s += std::chrono::duration<double>(now - last).count();
     }
     last = now;
+    // Starts first: a fetch's start is always reported before its end.
+    for (auto& [seq, at] : started) s.on_started(seq, at);
     for (auto& e : fetched) s.on_fetched(e);
     for (auto& t : seeds) s.take_seed(std::move(t));
     for (auto& [seq, links] : done) s.on_page_done(seq, std::move(links));
     seeds.clear();
+    started.clear();
     fetched.clear();
     done.clear();
     s.admit_waiting();

@@ -17,6 +17,7 @@
 
 #include "crawler/channel.hpp"
 #include "crawler/fetch.hpp"
+#include "crawler/task_router.hpp"
 
 namespace crawl {
 
@@ -75,14 +76,15 @@ struct FrontierStats {
   int per_host = 0;            // the cap in force (0: none)
 };
 
-class Frontier {
+class Frontier final : public StartListener {
  public:
-  // `batch`: tasks pushed together into `tasks`, which must hold capacity_for(concurrency) + 1 batches
-  // (without per-host rules, a small reserve of tasks waits there so no producer idles).
+  // `batch`: tasks pushed together into `tasks`, which must take capacity_for(concurrency) + 1 batches
+  // without blocking (without per-host rules, a small reserve of tasks waits there so no producer
+  // idles).
   // `next_seq` numbers the links it takes in, after the lines of the lists.
   Frontier(const FollowOptions& follow, const PolitenessOptions& politeness, const FetchOptions& fetch,
-           int concurrency, size_t batch, TaskChannel& tasks, PageChannel& pages,
-           const std::atomic<bool>& stop, std::atomic<int64_t>& next_seq);
+           int concurrency, size_t batch, TaskSink& tasks, PageChannel& pages, const std::atomic<bool>& stop,
+           std::atomic<int64_t>& next_seq);
   ~Frontier();
   Frontier(const Frontier&) = delete;
   Frontier& operator=(const Frontier&) = delete;
@@ -95,6 +97,9 @@ class Frontier {
   // ---- producers, after each fetch (any thread or fiber; never blocks for long) ----
   // False when the page failed transiently and will be fetched again: the caller drops it.
   bool fetched(const Page& page);
+  // The task's request went out (the tasks with UrlTask::report_start, when a host has a --delay
+  // or a Crawl-delay): the host's next fetch may start `delay` after `at`, and not before.
+  void started(int64_t seq, std::chrono::steady_clock::time_point at) noexcept override;
 
   // ---- consumers, for every row they handle ----
   // `links`: the page's links to follow (LinkFilter::follow), empty when none or not wanted.

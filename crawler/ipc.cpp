@@ -94,6 +94,8 @@ void put_task(Writer& w, const UrlTask& t) {
   w.str(t.parent_url);
   w.i64(t.attempt);
   w.str(t.seed_host);
+  w.i64(t.lane);
+  w.u8(t.report_start ? 1 : 0);
 }
 
 }  // namespace
@@ -123,6 +125,8 @@ UrlTask decode_task(std::string_view payload) {
   t.parent_url = r.str();
   t.attempt = static_cast<int>(r.i64());
   t.seed_host = r.str();
+  t.lane = static_cast<int>(r.i64());
+  t.report_start = r.u8() != 0;
   r.done();
   return t;
 }
@@ -207,13 +211,28 @@ Page decode_page(std::string_view payload) {
   return page;
 }
 
+std::string encode_started(int64_t seq, std::chrono::steady_clock::time_point at) {
+  Writer w;
+  w.i64(seq);
+  w.i64(std::chrono::duration_cast<std::chrono::nanoseconds>(at.time_since_epoch()).count());
+  return w.take();
+}
+
+std::pair<int64_t, std::chrono::steady_clock::time_point> decode_started(std::string_view payload) {
+  Reader r(payload);
+  const int64_t seq = r.i64();
+  const std::chrono::steady_clock::time_point at{std::chrono::nanoseconds(r.i64())};
+  r.done();
+  return {seq, at};
+}
+
 std::optional<Frame> FrameBuffer::next() {
   const size_t available = buffer_.size() - consumed_;
   if (available < kHeaderBytes) return std::nullopt;
   uint32_t header[2];
   std::memcpy(header, buffer_.data() + consumed_, sizeof header);
   const uint32_t kind = header[0], length = header[1];
-  if (kind < 1 || kind > 3 || length > kMaxPayload)
+  if (kind < 1 || kind > 4 || length > kMaxPayload)
     throw std::runtime_error("malformed frame header (kind " + std::to_string(kind) + ", length " +
                              std::to_string(length) + ")");
   if (available - kHeaderBytes < length) return std::nullopt;

@@ -3,20 +3,23 @@
 // frame carries the whole body, so it can be many megabytes. Internal to crawler/.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "crawler/page.hpp"
 
 namespace crawl::ipc {
 
 enum class FrameKind : uint32_t {
-  task = 1,  // parent → worker: a URL to fetch
-  page = 2,  // worker → parent: the fetched page
-  stop = 3,  // parent → worker: stop fetching (the run was interrupted)
+  task = 1,     // parent → worker: a URL to fetch
+  page = 2,     // worker → parent: the fetched page
+  stop = 3,     // parent → worker: stop fetching (the run was interrupted)
+  started = 4,  // worker → parent: a task's request went out (UrlTask::report_start)
 };
 
 inline constexpr size_t kHeaderBytes = 8;
@@ -31,6 +34,10 @@ std::string encode_page(const Page& page);
 // Throws std::runtime_error on a truncated or malformed payload.
 UrlTask decode_task(std::string_view payload);
 Page decode_page(std::string_view payload);
+// The steady clock is CLOCK_MONOTONIC, one clock for every process on the machine, so a worker's
+// time means the same in the parent.
+std::string encode_started(int64_t seq, std::chrono::steady_clock::time_point at);
+std::pair<int64_t, std::chrono::steady_clock::time_point> decode_started(std::string_view payload);
 
 struct Frame {
   FrameKind kind;

@@ -19,6 +19,11 @@ struct UrlTask {
   std::string parent_url;
   int attempt = 1;        // 2 and more for a retry, or when a worker process died holding it
   std::string seed_host;  // host of the list URL this one descends from (--scope)
+  // The producer that last finished a fetch from this host and so holds an idle connection to it;
+  // thread and process modes hand the task to it when it is free (-1: anyone).
+  int lane = -1;
+  // Tell the frontier the moment the request goes out (StartListener): --delay runs from there.
+  bool report_start = false;
 };
 
 struct Page {
@@ -28,6 +33,7 @@ struct Page {
   std::chrono::steady_clock::time_point enqueued_at{};
   int64_t retry_after_s = -1;  // the response's Retry-After, in seconds from now; -1 when none
   std::string seed_host;       // the task's, for the consumers' --scope check of its links
+  int lane = -1;               // the producer that fetched it (see UrlTask::lane); not stored
 };
 
 // A row for a task that was never fetched (bad line, duplicate, interrupted run).

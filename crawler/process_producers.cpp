@@ -75,11 +75,65 @@ std::optional<ipc::Frame> read_frame(int sock, ipc::FrameBuffer& in) {
   }
 }
 
+// A blocking worker tells the parent of a start at once, from inside libcurl, on the one thread it
+// has: the frame goes out before the page's, as the parent expects.
+class StartsToSocket final : public StartListener {
+ public:
+  explicit StartsToSocket(int sock) : sock_(sock) {}
+  void started(int64_t seq, std::chrono::steady_clock::time_point at) noexcept override {
+    try {
+      std::string frame;
+      ipc::append_frame(frame, ipc::FrameKind::started, ipc::encode_started(seq, at));
+      if (!ipc::write_all(sock_, frame)) _exit(1);  // the parent is gone
+    } catch (const std::bad_alloc&) {
+      // Untold, the parent counts the delay from the fetch's end instead: later, never sooner.
+    }
+  }
+
+ private:
+  int sock_;
+};
+
+// A fiber worker's starts are heard on its fiber threads, often inside the scheduler, where
+// nothing may block: they wait here for the thread that writes to the socket, and an empty batch
+// in the page channel wakes that thread.
+class StartsToWriter final : public StartListener {
+ public:
+  explicit StartsToWriter(PageChannel& pages) : pages_(pages) {}
+  void started(int64_t seq, std::chrono::steady_clock::time_point at) noexcept override {
+    try {
+      {
+        std::lock_guard lock(mutex_);
+        starts_.emplace_back(seq, at);
+      }
+      // Full: pages are on their way, and the writer looks here before writing each.
+      pages_.try_push(PageBatch{});
+    } catch (const std::bad_alloc&) {
+    }
+  }
+  // Appends the frames of the starts heard so far.
+  void take(std::string& out) {
+    std::vector<std::pair<int64_t, std::chrono::steady_clock::time_point>> starts;
+    {
+      std::lock_guard lock(mutex_);
+      starts.swap(starts_);
+    }
+    for (const auto& [seq, at] : starts)
+      ipc::append_frame(out, ipc::FrameKind::started, ipc::encode_started(seq, at));
+  }
+
+ private:
+  PageChannel& pages_;
+  std::mutex mutex_;
+  std::vector<std::pair<int64_t, std::chrono::steady_clock::time_point>> starts_;
+};
+
 // Process mode: the classic pre-forked worker. One blocking transfer at a time, one URL in, one
 // page out; no thread and no fiber.
 [[noreturn]] void blocking_worker(int sock, int index, const FetchOptions& fetch) {
   const std::string worker = "p" + std::to_string(index);
-  Transfer transfer(fetch, nullptr, &g_worker_stop);
+  StartsToSocket starts(sock);
+  Transfer transfer(fetch, nullptr, &g_worker_stop, &starts);
   ipc::FrameBuffer in;
   std::string out;
   while (auto frame = read_frame(sock, in)) {
@@ -108,7 +162,9 @@ std::optional<ipc::Frame> read_frame(int sock, ipc::FrameBuffer& in) {
   // thread sleeps with nothing more to fetch would never leave.
   const size_t batch = 1;
   TaskChannel tasks(channel_capacity_for(static_cast<size_t>(fetches) + 1));
-  PageChannel pages(channel_capacity_for(static_cast<size_t>(fetches) + 1));
+  // Room for a page and a start's wake-up (StartsToWriter) per fetch.
+  PageChannel pages(channel_capacity_for(2 * static_cast<size_t>(fetches) + 1));
+  StartsToWriter starts(pages);
   std::atomic<int64_t> in_flight{0};
   Wakers wakers;
   std::thread control([&] {
@@ -134,7 +190,8 @@ std::optional<ipc::Frame> read_frame(int sock, ipc::FrameBuffer& in) {
   });
   std::thread producers([&] {
     ProducerContext ctx{tasks,     pages,  fetch, g_worker_stop,
-                        in_flight, wakers, batch, "p" + std::to_string(index) + "."};
+                        in_flight, wakers, batch, "p" + std::to_string(index) + ".",
+                        nullptr,   &starts};
     run_fiber_producers(ctx, spec.threads, spec.fibers);
     pages.close();
   });
@@ -144,8 +201,9 @@ std::optional<ipc::Frame> read_frame(int sock, ipc::FrameBuffer& in) {
   while (pages.pop(done) == boost::fibers::channel_op_status::success) {
     if (parent_gone) continue;
     out.clear();
+    starts.take(out);  // before the pages: a fetch's start always reaches the parent before its page
     for (const Page& page : done) ipc::append_frame(out, ipc::FrameKind::page, ipc::encode_page(page));
-    parent_gone = !ipc::write_all(sock, out);
+    if (!out.empty()) parent_gone = !ipc::write_all(sock, out);
   }
   producers.join();
   control.join();
@@ -196,6 +254,16 @@ struct WorkerPool::State {
   bool stopping = false;
   WorkerUsage usage;
   int64_t peak_rss_sum_kb = 0;
+
+  // The worker the task names (it just fetched from the same host and keeps the connection open),
+  // if it has room; otherwise the one with the most room.
+  Worker* worker_for(const UrlTask& task) {
+    if (task.lane >= 0 && static_cast<size_t>(task.lane) < workers.size()) {
+      Worker& w = workers[static_cast<size_t>(task.lane)];
+      if (w.alive && w.held.size() < static_cast<size_t>(spec.fetches_per_worker())) return &w;
+    }
+    return roomiest();
+  }
 
   Worker* roomiest() {
     Worker* best = nullptr;
@@ -400,8 +468,14 @@ void WorkerPool::run(const ProducerContext& ctx) {
         std::unique_lock lock(s.mutex);
         try {
           while (auto frame = w.in.next()) {
+            if (frame->kind == ipc::FrameKind::started) {
+              const auto [seq, at] = ipc::decode_started(frame->payload);
+              if (ctx.frontier) ctx.frontier->started(seq, at);
+              continue;
+            }
             if (frame->kind != ipc::FrameKind::page) continue;
             Page page = ipc::decode_page(frame->payload);
+            page.lane = w.index;
             if (w.held.erase(page.record.seq) == 0) continue;  // not ours to count (never happens)
             --s.held_total;
             ctx.in_flight.fetch_sub(1, std::memory_order_relaxed);
@@ -485,7 +559,7 @@ void WorkerPool::run(const ProducerContext& ctx) {
           rows.push_back(
               unfetched_page(task, category::kWorkerCrash, "no worker process is left to fetch it"));
         } else {
-          s.send(*s.roomiest(), std::move(task), ctx);
+          s.send(*s.worker_for(task), std::move(task), ctx);
         }
       }
       std::erase_if(rows, [&](const Page& p) { return !ctx.keep(p); });

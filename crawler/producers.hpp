@@ -14,6 +14,7 @@
 #include "crawler/channel.hpp"
 #include "crawler/fetch.hpp"
 #include "crawler/frontier.hpp"
+#include "crawler/task_router.hpp"
 
 namespace crawl {
 
@@ -42,13 +43,15 @@ struct ProducerContext {
   std::string worker_prefix = {};  // "p3." inside worker process 3: rows name their process too
   // Told of every page before it is pushed (null inside worker processes: their parent tells it).
   Frontier* frontier = nullptr;
+  // Told when a task's request goes out, for the tasks that ask (UrlTask::report_start).
+  StartListener* starts = nullptr;
   // False when the frontier will fetch the URL again (a retry): the page is dropped.
   bool keep(const Page& page) const { return !frontier || frontier->fetched(page); }
 };
 
-// `threads` OS threads, each with one blocking easy handle reused for keep-alive. Returns when all
-// tasks are done.
-void run_thread_producers(const ProducerContext& ctx, int threads);
+// `threads` OS threads, each with one blocking easy handle reused for keep-alive, taking their tasks
+// from `router` (lane i is thread i) rather than from ctx.tasks. Returns when all tasks are done.
+void run_thread_producers(const ProducerContext& ctx, TaskRouter& router, int threads);
 
 // `threads` OS threads, each running `fibers_per_thread` long-lived fibers under its own
 // CurlScheduler (one CURLM per thread). Returns when all tasks are done.

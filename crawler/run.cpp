@@ -383,8 +383,18 @@ RunSummary run_crawl(const RunOptions& options) {
   std::optional<CallbackPool> callbacks;
   if (!options.callbacks.empty()) callbacks.emplace(config.callback_threads, 100'000);
 
+  // Thread mode's producers take their tasks from a router that hands each to one thread; the others
+  // share the channel.
+  std::optional<TaskRouter> router;
+  std::optional<ChannelSink> channel_sink;
+  TaskSink* sink = nullptr;
+  if (layout.mode == Mode::thread && !workers)
+    sink = &router.emplace(layout.threads);
+  else
+    sink = &channel_sink.emplace(tasks);
+
   std::atomic<int64_t> next_seq{0};
-  Frontier frontier(options.follow, options.politeness, fetch, layout.concurrency(), batch, tasks, pages,
+  Frontier frontier(options.follow, options.politeness, fetch, layout.concurrency(), batch, *sink, pages,
                     stop, next_seq);
   Wakers wakers;
   wakers.add([&frontier] { frontier.wake(); });
@@ -401,26 +411,31 @@ RunSummary run_crawl(const RunOptions& options) {
   std::thread frontier_thread([&] { frontier.run(); });
   std::string producer_failure;
   std::thread producer_thread([&] {
-    ProducerContext ctx{tasks, pages, fetch, stop, in_flight, wakers, batch, "", &frontier};
+    ProducerContext ctx{tasks, pages, fetch, stop, in_flight, wakers, batch, "", &frontier, &frontier};
     try {
       if (workers)
         workers->run(ctx);
-      else if (layout.mode == Mode::thread)
-        run_thread_producers(ctx, layout.threads);
+      else if (router)
+        run_thread_producers(ctx, *router, layout.threads);
       else
         run_fiber_producers(ctx, layout.threads, layout.fibers);
     } catch (const std::exception& e) {
       producer_failure = e.what();
       stop.store(true);
       // Nothing fetches any more: turn what is left into rows so the run still ends whole.
-      TaskBatch left;
-      while (tasks.pop(left) == boost::fibers::channel_op_status::success) {
+      auto record = [&](const TaskBatch& left) {
         PageBatch rows;
         for (const auto& task : left) {
           Page row = unfetched_page(task, category::kInterrupted, "no producer could be started");
           if (ctx.keep(row)) rows.push_back(std::move(row));
         }
         pages.push(std::move(rows));
+      };
+      TaskBatch left;
+      if (router) {
+        while (auto task = router->take(0)) record(TaskBatch{std::move(*task)});
+      } else {
+        while (tasks.pop(left) == boost::fibers::channel_op_status::success) record(left);
       }
     }
   });

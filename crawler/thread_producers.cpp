@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -63,40 +64,36 @@ void SmallStackThread::join() {
   joinable_ = false;
 }
 
-void run_thread_producers(const ProducerContext& ctx, int threads) {
+void run_thread_producers(const ProducerContext& ctx, TaskRouter& router, int threads) {
   CurlShare share;
-  // The channels guard their state with a spinlock made for fibers. Dozens of OS threads spinning on
-  // it while its holder is preempted burned most of the CPU of a fast crawl (measured: 57% of all
-  // cycles in spinlock_ttas::lock at -c 50). These sleeping locks let one producer thread at a time
-  // reach each channel; the others sleep instead of spinning.
-  std::mutex task_gate, page_gate;
+  // The page channel guards its state with a spinlock made for fibers. Dozens of OS threads spinning
+  // on it while its holder is preempted burned most of the CPU of a fast crawl (measured: 57% of all
+  // cycles in spinlock_ttas::lock at -c 50). This sleeping lock lets one producer thread at a time
+  // reach it; the others sleep instead of spinning.
+  std::mutex page_gate;
   std::vector<SmallStackThread> workers;
   workers.reserve(static_cast<size_t>(threads));
-  auto body = [&ctx, &share, &task_gate, &page_gate](int i) {
-    return [&ctx, &share, &task_gate, &page_gate, i] {
-      Transfer transfer(ctx.fetch, share.get(), &ctx.stop);
+  auto body = [&ctx, &share, &router, &page_gate](int i) {
+    return [&ctx, &share, &router, &page_gate, i] {
+      Transfer transfer(ctx.fetch, share.get(), &ctx.stop, ctx.starts);
       const std::string worker = ctx.worker_prefix + "t" + std::to_string(i);
-      TaskBatch tasks;
-      auto next = [&] {
-        std::lock_guard lock(task_gate);
-        return ctx.tasks.pop(tasks) == boost::fibers::channel_op_status::success;
-      };
-      while (next()) {
-        for (const UrlTask& task : tasks) {
-          PageBatch out;
-          if (ctx.stop.load(std::memory_order_relaxed)) {
-            out.push_back(
-                unfetched_page(task, category::kInterrupted, "the run was interrupted before the fetch"));
-          } else {
-            ctx.in_flight.fetch_add(1, std::memory_order_relaxed);
-            transfer.begin(task, worker);
-            out.push_back(transfer.perform());
-            ctx.in_flight.fetch_sub(1, std::memory_order_relaxed);
-          }
-          if (!ctx.keep(out.back())) continue;
-          std::lock_guard lock(page_gate);
-          ctx.pages.push(std::move(out));
+      while (std::optional<UrlTask> task = router.take(i)) {
+        PageBatch out;
+        if (ctx.stop.load(std::memory_order_relaxed)) {
+          out.push_back(
+              unfetched_page(*task, category::kInterrupted, "the run was interrupted before the fetch"));
+        } else {
+          ctx.in_flight.fetch_add(1, std::memory_order_relaxed);
+          transfer.begin(*task, worker);
+          out.push_back(transfer.perform());
+          ctx.in_flight.fetch_sub(1, std::memory_order_relaxed);
         }
+        out.back().lane = i;
+        // Before the frontier hears of the page: the next task from this host is meant for us.
+        router.returning(i);
+        if (!ctx.keep(out.back())) continue;
+        std::lock_guard lock(page_gate);
+        ctx.pages.push(std::move(out));
       }
     };
   };

@@ -1,0 +1,112 @@
+#include "crawler/task_router.hpp"
+
+namespace crawl {
+
+TaskRouter::TaskRouter(int lanes) : lanes_(static_cast<size_t>(lanes)) {}
+
+void TaskRouter::link_idle(int lane) {
+  Lane& l = lanes_[static_cast<size_t>(lane)];
+  l.prev = -1;
+  l.next = idle_head_;
+  if (idle_head_ >= 0) lanes_[static_cast<size_t>(idle_head_)].prev = lane;
+  idle_head_ = lane;
+}
+
+void TaskRouter::unlink_idle(int lane) {
+  Lane& l = lanes_[static_cast<size_t>(lane)];
+  if (l.prev >= 0)
+    lanes_[static_cast<size_t>(l.prev)].next = l.next;
+  else
+    idle_head_ = l.next;
+  if (l.next >= 0) lanes_[static_cast<size_t>(l.next)].prev = l.prev;
+  l.prev = l.next = -1;
+}
+
+bool TaskRouter::give(int lane, UrlTask&& task) {
+  Lane& l = lanes_[static_cast<size_t>(lane)];
+  const bool sleeping = l.state == LaneState::idle;
+  if (sleeping) unlink_idle(lane);
+  l.mail = std::move(task);
+  l.state = LaneState::fetching;
+  return sleeping;
+}
+
+void TaskRouter::push(TaskBatch&& batch) {
+  std::vector<int> wake;
+  {
+    std::lock_guard lock(mutex_);
+    for (UrlTask& task : batch) {
+      const int named = task.lane;
+      if (named >= 0 && static_cast<size_t>(named) < lanes_.size() &&
+          lanes_[static_cast<size_t>(named)].state != LaneState::fetching) {
+        if (give(named, std::move(task))) wake.push_back(named);
+      } else if (idle_head_ >= 0) {
+        const int lane = idle_head_;
+        give(lane, std::move(task));
+        wake.push_back(lane);
+      } else {
+        waiting_.push_back(std::move(task));
+      }
+    }
+  }
+  // Woken after the lock is let go, so the thread does not wake only to wait for it.
+  for (int lane : wake) lanes_[static_cast<size_t>(lane)].cv.notify_one();
+}
+
+void TaskRouter::close() {
+  std::lock_guard lock(mutex_);
+  closed_ = true;
+  for (int lane = idle_head_; lane >= 0; lane = lanes_[static_cast<size_t>(lane)].next)
+    lanes_[static_cast<size_t>(lane)].cv.notify_one();
+}
+
+void TaskRouter::returning(int lane) {
+  std::lock_guard lock(mutex_);
+  Lane& l = lanes_[static_cast<size_t>(lane)];
+  if (l.state == LaneState::fetching && !l.mail) l.state = LaneState::returning;
+}
+
+std::optional<UrlTask> TaskRouter::take(int lane) {
+  std::unique_lock lock(mutex_);
+  Lane& l = lanes_[static_cast<size_t>(lane)];
+  for (;;) {
+    if (l.mail) {
+      std::optional<UrlTask> task = std::move(l.mail);
+      l.mail.reset();
+      l.state = LaneState::fetching;
+      return task;
+    }
+    // Tasks wait here only while no lane is idle, so an idle lane never sleeps beside them.
+    if (!waiting_.empty()) {
+      std::optional<UrlTask> task = std::move(waiting_.front());
+      waiting_.pop_front();
+      l.state = LaneState::fetching;
+      return task;
+    }
+    if (closed_) {
+      if (l.state == LaneState::idle) unlink_idle(lane);
+      l.state = LaneState::fetching;
+      return std::nullopt;
+    }
+    if (l.state != LaneState::idle) {
+      l.state = LaneState::idle;
+      link_idle(lane);
+    }
+    l.cv.wait(lock);
+  }
+}
+
+std::vector<UrlTask> TaskRouter::drain() {
+  std::lock_guard lock(mutex_);
+  std::vector<UrlTask> out(std::make_move_iterator(waiting_.begin()),
+                           std::make_move_iterator(waiting_.end()));
+  waiting_.clear();
+  for (auto& l : lanes_)
+    if (l.mail) {
+      out.push_back(std::move(*l.mail));
+      l.mail.reset();
+    }
+  return out;
+}
+
+}  // namespace crawl
