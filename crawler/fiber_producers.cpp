@@ -1,6 +1,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/context/stack_context.hpp>
 #include <boost/fiber/all.hpp>
 #include <cerrno>
@@ -148,8 +149,12 @@ void fetch_loop(const ProducerContext& ctx, CurlScheduler& scheduler, ThreadQueu
 
 void run_thread(const ProducerContext& ctx, int thread_index, int fibers) {
   CurlScheduler* scheduler = nullptr;
-  // Idle connections kept per thread: enough for every fiber's keep-alive connection.
-  boost::fibers::use_scheduling_algorithm<CurlScheduler>(&scheduler, &ctx.stop, static_cast<long>(fibers));
+  // Idle connections kept per thread: enough for every fiber's keep-alive connection, and with few
+  // fibers enough for a list over a few dozen hosts (an idle connection costs a descriptor and a
+  // few KB; a new one costs a handshake, and a TLS one much more).
+  constexpr long kMinIdleConnections = 32;
+  boost::fibers::use_scheduling_algorithm<CurlScheduler>(&scheduler, &ctx.stop,
+                                                         std::max<long>(fibers, kMinIdleConnections));
   const int waker = ctx.wakers.add([scheduler] { scheduler->notify(); });
   ThreadQueues queues;
   // Before the thread sleeps, pages waiting for a full batch go to the consumers (if there is

@@ -245,10 +245,15 @@ struct WorkerPool::State {
   };
 
   WorkerSpec spec;
-  mutable std::mutex mutex;      // guards everything below but `usage` sums (collector only)
-  std::condition_variable room;  // a worker has room, a worker died, or the feeder may finish
+  int epoll_fd = -1;
+  int wake_fd = -1;                  // an eventfd: wakes the collector (closed, stopped)
+  mutable std::mutex mutex;          // guards everything below
+  std::condition_variable attached;  // run() has set `ctx`
+  const ProducerContext* ctx = nullptr;
   std::vector<Worker> workers;
   std::deque<UrlTask> retries;  // held by a worker that died; waiting for room elsewhere
+  std::deque<UrlTask> pending;  // from the frontier, waiting for a worker with room
+  bool closed = false;          // the frontier hands out no more
   int64_t held_total = 0;
   int alive = 0;
   bool stopping = false;
@@ -287,14 +292,35 @@ struct WorkerPool::State {
     ipc::write_all(w.fd, frame);
   }
 
-  // Under `mutex`: retries go out before new tasks, to whoever has room.
-  void dispatch_retries(const ProducerContext& ctx) {
+  // Under `mutex`: retries go out before new tasks, to whoever has room; then what waits.
+  // Once stopped, or with no worker left, what waits becomes rows in `rows` instead.
+  void dispatch_waiting(const ProducerContext& ctx, PageBatch& rows) {
+    if (stopping || ctx.stop.load() || alive == 0) {
+      for (auto& task : pending)
+        rows.push_back(
+            alive == 0 && !stopping && !ctx.stop.load()
+                ? unfetched_page(task, category::kWorkerCrash, "no worker process is left to fetch it")
+                : unfetched_page(task, category::kInterrupted, "the run was interrupted before the fetch"));
+      pending.clear();
+      return;
+    }
     while (!retries.empty()) {
       Worker* w = roomiest();
       if (!w) return;
       send(*w, std::move(retries.front()), ctx);
       retries.pop_front();
     }
+    while (!pending.empty()) {
+      Worker* w = worker_for(pending.front());
+      if (!w) return;
+      send(*w, std::move(pending.front()), ctx);
+      pending.pop_front();
+    }
+  }
+
+  void wake_collector() const {
+    uint64_t one = 1;
+    [[maybe_unused]] auto w = write(wake_fd, &one, sizeof one);
   }
 
   // Waits for the worker to end; the caller may hold `mutex` or not (see account()).
@@ -332,8 +358,8 @@ WorkerPool::WorkerPool(const WorkerSpec& spec, const FetchOptions& fetch)
     const pid_t pid = fork();
     if (pid < 0) {
       const int err = errno;
-      close(sv[0]);
-      close(sv[1]);
+      ::close(sv[0]);
+      ::close(sv[1]);
       throw UsageError("cannot start worker process " + std::to_string(i) + " of " +
                        std::to_string(spec.processes) + ": " + std::strerror(err) +
                        " (lower -c or --processes, or raise the process limit: ulimit -u)");
@@ -343,7 +369,7 @@ WorkerPool::WorkerPool(const WorkerSpec& spec, const FetchOptions& fetch)
       if (spec.blocking) blocking_worker(sv[1], i, fetch);
       fiber_worker(sv[1], i, spec, fetch);
     }
-    close(sv[1]);
+    ::close(sv[1]);
     State::Worker w;
     w.pid = pid;
     w.fd = sv[0];
@@ -351,6 +377,20 @@ WorkerPool::WorkerPool(const WorkerSpec& spec, const FetchOptions& fetch)
     state_->workers.push_back(std::move(w));
     ++state_->alive;
   }
+  state_->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+  state_->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (state_->epoll_fd < 0 || state_->wake_fd < 0)
+    throw UsageError(std::string("cannot create the workers' epoll set: ") + std::strerror(errno));
+  for (size_t i = 0; i < state_->workers.size(); ++i) {
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLRDHUP;
+    ev.data.u64 = i;
+    epoll_ctl(state_->epoll_fd, EPOLL_CTL_ADD, state_->workers[i].fd, &ev);
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = ~uint64_t{0};
+  epoll_ctl(state_->epoll_fd, EPOLL_CTL_ADD, state_->wake_fd, &ev);
 }
 
 WorkerPool::~WorkerPool() {
@@ -359,8 +399,10 @@ WorkerPool::~WorkerPool() {
       kill(w.pid, SIGKILL);
       state_->reap(w);
     }
-    if (w.fd >= 0) close(w.fd);
+    if (w.fd >= 0) ::close(w.fd);
   }
+  if (state_->epoll_fd >= 0) ::close(state_->epoll_fd);
+  if (state_->wake_fd >= 0) ::close(state_->wake_fd);
 }
 
 std::vector<int> WorkerPool::pids() const {
@@ -399,187 +441,160 @@ void WorkerPool::stop_workers() {
       ipc::write_all(w.fd, frame);
     }
   }
-  state_->room.notify_all();
+  // URLs waiting for room become rows now.
+  state_->wake_collector();
+}
+
+void WorkerPool::push(TaskBatch&& batch) {
+  State& s = *state_;
+  PageBatch rows;
+  std::unique_lock lock(s.mutex);
+  s.attached.wait(lock, [&] { return s.ctx != nullptr; });  // only at the very start of a run
+  const ProducerContext& ctx = *s.ctx;
+  for (UrlTask& task : batch) {
+    if (!s.pending.empty() || !s.retries.empty() || s.stopping || ctx.stop.load() || s.alive == 0) {
+      s.pending.push_back(std::move(task));
+    } else if (State::Worker* w = s.worker_for(task)) {
+      s.send(*w, std::move(task), ctx);
+    } else {
+      s.pending.push_back(std::move(task));
+    }
+  }
+  s.dispatch_waiting(ctx, rows);
+  lock.unlock();
+  std::erase_if(rows, [&](const Page& p) { return !ctx.keep(p); });
+  if (!rows.empty()) ctx.pages.push(std::move(rows));
+}
+
+void WorkerPool::close() {
+  std::lock_guard lock(state_->mutex);
+  state_->closed = true;
+  state_->wake_collector();
 }
 
 void WorkerPool::run(const ProducerContext& ctx) {
   State& s = *state_;
-  int epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-  int feeder_done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (epoll_fd < 0 || feeder_done_fd < 0) throw std::runtime_error("cannot create the workers' epoll set");
-  struct Fds {
-    int a, b;
-    ~Fds() {
-      close(a);
-      close(b);
-    }
-  } fds{epoll_fd, feeder_done_fd};
-  for (size_t i = 0; i < s.workers.size(); ++i) {
-    epoll_event ev{};
-    ev.events = EPOLLIN | EPOLLRDHUP;
-    ev.data.u64 = i;
-    epoll_ctl(epoll_fd, EPOLL_CTL_ADD, s.workers[i].fd, &ev);
-  }
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.u64 = ~uint64_t{0};
-  epoll_ctl(epoll_fd, EPOLL_CTL_ADD, feeder_done_fd, &ev);
-  bool feeder_done = false;  // guarded by s.mutex
-
-  // The collector reads pages from every worker and hands them on; pushing into the bounded queue
-  // blocks it when the consumers fall behind, so it stops reading and the workers stop at their
-  // next write: memory stays flat.
-  std::thread collector([&] {
-    std::vector<epoll_event> events(64);
-    std::vector<char> buf(1 << 20);
-    for (;;) {
-      {
-        std::lock_guard lock(s.mutex);
-        if (feeder_done && s.held_total == 0 && s.retries.empty()) break;
-      }
-      const int n = epoll_wait(epoll_fd, events.data(), static_cast<int>(events.size()), -1);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {  // only a broken invariant (a bad descriptor) gets here
-        std::fprintf(stderr, "crawl: epoll_wait on the workers failed: %s\n", std::strerror(errno));
-        std::abort();
-      }
-      PageBatch pages;
-      for (int e = 0; e < n; ++e) {
-        if (events[static_cast<size_t>(e)].data.u64 == ~uint64_t{0}) {
-          // The feeder is done: clear the eventfd, or epoll would report it again at once, forever.
-          uint64_t value;
-          [[maybe_unused]] auto r = read(feeder_done_fd, &value, sizeof value);
-          continue;
-        }
-        State::Worker& w = s.workers[events[static_cast<size_t>(e)].data.u64];
-        bool gone = false;
-        // At most a few reads per worker per round, so one sending big pages cannot starve the rest.
-        for (int reads = 0; reads < 4; ++reads) {
-          const ssize_t got = recv(w.fd, buf.data(), buf.size(), MSG_DONTWAIT);
-          if (got < 0 && errno == EINTR) continue;
-          if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
-          if (got <= 0) {
-            gone = true;
-            break;
-          }
-          w.in.append(buf.data(), static_cast<size_t>(got));
-          if (static_cast<size_t>(got) < buf.size()) break;
-        }
-        std::unique_lock lock(s.mutex);
-        try {
-          while (auto frame = w.in.next()) {
-            if (frame->kind == ipc::FrameKind::started) {
-              const auto [seq, at] = ipc::decode_started(frame->payload);
-              if (ctx.frontier) ctx.frontier->started(seq, at);
-              continue;
-            }
-            if (frame->kind != ipc::FrameKind::page) continue;
-            Page page = ipc::decode_page(frame->payload);
-            page.lane = w.index;
-            if (w.held.erase(page.record.seq) == 0) continue;  // not ours to count (never happens)
-            --s.held_total;
-            ctx.in_flight.fetch_sub(1, std::memory_order_relaxed);
-            pages.push_back(std::move(page));
-          }
-        } catch (const std::exception& e) {
-          // A worker that sends garbage is as good as dead: stop it and treat it so.
-          std::fprintf(stderr, "crawl: worker p%d sent a malformed frame (%s); stopping it\n", w.index,
-                       e.what());
-          kill(w.pid, SIGKILL);
-          gone = true;
-        }
-        if (gone) {
-          epoll_ctl(epoll_fd, EPOLL_CTL_DEL, w.fd, nullptr);
-          lock.unlock();
-          const auto ended = State::wait_for(w.pid);  // its socket closed: it has exited or is about to
-          lock.lock();
-          const std::string how = s.account(w, ended);
-          close(w.fd);
-          w.fd = -1;
-          w.alive = false;
-          --s.alive;
-          ++s.usage.workers_lost;
-          const bool others = s.alive > 0;
-          for (auto& [seq, task] : w.held) {
-            --s.held_total;
-            ctx.in_flight.fetch_sub(1, std::memory_order_relaxed);
-            if (s.stopping || ctx.stop.load()) {
-              pages.push_back(unfetched_page(
-                  task, category::kInterrupted,
-                  "the run was interrupted while worker p" + std::to_string(w.index) + " held this URL"));
-            } else if (task.attempt < 2 && others) {
-              ++task.attempt;
-              s.retries.push_back(std::move(task));
-            } else {
-              Page row = unfetched_page(task, category::kWorkerCrash,
-                                        "worker process p" + std::to_string(w.index) + " " + how +
-                                            " while fetching this URL" +
-                                            (task.attempt > 1 ? " (its second attempt)" : ""));
-              row.record.attempts = task.attempt;
-              pages.push_back(std::move(row));
-            }
-          }
-          w.held.clear();
-          if (!others) {
-            // Nobody is left to fetch: what waited for a retry is recorded now.
-            for (auto& task : s.retries) {
-              Page row =
-                  unfetched_page(task, category::kWorkerCrash, "no worker process is left to retry it on");
-              row.record.attempts = task.attempt - 1;
-              pages.push_back(std::move(row));
-            }
-            s.retries.clear();
-          }
-        }
-        s.dispatch_retries(ctx);
-        lock.unlock();
-        s.room.notify_all();
-      }
-      std::erase_if(pages, [&](const Page& p) { return !ctx.keep(p); });
-      if (!pages.empty()) ctx.pages.push(std::move(pages));
-    }
-  });
-
-  // The feeder (this thread) hands each task to the worker with the most room, waiting when none
-  // has any: a worker holds at most as many URLs as it fetches at once, so a dying worker takes few
-  // with it and the last URLs are not stuck behind a busy worker while others idle.
-  TaskBatch batch;
-  try {
-    while (ctx.tasks.pop(batch) == boost::fibers::channel_op_status::success) {
-      PageBatch rows;
-      for (UrlTask& task : batch) {
-        std::unique_lock lock(s.mutex);
-        s.room.wait(lock, [&] {
-          return s.stopping || ctx.stop.load() || s.alive == 0 || (s.retries.empty() && s.roomiest());
-        });
-        if (s.stopping || ctx.stop.load()) {
-          rows.push_back(
-              unfetched_page(task, category::kInterrupted, "the run was interrupted before the fetch"));
-        } else if (s.alive == 0) {
-          rows.push_back(
-              unfetched_page(task, category::kWorkerCrash, "no worker process is left to fetch it"));
-        } else {
-          s.send(*s.worker_for(task), std::move(task), ctx);
-        }
-      }
-      std::erase_if(rows, [&](const Page& p) { return !ctx.keep(p); });
-      if (!rows.empty()) ctx.pages.push(std::move(rows));
-    }
-  } catch (...) {
-    std::lock_guard lock(s.mutex);
-    feeder_done = true;
-    uint64_t one = 1;
-    [[maybe_unused]] auto w = write(feeder_done_fd, &one, sizeof one);
-    collector.join();
-    throw;
-  }
   {
     std::lock_guard lock(s.mutex);
-    feeder_done = true;
+    s.ctx = &ctx;
   }
-  uint64_t one = 1;
-  [[maybe_unused]] auto written = write(feeder_done_fd, &one, sizeof one);
-  collector.join();
+  s.attached.notify_all();
+
+  // This thread reads pages from every worker and hands them on; pushing into the bounded queue
+  // blocks it when the consumers fall behind, so it stops reading and the workers stop at their
+  // next write: memory stays flat. The frontier hands tasks straight to the workers (push()), so
+  // a page's way back and its host's next URL's way out cost one thread hop each.
+  std::vector<epoll_event> events(64);
+  std::vector<char> buf(1 << 20);
+  for (;;) {
+    {
+      std::lock_guard lock(s.mutex);
+      if (s.closed && s.held_total == 0 && s.retries.empty() && s.pending.empty()) break;
+    }
+    const int n = epoll_wait(s.epoll_fd, events.data(), static_cast<int>(events.size()), -1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {  // only a broken invariant (a bad descriptor) gets here
+      std::fprintf(stderr, "crawl: epoll_wait on the workers failed: %s\n", std::strerror(errno));
+      std::abort();
+    }
+    PageBatch pages;
+    for (int e = 0; e < n; ++e) {
+      if (events[static_cast<size_t>(e)].data.u64 == ~uint64_t{0}) {
+        // Clear the eventfd, or epoll would report it again at once, forever.
+        uint64_t value;
+        [[maybe_unused]] auto r = read(s.wake_fd, &value, sizeof value);
+        continue;
+      }
+      State::Worker& w = s.workers[events[static_cast<size_t>(e)].data.u64];
+      bool gone = false;
+      // At most a few reads per worker per round, so one sending big pages cannot starve the rest.
+      for (int reads = 0; reads < 4; ++reads) {
+        const ssize_t got = recv(w.fd, buf.data(), buf.size(), MSG_DONTWAIT);
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+        if (got <= 0) {
+          gone = true;
+          break;
+        }
+        w.in.append(buf.data(), static_cast<size_t>(got));
+        if (static_cast<size_t>(got) < buf.size()) break;
+      }
+      std::unique_lock lock(s.mutex);
+      try {
+        while (auto frame = w.in.next()) {
+          if (frame->kind == ipc::FrameKind::started) {
+            const auto [seq, at] = ipc::decode_started(frame->payload);
+            if (ctx.frontier) ctx.frontier->started(seq, at);
+            continue;
+          }
+          if (frame->kind != ipc::FrameKind::page) continue;
+          Page page = ipc::decode_page(frame->payload);
+          page.lane = w.index;
+          if (w.held.erase(page.record.seq) == 0) continue;  // not ours to count (never happens)
+          --s.held_total;
+          ctx.in_flight.fetch_sub(1, std::memory_order_relaxed);
+          pages.push_back(std::move(page));
+        }
+      } catch (const std::exception& ex) {
+        // A worker that sends garbage is as good as dead: stop it and treat it so.
+        std::fprintf(stderr, "crawl: worker p%d sent a malformed frame (%s); stopping it\n", w.index,
+                     ex.what());
+        kill(w.pid, SIGKILL);
+        gone = true;
+      }
+      if (gone) {
+        epoll_ctl(s.epoll_fd, EPOLL_CTL_DEL, w.fd, nullptr);
+        lock.unlock();
+        const auto ended = State::wait_for(w.pid);  // its socket closed: it has exited or is about to
+        lock.lock();
+        const std::string how = s.account(w, ended);
+        ::close(w.fd);
+        w.fd = -1;
+        w.alive = false;
+        --s.alive;
+        ++s.usage.workers_lost;
+        const bool others = s.alive > 0;
+        for (auto& [seq, task] : w.held) {
+          --s.held_total;
+          ctx.in_flight.fetch_sub(1, std::memory_order_relaxed);
+          if (s.stopping || ctx.stop.load()) {
+            pages.push_back(unfetched_page(
+                task, category::kInterrupted,
+                "the run was interrupted while worker p" + std::to_string(w.index) + " held this URL"));
+          } else if (task.attempt < 2 && others) {
+            ++task.attempt;
+            s.retries.push_back(std::move(task));
+          } else {
+            Page row = unfetched_page(task, category::kWorkerCrash,
+                                      "worker process p" + std::to_string(w.index) + " " + how +
+                                          " while fetching this URL" +
+                                          (task.attempt > 1 ? " (its second attempt)" : ""));
+            row.record.attempts = task.attempt;
+            pages.push_back(std::move(row));
+          }
+        }
+        w.held.clear();
+        if (!others) {
+          // Nobody is left to fetch: what waited for a retry is recorded now.
+          for (auto& task : s.retries) {
+            Page row =
+                unfetched_page(task, category::kWorkerCrash, "no worker process is left to retry it on");
+            row.record.attempts = task.attempt - 1;
+            pages.push_back(std::move(row));
+          }
+          s.retries.clear();
+        }
+      }
+    }
+    {
+      // Pages back and workers gone make room; a wake-up may mean stopped or closed.
+      std::lock_guard lock(s.mutex);
+      s.dispatch_waiting(ctx, pages);
+    }
+    // The frontier hears of each page before it goes on, so it may hand out the host's next URL.
+    std::erase_if(pages, [&](const Page& p) { return !ctx.keep(p); });
+    if (!pages.empty()) ctx.pages.push(std::move(pages));
+  }
 
   sample_memory();
   // Every URL has its row: the workers see their sockets close, exit, and are reaped here.
@@ -593,7 +608,7 @@ void WorkerPool::run(const ProducerContext& ctx) {
       s.account(w, ended);
     }
     if (w.fd >= 0) {
-      close(w.fd);
+      ::close(w.fd);
       w.fd = -1;
     }
     w.alive = false;

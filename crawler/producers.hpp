@@ -81,7 +81,7 @@ struct WorkerUsage {
   int workers_lost = 0;  // workers that died before the end of the run
 };
 
-class WorkerPool {
+class WorkerPool final : public TaskSink {
  public:
   // Forks the workers. Call it before this process starts a thread, initialises libcurl or opens
   // SQLite: the children must start from a state with none of those (design.md).
@@ -90,9 +90,14 @@ class WorkerPool {
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;
 
-  // Hands every task of ctx.tasks to a worker with room and pushes the pages they send back into
-  // ctx.pages, until the tasks are closed and every one has its page; then lets the workers exit
-  // and reaps them.
+  // The frontier's sink: each task goes to the worker it names (UrlTask::lane) if that one has
+  // room, else to the one with the most room, else waits for room. push() waits for run() to
+  // start.
+  void push(TaskBatch&& batch) override;
+  void close() override;
+  // Pushes the pages the workers send back into ctx.pages (telling ctx.frontier of each first),
+  // until the pool is closed and every task has its page; then lets the workers exit and reaps
+  // them.
   void run(const ProducerContext& ctx);
   // The run was interrupted: tells every worker to abandon its fetches (safe from any thread).
   void stop_workers();

@@ -383,12 +383,14 @@ RunSummary run_crawl(const RunOptions& options) {
   std::optional<CallbackPool> callbacks;
   if (!options.callbacks.empty()) callbacks.emplace(config.callback_threads, 100'000);
 
-  // Thread mode's producers take their tasks from a router that hands each to one thread; the others
-  // share the channel.
+  // Worker processes take their tasks from the pool, thread mode's from a router that hands each to
+  // one thread; fibers share a channel.
   std::optional<TaskRouter> router;
   std::optional<ChannelSink> channel_sink;
   TaskSink* sink = nullptr;
-  if (layout.mode == Mode::thread && !workers)
+  if (workers)
+    sink = &*workers;
+  else if (layout.mode == Mode::thread)
     sink = &router.emplace(layout.threads);
   else
     sink = &channel_sink.emplace(tasks);

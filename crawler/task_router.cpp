@@ -96,6 +96,13 @@ std::optional<UrlTask> TaskRouter::take(int lane) {
   }
 }
 
+int TaskRouter::idle_lanes() const {
+  std::lock_guard lock(mutex_);
+  int n = 0;
+  for (int lane = idle_head_; lane >= 0; lane = lanes_[static_cast<size_t>(lane)].next) ++n;
+  return n;
+}
+
 std::vector<UrlTask> TaskRouter::drain() {
   std::lock_guard lock(mutex_);
   std::vector<UrlTask> out(std::make_move_iterator(waiting_.begin()),

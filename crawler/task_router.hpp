@@ -53,6 +53,8 @@ class TaskRouter final : public TaskSink {
   void returning(int lane);
   // Every task no lane took (when no producer thread could start).
   std::vector<UrlTask> drain();
+  // Lanes asleep in take() for want of a task.
+  int idle_lanes() const;
 
  private:
   enum class LaneState { fetching, returning, idle };
@@ -67,7 +69,7 @@ class TaskRouter final : public TaskSink {
   void link_idle(int lane);
   void unlink_idle(int lane);
 
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::vector<Lane> lanes_;
   int idle_head_ = -1;  // most recently idle first
   std::deque<UrlTask> waiting_;

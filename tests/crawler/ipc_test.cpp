@@ -22,6 +22,8 @@ UrlTask sample_task() {
   t.parent_url = "http://example.com/";
   t.attempt = 2;
   t.seed_host = "example.com";
+  t.lane = 17;
+  t.report_start = true;
   return t;
 }
 
@@ -95,6 +97,22 @@ void expect_same(const Page& a, const Page& b) {
   EXPECT_EQ(a.body, b.body);
 }
 
+TEST(Ipc, StartsKeepTheirMomentAcrossProcesses) {
+  const auto at = std::chrono::steady_clock::now() + std::chrono::nanoseconds(123);
+  const auto [seq, back] = decode_started(encode_started(987654321, at));
+  EXPECT_EQ(seq, 987654321);
+  EXPECT_EQ(back, at);
+  std::string frames;
+  append_frame(frames, FrameKind::started, encode_started(5, at));
+  FrameBuffer in;
+  in.append(frames.data(), frames.size());
+  auto f = in.next();
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->kind, FrameKind::started);
+  EXPECT_EQ(decode_started(f->payload).first, 5);
+  EXPECT_THROW(decode_started(f->payload.substr(1)), std::runtime_error);
+}
+
 TEST(Ipc, TasksAndPagesSurviveTheTrip) {
   const UrlTask t = sample_task();
   const UrlTask u = decode_task(encode_task(t));
@@ -107,6 +125,8 @@ TEST(Ipc, TasksAndPagesSurviveTheTrip) {
   EXPECT_EQ(u.parent_url, t.parent_url);
   EXPECT_EQ(u.attempt, t.attempt);
   EXPECT_EQ(u.seed_host, t.seed_host);
+  EXPECT_EQ(u.lane, 17);
+  EXPECT_TRUE(u.report_start);
 
   const Page p = sample_page();
   expect_same(decode_page(encode_page(p)), p);

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <map>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
@@ -127,6 +128,31 @@ TEST_P(Layout, MaxPagesCutsTheWalkBreadthFirst) {
     EXPECT_LE(counters["peak_concurrent"].get<int>(), 2) << name;
   }
   EXPECT_GE(hosts_seen.size(), 2u) << "the domain's subdomains were crawled too";
+}
+
+// A shuffled list over twelve hosts, one fetch at a time per host: the producer that finishes a
+// fetch from a host is handed that host's next URL, so its open connection is reused. Each thread
+// or worker keeps at most a few idle connections of its own (libcurl cannot share a pool between
+// threads); handed URLs in any order, nearly half of the 120 fetches would open a new connection.
+TEST_P(Layout, ReusesEachHostsConnection) {
+  auto testbed = test::Testbed::start();
+  test::TempDir dir;
+  std::vector<std::string> urls;
+  for (int h = 0; h < 12; ++h)
+    for (int n = 0; n < 10; ++n)
+      urls.push_back(testbed.host_url("h" + std::to_string(h) + ".localhost", "/page/" + std::to_string(n)));
+  std::mt19937 shuffle(7);
+  std::shuffle(urls.begin(), urls.end(), shuffle);
+  std::string list;
+  for (const auto& u : urls) list += u + "\n";
+  test::write_file(dir.file("urls.txt"), list);
+  const std::string db = dir.file("c.db");
+  testbed.reset_stats();
+  crawl({dir.file("urls.txt"), "--per-host", "1", "--no-parse", "--db", db});
+  EXPECT_EQ(query_int(db, "select count(*) from pages where error is null"), 120);
+  const auto stats = testbed.stats();
+  // Twelve hosts need twelve connections at least; -c 16 producers may open a few more.
+  EXPECT_LE(stats["connections_total"].get<int>(), 32) << stats.dump();
 }
 
 // A plain list over three hosts with --per-host 2 --delay 100ms: the testbed never sees more than
