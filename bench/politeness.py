@@ -12,6 +12,12 @@ progress at once, and every URL has its row.
 
   bench/politeness.py                     # both concurrencies, 3 interleaved repeats, fiber mode
   bench/politeness.py --modes fiber,thread,process --repeat 5
+  bench/politeness.py --control           # also each mode on the same number of URLs of one host
+
+--control adds, beside each crawl, the same number of URLs all on one host with no per-host rule
+(so one connection pool serves every fetch and no politeness applies): what the mode itself costs
+at that rate. Where a mode misses the ideal by as much without politeness as with it, the gap is
+the concurrency model's own cost, not head-of-line blocking.
 
 Needs a release build in build/ (scripts/demo or cmake --build build).
 """
@@ -41,6 +47,7 @@ def main():
     ap.add_argument("-c", default="400,200", help="comma-separated concurrencies")
     ap.add_argument("--modes", default="fiber")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--control", action="store_true", help="also crawl one host without politeness")
     a = ap.parse_args()
     if not os.path.exists(CRAWL):
         sys.exit(f"{CRAWL} is missing: build first")
@@ -59,15 +66,22 @@ def main():
     with open(list_file, "w") as f:
         f.write("\n".join(urls) + "\n")
     total = len(urls)
-    variants = [(mode, int(c)) for c in a.c.split(",") for mode in a.modes.split(",")]
+    one_host_file = os.path.join(tmp, "one-host.txt")
+    with open(one_host_file, "w") as f:
+        f.write("".join(f"http://127.0.0.1:{port}/page/{n}\n" for n in range(total)))
+    variants = [(mode, int(c), kind) for c in a.c.split(",") for mode in a.modes.split(",")
+                for kind in (["polite", "one host"] if a.control else ["polite"])]
     results = {v: [] for v in variants}
     try:
         for rep in range(a.repeat):
-            for mode, c in variants:
+            for mode, c, kind in variants:
                 urllib.request.urlopen(f"http://127.0.0.1:{port}/__reset-stats").read()
-                db = os.path.join(tmp, f"{mode}-{c}.db")
-                args = [CRAWL, "run", list_file, "--mode", mode, "--per-host", str(a.per_host), "--no-parse",
-                        "--db", db, "--no-progress"]
+                db = os.path.join(tmp, f"{mode}-{c}-{kind.replace(' ', '-')}.db")
+                if kind == "polite":
+                    args = [CRAWL, "run", list_file, "--mode", mode, "--per-host", str(a.per_host)]
+                else:
+                    args = [CRAWL, "run", one_host_file, "--mode", mode]
+                args += ["--no-parse", "--db", db, "--no-progress"]
                 if mode == "hybrid":
                     args += ["--threads", "2", "--fibers", str(c // 2)]
                 else:
@@ -80,23 +94,26 @@ def main():
                 con.close()
                 hosts = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/__hosts").read())
                 peak = max(h["peak_concurrent"] for h in hosts.values())
-                if ok != total or peak > a.per_host:
+                if ok != total or (kind == "polite" and peak > a.per_host):
                     sys.exit(f"{mode} -c {c}: {ok} of {total} ok, peak per host {peak} > {a.per_host}")
-                results[(mode, c)].append((wall, peak))
-                print(f"  rep {rep + 1} {mode:8s} -c {c:4d}: {wall:6.3f} s, peak per host {peak}", file=sys.stderr)
+                results[(mode, c, kind)].append((wall, peak))
+                print(f"  rep {rep + 1} {mode:8s} -c {c:4d} {kind:8s}: {wall:6.3f} s, peak per host {peak}",
+                      file=sys.stderr)
     finally:
         testbed.terminate()
         testbed.wait()
     print(f"\n{total} URLs ({a.hosts} hosts x {a.pages} pages, shuffled), {a.latency_ms} ms latency, "
           f"--per-host {a.per_host}, {a.repeat} interleaved repeats, {time.strftime('%Y-%m-%d')}")
-    print(f"{'mode':8s} {'-c':>5s} {'ideal s':>8s} {'median s':>9s} {'min-max':>13s} {'ratio':>6s} {'peak/host':>9s}")
-    for (mode, c), runs in results.items():
+    print(f"{'mode':8s} {'-c':>5s} {'list':8s} {'ideal s':>8s} {'median s':>9s} {'min-max':>13s} {'ratio':>6s} "
+          f"{'peak/host':>9s}")
+    for (mode, c, kind), runs in results.items():
         walls = [w for w, _ in runs]
-        in_flight = min(c, a.hosts * a.per_host)
+        in_flight = min(c, a.hosts * a.per_host) if kind == "polite" else c
         ideal = total / in_flight * a.latency_ms / 1000
         med = statistics.median(walls)
-        print(f"{mode:8s} {c:5d} {ideal:8.3f} {med:9.3f} {min(walls):6.3f}-{max(walls):<6.3f} {med / ideal:6.3f} "
-              f"{max(p for _, p in runs):9d}")
+        peak = max(p for _, p in runs)
+        print(f"{mode:8s} {c:5d} {kind:8s} {ideal:8.3f} {med:9.3f} {min(walls):6.3f}-{max(walls):<6.3f} "
+              f"{med / ideal:6.3f} {peak if kind == 'polite' else '-':>9}")
 
 
 if __name__ == "__main__":

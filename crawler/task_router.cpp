@@ -1,6 +1,37 @@
 #include "crawler/task_router.hpp"
 
 namespace crawl {
+namespace {
+
+// How far into the waiting queue a lane looks for its host, and how often the front task may be
+// passed over before it goes to the next lane whatever its host.
+constexpr size_t kLookAhead = 64;
+constexpr int kMaxPassedOver = 32;
+
+// scheme://host[:port] of a normalised URL.
+std::string_view origin_of(std::string_view url) {
+  const auto start = url.find("://");
+  if (start == std::string_view::npos) return url;
+  return url.substr(0, url.find('/', start + 3));
+}
+
+}  // namespace
+
+UrlTask TaskRouter::take_waiting(Lane& lane) {
+  auto pick = waiting_.begin();
+  if (!lane.origin.empty() && front_passed_over_ < kMaxPassedOver) {
+    size_t looked = 0;
+    for (auto it = waiting_.begin(); it != waiting_.end() && looked < kLookAhead; ++it, ++looked)
+      if (origin_of(it->url) == lane.origin) {
+        pick = it;
+        break;
+      }
+  }
+  front_passed_over_ = pick == waiting_.begin() ? 0 : front_passed_over_ + 1;
+  UrlTask task = std::move(*pick);
+  waiting_.erase(pick);
+  return task;
+}
 
 TaskRouter::TaskRouter(int lanes) : lanes_(static_cast<size_t>(lanes)) {}
 
@@ -26,6 +57,7 @@ bool TaskRouter::give(int lane, UrlTask&& task) {
   Lane& l = lanes_[static_cast<size_t>(lane)];
   const bool sleeping = l.state == LaneState::idle;
   if (sleeping) unlink_idle(lane);
+  l.origin.assign(origin_of(task.url));
   l.mail = std::move(task);
   l.state = LaneState::fetching;
   return sleeping;
@@ -78,8 +110,8 @@ std::optional<UrlTask> TaskRouter::take(int lane) {
     }
     // Tasks wait here only while no lane is idle, so an idle lane never sleeps beside them.
     if (!waiting_.empty()) {
-      std::optional<UrlTask> task = std::move(waiting_.front());
-      waiting_.pop_front();
+      std::optional<UrlTask> task = take_waiting(l);
+      l.origin.assign(origin_of(task->url));
       l.state = LaneState::fetching;
       return task;
     }

@@ -5,6 +5,8 @@
 #include <deque>
 #include <mutex>
 #include <optional>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "crawler/channel.hpp"
@@ -40,7 +42,10 @@ class ChannelSink final : public TaskSink {
 // nearly every fetch. A lane that finished its fetch but has not yet come back (it is storing its
 // page) still gets the task it is named for: it will be back in microseconds. Otherwise the most
 // recently idle lane gets it, and with none idle it waits in a queue for the next lane to come back.
-// Each hand-off wakes exactly the thread that gets the task.
+// A lane coming back to that queue takes a URL of the host it fetched from last if one is near the
+// front (without per-host rules the frontier keeps a reserve of URLs waiting there, and names no
+// lane for them); the front URL is never passed over more than a few dozen times in a row. Each
+// hand-off wakes exactly the thread that gets the task.
 class TaskRouter final : public TaskSink {
  public:
   explicit TaskRouter(int lanes);
@@ -61,9 +66,12 @@ class TaskRouter final : public TaskSink {
   struct Lane {
     LaneState state = LaneState::fetching;
     std::optional<UrlTask> mail;
+    std::string origin;  // scheme://host:port of the lane's latest task
     std::condition_variable cv;
     int prev = -1, next = -1;  // in the idle list while idle
   };
+  // Under mutex_: the waiting task for `lane` (which must not be empty).
+  UrlTask take_waiting(Lane& lane);
   // Under mutex_: gives the task to `lane`; returns whether that lane sleeps and must be woken.
   bool give(int lane, UrlTask&& task);
   void link_idle(int lane);
@@ -73,6 +81,7 @@ class TaskRouter final : public TaskSink {
   std::vector<Lane> lanes_;
   int idle_head_ = -1;  // most recently idle first
   std::deque<UrlTask> waiting_;
+  int front_passed_over_ = 0;
   bool closed_ = false;
 };
 

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <future>
+#include <string>
 #include <thread>
 
 namespace crawl {
@@ -77,6 +78,43 @@ TEST(TaskRouter, WakesTheNamedLaneOrElseTheMostRecentlyIdle) {
   router.push({task(12, 0)});
   ASSERT_EQ(waiting[1].wait_for(std::chrono::seconds(10)), std::future_status::ready);
   EXPECT_EQ(waiting[1].get()->seq, 12);
+  router.close();
+}
+
+UrlTask url_task(int64_t seq, std::string url) {
+  UrlTask t = task(seq);
+  t.url = std::move(url);
+  return t;
+}
+
+TEST(TaskRouter, ALaneTakesAWaitingUrlOfItsLastHostFirst) {
+  TaskRouter router(1);
+  router.push({url_task(1, "http://a.test:8080/1")});
+  EXPECT_EQ(router.take(0)->seq, 1);
+  // Lane 0 is fetching from a.test:8080, so both wait; it comes back to its host's URL first.
+  router.push({url_task(2, "http://b.test:8080/1"), url_task(3, "http://a.test:8081/x"),
+               url_task(4, "http://a.test:8080/2")});
+  EXPECT_EQ(router.take(0)->seq, 4);
+  EXPECT_EQ(router.take(0)->seq, 2);  // nothing more from a.test:8080: the front
+  EXPECT_EQ(router.take(0)->seq, 3);
+  router.close();
+}
+
+TEST(TaskRouter, TheFrontUrlIsPassedOverOnlySoOften) {
+  TaskRouter router(1);
+  router.push({url_task(0, "http://a.test/0")});
+  ASSERT_EQ(router.take(0)->seq, 0);
+  TaskBatch batch{url_task(1000, "http://b.test/")};
+  for (int i = 1; i <= 60; ++i) batch.push_back(url_task(i, "http://a.test/" + std::to_string(i)));
+  router.push(std::move(batch));
+  int takes = 0;
+  for (;;) {
+    ++takes;
+    if (router.take(0)->seq == 1000) break;
+    ASSERT_LT(takes, 60) << "b.test's URL never left the front";
+  }
+  EXPECT_GT(takes, 1);   // a.test's URLs went first...
+  EXPECT_LE(takes, 33);  // ...but only for a while
   router.close();
 }
 

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -65,6 +66,9 @@ ProcessResult run_process(const std::vector<std::string>& argv, const std::strin
   pid_t pid = fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
+    // A test that crashes must not leave its children holding ctest's output pipe open (ctest
+    // would then wait for them until its timeout).
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
     dup2(in_pipe[0], 0);
     dup2(out_pipe[1], 1);
     dup2(err_pipe[1], 2);
@@ -149,6 +153,7 @@ Child::Child(const std::vector<std::string>& argv) {
   if (pid_ == 0) {
     // Its own process group, as a shell gives a job: a test can send the group a terminal's Ctrl-C.
     setpgid(0, 0);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);  // as in run_process
     dup2(out_pipe[1], 1);
     int devnull = open("/dev/null", O_RDONLY);
     dup2(devnull, 0);
