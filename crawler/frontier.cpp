@@ -36,14 +36,6 @@ constexpr int kMaxHostBackoffDoublings = 4;
 // frontier (see State::release_limit).
 constexpr int64_t kMaxReserve = 256;
 
-// scheme://host[:port] of a normalised URL: the unit of politeness and of robots.txt (RFC 9309 2.3).
-std::string origin_of(const std::string& url) {
-  const auto start = url.find("://");
-  if (start == std::string::npos) return url;
-  const auto end = url.find('/', start + 3);
-  return url.substr(0, end);
-}
-
 // The path and query of a normalised URL, as robots.txt rules are matched against it.
 std::string path_of(const std::string& url) {
   const auto start = url.find("://");
@@ -295,7 +287,7 @@ struct Frontier::State {
   }
 
   Host& host_for(const std::string& url) {
-    const std::string origin = origin_of(url);
+    const std::string origin(urls::origin_of(url));
     auto& slot = hosts[origin];
     if (!slot) {
       slot = std::make_unique<Host>();

@@ -28,6 +28,7 @@
 #include "crawler/errors.hpp"
 #include "crawler/ipc.hpp"
 #include "crawler/producers.hpp"
+#include "urls/url.hpp"
 
 namespace crawl {
 namespace {
@@ -241,6 +242,7 @@ struct WorkerPool::State {
     bool alive = true;
     bool stop_sent = false;
     std::map<int64_t, UrlTask> held;  // sent, no page back yet; by seq
+    std::string origin;               // of the latest task sent to it
     ipc::FrameBuffer in;
   };
 
@@ -286,6 +288,7 @@ struct WorkerPool::State {
   void send(Worker& w, UrlTask&& task, const ProducerContext& ctx) {
     std::string frame;
     ipc::append_frame(frame, ipc::FrameKind::task, ipc::encode_task(task));
+    w.origin.assign(urls::origin_of(task.url));
     w.held.emplace(task.seq, std::move(task));
     ++held_total;
     ctx.in_flight.fetch_add(1, std::memory_order_relaxed);
@@ -310,13 +313,34 @@ struct WorkerPool::State {
       send(*w, std::move(retries.front()), ctx);
       retries.pop_front();
     }
-    while (!pending.empty()) {
-      Worker* w = worker_for(pending.front());
-      if (!w) return;
-      send(*w, std::move(pending.front()), ctx);
-      pending.pop_front();
+    if (pending.empty()) return;
+    // Each worker with room takes a task named for it, else one of the host it fetched from last
+    // (without per-host rules the frontier keeps a reserve waiting here and names no worker), else
+    // the front one, which is passed over only so often in a row.
+    constexpr size_t kLookAhead = 64;
+    constexpr int kMaxPassedOver = 32;
+    const size_t room = static_cast<size_t>(spec.fetches_per_worker());
+    for (auto& w : workers) {
+      while (w.alive && w.held.size() < room && !pending.empty()) {
+        auto pick = pending.end();
+        size_t looked = 0;
+        for (auto it = pending.begin(); it != pending.end() && looked < kLookAhead; ++it, ++looked) {
+          if (it->lane == w.index) {
+            pick = it;
+            break;
+          }
+          if (pick == pending.end() && front_passed_over < kMaxPassedOver && !w.origin.empty() &&
+              urls::origin_of(it->url) == w.origin)
+            pick = it;
+        }
+        if (pick == pending.end()) pick = pending.begin();
+        front_passed_over = pick == pending.begin() ? 0 : front_passed_over + 1;
+        send(w, std::move(*pick), ctx);
+        pending.erase(pick);
+      }
     }
   }
+  int front_passed_over = 0;
 
   void wake_collector() const {
     uint64_t one = 1;

@@ -1,5 +1,7 @@
 #include "crawler/task_router.hpp"
 
+#include "urls/url.hpp"
+
 namespace crawl {
 namespace {
 
@@ -8,13 +10,6 @@ namespace {
 constexpr size_t kLookAhead = 64;
 constexpr int kMaxPassedOver = 32;
 
-// scheme://host[:port] of a normalised URL.
-std::string_view origin_of(std::string_view url) {
-  const auto start = url.find("://");
-  if (start == std::string_view::npos) return url;
-  return url.substr(0, url.find('/', start + 3));
-}
-
 }  // namespace
 
 UrlTask TaskRouter::take_waiting(Lane& lane) {
@@ -22,7 +17,7 @@ UrlTask TaskRouter::take_waiting(Lane& lane) {
   if (!lane.origin.empty() && front_passed_over_ < kMaxPassedOver) {
     size_t looked = 0;
     for (auto it = waiting_.begin(); it != waiting_.end() && looked < kLookAhead; ++it, ++looked)
-      if (origin_of(it->url) == lane.origin) {
+      if (urls::origin_of(it->url) == lane.origin) {
         pick = it;
         break;
       }
@@ -57,7 +52,7 @@ bool TaskRouter::give(int lane, UrlTask&& task) {
   Lane& l = lanes_[static_cast<size_t>(lane)];
   const bool sleeping = l.state == LaneState::idle;
   if (sleeping) unlink_idle(lane);
-  l.origin.assign(origin_of(task.url));
+  l.origin.assign(urls::origin_of(task.url));
   l.mail = std::move(task);
   l.state = LaneState::fetching;
   return sleeping;
@@ -111,7 +106,7 @@ std::optional<UrlTask> TaskRouter::take(int lane) {
     // Tasks wait here only while no lane is idle, so an idle lane never sleeps beside them.
     if (!waiting_.empty()) {
       std::optional<UrlTask> task = take_waiting(l);
-      l.origin.assign(origin_of(task->url));
+      l.origin.assign(urls::origin_of(task->url));
       l.state = LaneState::fetching;
       return task;
     }

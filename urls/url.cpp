@@ -175,4 +175,10 @@ void SeenSet::grow() {
   }
 }
 
+std::string_view origin_of(std::string_view normalised_url) {
+  const auto start = normalised_url.find("://");
+  if (start == std::string_view::npos) return normalised_url;
+  return normalised_url.substr(0, normalised_url.find('/', start + 3));
+}
+
 }  // namespace crawl::urls

@@ -25,6 +25,9 @@ NormalisedUrl resolve(std::string_view base, std::string_view reference);
 
 // The lower-cased host of a normalised URL ("" if it has none).
 std::string host_of(std::string_view normalised_url);
+// scheme://host[:port] of a normalised URL: the unit of politeness, connection reuse and robots.txt
+// (RFC 9309 2.3). A view into the argument.
+std::string_view origin_of(std::string_view normalised_url);
 
 // Remembers which URLs a run has already taken. It stores a 64-bit hash per URL in an
 // open-addressing table (no strings), so memory is 8 bytes / load factor per URL: between about
