@@ -74,9 +74,9 @@ TEST(ResultWriter, StoresEveryFieldAndNullsForWhatIsMissing) {
   full.seq = 7;
   full.source = "urls.txt";
   full.line = 9;
-  full.input = "  http://Example.test/a  ";
-  full.url = "http://example.test/a";
-  full.final_url = "http://example.test/b";
+  full.input = "  http://h1.localhost/a  ";
+  full.url = "http://h1.localhost/a";
+  full.final_url = "http://h1.localhost/b";
   full.status = 200;
   full.content_type = "text/html";
   full.charset = "utf-8";
@@ -86,7 +86,7 @@ TEST(ResultWriter, StoresEveryFieldAndNullsForWhatIsMissing) {
   full.title = "Ünïcode, \"quoted\"";
   full.link_count = 17;
   full.depth = 1;
-  full.parent_url = "http://example.test/";
+  full.parent_url = "http://h1.localhost/";
   full.attempts = 2;
   full.redirects = 1;
   full.timings = {
@@ -114,9 +114,9 @@ TEST(ResultWriter, StoresEveryFieldAndNullsForWhatIsMissing) {
   EXPECT_EQ(str(a["seq"]), "7");
   EXPECT_EQ(str(a["source"]), "urls.txt");
   EXPECT_EQ(str(a["line"]), "9");
-  EXPECT_EQ(str(a["input"]), "  http://Example.test/a  ");
-  EXPECT_EQ(str(a["url"]), "http://example.test/a");
-  EXPECT_EQ(str(a["final_url"]), "http://example.test/b");
+  EXPECT_EQ(str(a["input"]), "  http://h1.localhost/a  ");
+  EXPECT_EQ(str(a["url"]), "http://h1.localhost/a");
+  EXPECT_EQ(str(a["final_url"]), "http://h1.localhost/b");
   EXPECT_EQ(str(a["status"]), "200");
   EXPECT_EQ(str(a["error"]), "<NULL>");
   EXPECT_EQ(str(a["error_message"]), "<NULL>");
@@ -128,7 +128,7 @@ TEST(ResultWriter, StoresEveryFieldAndNullsForWhatIsMissing) {
   EXPECT_EQ(str(a["title"]), "Ünïcode, \"quoted\"");
   EXPECT_EQ(str(a["link_count"]), "17");
   EXPECT_EQ(str(a["depth"]), "1");
-  EXPECT_EQ(str(a["parent_url"]), "http://example.test/");
+  EXPECT_EQ(str(a["parent_url"]), "http://h1.localhost/");
   EXPECT_EQ(str(a["attempts"]), "2");
   EXPECT_EQ(str(a["redirects"]), "1");
   EXPECT_EQ(str(a["dns_ms"]), "1.25");

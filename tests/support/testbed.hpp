@@ -68,8 +68,8 @@ class Testbed {
   std::string base_url() const;  // "http://127.0.0.1:PORT"
   uint16_t port() const { return port_; }
   std::string url(std::string_view path) const { return base_url() + std::string(path); }
-  // "http://HOST:PORT" + path for a host name libcurl resolves to loopback, e.g. a named host of the
-  // multi-host site ("h3.localhost", "w1.h3.localhost").
+  // The URL of `path` on a named host of the multi-host site ("h3.localhost", "w1.h3.localhost"),
+  // which libcurl resolves to loopback, on this testbed's port.
   std::string host_url(std::string_view host, std::string_view path) const;
   // GET /__stats (on a connection of its own, which the counts of open connections include).
   nlohmann::json stats() const;

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cctype>
 #include <climits>
 #include <set>
 
@@ -205,7 +206,8 @@ TEST(TestbedHostsSite, PagesUseEveryHrefFormAndLinksCrawlersMustIgnore) {
     EXPECT_TRUE(
         std::any_of(hrefs.begin(), hrefs.end(), [](const auto& s) { return s.ends_with("#part-2"); }));
     for (const std::string& href : hrefs) {
-      if (href.starts_with("http://H"))
+      // The upper-cased host names (H3.LOCALHOST) that URL normalisation must fold.
+      if (href.starts_with("http://") && std::isupper(static_cast<unsigned char>(href[7])))
         forms.insert("capitals");
       else if (href.starts_with("http://"))
         forms.insert("absolute");
