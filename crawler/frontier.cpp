@@ -560,7 +560,7 @@ struct Frontier::State {
       if (h->queue.empty() || h->robots_state != Host::RobotsState::known || h->awaiting_start >= 0) continue;
       if (per_host > 0 && h->in_flight >= per_host) continue;
       if (std::max(h->next_start, h->backoff_until) > now) continue;
-      if (!release_front(*h)) continue;
+      release_front(*h);
     }
     just_freed.clear();
     while (in_flight < release_limit && !ready.empty()) {

@@ -254,7 +254,7 @@ struct WorkerPool::State {
   const ProducerContext* ctx = nullptr;
   std::vector<Worker> workers;
   std::deque<UrlTask> retries;  // held by a worker that died; waiting for room elsewhere
-  std::deque<UrlTask> pending;  // from the frontier, waiting for a worker with room
+  WaitingTasks pending;         // from the frontier, waiting for a worker with room
   bool closed = false;          // the frontier hands out no more
   int64_t held_total = 0;
   int alive = 0;
@@ -262,14 +262,8 @@ struct WorkerPool::State {
   WorkerUsage usage;
   int64_t peak_rss_sum_kb = 0;
 
-  // The worker the task names (it just fetched from the same host and keeps the connection open),
-  // if it has room; otherwise the one with the most room.
-  Worker* worker_for(const UrlTask& task) {
-    if (task.lane >= 0 && static_cast<size_t>(task.lane) < workers.size()) {
-      Worker& w = workers[static_cast<size_t>(task.lane)];
-      if (w.alive && w.held.size() < static_cast<size_t>(spec.fetches_per_worker())) return &w;
-    }
-    return roomiest();
+  bool has_room(const Worker& w) const {
+    return w.alive && w.held.size() < static_cast<size_t>(spec.fetches_per_worker());
   }
 
   Worker* roomiest() {
@@ -295,16 +289,17 @@ struct WorkerPool::State {
     ipc::write_all(w.fd, frame);
   }
 
-  // Under `mutex`: retries go out before new tasks, to whoever has room; then what waits.
-  // Once stopped, or with no worker left, what waits becomes rows in `rows` instead.
+  // Under `mutex`: retries go out before new tasks, to whoever has room; then what waits, each task
+  // to the worker it names (the one holding a connection to its host) if that one has room, the
+  // rest to the workers with room, the roomiest first and one task each in turn, so the last tasks
+  // of a list spread out. Once stopped, or with no worker left, what waits becomes rows instead.
   void dispatch_waiting(const ProducerContext& ctx, PageBatch& rows) {
     if (stopping || ctx.stop.load() || alive == 0) {
-      for (auto& task : pending)
+      for (auto& task : pending.take_all())
         rows.push_back(
             alive == 0 && !stopping && !ctx.stop.load()
                 ? unfetched_page(task, category::kWorkerCrash, "no worker process is left to fetch it")
                 : unfetched_page(task, category::kInterrupted, "the run was interrupted before the fetch"));
-      pending.clear();
       return;
     }
     while (!retries.empty()) {
@@ -314,33 +309,29 @@ struct WorkerPool::State {
       retries.pop_front();
     }
     if (pending.empty()) return;
-    // Each worker with room takes a task named for it, else one of the host it fetched from last
-    // (without per-host rules the frontier keeps a reserve waiting here and names no worker), else
-    // the front one, which is passed over only so often in a row.
-    constexpr size_t kLookAhead = 64;
-    constexpr int kMaxPassedOver = 32;
-    const size_t room = static_cast<size_t>(spec.fetches_per_worker());
-    for (auto& w : workers) {
-      while (w.alive && w.held.size() < room && !pending.empty()) {
-        auto pick = pending.end();
-        size_t looked = 0;
-        for (auto it = pending.begin(); it != pending.end() && looked < kLookAhead; ++it, ++looked) {
-          if (it->lane == w.index) {
-            pick = it;
-            break;
-          }
-          if (pick == pending.end() && front_passed_over < kMaxPassedOver && !w.origin.empty() &&
-              urls::origin_of(it->url) == w.origin)
-            pick = it;
-        }
-        if (pick == pending.end()) pick = pending.begin();
-        front_passed_over = pick == pending.begin() ? 0 : front_passed_over + 1;
-        send(w, std::move(*pick), ctx);
-        pending.erase(pick);
+    pending.give_named([&](UrlTask& task) {
+      if (static_cast<size_t>(task.lane) >= workers.size()) return false;
+      Worker& w = workers[static_cast<size_t>(task.lane)];
+      if (!has_room(w)) return false;
+      send(w, std::move(task), ctx);
+      return true;
+    });
+    std::vector<Worker*> with_room;
+    for (auto& w : workers)
+      if (has_room(w)) with_room.push_back(&w);
+    std::stable_sort(with_room.begin(), with_room.end(),
+                     [](const Worker* a, const Worker* b) { return a->held.size() < b->held.size(); });
+    while (!pending.empty() && !with_room.empty()) {
+      for (size_t i = 0; i < with_room.size() && !pending.empty();) {
+        Worker& w = *with_room[i];
+        send(w, pending.take_for(w.index, w.origin), ctx);
+        if (has_room(w))
+          ++i;
+        else
+          with_room.erase(with_room.begin() + static_cast<std::ptrdiff_t>(i));
       }
     }
   }
-  int front_passed_over = 0;
 
   void wake_collector() const {
     uint64_t one = 1;
@@ -475,15 +466,7 @@ void WorkerPool::push(TaskBatch&& batch) {
   std::unique_lock lock(s.mutex);
   s.attached.wait(lock, [&] { return s.ctx != nullptr; });  // only at the very start of a run
   const ProducerContext& ctx = *s.ctx;
-  for (UrlTask& task : batch) {
-    if (!s.pending.empty() || !s.retries.empty() || s.stopping || ctx.stop.load() || s.alive == 0) {
-      s.pending.push_back(std::move(task));
-    } else if (State::Worker* w = s.worker_for(task)) {
-      s.send(*w, std::move(task), ctx);
-    } else {
-      s.pending.push_back(std::move(task));
-    }
-  }
+  for (UrlTask& task : batch) s.pending.push(std::move(task));
   s.dispatch_waiting(ctx, rows);
   lock.unlock();
   std::erase_if(rows, [&](const Page& p) { return !ctx.keep(p); });

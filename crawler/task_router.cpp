@@ -5,26 +5,29 @@
 namespace crawl {
 namespace {
 
-// How far into the waiting queue a lane looks for its host, and how often the front task may be
-// passed over before it goes to the next lane whatever its host.
+// How far into the waiting tasks a producer looks for its own, and how often the front task may be
+// passed over before it goes to the next producer whatever its host.
 constexpr size_t kLookAhead = 64;
 constexpr int kMaxPassedOver = 32;
 
 }  // namespace
 
-UrlTask TaskRouter::take_waiting(Lane& lane) {
-  auto pick = waiting_.begin();
-  if (!lane.origin.empty() && front_passed_over_ < kMaxPassedOver) {
-    size_t looked = 0;
-    for (auto it = waiting_.begin(); it != waiting_.end() && looked < kLookAhead; ++it, ++looked)
-      if (urls::origin_of(it->url) == lane.origin) {
-        pick = it;
-        break;
-      }
+UrlTask WaitingTasks::take_for(int lane, std::string_view origin) {
+  auto pick = tasks_.end();
+  size_t looked = 0;
+  for (auto it = tasks_.begin(); it != tasks_.end() && looked < kLookAhead; ++it, ++looked) {
+    if (lane >= 0 && it->lane == lane) {
+      pick = it;
+      break;
+    }
+    if (pick == tasks_.end() && front_passed_over_ < kMaxPassedOver && !origin.empty() &&
+        urls::origin_of(it->url) == origin)
+      pick = it;
   }
-  front_passed_over_ = pick == waiting_.begin() ? 0 : front_passed_over_ + 1;
+  if (pick == tasks_.end()) pick = tasks_.begin();
+  front_passed_over_ = pick == tasks_.begin() ? 0 : front_passed_over_ + 1;
   UrlTask task = std::move(*pick);
-  waiting_.erase(pick);
+  tasks_.erase(pick);
   return task;
 }
 
@@ -72,7 +75,7 @@ void TaskRouter::push(TaskBatch&& batch) {
         give(lane, std::move(task));
         wake.push_back(lane);
       } else {
-        waiting_.push_back(std::move(task));
+        waiting_.push(std::move(task));
       }
     }
   }
@@ -105,7 +108,7 @@ std::optional<UrlTask> TaskRouter::take(int lane) {
     }
     // Tasks wait here only while no lane is idle, so an idle lane never sleeps beside them.
     if (!waiting_.empty()) {
-      std::optional<UrlTask> task = take_waiting(l);
+      std::optional<UrlTask> task = waiting_.take_for(lane, l.origin);
       l.origin.assign(urls::origin_of(task->url));
       l.state = LaneState::fetching;
       return task;
@@ -132,9 +135,8 @@ int TaskRouter::idle_lanes() const {
 
 std::vector<UrlTask> TaskRouter::drain() {
   std::lock_guard lock(mutex_);
-  std::vector<UrlTask> out(std::make_move_iterator(waiting_.begin()),
-                           std::make_move_iterator(waiting_.end()));
-  waiting_.clear();
+  std::deque<UrlTask> waiting = waiting_.take_all();
+  std::vector<UrlTask> out(std::make_move_iterator(waiting.begin()), std::make_move_iterator(waiting.end()));
   for (auto& l : lanes_)
     if (l.mail) {
       out.push_back(std::move(*l.mail));

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "crawler/channel.hpp"
@@ -35,17 +36,39 @@ class ChannelSink final : public TaskSink {
   TaskChannel& channel_;
 };
 
+// Tasks waiting for a producer, in the frontier's order. A producer coming back takes one named for
+// it (UrlTask::lane), else one of the host it fetched from last, among the first 64; else the front
+// one, which is passed over at most 32 times in a row, so none waits for ever. Used under its
+// owner's lock.
+class WaitingTasks {
+ public:
+  bool empty() const { return tasks_.empty(); }
+  void push(UrlTask&& task) { tasks_.push_back(std::move(task)); }
+  // Must not be empty.
+  UrlTask take_for(int lane, std::string_view origin);
+  // Offers every task that names a lane to `give` (bool(UrlTask&)), which moves it out and returns
+  // true to take it.
+  template <class Give>
+  void give_named(Give give) {
+    for (auto it = tasks_.begin(); it != tasks_.end();)
+      it = it->lane >= 0 && give(*it) ? tasks_.erase(it) : it + 1;
+  }
+  std::deque<UrlTask> take_all() { return std::exchange(tasks_, {}); }
+
+ private:
+  std::deque<UrlTask> tasks_;
+  int front_passed_over_ = 0;
+};
+
 // Thread mode: hands each task straight to one waiting thread ("lane"), preferring the lane the task
 // names (UrlTask::lane): the thread that just finished a fetch from the same host still holds an
 // idle connection to it, and only it can reuse that connection (libcurl's connection pools cannot
 // be shared between threads). Without this, a list over many hosts opens a new connection for
 // nearly every fetch. A lane that finished its fetch but has not yet come back (it is storing its
 // page) still gets the task it is named for: it will be back in microseconds. Otherwise the most
-// recently idle lane gets it, and with none idle it waits in a queue for the next lane to come back.
-// A lane coming back to that queue takes a URL of the host it fetched from last if one is near the
-// front (without per-host rules the frontier keeps a reserve of URLs waiting there, and names no
-// lane for them); the front URL is never passed over more than a few dozen times in a row. Each
-// hand-off wakes exactly the thread that gets the task.
+// recently idle lane gets it, and with none idle it waits (WaitingTasks) for the next lane to come
+// back (without per-host rules the frontier keeps a reserve of URLs there). Each hand-off wakes
+// exactly the thread that gets the task.
 class TaskRouter final : public TaskSink {
  public:
   explicit TaskRouter(int lanes);
@@ -70,8 +93,6 @@ class TaskRouter final : public TaskSink {
     std::condition_variable cv;
     int prev = -1, next = -1;  // in the idle list while idle
   };
-  // Under mutex_: the waiting task for `lane` (which must not be empty).
-  UrlTask take_waiting(Lane& lane);
   // Under mutex_: gives the task to `lane`; returns whether that lane sleeps and must be woken.
   bool give(int lane, UrlTask&& task);
   void link_idle(int lane);
@@ -80,8 +101,7 @@ class TaskRouter final : public TaskSink {
   mutable std::mutex mutex_;
   std::vector<Lane> lanes_;
   int idle_head_ = -1;  // most recently idle first
-  std::deque<UrlTask> waiting_;
-  int front_passed_over_ = 0;
+  WaitingTasks waiting_;
   bool closed_ = false;
 };
 

@@ -118,6 +118,35 @@ TEST(TaskRouter, TheFrontUrlIsPassedOverOnlySoOften) {
   router.close();
 }
 
+TEST(WaitingTasks, ATaskNamedForTheProducerBeatsOneOfItsHost) {
+  WaitingTasks waiting;
+  waiting.push(url_task(1, "http://b.test/1"));
+  waiting.push(url_task(2, "http://a.test/1"));
+  UrlTask named = url_task(3, "http://c.test/1");
+  named.lane = 5;
+  waiting.push(std::move(named));
+  EXPECT_EQ(waiting.take_for(5, "http://a.test").seq, 3);
+  EXPECT_EQ(waiting.take_for(4, "http://a.test").seq, 2);
+  EXPECT_EQ(waiting.take_for(4, "http://a.test").seq, 1);
+  EXPECT_TRUE(waiting.empty());
+}
+
+TEST(WaitingTasks, GiveNamedOffersOnlyNamedTasksAndKeepsRefusedOnes) {
+  WaitingTasks waiting;
+  for (int i = 0; i < 4; ++i) waiting.push(task(i, i % 2 == 0 ? -1 : i));
+  std::vector<int64_t> offered;
+  waiting.give_named([&](UrlTask& t) {
+    offered.push_back(t.seq);
+    return t.seq == 3;
+  });
+  EXPECT_EQ(offered, (std::vector<int64_t>{1, 3}));
+  const auto left = waiting.take_all();
+  ASSERT_EQ(left.size(), 3u);
+  EXPECT_EQ(left[0].seq, 0);
+  EXPECT_EQ(left[1].seq, 1);
+  EXPECT_EQ(left[2].seq, 2);
+}
+
 TEST(TaskRouter, CloseWakesEveryIdleLaneAndDrainKeepsWhatNobodyTook) {
   TaskRouter router(4);
   std::vector<std::future<std::optional<UrlTask>>> waiting;
