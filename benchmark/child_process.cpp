@@ -13,16 +13,12 @@
 #include <thread>
 #include <utility>
 
+#include "common/exit_status.hpp"
+
 namespace crawl::benchmark {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-int decode_status(int status) {
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return -1;
-}
 
 // Owns the posix_spawn attribute objects for the length of one spawn.
 struct SpawnSetup {
@@ -155,7 +151,7 @@ ChildExit ChildProcess::wait(const std::atomic<bool>& stop) {
     const pid_t r = waitpid(pid_, &status, WNOHANG);
     if (r == pid_) {
       reaped_ = true;
-      exit_code_ = decode_status(status);
+      exit_code_ = exit_code_of(status);
     } else if (r < 0 && errno != EINTR) {
       reaped_ = true;
     }
@@ -198,7 +194,7 @@ int ChildProcess::terminate(std::chrono::milliseconds grace) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   reaped_ = true;
-  exit_code_ = decode_status(status);
+  exit_code_ = exit_code_of(status);
   return exit_code_;
 }
 

@@ -17,16 +17,12 @@
 
 #include <gtest/gtest.h>
 
+#include "common/exit_status.hpp"
+
 namespace crawl::test {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-int decode_status(int status) {
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return -1;
-}
 
 std::vector<char*> to_argv(const std::vector<std::string>& args) {
   std::vector<char*> out;
@@ -42,7 +38,7 @@ bool wait_for_exit(pid_t pid, Clock::duration timeout, int& code) {
     int status = 0;
     pid_t r = waitpid(pid, &status, WNOHANG);
     if (r == pid) {
-      code = decode_status(status);
+      code = exit_code_of(status);
       return true;
     }
     if (r < 0 && errno != EINTR) return true;
