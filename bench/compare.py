@@ -8,6 +8,8 @@ gives medians with min-max and each variant's wall time as a ratio to curl_floor
   bench/compare.py --workload w1                     # 2,000 URLs x 100 ms at -c 200
   bench/compare.py --workload w1proc                 # the same in process and hybrid 2x1x100 modes
   bench/compare.py --workload w2 --repeat 5          # 20,000 small pages, no latency, -c 50
+  bench/compare.py --workload w2 --variants floor,fiber-noparse,baseline:fiber-noparse --baseline B
+                                                     # this build beside B, e.g. an older commit's
   bench/compare.py --workload w3                     # 10,000 URLs x 1 s at -c 10000
   bench/compare.py --workload idle                   # 200 URLs x 2 s at -c 200: CPU while waiting
 
@@ -89,8 +91,8 @@ def resource_children():
     return delta
 
 
-def run_crawl(urls_file, conc, mode, parse, db, extra):
-    args = [CRAWL, "run", urls_file, "--mode", mode, "--db", db, "--no-progress", "--timeout", "60s"] + extra
+def run_crawl(urls_file, conc, mode, parse, db, extra, exe=CRAWL):
+    args = [exe, "run", urls_file, "--mode", mode, "--db", db, "--no-progress", "--timeout", "60s"] + extra
     if conc is not None:
         args += ["-c", str(conc)]
     if not parse:
@@ -116,6 +118,9 @@ def main():
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--testbed-threads", type=int, default=1)
     ap.add_argument("--json", help="also write the raw measurements to this file")
+    ap.add_argument("--baseline", help="another crawl binary (e.g. a build of an older commit): a variant "
+                    "written baseline:MODE-noparse or baseline:MODE-parse runs with it, interleaved with the "
+                    "rest, to tell a regression from the machine's drift")
     a = ap.parse_args()
     count, template, conc, default_variants = WORKLOADS[a.workload]
     variants = (a.variants or default_variants).split(",")
@@ -138,15 +143,21 @@ def main():
                 elif v == "curl":
                     m = run_curl_parallel(urls_file, conc, tmp)
                 else:
-                    mode, _, kind = v.partition("-")
+                    exe = CRAWL
+                    spec = v
+                    if v.startswith("baseline:"):
+                        if not a.baseline:
+                            sys.exit(f"{v} needs --baseline BINARY")
+                        exe, spec = a.baseline, v[len("baseline:"):]
+                    mode, _, kind = spec.partition("-")
                     extra = []
                     if mode.startswith("hybrid"):
                         # hybridPxT: P processes x T threads, the fibers making up -c
                         p, t = (int(x) for x in mode[len("hybrid"):].split("x"))
                         extra = ["--processes", str(p), "--threads", str(t), "--fibers", str(conc // (p * t))]
-                        m = run_crawl(urls_file, None, "hybrid", kind == "parse", db, extra)
+                        m = run_crawl(urls_file, None, "hybrid", kind == "parse", db, extra, exe)
                     else:
-                        m = run_crawl(urls_file, conc, mode, kind == "parse", db, extra)
+                        m = run_crawl(urls_file, conc, mode, kind == "parse", db, extra, exe)
                     if m["ok"] + m["failed"] != count:
                         sys.exit(f"{v}: {m['ok']} ok + {m['failed']} failed rows for {count} URLs")
                 results[v].append(m)

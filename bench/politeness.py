@@ -14,10 +14,13 @@ progress at once, and every URL has its row.
   bench/politeness.py --modes fiber,thread,process --repeat 5
   bench/politeness.py --control           # also each mode on the same number of URLs of one host
 
---control adds, beside each crawl, the same number of URLs all on one host with no per-host rule
-(so one connection pool serves every fetch and no politeness applies): what the mode itself costs
-at that rate. Where a mode misses the ideal by as much without politeness as with it, the gap is
-the concurrency model's own cost, not head-of-line blocking.
+--control adds two crawls beside each: the same shuffled list with no per-host rule ("no cap": a
+plain list over many hosts), and the same number of URLs all on one host with no per-host rule
+("one host": what the mode itself costs at that rate). Where a mode misses the ideal by as much on
+one host as with politeness, the gap is the concurrency model's own cost, not head-of-line
+blocking. The "conns" column is how many connections the testbed accepted (its /__stats, whose own
+request counts as one): each thread and each worker process has its own connection pool, so it
+shows whether URLs reached a producer already connected to their host.
 
 Needs a release build in build/ (scripts/demo or cmake --build build).
 """
@@ -70,7 +73,7 @@ def main():
     with open(one_host_file, "w") as f:
         f.write("".join(f"http://127.0.0.1:{port}/page/{n}\n" for n in range(total)))
     variants = [(mode, int(c), kind) for c in a.c.split(",") for mode in a.modes.split(",")
-                for kind in (["polite", "one host"] if a.control else ["polite"])]
+                for kind in (["polite", "no cap", "one host"] if a.control else ["polite"])]
     results = {v: [] for v in variants}
     try:
         for rep in range(a.repeat):
@@ -79,6 +82,8 @@ def main():
                 db = os.path.join(tmp, f"{mode}-{c}-{kind.replace(' ', '-')}.db")
                 if kind == "polite":
                     args = [CRAWL, "run", list_file, "--mode", mode, "--per-host", str(a.per_host)]
+                elif kind == "no cap":
+                    args = [CRAWL, "run", list_file, "--mode", mode]
                 else:
                     args = [CRAWL, "run", one_host_file, "--mode", mode]
                 args += ["--no-parse", "--db", db, "--no-progress"]
@@ -94,9 +99,10 @@ def main():
                 con.close()
                 hosts = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/__hosts").read())
                 peak = max(h["peak_concurrent"] for h in hosts.values())
+                stats = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/__stats").read())
                 if ok != total or (kind == "polite" and peak > a.per_host):
                     sys.exit(f"{mode} -c {c}: {ok} of {total} ok, peak per host {peak} > {a.per_host}")
-                results[(mode, c, kind)].append((wall, peak))
+                results[(mode, c, kind)].append((wall, peak, stats["connections_total"]))
                 print(f"  rep {rep + 1} {mode:8s} -c {c:4d} {kind:8s}: {wall:6.3f} s, peak per host {peak}",
                       file=sys.stderr)
     finally:
@@ -105,15 +111,16 @@ def main():
     print(f"\n{total} URLs ({a.hosts} hosts x {a.pages} pages, shuffled), {a.latency_ms} ms latency, "
           f"--per-host {a.per_host}, {a.repeat} interleaved repeats, {time.strftime('%Y-%m-%d')}")
     print(f"{'mode':8s} {'-c':>5s} {'list':8s} {'ideal s':>8s} {'median s':>9s} {'min-max':>13s} {'ratio':>6s} "
-          f"{'peak/host':>9s}")
+          f"{'peak/host':>9s} {'conns':>6s}")
     for (mode, c, kind), runs in results.items():
-        walls = [w for w, _ in runs]
+        walls = [w for w, _, _ in runs]
         in_flight = min(c, a.hosts * a.per_host) if kind == "polite" else c
         ideal = total / in_flight * a.latency_ms / 1000
         med = statistics.median(walls)
-        peak = max(p for _, p in runs)
+        peak = max(p for _, p, _ in runs)
+        conns = statistics.median(n for _, _, n in runs)
         print(f"{mode:8s} {c:5d} {kind:8s} {ideal:8.3f} {med:9.3f} {min(walls):6.3f}-{max(walls):<6.3f} "
-              f"{med / ideal:6.3f} {peak if kind == 'polite' else '-':>9}")
+              f"{med / ideal:6.3f} {peak if kind == 'polite' else '-':>9} {conns:6.0f}")
 
 
 if __name__ == "__main__":
