@@ -13,6 +13,7 @@ progress at once, and every URL has its row.
   bench/politeness.py                     # both concurrencies, 3 interleaved repeats, fiber mode
   bench/politeness.py --modes fiber,thread,process --repeat 5
   bench/politeness.py --control           # also each mode on the same number of URLs of one host
+  bench/politeness.py --crawl OLD/build/crawl   # the same with another build (e.g. an older commit)
 
 --control adds two crawls beside each: the same shuffled list with no per-host rule ("no cap": a
 plain list over many hosts), and the same number of URLs all on one host with no per-host rule
@@ -51,9 +52,12 @@ def main():
     ap.add_argument("--modes", default="fiber")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--control", action="store_true", help="also crawl one host without politeness")
+    ap.add_argument("--crawl", default=CRAWL, help="the crawl binary whose runs are measured (default: "
+                    "build/crawl; the testbed is always build/crawl's), e.g. an older commit's build")
     a = ap.parse_args()
-    if not os.path.exists(CRAWL):
-        sys.exit(f"{CRAWL} is missing: build first")
+    for exe in (CRAWL, a.crawl):
+        if not os.path.exists(exe):
+            sys.exit(f"{exe} is missing: build first")
     tmp = tempfile.mkdtemp(prefix="crawl-politeness-")
     testbed = subprocess.Popen(
         [CRAWL, "testbed", "--port", "0", "--hosts", str(a.hosts), "--host-pages", str(a.pages), "--latency",
@@ -81,11 +85,11 @@ def main():
                 urllib.request.urlopen(f"http://127.0.0.1:{port}/__reset-stats").read()
                 db = os.path.join(tmp, f"{mode}-{c}-{kind.replace(' ', '-')}.db")
                 if kind == "polite":
-                    args = [CRAWL, "run", list_file, "--mode", mode, "--per-host", str(a.per_host)]
+                    args = [a.crawl, "run", list_file, "--mode", mode, "--per-host", str(a.per_host)]
                 elif kind == "no cap":
-                    args = [CRAWL, "run", list_file, "--mode", mode]
+                    args = [a.crawl, "run", list_file, "--mode", mode]
                 else:
-                    args = [CRAWL, "run", one_host_file, "--mode", mode]
+                    args = [a.crawl, "run", one_host_file, "--mode", mode]
                 args += ["--no-parse", "--db", db, "--no-progress"]
                 if mode == "hybrid":
                     args += ["--threads", "2", "--fibers", str(c // 2)]
