@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/thread_name.hpp"
+
 namespace crawl::storage {
 namespace {
 
@@ -151,10 +153,12 @@ void ResultWriter::submit(PageRecord&& record) {
   has_room_.wait(lock, [&] { return queue_.size() < options_.queue_capacity || refusing_; });
   if (refusing_) return;
   queue_.push_back(std::move(record));
-  // The writer only waits on an empty queue, so only the first row needs to wake it.
-  bool was_empty = queue_.size() == 1;
+  // An idle writer wakes for the first row; one in a transaction once wake_rows rows wait (or at its
+  // deadline). Waking it for each row would have it take a core from the crawl thousands of times
+  // a second to write a row or two each time.
+  const bool wake = queue_.size() == wake_at_;
   lock.unlock();
-  if (was_empty) has_rows_.notify_one();
+  if (wake) has_rows_.notify_one();
 }
 
 void ResultWriter::finish(const RunStats& stats) {
@@ -189,6 +193,7 @@ void ResultWriter::stop_thread() {
 }
 
 void ResultWriter::write_until_closed() {
+  name_this_thread("crawl-writer");
   try {
     while (write_one_batch()) {
     }
@@ -200,11 +205,13 @@ void ResultWriter::write_until_closed() {
   }
 }
 
-// One transaction: waits for a first row, then takes rows until batch_rows or batch_interval.
-// Returns false when finish() has been called and everything is written.
+// One transaction: waits for a first row, then takes rows until batch_rows or batch_interval,
+// wake_rows or more at a time. Returns false when finish() has been called and everything is
+// written.
 bool ResultWriter::write_one_batch() {
   {
     std::unique_lock lock(mutex_);
+    wake_at_ = 1;
     has_rows_.wait(lock, [&] { return !queue_.empty() || closing_; });
     if (queue_.empty()) return false;
   }
@@ -216,8 +223,9 @@ bool ResultWriter::write_one_batch() {
     taken.clear();
     {
       std::unique_lock lock(mutex_);
-      if (!has_rows_.wait_until(lock, deadline, [&] { return !queue_.empty() || closing_; })) break;
-      if (queue_.empty()) break;  // closing: commit what we have, the next call ends the loop
+      wake_at_ = std::min({options_.wake_rows, options_.batch_rows - in_batch, options_.queue_capacity});
+      has_rows_.wait_until(lock, deadline, [&] { return queue_.size() >= wake_at_ || closing_; });
+      if (queue_.empty()) break;  // the deadline, or closing: commit, and the next call ends the loop
       size_t count = std::min(queue_.size(), options_.batch_rows - in_batch);
       auto end = queue_.begin() + static_cast<std::ptrdiff_t>(count);
       taken.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(end));

@@ -26,6 +26,8 @@ struct WriterOptions {
   // sees pages while the run goes on.
   size_t batch_rows = 4096;
   std::chrono::milliseconds batch_interval{50};
+  // Within a transaction the writer takes rows once this many wait (or at batch_interval).
+  size_t wake_rows = 256;
   // Rows that may wait for the writer before submit() blocks.
   size_t queue_capacity = 16384;
   // How long a write waits for another connection's lock before the writer gives up.
@@ -78,6 +80,7 @@ class ResultWriter {
   mutable std::mutex mutex_;
   std::condition_variable has_rows_;
   std::condition_variable has_room_;
+  size_t wake_at_ = 1;  // submit() wakes the writer when the queue reaches this many rows
   std::deque<PageRecord> queue_;
   bool closing_ = false;   // finish() asked the thread to drain and stop
   bool refusing_ = false;  // submit() drops rows: the writer failed or has stopped

@@ -26,7 +26,7 @@ TEST(Database, CreatesTheSchemaInANewFile) {
   { Database db = Database::open(path); }
 
   EXPECT_EQ(test::query_int(path, "PRAGMA user_version"), latest_schema_version());
-  EXPECT_EQ(latest_schema_version(), 3);
+  EXPECT_EQ(latest_schema_version(), 4);
   auto journal = test::query_rows(path, "PRAGMA journal_mode");
   EXPECT_EQ(*journal.at(0)["journal_mode"], "wal");
 
@@ -52,7 +52,21 @@ TEST(Database, CreatesTheSchemaInANewFile) {
 
   EXPECT_EQ(
       test::query_int(path, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'pages'"),
-      3);
+      2);
+}
+
+// The reports' queries still find their rows through an index where one is kept: `errors` through
+// the partial index of failed pages, the run's count through pages_by_run_seq.
+TEST(Database, ErrorsReportUsesThePartialIndex) {
+  test::TempDir dir;
+  const std::string path = dir.file("plan.db");
+  { Database db = Database::open(path); }
+  auto plan = test::query_rows(path,
+                               "EXPLAIN QUERY PLAN SELECT error, count(*) FROM pages "
+                               "WHERE run_id = 1 AND error IS NOT NULL GROUP BY error");
+  std::string details;
+  for (auto& row : plan) details += *row.at("detail") + "\n";
+  EXPECT_NE(details.find("pages_failed_by_run"), std::string::npos) << details;
 }
 
 TEST(Database, MigratesAnEmptyExistingFile) {
@@ -81,7 +95,8 @@ TEST(Database, ReopeningAtTheLatestVersionKeepsTheData) {
   EXPECT_EQ(test::query_int(path, "SELECT count(*) FROM runs"), 1);
 }
 
-// A file written before `crawl bench` existed (version 1) gains the bench tables and keeps its runs.
+// A file written before `crawl bench` existed (version 1) gains the bench tables, trades two indexes
+// for the partial one (version 4) and keeps its runs.
 TEST(Database, MigratesVersionOneToTheBenchTables) {
   test::TempDir dir;
   const std::string path = dir.file("v1.db");
@@ -92,15 +107,24 @@ TEST(Database, MigratesVersionOneToTheBenchTables) {
         "queue_capacity, consumers, callback_threads, parse, version, command_line) "
         "VALUES ('completed', '2024-01-01T00:00:00.000Z', 'fiber', 1, 1, 8, 8, 10, 1, 1, 1, '0.1.0', 'crawl "
         "run')");
-    db.exec("DROP TABLE links; DROP TABLE bench_skips; DROP TABLE benches; PRAGMA user_version = 1");
+    // What version 1 had and later versions do not.
+    db.exec(
+        "DROP TABLE links; DROP TABLE bench_skips; DROP TABLE benches; DROP INDEX pages_failed_by_run; "
+        "CREATE INDEX pages_by_run_total_ms ON pages(run_id, total_ms); "
+        "CREATE INDEX pages_by_run_error ON pages(run_id, error); PRAGMA user_version = 1");
   }
   Database db = Database::open(path);
-  EXPECT_EQ(db.schema_version(), 3);
+  EXPECT_EQ(db.schema_version(), 4);
   EXPECT_EQ(test::query_int(path, "SELECT count(*) FROM runs"), 1);
   EXPECT_EQ(test::query_int(path, "SELECT count(*) FROM benches"), 0);
   EXPECT_EQ(column_names(path, "bench_skips"),
             (std::set<std::string>{"bench_id", "mode", "concurrency", "reason"}));
   EXPECT_EQ(column_names(path, "links"), (std::set<std::string>{"run_id", "from_seq", "from_url", "to_url"}));
+  auto indexes = test::query_rows(
+      path, "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'pages' ORDER BY name");
+  ASSERT_EQ(indexes.size(), 2u);
+  EXPECT_EQ(*indexes[0].at("name"), "pages_by_run_seq");
+  EXPECT_EQ(*indexes[1].at("name"), "pages_failed_by_run");
 }
 
 TEST(Database, WorksInMemory) {
