@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "common/thread_name.hpp"
 #include "common/usage_error.hpp"
 
 namespace crawl {
@@ -46,6 +47,7 @@ std::string CallbackPool::first_failure() const {
 }
 
 void CallbackPool::work() {
+  name_this_thread("crawl-callback");
   for (;;) {
     std::function<void()> task;
     {

@@ -156,9 +156,9 @@ Transfer::~Transfer() {
   curl_slist_free_all(static_cast<curl_slist*>(headers_));
 }
 
-void Transfer::begin(const UrlTask& task, std::string worker) {
-  task_ = task;
-  worker_ = std::move(worker);
+void Transfer::begin(UrlTask&& task, std::string_view worker) {
+  task_ = std::move(task);
+  worker_.assign(worker);
   body_.clear();
   body_bytes_ = 0;
   too_large_ = false;
@@ -212,14 +212,14 @@ Page Transfer::finish(int curl_code) {
   Page page;
   auto& r = page.record;
   r.seq = task_.seq;
-  r.source = task_.source;
+  r.source = std::move(task_.source);
   r.line = task_.line;
-  r.input = task_.input;
-  r.url = task_.url;
+  r.input = std::move(task_.input);
+  r.url = std::move(task_.url);
   r.depth = task_.depth;
-  r.parent_url = task_.parent_url;
+  r.parent_url = std::move(task_.parent_url);
   r.attempts = task_.attempt;
-  page.seed_host = task_.seed_host;
+  page.seed_host = std::move(task_.seed_host);
   r.worker = worker_;
   r.fetched_at = started_unix_;
 

@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "crawler/page.hpp"
@@ -79,9 +80,11 @@ class Transfer {
   Transfer& operator=(const Transfer&) = delete;
 
   CURL* easy() const { return easy_; }
-  // Points the handle at `task` and resets per-transfer state; the connection is kept.
-  void begin(const UrlTask& task, std::string worker);
-  // Builds the page from the result of the transfer begun last.
+  // Points the handle at `task` and resets per-transfer state; the connection is kept. The task is
+  // moved in and its strings moved on into the page: a page costs no copies of them.
+  void begin(UrlTask&& task, std::string_view worker);
+  const UrlTask& task() const { return task_; }
+  // Builds the page from the result of the transfer begun last, and takes the task's strings.
   Page finish(int curl_code);
   // Runs the begun transfer to completion on this thread (thread and process modes).
   Page perform();

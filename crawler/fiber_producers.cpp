@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "common/thread_name.hpp"
 #include "crawler/curl_scheduler.hpp"
 #include "crawler/errors.hpp"
 #include "crawler/producers.hpp"
@@ -100,12 +101,16 @@ struct ThreadQueues {
 void hand_over(const ProducerContext& ctx, ThreadQueues& q) {
   PageBatch batch;
   batch.swap(q.outbox);
+  // Room for a whole batch at once: growing it page by page would move every Page several times.
+  q.outbox.reserve(ctx.page_batch);
   ctx.pages.push(std::move(batch));  // blocks this fiber only when the consumers are behind
 }
 
 void fetch_loop(const ProducerContext& ctx, CurlScheduler& scheduler, ThreadQueues& q,
                 const std::string& worker) {
-  Transfer transfer(ctx.fetch, nullptr, &ctx.stop, ctx.starts);
+  // No `stop` for the transfer: on a stop the scheduler abandons every transfer itself (abort_all),
+  // so libcurl's progress callback, which would only watch for it, stays off.
+  Transfer transfer(ctx.fetch, nullptr, nullptr, ctx.starts);
   for (;;) {
     if (q.tasks.empty()) {
       if (q.input_done) return;
@@ -138,8 +143,9 @@ void fetch_loop(const ProducerContext& ctx, CurlScheduler& scheduler, ThreadQueu
           unfetched_page(task, category::kInterrupted, "the run was interrupted before the fetch"));
     } else {
       ctx.in_flight.fetch_add(1, std::memory_order_relaxed);
-      transfer.begin(task, worker);
-      q.outbox.push_back(transfer.finish(scheduler.perform(transfer.easy(), task.url.starts_with("https:"))));
+      const bool https = task.url.starts_with("https:");
+      transfer.begin(std::move(task), worker);
+      q.outbox.push_back(transfer.finish(scheduler.perform(transfer.easy(), https)));
       ctx.in_flight.fetch_sub(1, std::memory_order_relaxed);
     }
     if (!ctx.keep(q.outbox.back())) q.outbox.pop_back();
@@ -148,6 +154,7 @@ void fetch_loop(const ProducerContext& ctx, CurlScheduler& scheduler, ThreadQueu
 }
 
 void run_thread(const ProducerContext& ctx, int thread_index, int fibers) {
+  name_this_thread("crawl-fibers" + std::to_string(thread_index));
   CurlScheduler* scheduler = nullptr;
   // Idle connections kept per thread: enough for every fiber's keep-alive connection, and with few
   // fibers enough for a list over a few dozen hosts (an idle connection costs a descriptor and a
@@ -157,12 +164,15 @@ void run_thread(const ProducerContext& ctx, int thread_index, int fibers) {
                                                          std::max<long>(fibers, kMinIdleConnections));
   const int waker = ctx.wakers.add([scheduler] { scheduler->notify(); });
   ThreadQueues queues;
+  queues.outbox.reserve(ctx.page_batch);
   // Before the thread sleeps, pages waiting for a full batch go to the consumers (if there is
   // room; otherwise the next full batch blocks its fiber, which is the backpressure).
   scheduler->set_before_sleep([&ctx, &queues] {
     if (queues.outbox.empty()) return;
-    if (ctx.pages.try_push(std::move(queues.outbox)) == boost::fibers::channel_op_status::success)
+    if (ctx.pages.try_push(std::move(queues.outbox)) == boost::fibers::channel_op_status::success) {
       queues.outbox = PageBatch{};
+      queues.outbox.reserve(ctx.page_batch);
+    }
   });
   {
     auto stacks = std::make_shared<StackPool>(static_cast<size_t>(fibers), kFiberStack);

@@ -33,8 +33,10 @@ constexpr size_t kMaxRobotsBytes = 512 * 1024;
 constexpr int kHostFailuresBeforeBackoff = 3;
 constexpr int kMaxHostBackoffDoublings = 4;
 // Without per-host rules: tasks handed out beyond what is in flight, so no producer waits for the
-// frontier (see State::release_limit).
-constexpr int64_t kMaxReserve = 256;
+// frontier (see State::release_limit). Completions wake the frontier only once a quarter of it is
+// left (see wake_for_fetched): a larger reserve means fewer wake-ups, each of which takes a core
+// from the fetching threads for a moment.
+constexpr int64_t kReserve = 256;
 
 // The path and query of a normalised URL, as robots.txt rules are matched against it.
 std::string path_of(const std::string& url) {
@@ -208,6 +210,7 @@ struct Frontier::State {
   std::vector<std::pair<int64_t, std::vector<std::string>>> done_inbox;
   std::unordered_map<int64_t, UrlTask> finished;  // fetched for the last time, row not yet done
   int64_t backlog = 0;                            // URLs waiting in host queues (published copy)
+  int64_t out = 0;                                // tasks out, as of the last round (published copy)
   bool woken = false;                             // a wake-up is pending: no need for another
   FrontierStats stats;
 
@@ -249,8 +252,7 @@ struct Frontier::State {
     track_links = f.max_depth > 0;
     // The reserve covers the completions between two looks of the frontier; more would only hold
     // memory (10,000 tasks waiting at -c 10000).
-    release_limit = strict ? c : c + std::min<int64_t>(c, kMaxReserve);
-    wake_every = strict ? 1 : std::max(1, std::min<int>(c, kMaxReserve) / 4);
+    release_limit = strict ? c : c + kReserve;
     multi = curl_multi_init();
     if (!multi) throw std::bad_alloc();
     open_by_depth.assign(static_cast<size_t>(f.max_depth) + 1, 0);
@@ -264,18 +266,21 @@ struct Frontier::State {
     curl_multi_cleanup(multi);
   }
 
-  // Any thread, under `mutex`: makes the frontier thread look at its inboxes. Without per-host
-  // rules the frontier keeps a reserve of tasks out (see release_limit), so completions need not
-  // wake it one by one: every `wake_every`-th does, and a short poll catches the rest.
-  void wake_locked(bool now = true) {
+  // Any thread, under `mutex`: makes the frontier thread look at its inboxes.
+  void wake_locked() {
     if (woken) return;
-    if (!now && ++unwoken < wake_every) return;
     woken = true;
-    unwoken = 0;
     curl_multi_wakeup(multi);
   }
-  int unwoken = 0;
-  int wake_every = 1;
+  // Any thread, under `mutex`, after a fetched event is queued. Without per-host rules the frontier
+  // keeps a reserve of tasks out (see release_limit), so it need not hear of each completion at
+  // once: only when no more than a quarter of the reserve is left to fetch, early enough to top it
+  // up before a producer runs dry. Near the end of the run, when fewer than that are out, every
+  // completion wakes it, so the run ends as soon as its last page does.
+  void wake_for_fetched(bool now) {
+    const int64_t unfetched = out - static_cast<int64_t>(fetched_inbox.size());
+    if (now || strict || unfetched <= concurrency + kReserve / 4) wake_locked();
+  }
   bool strict = true;        // per-host rules are in force: hand out no more than can start now
   bool track_links = false;  // pages' links are wanted: a URL is finished when its row is parsed
   int64_t release_limit = 0;
@@ -740,7 +745,7 @@ bool Frontier::fetched(const Page& page) {
     s.finished.emplace(r.seq, std::move(*task));
   }
   s.fetched_inbox.push_back(std::move(e));
-  s.wake_locked(s.strict || retry);
+  s.wake_for_fetched(retry);
   return !retry;
 }
 
@@ -764,7 +769,7 @@ void Frontier::page_done(int64_t seq, std::vector<std::string>&& links) {
 }
 
 size_t Frontier::capacity_for(int concurrency) {
-  return static_cast<size_t>(concurrency + std::min<int64_t>(concurrency, kMaxReserve));
+  return static_cast<size_t>(concurrency + kReserve);
 }
 
 void Frontier::wake() {
@@ -838,6 +843,7 @@ void Frontier::run() {
     {
       std::lock_guard lock(s.mutex);
       s.backlog = s.queued;
+      s.out = s.in_flight;
       if (s.backlog < kMaxQueuedSeeds || s.interrupted) s.seed_room.notify_all();
     }
     if (seeds_finished && s.open.empty()) break;
@@ -846,8 +852,6 @@ void Frontier::run() {
     auto until = now + std::chrono::seconds(1);
     if (!s.timers.empty()) until = std::min(until, s.timers.top().at);
     if (!s.retry_timers.empty()) until = std::min(until, s.retry_timers.top().at);
-    // Completions that did not wake the frontier (see wake_locked) are picked up this often.
-    if (!s.strict && s.in_flight > 0) until = std::min(until, now + milliseconds(2));
     const auto wait_ms = std::chrono::ceil<milliseconds>(until - Clock::now()).count();
     int numfds = 0;
     curl_multi_poll(s.multi, nullptr, 0, static_cast<int>(std::max<int64_t>(wait_ms, 0)), &numfds);

@@ -24,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/thread_name.hpp"
 #include "common/usage_error.hpp"
 #include "crawler/errors.hpp"
 #include "crawler/ipc.hpp"
@@ -139,12 +140,12 @@ class StartsToWriter final : public StartListener {
   std::string out;
   while (auto frame = read_frame(sock, in)) {
     if (frame->kind != ipc::FrameKind::task) continue;  // a stop frame: SIGUSR1 does the work
-    const UrlTask task = ipc::decode_task(frame->payload);
+    UrlTask task = ipc::decode_task(frame->payload);
     Page page;
     if (g_worker_stop.load(std::memory_order_relaxed)) {
       page = unfetched_page(task, category::kInterrupted, "the run was interrupted before the fetch");
     } else {
-      transfer.begin(task, worker);
+      transfer.begin(std::move(task), worker);
       page = transfer.perform();
     }
     out.clear();
@@ -169,6 +170,7 @@ class StartsToWriter final : public StartListener {
   std::atomic<int64_t> in_flight{0};
   Wakers wakers;
   std::thread control([&] {
+    name_this_thread("crawl-control");
     ipc::FrameBuffer in;
     char buf[64 * 1024];
     for (;;) {

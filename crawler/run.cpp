@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/thread_name.hpp"
 #include "common/usage_error.hpp"
 #include "crawler/channel.hpp"
 #include "crawler/errors.hpp"
@@ -89,12 +90,15 @@ UrlTask task_from(urls::UrlLine&& line) {
 // Reads every source and hands each line to the frontier, or turns it straight into a row when it
 // cannot be fetched (bad line, left out by --include/--exclude, run interrupted). Once the run is
 // stopped, the rest of each file is still read so that every line gets its row; standard input is
-// not waited on any further (it may never end). Rows go out in batches of `batch`; reading stdin,
-// a batch is one line, so a slow pipe never holds lines back.
+// not waited on any further (it may never end). Rows go out in batches of `batch`, URLs to the
+// frontier in batches of kSeedBatch (each batch may wake it); reading stdin, a batch is one line,
+// so a slow pipe never holds lines back.
 void read_sources(urls::UrlReader& reader, Frontier& frontier, PageChannel& pages, const LinkFilter& filter,
                   const std::atomic<bool>& stop, bool stdin_is_a_source, size_t batch,
                   std::atomic<int64_t>& next_seq) {
-  if (stdin_is_a_source) batch = 1;
+  constexpr size_t kSeedBatch = 256;
+  size_t seed_batch = kSeedBatch;
+  if (stdin_is_a_source) batch = seed_batch = 1;
   urls::UrlLine line;
   PageBatch page_batch;
   std::vector<UrlTask> seeds;
@@ -122,7 +126,7 @@ void read_sources(urls::UrlReader& reader, Frontier& frontier, PageChannel& page
       seeds.push_back(std::move(task));
     }
     if (page_batch.size() >= batch) flush_pages();
-    if (seeds.size() >= batch) flush_seeds();  // blocks while the frontier holds many URLs already
+    if (seeds.size() >= seed_batch) flush_seeds();  // blocks while the frontier holds many URLs already
   }
   flush_pages();
   flush_seeds();
@@ -238,6 +242,7 @@ class ProgressLine {
 
  private:
   void loop() {
+    name_this_thread("crawl-progress");
     const auto start = Clock::now();
     std::unique_lock lock(mutex_);
     while (!wake_.wait_for(lock, std::chrono::milliseconds(250), [&] { return done_; })) {
@@ -359,9 +364,12 @@ RunSummary run_crawl(const RunOptions& options) {
   const size_t batch = layout.mode == Mode::thread ? 1 : batch_size_for(layout.fibers);
   const size_t page_capacity = channel_capacity_for(std::max<size_t>(options.queue_capacity / batch, 1));
   config.queue_capacity = static_cast<int>((page_capacity - 1) * batch);
-  config.consumers = options.consumers > 0
-                         ? options.consumers
-                         : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  // Without parsing a consumer only counts and hands rows to the writer, a few microseconds a page:
+  // one keeps up with any crawl, and a second would only add wake-ups that take cores from the
+  // fetching threads.
+  config.consumers = options.consumers > 0 ? options.consumers
+                     : options.parse ? std::max(1, static_cast<int>(std::thread::hardware_concurrency()))
+                                     : 1;
   config.callback_threads = options.callbacks.empty() ? 0 : std::max(1, options.callback_threads);
   config.parse = options.parse;
   config.version = CRAWL_VERSION;
@@ -408,9 +416,14 @@ RunSummary run_crawl(const RunOptions& options) {
     if (workers) workers->sample_memory();
   });
 
-  std::thread reader_thread(
-      [&] { read_sources(reader, frontier, pages, link_filter, stop, stdin_is_a_source, batch, next_seq); });
-  std::thread frontier_thread([&] { frontier.run(); });
+  std::thread reader_thread([&] {
+    name_this_thread("crawl-reader");
+    read_sources(reader, frontier, pages, link_filter, stop, stdin_is_a_source, batch, next_seq);
+  });
+  std::thread frontier_thread([&] {
+    name_this_thread("crawl-frontier");
+    frontier.run();
+  });
   std::string producer_failure;
   std::thread producer_thread([&] {
     ProducerContext ctx{tasks, pages, fetch, stop, in_flight, wakers, batch, "", &frontier, &frontier};
@@ -445,7 +458,11 @@ RunSummary run_crawl(const RunOptions& options) {
   ConsumerShared shared{pages,    frontier, link_filter, {},
                         options,  *writer,  tally,       callbacks ? &*callbacks : nullptr,
                         parse_cpu};
-  for (int i = 0; i < config.consumers; ++i) consumers.emplace_back([&shared] { consume(shared); });
+  for (int i = 0; i < config.consumers; ++i)
+    consumers.emplace_back([&shared, i] {
+      name_this_thread("crawl-consume" + std::to_string(i));
+      consume(shared);
+    });
 
   reader_thread.join();
   frontier_thread.join();

@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include "common/thread_name.hpp"
+
 namespace crawl {
 namespace {
 
@@ -28,6 +30,7 @@ SignalWatcher::SignalWatcher(std::atomic<bool>& stop) : stop_(stop) {
   sigset_t set = watched_signals();
   pthread_sigmask(SIG_BLOCK, &set, &old_mask_);
   thread_ = std::thread([this, set] {
+    name_this_thread("crawl-signals");
     for (;;) {
       int sig = 0;
       if (sigwait(&set, &sig) != 0) continue;

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "common/thread_name.hpp"
 #include "crawler/errors.hpp"
 #include "crawler/producers.hpp"
 
@@ -75,6 +76,7 @@ void run_thread_producers(const ProducerContext& ctx, TaskRouter& router, int th
   workers.reserve(static_cast<size_t>(threads));
   auto body = [&ctx, &share, &router, &page_gate](int i) {
     return [&ctx, &share, &router, &page_gate, i] {
+      name_this_thread("crawl-fetch" + std::to_string(i));
       Transfer transfer(ctx.fetch, share.get(), &ctx.stop, ctx.starts);
       const std::string worker = ctx.worker_prefix + "t" + std::to_string(i);
       while (std::optional<UrlTask> task = router.take(i)) {
@@ -84,7 +86,7 @@ void run_thread_producers(const ProducerContext& ctx, TaskRouter& router, int th
               unfetched_page(*task, category::kInterrupted, "the run was interrupted before the fetch"));
         } else {
           ctx.in_flight.fetch_add(1, std::memory_order_relaxed);
-          transfer.begin(*task, worker);
+          transfer.begin(std::move(*task), worker);
           out.push_back(transfer.perform());
           ctx.in_flight.fetch_sub(1, std::memory_order_relaxed);
         }
