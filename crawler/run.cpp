@@ -91,14 +91,15 @@ UrlTask task_from(urls::UrlLine&& line) {
 // cannot be fetched (bad line, left out by --include/--exclude, run interrupted). Once the run is
 // stopped, the rest of each file is still read so that every line gets its row; standard input is
 // not waited on any further (it may never end). Rows go out in batches of `batch`, URLs to the
-// frontier in batches of kSeedBatch (each batch may wake it); reading stdin, a batch is one line,
-// so a slow pipe never holds lines back.
+// frontier in batches that double from `batch` to kSeedBatch (each batch may wake it, and the first
+// URLs should start fetching at once); reading stdin, a batch is one line, so a slow pipe never
+// holds lines back.
 void read_sources(urls::UrlReader& reader, Frontier& frontier, PageChannel& pages, const LinkFilter& filter,
                   const std::atomic<bool>& stop, bool stdin_is_a_source, size_t batch,
                   std::atomic<int64_t>& next_seq) {
   constexpr size_t kSeedBatch = 256;
-  size_t seed_batch = kSeedBatch;
-  if (stdin_is_a_source) batch = seed_batch = 1;
+  if (stdin_is_a_source) batch = 1;
+  size_t seed_batch = batch;
   urls::UrlLine line;
   PageBatch page_batch;
   std::vector<UrlTask> seeds;
@@ -107,6 +108,7 @@ void read_sources(urls::UrlReader& reader, Frontier& frontier, PageChannel& page
   };
   auto flush_seeds = [&] {
     if (!seeds.empty()) frontier.add_seeds(std::exchange(seeds, {}));
+    if (!stdin_is_a_source) seed_batch = std::min(seed_batch * 2, kSeedBatch);
   };
   while (reader.next(line)) {
     const bool stopped = stop.load(std::memory_order_relaxed);
