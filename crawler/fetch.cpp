@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <new>
 
 #include "crawler/errors.hpp"
@@ -72,6 +73,18 @@ std::string_view category_for(CURLcode rc) {
   }
 }
 
+// Whether any variable libcurl reads a proxy from is set. libcurl looks them up (several getenv
+// calls, each a scan of the environment) for every request that has no proxy set.
+bool proxy_in_environment() {
+  static const bool set = [] {
+    for (const char* name :
+         {"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"})
+      if (const char* value = std::getenv(name); value && *value) return true;
+    return false;
+  }();
+  return set;
+}
+
 }  // namespace
 
 void apply_safety_defaults(CURL* easy, const FetchOptions& options) {
@@ -88,7 +101,10 @@ void apply_safety_defaults(CURL* easy, const FetchOptions& options) {
   // "" asks for every encoding this libcurl decodes; write callbacks see decoded bytes, so size
   // limits also hold after decompression.
   curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
-  if (!options.proxy.empty()) curl_easy_setopt(easy, CURLOPT_PROXY, options.proxy.c_str());
+  if (!options.proxy.empty())
+    curl_easy_setopt(easy, CURLOPT_PROXY, options.proxy.c_str());
+  else if (!proxy_in_environment())
+    curl_easy_setopt(easy, CURLOPT_PROXY, "");  // no proxy: the same as libcurl would find, found once
 }
 
 CurlShare::CurlShare() : share_(curl_share_init()) {

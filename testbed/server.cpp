@@ -277,11 +277,18 @@ asio::awaitable<void> Session::run() {
     }
     const auto& message = parser.get();
     const auto host = message.find(http::field::host);
-    const Request request{.target = std::string(message.target()),
-                          .host = host == message.end() ? std::string() : std::string(host->value()),
-                          .is_get = message.method() == http::verb::get,
-                          .keep_alive = message.keep_alive(),
-                          .http11 = message.version() >= 11};
+    Request request{.target = std::string(message.target()),
+                    .host = host == message.end() ? std::string() : std::string(host->value()),
+                    .is_get = message.method() == http::verb::get,
+                    .keep_alive = message.keep_alive(),
+                    .http11 = message.version() >= 11};
+    // A request sent to a proxy names the whole URL ("GET http://host/path"): the testbed answers
+    // it as that host would, so a crawl through --proxy can be tested against it.
+    if (request.target.starts_with("http://")) {
+      const auto slash = request.target.find('/', 7);
+      request.host = request.target.substr(7, slash == std::string::npos ? std::string::npos : slash - 7);
+      request.target = slash == std::string::npos ? "/" : request.target.substr(slash);
+    }
     if (!co_await answer(request)) break;
   }
   if (socket_.is_open()) {

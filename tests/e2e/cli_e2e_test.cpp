@@ -52,6 +52,46 @@ TEST(Cli, BadUsageIsOneLineAndExitTwo) {
   }
 }
 
+// proxied.invalid never resolves, so a page of it with the testbed's title can only have come
+// through the proxy: named with --proxy, or found in the environment as libcurl would find it.
+TEST(Cli, FetchesThroughAProxyFromTheFlagOrTheEnvironment) {
+  auto testbed = test::Testbed::start();
+  test::TempDir dir;
+  const std::string db = dir.file("p.db");
+  const std::vector<std::string> no_proxy_env = {
+      "/usr/bin/env", "-u",        "http_proxy", "-u",          "HTTP_PROXY", "-u",         "all_proxy",
+      "-u",           "ALL_PROXY", "-u",         "https_proxy", "-u",         "HTTPS_PROXY"};
+  auto crawl_with = [&](std::vector<std::string> env, const std::string& url,
+                        std::vector<std::string> extra) {
+    std::vector<std::string> argv = no_proxy_env;
+    argv.insert(argv.end(), env.begin(), env.end());
+    argv.insert(argv.end(), {test::crawl_binary(), "run", "--url", url, "--db", db, "--no-progress"});
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return test::run_process(argv);
+  };
+  for (const char* mode : {"fiber", "thread"}) {
+    SCOPED_TRACE(mode);
+    EXPECT_EQ(crawl_with({}, "http://proxied.invalid/page/1", {"--proxy", testbed.base_url(), "--mode", mode})
+                  .exit_code,
+              0);
+    EXPECT_EQ(
+        crawl_with({"http_proxy=" + testbed.base_url()}, "http://proxied.invalid/page/2", {"--mode", mode})
+            .exit_code,
+        0);
+    EXPECT_EQ(crawl_with({}, "http://proxied.invalid/page/3", {"--mode", mode}).exit_code, 0);
+    auto rows = test::query_rows(db,
+                                 "SELECT url, coalesce(status, 0) AS status, coalesce(error, '') AS error, "
+                                 "coalesce(title, '') AS title "
+                                 "FROM pages WHERE run_id > (SELECT max(id) - 3 FROM runs) ORDER BY run_id");
+    ASSERT_EQ(rows.size(), 3u);
+    EXPECT_EQ(*rows[0].at("status"), "200");
+    EXPECT_EQ(*rows[0].at("title"), "Page 1");
+    EXPECT_EQ(*rows[1].at("status"), "200");
+    EXPECT_EQ(*rows[1].at("title"), "Page 2");
+    EXPECT_EQ(*rows[2].at("error"), "dns") << "without a proxy the host does not resolve";
+  }
+}
+
 TEST(Cli, QueriesAreReadOnly) {
   auto testbed = test::Testbed::start();
   test::TempDir dir;
