@@ -58,19 +58,40 @@ CurlScheduler::~CurlScheduler() {
 
 int CurlScheduler::perform(CURL* easy, bool may_multiplex) {
   if (stop_ && stop_->load(std::memory_order_relaxed)) return CURLE_ABORTED_BY_CALLBACK;
-  boost::fibers::promise<int> done;
-  auto result = done.get_future();
+  Waiter waiter;
+  waiter.easy = easy;
+  auto result = waiter.done.get_future();
   // PIPEWAIT: a new transfer to a host with a connection being set up waits to learn whether it can
   // share it (HTTP/2) instead of opening another. Only TLS can negotiate HTTP/2 (ALPN) here, so for
   // plain http it would only hold every new transfer back until a first response shows HTTP/1.1.
   curl_easy_setopt(easy, CURLOPT_PIPEWAIT, may_multiplex ? 1L : 0L);
-  waiting_.emplace(easy, &done);
+  // The scheduler owns the handle's private pointer while the transfer runs.
+  curl_easy_setopt(easy, CURLOPT_PRIVATE, &waiter);
+  link(waiter);
   CURLMcode rc = curl_multi_add_handle(multi_, easy);
   if (rc != CURLM_OK) {
-    waiting_.erase(easy);
+    unlink(waiter);
     return CURLE_FAILED_INIT;
   }
   return result.get();
+}
+
+void CurlScheduler::link(Waiter& w) {
+  w.prev = nullptr;
+  w.next = waiting_;
+  if (waiting_) waiting_->prev = &w;
+  waiting_ = &w;
+  ++in_flight_;
+}
+
+void CurlScheduler::unlink(Waiter& w) {
+  if (w.prev)
+    w.prev->next = w.next;
+  else
+    waiting_ = w.next;
+  if (w.next) w.next->prev = w.prev;
+  w.prev = w.next = nullptr;
+  --in_flight_;
 }
 
 void CurlScheduler::awakened(boost::fibers::context* ctx) noexcept {
@@ -133,23 +154,27 @@ void CurlScheduler::collect_finished() {
     if (msg->msg != CURLMSG_DONE) continue;
     CURL* easy = msg->easy_handle;
     const int code = msg->data.result;
+    void* waiter = nullptr;
+    curl_easy_getinfo(easy, CURLINFO_PRIVATE, &waiter);
+    curl_easy_setopt(easy, CURLOPT_PRIVATE, nullptr);  // the Waiter is gone once its fiber runs
     // Removed here, outside any curl callback, so its connection goes back to the pool at once.
     curl_multi_remove_handle(multi_, easy);
-    auto it = waiting_.find(easy);
-    if (it == waiting_.end()) continue;
-    boost::fibers::promise<int>* done = it->second;
-    waiting_.erase(it);
-    done->set_value(code);  // makes the fetching fiber ready; it runs after suspend_until returns
+    if (!waiter) continue;
+    auto& w = *static_cast<Waiter*>(waiter);
+    unlink(w);
+    // Makes the fetching fiber ready; it runs after suspend_until returns, and its Waiter goes.
+    w.done.set_value(code);
   }
 }
 
 void CurlScheduler::abort_all() {
   aborted_ = true;
-  for (auto& [easy, done] : waiting_) {
-    curl_multi_remove_handle(multi_, easy);
-    done->set_value(CURLE_ABORTED_BY_CALLBACK);
+  while (Waiter* w = waiting_) {
+    curl_multi_remove_handle(multi_, w->easy);
+    curl_easy_setopt(w->easy, CURLOPT_PRIVATE, nullptr);
+    unlink(*w);
+    w->done.set_value(CURLE_ABORTED_BY_CALLBACK);
   }
-  waiting_.clear();
 }
 
 int CurlScheduler::on_socket(CURL*, int fd, int what, void* self, void* socket_data) noexcept {

@@ -11,7 +11,6 @@
 #include <boost/fiber/scheduler.hpp>
 #include <chrono>
 #include <functional>
-#include <unordered_map>
 
 #include "crawler/fetch.hpp"
 
@@ -32,7 +31,7 @@ class CurlScheduler : public boost::fibers::algo::algorithm {
   // Called (on this thread) each time it is about to block waiting for events.
   void set_before_sleep(std::function<void()> hook) { before_sleep_ = std::move(hook); }
   // Handles added and not yet finished.
-  size_t transfers_in_flight() const { return waiting_.size(); }
+  size_t transfers_in_flight() const { return in_flight_; }
 
   void awakened(boost::fibers::context* ctx) noexcept override;
   boost::fibers::context* pick_next() noexcept override;
@@ -47,6 +46,18 @@ class CurlScheduler : public boost::fibers::algo::algorithm {
   void collect_finished();
   void abort_all();
 
+  // A fetching fiber's wait, on that fiber's own frame for as long as its transfer runs: found from
+  // the easy handle (CURLOPT_PRIVATE) when the transfer ends, and linked in a list so that a stop can
+  // end them all. No allocation and no lookup per transfer.
+  struct Waiter {
+    boost::fibers::promise<int> done;
+    CURL* easy = nullptr;
+    Waiter* prev = nullptr;
+    Waiter* next = nullptr;
+  };
+  void link(Waiter& w);
+  void unlink(Waiter& w);
+
   boost::fibers::scheduler::ready_queue_type ready_;
   CURLM* multi_ = nullptr;
   int epoll_fd_ = -1;
@@ -55,7 +66,8 @@ class CurlScheduler : public boost::fibers::algo::algorithm {
   bool aborted_ = false;
   bool has_curl_deadline_ = false;
   std::chrono::steady_clock::time_point curl_deadline_{};
-  std::unordered_map<CURL*, boost::fibers::promise<int>*> waiting_;
+  Waiter* waiting_ = nullptr;  // transfers in flight, newest first
+  size_t in_flight_ = 0;
   std::function<void()> before_sleep_;
 };
 
