@@ -132,7 +132,6 @@ Transfer::Transfer(const FetchOptions& options, CURLSH* share, const std::atomic
                    StartListener* starts)
     : options_(options), stop_(stop), starts_(starts), easy_(curl_easy_init()) {
   if (!easy_) throw std::bad_alloc();
-  curl_easy_setopt(easy_, CURLOPT_PRIVATE, this);
   curl_easy_setopt(easy_, CURLOPT_ERRORBUFFER, error_buffer_);
   curl_easy_setopt(easy_, CURLOPT_WRITEFUNCTION, &Transfer::on_body);
   curl_easy_setopt(easy_, CURLOPT_WRITEDATA, this);
@@ -243,7 +242,10 @@ Page Transfer::finish(int curl_code) {
   curl_easy_getinfo(easy_, CURLINFO_RESPONSE_CODE, &status);
   r.status = status;
   char* final_url = nullptr;
-  if (curl_easy_getinfo(easy_, CURLINFO_EFFECTIVE_URL, &final_url) == CURLE_OK && final_url && status > 0)
+  // Left empty when it is the URL itself (most pages): the consumer fills it in (see Page), so the
+  // copy is made there rather than on the fetching thread.
+  if (curl_easy_getinfo(easy_, CURLINFO_EFFECTIVE_URL, &final_url) == CURLE_OK && final_url && status > 0 &&
+      r.url != final_url)
     r.final_url = final_url;
   char* content_type = nullptr;
   if (curl_easy_getinfo(easy_, CURLINFO_CONTENT_TYPE, &content_type) == CURLE_OK && content_type)

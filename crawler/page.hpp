@@ -27,6 +27,8 @@ struct UrlTask {
 };
 
 struct Page {
+  // As stored, except that a fetched page's record.final_url is left empty when it equals its url:
+  // the consumers fill it in before anyone else sees the record.
   storage::PageRecord record;
   std::string body;  // decoded body; empty when bodies are not kept (--no-parse)
   bool body_kept = false;

@@ -162,6 +162,7 @@ void consume(ConsumerShared& s) {
     for (Page& page : batch) {
       auto& r = page.record;
       if (r.fetched_at > 0) r.timings.queue_ms = seconds_between(page.enqueued_at, Clock::now()) * 1000.0;
+      if (r.status > 0 && r.final_url.empty()) r.final_url = r.url;  // see Page::record
       std::vector<std::string> follow;
       if (s.options.parse && page.body_kept) {
         const double before = thread_cpu_seconds();
