@@ -2,6 +2,8 @@
 
 #include <curl/curl.h>
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdlib>
 #include <new>
@@ -85,6 +87,23 @@ bool proxy_in_environment() {
   return set;
 }
 
+// What libcurl would send for CURLOPT_ACCEPT_ENCODING "": every encoding this libcurl decodes.
+const std::string& accepted_encodings() {
+  static const std::string list = [] {
+    const curl_version_info_data* v = curl_version_info(CURLVERSION_NOW);
+    std::string out;
+    auto add = [&](const char* name) { out += out.empty() ? name : std::string(", ") + name; };
+    if (v->features & CURL_VERSION_LIBZ) {
+      add("deflate");
+      add("gzip");
+    }
+    if (v->features & CURL_VERSION_BROTLI) add("br");
+    if (v->features & CURL_VERSION_ZSTD) add("zstd");
+    return out.empty() ? std::string("identity") : out;
+  }();
+  return list;
+}
+
 }  // namespace
 
 void apply_safety_defaults(CURL* easy, const FetchOptions& options) {
@@ -150,8 +169,27 @@ Transfer::Transfer(const FetchOptions& options, CURLSH* share, const std::atomic
   curl_easy_setopt(easy_, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(options_.max_body_bytes));
   if (options_.buffer_size > 0) curl_easy_setopt(easy_, CURLOPT_BUFFERSIZE, options_.buffer_size);
   if (share) curl_easy_setopt(easy_, CURLOPT_SHARE, share);
+  // libcurl formats its User-Agent and Accept-Encoding headers anew for every request (an
+  // allocation and a few reallocations each); given as fixed lines of the header list they are only
+  // copied. A header the user gave (--header) wins, as it would over libcurl's own. Through a proxy
+  // libcurl's User-Agent stays: the list does not reach a proxy's CONNECT.
+  std::vector<std::string> lines = options_.headers;
+  auto given = [&](std::string_view name) {
+    return std::any_of(options_.headers.begin(), options_.headers.end(), [&](const std::string& h) {
+      return h.size() > name.size() && h[name.size()] == ':' &&
+             std::equal(name.begin(), name.end(), h.begin(), [](char a, char b) {
+               return std::tolower(static_cast<unsigned char>(a)) ==
+                      std::tolower(static_cast<unsigned char>(b));
+             });
+    });
+  };
+  if (options_.proxy.empty() && !proxy_in_environment() && !given("User-Agent")) {
+    curl_easy_setopt(easy_, CURLOPT_USERAGENT, nullptr);
+    if (!options_.user_agent.empty()) lines.push_back("User-Agent: " + options_.user_agent);
+  }
+  if (!given("Accept-Encoding")) lines.push_back("Accept-Encoding: " + std::string(accepted_encodings()));
   curl_slist* list = nullptr;
-  for (const auto& h : options_.headers) {
+  for (const auto& h : lines) {
     curl_slist* grown = curl_slist_append(list, h.c_str());
     if (!grown) {
       curl_slist_free_all(list);

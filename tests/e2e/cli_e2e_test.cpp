@@ -1,5 +1,9 @@
 // The command line as a user meets it: exit codes, one-line errors, interrupts, built-in callbacks.
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 #include <filesystem>
@@ -89,6 +93,88 @@ TEST(Cli, FetchesThroughAProxyFromTheFlagOrTheEnvironment) {
     EXPECT_EQ(*rows[1].at("status"), "200");
     EXPECT_EQ(*rows[1].at("title"), "Page 2");
     EXPECT_EQ(*rows[2].at("error"), "dns") << "without a proxy the host does not resolve";
+  }
+}
+
+// Accepts one connection on a loopback port, keeps the request's head and answers 200.
+class OneRequestServer {
+ public:
+  OneRequestServer() {
+    listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (::bind(listener_, reinterpret_cast<sockaddr*>(&addr), len) != 0 || ::listen(listener_, 1) != 0 ||
+        ::getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+      throw std::runtime_error("cannot listen on loopback");
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] {
+      const int c = ::accept(listener_, nullptr, nullptr);
+      if (c < 0) return;
+      char buf[4096];
+      while (head_.find("\r\n\r\n") == std::string::npos) {
+        const ssize_t n = ::read(c, buf, sizeof buf);
+        if (n <= 0) break;
+        head_.append(buf, static_cast<size_t>(n));
+      }
+      const std::string reply = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+      [[maybe_unused]] auto w = ::write(c, reply.data(), reply.size());
+      ::close(c);
+    });
+  }
+  ~OneRequestServer() {
+    ::shutdown(listener_, SHUT_RDWR);
+    if (thread_.joinable()) thread_.join();
+    ::close(listener_);
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/x"; }
+  // The request's head, once the crawl that sent it has ended.
+  std::string head() {
+    thread_.join();
+    return head_;
+  }
+
+ private:
+  int listener_ = -1;
+  int port_ = 0;
+  std::thread thread_;
+  std::string head_;
+};
+
+int count_of(const std::string& text, const std::string& what) {
+  int n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+// The request headers as they go out: one User-Agent (crawl's, --user-agent's, or the user's own
+// --header, which replaces it), one Accept-Encoding naming what libcurl decodes, extra headers as given.
+TEST(Cli, SendsOneUserAgentAndAcceptEncodingOrTheUsersOwn) {
+  test::TempDir dir;
+  struct Case {
+    std::vector<std::string> flags;
+    std::vector<std::string> expected;
+    std::vector<std::string> absent;
+  };
+  const std::vector<Case> cases = {
+      {{}, {"User-Agent: crawl/", "Accept-Encoding: deflate, gzip"}, {}},
+      {{"--mode", "thread", "--user-agent", "bot/1"}, {"User-Agent: bot/1\r\n"}, {"crawl/"}},
+      {{"--header", "user-agent: mine", "--header", "X-A: b", "--header", "Accept-Encoding: identity"},
+       {"user-agent: mine\r\n", "X-A: b\r\n", "Accept-Encoding: identity\r\n"},
+       {"crawl/", "gzip"}},
+  };
+  for (const auto& c : cases) {
+    OneRequestServer server;
+    std::vector<std::string> args = {"run", "--url", server.url(), "--db", dir.file("h.db"), "--no-progress"};
+    args.insert(args.end(), c.flags.begin(), c.flags.end());
+    ASSERT_EQ(run_crawl(args).exit_code, 0);
+    const std::string head = server.head();
+    SCOPED_TRACE(head);
+    for (const auto& e : c.expected) EXPECT_EQ(count_of(head, e), 1) << e;
+    for (const auto& a : c.absent) EXPECT_EQ(count_of(head, a), 0) << a;
+    EXPECT_EQ(count_of(head, "ser-Agent:") + count_of(head, "ser-agent:"), 1);
+    EXPECT_EQ(count_of(head, "Accept-Encoding:"), 1);
   }
 }
 
