@@ -32,7 +32,11 @@ crawl::storage::PageRecord w2_row(int64_t seq) {
   r.wire_bytes = 3;
   r.body_bytes = 3;
   r.attempts = 1;
-  r.timings = {.dns_ms = 0.01, .connect_ms = 0.0, .tls_ms = 0, .ttfb_ms = 0.4, .total_ms = 0.5 + seq % 97 * 0.01,
+  r.timings = {.dns_ms = 0.01,
+               .connect_ms = 0.0,
+               .tls_ms = 0,
+               .ttfb_ms = 0.4,
+               .total_ms = 0.5 + seq % 97 * 0.01,
                .queue_ms = 0.02};
   r.worker = "t0.f" + std::to_string(seq % 50);
   r.fetched_at = 1.7e9 + static_cast<double>(seq) * 1e-4;

@@ -161,7 +161,8 @@ void add_run_command(CLI::App& app, Runner& runner, const std::string& command_l
   cmd->add_option("--fibers", flags->fibers, "Hybrid mode: fibers per thread");
   cmd->add_option("--queue", flags->queue, "Fetched pages that may wait for a consumer")
       ->capture_default_str();
-  cmd->add_option("--consumers", flags->consumers, "Parsing threads (default: one per core; one with --no-parse)");
+  cmd->add_option("--consumers", flags->consumers,
+                  "Parsing threads (default: one per core; one with --no-parse)");
   cmd->add_option("--callback-threads", flags->callback_threads, "Threads that run callbacks")
       ->capture_default_str();
   cmd->add_flag("--no-parse", flags->no_parse, "Fetch only: store status and sizes, keep no bodies");

@@ -54,7 +54,7 @@ TEST(Resolve, ResolvesRelativeReferencesAgainstTheBase) {
 
 TEST(HostOf, ExtractsTheHost) {
   EXPECT_EQ(host_of("http://example.com:8080/x"), "example.com");
-  EXPECT_EQ(host_of("https://user@w1.h3.localhost/"), "w1.h3.localhost");
+  EXPECT_EQ(host_of("https://localhost@w1.h3.localhost/"), "w1.h3.localhost");  // user info is not the host
   EXPECT_EQ(host_of("http://[::1]:80/"), "[::1]");
   EXPECT_EQ(host_of("http://example.com"), "example.com");
 }
