@@ -81,7 +81,6 @@ void CurlScheduler::link(Waiter& w) {
   w.next = waiting_;
   if (waiting_) waiting_->prev = &w;
   waiting_ = &w;
-  ++in_flight_;
 }
 
 void CurlScheduler::unlink(Waiter& w) {
@@ -91,7 +90,6 @@ void CurlScheduler::unlink(Waiter& w) {
     waiting_ = w.next;
   if (w.next) w.next->prev = w.prev;
   w.prev = w.next = nullptr;
-  --in_flight_;
 }
 
 void CurlScheduler::awakened(boost::fibers::context* ctx) noexcept {

@@ -30,8 +30,6 @@ class CurlScheduler : public boost::fibers::algo::algorithm {
   int perform(CURL* easy, bool may_multiplex);
   // Called (on this thread) each time it is about to block waiting for events.
   void set_before_sleep(std::function<void()> hook) { before_sleep_ = std::move(hook); }
-  // Handles added and not yet finished.
-  size_t transfers_in_flight() const { return in_flight_; }
 
   void awakened(boost::fibers::context* ctx) noexcept override;
   boost::fibers::context* pick_next() noexcept override;
@@ -67,7 +65,6 @@ class CurlScheduler : public boost::fibers::algo::algorithm {
   bool has_curl_deadline_ = false;
   std::chrono::steady_clock::time_point curl_deadline_{};
   Waiter* waiting_ = nullptr;  // transfers in flight, newest first
-  size_t in_flight_ = 0;
   std::function<void()> before_sleep_;
 };
 

@@ -3,11 +3,11 @@
 #include <curl/curl.h>
 
 #include <algorithm>
-#include <cctype>
 #include <chrono>
 #include <cstdlib>
 #include <new>
 
+#include "common/text.hpp"
 #include "crawler/errors.hpp"
 
 namespace crawl {
@@ -177,10 +177,7 @@ Transfer::Transfer(const FetchOptions& options, CURLSH* share, const std::atomic
   auto given = [&](std::string_view name) {
     return std::any_of(options_.headers.begin(), options_.headers.end(), [&](const std::string& h) {
       return h.size() > name.size() && h[name.size()] == ':' &&
-             std::equal(name.begin(), name.end(), h.begin(), [](char a, char b) {
-               return std::tolower(static_cast<unsigned char>(a)) ==
-                      std::tolower(static_cast<unsigned char>(b));
-             });
+             iequals(std::string_view(h).substr(0, name.size()), name);
     });
   };
   if (options_.proxy.empty() && !proxy_in_environment() && !given("User-Agent")) {

@@ -5,6 +5,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/text.hpp"
+
 namespace crawl::urls {
 
 struct RobotsRule {
@@ -32,15 +34,6 @@ std::string_view trim(std::string_view s) {
   while (!s.empty() && is_blank(s.front())) s.remove_prefix(1);
   while (!s.empty() && is_blank(s.back())) s.remove_suffix(1);
   return s;
-}
-
-char ascii_lower(char c) {
-  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
-                                            [](char x, char y) { return ascii_lower(x) == ascii_lower(y); });
 }
 
 // "crawl/0.1.0" and "crawl 0.1" both name the product "crawl" (RFC 9309 2.2.1).
