@@ -118,7 +118,8 @@ void CurlScheduler::suspend_until(std::chrono::steady_clock::time_point const& f
     return;
   }
   if (before_sleep_) before_sleep_();
-  Clock::time_point deadline = fiber_deadline;
+  // The hook may have made a fiber ready: then look at the sockets without waiting.
+  Clock::time_point deadline = has_ready_fibers() ? Clock::now() : fiber_deadline;
   if (has_curl_deadline_ && curl_deadline_ < deadline) deadline = curl_deadline_;
   epoll_event events[256];
   int n = epoll_wait(epoll_fd_, events, 256, timeout_ms_until(deadline));

@@ -96,6 +96,13 @@ struct ThreadQueues {
   bool refilling = false;
   boost::fibers::mutex mutex;
   boost::fibers::condition_variable refilled;
+  // The courier fiber hands the outbox over when the thread is about to sleep and the channel was
+  // full. A full channel cannot be waited on from the scheduler itself (it is no fiber), and the
+  // consumers that make room wake only fibers blocked in push(): without a fiber waiting there, the
+  // pages would stay in the outbox while the thread sleeps and the frontier waits for them.
+  bool flush_wanted = false;
+  bool fetching_done = false;
+  boost::fibers::condition_variable flush;
 };
 
 void hand_over(const ProducerContext& ctx, ThreadQueues& q) {
@@ -104,6 +111,20 @@ void hand_over(const ProducerContext& ctx, ThreadQueues& q) {
   // Room for a whole batch at once: growing it page by page would move every Page several times.
   q.outbox.reserve(ctx.page_batch);
   ctx.pages.push(std::move(batch));  // blocks this fiber only when the consumers are behind
+}
+
+// Blocks in push() for as long as the consumers are behind, so that their next pop() wakes this
+// thread (Boost.Fiber schedules a blocked producer remotely, which writes the scheduler's eventfd).
+void courier_loop(const ProducerContext& ctx, ThreadQueues& q) {
+  for (;;) {
+    {
+      std::unique_lock lock(q.mutex);
+      q.flush.wait(lock, [&] { return q.flush_wanted || q.fetching_done; });
+      if (!q.flush_wanted) return;
+      q.flush_wanted = false;
+    }
+    if (!q.outbox.empty()) hand_over(ctx, q);
+  }
 }
 
 void fetch_loop(const ProducerContext& ctx, CurlScheduler& scheduler, ThreadQueues& q,
@@ -165,17 +186,21 @@ void run_thread(const ProducerContext& ctx, int thread_index, int fibers) {
   const int waker = ctx.wakers.add([scheduler] { scheduler->notify(); });
   ThreadQueues queues;
   queues.outbox.reserve(ctx.page_batch);
-  // Before the thread sleeps, pages waiting for a full batch go to the consumers (if there is
-  // room; otherwise the next full batch blocks its fiber, which is the backpressure).
+  // Before the thread sleeps, pages waiting for a full batch go to the consumers: at once if the
+  // channel has room, else through the courier, whose blocked push() is what wakes this thread when
+  // room appears. The scheduler does not sleep while the courier is ready to run.
   scheduler->set_before_sleep([&ctx, &queues] {
-    if (queues.outbox.empty()) return;
+    if (queues.outbox.empty() || queues.flush_wanted) return;
     if (ctx.pages.try_push(std::move(queues.outbox)) == boost::fibers::channel_op_status::success) {
       queues.outbox = PageBatch{};
       queues.outbox.reserve(ctx.page_batch);
+      return;
     }
+    queues.flush_wanted = true;
+    queues.flush.notify_one();
   });
   {
-    auto stacks = std::make_shared<StackPool>(static_cast<size_t>(fibers), kFiberStack);
+    auto stacks = std::make_shared<StackPool>(static_cast<size_t>(fibers) + 1, kFiberStack);  // + the courier
     std::vector<boost::fibers::fiber> running;
     running.reserve(static_cast<size_t>(fibers));
     for (int f = 0; f < fibers; ++f) {
@@ -185,7 +210,15 @@ void run_thread(const ProducerContext& ctx, int thread_index, int fibers) {
                              fetch_loop(ctx, *scheduler, queues, worker);
                            });
     }
+    boost::fibers::fiber courier(std::allocator_arg, PooledStack{stacks},
+                                 [&ctx, &queues] { courier_loop(ctx, queues); });
     for (auto& f : running) f.join();
+    {
+      std::lock_guard lock(queues.mutex);
+      queues.fetching_done = true;
+    }
+    queues.flush.notify_one();
+    courier.join();
   }
   scheduler->set_before_sleep(nullptr);
   if (!queues.outbox.empty()) hand_over(ctx, queues);

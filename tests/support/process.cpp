@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -48,6 +49,26 @@ bool wait_for_exit(pid_t pid, Clock::duration timeout, int& code) {
 }
 
 }  // namespace
+
+CpuBurners::CpuBurners(int count) {
+  for (int i = 0; i < count; ++i) {
+    const pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) throw std::runtime_error(std::string("fork failed: ") + std::strerror(errno));
+    if (pid == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (getppid() != parent) _exit(0);
+      volatile uint64_t x = 0;
+      for (;;) x = x + 1;
+    }
+    pids_.push_back(pid);
+  }
+}
+
+CpuBurners::~CpuBurners() {
+  for (pid_t pid : pids_) kill(pid, SIGKILL);
+  for (pid_t pid : pids_) waitpid(pid, nullptr, 0);
+}
 
 std::string crawl_binary() {
   return CRAWL_BINARY;

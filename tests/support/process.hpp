@@ -61,6 +61,20 @@ std::vector<pid_t> children_of(pid_t parent);
 // whoever inherited it.
 bool has_ended(pid_t pid);
 
+// `count` child processes that each keep a core busy until the object goes away (they also die
+// with the test process): the load other work puts on a shared CI machine, for tests of promises
+// that must hold under it.
+class CpuBurners {
+ public:
+  explicit CpuBurners(int count);
+  ~CpuBurners();
+  CpuBurners(const CpuBurners&) = delete;
+  CpuBurners& operator=(const CpuBurners&) = delete;
+
+ private:
+  std::vector<pid_t> pids_;
+};
+
 // A scratch directory removed (recursively) when the object goes away.
 class TempDir {
  public:
