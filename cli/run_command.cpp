@@ -28,6 +28,7 @@ struct RunFlags {
   std::string timeout = "30s";
   std::string connect_timeout = "10s";
   std::string max_size = "10M";
+  std::string queue_bytes = "256M";
   int max_redirects = 10;
   std::string user_agent = std::string("crawl/") + CRAWL_VERSION;
   bool insecure = false;
@@ -78,6 +79,7 @@ int run(const RunFlags& f, const std::string& command_line) {
   if (f.callback_threads < 1) throw UsageError("--callback-threads must be at least 1");
   if (f.max_redirects < 0) throw UsageError("--max-redirects must be 0 or more");
   o.queue_capacity = static_cast<size_t>(f.queue);
+  o.queue_bytes = parse_size(f.queue_bytes, "--queue-bytes");
   o.consumers = f.consumers;
   o.callback_threads = f.callback_threads;
   o.parse = !f.no_parse;
@@ -160,6 +162,9 @@ void add_run_command(CLI::App& app, Runner& runner, const std::string& command_l
   cmd->add_option("--threads", flags->threads, "Hybrid mode: producer threads per process");
   cmd->add_option("--fibers", flags->fibers, "Hybrid mode: fibers per thread");
   cmd->add_option("--queue", flags->queue, "Fetched pages that may wait for a consumer")
+      ->capture_default_str();
+  cmd->add_option("--queue-bytes", flags->queue_bytes,
+                  "Body bytes that may wait for a consumer, all pages together (e.g. 256M; 0: no bound)")
       ->capture_default_str();
   cmd->add_option("--consumers", flags->consumers,
                   "Parsing threads (default: one per core; one with --no-parse)");

@@ -169,7 +169,15 @@ void fetch_loop(const ProducerContext& ctx, CurlScheduler& scheduler, ThreadQueu
       q.outbox.push_back(transfer.finish(scheduler.perform(transfer.easy(), https)));
       ctx.in_flight.fetch_sub(1, std::memory_order_relaxed);
     }
-    if (!ctx.keep(q.outbox.back())) q.outbox.pop_back();
+    if (!ctx.keep(q.outbox.back())) {
+      q.outbox.pop_back();
+    } else if (ctx.budget && !q.outbox.back().body.empty()) {
+      // Waits (this fiber only) while the parsers hold too many bytes; the outbox is handed over
+      // meanwhile when the thread would sleep, so what is waiting here can always drain.
+      Page& page = q.outbox.back();
+      page.budget_bytes = static_cast<int64_t>(page.body.size());
+      ctx.budget->acquire(page.budget_bytes);
+    }
     if (q.outbox.size() >= ctx.page_batch) hand_over(ctx, q);
   }
 }

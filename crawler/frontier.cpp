@@ -311,9 +311,12 @@ struct Frontier::State {
   }
 
   // A row for a URL the crawl took in but will not fetch.
+  // Rows go out a batch at a time, so that the page channel bounds them like fetched pages (a list
+  // of a million duplicate lines must not pile up here or in a few giant batches).
   void row(const UrlTask& task, std::string_view category, std::string message) {
     rows.push_back(unfetched_page(task, category, std::move(message)));
     if (!track_links) close_open(task.seq);
+    if (rows.size() >= batch) flush_rows();
   }
 
   // The URL has its final row: it no longer holds the run open.

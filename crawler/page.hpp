@@ -36,6 +36,7 @@ struct Page {
   int64_t retry_after_s = -1;  // the response's Retry-After, in seconds from now; -1 when none
   std::string seed_host;       // the task's, for the consumers' --scope check of its links
   int lane = -1;               // the producer that fetched it (see UrlTask::lane); not stored
+  int64_t budget_bytes = 0;    // what it holds of the ByteBudget until a consumer is done with it
 };
 
 // A row for a task that was never fetched (bad line, duplicate, interrupted run).

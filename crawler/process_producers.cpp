@@ -602,6 +602,7 @@ void WorkerPool::run(const ProducerContext& ctx) {
     }
     // The frontier hears of each page before it goes on, so it may hand out the host's next URL.
     std::erase_if(pages, [&](const Page& p) { return !ctx.keep(p); });
+    for (Page& p : pages) ctx.reserve(p);  // the workers wait on their next write meanwhile
     if (!pages.empty()) ctx.pages.push(std::move(pages));
   }
 

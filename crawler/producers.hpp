@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "crawler/byte_budget.hpp"
 #include "crawler/channel.hpp"
 #include "crawler/fetch.hpp"
 #include "crawler/frontier.hpp"
@@ -45,8 +46,17 @@ struct ProducerContext {
   Frontier* frontier = nullptr;
   // Told when a task's request goes out, for the tasks that ask (UrlTask::report_start).
   StartListener* starts = nullptr;
+  // Bodies waiting for the parsers, in bytes (null: no bound, as inside worker processes, whose
+  // parent holds the budget).
+  ByteBudget* budget = nullptr;
   // False when the frontier will fetch the URL again (a retry): the page is dropped.
   bool keep(const Page& page) const { return !frontier || frontier->fetched(page); }
+  // Takes the page's body from the budget, waiting while it is spent (blocks the calling fiber).
+  void reserve(Page& page) const {
+    if (!budget || page.body.empty()) return;
+    page.budget_bytes = static_cast<int64_t>(page.body.size());
+    budget->acquire(page.budget_bytes);
+  }
 };
 
 // `threads` OS threads, each with one blocking easy handle reused for keep-alive, taking their tasks

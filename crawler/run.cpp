@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/process_identity.hpp"
 #include "common/thread_name.hpp"
 #include "common/usage_error.hpp"
 #include "crawler/channel.hpp"
@@ -88,17 +89,15 @@ UrlTask task_from(urls::UrlLine&& line) {
 }
 
 // Reads every source and hands each line to the frontier, or turns it straight into a row when it
-// cannot be fetched (bad line, left out by --include/--exclude, run interrupted). Once the run is
-// stopped, the rest of each file is still read so that every line gets its row; standard input is
-// not waited on any further (it may never end). Rows go out in batches of `batch`, URLs to the
-// frontier in batches that double from `batch` to kSeedBatch (each batch may wake it, and the first
-// URLs should start fetching at once); reading stdin, a batch is one line, so a slow pipe never
-// holds lines back.
+// cannot be fetched (bad line, left out by --include/--exclude). Once the run is stopped nothing
+// more is read (the reader is interrupted, and returns at once even from a pipe that is silent or
+// a line that never ends): the lines read so far have their rows, the rest none, and
+// UrlReader::positions() says where each list stopped. Rows go out in batches of `batch`, URLs to
+// the frontier in batches that double from `batch` to kSeedBatch (each batch may wake it, and the
+// first URLs should start fetching at once).
 void read_sources(urls::UrlReader& reader, Frontier& frontier, PageChannel& pages, const LinkFilter& filter,
-                  const std::atomic<bool>& stop, bool stdin_is_a_source, size_t batch,
-                  std::atomic<int64_t>& next_seq) {
+                  const std::atomic<bool>& stop, size_t batch, std::atomic<int64_t>& next_seq) {
   constexpr size_t kSeedBatch = 256;
-  if (stdin_is_a_source) batch = 1;
   size_t seed_batch = batch;
   urls::UrlLine line;
   PageBatch page_batch;
@@ -108,20 +107,21 @@ void read_sources(urls::UrlReader& reader, Frontier& frontier, PageChannel& page
   };
   auto flush_seeds = [&] {
     if (!seeds.empty()) frontier.add_seeds(std::exchange(seeds, {}));
-    if (!stdin_is_a_source) seed_batch = std::min(seed_batch * 2, kSeedBatch);
+    seed_batch = std::min(seed_batch * 2, kSeedBatch);
   };
-  while (reader.next(line)) {
-    const bool stopped = stop.load(std::memory_order_relaxed);
-    if (stopped && stdin_is_a_source && line.source == "-") break;
+  // Before the reader waits on a pipe (stdin, a FIFO), what it has read goes on: a slow pipe never
+  // holds lines back, and a fast one is still read in batches.
+  reader.set_before_wait([&] {
+    flush_pages();
+    flush_seeds();
+  });
+  while (!stop.load(std::memory_order_relaxed) && reader.next(line)) {
     std::string error = std::move(line.error);
     UrlTask task = task_from(std::move(line));
     // Lines and the links the frontier takes in share one numbering.
     task.seq = next_seq.fetch_add(1, std::memory_order_relaxed);
     if (!error.empty()) {
       page_batch.push_back(unfetched_page(task, category::kBadUrl, std::move(error)));
-    } else if (stopped) {
-      page_batch.push_back(
-          unfetched_page(task, category::kInterrupted, "the run was interrupted before the fetch"));
     } else if (!filter.wanted(task.url)) {
       page_batch.push_back(unfetched_page(task, category::kExcluded, "left out by --include/--exclude"));
     } else {
@@ -130,6 +130,7 @@ void read_sources(urls::UrlReader& reader, Frontier& frontier, PageChannel& page
     if (page_batch.size() >= batch) flush_pages();
     if (seeds.size() >= seed_batch) flush_seeds();  // blocks while the frontier holds many URLs already
   }
+  reader.set_before_wait(nullptr);
   flush_pages();
   flush_seeds();
   frontier.seeds_done();
@@ -147,6 +148,7 @@ struct ConsumerShared {
   Tally& tally;
   CallbackPool* callbacks;
   std::atomic<double>& parse_cpu_seconds;
+  ByteBudget& budget;
 };
 
 void consume(ConsumerShared& s) {
@@ -199,7 +201,9 @@ void consume(ConsumerShared& s) {
         });
       }
       s.writer.submit(std::move(r));
-      page = Page{};
+      const int64_t held = page.budget_bytes;
+      page = Page{};  // the body is freed here, not when the batch goes
+      s.budget.release(held);
     }
     batch.clear();
   }
@@ -328,8 +332,6 @@ RunSummary run_crawl(const RunOptions& options) {
   if (options.politeness.retries < 0) throw UsageError("--retries must be 0 or more");
   const LinkFilter link_filter(options.follow);  // a bad --include/--exclude is refused up front
   urls::UrlReader reader(options.inputs);  // a list that cannot be read is refused before anything starts
-  bool stdin_is_a_source = false;
-  for (const auto& f : options.inputs.files) stdin_is_a_source |= f == "-";
 
   FetchOptions fetch = options.fetch;
   fetch.keep_body = options.parse || options.callbacks.needs_bodies;
@@ -379,6 +381,10 @@ RunSummary run_crawl(const RunOptions& options) {
   config.command_line = options.command_line;
   config.bench_id = options.bench_id;
   config.started_at = unix_now();
+  const ProcessIdentity me = this_process();
+  config.host = me.host;
+  config.pid = me.pid;
+  config.process_start = me.start;
 
   auto writer = storage::ResultWriter::open({.path = options.db_path}, config);
   summary.run_id = writer->run_id();
@@ -389,6 +395,7 @@ RunSummary run_crawl(const RunOptions& options) {
   TaskChannel tasks(channel_capacity_for(Frontier::capacity_for(layout.concurrency()) + 1));
   PageChannel pages(page_capacity);
   Tally tally;
+  ByteBudget budget(options.queue_bytes);
   std::atomic<int64_t> in_flight{0};
   std::atomic<double> parse_cpu{0};
   std::optional<CallbackPool> callbacks;
@@ -411,6 +418,7 @@ RunSummary run_crawl(const RunOptions& options) {
                     stop, next_seq);
   Wakers wakers;
   wakers.add([&frontier] { frontier.wake(); });
+  wakers.add([&reader] { reader.interrupt(); });
   if (workers) wakers.add([&workers] { workers->stop_workers(); });
   ProgressLine progress(options.progress, tally, in_flight, [&] {
     // A database that stopped taking rows ends the run: there is nowhere to record the rest.
@@ -421,7 +429,7 @@ RunSummary run_crawl(const RunOptions& options) {
 
   std::thread reader_thread([&] {
     name_this_thread("crawl-reader");
-    read_sources(reader, frontier, pages, link_filter, stop, stdin_is_a_source, batch, next_seq);
+    read_sources(reader, frontier, pages, link_filter, stop, batch, next_seq);
   });
   std::thread frontier_thread([&] {
     name_this_thread("crawl-frontier");
@@ -429,7 +437,8 @@ RunSummary run_crawl(const RunOptions& options) {
   });
   std::string producer_failure;
   std::thread producer_thread([&] {
-    ProducerContext ctx{tasks, pages, fetch, stop, in_flight, wakers, batch, "", &frontier, &frontier};
+    ProducerContext ctx{tasks, pages, fetch,     stop,      in_flight, wakers,
+                        batch, "",    &frontier, &frontier, &budget};
     try {
       if (workers)
         workers->run(ctx);
@@ -458,9 +467,9 @@ RunSummary run_crawl(const RunOptions& options) {
     }
   });
   std::vector<std::thread> consumers;
-  ConsumerShared shared{pages,    frontier, link_filter, {},
-                        options,  *writer,  tally,       callbacks ? &*callbacks : nullptr,
-                        parse_cpu};
+  ConsumerShared shared{pages,     frontier, link_filter, {},
+                        options,   *writer,  tally,       callbacks ? &*callbacks : nullptr,
+                        parse_cpu, budget};
   for (int i = 0; i < config.consumers; ++i)
     consumers.emplace_back([&shared, i] {
       name_this_thread("crawl-consume" + std::to_string(i));
@@ -521,6 +530,13 @@ RunSummary run_crawl(const RunOptions& options) {
     st.peak_rss_kb = std::max<int64_t>(st.peak_rss_kb, u.peak_rss_sum_kb);
     summary.workers_lost = u.workers_lost;
   }
+  for (const auto& p : reader.positions())
+    st.sources.push_back({.source = p.source,
+                          .lines_read = p.lines,
+                          .bytes_read = p.bytes,
+                          .size = p.size,
+                          .mtime_ns = p.mtime_ns,
+                          .finished = p.finished});
   st.ended_at = unix_now();
   writer->finish(st);
   if (auto f = writer->failure(); f && summary.failure.empty()) {

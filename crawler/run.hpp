@@ -41,8 +41,9 @@ bool uses_worker_processes(const Layout& layout);
 struct RunOptions {
   urls::ReaderInputs inputs;
   Layout layout;
-  size_t queue_capacity = 1000;  // pages waiting between producers and consumers
-  int consumers = 0;             // 0: one per core
+  size_t queue_capacity = 1000;     // pages waiting between producers and consumers
+  int64_t queue_bytes = 256 << 20;  // and at most this many body bytes among them (0: no bound)
+  int consumers = 0;                // 0: one per core
   int callback_threads = 2;
   bool parse = true;  // false (--no-parse): status and sizes only, bodies never kept
   FetchOptions fetch;

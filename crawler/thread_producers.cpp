@@ -94,6 +94,7 @@ void run_thread_producers(const ProducerContext& ctx, TaskRouter& router, int th
         // Before the frontier hears of the page: the next task from this host is meant for us.
         router.returning(i);
         if (!ctx.keep(out.back())) continue;
+        ctx.reserve(out.back());
         std::lock_guard lock(page_gate);
         ctx.pages.push(std::move(out));
       }

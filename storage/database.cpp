@@ -16,7 +16,7 @@ namespace {
 constexpr const char* kSchemaVersion1 = R"sql(
 CREATE TABLE runs (
   id               INTEGER PRIMARY KEY,
-  status           TEXT NOT NULL,    -- running | completed | interrupted | failed
+  status           TEXT NOT NULL,    -- running | completed | interrupted | failed | crashed
   started_at       TEXT NOT NULL,    -- ISO-8601 UTC
   ended_at         TEXT,             -- NULL while running
   mode             TEXT NOT NULL,    -- fiber | thread | process | hybrid
@@ -147,7 +147,31 @@ CREATE INDEX pages_failed_by_run ON pages(run_id, error) WHERE error IS NOT NULL
 PRAGMA user_version = 4;
 )sql";
 
-constexpr std::array kMigrations = {kSchemaVersion1, kSchemaVersion2, kSchemaVersion3, kSchemaVersion4};
+// Version 5: who runs a run, so that a run whose process is gone is never shown as running; and how
+// far each list was read, so that an interrupted run says which lines have no row (and can be
+// continued from there).
+constexpr const char* kSchemaVersion5 = R"sql(
+ALTER TABLE runs ADD COLUMN host TEXT;           -- the machine the run's process runs on
+ALTER TABLE runs ADD COLUMN pid INTEGER;         -- that process
+ALTER TABLE runs ADD COLUMN process_start TEXT;  -- '<boot id>/<start ticks>': tells a reused pid apart
+
+CREATE TABLE run_sources (
+  run_id     INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  position   INTEGER NOT NULL, -- order among the run's sources, from 0
+  source     TEXT NOT NULL,    -- list file as given, '-' for stdin, '--url'
+  lines_read INTEGER NOT NULL, -- the last URL line read (its line number); --url: values read
+  bytes_read INTEGER NOT NULL, -- bytes of the file up to the end of line lines_read
+  size       INTEGER,          -- the file's size when the run opened it; NULL for a pipe or --url
+  mtime_ns   INTEGER,          -- its modification time then, ns since the epoch; NULL likewise
+  finished   INTEGER NOT NULL, -- 1: read to the end; 0: the run stopped before
+  PRIMARY KEY (run_id, position)
+);
+
+PRAGMA user_version = 5;
+)sql";
+
+constexpr std::array kMigrations = {kSchemaVersion1, kSchemaVersion2, kSchemaVersion3, kSchemaVersion4,
+                                    kSchemaVersion5};
 
 }  // namespace
 

@@ -10,6 +10,7 @@
 #include <ostream>
 #include <variant>
 
+#include "common/process_identity.hpp"
 #include "common/usage_error.hpp"
 #include "storage/database.hpp"
 
@@ -98,8 +99,10 @@ ORDER BY pages DESC, worker
 };
 
 // While a run is going, its totals are still NULL: count its pages instead.
+// {status} is the stored status, or, in a database that records who runs each run, the status a
+// run whose process is gone really has.
 constexpr std::string_view kListRuns = R"sql(
-SELECT id, replace(substr(started_at, 1, 19), 'T', ' ') AS started_utc, status, mode,
+SELECT id, replace(substr(started_at, 1, 19), 'T', ' ') AS started_utc, {status} AS status, mode,
        processes || '×' || threads || '×' || fibers AS layout, concurrency,
        coalesce(urls, (SELECT count(*) FROM pages WHERE run_id = runs.id)) AS urls,
        coalesce(pages_ok, (SELECT count(*) FROM pages WHERE run_id = runs.id AND error IS NULL)) AS ok,
@@ -460,8 +463,27 @@ void bind_run_id(const Database& db, sqlite3_stmt* statement, std::optional<int6
   sqlite3_bind_int64(statement, 1, resolve_run(db, run_id));
 }
 
+// crawl_run_status(status, host, pid, process_start): 'crashed' for a run stored as running whose
+// process is no longer alive on this machine, else `status`. Registered on every connection that
+// `crawl query` and `crawl runs` open, so users' own queries can use it too.
+void run_status_function(sqlite3_context* context, int, sqlite3_value** args) {
+  auto text = [&](int i) {
+    auto p = reinterpret_cast<const char*>(sqlite3_value_text(args[i]));
+    return p ? std::string(p) : std::string();
+  };
+  std::string status = text(0);
+  if (status == "running") {
+    ProcessIdentity who{.host = text(1), .pid = sqlite3_value_int64(args[2]), .start = text(3)};
+    if (is_running(who) == false) status = "crashed";
+  }
+  sqlite3_result_text(context, status.c_str(), static_cast<int>(status.size()), SQLITE_TRANSIENT);
+}
+
 Database open_for_reading(const std::string& path) {
-  return Database::open(path, {.access = Access::read_only});
+  Database db = Database::open(path, {.access = Access::read_only});
+  sqlite3_create_function(db.handle(), "crawl_run_status", 4, SQLITE_UTF8, nullptr, &run_status_function,
+                          nullptr, nullptr);
+  return db;
 }
 
 }  // namespace
@@ -524,7 +546,10 @@ void print_rows(const std::vector<std::string>& columns, const std::vector<std::
 void list_runs(const std::string& db_path, Format format, std::ostream& out, int limit) {
   if (limit < 1) throw UsageError("--limit must be at least 1");
   Database db = open_for_reading(db_path);
-  Statement statement = prepare_single_read(db, kListRuns);
+  std::string sql(kListRuns);
+  sql.replace(sql.find("{status}"), 8,
+              db.schema_version() >= 5 ? "crawl_run_status(status, host, pid, process_start)" : "status");
+  Statement statement = prepare_single_read(db, sql);
   sqlite3_bind_int64(statement.get(), 1, limit);
   auto sink = make_sink(format, out);
   write_rows(db, statement.get(), *sink);

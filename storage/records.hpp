@@ -63,11 +63,25 @@ struct RunConfig {
   std::string command_line;
   std::string bench_id;   // empty unless the run is part of `crawl bench`
   double started_at = 0;  // unix time
+  // The process that runs it (see common/process_identity.hpp).
+  std::string host;
+  int64_t pid = 0;
+  std::string process_start;
+};
+
+// How far one list was read (a row of run_sources).
+struct SourceRecord {
+  std::string source;
+  int64_t lines_read = 0;
+  int64_t bytes_read = 0;
+  int64_t size = -1;  // -1: not a regular file
+  int64_t mtime_ns = 0;
+  bool finished = false;
 };
 
 // What is known when it ends (the same row is updated with these).
 struct RunStats {
-  std::string status = "completed";  // running | completed | interrupted | failed
+  std::string status = "completed";  // running | completed | interrupted | failed (crashed: see runs)
   double ended_at = 0;
   double wall_s = 0;   // start to end, callbacks included
   double crawl_s = 0;  // start to the last page stored
@@ -86,6 +100,7 @@ struct RunStats {
   double p50_ms = 0;
   double p90_ms = 0;
   double p99_ms = 0;
+  std::vector<SourceRecord> sources;  // in the order they were given
 };
 
 }  // namespace crawl::storage

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/process_identity.hpp"
 #include "common/thread_name.hpp"
 
 namespace crawl::storage {
@@ -15,8 +16,13 @@ namespace {
 
 constexpr std::string_view kInsertRun = R"sql(
 INSERT INTO runs (status, started_at, mode, processes, threads, fibers, concurrency, queue_capacity,
-                  consumers, callback_threads, parse, version, command_line, bench_id)
-VALUES ('running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                  consumers, callback_threads, parse, version, command_line, bench_id, host, pid, process_start)
+VALUES ('running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+)sql";
+
+constexpr std::string_view kInsertSource = R"sql(
+INSERT INTO run_sources (run_id, position, source, lines_read, bytes_read, size, mtime_ns, finished)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 )sql";
 
 constexpr std::string_view kInsertPage = R"sql(
@@ -89,6 +95,28 @@ void run_to_done(const Database& database, sqlite3_stmt* statement) {
   if (rc != SQLITE_DONE) throw StorageError(why);
 }
 
+// Runs still marked running whose process is gone (killed, crashed, the machine restarted) are
+// marked crashed, so that every reader of the database sees the truth, not only `crawl runs`.
+void mark_crashed_runs(const Database& database) {
+  Statement running =
+      database.prepare("SELECT id, host, pid, process_start FROM runs WHERE status = 'running'");
+  std::vector<int64_t> crashed;
+  while (sqlite3_step(running.get()) == SQLITE_ROW) {
+    auto text = [&](int column) {
+      auto p = reinterpret_cast<const char*>(sqlite3_column_text(running.get(), column));
+      return p ? std::string(p) : std::string();
+    };
+    ProcessIdentity who{.host = text(1), .pid = sqlite3_column_int64(running.get(), 2), .start = text(3)};
+    if (is_running(who) == false) crashed.push_back(sqlite3_column_int64(running.get(), 0));
+  }
+  for (int64_t id : crashed) {
+    Statement update =
+        database.prepare("UPDATE runs SET status = 'crashed' WHERE id = ? AND status = 'running'");
+    Binder(update.get()).integer(id);
+    run_to_done(database, update.get());
+  }
+}
+
 }  // namespace
 
 std::unique_ptr<ResultWriter> ResultWriter::open(const WriterOptions& options, const RunConfig& config) {
@@ -113,8 +141,12 @@ std::unique_ptr<ResultWriter> ResultWriter::open(const WriterOptions& options, c
         .integer(config.parse ? 1 : 0)
         .text(config.version)
         .text(config.command_line)
-        .text_or_null(config.bench_id);
+        .text_or_null(config.bench_id)
+        .text_or_null(config.host)
+        .integer_or_null(config.pid)
+        .text_or_null(config.process_start);
     run_to_done(database, insert_run.get());
+    mark_crashed_runs(database);
   } catch (const StorageError& e) {
     throw StorageError(
         "cannot write to the database " + options.path + ": " + e.what() +
@@ -335,6 +367,22 @@ void ResultWriter::update_run_row(const RunStats* stats) {
         .real(s.p99_ms)
         .integer(run_id_);
     run_to_done(*database_, end_run.get());
+    Statement insert_source = database_->prepare(kInsertSource);
+    int64_t position = 0;
+    for (const SourceRecord& source : s.sources) {
+      Binder b(insert_source.get());
+      b.integer(run_id_)
+          .integer(position++)
+          .text(source.source)
+          .integer(source.lines_read)
+          .integer(source.bytes_read);
+      if (source.size >= 0)
+        b.integer(source.size).integer(source.mtime_ns);
+      else
+        b.null().null();
+      b.integer(source.finished ? 1 : 0);
+      run_to_done(*database_, insert_source.get());
+    }
   } catch (const StorageError& e) {
     fail("cannot record the end of run " + std::to_string(run_id_) + " in " + options_.path + ": " +
          e.what() + ": check free disk space and that the file is still there and writable");

@@ -1,5 +1,11 @@
 #include "urls/reader.hpp"
 
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
 
@@ -10,6 +16,7 @@ namespace crawl::urls {
 namespace {
 
 constexpr size_t kMaxLine = 8192;
+constexpr size_t kBufferBytes = 64 * 1024;
 
 std::string_view trim(std::string_view s) {
   const char* ws = " \t\r\n\v\f";
@@ -37,78 +44,171 @@ void fill(UrlLine& out, std::string_view text, bool truncated) {
 
 }  // namespace
 
+// One list. Read with read(2) through a buffer of our own rather than stdio, so that a read that
+// would block on a pipe can wait on the interrupt too, and the offset of each line is known.
+struct UrlReader::Source {
+  std::string name;
+  int fd = -1;
+  bool owned = false;
+  bool regular = false;  // a regular file: reads never block, so no poll()
+  int64_t line = 0;      // lines read
+  int64_t consumed = 0;  // bytes read up to the end of line `line`
+  // Where the last URL line returned by next() ends (blank and comment lines after it are not
+  // counted until a URL line follows them, or the end of the file).
+  int64_t returned_line = 0;
+  int64_t returned_bytes = 0;
+  int64_t size = -1;
+  int64_t mtime_ns = 0;
+  bool finished = false;
+  bool eof = false;
+  char buffer[kBufferBytes];
+  size_t pos = 0, len = 0;
+  ~Source() {
+    if (owned && fd >= 0) ::close(fd);
+  }
+};
+
 UrlReader::UrlReader(const ReaderInputs& inputs) : literal_urls_(inputs.urls) {
   bool stdin_used = false;
   for (const auto& name : inputs.files) {
-    OpenFile f;
-    f.name = name;
+    auto s = std::make_unique<Source>();
+    s->name = name;
     if (name == "-") {
       if (stdin_used) throw UsageError("'-' (standard input) is given twice: give it once");
       stdin_used = true;
-      f.file = stdin;
+      s->fd = STDIN_FILENO;
     } else {
-      f.file = std::fopen(name.c_str(), "rb");
-      if (!f.file) {
-        int err = errno;
-        for (auto& o : files_)
-          if (o.owned) std::fclose(o.file);
-        throw UsageError("cannot read URL list '" + name + "': " + std::strerror(err) +
+      s->fd = ::open(name.c_str(), O_RDONLY | O_CLOEXEC);
+      if (s->fd < 0)
+        throw UsageError("cannot read URL list '" + name + "': " + std::strerror(errno) +
                          " (give a readable file, '-' for stdin, or --url URL)");
-      }
-      f.owned = true;
+      s->owned = true;
     }
-    files_.push_back(f);
+    struct stat st {};
+    if (fstat(s->fd, &st) == 0) {
+      if (S_ISDIR(st.st_mode))
+        throw UsageError("URL list '" + name + "' is a directory: give a file with one URL per line");
+      if (S_ISREG(st.st_mode)) {
+        s->regular = true;
+        s->size = static_cast<int64_t>(st.st_size);
+        s->mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+      }
+    }
+    files_.push_back(std::move(s));
   }
+  wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wake_fd_ < 0) throw std::runtime_error(std::string("eventfd failed: ") + std::strerror(errno));
 }
 
 UrlReader::~UrlReader() {
-  for (auto& f : files_)
-    if (f.owned) std::fclose(f.file);
+  ::close(wake_fd_);
 }
 
-bool UrlReader::read_line(OpenFile& f, bool& truncated) {
+void UrlReader::interrupt() {
+  interrupted_.store(true);
+  const uint64_t one = 1;
+  [[maybe_unused]] auto n = ::write(wake_fd_, &one, sizeof one);
+}
+
+bool UrlReader::fill_buffer(Source& s) {
+  s.pos = s.len = 0;
+  if (s.eof) return false;
+  for (;;) {
+    if (interrupted()) return false;
+    if (!s.regular) {
+      // A pipe or a terminal may have nothing to read for a long time: wait on it and on the
+      // interrupt together.
+      pollfd fds[2] = {{.fd = s.fd, .events = POLLIN}, {.fd = wake_fd_, .events = POLLIN}};
+      int ready = poll(fds, 2, 0);
+      if (ready == 0) {
+        if (before_wait_) before_wait_();
+        ready = poll(fds, 2, -1);
+      }
+      if (ready < 0) {
+        if (errno == EINTR) continue;
+        s.eof = true;
+        return false;
+      }
+      if (fds[1].revents) return false;
+    }
+    const ssize_t n = ::read(s.fd, s.buffer, kBufferBytes);
+    if (n < 0) {
+      if (errno == EINTR || errno == EAGAIN) continue;
+      s.eof = true;  // an I/O error ends the list like its end would; what was read has its rows
+      return false;
+    }
+    if (n == 0) {
+      s.eof = true;
+      return false;
+    }
+    s.len = static_cast<size_t>(n);
+    return true;
+  }
+}
+
+bool UrlReader::read_line(Source& s, bool& truncated) {
   line_.clear();
   truncated = false;
-  int c;
   bool any = false;
-  // getc_unlocked: this reader is the only user of the stream, and per-character locking would
-  // dominate the cost of reading a 10-million-line list.
-  while ((c = getc_unlocked(f.file)) != EOF) {
+  int64_t bytes = 0;
+  for (;;) {
+    if (s.pos == s.len && !fill_buffer(s)) {
+      if (interrupted()) return false;  // a partial line is left unread
+      break;
+    }
+    const char* start = s.buffer + s.pos;
+    const size_t avail = s.len - s.pos;
+    const void* nl = std::memchr(start, '\n', avail);
+    const size_t take = nl ? static_cast<size_t>(static_cast<const char*>(nl) - start) : avail;
     any = true;
-    if (c == '\n') break;
-    if (line_.size() < kMaxLine + 1)
-      line_.push_back(static_cast<char>(c));
-    else
-      truncated = true;
+    const size_t room = kMaxLine + 1 - std::min(line_.size(), kMaxLine + 1);
+    line_.append(start, std::min(take, room));
+    if (take > room) truncated = true;
+    s.pos += take;
+    bytes += static_cast<int64_t>(take);
+    if (nl) {
+      ++s.pos;
+      ++bytes;
+      break;
+    }
   }
   if (!any) return false;
   if (line_.size() > kMaxLine) truncated = true;
-  ++f.line;
+  ++s.line;
+  s.consumed += bytes;
   return true;
 }
 
 bool UrlReader::next(UrlLine& out) {
   while (file_index_ < files_.size()) {
-    OpenFile& f = files_[file_index_];
+    if (interrupted()) return false;
+    Source& s = *files_[file_index_];
     bool truncated = false;
-    if (!read_line(f, truncated)) {
-      if (f.owned) std::fclose(f.file);
-      f.owned = false;
+    if (!read_line(s, truncated)) {
+      if (interrupted()) return false;
+      s.finished = true;
+      s.returned_line = s.line;
+      s.returned_bytes = s.consumed;
+      if (s.owned) ::close(s.fd);
+      s.owned = false;
       ++file_index_;
       continue;
     }
     std::string_view text = line_;
-    if (f.line == 1 && text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);  // UTF-8 BOM
+    if (s.line == 1 && text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);  // UTF-8 BOM
     text = trim(text);
     if (text.empty() || text.front() == '#') continue;
     if (truncated) text = text.substr(0, std::min(text.size(), kMaxLine));
     out.seq = seq_++;
-    out.source = f.name;
-    out.line = f.line;
+    out.source = s.name;
+    out.line = s.line;
+    s.returned_line = s.line;
+    s.returned_bytes = s.consumed;
     fill(out, text, truncated);
     return true;
   }
   while (url_index_ < literal_urls_.size()) {
+    if (interrupted()) return false;
     std::string_view text = trim(literal_urls_[url_index_++]);
     if (text.empty()) continue;
     out.seq = seq_++;
@@ -118,6 +218,22 @@ bool UrlReader::next(UrlLine& out) {
     return true;
   }
   return false;
+}
+
+std::vector<SourcePosition> UrlReader::positions() const {
+  std::vector<SourcePosition> out;
+  for (const auto& s : files_)
+    out.push_back({.source = s->name,
+                   .lines = s->returned_line,
+                   .bytes = s->returned_bytes,
+                   .size = s->size,
+                   .mtime_ns = s->mtime_ns,
+                   .finished = s->finished});
+  if (!literal_urls_.empty())
+    out.push_back({.source = "--url",
+                   .lines = static_cast<int64_t>(url_index_),
+                   .finished = url_index_ == literal_urls_.size()});
+  return out;
 }
 
 }  // namespace crawl::urls

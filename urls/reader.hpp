@@ -1,9 +1,10 @@
 // Streams URL lines from files, stdin and --url values, one at a time: memory does not grow with
-// the length of a list.
+// the length of a list, nor with the length of a line.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
-#include <cstdio>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -24,34 +25,56 @@ struct ReaderInputs {
   std::vector<std::string> urls;   // given with --url, read after the files
 };
 
+// How far one source was read: `lines` is the last URL line next() returned (the whole file once
+// finished), `bytes` where that line ends. A run that stopped early holds rows for exactly the URL
+// lines up to there; going on from `bytes` (line lines + 1) misses none and repeats none.
+struct SourcePosition {
+  std::string source;     // as in UrlLine::source
+  int64_t lines = 0;      // line number of the last URL line read (--url: values read)
+  int64_t bytes = 0;      // bytes of the file up to the end of line `lines` (0 for --url)
+  int64_t size = -1;      // the file's size when it was opened; -1 for a pipe, a terminal or --url
+  int64_t mtime_ns = 0;   // its modification time then (ns since the epoch); 0 when not a file
+  bool finished = false;  // read to the end
+};
+
 class UrlReader {
  public:
-  // Opens every file up front so that a missing one is a usage error before anything starts
-  // (throws crawl::UsageError).
+  // Opens every file up front so that a missing one, a directory or an unreadable one is a usage
+  // error before anything starts (throws crawl::UsageError).
   explicit UrlReader(const ReaderInputs& inputs);
   ~UrlReader();
   UrlReader(const UrlReader&) = delete;
   UrlReader& operator=(const UrlReader&) = delete;
 
-  // The next non-blank, non-comment line, validated and normalised. False when all are read.
+  // The next non-blank, non-comment line, validated and normalised. False when all are read, or
+  // once interrupt() was called: a reader blocked on a pipe or reading an endless line returns
+  // within a buffer's worth of bytes.
   bool next(UrlLine& out);
+  // Makes next() return false from now on (any thread).
+  void interrupt();
+  bool interrupted() const { return interrupted_.load(std::memory_order_relaxed); }
+  // Called (on the reading thread) before next() waits for a pipe or terminal to have more: the
+  // caller hands on what it has read so far instead of holding it until more arrives.
+  void set_before_wait(std::function<void()> hook) { before_wait_ = std::move(hook); }
+  // Where each source stands now (call from the thread that calls next(), or after it is done).
+  std::vector<SourcePosition> positions() const;
 
  private:
-  struct OpenFile {
-    std::string name;
-    std::FILE* file = nullptr;
-    bool owned = false;
-    int64_t line = 0;
-  };
-  // Reads one line into `line_`, keeping at most kMaxLine bytes; false at end of file.
-  bool read_line(OpenFile& f, bool& truncated);
+  struct Source;
+  // Reads one line into `line_`, keeping at most kMaxLine bytes; false at the end of the file or
+  // when interrupted (then `interrupted()` is true).
+  bool read_line(Source& s, bool& truncated);
+  bool fill_buffer(Source& s);
 
-  std::vector<OpenFile> files_;
+  std::vector<std::unique_ptr<Source>> files_;
   std::vector<std::string> literal_urls_;
   size_t file_index_ = 0;
   size_t url_index_ = 0;
   int64_t seq_ = 0;
   std::string line_;
+  std::atomic<bool> interrupted_{false};
+  int wake_fd_ = -1;  // an eventfd: interrupt() wakes a read blocked on a pipe
+  std::function<void()> before_wait_;
 };
 
 }  // namespace crawl::urls

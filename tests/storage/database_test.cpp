@@ -26,7 +26,7 @@ TEST(Database, CreatesTheSchemaInANewFile) {
   { Database db = Database::open(path); }
 
   EXPECT_EQ(test::query_int(path, "PRAGMA user_version"), latest_schema_version());
-  EXPECT_EQ(latest_schema_version(), 4);
+  EXPECT_EQ(latest_schema_version(), 5);
   auto journal = test::query_rows(path, "PRAGMA journal_mode");
   EXPECT_EQ(*journal.at(0)["journal_mode"], "wal");
 
@@ -37,8 +37,11 @@ TEST(Database, CreatesTheSchemaInANewFile) {
         "parse",       "wall_s",        "crawl_s",         "user_s",         "sys_s",     "parse_cpu_s",
         "peak_rss_kb", "voluntary_ctx", "involuntary_ctx", "urls",           "pages_ok",  "pages_failed",
         "bytes_wire",  "bytes_body",    "pages_per_s",     "p50_ms",         "p90_ms",    "p99_ms",
-        "version",     "command_line",  "bench_id"})
+        "version",     "command_line",  "bench_id",        "host",           "pid",       "process_start"})
     EXPECT_TRUE(runs.count(column)) << column;
+  EXPECT_EQ(column_names(path, "run_sources"),
+            (std::set<std::string>{"run_id", "position", "source", "lines_read", "bytes_read", "size",
+                                   "mtime_ns", "finished"}));
 
   std::set<std::string> pages = column_names(path, "pages");
   for (const char* column :
@@ -111,10 +114,14 @@ TEST(Database, MigratesVersionOneToTheBenchTables) {
     db.exec(
         "DROP TABLE links; DROP TABLE bench_skips; DROP TABLE benches; DROP INDEX pages_failed_by_run; "
         "CREATE INDEX pages_by_run_total_ms ON pages(run_id, total_ms); "
-        "CREATE INDEX pages_by_run_error ON pages(run_id, error); PRAGMA user_version = 1");
+        "CREATE INDEX pages_by_run_error ON pages(run_id, error); DROP TABLE run_sources; "
+        "ALTER TABLE runs DROP COLUMN host; ALTER TABLE runs DROP COLUMN pid; "
+        "ALTER TABLE runs DROP COLUMN process_start; PRAGMA user_version = 1");
   }
   Database db = Database::open(path);
-  EXPECT_EQ(db.schema_version(), 4);
+  EXPECT_EQ(db.schema_version(), 5);
+  EXPECT_EQ(test::query_int(path, "SELECT count(*) FROM run_sources"), 0);
+  EXPECT_EQ(test::query_rows(path, "SELECT host, pid FROM runs")[0].at("host"), std::nullopt);
   EXPECT_EQ(test::query_int(path, "SELECT count(*) FROM runs"), 1);
   EXPECT_EQ(test::query_int(path, "SELECT count(*) FROM benches"), 0);
   EXPECT_EQ(column_names(path, "bench_skips"),

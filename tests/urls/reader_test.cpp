@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
 #include "common/usage_error.hpp"
 #include "tests/support/process.hpp"
 
@@ -57,6 +60,66 @@ TEST(UrlReader, MissingFileIsAUsageErrorNamingIt) {
     FAIL() << "expected a UsageError";
   } catch (const UsageError& e) {
     EXPECT_NE(std::string(e.what()).find("/nonexistent/urls.txt"), std::string::npos);
+  }
+}
+
+// positions() names the last URL line returned and where it ends, so that going on from there
+// repeats no line and misses none; a list read to its end is finished.
+TEST(UrlReader, PositionsSayHowFarEachListWasRead) {
+  test::TempDir dir;
+  const std::string text = "http://a.example.test/\n# c\n\nhttp://b.example.test/\n# trailing\n";
+  test::write_file(dir.file("list.txt"), text);
+  UrlReader reader({.files = {dir.file("list.txt")}, .urls = {"http://c.example.test/"}});
+  UrlLine line;
+  ASSERT_TRUE(reader.next(line));
+  auto p = reader.positions();
+  ASSERT_EQ(p.size(), 2u);
+  EXPECT_EQ(p[0].lines, 1);
+  EXPECT_EQ(p[0].bytes, 23);
+  EXPECT_FALSE(p[0].finished);
+  EXPECT_EQ(p[0].size, static_cast<int64_t>(text.size()));
+  EXPECT_EQ(p[1].source, "--url");
+  EXPECT_EQ(p[1].lines, 0);
+  ASSERT_TRUE(reader.next(line));
+  EXPECT_EQ(line.line, 4);
+  p = reader.positions();
+  EXPECT_EQ(p[0].lines, 4);
+  EXPECT_EQ(p[0].bytes, static_cast<int64_t>(text.find("# trailing")));
+  ASSERT_TRUE(reader.next(line));  // the --url value
+  EXPECT_FALSE(reader.next(line));
+  p = reader.positions();
+  EXPECT_TRUE(p[0].finished);
+  EXPECT_EQ(p[0].lines, 5);
+  EXPECT_EQ(p[0].bytes, static_cast<int64_t>(text.size()));
+  EXPECT_TRUE(p[1].finished);
+  EXPECT_EQ(p[1].lines, 1);
+}
+
+// A line that never ends (/dev/zero) is read a buffer at a time: interrupt() from another thread
+// makes next() return false at once, with nothing returned and the list not finished.
+TEST(UrlReader, InterruptEndsAnEndlessLine) {
+  UrlReader reader({.files = {"/dev/zero"}});
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    reader.interrupt();
+  });
+  UrlLine line;
+  EXPECT_FALSE(reader.next(line));
+  stopper.join();
+  EXPECT_TRUE(reader.interrupted());
+  auto p = reader.positions();
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_EQ(p[0].lines, 0);
+  EXPECT_FALSE(p[0].finished);
+}
+
+TEST(UrlReader, ADirectoryIsRefused) {
+  test::TempDir dir;
+  try {
+    UrlReader reader({.files = {dir.path()}});
+    FAIL() << "a directory was accepted as a list";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("is a directory"), std::string::npos) << e.what();
   }
 }
 
