@@ -201,7 +201,9 @@ void add_run_command(CLI::App& app, Runner& runner, const std::string& command_l
   cmd->add_option("--jitter", flags->jitter, "Up to this much added at random to each --delay")
       ->capture_default_str();
   cmd->add_option("--robots", flags->robots, "Obey robots.txt: on or off (default: on with --depth)");
-  cmd->add_option("--retries", flags->retries, "Retries of transient failures (connect, timeout, 429, 5xx)")
+  cmd->add_option(
+         "--retries", flags->retries,
+         "Retries of transient failures (connect, timeout, reset; HTTP 408, 429, 500, 502, 503, 504)")
       ->capture_default_str();
   cmd->add_option("--max-retry-wait", flags->max_retry_wait, "Longest wait before a retry (Retry-After too)")
       ->capture_default_str();

@@ -17,10 +17,14 @@ inline constexpr std::string_view kReset = "reset";          // connection reset
 inline constexpr std::string_view kTls = "tls";              // handshake or certificate failure
 inline constexpr std::string_view kHttp4xx = "http_4xx";
 inline constexpr std::string_view kHttp5xx = "http_5xx";
+// A final status outside 100-599, which HTTP does not define (LinkedIn answers crawlers with 999).
+inline constexpr std::string_view kHttpOther = "http_other";
 inline constexpr std::string_view kRedirects = "too_many_redirects";  // a loop or a chain over the limit
-inline constexpr std::string_view kTooLarge = "too_large";            // body over --max-size (after decoding)
-inline constexpr std::string_view kDecode = "decode";                 // bad Content-Encoding data
-inline constexpr std::string_view kProtocol = "protocol";  // malformed HTTP, unsupported redirect target
+// A body over --max-size (after decoding), or response headers over libcurl's limits.
+inline constexpr std::string_view kTooLarge = "too_large";
+inline constexpr std::string_view kDecode = "decode";  // bad Content-Encoding data
+// Malformed HTTP (a status line, a chunked body), an unsupported redirect target.
+inline constexpr std::string_view kProtocol = "protocol";
 inline constexpr std::string_view kInterrupted = "interrupted";   // the run was stopped before it was fetched
 inline constexpr std::string_view kWorkerCrash = "worker_crash";  // its worker process died (twice)
 inline constexpr std::string_view kRobots = "robots";             // robots.txt disallows it
@@ -37,7 +41,8 @@ inline bool is_failure(std::string_view error) {
          error != category::kRobots && error != category::kExcluded && error != category::kMaxPages;
 }
 
-// The category for an HTTP status that completed the transfer (empty for 1xx–3xx).
+// The category for an HTTP status that completed the transfer (empty for 1xx–3xx; http_other for a
+// status HTTP does not define, outside 100–599).
 std::string_view category_for_status(long status);
 
 }  // namespace crawl

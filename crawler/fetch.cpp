@@ -75,6 +75,17 @@ std::string_view category_for(CURLcode rc) {
   }
 }
 
+// Whether a megabyte can be had now: tells libcurl's 7.88 header-line limit, which it reports as
+// CURLE_OUT_OF_MEMORY, from a real shortage. Only asked on that rare failure.
+Memory memory_now() {
+  void* block = std::malloc(1 << 20);
+  // Through a volatile the compiler must keep the allocation it could otherwise drop with its free.
+  static void* volatile probe;
+  probe = block;
+  std::free(probe);
+  return block ? Memory::kAvailable : Memory::kShort;
+}
+
 // Whether any variable libcurl reads a proxy from is set. libcurl looks them up (several getenv
 // calls, each a scan of the environment) for every request that has no proxy set.
 bool proxy_in_environment() {
@@ -105,6 +116,43 @@ const std::string& accepted_encodings() {
 }
 
 }  // namespace
+
+TransferFailure transfer_failure(int curl_code, std::string_view error_text, Memory memory) {
+  const auto rc = static_cast<CURLcode>(curl_code);
+  std::string message = curl_easy_strerror(rc);
+  if (!error_text.empty() && error_text != message) message += std::string(": ").append(error_text);
+  switch (rc) {
+    case CURLE_RECV_ERROR:
+      // libcurl words every chunk-size and framing error "<what> in chunked-encoding"; the same server
+      // sends the same broken body again, so this is not a reset (and is not retried). Its own
+      // allocation failure while unchunking is worded the same way, and is not the server's doing.
+      if (error_text.ends_with(" in chunked-encoding")) {
+        if (error_text.starts_with("Out of memory")) return {category::kOther, std::move(message)};
+        return {category::kProtocol, "malformed chunked body: " + std::string(error_text)};
+      }
+      // Debian's 7.88 carries the later limit on all response headers (300 KB), reported this way.
+      if (error_text.starts_with("Too large response headers"))
+        return {category::kTooLarge,
+                "response headers larger than libcurl accepts (300 KB in all): " + std::string(error_text)};
+      break;
+    case CURLE_OUT_OF_MEMORY:
+      // libcurl 7.88 gives up on a header line over CURL_MAX_HTTP_HEADER with this code and no text.
+      if (error_text.empty() && memory == Memory::kAvailable)
+        return {category::kTooLarge, "a response header line larger than libcurl accepts (" +
+                                         std::to_string(CURL_MAX_HTTP_HEADER / 1024) +
+                                         " KB; libcurl reports it as \"Out of memory\")"};
+      break;
+#if LIBCURL_VERSION_NUM >= 0x080600
+    case CURLE_TOO_LARGE:  // libcurl 8.6 and later name the header limits by their own code
+      return {category::kTooLarge, std::move(message)};
+#endif
+    case CURLE_ABORTED_BY_CALLBACK:
+      return {category::kInterrupted, "the run was interrupted during the fetch"};
+    default:
+      break;
+  }
+  return {category_for(rc), std::move(message)};
+}
 
 void apply_safety_defaults(CURL* easy, const FetchOptions& options) {
   curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
@@ -307,8 +355,10 @@ Page Transfer::finish(int curl_code) {
   r.timings.total_ms = info_ms(easy_, CURLINFO_TOTAL_TIME_T);
 
   if (rc == CURLE_OK) {
-    r.error = std::string(category_for_status(status));
+    const std::string_view category = category_for_status(status);
+    r.error = std::string(category);
     if (!r.error.empty()) r.error_message = "HTTP " + std::to_string(status);
+    if (category == category::kHttpOther) r.error_message += " (not a status HTTP defines: 100-599)";
   } else if (too_large_ || rc == CURLE_FILESIZE_EXCEEDED) {
     r.error = std::string(category::kTooLarge);
     r.error_message = "body larger than --max-size (" + std::to_string(options_.max_body_bytes) + " bytes)";
@@ -316,11 +366,12 @@ Page Transfer::finish(int curl_code) {
     r.error = std::string(category::kOther);
     r.error_message = "out of memory while receiving the body";
   } else {
-    r.error = std::string(category_for(rc));
-    r.error_message = curl_easy_strerror(rc);
-    if (error_buffer_[0] && r.error_message != error_buffer_)
-      r.error_message += std::string(": ") + error_buffer_;
-    if (rc == CURLE_ABORTED_BY_CALLBACK) r.error_message = "the run was interrupted during the fetch";
+    const std::string_view text(error_buffer_);
+    // The probe only runs for the one code it can tell apart.
+    const Memory memory = rc == CURLE_OUT_OF_MEMORY ? memory_now() : Memory::kAvailable;
+    TransferFailure failure = transfer_failure(rc, text, memory);
+    r.error = std::string(failure.category);
+    r.error_message = std::move(failure.message);
   }
   // A body is only worth parsing when it arrived whole.
   page.body_kept = options_.keep_body && (rc == CURLE_OK);

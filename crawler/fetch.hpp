@@ -69,6 +69,23 @@ class StartListener {
   ~StartListener() = default;
 };
 
+// Whether memory could be had when libcurl said it had none (see transfer_failure).
+enum class Memory { kAvailable, kShort };
+
+// Why a transfer failed, as rows store it.
+struct TransferFailure {
+  std::string_view category;  // one of crawl::category
+  std::string message;
+};
+
+// The category and message of a transfer that libcurl ended with `curl_code` (not CURLE_OK), given
+// the text libcurl left in its error buffer. libcurl 7.88 reports some failures of the response
+// itself under codes that also mean something else: a malformed chunked body and response headers
+// over its 300 KB total as CURLE_RECV_ERROR (a reset connection too), and a header line over its
+// 100 KB limit as CURLE_OUT_OF_MEMORY with no text; the error text, and for the latter `memory`,
+// tell them apart.
+TransferFailure transfer_failure(int curl_code, std::string_view error_text, Memory memory);
+
 class Transfer {
  public:
   // `stop` (may be null) aborts the transfer in progress when it becomes true. `starts` (may be

@@ -46,11 +46,18 @@ std::string path_of(const std::string& url) {
   return url.substr(slash);
 }
 
+// What may succeed if tried again. The statuses are those curl's --retry retries (408, 429, 500,
+// 502, 503, 504). curl retries timeouts too, but not refused connections (only with
+// --retry-connrefused) nor resets; a crawler meets both from hosts that are briefly overloaded or
+// restarting, and a reused keep-alive connection the server has just closed, so they are retried
+// as well. Any other failure (a malformed response, one over the limits, a status outside HTTP's)
+// would come back the same unless the status says the server is in trouble.
 bool is_transient(const Page& page) {
   const auto& r = page.record;
   if (r.error == category::kConnect || r.error == category::kTimeout || r.error == category::kReset)
     return true;
-  return r.status == 429 || r.status == 502 || r.status == 503 || r.status == 504;
+  return r.status == 408 || r.status == 429 || r.status == 500 || r.status == 502 || r.status == 503 ||
+         r.status == 504;
 }
 
 bool host_in_trouble(const Page& page) {

@@ -135,6 +135,7 @@ std::string response_head(const Response& r, Framing framing, uint64_t content_l
     head += "\r\n";
   }
   if (r.status == 405) head += "Allow: GET\r\n";
+  head += r.extra_headers;
   if (framing == Framing::kLength) {
     head += "Content-Length: ";
     head += std::to_string(content_length);
@@ -234,6 +235,7 @@ class Session {
                                     bool chunked, Sent& sent);
   asio::awaitable<bool> send_trickle(const Request& request, const Response& response, Sent& sent);
   asio::awaitable<void> hang();
+  asio::awaitable<void> send_bad_chunked(const Request& request, const Response& response, Sent& sent);
 
   asio::awaitable<bool> write(std::string_view prefix, std::string_view body, std::string_view suffix,
                               Sent& sent);
@@ -360,6 +362,9 @@ asio::awaitable<bool> Session::answer(const Request& request) {
     case Behaviour::kReset:
       reset_connection();
       break;
+    case Behaviour::kBadChunked:
+      co_await send_bad_chunked(request, response, sent);
+      break;
     case Behaviour::kStats:
     case Behaviour::kHosts:
     case Behaviour::kResetStats:
@@ -436,6 +441,15 @@ asio::awaitable<bool> Session::send_trickle(const Request& request, const Respon
   }
   if (framing == Framing::kChunked && !co_await write("0\r\n\r\n", {}, {}, sent)) co_return false;
   co_return keep_alive;
+}
+
+asio::awaitable<void> Session::send_bad_chunked(const Request& request, const Response& response,
+                                                Sent& sent) {
+  // Chunked even for an HTTP/1.0 client: the point is a chunked body that breaks. The connection
+  // closes after it, since nothing after the broken framing can be read as a next response.
+  std::string prefix = response_head(response, Framing::kChunked, 0, false, request.http11);
+  prefix += chunk_size_line(response.body.size());
+  co_await write(prefix, response.body, "\r\nzz\r\n", sent);
 }
 
 asio::awaitable<void> Session::hang() {

@@ -36,6 +36,7 @@ constexpr uint64_t kHostSizeSalt = 0x4057;
 constexpr uint64_t kHostLinkCountSalt = 0x40c0;
 constexpr uint64_t kHostLinkSalt = 0x40ee;
 constexpr uint64_t kOtherSiteSalt = 0xc055;
+constexpr uint64_t kHeaderFillerSeed = 0x4eade7;
 
 // SplitMix64's finaliser: cheap, and every input bit reaches every output bit.
 uint64_t mix(uint64_t x) {
@@ -278,6 +279,32 @@ std::string broken_gzip() {
   return body;
 }
 
+// One header line whose value is `bytes` bytes of filler text.
+std::string huge_header(uint64_t bytes) {
+  std::string line = "X-Filler: ";
+  line.reserve(line.size() + bytes + 2);
+  append_filler(line, kHeaderFillerSeed, static_cast<size_t>(bytes));
+  std::replace(line.begin(), line.end(), '\n', ' ');
+  line += "\r\n";
+  return line;
+}
+
+// ceil(bytes / 1024) header lines of exactly kHeaderLineBytes bytes each, CRLF included.
+std::string many_headers(uint64_t bytes) {
+  constexpr size_t kHeaderLineBytes = 1024;
+  const uint64_t lines = (bytes + kHeaderLineBytes - 1) / kHeaderLineBytes;
+  std::string out;
+  out.reserve(static_cast<size_t>(lines * kHeaderLineBytes));
+  for (uint64_t k = 0; k < lines; ++k) {
+    const size_t start = out.size();
+    out += "X-Filler-" + std::to_string(k) + ": ";
+    append_filler(out, kHeaderFillerSeed + k, kHeaderLineBytes - 2 - (out.size() - start));
+    std::replace(out.begin() + static_cast<std::ptrdiff_t>(start), out.end(), '\n', ' ');
+    out += "\r\n";
+  }
+  return out;
+}
+
 // The throttle a route's first segment asks for, without its counts; nullopt for other routes.
 std::optional<Throttle> throttle_kind(std::string_view segment) {
   Throttle t;
@@ -351,7 +378,7 @@ Response serve_path(std::string_view path, std::string_view query, const SiteOpt
     if (auto n = page_number()) return complete(kHtml, page_html(*n, site), page_title(*n));
   } else if (name == "status") {
     auto code = one_number(rest);
-    if (code && *code >= 200 && *code <= 599) {
+    if (code && *code >= 200 && *code <= 999) {
       Response r;
       r.status = static_cast<int>(*code);
       if (r.status != 204 && r.status != 304) {
@@ -420,6 +447,24 @@ Response serve_path(std::string_view path, std::string_view query, const SiteOpt
                : name == "__hosts" ? Behaviour::kHosts
                                    : Behaviour::kResetStats;
       r.content_type = kJson;
+      return r;
+    }
+  }
+
+  // ---- Malformed and oversized responses ----
+  if (name == "bad-chunked" && rest.empty()) {
+    // Cut short of its end: the malformed chunk-size line comes where the rest of the page would.
+    const std::string page = small_html("Bad chunked");
+    Response r = complete(kHtml, page.substr(0, page.find("</body>")), "Bad chunked");
+    r.kind = Behaviour::kBadChunked;
+    return r;
+  }
+  if (name == "huge-header" || name == "many-headers") {
+    auto bytes = one_number(rest);
+    if (bytes && *bytes <= kMaxHeaderFillerBytes) {
+      const std::string title = name == "huge-header" ? "Huge header" : "Many headers";
+      Response r = complete(kHtml, small_html(title), title);
+      r.extra_headers = name == "huge-header" ? huge_header(*bytes) : many_headers(*bytes);
       return r;
     }
   }
@@ -896,6 +941,7 @@ std::string http_date(std::chrono::system_clock::time_point time) {
 std::string received_body(const Response& response) {
   switch (response.kind) {
     case Behaviour::kComplete:
+    case Behaviour::kBadChunked:
       return response.body;
     case Behaviour::kStream:
     case Behaviour::kStreamChunked:

@@ -8,8 +8,9 @@
 //                        page_body_bytes(N) bytes (2 KiB..60 KiB) linking to page_links(N). N written
 //                        without leading zeros; anything else, or N out of range: 404.
 //   /delay/MS/REST       waits MS milliseconds (on a timer), then serves /REST.
-//   /status/CODE         200 <= CODE <= 599: that status with a small HTML body titled "Status CODE"
-//                        (no body for 204 and 304).
+//   /status/CODE         200 <= CODE <= 999: that status with a small HTML body titled "Status CODE"
+//                        (no body for 204 and 304). 600..999 are not HTTP statuses, but clients
+//                        meet them (LinkedIn answers crawlers with 999).
 //   /redirect/K/REST     K > 0: 302 to /redirect/K-1/REST; K = 0 serves /REST.
 //   /loop/N              302 to /loop/N+1, forever.   /loop-self: 302 to itself.
 //   /slow/MS/BYTES       200 text/html, headers at once, then BYTES of chunked body spread evenly over
@@ -48,6 +49,19 @@
 //                        are left out.
 //   /__reset-stats       zeroes the counters (/__stats, /__hosts, throttles); peaks restart from what
 //                        is in progress now.
+//
+//   Malformed and oversized responses:
+//   /bad-chunked         200 text/html, chunked: one valid chunk (the start of a page titled "Bad
+//                        chunked"), then a chunk-size line that is not hexadecimal ("zz"); the
+//                        server closes the connection after it.
+//   /huge-header/BYTES   BYTES <= kMaxHeaderFillerBytes: 200 text/html titled "Huge header" with one
+//                        header line "X-Filler: " whose value is BYTES bytes (libcurl rejects a
+//                        line over 100 KB).
+//   /many-headers/BYTES  BYTES <= kMaxHeaderFillerBytes: 200 text/html titled "Many headers" with
+//                        ceil(BYTES / 1024) header lines "X-Filler-K: ..." of exactly 1024 bytes
+//                        each, CRLF included (libcurl 7.88 as Debian ships it rejects more than
+//                        300 KB of headers in all).
+//
 //   anything else        404 text/html titled "Not Found".
 //
 // Many hosts on one port. libcurl resolves every *.localhost name to loopback, so the server tells
@@ -115,6 +129,8 @@ struct SiteOptions {
 inline constexpr uint64_t kMaxPages = 1'000'000'000'000;
 inline constexpr size_t kMinPageBytes = 2 * 1024;
 inline constexpr size_t kMaxPageBytes = 60 * 1024;
+// The most header filler /huge-header and /many-headers send.
+inline constexpr uint64_t kMaxHeaderFillerBytes = 64 * 1024 * 1024;
 // The largest --hosts and --host-pages accepted.
 inline constexpr uint64_t kMaxHosts = 100'000;
 inline constexpr uint64_t kMaxHostPages = 1'000'000;
@@ -255,6 +271,9 @@ inline constexpr std::string_view kRouteNames[] = {"page",
                                                    "__stats",
                                                    "__hosts",
                                                    "__reset-stats",
+                                                   "bad-chunked",
+                                                   "huge-header",
+                                                   "many-headers",
                                                    "other"};
 inline constexpr size_t kRouteCount = std::size(kRouteNames);
 
@@ -269,6 +288,7 @@ enum class Behaviour {
   kStats,          // the server's counters as JSON
   kHosts,          // the server's per-host counters as JSON
   kResetStats,     // zeroes the counters
+  kBadChunked,     // chunked: `body` as one valid chunk, then a malformed chunk-size line, then close
 };
 
 // The answers /ratelimit... and /unavailable... give before they serve the rest of the target.
@@ -302,6 +322,7 @@ struct Response {
   std::chrono::milliseconds trickle{0};  // kTrickle: time over which the body is spread
   std::string retry_after;               // the Retry-After header; empty: none
   Throttle throttle;                     // what the server answers while the target is throttled
+  std::string extra_headers;             // header lines ("Name: value\r\n" each) sent after the others
 };
 
 // What `target` (path and optional query) serves on the host `origin` names.
@@ -313,9 +334,9 @@ Response throttled(const Response& response, std::chrono::system_clock::time_poi
 // An IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"), the time rounded down to the second.
 std::string http_date(std::chrono::system_clock::time_point time);
 
-// The body a client that reads the whole response receives, after decoding: `body` for kComplete,
-// the stream's bytes (half of them for kResetMidBody) otherwise. Meant for tests: it builds streamed
-// bodies whole.
+// The body a client that reads the whole response receives, after decoding: `body` for kComplete
+// (and the valid chunk of kBadChunked), the stream's bytes (half of them for kResetMidBody)
+// otherwise. Meant for tests: it builds streamed bodies whole.
 std::string received_body(const Response& response);
 
 // Server-wide added latency: every request waits a duration in [min, max] chosen by its path.

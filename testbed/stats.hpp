@@ -35,7 +35,7 @@ class Stats {
   void reset();
 
  private:
-  static constexpr int kStatuses = 600;
+  static constexpr int kStatuses = 1000;  // every three-digit status /status/CODE sends
   static constexpr int kRoutes = static_cast<int>(kRouteCount);
 
   struct alignas(64) Shard {

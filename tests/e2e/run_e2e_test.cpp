@@ -190,14 +190,16 @@ TEST_P(MixedList, OneRowPerLineWithWhatTheTestbedServed) {
   EXPECT_EQ(served["gzip"].get<int>(), 50);
   EXPECT_EQ(served["redirect"].get<int>(), 40 * 3);  // /redirect/2/..., /redirect/1/..., /redirect/0/...
   EXPECT_EQ(test::query_int(db, "select sum(redirects) from pages where input like '%/redirect/%'"), 40 * 2);
-  // Transient failures were tried three times (--retries 2 by default), everything else once.
+  // Transient failures (500s among them) were tried three times (--retries 2 by default), everything
+  // else once.
   EXPECT_EQ(test::query_int(db,
-                            "select count(*) from pages where error in ('timeout', 'reset', 'connect') "
-                            "and attempts = 3"),
-            25);
+                            "select count(*) from pages where (error in ('timeout', 'reset', 'connect') "
+                            "or status = 500) and attempts = 3"),
+            25 + 30);
   EXPECT_EQ(test::query_int(db,
                             "select count(*) from pages where url is not null and error is not "
-                            "'duplicate' and error not in ('timeout', 'reset', 'connect') and attempts != 1"),
+                            "'duplicate' and error not in ('timeout', 'reset', 'connect') and status "
+                            "is not 500 and attempts != 1"),
             0);
 }
 

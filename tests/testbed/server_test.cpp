@@ -345,5 +345,40 @@ TEST(TestbedCli, RefusesAPortInUse) {
   EXPECT_NE(r.err.find("--port"), std::string::npos) << r.err;
 }
 
+// ---- Malformed and oversized responses ----
+
+// The value a header line of describe()'s extra_headers carries, as a client reads it.
+std::string header_value(std::string_view line) {
+  std::string_view value = line.substr(line.find(':') + 1);
+  while (value.starts_with(' ')) value.remove_prefix(1);
+  return std::string(value.substr(0, value.find("\r\n")));
+}
+
+TEST(TestbedServer, ServesMalformedAndOversizedResponses) {
+  const HttpResult odd = get("/status/999");
+  EXPECT_TRUE(odd.ok()) << odd.error;
+  EXPECT_EQ(odd.status, 999);
+  EXPECT_EQ(odd.body, describe("/status/999", {}).body);
+
+  const HttpResult chunked = get("/bad-chunked");
+  EXPECT_EQ(chunked.curl_code, CURLE_RECV_ERROR);
+  EXPECT_EQ(chunked.error, "Illegal or missing hexadecimal sequence in chunked-encoding");
+
+  const HttpResult line = get("/huge-header/90000");
+  EXPECT_TRUE(line.ok()) << line.error;
+  EXPECT_EQ(line.header("X-Filler"), header_value(describe("/huge-header/90000", {}).extra_headers));
+  EXPECT_EQ(line.body, describe("/huge-header/90000", {}).body);
+  // libcurl 7.88 gives up on a header line over 100 KB, calling it out of memory.
+  EXPECT_EQ(get("/huge-header/300000").curl_code, CURLE_OUT_OF_MEMORY);
+
+  const HttpResult many = get("/many-headers/200000");
+  EXPECT_TRUE(many.ok()) << many.error;
+  EXPECT_EQ(many.header("X-Filler-195"),
+            header_value(describe("/many-headers/200000", {}).extra_headers.substr(195 * 1024)));
+  const HttpResult too_many = get("/many-headers/400000");
+  EXPECT_EQ(too_many.curl_code, CURLE_RECV_ERROR);
+  EXPECT_TRUE(too_many.error.starts_with("Too large response headers")) << too_many.error;
+}
+
 }  // namespace
 }  // namespace crawl::testbed

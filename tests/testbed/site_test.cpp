@@ -180,7 +180,7 @@ TEST(TestbedSite, StatusPagesHaveTitlesExceptBodilessOnes) {
   EXPECT_TRUE(describe("/status/204", site).body.empty());
   EXPECT_TRUE(describe("/status/304", site).body.empty());
   EXPECT_FALSE(describe("/status/204", site).title);
-  for (std::string_view bad : {"/status/100", "/status/199", "/status/600", "/status/abc", "/status/200/x"})
+  for (std::string_view bad : {"/status/100", "/status/199", "/status/1000", "/status/abc", "/status/200/x"})
     EXPECT_EQ(describe(bad, site).status, 404) << bad;
   EXPECT_EQ(describe("/status/200", site).status, 200);
   EXPECT_EQ(describe("/status/599", site).status, 599);
@@ -336,6 +336,56 @@ TEST(TestbedSite, LatencyIsFixedPerPathAndSpreadOverTheRange) {
   }
   EXPECT_GT(seen.size(), 80u);
   EXPECT_EQ(latency_for("/page/1", parse_latency("100ms")), milliseconds(100));
+}
+
+// ---- Malformed and oversized responses ----
+
+TEST(TestbedSite, StatusesBeyondHttpsRangeUpTo999) {
+  const SiteOptions site;
+  const Response r = describe("/status/999", site);
+  EXPECT_EQ(r.status, 999);
+  EXPECT_EQ(r.title, "Status 999");
+  EXPECT_EQ(describe("/status/600", site).status, 600);
+}
+
+TEST(TestbedSite, BadChunkedIsOneValidChunkOfAPage) {
+  const SiteOptions site;
+  const Response r = describe("/bad-chunked", site);
+  EXPECT_EQ(r.kind, Behaviour::kBadChunked);
+  EXPECT_EQ(r.route, "bad-chunked");
+  EXPECT_EQ(r.title, "Bad chunked");
+  EXPECT_NE(r.body.find("<title>Bad chunked</title>"), std::string::npos);
+  EXPECT_EQ(received_body(r), r.body);
+  EXPECT_EQ(describe("/bad-chunked/1", site).status, 404);
+}
+
+TEST(TestbedSite, HugeHeaderIsOneLineOfTheGivenSize) {
+  const SiteOptions site;
+  const Response r = describe("/huge-header/300000", site);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.route, "huge-header");
+  EXPECT_EQ(r.title, "Huge header");
+  const std::string& line = r.extra_headers;
+  ASSERT_EQ(line.size(), std::string("X-Filler: ").size() + 300000 + 2);
+  EXPECT_TRUE(line.starts_with("X-Filler: "));
+  EXPECT_TRUE(line.ends_with("\r\n"));
+  EXPECT_EQ(line.find_first_of("\r\n"), line.size() - 2) << "one line";
+  EXPECT_EQ(describe("/huge-header/" + std::to_string(kMaxHeaderFillerBytes + 1), site).status, 404);
+}
+
+TEST(TestbedSite, ManyHeadersAreLinesOf1024Bytes) {
+  const SiteOptions site;
+  const Response r = describe("/many-headers/400000", site);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.title, "Many headers");
+  const std::string& lines = r.extra_headers;
+  ASSERT_EQ(lines.size(), 391u * 1024);  // ceil(400000 / 1024) lines
+  for (size_t k = 0; k < 391; ++k) {
+    const std::string_view line = std::string_view(lines).substr(k * 1024, 1024);
+    EXPECT_TRUE(line.starts_with("X-Filler-" + std::to_string(k) + ": ")) << k;
+    EXPECT_EQ(line.find_first_of("\r\n"), 1022u) << k;
+  }
+  EXPECT_EQ(describe("/many-headers/0", site).extra_headers, "");
 }
 
 }  // namespace
