@@ -5,6 +5,7 @@
 #include <locale.h>
 
 #include <algorithm>
+#include <cctype>
 #include <functional>
 #include <memory>
 #include <optional>
