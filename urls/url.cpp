@@ -71,7 +71,9 @@ bool looks_like_a_host(std::string_view written, std::string_view host) {
   if (host == "localhost" || host.ends_with(".localhost")) return true;
   if (host.starts_with('[')) return true;                         // IPv6
   if (written.find('.') == std::string_view::npos) return false;  // libcurl reads "1234" as 0.0.4.210
-  if (host.find_first_not_of("0123456789.") == std::string_view::npos) return true;  // IPv4
+  // libcurl writes an IPv4 address as four dotted numbers; "1.2.3.4.5" would be a name to look up.
+  if (host.find_first_not_of("0123456789.") == std::string_view::npos)
+    return std::count(host.begin(), host.end(), '.') == 3;
   if (host.ends_with('.')) host.remove_suffix(1);
   const auto dot = host.rfind('.');
   if (dot == std::string_view::npos || dot == 0) return false;

@@ -21,6 +21,7 @@ TEST(Normalise, TakesSchemelessLinesAsHttpWhenTheHostLooksLikeOne) {
   EXPECT_EQ(normalise("LOCALHOST").url, "http://localhost/");
   EXPECT_EQ(normalise("w1.h3.localhost:9/x").url, "http://w1.h3.localhost:9/x");
   EXPECT_EQ(normalise("127.0.0.1:8080/p/1").url, "http://127.0.0.1:8080/p/1");
+  EXPECT_EQ(normalise("127.1/x").url, "http://127.0.0.1/x");  // curl's reading of a short IPv4 form
   EXPECT_EQ(normalise("[::1]:8080/x").url, "http://[::1]:8080/x");
   EXPECT_EQ(normalise("bücher.localhost/x").url, "http://xn--bcher-kva.localhost/x");
   EXPECT_EQ(normalise("example.xn--zckzah/").url, "http://example.xn--zckzah/");
@@ -28,7 +29,7 @@ TEST(Normalise, TakesSchemelessLinesAsHttpWhenTheHostLooksLikeOne) {
 
 TEST(Normalise, RefusesSchemelessLinesWhoseHostIsABareWord) {
   for (const char* line :
-       {"le", "le/p/1", "le:8080/x", "todo", "1234", "1234/x", "a.b1", "example.c", "x."}) {
+       {"le", "le/p/1", "le:8080/x", "todo", "1234", "1234/x", "a.b1", "example.c", "x.", "1.2.3.4.5"}) {
     SCOPED_TRACE(line);
     const auto r = normalise(line);
     EXPECT_FALSE(r.ok()) << r.url;
@@ -49,7 +50,9 @@ TEST(Normalise, StoresInternationalisedHostsInPunycode) {
   EXPECT_EQ(normalise("http://xn--bcher-kva.localhost/").url, "http://xn--bcher-kva.localhost/");
   EXPECT_EQ(normalise("https://faß.example.test/ü").url, "https://xn--fa-hia.example.test/%c3%bc");
   EXPECT_EQ(resolve("http://a.localhost/x", "//bücher.localhost/y").url, "http://xn--bcher-kva.localhost/y");
-  const auto bad = normalise("http://b\xff" "cher.localhost/");
+  const auto bad = normalise(
+      "http://b\xff"
+      "cher.localhost/");
   EXPECT_FALSE(bad.ok());
   EXPECT_NE(bad.error.find("internationalised"), std::string::npos) << bad.error;
   EXPECT_STREQ(std::setlocale(LC_CTYPE, nullptr), "C");
