@@ -189,6 +189,7 @@ PageFacts parse_page(std::string_view body, std::string_view content_type, const
   if (!out) return facts;
 
   std::string meta_charset;
+  bool base_found = false;  // HTML: the first <base> with an href decides, even an empty one
   Collapser text(nullptr);
   // Each entry: a node, and whether its text is hidden (inside head, script, style...).
   std::vector<std::pair<const GumboNode*, bool>> stack;
@@ -230,9 +231,11 @@ PageFacts parse_page(std::string_view body, std::string_view content_type, const
               ++facts.link_count;
               if (options.collect_links) facts.links.emplace_back(trim(href->value));
             }
-          } else if (e.tag == GUMBO_TAG_BASE && facts.base_href.empty()) {
-            if (const GumboAttribute* href = attribute(e, "href"))
+          } else if (e.tag == GUMBO_TAG_BASE && !base_found) {
+            if (const GumboAttribute* href = attribute(e, "href")) {
               facts.base_href = std::string(trim(href->value));
+              base_found = true;
+            }
           } else if (e.tag == GUMBO_TAG_META && meta_charset.empty()) {
             if (const GumboAttribute* cs = attribute(e, "charset")) {
               meta_charset = lower(trim(cs->value));

@@ -374,6 +374,11 @@ Response serve_path(std::string_view path, std::string_view query, const SiteOpt
         }
       }
     }
+  } else if (name == "hrefs") {
+    if (rest == "/index.html") return complete(kHtml, href_index_html(), "Hrefs");
+    auto k = one_number(rest);
+    if (k && *k < href_cases(origin.port).size())
+      return complete(kHtml, href_case_html(*k, origin.port), "Hrefs " + std::to_string(*k));
   } else if (name == "page") {
     if (auto n = page_number()) return complete(kHtml, page_html(*n, site), page_title(*n));
   } else if (name == "status") {
@@ -988,6 +993,107 @@ std::chrono::milliseconds latency_for(std::string_view target, const Latency& la
   const auto span = static_cast<uint64_t>((latency.max - latency.min).count()) + 1;
   const std::string_view path = target.substr(0, target.find('?'));
   return latency.min + std::chrono::milliseconds(hash_text(path) % span);
+}
+
+// ---- Link resolution: /hrefs ----
+
+namespace {
+
+std::string attribute_text(std::string_view value) {
+  std::string out;
+  for (char c : value) {
+    if (c == '&')
+      out += "&amp;";
+    else if (c == '"')
+      out += "&quot;";
+    else
+      out += c;
+  }
+  return out;
+}
+
+std::string href_page(std::string_view title, std::string_view base, const std::vector<std::string>& hrefs) {
+  std::string html = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n";
+  if (!base.empty()) html += "<base href=\"" + attribute_text(base) + "\">\n";
+  html += "<title>" + std::string(title) + "</title>\n</head>\n<body>\n<ul>\n";
+  for (const auto& href : hrefs) html += "<li><a href=\"" + attribute_text(href) + "\">link</a></li>\n";
+  html += "</ul>\n</body>\n</html>\n";
+  return html;
+}
+
+}  // namespace
+
+std::vector<HrefCase> href_cases(uint16_t port) {
+  const std::string a = "http://a.localhost" + port_suffix(port);
+  const std::string g = "g.localhost" + port_suffix(port);
+  return {
+      // RFC 3986 5.4.1, against http://a/b/c/d;p?q; the fragment dropped as the crawl drops it.
+      {"g:h", ""},
+      {"g", a + "/b/c/g"},
+      {"./g", a + "/b/c/g"},
+      {"g/", a + "/b/c/g/"},
+      {"/g", a + "/g"},
+      {"//" + g, "http://" + g + "/"},
+      {"?y", a + "/b/c/d;p?y"},
+      {"g?y", a + "/b/c/g?y"},
+      {"#s", a + "/b/c/d;p?q"},
+      {"g#s", a + "/b/c/g"},
+      {"g?y#s", a + "/b/c/g?y"},
+      {";x", a + "/b/c/;x"},
+      {"g;x", a + "/b/c/g;x"},
+      {"g;x?y#s", a + "/b/c/g;x?y"},
+      {"", a + "/b/c/d;p?q"},
+      {".", a + "/b/c/"},
+      {"./", a + "/b/c/"},
+      {"..", a + "/b/"},
+      {"../", a + "/b/"},
+      {"../g", a + "/b/g"},
+      {"../..", a + "/"},
+      {"../../", a + "/"},
+      {"../../g", a + "/g"},
+      // RFC 3986 5.4.2; "http:g" as browsers take it.
+      {"../../../g", a + "/g"},
+      {"../../../../g", a + "/g"},
+      {"/./g", a + "/g"},
+      {"/../g", a + "/g"},
+      {"g.", a + "/b/c/g."},
+      {".g", a + "/b/c/.g"},
+      {"g..", a + "/b/c/g.."},
+      {"..g", a + "/b/c/..g"},
+      {"./../g", a + "/b/g"},
+      {"./g/.", a + "/b/c/g/"},
+      {"g/./h", a + "/b/c/g/h"},
+      {"g/../h", a + "/b/c/h"},
+      {"g;x=1/./y", a + "/b/c/g;x=1/y"},
+      {"g;x=1/../y", a + "/b/c/y"},
+      {"g?y/./x", a + "/b/c/g?y/./x"},
+      {"g?y/../x", a + "/b/c/g?y/../x"},
+      {"g#s/./x", a + "/b/c/g"},
+      {"g#s/../x", a + "/b/c/g"},
+      {"http:g", a + "/b/c/g"},
+      // The WHATWG URL standard's rules for http(s).
+      {"  g  ", a + "/b/c/g"},
+      {"\tg\n", a + "/b/c/g"},
+      {"g\th", a + "/b/c/gh"},
+      {"../\ng?y\n#s", a + "/b/g?y"},
+      {"HTTP:g", a + "/b/c/g"},
+      {"http:/g", a + "/g"},
+      {"\\g", a + "/g"},
+      {"////" + g + "/x", "http://" + g + "/x"},
+      {"1a:x", a + "/b/c/1a:x"},
+      {"%2e%2E/g", a + "/b/g"},
+      {"mailto:x@a.localhost", ""},
+      {" javascript:void(0)", ""},
+  };
+}
+
+std::string href_case_html(uint64_t k, uint16_t port) {
+  return href_page("Hrefs " + std::to_string(k), "http://a.localhost" + port_suffix(port) + "/b/c/d;p?q",
+                   {href_cases(port).at(k).href});
+}
+
+std::string href_index_html() {
+  return href_page("Hrefs", "", {"", " #top ", "\tindex.html\n", "http:index.html"});
 }
 
 }  // namespace crawl::testbed

@@ -101,6 +101,17 @@
 //                            K % 4 == 2: "Crawl-delay: 0.2" in every group.
 //                          wJ.hK                         "User-agent: *" disallowing /private/.
 //
+// ---- Link resolution (on every host, the default site and named ones) ----
+//
+//   /hrefs/K             0 <= K < href_cases(port).size(): 200 text/html titled "Hrefs K", whose
+//                        <base href> is http://a.localhost:PORT/b/c/d;p?q (RFC 3986's example base
+//                        on a loopback name) and whose single link is case K's href: every example
+//                        of RFC 3986 5.4.1 and 5.4.2 (its host "g" spelt g.localhost:PORT) and the
+//                        WHATWG URL standard's whitespace, backslash and "http:g" rules.
+//   /hrefs/index.html    200 text/html titled "Hrefs", no <base>: links to itself written as "",
+//                        " #top ", a tab and newline around "index.html" and "http:index.html".
+//                        Resolving "" to the directory (/hrefs/) is the mistake it catches.
+//
 // Methods other than GET get 405 (the server decides that; describe() sees only the target).
 //
 // The server may add a latency of its own to every request but /__stats, /__hosts and
@@ -274,6 +285,7 @@ inline constexpr std::string_view kRouteNames[] = {"page",
                                                    "bad-chunked",
                                                    "huge-header",
                                                    "many-headers",
+                                                   "hrefs",
                                                    "other"};
 inline constexpr size_t kRouteCount = std::size(kRouteNames);
 
@@ -349,5 +361,18 @@ struct Latency {
 Latency parse_latency(std::string_view spec);
 // The latency added to a request for `target`; depends on its path only, not on the query.
 std::chrono::milliseconds latency_for(std::string_view target, const Latency& latency);
+
+// ---- Link resolution: /hrefs (see the top of this file) ----
+
+struct HrefCase {
+  std::string href;      // as written in the page (may hold spaces, tabs, newlines, backslashes)
+  std::string resolved;  // where it leads, normalised as the crawl stores links; "" when it is no
+                         // http(s) URL and a crawler must drop it
+};
+// The cases of /hrefs/K, for the server on `port` (0: none in the URLs).
+std::vector<HrefCase> href_cases(uint16_t port);
+// /hrefs/K as served on `port`, and /hrefs/index.html.
+std::string href_case_html(uint64_t k, uint16_t port);
+std::string href_index_html();
 
 }  // namespace crawl::testbed

@@ -2,9 +2,16 @@
 
 #include <curl/curl.h>
 
+#include <locale.h>
+
 #include <algorithm>
+#include <cctype>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <vector>
+
+#include "common/text.hpp"
 
 namespace crawl::urls {
 namespace {
@@ -27,30 +34,90 @@ CurlString get_part(CURLU* u, CURLUPart part, unsigned flags = 0) {
   return CurlString(out);
 }
 
+bool is_scheme_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.';
+}
+
+// The scheme `s` starts with by RFC 3986's grammar (ALPHA *(ALPHA / DIGIT / "+" / "-" / ".") ":"),
+// lower-cased; empty when it starts with none.
+std::string scheme_of(std::string_view s) {
+  const auto colon = s.find(':');
+  if (colon == std::string_view::npos || colon == 0 || !std::isalpha(static_cast<unsigned char>(s[0])))
+    return "";
+  for (size_t i = 1; i < colon; ++i)
+    if (!is_scheme_char(s[i])) return "";
+  std::string scheme(s.substr(0, colon));
+  for (char& c : scheme) c = ascii_lower(c);
+  return scheme;
+}
+
 bool has_scheme(std::string_view s) {
-  auto colon = s.find(':');
-  if (colon == std::string_view::npos || colon == 0) return false;
-  if (!std::isalpha(static_cast<unsigned char>(s[0]))) return false;
-  for (size_t i = 1; i < colon; ++i) {
-    char c = s[i];
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '-' && c != '.') return false;
-  }
+  if (scheme_of(s).empty()) return false;
   // "localhost:8080/x" has a "scheme" by the grammar; a port-looking suffix means it has none.
-  auto rest = s.substr(colon + 1);
+  auto rest = s.substr(s.find(':') + 1);
   return !(rest.size() > 0 && std::isdigit(static_cast<unsigned char>(rest[0])));
 }
 
-// Builds the normal form from a parsed handle; `error` set on failure.
-NormalisedUrl finish(CURLU* u) {
+bool is_http(std::string_view scheme) {
+  return scheme == "http" || scheme == "https";
+}
+
+// A list line without a scheme is fetched as http:// (as curl guesses) only when its host looks
+// like one: localhost or *.localhost, an IP literal, or a dotted name ending in a top-level label of
+// two or more letters (or an IDN one, xn--...). A bare word ("le", "todo") or number would otherwise
+// become a DNS query, which the resolver may even extend with the search domains.
+// `written` is the host as the line spells it, `host` as libcurl read it (lower case, punycode).
+bool looks_like_a_host(std::string_view written, std::string_view host) {
+  if (host == "localhost" || host.ends_with(".localhost")) return true;
+  if (host.starts_with('[')) return true;                         // IPv6
+  if (written.find('.') == std::string_view::npos) return false;  // libcurl reads "1234" as 0.0.4.210
+  // libcurl writes an IPv4 address as four dotted numbers; "1.2.3.4.5" would be a name to look up.
+  if (host.find_first_not_of("0123456789.") == std::string_view::npos)
+    return std::count(host.begin(), host.end(), '.') == 3;
+  if (host.ends_with('.')) host.remove_suffix(1);
+  const auto dot = host.rfind('.');
+  if (dot == std::string_view::npos || dot == 0) return false;
+  const std::string_view tld = host.substr(dot + 1);
+  if (tld.starts_with("xn--")) return true;
+  return tld.size() >= 2 && std::all_of(tld.begin(), tld.end(),
+                                        [](char c) { return std::isalpha(static_cast<unsigned char>(c)); });
+}
+
+// The host of `u` in its ASCII (punycode) form, or nullopt when it is not a valid IDN. libcurl 7.88
+// converts with libidn2's idn2_lookup_ul, which reads the name in the character set of the current
+// locale: in the C locale a crawl usually runs in, every non-ASCII host would fail. So the conversion
+// runs under a UTF-8 LC_CTYPE for this thread only (uselocale), which leaves the rest of the process
+// alone.
+std::optional<std::string> ascii_host(CURLU* u) {
+  static const locale_t utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", locale_t{});
+  if (utf8 == locale_t{}) return std::nullopt;
+  const locale_t previous = uselocale(utf8);
+  auto host = get_part(u, CURLUPART_HOST, CURLU_PUNYCODE);
+  uselocale(previous);
+  if (!host) return std::nullopt;
+  return std::string(host.get());
+}
+
+// Builds the normal form from a parsed handle; `error` set on failure. `guessed_from` is the line
+// when it had no scheme and http:// was put in front: its host must then look like one.
+NormalisedUrl finish(CURLU* u, std::optional<std::string_view> guessed_from = std::nullopt) {
   auto scheme = get_part(u, CURLUPART_SCHEME);
   if (!scheme) return {"", "no scheme"};
   std::string s = scheme.get();
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  if (s != "http" && s != "https") return {"", "unsupported scheme '" + s + "': only http and https"};
+  for (char& c : s) c = ascii_lower(c);
+  if (!is_http(s)) return {"", "unsupported scheme '" + s + "': only http and https"};
   auto host = get_part(u, CURLUPART_HOST);
   if (!host || !*host.get()) return {"", "no host"};
   std::string h = host.get();
-  std::transform(h.begin(), h.end(), h.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (std::any_of(h.begin(), h.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; })) {
+    auto ascii = ascii_host(u);
+    if (!ascii) return {"", "host '" + h + "' is not a valid internationalised domain name"};
+    h = std::move(*ascii);
+  }
+  for (char& c : h) c = ascii_lower(c);
+  if (guessed_from && !looks_like_a_host(host_of("http://" + std::string(*guessed_from)), h))
+    return {"", "no scheme, and '" + std::string(*guessed_from) +
+                    "' names no dotted host, IP address or localhost (write http:// to fetch it anyway)"};
   curl_url_set(u, CURLUPART_HOST, h.c_str(), 0);
   curl_url_set(u, CURLUPART_FRAGMENT, nullptr, 0);
   auto full = get_part(u, CURLUPART_URL, CURLU_NO_DEFAULT_PORT);
@@ -77,6 +144,96 @@ std::string describe(CURLUcode rc) {
   }
 }
 
+// ---- Resolving references (RFC 3986 5.2, with the WHATWG URL standard's rules for http(s)) ----
+
+// A URL reference split by RFC 3986 Appendix B, the fragment left out. Views into the text.
+struct Components {
+  std::string scheme;  // lower-cased; empty when the reference has none
+  std::optional<std::string_view> authority;
+  std::string_view path;
+  std::optional<std::string_view> query;
+};
+
+Components split(std::string_view s) {
+  Components c;
+  c.scheme = scheme_of(s);
+  if (!c.scheme.empty()) s.remove_prefix(c.scheme.size() + 1);
+  s = s.substr(0, s.find('#'));
+  if (const auto q = s.find('?'); q != std::string_view::npos) {
+    c.query = s.substr(q + 1);
+    s = s.substr(0, q);
+  }
+  if (s.starts_with("//")) {
+    // WHATWG: in an http(s) URL any number of slashes (RFC 3986: exactly two) leads the authority.
+    const auto host = s.find_first_not_of('/');
+    s.remove_prefix(host == std::string_view::npos ? s.size() : host);
+    const auto end = s.find('/');
+    c.authority = s.substr(0, end);
+    s = end == std::string_view::npos ? std::string_view() : s.substr(end);
+  }
+  c.path = s;
+  return c;
+}
+
+// WHATWG also spells a dot segment with percent-encoded dots.
+bool is_dot(std::string_view segment) {
+  return segment == "." || iequals(segment, "%2e");
+}
+bool is_dot_dot(std::string_view segment) {
+  return segment == ".." || iequals(segment, ".%2e") || iequals(segment, "%2e.") ||
+         iequals(segment, "%2e%2e");
+}
+
+// RFC 3986 5.2.4 on an absolute path ("/b/c/./../g" -> "/b/g"), segment by segment: a path that
+// ends in a dot segment keeps its trailing slash ("/b/c/.." -> "/b/").
+std::string remove_dot_segments(std::string_view path) {
+  std::vector<std::string_view> kept;
+  bool ends_in_slash = false;
+  if (path.starts_with('/')) path.remove_prefix(1);
+  for (;;) {
+    const auto slash = path.find('/');
+    const std::string_view segment = path.substr(0, slash);
+    const bool last = slash == std::string_view::npos;
+    if (is_dot_dot(segment)) {
+      if (!kept.empty()) kept.pop_back();
+      ends_in_slash = last;
+    } else if (is_dot(segment)) {
+      ends_in_slash = last;
+    } else {
+      kept.push_back(segment);
+    }
+    if (last) break;
+    path.remove_prefix(slash + 1);
+  }
+  std::string out = "/";
+  for (size_t i = 0; i < kept.size(); ++i) {
+    if (i > 0) out += '/';
+    out += kept[i];
+  }
+  if (ends_in_slash && !kept.empty()) out += '/';
+  return out;
+}
+
+// What a browser does to an href before parsing it (WHATWG URL parser): C0 controls and spaces at
+// either end go, tabs and newlines anywhere go, and in an http(s) URL a backslash before the query
+// is a slash.
+std::string clean_reference(std::string_view reference) {
+  while (!reference.empty() && static_cast<unsigned char>(reference.front()) <= 0x20)
+    reference.remove_prefix(1);
+  while (!reference.empty() && static_cast<unsigned char>(reference.back()) <= 0x20)
+    reference.remove_suffix(1);
+  std::string out;
+  out.reserve(reference.size());
+  for (char c : reference)
+    if (c != '\t' && c != '\n' && c != '\r') out += c;
+  const std::string scheme = scheme_of(out);
+  if (scheme.empty() || is_http(scheme)) {
+    const auto end = std::min(out.find('?'), out.find('#'));
+    std::replace(out.begin(), end == std::string::npos ? out.end() : out.begin() + end, '\\', '/');
+  }
+  return out;
+}
+
 }  // namespace
 
 NormalisedUrl normalise(std::string_view input) {
@@ -87,31 +244,60 @@ NormalisedUrl normalise(std::string_view input) {
   UrlHandle u(curl_url());
   if (!u) return {"", "out of memory"};
   std::string text(input);
-  if (!has_scheme(text)) text = "http://" + text;
+  const bool guessed = !has_scheme(text);
+  if (guessed) text = "http://" + text;
   // NON_SUPPORT_SCHEME lets us name the scheme we refuse instead of a generic parse error.
   CURLUcode rc =
       curl_url_set(u.get(), CURLUPART_URL, text.c_str(), CURLU_NON_SUPPORT_SCHEME | CURLU_URLENCODE);
   if (rc != CURLUE_OK) return {"", describe(rc)};
-  return finish(u.get());
+  return finish(u.get(), guessed ? std::optional<std::string_view>(input) : std::nullopt);
 }
 
+// Transforms the reference itself (RFC 3986 5.2.2) and leaves only the parsing and normalising of
+// the absolute result to libcurl, whose own relative resolution (7.88) gets "", "#s", "?y", "http:g"
+// and "1a:x" wrong.
 NormalisedUrl resolve(std::string_view base, std::string_view reference) {
   if (reference.size() > kMaxUrlBytes) return {"", "longer than 8 KiB"};
-  // libcurl 7.88 resolves "#frag" and "?query" like relative paths, dropping the base's last
-  // segment ("#top" on /page/0 gives /page/#top); RFC 3986 5.2.2 keeps the base's path for both.
-  if (!reference.empty() && (reference.front() == '#' || reference.front() == '?')) {
-    std::string joined(base.substr(0, base.find('#')));
-    if (reference.front() == '?') joined = joined.substr(0, joined.find('?')) + std::string(reference);
-    return normalise(joined);
+  const Components b = split(base);
+  if (b.scheme.empty() || !b.authority) return {"", "bad base URL"};
+  std::string ref = clean_reference(reference);
+  std::string target_scheme = b.scheme;
+  if (const std::string scheme = scheme_of(ref); !scheme.empty()) {
+    if (!is_http(scheme)) return {"", "unsupported scheme '" + scheme + "': only http and https"};
+    ref.erase(0, scheme.size() + 1);
+    // WHATWG: "http:g" on an http page is the relative "g"; on an https page (or "https:g" on an
+    // http one) it is absolute, with or without slashes before its host.
+    if (scheme != b.scheme && !ref.starts_with("//")) ref.insert(0, "//");
+    target_scheme = scheme;
   }
-  UrlHandle u(curl_url());
-  if (!u) return {"", "out of memory"};
-  std::string b(base), r(reference);
-  if (curl_url_set(u.get(), CURLUPART_URL, b.c_str(), CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK)
-    return {"", "bad base URL"};
-  CURLUcode rc = curl_url_set(u.get(), CURLUPART_URL, r.c_str(), CURLU_NON_SUPPORT_SCHEME | CURLU_URLENCODE);
-  if (rc != CURLUE_OK) return {"", describe(rc)};
-  return finish(u.get());
+  const Components r = split(ref);
+  std::string target = target_scheme + "://";
+  if (r.authority) {
+    target.append(*r.authority).append(remove_dot_segments(r.path));
+    if (r.query) target.append("?").append(*r.query);
+  } else {
+    target.append(*b.authority);
+    if (r.path.empty()) {
+      target.append(b.path.empty() ? "/" : b.path);
+      if (r.query)
+        target.append("?").append(*r.query);
+      else if (b.query)
+        target.append("?").append(*b.query);
+    } else {
+      if (r.path.starts_with('/')) {
+        target.append(remove_dot_segments(r.path));
+      } else {
+        // RFC 3986 5.2.3: the base's path up to its last slash, then the reference's.
+        const auto slash = b.path.rfind('/');
+        const std::string merged = slash == std::string_view::npos
+                                       ? "/" + std::string(r.path)
+                                       : std::string(b.path.substr(0, slash + 1)) + std::string(r.path);
+        target.append(remove_dot_segments(merged));
+      }
+      if (r.query) target.append("?").append(*r.query);
+    }
+  }
+  return normalise(target);
 }
 
 std::string host_of(std::string_view normalised_url) {

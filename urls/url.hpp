@@ -15,12 +15,18 @@ struct NormalisedUrl {
 };
 
 // Parses `input` as an absolute http or https URL and returns its normal form: scheme and host in
-// lower case, default port dropped, empty path as "/", fragment removed, unsafe characters
-// percent-encoded. A line without a scheme ("example.com/x") is taken as http. Anything else
-// (other schemes, no host, spaces in the host, over 8 KiB) is an error with a message.
+// lower case, an internationalised host in its ASCII (punycode) form as it goes on the wire, default
+// port dropped, empty path as "/", fragment removed, unsafe characters percent-encoded. A line
+// without a scheme is taken as http when its host looks like one ("example.com/x", "127.0.0.1:8080",
+// "localhost:8080/x", "bücher.localhost"), and is an error when it does not ("le", "todo/x"): a bare
+// word is more likely a typo than a host. Anything else (other schemes, no host, spaces in the host,
+// over 8 KiB) is an error with a message.
 NormalisedUrl normalise(std::string_view input);
 
-// Resolves `reference` (e.g. an href) against the absolute `base` URL, then normalises it.
+// Resolves `reference` (e.g. an href) against the absolute `base` URL as browsers do (RFC 3986 5.2
+// with the WHATWG URL standard's rules for http(s): surrounding whitespace and inner tabs and
+// newlines dropped, "\" as "/", "http:g" relative on an http page, any number of slashes before a
+// host), then normalises it.
 NormalisedUrl resolve(std::string_view base, std::string_view reference);
 
 // The lower-cased host of a normalised URL ("" if it has none).

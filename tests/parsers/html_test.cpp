@@ -54,6 +54,15 @@ TEST(ParsePage, CountsAnchorsWithHrefAndCollectsThemInOrder) {
   EXPECT_EQ(parse_page(html, "text/html", kOptions).links.size(), 0u);
 }
 
+// HTML's "frozen base URL": the first <base> that has an href, even an empty one (which names the
+// document itself); a <base> without href (target only) does not count.
+TEST(ParsePage, TheFirstBaseWithAnHrefIsTheBase) {
+  EXPECT_EQ(
+      parse_page("<base target=_top><base href='/one/'><base href='/two/'>", "text/html", kOptions).base_href,
+      "/one/");
+  EXPECT_EQ(parse_page("<base href=''><base href='/two/'>", "text/html", kOptions).base_href, "");
+}
+
 TEST(ParsePage, NoTitleElementMeansNoTitle) {
   auto f = parse_page("<p>text</p>", "text/html", kOptions);
   EXPECT_FALSE(f.title.has_value());

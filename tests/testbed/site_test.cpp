@@ -298,12 +298,34 @@ TEST(TestbedSite, EveryRouteIsOneOfTheRouteNames) {
                                   "/__stats",
                                   "/__hosts",
                                   "/__reset-stats",
+                                  "/hrefs/0",
                                   "/other"}) {
     const std::string_view route = describe(target, site).route;
     EXPECT_TRUE(std::find(std::begin(kRouteNames), std::end(kRouteNames), route) != std::end(kRouteNames))
         << target;
     EXPECT_EQ(target.substr(1, route.size()), route) << target;
   }
+}
+
+// /hrefs/K carries the RFC 3986 base and case K's href, written so that an HTML parser reads the
+// href back exactly; past the last case, and on other paths under /hrefs, 404.
+TEST(TestbedSite, HrefPagesCarryOneCaseEach) {
+  const SiteOptions site;
+  const auto cases = href_cases(8080);
+  ASSERT_GT(cases.size(), 40u);
+  for (size_t k = 0; k < cases.size(); ++k) {
+    const Response r = describe("/hrefs/" + std::to_string(k), site, Origin{.port = 8080});
+    ASSERT_EQ(r.status, 200) << k;
+    EXPECT_EQ(r.title, "Hrefs " + std::to_string(k));
+    EXPECT_NE(r.body.find("<base href=\"http://a.localhost:8080/b/c/d;p?q\">"), std::string::npos);
+    EXPECT_NE(r.body.find("<a href=\"" + cases[k].href + "\">"), std::string::npos) << k;
+  }
+  EXPECT_EQ(describe("/hrefs/" + std::to_string(cases.size()), site).status, 404);
+  EXPECT_EQ(describe("/hrefs/", site).status, 404);
+  const Response index = describe("/hrefs/index.html", site);
+  EXPECT_EQ(index.status, 200);
+  EXPECT_EQ(index.body.find("<base"), std::string::npos);
+  EXPECT_NE(index.body.find("<a href=\"\">"), std::string::npos);
 }
 
 TEST(TestbedSite, ParsesLatencies) {

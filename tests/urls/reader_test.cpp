@@ -42,6 +42,23 @@ TEST(UrlReader, SkipsBlanksAndCommentsAndNumbersLines) {
   for (size_t i = 0; i < lines.size(); ++i) EXPECT_EQ(lines[i].seq, static_cast<int64_t>(i));
 }
 
+// A line without a scheme is read as http:// when it names a host, and is an error naming the
+// reason when it is a bare word; an internationalised host is read in punycode.
+TEST(UrlReader, ReadsSchemelessLinesOnlyWhenTheyNameAHost) {
+  test::TempDir dir;
+  test::write_file(dir.file("list.txt"),
+                   "le\n127.0.0.1:8080/p/1\nbücher.localhost/x\nfoo/bar\nexample.test:81\n");
+  auto lines = read_all({.files = {dir.file("list.txt")}});
+  ASSERT_EQ(lines.size(), 5u);
+  EXPECT_EQ(lines[0].url, "");
+  EXPECT_NE(lines[0].error.find("no scheme"), std::string::npos) << lines[0].error;
+  EXPECT_EQ(lines[1].url, "http://127.0.0.1:8080/p/1");
+  EXPECT_EQ(lines[2].url, "http://xn--bcher-kva.localhost/x");
+  EXPECT_EQ(lines[2].input, "bücher.localhost/x");
+  EXPECT_NE(lines[3].error.find("no scheme"), std::string::npos) << lines[3].error;
+  EXPECT_EQ(lines[4].url, "http://example.test:81/");
+}
+
 TEST(UrlReader, CutsOverlongLinesAndReportsThem) {
   test::TempDir dir;
   test::write_file(dir.file("long.txt"),

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <clocale>
 #include <string>
 
 namespace crawl::urls {
@@ -13,9 +14,48 @@ TEST(Normalise, LowercasesSchemeAndHostAndDropsDefaultPortAndFragment) {
   EXPECT_EQ(normalise("https://example.com:8443/x").url, "https://example.com:8443/x");
 }
 
-TEST(Normalise, TakesSchemelessLinesAsHttp) {
+TEST(Normalise, TakesSchemelessLinesAsHttpWhenTheHostLooksLikeOne) {
   EXPECT_EQ(normalise("example.com/path").url, "http://example.com/path");
+  EXPECT_EQ(normalise("www.example.co.uk").url, "http://www.example.co.uk/");
   EXPECT_EQ(normalise("localhost:8080/x").url, "http://localhost:8080/x");
+  EXPECT_EQ(normalise("LOCALHOST").url, "http://localhost/");
+  EXPECT_EQ(normalise("w1.h3.localhost:9/x").url, "http://w1.h3.localhost:9/x");
+  EXPECT_EQ(normalise("127.0.0.1:8080/p/1").url, "http://127.0.0.1:8080/p/1");
+  EXPECT_EQ(normalise("127.1/x").url, "http://127.0.0.1/x");  // curl's reading of a short IPv4 form
+  EXPECT_EQ(normalise("[::1]:8080/x").url, "http://[::1]:8080/x");
+  EXPECT_EQ(normalise("bücher.localhost/x").url, "http://xn--bcher-kva.localhost/x");
+  EXPECT_EQ(normalise("example.xn--zckzah/").url, "http://example.xn--zckzah/");
+}
+
+TEST(Normalise, RefusesSchemelessLinesWhoseHostIsABareWord) {
+  for (const char* line :
+       {"le", "le/p/1", "le:8080/x", "todo", "1234", "1234/x", "a.b1", "example.c", "x.", "1.2.3.4.5"}) {
+    SCOPED_TRACE(line);
+    const auto r = normalise(line);
+    EXPECT_FALSE(r.ok()) << r.url;
+    EXPECT_NE(r.error.find("no scheme"), std::string::npos) << r.error;
+  }
+  // With a scheme, any host name goes: the list said what it meant.
+  EXPECT_EQ(normalise("http://le/").url, "http://le/");
+}
+
+// Internationalised host names are stored as they go on the wire: in punycode, lower case. The
+// conversion must work in the C locale the process runs in (libcurl's reads the locale's charset),
+// and must leave that locale alone.
+TEST(Normalise, StoresInternationalisedHostsInPunycode) {
+  ASSERT_STREQ(std::setlocale(LC_CTYPE, nullptr), "C");
+  EXPECT_EQ(normalise("http://bücher.localhost:8080/p/8.html").url,
+            "http://xn--bcher-kva.localhost:8080/p/8.html");
+  EXPECT_EQ(normalise("http://BÜCHER.Localhost/").url, "http://xn--bcher-kva.localhost/");
+  EXPECT_EQ(normalise("http://xn--bcher-kva.localhost/").url, "http://xn--bcher-kva.localhost/");
+  EXPECT_EQ(normalise("https://faß.example.test/ü").url, "https://xn--fa-hia.example.test/%c3%bc");
+  EXPECT_EQ(resolve("http://a.localhost/x", "//bücher.localhost/y").url, "http://xn--bcher-kva.localhost/y");
+  const auto bad = normalise(
+      "http://b\xff"
+      "cher.localhost/");
+  EXPECT_FALSE(bad.ok());
+  EXPECT_NE(bad.error.find("internationalised"), std::string::npos) << bad.error;
+  EXPECT_STREQ(std::setlocale(LC_CTYPE, nullptr), "C");
 }
 
 TEST(Normalise, PercentEncodesSpacesInPath) {
@@ -50,6 +90,134 @@ TEST(Resolve, ResolvesRelativeReferencesAgainstTheBase) {
   EXPECT_EQ(resolve("http://example.com/page/0", "#top").url, "http://example.com/page/0");
   EXPECT_EQ(resolve("http://example.com/page/0?a=1#x", "#top").url, "http://example.com/page/0?a=1");
   EXPECT_EQ(resolve("http://example.com/page/0?a=1", "?b=2").url, "http://example.com/page/0?b=2");
+}
+
+struct Example {
+  std::string reference;
+  std::string expected;  // "" when the reference is no http(s) URL (the crawl drops it)
+};
+
+void expect_resolves(std::string_view base, const std::vector<Example>& examples) {
+  for (const auto& [reference, expected] : examples) {
+    SCOPED_TRACE("base " + std::string(base) + ", reference '" + reference + "'");
+    const auto r = resolve(base, reference);
+    if (expected.empty()) {
+      EXPECT_FALSE(r.ok()) << r.url;
+    } else {
+      EXPECT_EQ(r.url, expected) << r.error;
+    }
+  }
+}
+
+constexpr std::string_view kRfc3986Base = "http://a/b/c/d;p?q";
+
+// RFC 3986 5.4.1, every example; the expected URLs lose their fragment as the crawl drops it, and
+// "//g" gains the "/" an http URL's empty path becomes.
+TEST(Resolve, EveryNormalExampleOfRfc3986) {
+  expect_resolves(kRfc3986Base, {
+                                    {"g:h", ""},  // "g:h": not http(s)
+                                    {"g", "http://a/b/c/g"},
+                                    {"./g", "http://a/b/c/g"},
+                                    {"g/", "http://a/b/c/g/"},
+                                    {"/g", "http://a/g"},
+                                    {"//g", "http://g/"},
+                                    {"?y", "http://a/b/c/d;p?y"},
+                                    {"g?y", "http://a/b/c/g?y"},
+                                    {"#s", "http://a/b/c/d;p?q"},
+                                    {"g#s", "http://a/b/c/g"},
+                                    {"g?y#s", "http://a/b/c/g?y"},
+                                    {";x", "http://a/b/c/;x"},
+                                    {"g;x", "http://a/b/c/g;x"},
+                                    {"g;x?y#s", "http://a/b/c/g;x?y"},
+                                    {"", "http://a/b/c/d;p?q"},
+                                    {".", "http://a/b/c/"},
+                                    {"./", "http://a/b/c/"},
+                                    {"..", "http://a/b/"},
+                                    {"../", "http://a/b/"},
+                                    {"../g", "http://a/b/g"},
+                                    {"../..", "http://a/"},
+                                    {"../../", "http://a/"},
+                                    {"../../g", "http://a/g"},
+                                });
+}
+
+// RFC 3986 5.4.2, every example. "http:g" has two answers there; browsers (WHATWG) take it as the
+// relative "g" on an http page, the RFC's backward-compatible one.
+TEST(Resolve, EveryAbnormalExampleOfRfc3986) {
+  expect_resolves(kRfc3986Base, {
+                                    {"../../../g", "http://a/g"},
+                                    {"../../../../g", "http://a/g"},
+                                    {"/./g", "http://a/g"},
+                                    {"/../g", "http://a/g"},
+                                    {"g.", "http://a/b/c/g."},
+                                    {".g", "http://a/b/c/.g"},
+                                    {"g..", "http://a/b/c/g.."},
+                                    {"..g", "http://a/b/c/..g"},
+                                    {"./../g", "http://a/b/g"},
+                                    {"./g/.", "http://a/b/c/g/"},
+                                    {"g/./h", "http://a/b/c/g/h"},
+                                    {"g/../h", "http://a/b/c/h"},
+                                    {"g;x=1/./y", "http://a/b/c/g;x=1/y"},
+                                    {"g;x=1/../y", "http://a/b/c/y"},
+                                    {"g?y/./x", "http://a/b/c/g?y/./x"},
+                                    {"g?y/../x", "http://a/b/c/g?y/../x"},
+                                    {"g#s/./x", "http://a/b/c/g"},
+                                    {"g#s/../x", "http://a/b/c/g"},
+                                    {"http:g", "http://a/b/c/g"},
+                                });
+}
+
+// What the WHATWG URL parser (browsers) does beyond RFC 3986 for http(s) references.
+TEST(Resolve, FollowsTheWhatwgRulesForHttpReferences) {
+  expect_resolves(kRfc3986Base,
+                  {
+                      // C0 controls and spaces at either end go; tabs and newlines anywhere go.
+                      {"  g  ", "http://a/b/c/g"},
+                      {std::string("\x01\x1f g\x00 ", 6), "http://a/b/c/g"},
+                      {"\tg\n", "http://a/b/c/g"},
+                      {"g\th", "http://a/b/c/gh"},
+                      {"../\ng?y\r\n#s", "http://a/b/g?y"},
+                      {"\t\n", "http://a/b/c/d;p?q"},
+                      {" http://a/x ", "http://a/x"},
+                      {"g h", "http://a/b/c/g%20h"},
+                      // The same scheme as the base without "//": relative.
+                      {"HTTP:g", "http://a/b/c/g"},
+                      {"http:", "http://a/b/c/d;p?q"},
+                      {"http:?y", "http://a/b/c/d;p?y"},
+                      {"http:#s", "http://a/b/c/d;p?q"},
+                      {"http:/g", "http://a/g"},
+                      {"http:../g", "http://a/b/g"},
+                      // Any number of slashes leads a host; a backslash is a slash before the query.
+                      {"http:///g", "http://g/"},
+                      {"////g/x", "http://g/x"},
+                      {"\\g", "http://a/g"},
+                      {"\\\\g\\h", "http://g/h"},
+                      {"g\\h", "http://a/b/c/g/h"},
+                      // Another http(s) scheme: absolute, slashes or not.
+                      {"https:g", "https://g/"},
+                      {"https:/g/x", "https://g/x"},
+                      // A colon after something that is not a scheme is part of a relative path.
+                      {"1a:x", "http://a/b/c/1a:x"},
+                      {"./g:h", "http://a/b/c/g:h"},
+                      // Percent-encoded dots are dot segments too.
+                      {"%2e%2E/g", "http://a/b/g"},
+                      {"g/%2e/h", "http://a/b/c/g/h"},
+                      // Other schemes lead nowhere a crawler goes.
+                      {"mailto:x@a.test", ""},
+                      {"javascript:void(0)", ""},
+                      {" JavaScript:void(0)", ""},
+                      {"//", ""},
+                  });
+  // "http:g" on an https page names the host g.
+  expect_resolves("https://a/b/c/d;p?q", {{"http:g", "http://g/"}, {"https:g", "https://a/b/c/g"}});
+}
+
+// An index page's empty href is the page itself, not its directory.
+TEST(Resolve, EmptyReferenceIsTheDocumentItself) {
+  EXPECT_EQ(resolve("http://example.test/dir/index.html", "").url, "http://example.test/dir/index.html");
+  EXPECT_EQ(resolve("http://example.test/dir/index.html?x=1", "").url,
+            "http://example.test/dir/index.html?x=1");
+  EXPECT_EQ(resolve("http://example.test", "").url, "http://example.test/");
 }
 
 TEST(HostOf, ExtractsTheHost) {
