@@ -1,5 +1,7 @@
 #include "urls/reader.hpp"
 
+#include <sys/stat.h>
+
 #include <cerrno>
 #include <cstring>
 
@@ -56,6 +58,17 @@ UrlReader::UrlReader(const ReaderInputs& inputs) : literal_urls_(inputs.urls) {
                          " (give a readable file, '-' for stdin, or --url URL)");
       }
       f.owned = true;
+      // fopen opens a directory without complaint and reading it then fails at once, which would
+      // look like an empty list and a run of 0 URLs.
+      struct stat st {};
+      if (::fstat(::fileno(f.file), &st) == 0 && S_ISDIR(st.st_mode)) {
+        std::fclose(f.file);
+        for (auto& o : files_)
+          if (o.owned) std::fclose(o.file);
+        throw UsageError(
+            "cannot read URL list '" + name +
+            "': it is a directory (give a file with one URL per line, '-' for stdin, or --url URL)");
+      }
     }
     files_.push_back(f);
   }
