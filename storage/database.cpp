@@ -200,6 +200,8 @@ Database Database::open(const std::string& path, const OpenOptions& options) {
   // SQLite would report a missing file as "unable to open database file"; say what to do instead.
   if (read_only && path != ":memory:" && !std::filesystem::exists(path))
     throw StorageError("no database at " + path + ": run `crawl run` first or pass --db");
+  if (std::filesystem::is_directory(path))
+    throw UsageError(path + " is a directory: pass --db with the path of a database file");
 
   // Readers open read-write too, without CREATE, and refuse writes with query_only: a connection
   // opened SQLITE_OPEN_READONLY creates the -wal and -shm files of a WAL database and cannot remove
@@ -220,13 +222,13 @@ Database Database::open(const std::string& path, const OpenOptions& options) {
   }
   sqlite3_extended_result_codes(raw, 1);
   sqlite3_busy_timeout(raw, options.busy_timeout_ms);
-  // Until the file is known to be a crawl database, closing must not checkpoint another program's
-  // WAL into its file.
-  sqlite3_db_config(raw, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
   Database db(path, std::move(connection));
   if (read_only) db.exec("PRAGMA query_only = ON");
 
-  // The first read is where SQLite notices a file that is not a database at all.
+  // The first read is where SQLite notices a file that is not a database at all. Reading another
+  // program's file changes nothing in it: a WAL file that its first read creates is empty, and
+  // closing removes it again (as the sqlite3 shell would, a WAL left with frames in it is
+  // checkpointed: the same content).
   Contents contents = Contents::empty;
   int version = 0;
   try {
@@ -248,7 +250,6 @@ Database Database::open(const std::string& path, const OpenOptions& options) {
     throw StorageError(path + " has schema version " + std::to_string(version) +
                        " but this crawl knows up to " + std::to_string(latest_schema_version()) +
                        ": use a newer crawl or another --db");
-  sqlite3_db_config(raw, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, nullptr);
   if (read_only) return db;
 
   // WAL lets `crawl query` read while a run writes; NORMAL is durable across application crashes

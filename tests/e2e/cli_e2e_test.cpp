@@ -81,11 +81,12 @@ TEST(Cli, BadUsageIsOneLineAndExitTwo) {
       // A directory opens like a file and reads as an empty list: refused, not a run of 0 URLs.
       {"run", dir.path()},
       {"run", "--url", "http://127.0.0.1:1/", dir.path()},
+      {"query", "--db", dir.path()},
   };
   for (const auto& args : cases) {
     std::vector<std::string> full = args;
     full.insert(full.end(), {"--db", dir.file("x.db")});
-    if (args[0] == "frobnicate") full = args;
+    if (args[0] == "frobnicate" || args[0] == "query") full = args;
     auto r = run_crawl(full);
     SCOPED_TRACE(r.err);
     EXPECT_EQ(r.exit_code, 2);

@@ -254,7 +254,8 @@ TEST(Database, RefusesAnotherProgramsDatabaseWithoutWritingToIt) {
       }
     }
     EXPECT_EQ(test::read_file(path), before);
-    EXPECT_FALSE(std::filesystem::exists(path + "-journal"));
+    for (const char* suffix : {"-journal", "-wal", "-shm"})
+      EXPECT_FALSE(std::filesystem::exists(path + suffix)) << suffix;
   }
 }
 
