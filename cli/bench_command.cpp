@@ -119,6 +119,8 @@ void add_bench_command(CLI::App& app, Runner& runner, const std::string& command
       "Compare the execution modes on the same URLs: every (mode, concurrency) pair --repeat times, each a "
       "fresh `crawl run` in interleaved order; prints medians and ranges, stores every run");
   cmd->add_option("lists", flags->lists, "URL list files (or use --testbed)");
+  // One value per occurrence for the list-valued options, so that they do not swallow the lists
+  // that follow them (see run_command.cpp).
   cmd->add_flag("--testbed", flags->testbed,
                 "Start a local testbed and crawl its pages /page/0 .. /page/N-1 (no list, no network)");
   cmd->add_option("--pages", flags->pages, "With --testbed: number of pages")->capture_default_str();
@@ -131,10 +133,12 @@ void add_bench_command(CLI::App& app, Runner& runner, const std::string& command
                   "Comma-separated modes: fiber, thread, process, hybrid (hybrid runs --threads <cores> "
                   "--fibers c/<cores>; a c that does not divide is skipped)")
       ->delimiter(',')
+      ->allow_extra_args(false)
       ->capture_default_str();
   cmd->add_option("-c,--concurrency", flags->concurrencies,
                   "Comma-separated concurrencies (fetches in flight)")
       ->delimiter(',')
+      ->allow_extra_args(false)
       ->capture_default_str();
   cmd->add_option("--repeat", flags->repeat, "Runs of each pair (interleaved)")->capture_default_str();
   cmd->add_option("--hybrid-threads", flags->hybrid_threads,

@@ -2,8 +2,11 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cctype>
 #include <iostream>
 #include <memory>
+#include <string_view>
 #include <thread>
 
 #include "cli/commands.hpp"
@@ -59,6 +62,40 @@ Mode parse_mode(const std::string& name) {
   if (name == "process") return Mode::process;
   if (name == "hybrid") return Mode::hybrid;
   throw UsageError("--mode '" + name + "' is not a mode: use fiber, thread, process or hybrid");
+}
+
+// RFC 9110 token characters: what a header name may be made of.
+bool is_token_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) ||
+         std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+// libcurl sends a header line as given, so a CR or LF in it would start another header (or end
+// the request head); the name must be a token for the server to read it as one.
+void check_header(const std::string& h) {
+  auto printable = [](const std::string& text) {
+    std::string out;
+    for (char c : text) {
+      if (c == '\r')
+        out += "\\r";
+      else if (c == '\n')
+        out += "\\n";
+      else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+        out += '?';
+      else
+        out += c;
+    }
+    return out;
+  };
+  const auto colon = h.find(':');
+  if (colon == std::string::npos || colon == 0 ||
+      !std::all_of(h.begin(), h.begin() + static_cast<std::ptrdiff_t>(colon), is_token_char))
+    throw UsageError("--header '" + printable(h) +
+                     "' is not a header: write it as 'Name: value', the name without spaces");
+  if (h.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos)
+    throw UsageError("--header '" + printable(h) +
+                     "' holds a line break or NUL, which would start another header: give each header "
+                     "with its own --header");
 }
 
 int run(const RunFlags& f, const std::string& command_line) {
@@ -122,9 +159,7 @@ int run(const RunFlags& f, const std::string& command_line) {
   if (f.retries < 0) throw UsageError("--retries must be 0 or more");
   o.politeness.retries = f.retries;
   o.politeness.max_retry_wait = parse_duration(f.max_retry_wait, "--max-retry-wait");
-  for (const auto& h : f.headers)
-    if (h.find(':') == std::string::npos || h.front() == ':')
-      throw UsageError("--header '" + h + "' is not a header: write it as 'Name: value'");
+  for (const auto& h : f.headers) check_header(h);
   o.fetch.headers = f.headers;
   o.fetch.proxy = f.proxy;
   o.fetch.cookies = f.cookies;
@@ -132,19 +167,24 @@ int run(const RunFlags& f, const std::string& command_line) {
   o.bench_id = f.bench_id;
   o.progress = f.progress.value_or(isatty(STDERR_FILENO) == 1);
 
-  // --save-bodies names files after the run id, known once the database has the run row (and
-  // before any page reaches a callback).
-  auto run_id = std::make_shared<std::atomic<int64_t>>(0);
+  // --save-bodies names files after the run's id and start time, known once the database has the
+  // run row (and before any page reaches a callback).
+  auto stamp = std::make_shared<RunStamp>();
   if (!f.jsonl.empty()) o.callbacks.on_page.push_back(make_jsonl_writer(f.jsonl));
   if (!f.save_bodies.empty()) {
-    o.callbacks.on_page.push_back(make_body_saver(f.save_bodies, run_id));
+    o.callbacks.on_page.push_back(make_body_saver(f.save_bodies, stamp));
     o.callbacks.needs_bodies = true;
   }
-  o.callbacks.on_run_start.push_back([run_id](int64_t id) { run_id->store(id); });
+  o.callbacks.on_run_start.push_back([stamp](int64_t id, double started_at) {
+    stamp->run_id.store(id);
+    stamp->started_at.store(started_at);
+  });
   RunSummary summary = run_crawl(o);
   // With --jsonl -, stdout carries the pages; the summary moves to stderr.
   std::ostream& out = f.jsonl == "-" ? std::cerr : std::cout;
   print_summary(summary, out);
+  // The summary may be going to a file or a pipe: say on stderr, in one line, why the run failed.
+  if (!summary.failure.empty()) std::cerr << "crawl: " << summary.failure << '\n';
   return exit_code(summary);
 }
 
@@ -154,7 +194,10 @@ void add_run_command(CLI::App& app, Runner& runner, const std::string& command_l
   auto flags = std::make_shared<RunFlags>();
   CLI::App* cmd = app.add_subcommand("run", "Crawl URL lists and store every page in SQLite");
   cmd->add_option("lists", flags->files, "URL list files (one URL per line; '-' reads stdin)");
-  cmd->add_option("--url", flags->urls, "A URL to crawl (repeatable)");
+  // CLI11 lets an option that fills a vector take every word after it, so `--url URL list.txt`
+  // would swallow the list; allow_extra_args(false) makes each repeatable option take exactly one
+  // value per occurrence.
+  cmd->add_option("--url", flags->urls, "A URL to crawl (repeatable)")->allow_extra_args(false);
   cmd->add_option("--mode", flags->mode, "Execution layout: fiber, thread, process or hybrid")
       ->capture_default_str();
   cmd->add_option("-c,--concurrency", flags->concurrency, "Fetches in flight (default 64)");
@@ -182,13 +225,16 @@ void add_run_command(CLI::App& app, Runner& runner, const std::string& command_l
   cmd->add_option("--user-agent", flags->user_agent, "User-Agent header")->capture_default_str();
   cmd->add_flag("-k,--insecure", flags->insecure, "Do not verify TLS certificates");
   cmd->add_option("--jsonl", flags->jsonl, "Also stream one JSON object per page to FILE ('-': stdout)");
-  cmd->add_option("--save-bodies", flags->save_bodies, "Save each body under DIR as <run>-<seq>.<ext>");
+  cmd->add_option("--save-bodies", flags->save_bodies,
+                  "Save each body under DIR as <started>-<run>-<seq>.<ext>");
   cmd->add_option("--depth", flags->depth, "Follow links this many levels from the list (0: the list only)")
       ->capture_default_str();
   cmd->add_option("--scope", flags->scope, "Which links to follow: host, domain or any (of each seed)")
       ->capture_default_str();
-  cmd->add_option("--include", flags->include, "Follow only URLs matching this regex (repeatable)");
-  cmd->add_option("--exclude", flags->exclude, "Skip URLs matching this regex (repeatable)");
+  cmd->add_option("--include", flags->include, "Follow only URLs matching this regex (repeatable)")
+      ->allow_extra_args(false);
+  cmd->add_option("--exclude", flags->exclude, "Skip URLs matching this regex (repeatable)")
+      ->allow_extra_args(false);
   cmd->add_option("--max-pages", flags->max_pages, "Fetch at most this many URLs in all (0: no limit)")
       ->capture_default_str();
   cmd->add_option("--order", flags->order, "Crawl order when following links: bfs or dfs")
@@ -207,7 +253,8 @@ void add_run_command(CLI::App& app, Runner& runner, const std::string& command_l
       ->capture_default_str();
   cmd->add_option("--max-retry-wait", flags->max_retry_wait, "Longest wait before a retry (Retry-After too)")
       ->capture_default_str();
-  cmd->add_option("--header", flags->headers, "Extra request header 'Name: value' (repeatable)");
+  cmd->add_option("--header", flags->headers, "Extra request header 'Name: value' (repeatable)")
+      ->allow_extra_args(false);
   cmd->add_option("--proxy", flags->proxy, "Proxy URL (default: libcurl's http_proxy/https_proxy variables)");
   cmd->add_flag("--cookies", flags->cookies, "Keep the cookies sites set (off by default)");
   cmd->add_flag(

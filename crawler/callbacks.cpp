@@ -4,8 +4,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
@@ -46,6 +48,11 @@ std::string CallbackPool::first_failure() const {
   return first_failure_;
 }
 
+std::string CallbackPool::output_failure() const {
+  std::lock_guard lock(mutex_);
+  return output_failure_;
+}
+
 void CallbackPool::work() {
   name_this_thread("crawl-callback");
   for (;;) {
@@ -61,6 +68,11 @@ void CallbackPool::work() {
     // A user's callback may throw; it must not take the pool (or the run) down with it.
     try {
       task();
+    } catch (const OutputError& e) {
+      failures_.fetch_add(1);
+      std::lock_guard lock(mutex_);
+      if (first_failure_.empty()) first_failure_ = e.what();
+      if (!output_failed_.exchange(true)) output_failure_ = e.what();
     } catch (const std::exception& e) {
       if (failures_.fetch_add(1) == 0) {
         std::lock_guard lock(mutex_);
@@ -84,6 +96,24 @@ std::string extension_for(const std::string& content_type) {
   return "bin";
 }
 
+// runs.started_at ("2026-12-02T04:01:31.123Z", storage's iso8601_utc, rounded the same way)
+// without the separators a file name does not want: "20261202T040131.123Z".
+std::string compact_utc(double unix_seconds) {
+  double whole = std::floor(unix_seconds);
+  auto seconds = static_cast<std::time_t>(whole);
+  int millis = static_cast<int>(std::lround((unix_seconds - whole) * 1000));
+  if (millis == 1000) {
+    ++seconds;
+    millis = 0;
+  }
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char text[96];
+  std::snprintf(text, sizeof text, "%04d%02d%02dT%02d%02d%02d.%03dZ", utc.tm_year + 1900, utc.tm_mon + 1,
+                utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, millis);
+  return text;
+}
+
 }  // namespace
 
 PageCallback make_jsonl_writer(const std::string& path) {
@@ -105,7 +135,7 @@ PageCallback make_jsonl_writer(const std::string& path) {
                        " (give a writable path, or '-' for stdout)");
     sink->owned = true;
   }
-  return [sink](const storage::PageRecord& r, std::string_view) {
+  return [sink, path](const storage::PageRecord& r, std::string_view) {
     nlohmann::json j = {{"seq", r.seq},
                         {"source", r.source},
                         {"line", r.line},
@@ -129,35 +159,54 @@ PageCallback make_jsonl_writer(const std::string& path) {
     std::string line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     line.push_back('\n');
     std::lock_guard lock(sink->mutex);
-    std::fwrite(line.data(), 1, line.size(), sink->file);
-    std::fflush(sink->file);
+    errno = 0;
+    const bool written = std::fwrite(line.data(), 1, line.size(), sink->file) == line.size();
+    if (std::fflush(sink->file) == 0 && written) return;
+    const int err = errno;
+    std::clearerr(sink->file);
+    if (sink->file == stdout && err == EPIPE) return;
+    throw OutputError("cannot write --jsonl " +
+                      (sink->file == stdout ? std::string("to stdout") : "file '" + path + "'") + ": " +
+                      (err ? std::strerror(err) : "write error"));
   };
 }
 
-PageCallback make_body_saver(const std::string& dir, std::shared_ptr<std::atomic<int64_t>> run_id) {
+std::string body_file_name(const RunStamp& stamp, int64_t seq, const std::string& content_type) {
+  // The name is built from numbers only: a URL never becomes a path. The time is runs.started_at
+  // without its separators, so that a page's file can be found from the database alone.
+  return compact_utc(stamp.started_at.load()) + "-" + std::to_string(stamp.run_id.load()) + "-" +
+         std::to_string(seq) + "." + extension_for(content_type);
+}
+
+PageCallback make_body_saver(const std::string& dir, std::shared_ptr<const RunStamp> stamp) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec || !std::filesystem::is_directory(dir))
     throw UsageError("cannot create --save-bodies directory '" + dir + "': " + ec.message());
-  return [dir, run_id](const storage::PageRecord& r, std::string_view body) {
+  return [dir, stamp](const storage::PageRecord& r, std::string_view body) {
     if (r.fetched_at <= 0 || r.body_bytes == 0 || body.empty()) return;
-    // The name is built from numbers only: a URL never becomes a path.
-    const std::string path = dir + "/" + std::to_string(run_id->load()) + "-" + std::to_string(r.seq) + "." +
-                             extension_for(r.content_type);
+    const std::string path = dir + "/" + body_file_name(*stamp, r.seq, r.content_type);
+    // O_EXCL: a file that is already there is someone else's and is never overwritten.
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0) throw std::runtime_error("cannot create " + path + ": " + std::strerror(errno));
+    if (fd < 0)
+      throw OutputError("cannot save a body to --save-bodies: " + path + ": " + std::strerror(errno));
     size_t done = 0;
     while (done < body.size()) {
       ssize_t w = ::write(fd, body.data() + done, body.size() - done);
       if (w < 0 && errno == EINTR) continue;
       if (w <= 0) {
-        int err = errno;
+        int err = w < 0 ? errno : ENOSPC;
         ::close(fd);
-        throw std::runtime_error("cannot write " + path + ": " + std::strerror(err));
+        ::unlink(path.c_str());  // a cut-off body would pass for the page's
+        throw OutputError("cannot save a body to --save-bodies: " + path + ": " + std::strerror(err));
       }
       done += static_cast<size_t>(w);
     }
-    ::close(fd);
+    if (::close(fd) != 0) {
+      int err = errno;
+      ::unlink(path.c_str());
+      throw OutputError("cannot save a body to --save-bodies: " + path + ": " + std::strerror(err));
+    }
   };
 }
 

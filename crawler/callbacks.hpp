@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -20,13 +21,21 @@ namespace crawl {
 
 struct RunSummary;  // crawler/run.hpp
 
+// Thrown by a callback whose output can no longer be written (a full disk, a closed pipe, an I/O
+// error). Unlike any other exception from a callback, it stops the run, which then fails (exit 1):
+// going on would spend the crawl on pages whose output is lost, as curl stops on a write error.
+struct OutputError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 // Called once per row. `body` is empty unless a callback asked for bodies.
 using PageCallback = std::function<void(const storage::PageRecord& record, std::string_view body)>;
 using RunDoneCallback = std::function<void(const RunSummary& summary)>;
 
 struct Callbacks {
-  // Called synchronously with the run id once the run row exists, before any page is fetched.
-  std::vector<std::function<void(int64_t run_id)>> on_run_start;
+  // Called synchronously once the run row exists, before any page is fetched, with the run's id
+  // and its runs.started_at as unix seconds.
+  std::vector<std::function<void(int64_t run_id, double started_at)>> on_run_start;
   std::vector<PageCallback> on_page;
   std::vector<RunDoneCallback> on_run_done;
   bool needs_bodies = false;  // keep bodies in memory for on_page even with --no-parse
@@ -47,6 +56,9 @@ class CallbackPool {
   void drain();
   int64_t failures() const { return failures_.load(); }
   std::string first_failure() const;
+  // The first OutputError's message, empty while there has been none.
+  bool output_failed() const { return output_failed_.load(); }
+  std::string output_failure() const;
 
  private:
   void work();
@@ -58,12 +70,26 @@ class CallbackPool {
   std::vector<std::thread> threads_;
   std::atomic<int64_t> failures_{0};
   std::string first_failure_;
+  std::atomic<bool> output_failed_{false};
+  std::string output_failure_;
 };
 
 // Built-in callbacks exposed on the command line.
-// --jsonl FILE|-: one JSON object per page, written as pages complete.
+// --jsonl FILE|-: one JSON object per page, written as pages complete. A line that cannot be
+// written throws OutputError (on stdout, except for a closed pipe: the reader went away, which is a
+// request to stop, not a failure).
 PageCallback make_jsonl_writer(const std::string& path);
-// --save-bodies DIR: each body as DIR/<run>-<seq>.<ext>, a name that never comes from the URL.
-PageCallback make_body_saver(const std::string& dir, std::shared_ptr<std::atomic<int64_t>> run_id);
+
+// What names a run's files: its id and start time (runs.id, runs.started_at), set by on_run_start.
+struct RunStamp {
+  std::atomic<int64_t> run_id{0};
+  std::atomic<double> started_at{0};
+};
+// --save-bodies DIR: each body as DIR/<started>-<run>-<seq>.<ext>, e.g. 20261202T040131.123Z-1-7.html,
+// a name that never comes from the URL. The start time keeps runs of different databases that share
+// an id (every database has a run 1) apart. A body that cannot be written (the file exists, a full
+// disk) throws OutputError.
+std::string body_file_name(const RunStamp& stamp, int64_t seq, const std::string& content_type);
+PageCallback make_body_saver(const std::string& dir, std::shared_ptr<const RunStamp> stamp);
 
 }  // namespace crawl

@@ -388,7 +388,7 @@ RunSummary run_crawl(const RunOptions& options) {
 
   auto writer = storage::ResultWriter::open({.path = options.db_path}, config);
   summary.run_id = writer->run_id();
-  for (const auto& cb : options.callbacks.on_run_start) cb(summary.run_id);
+  for (const auto& cb : options.callbacks.on_run_start) cb(summary.run_id, config.started_at);
 
   const auto start = Clock::now();
   // The frontier hands out at most this many tasks at once, in batches of one or more.
@@ -423,6 +423,8 @@ RunSummary run_crawl(const RunOptions& options) {
   ProgressLine progress(options.progress, tally, in_flight, [&] {
     // A database that stopped taking rows ends the run: there is nowhere to record the rest.
     if (writer->failure()) stop.store(true);
+    // Nor does output that can no longer be written (--jsonl, --save-bodies).
+    if (callbacks && callbacks->output_failed()) stop.store(true);
     if (stop.load()) wakers.wake_all();
     if (workers) workers->sample_memory();
   });
@@ -509,6 +511,13 @@ RunSummary run_crawl(const RunOptions& options) {
     callbacks->drain();
     summary.callback_failures = callbacks->failures();
     summary.first_callback_failure = callbacks->first_failure();
+    // The output the user asked for is incomplete: the run failed, even when the failure came after
+    // the last page was fetched, and even though the stop it caused looks like an interruption.
+    if (callbacks->output_failed() && summary.failure.empty()) {
+      summary.failure = callbacks->output_failure() + " (the run stopped: its output cannot be written)";
+      summary.interrupted = false;
+      st.status = "failed";
+    }
   }
   const auto end = Clock::now();
   rusage ru{};

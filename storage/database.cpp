@@ -8,6 +8,8 @@
 #include <ctime>
 #include <filesystem>
 
+#include "common/usage_error.hpp"
+
 namespace crawl::storage {
 namespace {
 
@@ -186,13 +188,51 @@ int latest_schema_version() {
   return static_cast<int>(kMigrations.size());
 }
 
+namespace {
+
+// What a file opened as --db holds, judged from its header and its schema before anything is
+// written to it.
+enum class Contents {
+  empty,            // a new or empty file: the schema is created in it
+  crawl,            // marked with kApplicationId
+  unmarked_crawl,   // written by a crawl before the mark existed: runs and pages, user_version >= 1
+  another_program,  // anything else: never written to
+};
+
+int pragma_int(const Database& db, const char* pragma) {
+  Statement statement = db.prepare(pragma);
+  if (sqlite3_step(statement.get()) != SQLITE_ROW) throw StorageError(db.last_error());
+  return sqlite3_column_int(statement.get(), 0);
+}
+
+Contents contents_of(const Database& db) {
+  const int application_id = pragma_int(db, "PRAGMA application_id");
+  if (application_id == kApplicationId) return Contents::crawl;
+  if (application_id != 0) return Contents::another_program;
+  const int objects = pragma_int(db, "SELECT count(*) FROM sqlite_schema");
+  const int version = db.schema_version();
+  if (objects == 0) return version == 0 ? Contents::empty : Contents::another_program;
+  const int crawl_tables =
+      pragma_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN ('runs', 'pages')");
+  return crawl_tables == 2 && version >= 1 ? Contents::unmarked_crawl : Contents::another_program;
+}
+
+}  // namespace
+
 Database Database::open(const std::string& path, const OpenOptions& options) {
   const bool read_only = options.access == Access::read_only;
   // SQLite would report a missing file as "unable to open database file"; say what to do instead.
   if (read_only && path != ":memory:" && !std::filesystem::exists(path))
     throw StorageError("no database at " + path + ": run `crawl run` first or pass --db");
+  if (std::filesystem::is_directory(path))
+    throw UsageError(path + " is a directory: pass --db with the path of a database file");
 
-  int flags = read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+  // Readers open read-write too, without CREATE, and refuse writes with query_only: a connection
+  // opened SQLITE_OPEN_READONLY creates the -wal and -shm files of a WAL database and cannot remove
+  // them when it closes, so every `crawl query` would leave them behind. A read-write connection
+  // that is the last one to close checkpoints and removes them, as the sqlite3 shell does. SQLite
+  // falls back to read-only by itself for a file the user cannot write.
+  int flags = read_only ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
   // Each connection is used by one thread at a time; SQLite's own per-connection mutex is not needed.
   flags |= SQLITE_OPEN_NOMUTEX;
   sqlite3* raw = nullptr;
@@ -207,16 +247,29 @@ Database Database::open(const std::string& path, const OpenOptions& options) {
   sqlite3_extended_result_codes(raw, 1);
   sqlite3_busy_timeout(raw, options.busy_timeout_ms);
   Database db(path, std::move(connection));
+  if (read_only) db.exec("PRAGMA query_only = ON");
 
-  // The first read is where SQLite notices a file that is not a database at all.
+  // The first read is where SQLite notices a file that is not a database at all. Reading another
+  // program's file changes nothing in it: a WAL file that its first read creates is empty, and
+  // closing removes it again (as the sqlite3 shell would, a WAL left with frames in it is
+  // checkpointed: the same content).
+  Contents contents = Contents::empty;
   int version = 0;
   try {
+    contents = contents_of(db);
     version = db.schema_version();
   } catch (const StorageError& e) {
     if ((sqlite3_extended_errcode(raw) & 0xff) == SQLITE_NOTADB)
       throw StorageError(path + " is not a SQLite database: pass --db with the path of a crawl database");
     throw StorageError("cannot read the database " + path + ": " + e.what());
   }
+  if (contents == Contents::another_program)
+    throw UsageError(path + " is a SQLite database but not a crawl database (it holds another program's " +
+                     "tables): pass --db with the path of a crawl database" +
+                     (read_only ? "" : ", or of a new file"));
+  if (read_only && contents == Contents::empty)
+    throw UsageError(path + " is an empty database, not a crawl database: run `crawl run --db " + path +
+                     "` first or pass --db with the path of a crawl database");
   if (version > latest_schema_version())
     throw StorageError(path + " has schema version " + std::to_string(version) +
                        " but this crawl knows up to " + std::to_string(latest_schema_version()) +
@@ -233,7 +286,11 @@ Database Database::open(const std::string& path, const OpenOptions& options) {
 }
 
 void Database::migrate() {
-  if (schema_version() == latest_schema_version()) return;
+  auto current = [this] {
+    return schema_version() == latest_schema_version() &&
+           pragma_int(*this, "PRAGMA application_id") == kApplicationId;
+  };
+  if (current()) return;
   // IMMEDIATE takes the write lock up front, so two runs starting on a new file do not both try to
   // create the tables: the second waits, then sees the version the first one wrote.
   exec("BEGIN IMMEDIATE");
@@ -244,6 +301,8 @@ void Database::migrate() {
         throw StorageError("internal error: migration step " + std::to_string(version + 1) +
                            " did not set user_version");
     }
+    // New files, and files from before the mark, are marked as crawl's.
+    exec(("PRAGMA application_id = " + std::to_string(kApplicationId)).c_str());
     exec("COMMIT");
   } catch (...) {
     sqlite3_exec(handle(), "ROLLBACK", nullptr, nullptr, nullptr);

@@ -29,6 +29,12 @@ struct FinalizeStatement {
 using Connection = std::unique_ptr<sqlite3, CloseConnection>;
 using Statement = std::unique_ptr<sqlite3_stmt, FinalizeStatement>;
 
+// PRAGMA application_id of every crawl database: the ASCII of "CRWL" (0x4352574C), which `file`
+// and other programs can read from bytes 68-71 of the header. A database without it is a crawl
+// database only if it is empty or was written by a crawl from before the mark (it then has the runs
+// and pages tables and a schema version); any other SQLite file is refused, never written to.
+constexpr int kApplicationId = 0x4352574C;
+
 // The schema version this program writes (PRAGMA user_version); older files are migrated up to it.
 int latest_schema_version();
 
@@ -42,8 +48,10 @@ struct OpenOptions {
 
 class Database {
  public:
-  // read_write: creates the file if needed, switches to WAL and migrates the schema to the latest
-  // version. read_only: the file must exist and must not be newer than this program.
+  // read_write: creates the file if needed, switches to WAL, migrates the schema to the latest
+  // version and marks it with kApplicationId. read_only: the file must exist and must not be newer
+  // than this program. Both throw crawl::UsageError for a SQLite file that is not a crawl database
+  // (and read_only for an empty one), before anything is written to it.
   static Database open(const std::string& path, const OpenOptions& options = {});
 
   sqlite3* handle() const { return connection_.get(); }

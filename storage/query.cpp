@@ -254,7 +254,10 @@ class TableSink : public RowSink {
   std::vector<std::vector<std::string>> rows_;
 };
 
-// RFC 4180 quoting; lines end in "\n" as Unix tools expect. NULL is an empty field.
+// RFC 4180 quoting; lines end in "\n" as Unix tools expect. NULL is an empty field. A field with a
+// comma, a quote or any control character (CR, LF, tab, ...) is quoted, so a reader never sees a
+// raw control byte outside quotes. CSV has no escape for NUL, which SQLite text may hold and most
+// CSV readers refuse: it is written as U+FFFD (json and jsonl keep it, as \u0000).
 class CsvSink : public RowSink {
  public:
   explicit CsvSink(std::ostream& out) : out_(out) {}
@@ -280,14 +283,21 @@ class CsvSink : public RowSink {
     for (size_t i = 0; i < fields.size(); ++i) {
       if (i > 0) out_ << ',';
       std::string_view field = fields[i];
-      if (field.find_first_of(",\"\r\n") == std::string_view::npos) {
+      const bool plain = std::none_of(field.begin(), field.end(), [](char c) {
+        return c == ',' || c == '"' || static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+      });
+      if (plain) {
         out_ << field;
         continue;
       }
       out_ << '"';
       for (char c : field) {
-        if (c == '"') out_ << '"';
-        out_ << c;
+        if (c == '"')
+          out_ << "\"\"";
+        else if (c == '\0')
+          out_ << "\xEF\xBF\xBD";  // U+FFFD
+        else
+          out_ << c;
       }
       out_ << '"';
     }
@@ -354,17 +364,60 @@ std::unique_ptr<RowSink> make_sink(Format format, std::ostream& out) {
   throw std::logic_error("unknown Format");
 }
 
-// Problems with the SQL are the user's to fix (exit 2); anything else is the database's (exit 1).
+// The tables and views a query can read, for the hint after a failed statement: read from the
+// file, so it names the views a user added too; the schema's own list if that read fails.
+std::string queryable_names(const Database& db) {
+  std::string names;
+  sqlite3_stmt* raw = nullptr;
+  if (sqlite3_prepare_v2(db.handle(),
+                         "SELECT name FROM sqlite_schema WHERE type IN ('table', 'view') AND name NOT LIKE "
+                         "'sqlite_%' ORDER BY type, rowid",
+                         -1, &raw, nullptr) == SQLITE_OK) {
+    Statement statement(raw);
+    while (sqlite3_step(statement.get()) == SQLITE_ROW) {
+      const auto* name = reinterpret_cast<const char*>(sqlite3_column_text(statement.get(), 0));
+      if (name) names += (names.empty() ? "" : ", ") + std::string(name);
+    }
+  }
+  return names.empty() ? "runs, pages, links, benches, bench_skips" : names;
+}
+
+// Failures that come from the file or the machine, not from the statement: the database's problem
+// (exit 1). Every other failure of a statement that passed the read-only check is the SQL's
+// (syntax, unknown names, a value too big, a type or range error in a function): the user's to fix
+// (exit 2), with one message whatever SQLite's code for it.
+bool is_database_failure(int primary_code) {
+  switch (primary_code) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_NOMEM:
+    case SQLITE_IOERR:
+    case SQLITE_CORRUPT:
+    case SQLITE_CANTOPEN:
+    case SQLITE_NOTADB:
+    case SQLITE_PERM:
+    case SQLITE_FULL:
+    case SQLITE_PROTOCOL:
+    case SQLITE_INTERNAL:
+    case SQLITE_AUTH:
+      return true;
+    default:
+      return false;
+  }
+}
+
 // `rc` is the failing call's result: on a read-only WAL connection SQLite reports a bad column name
 // from prepare as SQLITE_SCHEMA, after its internal retry, rather than SQLITE_ERROR.
 [[noreturn]] void throw_sql_failure(const Database& db, int rc) {
   const int primary_code = rc & 0xff;
-  const std::string message = sqlite3_errmsg(db.handle());
+  std::string message = sqlite3_errmsg(db.handle());
+  std::replace_if(
+      message.begin(), message.end(), [](char c) { return c == '\n' || c == '\r'; }, ' ');
+  if (is_database_failure(primary_code))
+    throw StorageError("cannot read " + db.path() + ": " + db.last_error());
   if (primary_code == SQLITE_READONLY) throw UsageError(std::string(kReadOnlyRefusal) + " (" + message + ")");
-  if (primary_code == SQLITE_ERROR || primary_code == SQLITE_SCHEMA)
-    throw UsageError("the SQL cannot run: " + message + " (the tables are runs and pages; `sqlite3 " +
-                     db.path() + " .schema` shows their columns)");
-  throw StorageError("cannot read " + db.path() + ": " + db.last_error());
+  throw UsageError("the SQL cannot run: " + message + " (it can read " + queryable_names(db) + "; `sqlite3 " +
+                   db.path() + " .schema` shows their columns)");
 }
 
 // Exactly one statement that only reads.

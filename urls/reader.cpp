@@ -87,7 +87,9 @@ UrlReader::UrlReader(const ReaderInputs& inputs) : literal_urls_(inputs.urls) {
     struct stat st {};
     if (fstat(s->fd, &st) == 0) {
       if (S_ISDIR(st.st_mode))
-        throw UsageError("URL list '" + name + "' is a directory: give a file with one URL per line");
+        throw UsageError(
+            "cannot read URL list '" + name +
+            "': it is a directory (give a file with one URL per line, '-' for stdin, or --url URL)");
       if (S_ISREG(st.st_mode)) {
         s->regular = true;
         s->size = static_cast<int64_t>(st.st_size);

@@ -6,7 +6,11 @@
 #include <unistd.h>
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+
 #include <filesystem>
+#include <fstream>
 #include <regex>
 #include <sstream>
 #include <thread>
@@ -23,6 +27,30 @@ using test::run_crawl;
 
 int count_lines(const std::string& s) {
   return static_cast<int>(std::count(s.begin(), s.end(), '\n'));
+}
+
+// Runs SQL that changes a database, with plain SQLite (test::query_rows only reads).
+void exec_sql(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  char* message = nullptr;
+  EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &message), SQLITE_OK) << (message ? message : "");
+  sqlite3_free(message);
+  sqlite3_close(db);
+}
+
+// The name --save-bodies gives the body of page `seq` of the latest run in `db`, worked out from
+// the database alone: runs.started_at without '-' and ':', the run id, the seq.
+std::string body_file_of(const std::string& db, int seq, const std::string& ext) {
+  auto rows = test::query_rows(db, "SELECT id, started_at FROM runs ORDER BY id DESC LIMIT 1");
+  if (rows.empty()) return "";
+  std::string started = rows[0].at("started_at").value_or("");
+  std::erase_if(started, [](char c) { return c == '-' || c == ':'; });
+  return started + "-" + rows[0].at("id").value_or("") + "-" + std::to_string(seq) + "." + ext;
+}
+
+bool exists_beside(const std::string& db, const char* suffix) {
+  return std::filesystem::exists(db + suffix);
 }
 
 TEST(Cli, BadUsageIsOneLineAndExitTwo) {
@@ -43,11 +71,22 @@ TEST(Cli, BadUsageIsOneLineAndExitTwo) {
       {"run", "--bogus-flag"},
       {"run", "--url", "http://127.0.0.1:1/", "-c", "100000000"},  // more sockets than files allowed
       {"frobnicate"},
+      // A line break in a header would be sent as a header line of its own (or end the head early).
+      {"run", "--url", "http://127.0.0.1:1/", "--header", "X-A: 1\r\nX-Injected: 2"},
+      {"run", "--url", "http://127.0.0.1:1/", "--header", "X-A: 1\nX-Injected: 2"},
+      {"run", "--url", "http://127.0.0.1:1/", "--header", "X-A: 1\r"},
+      {"run", "--url", "http://127.0.0.1:1/", "--header", "no colon"},
+      {"run", "--url", "http://127.0.0.1:1/", "--header", ": no name"},
+      {"run", "--url", "http://127.0.0.1:1/", "--header", "Two Words: value"},
+      // A directory opens like a file and reads as an empty list: refused, not a run of 0 URLs.
+      {"run", dir.path()},
+      {"run", "--url", "http://127.0.0.1:1/", dir.path()},
+      {"query", "--db", dir.path()},
   };
   for (const auto& args : cases) {
     std::vector<std::string> full = args;
     full.insert(full.end(), {"--db", dir.file("x.db")});
-    if (args[0] == "frobnicate") full = args;
+    if (args[0] == "frobnicate" || args[0] == "query") full = args;
     auto r = run_crawl(full);
     SCOPED_TRACE(r.err);
     EXPECT_EQ(r.exit_code, 2);
@@ -214,15 +253,199 @@ TEST(Cli, ReadsStdinAndStreamsJsonlAndSavesBodies) {
     if (j["title"].is_string()) ++titled;
   }
   EXPECT_EQ(titled, 31);  // 30 pages and the 404 page
-  // One file per fetched body, named <run>-<seq>.<ext>, never after the URL.
+  // One file per fetched body, named <started>-<run>-<seq>.<ext>, never after the URL.
   int files = 0;
-  const std::regex name(R"(1-\d+\.(html|bin))");
+  const std::regex name(R"(\d{8}T\d{6}\.\d{3}Z-1-\d+\.(html|bin))");
   for (const auto& e : std::filesystem::directory_iterator(dir.file("bodies"))) {
     ++files;
     EXPECT_TRUE(std::regex_match(e.path().filename().string(), name)) << e.path();
   }
   EXPECT_EQ(files, 32);
-  EXPECT_EQ(std::filesystem::file_size(dir.file("bodies") + "/1-0.html"), testbed::page_body_bytes(0));
+  EXPECT_EQ(std::filesystem::file_size(dir.file("bodies") + "/" + body_file_of(dir.file("c.db"), 0, "html")),
+            testbed::page_body_bytes(0));
+}
+
+// A repeatable option takes one value each time: the words after it are the URL lists.
+TEST(Cli, RepeatableOptionsLeaveTheListsThatFollowThem) {
+  auto testbed = test::Testbed::start();
+  test::TempDir dir;
+  const std::string list = dir.file("list.txt");
+  test::write_file(list, testbed.url("/page/1") + "\n");
+  const std::string url = testbed.url("/page/2");
+  const std::vector<std::vector<std::string>> cases = {
+      {"--url", url, list},         {"--url", url, "--url", testbed.url("/page/3"), list},
+      {"--include", "page", list},  {"--exclude", "nothing-matches", list},
+      {"--header", "X-A: 1", list}, {"--header", "X-A: 1", "--header", "X-B: 2", list},
+  };
+  int run = 0;
+  for (const auto& flags : cases) {
+    SCOPED_TRACE(flags[0] + " " + flags[1]);
+    const std::string db = dir.file("r" + std::to_string(run++) + ".db");
+    std::vector<std::string> args = {"run", "--db", db, "--no-progress"};
+    args.insert(args.end(), flags.begin(), flags.end());
+    auto r = run_crawl(args);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const long long urls = std::count(flags.begin(), flags.end(), std::string("--url"));
+    EXPECT_EQ(test::query_int(db, "SELECT count(*) FROM pages WHERE source = '" + list + "'"), 1);
+    EXPECT_EQ(test::query_int(db, "SELECT count(*) FROM pages WHERE source = '--url'"), urls);
+    EXPECT_EQ(test::query_int(db, "SELECT count(*) FROM pages WHERE error IS NULL"), 1 + urls);
+  }
+  // `crawl bench`'s comma-separated lists, before a list and before the next option.
+  for (const auto& flags : std::vector<std::vector<std::string>>{{"--modes", "fiber", list, "-c", "2"},
+                                                                 {"-c", "2", list, "--modes", "fiber"}}) {
+    SCOPED_TRACE(flags[0]);
+    const std::string db = dir.file("b" + std::to_string(run++) + ".db");
+    std::vector<std::string> args = {"bench", "--repeat", "1", "--db", db, "--no-progress"};
+    args.insert(args.end(), flags.begin(), flags.end());
+    auto r = run_crawl(args);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(test::query_int(db, "SELECT count(*) FROM runs WHERE mode = 'fiber' AND concurrency = 2"), 1);
+    EXPECT_EQ(test::query_int(db, "SELECT count(*) FROM pages WHERE error IS NULL"), 1);
+  }
+}
+
+// Another program's SQLite file is never written to: run refuses it, query and runs say what it is.
+TEST(Cli, RefusesADatabaseThatIsNotCrawls) {
+  auto testbed = test::Testbed::start();
+  test::TempDir dir;
+  const std::string other = dir.file("other.db");
+  exec_sql(
+      other,
+      "CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT); INSERT INTO notes (text) VALUES ('mine');");
+  const std::string before = test::read_file(other);
+  struct stat st_before {};
+  ASSERT_EQ(::stat(other.c_str(), &st_before), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // so that a write would show in mtime
+
+  const std::vector<std::vector<std::string>> commands = {
+      {"run", "--url", testbed.url("/page/1"), "--db", other, "--no-progress"},
+      {"query", "--db", other},
+      {"query", "--db", other, "SELECT * FROM notes"},
+      {"runs", "--db", other},
+  };
+  for (const auto& args : commands) {
+    SCOPED_TRACE(args[0]);
+    auto r = run_crawl(args);
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_EQ(count_lines(r.err), 1) << r.err;
+    EXPECT_NE(r.err.find("not a crawl database"), std::string::npos) << r.err;
+  }
+  struct stat st_after {};
+  ASSERT_EQ(::stat(other.c_str(), &st_after), 0);
+  EXPECT_EQ(test::read_file(other), before);
+  EXPECT_EQ(st_after.st_mtim.tv_sec, st_before.st_mtim.tv_sec);
+  EXPECT_EQ(st_after.st_mtim.tv_nsec, st_before.st_mtim.tv_nsec);
+  for (const char* suffix : {"-wal", "-shm", "-journal"})
+    EXPECT_FALSE(exists_beside(other, suffix)) << suffix;
+
+  // A database of another program that set its own application_id, even with tables named like crawl's.
+  const std::string marked = dir.file("marked.db");
+  exec_sql(
+      marked,
+      "PRAGMA application_id = 42; CREATE TABLE runs (x); CREATE TABLE pages (y); PRAGMA user_version = 4;");
+  auto r = run_crawl({"run", "--url", testbed.url("/page/1"), "--db", marked, "--no-progress"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("not a crawl database"), std::string::npos) << r.err;
+}
+
+// Crawl databases carry PRAGMA application_id 'CRWL'; those made before the mark still open, and
+// are marked when a run next writes to them.
+TEST(Cli, MarksCrawlDatabasesAndAcceptsOnesFromBeforeTheMark) {
+  auto testbed = test::Testbed::start();
+  test::TempDir dir;
+  const std::string db = dir.file("c.db");
+  ASSERT_EQ(run_crawl({"run", "--url", testbed.url("/page/1"), "--db", db, "--no-progress"}).exit_code, 0);
+  EXPECT_EQ(test::query_int(db, "PRAGMA application_id"), 0x4352574C);
+  exec_sql(db, "PRAGMA application_id = 0");  // as an earlier crawl left it
+  auto q = run_crawl({"query", "--db", db, "SELECT count(*) AS n FROM pages", "--format", "csv"});
+  EXPECT_EQ(q.exit_code, 0) << q.err;
+  EXPECT_EQ(q.out, "n\n1\n");
+  ASSERT_EQ(run_crawl({"run", "--url", testbed.url("/page/2"), "--db", db, "--no-progress"}).exit_code, 0);
+  EXPECT_EQ(test::query_int(db, "PRAGMA application_id"), 0x4352574C);
+  EXPECT_EQ(test::query_int(db, "SELECT count(*) FROM pages"), 2);
+}
+
+// Reading a database leaves nothing beside it, as the sqlite3 shell does not.
+TEST(Cli, QueriesLeaveNoWalOrShmFilesBehind) {
+  auto testbed = test::Testbed::start();
+  test::TempDir dir;
+  const std::string db = dir.file("c.db");
+  ASSERT_EQ(run_crawl({"run", "--url", testbed.url("/page/1"), "--db", db, "--no-progress"}).exit_code, 0);
+  ASSERT_FALSE(exists_beside(db, "-wal"));
+  for (const auto& args :
+       std::vector<std::vector<std::string>>{{"query", "--db", db},
+                                             {"query", "--db", db, "SELECT url FROM pages"},
+                                             {"runs", "--db", db},
+                                             {"query", "--db", db, "SELECT nope FROM pages"}}) {
+    SCOPED_TRACE(args.back());
+    run_crawl(args);
+    EXPECT_FALSE(exists_beside(db, "-wal"));
+    EXPECT_FALSE(exists_beside(db, "-shm"));
+  }
+}
+
+// Whatever SQLite's code for it, SQL that cannot run is bad input: exit 2, one line, and the hint
+// names every table there is to read.
+TEST(Cli, SqlErrorsExitTwoAndNameTheTables) {
+  auto testbed = test::Testbed::start();
+  test::TempDir dir;
+  const std::string db = dir.file("c.db");
+  ASSERT_EQ(run_crawl({"run", "--url", testbed.url("/page/1"), "--db", db, "--no-progress"}).exit_code, 0);
+  for (const char* sql : {"SELECT nope FROM pages", "SELEC 1", "SELECT zeroblob(2000000000)",
+                          "SELECT * FROM nowhere", "SELECT substr()", "SELECT json('{')"}) {
+    SCOPED_TRACE(sql);
+    auto r = run_crawl({"query", "--db", db, sql});
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_EQ(count_lines(r.err), 1) << r.err;
+    EXPECT_EQ(r.err.rfind("crawl: the SQL cannot run: ", 0), 0u) << r.err;
+    for (const char* table : {"runs", "pages", "links", "benches", "bench_skips"})
+      EXPECT_NE(r.err.find(table), std::string::npos) << table << ": " << r.err;
+  }
+}
+
+// A --jsonl file that cannot be written stops the run, which fails: exit 1, one line on stderr,
+// the summary says why.
+TEST(Cli, AJsonlFileThatCannotBeWrittenStopsTheRun) {
+  auto testbed = test::Testbed::start();
+  test::TempDir dir;
+  std::string list;
+  for (int i = 0; i < 1000; ++i) list += testbed.url("/delay/20/page/" + std::to_string(i)) + "\n";
+  test::write_file(dir.file("urls.txt"), list);
+  const std::string db = dir.file("c.db");
+  auto r = run_crawl(
+      {"run", dir.file("urls.txt"), "--db", db, "--no-progress", "-c", "4", "--jsonl", "/dev/full"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(count_lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("cannot write --jsonl file '/dev/full'"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("failure"), std::string::npos) << r.out;
+  EXPECT_EQ(test::query_rows(db, "SELECT status FROM runs")[0].at("status").value_or(""), "failed");
+  // Stopped, not crawled to the end: what was left is recorded as interrupted, one row per line still.
+  EXPECT_EQ(test::query_int(db, "SELECT count(*) FROM pages"), 1000);
+  EXPECT_GT(test::query_int(db, "SELECT count(*) FROM pages WHERE error = 'interrupted'"), 0);
+}
+
+// Every database has a run 1: bodies of runs of two databases saved to one directory all get there.
+TEST(Cli, BodiesOfRunsOfTwoDatabasesDoNotCollide) {
+  auto testbed = test::Testbed::start();
+  test::TempDir dir;
+  std::string list;
+  for (int i = 0; i < 5; ++i) list += testbed.url("/page/" + std::to_string(i)) + "\n";
+  test::write_file(dir.file("urls.txt"), list);
+  const std::string bodies = dir.file("bodies");
+  for (const char* name : {"a.db", "b.db"}) {
+    auto r = run_crawl(
+        {"run", dir.file("urls.txt"), "--db", dir.file(name), "--no-progress", "--save-bodies", bodies});
+    EXPECT_EQ(r.exit_code, 0) << r.err << r.out;
+    EXPECT_EQ(r.out.find("callbacks"), std::string::npos) << r.out;
+  }
+  size_t files = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(bodies)) ++files;
+  EXPECT_EQ(files, 10u);
+  for (const char* name : {"a.db", "b.db"})
+    for (int seq = 0; seq < 5; ++seq)
+      EXPECT_EQ(std::filesystem::file_size(bodies + "/" + body_file_of(dir.file(name), seq, "html")),
+                testbed::page_body_bytes(seq))
+          << name << " " << seq;
 }
 
 class Interrupt : public ::testing::TestWithParam<std::vector<std::string>> {};

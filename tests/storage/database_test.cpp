@@ -7,6 +7,7 @@
 #include <set>
 #include <string>
 
+#include "common/usage_error.hpp"
 #include "tests/support/db.hpp"
 #include "tests/support/process.hpp"
 
@@ -206,6 +207,87 @@ TEST(Database, AFileThatIsNotADatabaseIsReported) {
       EXPECT_NE(std::string(e.what()).find("is not a SQLite database"), std::string::npos) << e.what();
     }
   }
+}
+
+void exec_sql(const std::string& path, const char* sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  EXPECT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+  sqlite3_close(db);
+}
+
+TEST(Database, MarksNewFilesWithCrawlsApplicationId) {
+  test::TempDir dir;
+  const std::string path = dir.file("new.db");
+  { Database::open(path); }
+  EXPECT_EQ(test::query_int(path, "PRAGMA application_id"), 0x4352574C);  // "CRWL"
+  EXPECT_EQ(kApplicationId, ('C' << 24) | ('R' << 16) | ('W' << 8) | 'L');
+}
+
+// Files written before the mark existed have crawl's tables and a schema version, and no mark.
+TEST(Database, MarksACrawlDatabaseFromBeforeTheMark) {
+  test::TempDir dir;
+  const std::string path = dir.file("old.db");
+  { Database::open(path); }
+  exec_sql(path, "PRAGMA application_id = 0");
+  { Database db = Database::open(path, {.access = Access::read_only}); }
+  EXPECT_EQ(test::query_int(path, "PRAGMA application_id"), 0) << "a reader does not write";
+  { Database::open(path); }
+  EXPECT_EQ(test::query_int(path, "PRAGMA application_id"), kApplicationId);
+}
+
+TEST(Database, RefusesAnotherProgramsDatabaseWithoutWritingToIt) {
+  test::TempDir dir;
+  const std::vector<std::pair<std::string, const char*>> files = {
+      {"tables.db", "CREATE TABLE notes (x); INSERT INTO notes VALUES (1);"},
+      {"version.db", "PRAGMA user_version = 3;"},
+      {"marked.db",
+       "PRAGMA application_id = 7; CREATE TABLE runs (x); CREATE TABLE pages (x); PRAGMA user_version = 4;"},
+      {"wal.db", "PRAGMA journal_mode = WAL; CREATE TABLE notes (x);"},
+  };
+  for (const auto& [name, sql] : files) {
+    SCOPED_TRACE(name);
+    const std::string path = dir.file(name);
+    exec_sql(path, sql);
+    const std::string before = test::read_file(path);
+    for (Access access : {Access::read_write, Access::read_only}) {
+      try {
+        Database::open(path, {.access = access});
+        FAIL() << "opened another program's database";
+      } catch (const UsageError& e) {
+        EXPECT_NE(std::string(e.what()).find(path + " is a SQLite database but not a crawl database"),
+                  std::string::npos)
+            << e.what();
+      }
+    }
+    EXPECT_EQ(test::read_file(path), before);
+    for (const char* suffix : {"-journal", "-wal", "-shm"})
+      EXPECT_FALSE(std::filesystem::exists(path + suffix)) << suffix;
+  }
+}
+
+TEST(Database, ReadOnlyOpenOfAnEmptyFileSaysItIsNotACrawlDatabase) {
+  test::TempDir dir;
+  const std::string path = dir.file("empty.db");
+  test::write_file(path, "");
+  EXPECT_THROW(Database::open(path, {.access = Access::read_only}), UsageError);
+  { Database::open(path); }  // but a run may start one there
+  EXPECT_EQ(test::query_int(path, "PRAGMA application_id"), kApplicationId);
+}
+
+// A read-only connection cannot remove the -wal and -shm files it creates; readers must not leave
+// them behind.
+TEST(Database, ReadersLeaveNoWalOrShmFiles) {
+  test::TempDir dir;
+  const std::string path = dir.file("crawl.db");
+  { Database::open(path); }
+  ASSERT_FALSE(std::filesystem::exists(path + "-wal"));
+  {
+    Database db = Database::open(path, {.access = Access::read_only});
+    EXPECT_EQ(db.schema_version(), latest_schema_version());
+  }
+  EXPECT_FALSE(std::filesystem::exists(path + "-wal"));
+  EXPECT_FALSE(std::filesystem::exists(path + "-shm"));
 }
 
 TEST(Database, FormatsTimesAsIsoUtcWithMilliseconds) {

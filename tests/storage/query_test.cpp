@@ -21,9 +21,10 @@
 namespace crawl::storage {
 namespace {
 
-// A plain SQLite file with one small table holding every kind of value.
+// A crawl database with one more small table holding every kind of value.
 std::string make_sample_db(const test::TempDir& dir) {
   const std::string path = dir.file("sample.db");
+  { Database::open(path); }
   sqlite3* db = nullptr;
   EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
   const char* script = R"sql(
@@ -81,6 +82,7 @@ TEST(Query, TableCutsLongCellsAtACharacterBoundary) {
   const std::string path = dir.file("long.db");
   std::string accented;
   for (int i = 0; i < 100; ++i) accented += "é";
+  { Database::open(path); }
   {
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
@@ -117,6 +119,23 @@ TEST(Query, CsvQuotesLikeRfc4180) {
             "id,name,score,note,data\n"
             "1,plain,1.5,,\n"
             "22,\"comma, \"\"quote\"\"\",10.0,\"line1\nline2\",(blob: 2 bytes)\n");
+}
+
+// Any control byte is quoted, so no CSV reader meets one outside quotes; NUL, which CSV cannot
+// carry, becomes U+FFFD.
+TEST(Query, CsvQuotesControlCharactersAndReplacesNul) {
+  test::TempDir dir;
+  const std::string path = make_sample_db(dir);
+  EXPECT_EQ(
+      query_output(
+          path,
+          "SELECT 'a' || char(0) || 'b' AS nul, 'tab' || char(9) AS tab, char(1) AS soh, "
+          "'cr' || char(13) AS cr, char(127) AS del, 'plain' AS \"x,y\", CAST(x'610062' AS TEXT) AS raw",
+          Format::csv),
+      "nul,tab,soh,cr,del,\"x,y\",raw\n"
+      "\"a\xEF\xBF\xBD"
+      "b\",\"tab\t\",\"\x01\",\"cr\r\",\"\x7f\",plain,\"a\xEF\xBF\xBD"
+      "b\"\n");
 }
 
 TEST(Query, JsonKeepsTypesAndColumnOrder) {
@@ -158,7 +177,7 @@ TEST(Query, RefusesStatementsThatWrite) {
         << sql << ": " << message;
   }
   EXPECT_EQ(test::query_int(path, "SELECT count(*) FROM t"), 2);
-  EXPECT_EQ(test::query_int(path, "PRAGMA user_version"), 0);
+  EXPECT_EQ(test::query_int(path, "PRAGMA user_version"), latest_schema_version());
 }
 
 TEST(Query, SqlErrorsCarrySQLitesMessage) {
@@ -174,6 +193,28 @@ TEST(Query, SqlErrorsCarrySQLitesMessage) {
   message = error_of<UsageError>([&] { query_output(path, "  -- only a comment", Format::table); });
   EXPECT_NE(message.find("no SQL statement given"), std::string::npos) << message;
   EXPECT_EQ(query_output(path, "SELECT 1 AS one; -- trailing", Format::csv), "one\n1\n");
+  // Errors SQLite reports with other codes than SQLITE_ERROR are the SQL's too.
+  message = error_of<UsageError>([&] { query_output(path, "SELECT zeroblob(2000000000)", Format::table); });
+  EXPECT_NE(message.find("too big"), std::string::npos) << message;
+  // The hint names every table and view there is to read.
+  message = error_of<UsageError>([&] { query_output(path, "SELECT nope FROM t", Format::table); });
+  EXPECT_NE(message.find("runs, pages, benches, bench_skips, links, t;"), std::string::npos) << message;
+}
+
+TEST(Query, RefusesADatabaseOfAnotherProgram) {
+  test::TempDir dir;
+  const std::string path = dir.file("other.db");
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "CREATE TABLE notes (x)", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  std::string message = error_of<UsageError>([&] { query_output(path, "SELECT * FROM notes", Format::csv); });
+  EXPECT_NE(message.find("not a crawl database"), std::string::npos) << message;
+  message = error_of<UsageError>([&] {
+    std::ostringstream out;
+    list_runs(path, Format::csv, out, 5);
+  });
+  EXPECT_NE(message.find("not a crawl database"), std::string::npos) << message;
 }
 
 TEST(Query, AMissingDatabaseSaysHowToGetOne) {

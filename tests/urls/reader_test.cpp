@@ -130,13 +130,15 @@ TEST(UrlReader, InterruptEndsAnEndlessLine) {
   EXPECT_FALSE(p[0].finished);
 }
 
-TEST(UrlReader, ADirectoryIsRefused) {
+// fopen opens a directory, and reading it fails at once: without a check it reads as an empty list.
+TEST(UrlReader, ADirectoryIsAUsageErrorNamingIt) {
   test::TempDir dir;
+  test::write_file(dir.file("list.txt"), "http://a.example.test/\n");
   try {
-    UrlReader reader({.files = {dir.path()}});
-    FAIL() << "a directory was accepted as a list";
+    UrlReader reader({.files = {dir.file("list.txt"), dir.path()}});
+    FAIL() << "expected a UsageError";
   } catch (const UsageError& e) {
-    EXPECT_NE(std::string(e.what()).find("is a directory"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(dir.path() + "': it is a directory"), std::string::npos) << e.what();
   }
 }
 
