@@ -20,6 +20,10 @@ inline constexpr std::string_view kHttp5xx = "http_5xx";
 inline constexpr std::string_view kRedirects = "too_many_redirects";  // a loop or a chain over the limit
 inline constexpr std::string_view kTooLarge = "too_large";            // body over --max-size (after decoding)
 inline constexpr std::string_view kDecode = "decode";                 // bad Content-Encoding data
+// The page declares a character encoding that cannot be used: one the Encoding Standard maps to
+// "replacement" (ISO-2022-KR and the like), or one this system's iconv lacks. The page is still
+// measured, decoded as the message says.
+inline constexpr std::string_view kCharset = "charset";
 inline constexpr std::string_view kProtocol = "protocol";  // malformed HTTP, unsupported redirect target
 inline constexpr std::string_view kInterrupted = "interrupted";   // the run was stopped before it was fetched
 inline constexpr std::string_view kWorkerCrash = "worker_crash";  // its worker process died (twice)
