@@ -25,6 +25,10 @@ inline constexpr std::string_view kTooLarge = "too_large";
 inline constexpr std::string_view kDecode = "decode";  // bad Content-Encoding data
 // Malformed HTTP (a status line, a chunked body), an unsupported redirect target.
 inline constexpr std::string_view kProtocol = "protocol";
+// The page declares a character encoding that cannot be used: one the Encoding Standard maps to
+// "replacement" (ISO-2022-KR and the like), or one this system's iconv lacks. The page is still
+// measured, decoded as the message says.
+inline constexpr std::string_view kCharset = "charset";
 inline constexpr std::string_view kInterrupted = "interrupted";   // the run was stopped before it was fetched
 inline constexpr std::string_view kWorkerCrash = "worker_crash";  // its worker process died (twice)
 inline constexpr std::string_view kRobots = "robots";             // robots.txt disallows it

@@ -13,6 +13,7 @@
 
 #include "common/usage_error.hpp"
 #include "crawler/errors.hpp"
+#include "urls/domain.hpp"
 #include "urls/robots.hpp"
 #include "urls/url.hpp"
 
@@ -67,28 +68,6 @@ bool host_in_trouble(const Page& page) {
 
 }  // namespace
 
-std::string domain_of(const std::string& host) {
-  if (!host.empty() && (host.front() == '[' || host.find_first_not_of("0123456789.") == std::string::npos))
-    return host;  // an address is its own domain
-  std::vector<std::string_view> labels;
-  std::string_view rest(host);
-  while (!rest.empty()) {
-    const auto dot = rest.rfind('.');
-    labels.push_back(dot == std::string_view::npos ? rest : rest.substr(dot + 1));
-    rest = dot == std::string_view::npos ? std::string_view{} : rest.substr(0, dot);
-  }
-  if (labels.size() <= 2) return host;
-  // "example.co.uk", "example.com.au": a short second-level label under a country code.
-  size_t keep = 2;
-  static const std::unordered_set<std::string_view> public_second_level = {"co",  "com", "net", "org", "ac",
-                                                                           "gov", "edu", "ne",  "or"};
-  if (labels[0].size() == 2 && public_second_level.count(labels[1])) keep = 3;
-  keep = std::min(keep, labels.size());
-  size_t chars = keep - 1;
-  for (size_t i = 0; i < keep; ++i) chars += labels[i].size();
-  return host.substr(host.size() - chars);
-}
-
 LinkFilter::LinkFilter(const FollowOptions& options) : scope_(options.scope) {
   auto compile = [](const std::vector<std::string>& patterns, const char* flag) {
     std::vector<std::regex> out;
@@ -135,10 +114,10 @@ std::vector<std::string> LinkFilter::follow(const std::string& page_url, const s
                                             const std::vector<std::string>& hrefs,
                                             const std::string& seed_host) const {
   std::vector<std::string> out;
-  const std::string seed_domain = scope_ == Scope::domain ? domain_of(seed_host) : "";
+  const std::string seed_domain = scope_ == Scope::domain ? urls::registrable_domain(seed_host) : "";
   for (auto& url : resolve_all(page_url, base_href, hrefs)) {
     if (scope_ == Scope::host && urls::host_of(url) != seed_host) continue;
-    if (scope_ == Scope::domain && domain_of(urls::host_of(url)) != seed_domain) continue;
+    if (scope_ == Scope::domain && urls::registrable_domain(urls::host_of(url)) != seed_domain) continue;
     if (!wanted(url)) continue;
     out.push_back(std::move(url));
   }

@@ -62,11 +62,6 @@ class LinkFilter {
   std::vector<std::regex> include_, exclude_;
 };
 
-// The registrable part of a host name, as --scope domain compares them: the last two labels, or
-// three when the second-level label is a public one like "co" in "example.co.uk" (a heuristic: no
-// public-suffix list is consulted).
-std::string domain_of(const std::string& host);
-
 struct FrontierStats {
   int64_t retries = 0;         // fetches done again
   int64_t robots_denied = 0;   // URLs robots.txt kept us from

@@ -170,6 +170,10 @@ void consume(ConsumerShared& s) {
         const double before = thread_cpu_seconds();
         parsers::PageFacts facts = parsers::parse_page(page.body, r.content_type, parse_options);
         r.charset = std::move(facts.charset);
+        if (!facts.charset_problem.empty() && r.error.empty()) {
+          r.error = category::kCharset;
+          r.error_message = std::move(facts.charset_problem);
+        }
         if (facts.is_html) {
           r.title = std::move(facts.title);
           r.link_count = facts.link_count;

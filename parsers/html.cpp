@@ -8,6 +8,8 @@
 #include <cstring>
 #include <memory>
 
+#include "parsers/charset.hpp"
+
 namespace crawl::parsers {
 namespace {
 
@@ -175,20 +177,17 @@ bool is_html(std::string_view content_type, std::string_view body) {
   return type == "text/html" || type == "application/xhtml+xml";
 }
 
-PageFacts parse_page(std::string_view body, std::string_view content_type, const ParseOptions& options) {
-  PageFacts facts;
-  facts.charset = charset_from_content_type(content_type);
-  if (!is_html(content_type, body)) {
-    const std::string type = lower(trim(content_type.substr(0, content_type.find(';'))));
-    if (type == "text/plain") facts.text_bytes = static_cast<int64_t>(body.size());
-    return facts;
-  }
-  facts.is_html = true;
-  const std::string_view html = body.substr(0, parseable_prefix(body));
-  Output out(gumbo_parse_with_options(&kGumboDefaultOptions, html.data(), html.size()));
-  if (!out) return facts;
+namespace {
 
-  std::string meta_charset;
+// Gumbo's facts about UTF-8 `html` into `facts` (all but the charset), and the encoding the first
+// <meta> of the tree that names a known one names (nullptr when none does).
+void measure_html(std::string_view utf8, const ParseOptions& options, PageFacts& facts,
+                  const Encoding** tree_meta) {
+  const std::string_view html = utf8.substr(0, parseable_prefix(utf8));
+  Output out(gumbo_parse_with_options(&kGumboDefaultOptions, html.data(), html.size()));
+  if (!out) return;
+
+  *tree_meta = nullptr;
   bool base_found = false;  // HTML: the first <base> with an href decides, even an empty one
   Collapser text(nullptr);
   // Each entry: a node, and whether its text is hidden (inside head, script, style...).
@@ -236,13 +235,13 @@ PageFacts parse_page(std::string_view body, std::string_view content_type, const
               facts.base_href = std::string(trim(href->value));
               base_found = true;
             }
-          } else if (e.tag == GUMBO_TAG_META && meta_charset.empty()) {
+          } else if (e.tag == GUMBO_TAG_META && !*tree_meta) {
             if (const GumboAttribute* cs = attribute(e, "charset")) {
-              meta_charset = lower(trim(cs->value));
+              *tree_meta = encoding_for_label(cs->value);
             } else if (const GumboAttribute* equiv = attribute(e, "http-equiv");
-                       equiv && lower(equiv->value) == "content-type") {
+                       equiv && lower(trim(equiv->value)) == "content-type") {
               if (const GumboAttribute* content = attribute(e, "content"))
-                meta_charset = charset_from_content_type(content->value);
+                *tree_meta = encoding_for_label(charset_from_content_type(content->value));
             }
           }
         }
@@ -256,7 +255,48 @@ PageFacts parse_page(std::string_view body, std::string_view content_type, const
     }
   }
   facts.text_bytes = text.count();
-  if (facts.charset.empty()) facts.charset = std::move(meta_charset);
+}
+
+}  // namespace
+
+PageFacts parse_page(std::string_view body, std::string_view content_type, const ParseOptions& options) {
+  PageFacts facts;
+  const std::string http_label = charset_from_content_type(content_type);
+  const bool html = is_html(content_type, body);
+  if (!html && lower(trim(content_type.substr(0, content_type.find(';')))) != "text/plain") {
+    facts.charset = http_label;  // nothing is decoded: the label as sent
+    return facts;
+  }
+  SniffedEncoding sniffed = sniff_encoding(body, http_label, html ? BodyKind::kHtml : BodyKind::kPlainText);
+  facts.charset_problem = std::move(sniffed.problem);
+  const Encoding* encoding = sniffed.encoding;
+  const std::string_view bytes = body.substr(sniffed.bom_bytes);
+  std::string storage;
+  std::string_view utf8 = to_utf8(*encoding, bytes, storage);
+  if (!html) {  // text/plain
+    facts.charset = std::string(encoding->name);
+    facts.text_bytes =
+        static_cast<int64_t>(encoding == &utf8_encoding() ? utf8_size_with_replacement(utf8) : utf8.size());
+    return facts;
+  }
+  facts.is_html = true;
+  const Encoding* tree_meta = nullptr;
+  measure_html(utf8, options, facts, &tree_meta);
+  // An encoding found by the prescan or by default is tentative: a <meta> the parser meets later
+  // (past the first 1024 bytes) that names another one makes the page be read again in that one,
+  // as the HTML standard's "change the encoding" does. UTF-16 there means UTF-8, x-user-defined
+  // windows-1252.
+  if (sniffed.source == EncodingSource::kMeta || sniffed.source == EncodingSource::kDefault) {
+    if (tree_meta && tree_meta->name.starts_with("utf-16")) tree_meta = &utf8_encoding();
+    if (tree_meta && tree_meta->name == "x-user-defined") tree_meta = encoding_for_label("windows-1252");
+    if (tree_meta && tree_meta != encoding && tree_meta->name != "replacement" && is_decodable(*tree_meta)) {
+      encoding = tree_meta;
+      utf8 = to_utf8(*encoding, bytes, storage);
+      facts = PageFacts{.is_html = true, .charset_problem = std::move(facts.charset_problem)};
+      measure_html(utf8, options, facts, &tree_meta);
+    }
+  }
+  facts.charset = std::string(encoding->name);
   return facts;
 }
 

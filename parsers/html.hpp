@@ -17,12 +17,18 @@ struct ParseOptions {
 
 struct PageFacts {
   bool is_html = false;
-  int64_t text_bytes = 0;            // visible text (see html.cpp for the exact rule)
-  std::optional<std::string> title;  // whitespace-collapsed <title>; unset when there is none
+  // Set when the page declares an encoding that cannot be used (see SniffedEncoding::problem): the
+  // crawl records it as a `charset` failure.
+  std::string charset_problem;
+  int64_t text_bytes = 0;            // visible text in UTF-8 bytes (see html.cpp for the exact rule)
+  std::optional<std::string> title;  // whitespace-collapsed <title>, in UTF-8; unset when there is none
   int64_t link_count = 0;            // <a href> elements
-  std::string charset;               // lower-case; from Content-Type, else <meta>, else empty
-  std::string base_href;             // <base href> if present (for resolving links)
-  std::vector<std::string> links;    // raw href values in document order (only with collect_links)
+  // HTML and text/plain: the Encoding Standard's name (lower-cased) of the encoding the text was
+  // decoded from ("windows-1252" for a page labelled iso-8859-1, "utf-8" when nothing is declared).
+  // Other content is not decoded: the Content-Type charset as sent, lower-cased, or empty.
+  std::string charset;
+  std::string base_href;           // <base href> if present (for resolving links)
+  std::vector<std::string> links;  // raw href values in document order (only with collect_links)
 };
 
 // True for text/html and application/xhtml+xml (parameters and case ignored). An empty content type
@@ -32,6 +38,9 @@ bool is_html(std::string_view content_type, std::string_view body);
 // The charset parameter of a Content-Type header value, lower-cased; empty when absent.
 std::string charset_from_content_type(std::string_view content_type);
 
+// HTML is decoded to UTF-8 before gumbo parses it, from the encoding sniff_encoding finds (BOM,
+// Content-Type charset, <meta> prescan, UTF-8), or from a later <meta> that contradicts a tentative
+// one; text/plain the same way without the <meta> steps. Titles, links and text sizes are UTF-8.
 // Never throws on any input: malformed or hostile HTML (any depth, any size) yields best-effort facts.
 PageFacts parse_page(std::string_view body, std::string_view content_type, const ParseOptions& options);
 

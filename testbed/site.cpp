@@ -445,6 +445,14 @@ Response serve_path(std::string_view path, std::string_view query, const SiteOpt
     if (auto n = page_number()) return complete(kJson, json_body(*n, site));
   } else if (name == "robots.txt") {
     if (rest.empty()) return complete(kText, std::string(kRobots));
+  } else if (name == "charset" || name == "charset-meta") {
+    const CharsetSample* sample = charset_sample(rest.empty() ? rest : rest.substr(1));
+    if (sample && (name == "charset" || sample->meta_variant)) {
+      const bool meta = name == "charset-meta";
+      return complete(meta ? "text/html" : "text/html; charset=" + std::string(sample->label),
+                      charset_page_html(*sample, meta),
+                      sample->title.empty() ? std::nullopt : std::optional<std::string>(sample->title));
+    }
   } else if (name == "__stats" || name == "__hosts" || name == "__reset-stats") {
     if (rest.empty()) {
       Response r;
@@ -1094,6 +1102,80 @@ std::string href_case_html(uint64_t k, uint16_t port) {
 
 std::string href_index_html() {
   return href_page("Hrefs", "", {"", " #top ", "\tindex.html\n", "http:index.html"});
+}
+
+// ---- Pages in other character encodings ----
+
+namespace {
+
+using namespace std::string_view_literals;
+
+// Written out byte by byte, so the testbed does not depend on the converter the crawler uses.
+constexpr CharsetSample kCharsetSamples[] = {
+    {"iso-8859-1", "caf\u00e9 cr\u00e8me", "caf\xE9 cr\xE8me"sv, "windows-1252", true},
+    {"windows-1252", "\u201ccaf\u00e9\u201d \u20ac5",
+     "\x93"
+     "caf\xE9\x94 \x80"
+     "5"sv,
+     "windows-1252", true},
+    {"shift_jis", "\u65e5\u672c\u8a9e\u306e\u30da\u30fc\u30b8",
+     "\x93\xFA\x96{\x8C\xEA\x82\xCC\x83y\x81[\x83W"sv, "shift_jis", true},
+    {"gb2312", "\u4e2d\u6587\u7f51\u9875", "\xD6\xD0\xCE\xC4\xCD\xF8\xD2\xB3"sv, "gbk", true},
+    {"euc-kr", "\ud55c\uad6d\uc5b4 \ud398\uc774\uc9c0", "\xC7\xD1\xB1\xB9\xBE\xEE \xC6\xE4\xC0\xCC\xC1\xF6"sv,
+     "euc-kr", true},
+    {"big5", "\u7e41\u9ad4\u4e2d\u6587",
+     "\xC1"
+     "c\xC5\xE9\xA4\xA4\xA4\xE5"sv,
+     "big5", true},
+    {"koi8-r", "\u041f\u0440\u0438\u0432\u0435\u0442", "\xF0\xD2\xC9\xD7\xC5\xD4"sv, "koi8-r", true},
+    {"utf-16le", "\u00dcn\u00efcode",
+     "\xDC\0n\0\xEF\0"
+     "c\0o\0d\0"
+     "e\0"sv,
+     "utf-16le", false},
+    {"utf-16be", "\u00dcn\u00efcode",
+     "\0\xDC\0n\0\xEF\0"
+     "c\0o\0d\0"
+     "e"sv,
+     "utf-16be", false},
+    // ISO-2022-KR ("\ud55c"): the Encoding Standard decodes it to nothing but U+FFFD.
+    {"iso-2022-kr", "", "\x1B$)C\x0EGQ\x0F"sv, "replacement", true},
+};
+
+}  // namespace
+
+std::span<const CharsetSample> charset_samples() {
+  return kCharsetSamples;
+}
+
+const CharsetSample* charset_sample(std::string_view label) {
+  for (const auto& sample : kCharsetSamples)
+    if (sample.label == label) return &sample;
+  return nullptr;
+}
+
+std::string charset_page_html(const CharsetSample& sample, bool with_meta) {
+  std::string head = "<!DOCTYPE html>\n<html>\n<head>\n";
+  if (with_meta) head += "<meta charset=\"" + std::string(sample.label) + "\">\n";
+  head += "<title>";
+  const std::string_view middle = "</title>\n</head>\n<body>\n<h1>";
+  const std::string_view tail = "</h1>\n</body>\n</html>\n";
+  const bool le = sample.encoding == "utf-16le", be = sample.encoding == "utf-16be";
+  // The markup is ASCII: in UTF-16 each character takes a zero byte after (LE) or before (BE) it.
+  auto markup = [&](std::string& out, std::string_view ascii) {
+    for (char c : ascii) {
+      if (be) out.push_back('\0');
+      out.push_back(c);
+      if (le) out.push_back('\0');
+    }
+  };
+  std::string html = le ? "\xFF\xFE" : be ? "\xFE\xFF" : "";
+  markup(html, head);
+  html += sample.encoded;
+  markup(html, middle);
+  html += sample.encoded;
+  markup(html, tail);
+  return html;
 }
 
 }  // namespace crawl::testbed

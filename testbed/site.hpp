@@ -64,6 +64,16 @@
 //
 //   anything else        404 text/html titled "Not Found".
 //
+// Pages in other character encodings (kCharsetSamples lists the LABELs and what each page holds):
+//
+//   /charset/LABEL       200 "text/html; charset=LABEL": charset_page_html(), the sample's title and
+//                        a paragraph in that encoding, no <meta> (UTF-16 ones start with a BOM).
+//   /charset-meta/LABEL  200 "text/html" (no charset): the same page with <meta charset="LABEL"> at
+//                        the top of its <head>; only for samples with a meta variant.
+//                        An unknown LABEL: 404. The samples are Latin-1, windows-1252, Shift_JIS,
+//                        GB2312, EUC-KR, Big5, KOI8-R, UTF-16LE/BE, and ISO-2022-KR (which the
+//                        Encoding Standard refuses to decode).
+//
 // Many hosts on one port. libcurl resolves every *.localhost name to loopback, so the server tells
 // sites apart by the Host header (case and port ignored):
 //
@@ -124,6 +134,7 @@
 #include <iterator>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -162,6 +173,22 @@ std::vector<uint64_t> page_links(uint64_t n, const SiteOptions& site);
 std::string page_html(uint64_t n, const SiteOptions& site);
 // The small HTML document of status and error responses: `title` as its title and heading.
 std::string small_html(std::string_view title);
+
+// ---- Pages in other character encodings (/charset/LABEL, /charset-meta/LABEL) ----
+
+struct CharsetSample {
+  std::string_view label;     // as it appears in the URL, the Content-Type and the <meta>
+  std::string_view title;     // the title in UTF-8: what a crawler must store; empty: none
+  std::string_view encoded;   // the same text in the sample's encoding, as the page carries it
+  std::string_view encoding;  // the Encoding Standard's name for the label, lower-cased
+  bool meta_variant;          // /charset-meta/LABEL exists (not for UTF-16: a <meta> cannot name it)
+};
+
+// Every sample, in a fixed order.
+std::span<const CharsetSample> charset_samples();
+const CharsetSample* charset_sample(std::string_view label);  // nullptr for an unknown label
+// The sample's page, in its encoding: `with_meta` puts <meta charset="LABEL"> in its head.
+std::string charset_page_html(const CharsetSample& sample, bool with_meta);
 
 // ---- Many hosts (see the top of this file) ----
 
@@ -286,6 +313,8 @@ inline constexpr std::string_view kRouteNames[] = {"page",
                                                    "huge-header",
                                                    "many-headers",
                                                    "hrefs",
+                                                   "charset",
+                                                   "charset-meta",
                                                    "other"};
 inline constexpr size_t kRouteCount = std::size(kRouteNames);
 

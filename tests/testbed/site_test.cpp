@@ -241,6 +241,32 @@ TEST(TestbedSite, GzipServesThePageCompressed) {
   EXPECT_TRUE(bad.body.starts_with("\x1f\x8b"));
 }
 
+TEST(TestbedSite, CharsetPagesCarryTheirSampleInItsEncoding) {
+  const SiteOptions site;
+  const Response latin1 = describe("/charset/iso-8859-1", site);
+  EXPECT_EQ(latin1.status, 200);
+  EXPECT_EQ(latin1.route, "charset");
+  EXPECT_EQ(latin1.content_type, "text/html; charset=iso-8859-1");
+  EXPECT_EQ(latin1.title, "caf\u00e9 cr\u00e8me");
+  EXPECT_NE(latin1.body.find("<title>caf\xE9 cr\xE8me</title>"), std::string::npos);
+  EXPECT_EQ(latin1.body.find("<meta"), std::string::npos);
+  const Response meta = describe("/charset-meta/shift_jis", site);
+  EXPECT_EQ(meta.content_type, "text/html");
+  EXPECT_EQ(meta.route, "charset-meta");
+  EXPECT_NE(meta.body.find("<meta charset=\"shift_jis\">"), std::string::npos);
+  // UTF-16: a byte order mark, then every ASCII character of the markup with a zero byte.
+  const Response utf16 = describe("/charset/utf-16le", site);
+  EXPECT_TRUE(utf16.body.starts_with(std::string("\xFF\xFE<\0!\0", 6)));
+  EXPECT_EQ(describe("/charset-meta/utf-16le", site).status, 404);
+  EXPECT_EQ(describe("/charset/x-unknown", site).status, 404);
+  EXPECT_EQ(describe("/charset", site).status, 404);
+  EXPECT_EQ(describe("/charset/iso-2022-kr", site).title, std::nullopt);
+  for (const auto& sample : charset_samples()) {
+    EXPECT_EQ(charset_sample(sample.label), &sample);
+    EXPECT_NE(charset_page_html(sample, false).find(sample.encoded), std::string::npos) << sample.label;
+  }
+}
+
 TEST(TestbedSite, OtherContentTypesHavePageSizes) {
   const SiteOptions site;
   const Response bin = describe("/bin/11", site);
