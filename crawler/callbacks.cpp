@@ -68,6 +68,8 @@ void CallbackPool::work() {
     // A user's callback may throw; it must not take the pool (or the run) down with it.
     try {
       task();
+    } catch (const OutputClosed&) {
+      output_closed_.store(true);
     } catch (const OutputError& e) {
       failures_.fetch_add(1);
       std::lock_guard lock(mutex_);
@@ -164,7 +166,7 @@ PageCallback make_jsonl_writer(const std::string& path) {
     if (std::fflush(sink->file) == 0 && written) return;
     const int err = errno;
     std::clearerr(sink->file);
-    if (sink->file == stdout && err == EPIPE) return;
+    if (sink->file == stdout && err == EPIPE) throw OutputClosed("standard output was closed");
     throw OutputError("cannot write --jsonl " +
                       (sink->file == stdout ? std::string("to stdout") : "file '" + path + "'") + ": " +
                       (err ? std::strerror(err) : "write error"));

@@ -28,6 +28,13 @@ struct OutputError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Thrown by a callback that writes to standard output once whoever read it has gone (a closed pipe:
+// `crawl run ... --jsonl - | head`). Not a failure: a request to stop, like Ctrl-C, and the run
+// ends `interrupted` with every line read recorded.
+struct OutputClosed : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 // Called once per row. `body` is empty unless a callback asked for bodies.
 using PageCallback = std::function<void(const storage::PageRecord& record, std::string_view body)>;
 using RunDoneCallback = std::function<void(const RunSummary& summary)>;
@@ -59,6 +66,8 @@ class CallbackPool {
   // The first OutputError's message, empty while there has been none.
   bool output_failed() const { return output_failed_.load(); }
   std::string output_failure() const;
+  // Whether a callback met a closed standard output (OutputClosed).
+  bool output_closed() const { return output_closed_.load(); }
 
  private:
   void work();
@@ -72,12 +81,13 @@ class CallbackPool {
   std::string first_failure_;
   std::atomic<bool> output_failed_{false};
   std::string output_failure_;
+  std::atomic<bool> output_closed_{false};
 };
 
 // Built-in callbacks exposed on the command line.
 // --jsonl FILE|-: one JSON object per page, written as pages complete. A line that cannot be
-// written throws OutputError (on stdout, except for a closed pipe: the reader went away, which is a
-// request to stop, not a failure).
+// written throws OutputError (on stdout, a closed pipe throws OutputClosed: the reader went away,
+// which is a request to stop, not a failure).
 PageCallback make_jsonl_writer(const std::string& path);
 
 // What names a run's files: its id and start time (runs.id, runs.started_at), set by on_run_start.

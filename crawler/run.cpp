@@ -429,6 +429,8 @@ RunSummary run_crawl(const RunOptions& options) {
     if (writer->failure()) stop.store(true);
     // Nor does output that can no longer be written (--jsonl, --save-bodies).
     if (callbacks && callbacks->output_failed()) stop.store(true);
+    // A closed standard output (`--jsonl - | head`) is a request to stop, like Ctrl-C.
+    if (callbacks && callbacks->output_closed()) stop.store(true);
     if (stop.load()) wakers.wake_all();
     if (workers) workers->sample_memory();
   });
@@ -514,6 +516,7 @@ RunSummary run_crawl(const RunOptions& options) {
     for (const auto& cb : options.callbacks.on_run_done) callbacks->submit([&cb, &summary] { cb(summary); });
     callbacks->drain();
     summary.callback_failures = callbacks->failures();
+    summary.output_closed = callbacks->output_closed();
     summary.first_callback_failure = callbacks->first_failure();
     // The output the user asked for is incomplete: the run failed, even when the failure came after
     // the last page was fetched, and even though the stop it caused looks like an interruption.
@@ -600,12 +603,14 @@ void print_summary(const RunSummary& s, std::ostream& out) {
   if (s.callback_failures)
     out << "  callbacks " << s.callback_failures << " failed, first: " << s.first_callback_failure << "\n";
   if (!s.failure.empty()) out << "  failure   " << s.failure << "\n";
+  if (s.output_closed && s.interrupted) out << "  stopped   standard output was closed\n";
   out << "  stored in " << s.db_path << " as run " << s.run_id << ": crawl query --db " << s.db_path
       << " --run " << s.run_id << "\n";
 }
 
 int exit_code(const RunSummary& s) {
   if (!s.failure.empty()) return 1;
+  if (s.interrupted && s.output_closed) return 141;
   if (s.interrupted) return 130;
   return 0;
 }

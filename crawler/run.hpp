@@ -64,8 +64,9 @@ struct RunSummary {
   storage::RunStats stats;
   TallySnapshot tally;
   bool interrupted = false;
-  std::string failure;   // set when the run could not be completed (e.g. the database failed)
-  int workers_lost = 0;  // worker processes that died during the run
+  bool output_closed = false;  // the stop came from a closed standard output
+  std::string failure;         // set when the run could not be completed (e.g. the database failed)
+  int workers_lost = 0;        // worker processes that died during the run
   FrontierStats frontier;
   int64_t callback_failures = 0;
   std::string first_callback_failure;
@@ -78,7 +79,8 @@ RunSummary run_crawl(const RunOptions& options);
 // The end-of-run report printed on stdout.
 void print_summary(const RunSummary& summary, std::ostream& out);
 
-// 0 completed, 1 failed, 130 interrupted (design.md).
+// 0 completed, 1 failed, 130 interrupted, 141 stopped by a closed standard output (the status a
+// shell shows for a process that SIGPIPE killed, so pipelines read the same as before).
 int exit_code(const RunSummary& summary);
 
 }  // namespace crawl

@@ -176,6 +176,28 @@ TEST(StopReading, LinesNotReadHaveNoRowAndTheRunSaysWhereItStopped) {
   EXPECT_EQ(query_int(db, "select count(distinct line) from pages"), url_lines);
 }
 
+// `crawl run ... --jsonl - | head`: a closed standard output is a request to stop, not a death by
+// SIGPIPE: the run is recorded as interrupted, every line read has its row, and the exit status is
+// 141, what the shell showed before for a process SIGPIPE killed.
+TEST(StopReading, AClosedStandardOutputStopsTheRunCleanly) {
+  auto testbed = test::Testbed::start();
+  test::TempDir dir;
+  test::write_file(dir.file("urls.txt"), delayed_list(testbed.base_url(), 3000, 20));
+  const std::string db = dir.file("c.db");
+  const std::string script = "'" + test::crawl_binary() + "' run '" + dir.file("urls.txt") + "' --db '" + db +
+                             "' -c 20 --no-progress --jsonl - | head -n 5 > /dev/null; echo \"crawl exited "
+                             "${PIPESTATUS[0]}\" >&2";
+  auto r = test::run_process({"/bin/bash", "-c", script}, "", std::chrono::seconds(120));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("crawl exited 141"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("standard output was closed"), std::string::npos) << r.err;
+  EXPECT_EQ(run_status(db), "interrupted");
+  const long long lines_read = query_int(db, "select lines_read from run_sources");
+  EXPECT_GT(query_int(db, "select count(*) from pages where error = 'interrupted'"), 0);
+  EXPECT_EQ(query_int(db, "select count(*) from pages"), lines_read);
+  EXPECT_EQ(query_int(db, "select count(distinct seq) from pages"), lines_read);
+}
+
 // kill -9 leaves no chance to record anything: `crawl runs` shows the run as crashed (its process
 // is gone), and the next run on the database stores that.
 TEST(Liveness, ARunWhoseProcessIsGoneIsShownCrashed) {
