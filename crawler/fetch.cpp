@@ -1,6 +1,9 @@
 #include "crawler/fetch.hpp"
 
 #include <curl/curl.h>
+#include <sys/resource.h>
+
+#include <cerrno>
 
 #include <algorithm>
 #include <chrono>
@@ -372,6 +375,18 @@ Page Transfer::finish(int curl_code) {
     TransferFailure failure = transfer_failure(rc, text, memory);
     r.error = std::string(failure.category);
     r.error_message = std::move(failure.message);
+    // Out of descriptors: libcurl says only that it could not open a socket (or resolve); the
+    // limit, and what to do about it, is what the user needs to know.
+    long os_errno = 0;
+    curl_easy_getinfo(easy_, CURLINFO_OS_ERRNO, &os_errno);
+    if (os_errno == EMFILE || os_errno == ENFILE) {
+      rlimit lim{};
+      getrlimit(RLIMIT_NOFILE, &lim);
+      r.error_message +=
+          " (out of file descriptors: this process may open " +
+          (lim.rlim_cur == RLIM_INFINITY ? std::string("unlimited") : std::to_string(lim.rlim_cur)) +
+          " files; lower -c or raise the limit with ulimit -n)";
+    }
   }
   // A body is only worth parsing when it arrived whole.
   page.body_kept = options_.keep_body && (rc == CURLE_OK);

