@@ -189,6 +189,27 @@ TEST(Workers, SigtermToTheProcessGroupIsAnInterruptNotACrash) {
   EXPECT_EQ(query_int(db, "select count(*) from pages where error = 'worker_crash'"), 0);
 }
 
+// A worker dies while every other is busy, so what it held waits for room; then the run is
+// interrupted. What waited is recorded as interrupted and the run ends, instead of waiting forever
+// for room that a stopped run no longer makes.
+TEST(Workers, AnInterruptWhileARetryWaitsStillEnds) {
+  auto testbed = test::Testbed::start();
+  test::TempDir dir;
+  test::write_file(dir.file("urls.txt"), delayed_list(testbed.base_url(), 20, 3000));
+  test::Child crawl = start_crawl(dir, {"--mode", "process", "-c", "2"});
+  auto workers = wait_for_workers(crawl.pid(), 2);
+  ASSERT_EQ(workers.size(), 2u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  kill(workers[0], SIGKILL);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(crawl.stop(SIGINT), 130) << "the run did not end";
+  EXPECT_TRUE(all_ended(workers, std::chrono::seconds(5)));
+  const std::string db = dir.file("c.db");
+  EXPECT_EQ(query_int(db, "select count(*) from pages"), 20);
+  EXPECT_EQ(query_int(db, "select count(distinct seq) from pages"), 20);
+  EXPECT_EQ(query_int(db, "select count(*) from pages where error = 'interrupted'"), 20);
+}
+
 class StoppedWorker : public ::testing::TestWithParam<std::vector<std::string>> {};
 
 // A worker stopped with SIGSTOP holds its URLs and says nothing. With --timeout 2s no fetch lasts
