@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
@@ -19,6 +20,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -46,13 +48,16 @@ void on_stop_signal(int) {
   g_worker_stop.store(true, std::memory_order_relaxed);
 }
 
-// What every worker does first: die with the parent, leave Ctrl-C to the parent (the terminal sends
-// it to the whole process group; the parent decides what is interrupted), close every descriptor
-// but its own socket, and initialise libcurl for itself.
+// What every worker does first: die with the parent, leave Ctrl-C, SIGTERM and SIGHUP to the parent
+// (a terminal, `timeout`, `kill -TERM -PGID` and systemd send them to the whole process group; the
+// parent decides what is interrupted and tells the workers), close every descriptor but its own
+// socket, and initialise libcurl for itself.
 void prepare_worker(int sock, pid_t parent) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != parent) _exit(1);  // the parent died before prctl took effect
   signal(SIGINT, SIG_IGN);
+  signal(SIGTERM, SIG_IGN);
+  signal(SIGHUP, SIG_IGN);
   signal(SIGPIPE, SIG_IGN);
   struct sigaction sa {};
   sa.sa_handler = &on_stop_signal;
@@ -237,6 +242,8 @@ int64_t resident_kb(pid_t pid, bool private_only) {
 // ---- The parent side ----
 
 struct WorkerPool::State {
+  using Clock = std::chrono::steady_clock;
+
   struct Worker {
     pid_t pid = -1;
     int fd = -1;
@@ -246,9 +253,17 @@ struct WorkerPool::State {
     std::map<int64_t, UrlTask> held;  // sent, no page back yet; by seq
     std::string origin;               // of the latest task sent to it
     ipc::FrameBuffer in;
+    // The watchdog's clock: when the worker was last heard from (a byte received, or given its
+    // first URL after holding none), and `paused` as it was then.
+    Clock::time_point heard_at{};
+    Clock::duration paused_when_heard{};
   };
 
   WorkerSpec spec;
+  // A worker holding URLs that sends nothing for this long, while the parent is reading, is
+  // stopped or stuck: every fetch ends within the transfer timeout, so the margin only covers
+  // scheduling and the write of a finished page.
+  Clock::duration silence_limit{};
   int epoll_fd = -1;
   int wake_fd = -1;                  // an eventfd: wakes the collector (closed, stopped)
   mutable std::mutex mutex;          // guards everything below
@@ -261,6 +276,9 @@ struct WorkerPool::State {
   int64_t held_total = 0;
   int alive = 0;
   bool stopping = false;
+  // How long the collector has spent not reading, all told (handing pages on to a full queue): a
+  // worker blocked writing to it meanwhile is not silent, it is waiting for the parent.
+  Clock::duration paused{};
   WorkerUsage usage;
   int64_t peak_rss_sum_kb = 0;
 
@@ -285,6 +303,7 @@ struct WorkerPool::State {
     std::string frame;
     ipc::append_frame(frame, ipc::FrameKind::task, ipc::encode_task(task));
     w.origin.assign(urls::origin_of(task.url));
+    if (w.held.empty()) heard(w);  // an idle worker owes nothing: its silence counts from now
     w.held.emplace(task.seq, std::move(task));
     ++held_total;
     ctx.in_flight.fetch_add(1, std::memory_order_relaxed);
@@ -297,6 +316,14 @@ struct WorkerPool::State {
   // of a list spread out. Once stopped, or with no worker left, what waits becomes rows instead.
   void dispatch_waiting(const ProducerContext& ctx, PageBatch& rows) {
     if (stopping || ctx.stop.load() || alive == 0) {
+      // Retries wait only for room, and a stopped run makes none (with no worker left, the
+      // collector has recorded them already).
+      for (auto& task : retries) {
+        Page row = unfetched_page(task, category::kInterrupted, "the run was interrupted before the fetch");
+        row.record.attempts = task.attempt - 1;
+        rows.push_back(std::move(row));
+      }
+      retries.clear();
       for (auto& task : pending.take_all())
         rows.push_back(
             alive == 0 && !stopping && !ctx.stop.load()
@@ -335,6 +362,16 @@ struct WorkerPool::State {
     }
   }
 
+  // Under `mutex`.
+  void heard(Worker& w) {
+    w.heard_at = Clock::now();
+    w.paused_when_heard = paused;
+  }
+  // Under `mutex`: how long a worker has been silent while the collector was reading.
+  Clock::duration silence(const Worker& w, Clock::time_point now) const {
+    return (now - w.heard_at) - (paused - w.paused_when_heard);
+  }
+
   void wake_collector() const {
     uint64_t one = 1;
     [[maybe_unused]] auto w = write(wake_fd, &one, sizeof one);
@@ -358,12 +395,25 @@ struct WorkerPool::State {
     w.pid = -1;
     return describe_exit(ended.first);
   }
+  // The same without waiting: nullopt while the worker is still running.
+  static std::optional<std::pair<int, rusage>> try_wait(pid_t pid) {
+    int status = 0;
+    rusage ru{};
+    for (;;) {
+      const pid_t r = wait4(pid, &status, WNOHANG, &ru);
+      if (r == 0) return std::nullopt;
+      if (r < 0 && errno == EINTR) continue;
+      return std::pair{status, ru};  // ended, or not ours to wait for any more (ECHILD)
+    }
+  }
   void reap(Worker& w) { account(w, wait_for(w.pid)); }
 };
 
 WorkerPool::WorkerPool(const WorkerSpec& spec, const FetchOptions& fetch)
     : state_(std::make_unique<State>()) {
   state_->spec = spec;
+  state_->silence_limit =
+      fetch.timeout + std::max<State::Clock::duration>(std::chrono::seconds(5), fetch.timeout / 4);
   const pid_t parent = getpid();
   state_->workers.reserve(static_cast<size_t>(spec.processes));
   for (int i = 0; i < spec.processes; ++i) {
@@ -482,6 +532,7 @@ void WorkerPool::close() {
 }
 
 void WorkerPool::run(const ProducerContext& ctx) {
+  using Clock = State::Clock;
   State& s = *state_;
   {
     std::lock_guard lock(s.mutex);
@@ -489,18 +540,74 @@ void WorkerPool::run(const ProducerContext& ctx) {
   }
   s.attached.notify_all();
 
+  // Under `lock`, which it lets go while waiting for the worker to end: reaps a worker that died or
+  // was killed, and turns each URL it held into a retry on another worker or a row. `why` replaces
+  // how the worker ended in the rows' message when set.
+  auto bury = [&](State::Worker& w, std::unique_lock<std::mutex>& lock, const std::string& why,
+                  PageBatch& pages) {
+    epoll_ctl(s.epoll_fd, EPOLL_CTL_DEL, w.fd, nullptr);
+    // No more URLs for it from here on (push() may run while this waits below).
+    w.alive = false;
+    --s.alive;
+    lock.unlock();
+    const auto ended = State::wait_for(w.pid);  // its socket closed, or it was killed
+    lock.lock();
+    std::string how = s.account(w, ended);
+    if (!why.empty()) how = why;
+    ::close(w.fd);
+    w.fd = -1;
+    ++s.usage.workers_lost;
+    const bool others = s.alive > 0;
+    for (auto& [seq, task] : w.held) {
+      --s.held_total;
+      ctx.in_flight.fetch_sub(1, std::memory_order_relaxed);
+      if (s.stopping || ctx.stop.load()) {
+        pages.push_back(unfetched_page(
+            task, category::kInterrupted,
+            "the run was interrupted while worker p" + std::to_string(w.index) + " held this URL"));
+      } else if (task.attempt < 2 && others) {
+        ++task.attempt;
+        s.retries.push_back(std::move(task));
+      } else {
+        Page row = unfetched_page(task, category::kWorkerCrash,
+                                  "worker process p" + std::to_string(w.index) + " " + how +
+                                      " while fetching this URL" +
+                                      (task.attempt > 1 ? " (its second attempt)" : ""));
+        row.record.attempts = task.attempt;
+        pages.push_back(std::move(row));
+      }
+    }
+    w.held.clear();
+    if (!others) {
+      // Nobody is left to fetch: what waited for a retry is recorded now.
+      for (auto& task : s.retries) {
+        Page row = unfetched_page(task, category::kWorkerCrash, "no worker process is left to retry it on");
+        row.record.attempts = task.attempt - 1;
+        pages.push_back(std::move(row));
+      }
+      s.retries.clear();
+    }
+  };
+
   // This thread reads pages from every worker and hands them on; pushing into the bounded queue
   // blocks it when the consumers fall behind, so it stops reading and the workers stop at their
   // next write: memory stays flat. The frontier hands tasks straight to the workers (push()), so
   // a page's way back and its host's next URL's way out cost one thread hop each.
   std::vector<epoll_event> events(64);
   std::vector<char> buf(1 << 20);
+  // The watchdog looks at the workers this often; epoll_wait never sleeps longer, so a worker that
+  // stops while no other sends anything is still found.
+  constexpr auto kWatchEvery = std::chrono::milliseconds(250);
+  auto last_watch = Clock::now();
+  auto next_watch = last_watch + kWatchEvery;
+  Clock::duration paused_at_last_watch{};
   for (;;) {
     {
       std::lock_guard lock(s.mutex);
       if (s.closed && s.held_total == 0 && s.retries.empty() && s.pending.empty()) break;
     }
-    const int n = epoll_wait(s.epoll_fd, events.data(), static_cast<int>(events.size()), -1);
+    const int n = epoll_wait(s.epoll_fd, events.data(), static_cast<int>(events.size()),
+                             static_cast<int>(kWatchEvery.count()));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {  // only a broken invariant (a bad descriptor) gets here
       std::fprintf(stderr, "crawl: epoll_wait on the workers failed: %s\n", std::strerror(errno));
@@ -516,6 +623,7 @@ void WorkerPool::run(const ProducerContext& ctx) {
       }
       State::Worker& w = s.workers[events[static_cast<size_t>(e)].data.u64];
       bool gone = false;
+      bool heard = false;
       // At most a few reads per worker per round, so one sending big pages cannot starve the rest.
       for (int reads = 0; reads < 4; ++reads) {
         const ssize_t got = recv(w.fd, buf.data(), buf.size(), MSG_DONTWAIT);
@@ -525,10 +633,13 @@ void WorkerPool::run(const ProducerContext& ctx) {
           gone = true;
           break;
         }
+        heard = true;
         w.in.append(buf.data(), static_cast<size_t>(got));
         if (static_cast<size_t>(got) < buf.size()) break;
       }
       std::unique_lock lock(s.mutex);
+      // Any byte counts, not only a whole frame: a big page on its way is a worker at work.
+      if (heard) s.heard(w);
       try {
         while (auto frame = w.in.next()) {
           if (frame->kind == ipc::FrameKind::started) {
@@ -551,48 +662,33 @@ void WorkerPool::run(const ProducerContext& ctx) {
         kill(w.pid, SIGKILL);
         gone = true;
       }
-      if (gone) {
-        epoll_ctl(s.epoll_fd, EPOLL_CTL_DEL, w.fd, nullptr);
-        lock.unlock();
-        const auto ended = State::wait_for(w.pid);  // its socket closed: it has exited or is about to
-        lock.lock();
-        const std::string how = s.account(w, ended);
-        ::close(w.fd);
-        w.fd = -1;
-        w.alive = false;
-        --s.alive;
-        ++s.usage.workers_lost;
-        const bool others = s.alive > 0;
-        for (auto& [seq, task] : w.held) {
-          --s.held_total;
-          ctx.in_flight.fetch_sub(1, std::memory_order_relaxed);
-          if (s.stopping || ctx.stop.load()) {
-            pages.push_back(unfetched_page(
-                task, category::kInterrupted,
-                "the run was interrupted while worker p" + std::to_string(w.index) + " held this URL"));
-          } else if (task.attempt < 2 && others) {
-            ++task.attempt;
-            s.retries.push_back(std::move(task));
-          } else {
-            Page row = unfetched_page(task, category::kWorkerCrash,
-                                      "worker process p" + std::to_string(w.index) + " " + how +
-                                          " while fetching this URL" +
-                                          (task.attempt > 1 ? " (its second attempt)" : ""));
-            row.record.attempts = task.attempt;
-            pages.push_back(std::move(row));
-          }
-        }
-        w.held.clear();
-        if (!others) {
-          // Nobody is left to fetch: what waited for a retry is recorded now.
-          for (auto& task : s.retries) {
-            Page row =
-                unfetched_page(task, category::kWorkerCrash, "no worker process is left to retry it on");
-            row.record.attempts = task.attempt - 1;
-            pages.push_back(std::move(row));
-          }
-          s.retries.clear();
-        }
+      if (gone) bury(w, lock, "", pages);
+    }
+    if (const auto now = Clock::now(); now >= next_watch) {
+      // A worker that holds URLs and has said nothing for longer than any fetch may last, while
+      // this thread was reading, is stopped (SIGSTOP, a debugger) or stuck: it is killed and what
+      // it held goes elsewhere, as if it had died.
+      std::unique_lock lock(s.mutex);
+      // A gap much longer than kWatchEvery that was not spent handing pages on means this process
+      // did not run (stopped with its process group by Ctrl-Z, or starved): nobody read meanwhile.
+      const auto unaccounted = (now - last_watch) - (s.paused - paused_at_last_watch);
+      if (unaccounted > kWatchEvery + std::chrono::seconds(1)) s.paused += unaccounted - kWatchEvery;
+      last_watch = now;
+      paused_at_last_watch = s.paused;
+      next_watch = now + kWatchEvery;
+      for (auto& w : s.workers) {
+        if (!w.alive || w.held.empty()) continue;
+        const auto quiet = s.silence(w, now);
+        if (quiet <= s.silence_limit) continue;
+        // Bytes (or the end) waiting unread: it has spoken, this thread has not listened yet.
+        char byte;
+        if (recv(w.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) >= 0) continue;
+        kill(w.pid, SIGKILL);
+        ++s.usage.workers_unresponsive;
+        bury(w, lock,
+             "was killed for being unresponsive for " +
+                 std::to_string(std::chrono::duration_cast<std::chrono::seconds>(quiet).count()) + " s",
+             pages);
       }
     }
     {
@@ -602,20 +698,36 @@ void WorkerPool::run(const ProducerContext& ctx) {
     }
     // The frontier hears of each page before it goes on, so it may hand out the host's next URL.
     std::erase_if(pages, [&](const Page& p) { return !ctx.keep(p); });
+    if (pages.empty()) continue;
+    const auto before = Clock::now();
     for (Page& p : pages) ctx.reserve(p);  // the workers wait on their next write meanwhile
-    if (!pages.empty()) ctx.pages.push(std::move(pages));
+    ctx.pages.push(std::move(pages));
+    // Time spent here is time nobody read the workers' sockets: not silence on their part.
+    const auto spent = Clock::now() - before;
+    std::lock_guard lock(s.mutex);
+    s.paused += spent;
   }
 
   sample_memory();
-  // Every URL has its row: the workers see their sockets close, exit, and are reaped here.
+  // Every URL has its row: the workers see their sockets close, exit, and are reaped here. One
+  // that does not end within a few seconds (stopped, stuck) holds nothing, and is killed.
   for (auto& w : s.workers) {
     if (w.fd >= 0) shutdown(w.fd, SHUT_WR);
   }
+  const auto deadline = Clock::now() + std::chrono::seconds(5);
   for (auto& w : s.workers) {
     if (w.pid > 0) {
-      const auto ended = State::wait_for(w.pid);
+      auto ended = State::try_wait(w.pid);
+      while (!ended && Clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        ended = State::try_wait(w.pid);
+      }
+      if (!ended) {
+        kill(w.pid, SIGKILL);
+        ended = State::wait_for(w.pid);
+      }
       std::lock_guard lock(s.mutex);  // pids() may be reading from the progress thread
-      s.account(w, ended);
+      s.account(w, *ended);
     }
     if (w.fd >= 0) {
       ::close(w.fd);

@@ -88,7 +88,8 @@ struct WorkerUsage {
   // The largest total sampled (every 250 ms and at the end): this process's resident memory plus
   // each worker's resident memory that is not shared file pages (libraries are counted once).
   int64_t peak_rss_sum_kb = 0;
-  int workers_lost = 0;  // workers that died before the end of the run
+  int workers_lost = 0;          // workers that died before the end of the run
+  int workers_unresponsive = 0;  // of those, killed for sending nothing too long while holding URLs
 };
 
 class WorkerPool final : public TaskSink {

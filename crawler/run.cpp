@@ -567,6 +567,7 @@ RunSummary run_crawl(const RunOptions& options) {
     st.involuntary_ctx += u.involuntary_ctx;
     st.peak_rss_kb = std::max<int64_t>(st.peak_rss_kb, u.peak_rss_sum_kb);
     summary.workers_lost = u.workers_lost;
+    summary.workers_unresponsive = u.workers_unresponsive;
   }
   for (const auto& p : reader.positions())
     st.sources.push_back({.source = p.source,
@@ -590,8 +591,12 @@ void print_summary(const RunSummary& s, std::ostream& out) {
   const auto& c = s.config;
   out << "run " << s.run_id << " " << st.status << ": " << t.urls << " URLs in " << std::fixed
       << std::setprecision(2) << st.wall_s << " s (" << c.mode << ", " << c.processes << "×" << c.threads
-      << "×" << c.fibers << ", " << c.concurrency << " in flight, " << c.consumers << " consumers"
-      << (c.parse ? "" : ", no parsing") << ")\n";
+      << "×" << c.fibers << ", " << c.concurrency << " in flight, ";
+  // The layout is what was asked for; dead workers are not replaced, so say what was left of it.
+  if (s.workers_lost > 0 && c.processes > 0)
+    out << std::max(0, c.processes - s.workers_lost) * (c.concurrency / c.processes) << " after "
+        << s.workers_lost << " worker" << (s.workers_lost > 1 ? "s" : "") << " died, ";
+  out << c.consumers << " consumers" << (c.parse ? "" : ", no parsing") << ")\n";
   out << "  ok        " << t.ok << "\n";
   auto list = [&](bool failures) {
     std::string items;
@@ -619,9 +624,12 @@ void print_summary(const RunSummary& s, std::ostream& out) {
     out << std::setprecision(2) << "  politeness the per-host limit (" << f.per_host
         << ") held the run below -c " << c.concurrency << " for " << f.held_by_hosts_s << " of " << st.crawl_s
         << " s\n";
-  if (s.workers_lost)
+  if (s.workers_lost) {
     out << "  workers   " << s.workers_lost << " worker process" << (s.workers_lost > 1 ? "es" : "")
-        << " died during the run; the URLs they held were tried once more elsewhere\n";
+        << " died during the run";
+    if (s.workers_unresponsive) out << " (" << s.workers_unresponsive << " killed for being unresponsive)";
+    out << "; the URLs they held were tried once more elsewhere\n";
+  }
   if (s.callback_failures)
     out << "  callbacks " << s.callback_failures << " failed, first: " << s.first_callback_failure << "\n";
   if (!s.failure.empty()) out << "  failure   " << s.failure << "\n";

@@ -64,9 +64,10 @@ struct RunSummary {
   storage::RunStats stats;
   TallySnapshot tally;
   bool interrupted = false;
-  bool output_closed = false;  // the stop came from a closed standard output
-  std::string failure;         // set when the run could not be completed (e.g. the database failed)
-  int workers_lost = 0;        // worker processes that died during the run
+  bool output_closed = false;    // the stop came from a closed standard output
+  std::string failure;           // set when the run could not be completed (e.g. the database failed)
+  int workers_lost = 0;          // worker processes that died during the run
+  int workers_unresponsive = 0;  // of those, killed for sending nothing too long while holding URLs
   FrontierStats frontier;
   int64_t callback_failures = 0;
   std::string first_callback_failure;

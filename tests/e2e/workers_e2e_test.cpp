@@ -70,6 +70,10 @@ TEST_P(KilledWorker, LosesNoUrl) {
   ASSERT_EQ(crawl.wait(std::chrono::seconds(60)), 0);
   const std::string out = crawl.rest_of_output();
   EXPECT_NE(out.find("2 worker processes died"), std::string::npos) << out;
+  // The summary's layout says what was left of it: 10 fetches at a time less the dead workers' share.
+  const std::string left = GetParam()[1] == "process" ? "10 in flight, 8 after 2 workers died"
+                                                      : "10 in flight, 6 after 2 workers died";
+  EXPECT_NE(out.find(left), std::string::npos) << out;
   const std::string db = dir.file("c.db");
   EXPECT_EQ(query_int(db, "select count(*) from pages"), 200);
   EXPECT_EQ(query_int(db, "select count(distinct seq) from pages"), 200);
@@ -161,6 +165,133 @@ TEST(Workers, SigtermToTheParentLeavesNoWorker) {
   EXPECT_EQ(crawl.stop(SIGTERM), 130);
   for (pid_t w : workers) EXPECT_FALSE(std::filesystem::exists("/proc/" + std::to_string(w))) << w;
   EXPECT_EQ(query_int(dir.file("c.db"), "select count(*) from pages where error = 'interrupted'"), 100);
+}
+
+// A group SIGTERM (what `timeout`, `kill -TERM -PGID` and systemd send) reaches the workers too:
+// they leave it to the parent, so the run is interrupted, not crashed, and no worker "died".
+TEST(Workers, SigtermToTheProcessGroupIsAnInterruptNotACrash) {
+  auto testbed = test::Testbed::start();
+  test::TempDir dir;
+  test::write_file(dir.file("urls.txt"), delayed_list(testbed.base_url(), 100, 2000));
+  test::Child crawl = start_crawl(dir, {"--mode", "process", "-c", "8"});
+  auto workers = wait_for_workers(crawl.pid(), 8);
+  ASSERT_EQ(workers.size(), 8u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  kill(-crawl.pid(), SIGTERM);
+  EXPECT_EQ(crawl.wait(std::chrono::seconds(30)), 130);
+  const std::string out = crawl.rest_of_output();
+  EXPECT_EQ(out.find("died"), std::string::npos) << out;
+  EXPECT_TRUE(all_ended(workers, std::chrono::seconds(5)));
+  const std::string db = dir.file("c.db");
+  EXPECT_EQ(query_int(db, "select status = 'interrupted' from runs"), 1);
+  EXPECT_EQ(query_int(db, "select count(*) from pages"), 100);
+  EXPECT_EQ(query_int(db, "select count(distinct seq) from pages"), 100);
+  EXPECT_EQ(query_int(db, "select count(*) from pages where error = 'worker_crash'"), 0);
+}
+
+// A worker dies while every other is busy, so what it held waits for room; then the run is
+// interrupted. What waited is recorded as interrupted and the run ends, instead of waiting forever
+// for room that a stopped run no longer makes.
+TEST(Workers, AnInterruptWhileARetryWaitsStillEnds) {
+  auto testbed = test::Testbed::start();
+  test::TempDir dir;
+  test::write_file(dir.file("urls.txt"), delayed_list(testbed.base_url(), 20, 3000));
+  test::Child crawl = start_crawl(dir, {"--mode", "process", "-c", "2"});
+  auto workers = wait_for_workers(crawl.pid(), 2);
+  ASSERT_EQ(workers.size(), 2u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  kill(workers[0], SIGKILL);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(crawl.stop(SIGINT), 130) << "the run did not end";
+  EXPECT_TRUE(all_ended(workers, std::chrono::seconds(5)));
+  const std::string db = dir.file("c.db");
+  EXPECT_EQ(query_int(db, "select count(*) from pages"), 20);
+  EXPECT_EQ(query_int(db, "select count(distinct seq) from pages"), 20);
+  EXPECT_EQ(query_int(db, "select count(*) from pages where error = 'interrupted'"), 20);
+}
+
+class StoppedWorker : public ::testing::TestWithParam<std::vector<std::string>> {};
+
+// A worker stopped with SIGSTOP holds its URLs and says nothing. With --timeout 2s no fetch lasts
+// longer than 2 s, so after a few seconds of silence the parent kills it, reaps it and sends what it
+// held to the others: the run completes instead of waiting forever.
+TEST_P(StoppedWorker, IsKilledAndItsUrlsGoElsewhere) {
+  auto testbed = test::Testbed::start();
+  test::TempDir dir;
+  test::write_file(dir.file("urls.txt"), delayed_list(testbed.base_url(), 40, 300));
+  std::vector<std::string> layout = GetParam();
+  layout.insert(layout.end(), {"--timeout", "2s"});
+  test::Child crawl = start_crawl(dir, layout);
+  auto workers = wait_for_workers(crawl.pid(), 2);
+  ASSERT_GE(workers.size(), 2u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  kill(workers[0], SIGSTOP);
+  ASSERT_EQ(crawl.wait(std::chrono::seconds(60)), 0) << "the run waited for the stopped worker";
+  const std::string out = crawl.rest_of_output();
+  EXPECT_NE(out.find("1 worker process died during the run (1 killed for being unresponsive)"),
+            std::string::npos)
+      << out;
+  EXPECT_TRUE(all_ended(workers, std::chrono::seconds(5)));
+  const std::string db = dir.file("c.db");
+  EXPECT_EQ(query_int(db, "select count(*) from pages"), 40);
+  EXPECT_EQ(query_int(db, "select count(distinct seq) from pages"), 40);
+  // What the stopped worker held was fetched by another (attempts 2), or, had its second worker
+  // failed too, recorded as a crash saying why.
+  EXPECT_GE(query_int(db, "select count(*) from pages where attempts = 2"), 1);
+  EXPECT_EQ(query_int(db,
+                      "select count(*) from pages where error is null or (error = 'worker_crash' and "
+                      "error_message like '%killed for being unresponsive for _ s%')"),
+            40);
+  EXPECT_EQ(query_int(db, "select status = 'completed' from runs"), 1);
+}
+
+INSTANTIATE_TEST_SUITE_P(Layouts, StoppedWorker,
+                         ::testing::Values(std::vector<std::string>{"--mode", "process", "-c", "4"},
+                                           std::vector<std::string>{"--mode", "hybrid", "--processes", "2",
+                                                                    "--threads", "1", "--fibers", "2"}),
+                         [](const auto& info) { return info.param[1]; });
+
+// The only worker stopped: nobody is left to retry on, so its URL is a crash that says why, the rest
+// of the list is recorded as such too, and the run completes.
+TEST(Workers, AStoppedLastWorkerLeavesRowsSayingWhy) {
+  auto testbed = test::Testbed::start();
+  test::TempDir dir;
+  test::write_file(dir.file("urls.txt"), delayed_list(testbed.base_url(), 5, 1000));
+  test::Child crawl = start_crawl(dir, {"--mode", "process", "-c", "1", "--timeout", "2s"});
+  auto workers = wait_for_workers(crawl.pid(), 1);
+  ASSERT_EQ(workers.size(), 1u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  kill(workers[0], SIGSTOP);
+  ASSERT_EQ(crawl.wait(std::chrono::seconds(60)), 0) << "the run waited for the stopped worker";
+  EXPECT_TRUE(all_ended(workers, std::chrono::seconds(5)));
+  const std::string db = dir.file("c.db");
+  EXPECT_EQ(query_int(db, "select count(*) from pages"), 5);
+  EXPECT_EQ(query_int(db, "select count(*) from pages where error = 'worker_crash'"), 5);
+  EXPECT_EQ(query_int(db,
+                      "select count(*) from pages where error_message like 'worker process p0 was killed "
+                      "for being unresponsive for _ s while fetching this URL'"),
+            1);
+}
+
+// Ctrl-Z stops the whole process group, parent included, for as long as the user likes; after `fg`
+// the workers are not silent, they were stopped with everyone else: none is killed.
+TEST(Workers, AStoppedAndResumedRunKillsNoWorker) {
+  auto testbed = test::Testbed::start();
+  test::TempDir dir;
+  test::write_file(dir.file("urls.txt"), delayed_list(testbed.base_url(), 20, 1500));
+  test::Child crawl = start_crawl(dir, {"--mode", "process", "-c", "4", "--timeout", "2s"});
+  auto workers = wait_for_workers(crawl.pid(), 4);
+  ASSERT_EQ(workers.size(), 4u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  kill(-crawl.pid(), SIGSTOP);
+  std::this_thread::sleep_for(std::chrono::seconds(9));
+  kill(-crawl.pid(), SIGCONT);
+  ASSERT_EQ(crawl.wait(std::chrono::seconds(60)), 0);
+  const std::string out = crawl.rest_of_output();
+  EXPECT_EQ(out.find("died"), std::string::npos) << out;
+  const std::string db = dir.file("c.db");
+  EXPECT_EQ(query_int(db, "select count(*) from pages"), 20);
+  EXPECT_EQ(query_int(db, "select count(*) from pages where error = 'worker_crash'"), 0);
 }
 
 // A parent killed outright (SIGKILL: no chance to clean up) takes its workers with it.
