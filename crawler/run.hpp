@@ -63,6 +63,7 @@ struct RunSummary {
   storage::RunConfig config;
   storage::RunStats stats;
   TallySnapshot tally;
+  CrawlTail tail;
   bool interrupted = false;
   std::string failure;   // set when the run could not be completed (e.g. the database failed)
   int workers_lost = 0;  // worker processes that died during the run
