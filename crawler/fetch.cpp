@@ -208,10 +208,9 @@ Transfer::Transfer(const FetchOptions& options, CURLSH* share, const std::atomic
   curl_easy_setopt(easy_, CURLOPT_XFERINFOFUNCTION, &Transfer::on_progress);
   curl_easy_setopt(easy_, CURLOPT_XFERINFODATA, this);
   curl_easy_setopt(easy_, CURLOPT_NOPROGRESS, stop_ ? 0L : 1L);
-  if (starts_) {
-    curl_easy_setopt(easy_, CURLOPT_PREREQFUNCTION, &Transfer::on_request);
-    curl_easy_setopt(easy_, CURLOPT_PREREQDATA, this);
-  }
+  // Every transfer hears when its first request goes out: the row's fetched_at is that moment.
+  curl_easy_setopt(easy_, CURLOPT_PREREQFUNCTION, &Transfer::on_request);
+  curl_easy_setopt(easy_, CURLOPT_PREREQDATA, this);
   apply_safety_defaults(easy_, options_);
   curl_easy_setopt(easy_, CURLOPT_MAXREDIRS, static_cast<long>(options_.max_redirects));
   curl_easy_setopt(easy_, CURLOPT_AUTOREFERER, 1L);
@@ -273,10 +272,13 @@ void Transfer::begin(UrlTask&& task, std::string_view worker) {
 int Transfer::on_request(void* self, char*, char*, int, int) noexcept {
   auto* t = static_cast<Transfer*>(self);
   // Only the first request counts: a redirect's follow-up is part of the same fetch.
-  if (t->task_.report_start && !t->start_told_) {
-    t->start_told_ = true;
-    t->starts_->started(t->task_.seq, std::chrono::steady_clock::now());
-  }
+  if (t->start_told_) return CURL_PREREQFUNC_OK;
+  t->start_told_ = true;
+  // The row records the very moment --delay is counted from, so the stored start times show that
+  // the delay was kept, whatever the load on the machine or the server.
+  const auto now = std::chrono::steady_clock::now();
+  t->started_unix_ = seconds_since_epoch();
+  if (t->task_.report_start && t->starts_) t->starts_->started(t->task_.seq, now);
   return CURL_PREREQFUNC_OK;
 }
 

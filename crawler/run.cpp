@@ -528,6 +528,7 @@ RunSummary run_crawl(const RunOptions& options) {
   st.bytes_wire = summary.tally.bytes_wire;
   st.bytes_body = summary.tally.bytes_body;
   st.pages_per_s = st.crawl_s > 0 ? summary.tally.fetched / st.crawl_s : 0;
+  summary.tail = tally.tail(st.crawl_s);
   st.p50_ms = summary.tally.p50_ms;
   st.p90_ms = summary.tally.p90_ms;
   st.p99_ms = summary.tally.p99_ms;
@@ -612,6 +613,15 @@ void print_summary(const RunSummary& s, std::ostream& out) {
       << " decoded\n";
   out << std::setprecision(1) << "  rate      " << st.pages_per_s << " pages/s over " << std::setprecision(2)
       << st.crawl_s << " s of crawling\n";
+  // A few slow or retried URLs can hold a run long after the rest were done (a timeout, three
+  // attempts); the mean rate above then says nothing of how fast the others went.
+  const auto& tail = s.tail;
+  const int64_t others = t.fetched - tail.late;
+  if (tail.late > 0 && tail.late * 10 <= t.fetched && st.crawl_s - tail.bulk_s >= 1.0 && tail.bulk_s > 0)
+    out << std::setprecision(2) << "  tail      " << others << " pages took " << tail.bulk_s << " s ("
+        << std::setprecision(1) << static_cast<double>(others) / tail.bulk_s << " pages/s); the last "
+        << tail.late << " kept the run going " << std::setprecision(2) << st.crawl_s - tail.bulk_s
+        << " s more (slow or retried)\n";
   out << std::setprecision(1) << "  latency   p50 " << st.p50_ms << " ms, p90 " << st.p90_ms << " ms, p99 "
       << st.p99_ms << " ms\n";
   out << std::setprecision(2) << "  cpu       " << st.user_s << " s user, " << st.sys_s << " s sys; peak RSS "

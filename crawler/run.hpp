@@ -63,6 +63,7 @@ struct RunSummary {
   storage::RunConfig config;
   storage::RunStats stats;
   TallySnapshot tally;
+  CrawlTail tail;
   bool interrupted = false;
   bool output_closed = false;    // the stop came from a closed standard output
   std::string failure;           // set when the run could not be completed (e.g. the database failed)

@@ -29,7 +29,24 @@ double LatencyHistogram::percentile(double fraction) const {
   return std::exp(kBuckets * kLogStep) / 1000.0;
 }
 
+std::pair<int64_t, double> LatencyHistogram::at_most(double ms) const {
+  const double us = std::max(1.0, ms * 1000.0);
+  const int last = std::clamp(static_cast<int>(std::log(us) / kLogStep), 0, kBuckets - 1);
+  int64_t n = 0;
+  double largest = 0;
+  for (int i = 0; i <= last; ++i) {
+    if (buckets_[static_cast<size_t>(i)] == 0) continue;
+    n += buckets_[static_cast<size_t>(i)];
+    largest = std::min(ms, std::exp((i + 0.5) * kLogStep) / 1000.0);
+  }
+  return {n, largest};
+}
+
 void Tally::add(const storage::PageRecord& r) {
+  add(r, std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count());
+}
+
+void Tally::add(const storage::PageRecord& r, double finished_s) {
   const bool failed = is_failure(r.error);
   {
     std::lock_guard lock(mutex_);
@@ -44,6 +61,7 @@ void Tally::add(const storage::PageRecord& r) {
     if (r.fetched_at > 0) {
       ++totals_.fetched;
       latency_.add(r.timings.total_ms);
+      finished_.add(finished_s * 1000.0);
     }
     totals_.bytes_wire += r.wire_bytes;
     totals_.bytes_body += r.body_bytes;
@@ -59,6 +77,12 @@ TallySnapshot Tally::snapshot() const {
   s.p90_ms = latency_.percentile(0.90);
   s.p99_ms = latency_.percentile(0.99);
   return s;
+}
+
+CrawlTail Tally::tail(double crawl_s) const {
+  std::lock_guard lock(mutex_);
+  const auto [early, last_early_ms] = finished_.at_most(crawl_s * 1000.0 / 2);
+  return {.late = finished_.count() - early, .bulk_s = last_early_ms / 1000.0};
 }
 
 }  // namespace crawl

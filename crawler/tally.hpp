@@ -4,10 +4,12 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <mutex>
 #include <string>
+#include <utility>
 
 #include "storage/records.hpp"
 
@@ -18,6 +20,8 @@ class LatencyHistogram {
   void add(double ms);
   // The value below which `fraction` (0..1) of the samples lie, to within 1%; 0 when empty.
   double percentile(double fraction) const;
+  // How many samples lie at or below `ms`, and the largest of them (each to within 1%).
+  std::pair<int64_t, double> at_most(double ms) const;
   int64_t count() const { return count_; }
 
  private:
@@ -38,17 +42,30 @@ struct TallySnapshot {
   double p50_ms = 0, p90_ms = 0, p99_ms = 0;
 };
 
+// The fetched pages that finished in the second half of a crawl, and when the last one before them
+// finished. When a few slow or retried URLs hold a run long after the rest were done, the mean rate
+// says little about how fast the others went; this says both.
+struct CrawlTail {
+  int64_t late = 0;   // fetched pages that finished after half the crawl's time
+  double bulk_s = 0;  // when the last fetched page before them finished, in seconds from the start
+};
+
 class Tally {
  public:
+  // Records a page that finished now; `finished_s` (seconds since the tally was made) says when.
   void add(const storage::PageRecord& record);
+  void add(const storage::PageRecord& record, double finished_s);
   TallySnapshot snapshot() const;
+  CrawlTail tail(double crawl_s) const;
   int64_t done() const { return done_.load(std::memory_order_relaxed); }
   int64_t failed() const { return failed_.load(std::memory_order_relaxed); }
 
  private:
+  const std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
   mutable std::mutex mutex_;
   TallySnapshot totals_;
   LatencyHistogram latency_;
+  LatencyHistogram finished_;  // when each fetched page finished, in ms since start_ (bounded memory)
   std::atomic<int64_t> done_{0};
   std::atomic<int64_t> failed_{0};
 };

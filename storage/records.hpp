@@ -43,8 +43,10 @@ struct PageRecord {
   int attempts = 0;
   int redirects = 0;
   Timings timings;
-  std::string worker;              // which producer fetched it, e.g. "t12" or "p1.t0.f37"
-  double fetched_at = 0;           // unix time (seconds) the fetch started; 0 if never fetched
+  std::string worker;  // which producer fetched it, e.g. "t12" or "p1.t0.f37"
+  // Unix time (seconds) the first request went out, its connection made (--delay counts from this
+  // moment); when no request went out (DNS, connect), when the fetch began. 0 if never fetched.
+  double fetched_at = 0;
   std::vector<std::string> links;  // written to `links` (--store-links); not a column of pages
 };
 

@@ -51,6 +51,31 @@ TEST(Tally, CountsOkFailedAndSkippedByCategory) {
   EXPECT_EQ(t.failed(), 1);
 }
 
+// Times are given, not measured: 99 pages done within 2 s, one that took until 90 s.
+TEST(Tally, TailTellsTheFewLatePagesFromTheRest) {
+  Tally t;
+  storage::PageRecord page;
+  page.fetched_at = 1;
+  for (int i = 1; i <= 99; ++i) t.add(page, 0.02 * i);
+  t.add(page, 90.0);
+  storage::PageRecord unfetched;  // a bad line: no time of its own to count
+  unfetched.error = std::string(category::kBadUrl);
+  t.add(unfetched, 89.0);
+  const CrawlTail tail = t.tail(90.0);
+  EXPECT_EQ(tail.late, 1);
+  EXPECT_NEAR(tail.bulk_s, 1.98, 0.02);
+}
+
+TEST(Tally, NoTailWhenPagesFinishedEvenly) {
+  Tally t;
+  storage::PageRecord page;
+  page.fetched_at = 1;
+  for (int i = 1; i <= 100; ++i) t.add(page, 0.1 * i);
+  const CrawlTail tail = t.tail(10.0);
+  EXPECT_EQ(tail.late, 50);
+  EXPECT_NEAR(tail.bulk_s, 5.0, 0.05);
+}
+
 TEST(ChannelCapacity, HoldsAtLeastTheRequestedItems) {
   EXPECT_EQ(channel_capacity_for(1), 2u);
   EXPECT_EQ(channel_capacity_for(1000), 1024u);

@@ -455,19 +455,29 @@ TEST_P(Interrupt, CtrlCStillLeavesOneRowPerLineAndExits130) {
   test::TempDir dir;
   std::string list;
   for (int i = 0; i < 400; ++i)
-    list += testbed.base_url() + "/delay/" + (i < 20 ? "10" : "3000") + "/page/" + std::to_string(i) + "\n";
+    list += testbed.base_url() + "/delay/" + (i < 20 ? "10" : "60000") + "/page/" + std::to_string(i) + "\n";
   list += "not a url\n";
   test::write_file(dir.file("urls.txt"), list);
   std::vector<std::string> args = {test::crawl_binary(), "run",          dir.file("urls.txt"), "--db",
                                    dir.file("c.db"),     "--no-progress"};
   for (const auto& a : GetParam()) args.push_back(a);
   test::Child crawl(args);
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  // Stopped once the 20 quick pages are stored (a fixed wait may not be enough on a loaded
+  // machine); the others take a minute each, so none of them can be done by then.
+  const std::string db = dir.file("c.db");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
+    try {
+      if (test::query_int(db, "select count(*) from pages where error is null") >= 20) break;
+    } catch (const std::exception&) {
+      // The database is not there yet.
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   const auto workers = test::children_of(crawl.pid());
   EXPECT_EQ(crawl.stop(SIGINT), 130);
   // Worker processes were reaped before the parent exited: none is left, not even as a zombie.
   for (pid_t w : workers) EXPECT_FALSE(std::filesystem::exists("/proc/" + std::to_string(w))) << w;
-  const std::string db = dir.file("c.db");
   EXPECT_EQ(test::query_int(db, "select count(*) from pages"), 401);
   EXPECT_EQ(test::query_int(db, "select count(distinct seq) from pages"), 401);
   EXPECT_EQ(test::query_int(db, "select count(*) from pages where error is null"), 20);

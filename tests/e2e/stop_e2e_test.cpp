@@ -75,6 +75,9 @@ TEST_P(Stop, ASignalToTheProcessAndItsGroupIsOneStop) {
   test::write_file(dir.file("urls.txt"), delayed_list(testbed.base_url(), 300, 2000));
   const std::string db = dir.file("c.db");
   test::Child crawl = start_crawl(with_layout({dir.file("urls.txt"), "--db", db}));
+  // The run row exists once the stop handlers are in place: a slow start on a loaded machine cannot
+  // turn the signal into a kill. The fetches (2 s each, 15 rounds) are in flight a second later.
+  wait_for(db, "select count(*) from runs", 1);
   std::this_thread::sleep_for(std::chrono::milliseconds(1000));
   kill(crawl.pid(), SIGTERM);
   kill(-crawl.pid(), SIGTERM);
@@ -91,6 +94,7 @@ TEST_P(Stop, SighupStopsCleanly) {
   test::write_file(dir.file("urls.txt"), delayed_list(testbed.base_url(), 100, 2000));
   const std::string db = dir.file("c.db");
   test::Child crawl = start_crawl(with_layout({dir.file("urls.txt"), "--db", db}));
+  wait_for(db, "select count(*) from runs", 1);  // the stop handlers are in place
   std::this_thread::sleep_for(std::chrono::milliseconds(800));
   EXPECT_EQ(crawl.stop(SIGHUP, std::chrono::seconds(60)), 130);
   EXPECT_EQ(query_int(db, "select count(*) from pages"), 100);

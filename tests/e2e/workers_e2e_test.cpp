@@ -116,10 +116,20 @@ TEST(Workers, WhenAllDieTheRestIsRecordedAsCrashes) {
   test::Child crawl = start_crawl(dir, {"--mode", "process", "-c", "2"});
   auto workers = wait_for_workers(crawl.pid(), 2);
   ASSERT_EQ(workers.size(), 2u);
-  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  // Killed once two pages are stored, not after a fixed time: a loaded machine may not have
+  // fetched any by then. The other 98 take 300 ms each two at a time: most are still to come.
+  const std::string db = dir.file("c.db");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
+    try {
+      if (query_int(db, "select count(*) from pages where error is null") >= 2) break;
+    } catch (const std::exception&) {
+      // The database is not there yet.
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   for (pid_t w : workers) kill(w, SIGKILL);
   ASSERT_EQ(crawl.wait(std::chrono::seconds(60)), 0);
-  const std::string db = dir.file("c.db");
   EXPECT_EQ(query_int(db, "select count(*) from pages"), 101);
   EXPECT_EQ(query_int(db, "select count(distinct seq) from pages"), 101);
   const auto fetched = query_int(db, "select count(*) from pages where error is null");
@@ -138,7 +148,8 @@ TEST(Workers, WhenAllDieTheRestIsRecordedAsCrashes) {
 TEST(Workers, CtrlCToTheProcessGroupLeavesNoWorker) {
   auto testbed = test::Testbed::start();
   test::TempDir dir;
-  test::write_file(dir.file("urls.txt"), delayed_list(testbed.base_url(), 300, 2000));
+  // A minute per page: none can be done before the stop, however slow the machine.
+  test::write_file(dir.file("urls.txt"), delayed_list(testbed.base_url(), 300, 60'000));
   test::Child crawl =
       start_crawl(dir, {"--mode", "hybrid", "--processes", "3", "--threads", "2", "--fibers", "5"});
   auto workers = wait_for_workers(crawl.pid(), 3);
@@ -157,7 +168,8 @@ TEST(Workers, CtrlCToTheProcessGroupLeavesNoWorker) {
 TEST(Workers, SigtermToTheParentLeavesNoWorker) {
   auto testbed = test::Testbed::start();
   test::TempDir dir;
-  test::write_file(dir.file("urls.txt"), delayed_list(testbed.base_url(), 100, 2000));
+  // A minute per page: none can be done before the stop, however slow the machine.
+  test::write_file(dir.file("urls.txt"), delayed_list(testbed.base_url(), 100, 60'000));
   test::Child crawl = start_crawl(dir, {"--mode", "process", "-c", "8"});
   auto workers = wait_for_workers(crawl.pid(), 8);
   ASSERT_EQ(workers.size(), 8u);
