@@ -314,7 +314,8 @@ TEST(Bench, APairThatCrawlRunRefusesIsSkippedWithItsMessage) {
   const auto lines = lines_of(r.out);
   ASSERT_EQ(lines.size(), 3u) << r.out;
   EXPECT_EQ(lines[2].rfind("fiber," + too_many + ",,0,", 0), 0u) << lines[2];
-  EXPECT_NE(lines[2].find("skipped: -c " + too_many + " needs about"), std::string::npos) << lines[2];
+  EXPECT_NE(lines[2].find("skipped: -c " + too_many + " in fiber mode needs about"), std::string::npos)
+      << lines[2];
   EXPECT_NE(lines[2].find("open files"), std::string::npos) << lines[2];
 }
 
