@@ -17,7 +17,8 @@ std::string boot_id() {
 }
 
 // Field 22 of /proc/PID/stat, after the command name in parentheses (which may hold spaces and
-// parentheses of its own, hence the last ')').
+// parentheses of its own, hence the last ')'). Empty for a process that has ended, a zombie
+// waiting to be reaped included.
 std::string start_ticks(int64_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
   std::string stat;
@@ -27,8 +28,10 @@ std::string start_ticks(int64_t pid) {
   std::istringstream fields(stat.substr(close + 2));
   std::string field;
   // After the name: state is field 3, starttime field 22.
-  for (int i = 3; i <= 22; ++i)
+  for (int i = 3; i <= 22; ++i) {
     if (!(fields >> field)) return {};
+    if (i == 3 && (field == "Z" || field == "X")) return {};
+  }
   return field;
 }
 

@@ -217,7 +217,11 @@ TEST(Liveness, ARunWhoseProcessIsGoneIsShownCrashed) {
     return nlohmann::json::parse(r.out);
   };
   EXPECT_EQ(listed()[0]["status"], "running");  // alive: shown as it is
-  crawl.stop(SIGKILL);
+  kill(crawl.pid(), SIGKILL);
+  while (!test::has_ended(crawl.pid())) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  // Not reaped yet: a zombie is no running crawl either.
+  EXPECT_EQ(listed()[0]["status"], "crashed");
+  crawl.wait(std::chrono::seconds(30));
   EXPECT_EQ(run_status(db), "running");  // what the file holds: nobody could update it
   EXPECT_EQ(listed()[0]["status"], "crashed");
   auto next = test::run_crawl({"run", "--url", testbed.url("/page/1"), "--db", db, "--no-progress"});
