@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -88,7 +89,45 @@ bool looks_like_a_host(std::string_view written, std::string_view host) {
 // locale: in the C locale a crawl usually runs in, every non-ASCII host would fail. So the conversion
 // runs under a UTF-8 LC_CTYPE for this thread only (uselocale), which leaves the rest of the process
 // alone.
-std::optional<std::string> ascii_host(CURLU* u) {
+// Whether `s` is well-formed UTF-8 (no overlong forms, surrogates or code points past U+10FFFF).
+bool is_utf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    size_t n = 0;
+    uint32_t cp = 0;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xE0) == 0xC0) {
+      n = 1;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      n = 2;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      n = 3;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (s.size() - i <= n) return false;  // cut short
+    for (size_t k = 1; k <= n; ++k) {
+      const auto d = static_cast<unsigned char>(s[i + k]);
+      if ((d & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (d & 0x3F);
+    }
+    static constexpr uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    i += n + 1;
+  }
+  return true;
+}
+
+std::optional<std::string> ascii_host(CURLU* u, std::string_view written) {
+  // libcurl 7.88 leaks its copy of the host when the conversion fails; bytes that are not UTF-8,
+  // the usual reason, are refused here before it is asked.
+  if (!is_utf8(written)) return std::nullopt;
   static const locale_t utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", locale_t{});
   if (utf8 == locale_t{}) return std::nullopt;
   const locale_t previous = uselocale(utf8);
@@ -110,7 +149,7 @@ NormalisedUrl finish(CURLU* u, std::optional<std::string_view> guessed_from = st
   if (!host || !*host.get()) return {"", "no host"};
   std::string h = host.get();
   if (std::any_of(h.begin(), h.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; })) {
-    auto ascii = ascii_host(u);
+    auto ascii = ascii_host(u, h);
     if (!ascii) return {"", "host '" + h + "' is not a valid internationalised domain name"};
     h = std::move(*ascii);
   }
