@@ -116,7 +116,9 @@ TEST(StopReading, AnEndlessLineAndASilentPipeDoNotHoldTheStopBack) {
   {
     const std::string db = dir.file("zero.db");
     test::Child crawl = start_crawl({"/dev/zero", "--db", db});
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    // The run row exists once the stop handler is in place (a loaded machine may take a while).
+    wait_for(db, "select count(*) from runs", 1);
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
     const auto start = Clock::now();
     EXPECT_EQ(crawl.stop(SIGTERM, std::chrono::seconds(30)), 130);
     // Generous for a loaded machine; before the fix it read on for 20 s.
@@ -157,7 +159,8 @@ TEST(StopReading, LinesNotReadHaveNoRowAndTheRunSaysWhereItStopped) {
   test::write_file(dir.file("urls.txt"), list);
   const std::string db = dir.file("c.db");
   test::Child crawl = start_crawl({dir.file("urls.txt"), "--db", db, "-c", "20"});
-  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  wait_for(db, "select count(*) from runs", 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
   EXPECT_EQ(crawl.stop(SIGINT, std::chrono::seconds(60)), 130);
   EXPECT_EQ(run_status(db), "interrupted");
   const long long lines_read = query_int(db, "select lines_read from run_sources");
