@@ -84,11 +84,6 @@ bool looks_like_a_host(std::string_view written, std::string_view host) {
                                         [](char c) { return std::isalpha(static_cast<unsigned char>(c)); });
 }
 
-// The host of `u` in its ASCII (punycode) form, or nullopt when it is not a valid IDN. libcurl 7.88
-// converts with libidn2's idn2_lookup_ul, which reads the name in the character set of the current
-// locale: in the C locale a crawl usually runs in, every non-ASCII host would fail. So the conversion
-// runs under a UTF-8 LC_CTYPE for this thread only (uselocale), which leaves the rest of the process
-// alone.
 // Whether `s` is well-formed UTF-8 (no overlong forms, surrogates or code points past U+10FFFF).
 bool is_utf8(std::string_view s) {
   size_t i = 0;
@@ -124,6 +119,11 @@ bool is_utf8(std::string_view s) {
   return true;
 }
 
+// The host of `u` in its ASCII (punycode) form, or nullopt when it is not a valid IDN. libcurl 7.88
+// converts with libidn2's idn2_lookup_ul, which reads the name in the character set of the current
+// locale: in the C locale a crawl usually runs in, every non-ASCII host would fail. So the conversion
+// runs under a UTF-8 LC_CTYPE for this thread only (uselocale), which leaves the rest of the process
+// alone.
 std::optional<std::string> ascii_host(CURLU* u, std::string_view written) {
   // libcurl 7.88 leaks its copy of the host when the conversion fails; bytes that are not UTF-8,
   // the usual reason, are refused here before it is asked.

@@ -27,6 +27,14 @@ TEST(Normalise, TakesSchemelessLinesAsHttpWhenTheHostLooksLikeOne) {
   EXPECT_EQ(normalise("example.xn--zckzah.localhost/").url, "http://example.xn--zckzah.localhost/");
 }
 
+// A top-level domain in punycode counts as one, written either way. xn--zckzah is one of IANA's
+// retired IDN test domains; nothing here resolves it, normalising only reads the text.
+TEST(Normalise, TakesSchemelessLinesUnderAnInternationalisedTopLevelDomain) {
+  EXPECT_EQ(normalise("example.xn--zckzah/x").url, "http://example.xn--zckzah/x");
+  EXPECT_EQ(normalise("example.テスト/x").url, "http://example.xn--zckzah/x");
+  EXPECT_FALSE(normalise("example.xn-/x").ok());  // neither letters only nor punycode
+}
+
 TEST(Normalise, RefusesSchemelessLinesWhoseHostIsABareWord) {
   for (const char* line :
        {"le", "le/p/1", "le:8080/x", "todo", "1234", "1234/x", "a.b1", "example.c", "x.", "1.2.3.4.5"}) {
