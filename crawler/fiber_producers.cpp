@@ -171,12 +171,10 @@ void fetch_loop(const ProducerContext& ctx, CurlScheduler& scheduler, ThreadQueu
     }
     if (!ctx.keep(q.outbox.back())) {
       q.outbox.pop_back();
-    } else if (ctx.budget && !q.outbox.back().body.empty()) {
+    } else {
       // Waits (this fiber only) while the parsers hold too many bytes; the outbox is handed over
       // meanwhile when the thread would sleep, so what is waiting here can always drain.
-      Page& page = q.outbox.back();
-      page.budget_bytes = static_cast<int64_t>(page.body.size());
-      ctx.budget->acquire(page.budget_bytes);
+      ctx.reserve(q.outbox.back());
     }
     if (q.outbox.size() >= ctx.page_batch) hand_over(ctx, q);
   }
