@@ -6,6 +6,7 @@
 #include <cctype>
 #include <iostream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string_view>
 #include <thread>
 
@@ -13,6 +14,7 @@
 #include "common/units.hpp"
 #include "common/usage_error.hpp"
 #include "crawler/run.hpp"
+#include "storage/writer.hpp"
 
 namespace crawl::cli {
 namespace {
@@ -54,7 +56,67 @@ struct RunFlags {
   bool cookies = false;
   std::optional<bool> progress;
   std::string bench_id;
+  std::string sync = "normal";
 };
+
+// The flags that decide what a run crawls: `crawl resume` takes them from the run and refuses them
+// on its command line. The others only change how it runs (layout, queues, timeouts, outputs).
+constexpr const char* kWhatFlags[] = {"--url",         "--no-parse", "--max-size",       "--max-redirects",
+                                      "--user-agent",  "--insecure", "--depth",          "--scope",
+                                      "--include",     "--exclude",  "--max-pages",      "--order",
+                                      "--store-links", "--per-host", "--delay",          "--jitter",
+                                      "--robots",      "--retries",  "--max-retry-wait", "--header",
+                                      "--proxy",       "--cookies",  "--bench-id"};
+
+std::string absolute_path(const std::string& name) {
+  if (name == "-" || name.starts_with('/')) return name;
+  char buffer[4096];
+  if (!getcwd(buffer, sizeof buffer)) return name;
+  return std::string(buffer) + "/" + name;
+}
+
+// The run's settings as stored with it (runs.settings): its lists, with where they are, and every
+// flag. A resumed run is continued with the first group; the second is its default layout.
+nlohmann::json settings_of(const RunFlags& f) {
+  nlohmann::json lists = nlohmann::json::array();
+  for (const auto& name : f.files) lists.push_back({{"name", name}, {"path", absolute_path(name)}});
+  return {{"lists", lists},
+          {"urls", f.urls},
+          {"no_parse", f.no_parse},
+          {"max_size", f.max_size},
+          {"max_redirects", f.max_redirects},
+          {"user_agent", f.user_agent},
+          {"insecure", f.insecure},
+          {"depth", f.depth},
+          {"scope", f.scope},
+          {"include", f.include},
+          {"exclude", f.exclude},
+          {"max_pages", f.max_pages},
+          {"order", f.order},
+          {"store_links", f.store_links},
+          {"per_host", f.per_host ? nlohmann::json(*f.per_host) : nlohmann::json()},
+          {"delay", f.delay},
+          {"jitter", f.jitter},
+          {"robots", f.robots},
+          {"retries", f.retries},
+          {"max_retry_wait", f.max_retry_wait},
+          {"headers", f.headers},
+          {"proxy", f.proxy},
+          {"cookies", f.cookies},
+          {"layout",
+           {{"mode", f.mode},
+            {"concurrency", f.concurrency ? nlohmann::json(*f.concurrency) : nlohmann::json()},
+            {"processes", f.processes ? nlohmann::json(*f.processes) : nlohmann::json()},
+            {"threads", f.threads ? nlohmann::json(*f.threads) : nlohmann::json()},
+            {"fibers", f.fibers ? nlohmann::json(*f.fibers) : nlohmann::json()},
+            {"queue", f.queue},
+            {"queue_bytes", f.queue_bytes},
+            {"consumers", f.consumers},
+            {"callback_threads", f.callback_threads},
+            {"timeout", f.timeout},
+            {"connect_timeout", f.connect_timeout},
+            {"sync", f.sync}}}};
+}
 
 Mode parse_mode(const std::string& name) {
   if (name == "fiber") return Mode::fiber;
@@ -98,9 +160,7 @@ void check_header(const std::string& h) {
                      "with its own --header");
 }
 
-int run(const RunFlags& f, const std::string& command_line) {
-  if (f.files.empty() && f.urls.empty())
-    throw UsageError("no URLs given: pass a URL list file, '-' for stdin, or --url URL");
+RunOptions options_from(const RunFlags& f, const std::string& command_line) {
   RunOptions o;
   o.inputs.files = f.files;
   o.inputs.urls = f.urls;
@@ -166,7 +226,13 @@ int run(const RunFlags& f, const std::string& command_line) {
   o.command_line = command_line;
   o.bench_id = f.bench_id;
   o.progress = f.progress.value_or(isatty(STDERR_FILENO) == 1);
+  if (f.sync != "normal" && f.sync != "full")
+    throw UsageError("--sync '" + f.sync + "': use normal (survives a crash) or full (survives a power cut)");
+  o.synchronous_full = f.sync == "full";
+  return o;
+}
 
+int execute(RunOptions o, const RunFlags& f) {
   // --save-bodies names files after the run's id and start time, known once the database has the
   // run row (and before any page reaches a callback).
   auto stamp = std::make_shared<RunStamp>();
@@ -188,12 +254,117 @@ int run(const RunFlags& f, const std::string& command_line) {
   return exit_code(summary);
 }
 
-}  // namespace
+int run(const RunFlags& f, const std::string& command_line) {
+  if (f.files.empty() && f.urls.empty())
+    throw UsageError("no URLs given: pass a URL list file, '-' for stdin, or --url URL");
+  RunOptions o = options_from(f, command_line);
+  o.settings = settings_of(f).dump();
+  return execute(std::move(o), f);
+}
 
-void add_run_command(CLI::App& app, Runner& runner, const std::string& command_line) {
-  auto flags = std::make_shared<RunFlags>();
-  CLI::App* cmd = app.add_subcommand("run", "Crawl URL lists and store every page in SQLite");
-  cmd->add_option("lists", flags->files, "URL list files (one URL per line; '-' reads stdin)");
+template <typename T>
+void take(const nlohmann::json& j, const char* key, T& into) {
+  if (j.contains(key) && !j[key].is_null()) into = j[key].get<T>();
+}
+
+template <typename T>
+void take(const nlohmann::json& j, const char* key, std::optional<T>& into) {
+  if (j.contains(key) && !j[key].is_null()) into = j[key].get<T>();
+}
+
+// `crawl resume`: the run's own settings, with the flags that only change how it runs given again.
+int resume(const RunFlags& given, const CLI::App& cmd, std::optional<int64_t> run_id,
+           const std::string& command_line) {
+  for (const char* flag : kWhatFlags)
+    if (cmd.count(flag) > 0)
+      throw UsageError(
+          std::string(flag) +
+          " decides what the run crawls, which a resumed run keeps: drop it (or start a new run)");
+  const storage::RunToResume found = storage::find_run_to_resume(given.db, run_id);
+  RunFlags f;
+  std::vector<std::string> paths;
+  try {
+    const auto j = nlohmann::json::parse(found.settings);
+    for (const auto& list : j.at("lists")) {
+      f.files.push_back(list.at("name").get<std::string>());
+      paths.push_back(list.at("path").get<std::string>());
+    }
+    take(j, "urls", f.urls);
+    take(j, "no_parse", f.no_parse);
+    take(j, "max_size", f.max_size);
+    take(j, "max_redirects", f.max_redirects);
+    take(j, "user_agent", f.user_agent);
+    take(j, "insecure", f.insecure);
+    take(j, "depth", f.depth);
+    take(j, "scope", f.scope);
+    take(j, "include", f.include);
+    take(j, "exclude", f.exclude);
+    take(j, "max_pages", f.max_pages);
+    take(j, "order", f.order);
+    take(j, "store_links", f.store_links);
+    take(j, "per_host", f.per_host);
+    take(j, "delay", f.delay);
+    take(j, "jitter", f.jitter);
+    take(j, "robots", f.robots);
+    take(j, "retries", f.retries);
+    take(j, "max_retry_wait", f.max_retry_wait);
+    take(j, "headers", f.headers);
+    take(j, "proxy", f.proxy);
+    take(j, "cookies", f.cookies);
+    const auto& layout = j.at("layout");
+    // The layout is the run's unless given again; a new --mode brings its own defaults.
+    if (cmd.count("--mode") == 0) {
+      take(layout, "mode", f.mode);
+      if (cmd.count("-c") == 0) take(layout, "concurrency", f.concurrency);
+      if (cmd.count("--processes") + cmd.count("--threads") + cmd.count("--fibers") == 0) {
+        take(layout, "processes", f.processes);
+        take(layout, "threads", f.threads);
+        take(layout, "fibers", f.fibers);
+      }
+    }
+    auto keep = [&](const char* flag, const char* key, auto& into) {
+      if (cmd.count(flag) == 0) take(layout, key, into);
+    };
+    keep("--queue", "queue", f.queue);
+    keep("--queue-bytes", "queue_bytes", f.queue_bytes);
+    keep("--consumers", "consumers", f.consumers);
+    keep("--callback-threads", "callback_threads", f.callback_threads);
+    keep("--timeout", "timeout", f.timeout);
+    keep("--connect-timeout", "connect_timeout", f.connect_timeout);
+    keep("--sync", "sync", f.sync);
+  } catch (const nlohmann::json::exception& e) {
+    throw UsageError("run " + std::to_string(found.id) + " has settings this crawl cannot read (" + e.what() +
+                     "): start a new run");
+  }
+  // What may change: given now.
+  auto given_if = [&](const char* flag, auto& into, const auto& value) {
+    if (cmd.count(flag) > 0) into = value;
+  };
+  given_if("--mode", f.mode, given.mode);
+  given_if("-c", f.concurrency, given.concurrency);
+  given_if("--processes", f.processes, given.processes);
+  given_if("--threads", f.threads, given.threads);
+  given_if("--fibers", f.fibers, given.fibers);
+  given_if("--queue", f.queue, given.queue);
+  given_if("--queue-bytes", f.queue_bytes, given.queue_bytes);
+  given_if("--consumers", f.consumers, given.consumers);
+  given_if("--callback-threads", f.callback_threads, given.callback_threads);
+  given_if("--timeout", f.timeout, given.timeout);
+  given_if("--connect-timeout", f.connect_timeout, given.connect_timeout);
+  given_if("--sync", f.sync, given.sync);
+  f.db = given.db;
+  f.jsonl = given.jsonl;
+  f.save_bodies = given.save_bodies;
+  f.progress = given.progress;
+  RunOptions o = options_from(f, command_line);
+  o.inputs.paths = std::move(paths);
+  o.settings = found.settings;
+  o.resume_run = found.id;
+  return execute(std::move(o), f);
+}
+
+// The flags of `crawl run`, and of `crawl resume` (which refuses those that decide what is crawled).
+void declare_run_flags(CLI::App* cmd, const std::shared_ptr<RunFlags>& flags) {
   // CLI11 lets an option that fills a vector take every word after it, so `--url URL list.txt`
   // would swallow the list; allow_extra_args(false) makes each repeatable option take exactly one
   // value per occurrence.
@@ -260,10 +431,34 @@ void add_run_command(CLI::App& app, Runner& runner, const std::string& command_l
   cmd->add_flag(
       "--progress,!--no-progress", [flags](int64_t n) { flags->progress = n > 0; },
       "Progress line on stderr (default: when stderr is a terminal)");
+  cmd->add_option("--sync", flags->sync,
+                  "When a commit is durable: normal (survives a crash of crawl) or full (a power cut too)")
+      ->capture_default_str();
   // Set by `crawl bench` on the runs it starts; hidden from --help.
   cmd->add_option("--bench-id", flags->bench_id, "Tag the run as part of a crawl bench")->group("");
+}
+
+}  // namespace
+
+void add_run_command(CLI::App& app, Runner& runner, const std::string& command_line) {
+  auto flags = std::make_shared<RunFlags>();
+  CLI::App* cmd = app.add_subcommand("run", "Crawl URL lists and store every page in SQLite");
+  cmd->add_option("lists", flags->files, "URL list files (one URL per line; '-' reads stdin)");
+  declare_run_flags(cmd, flags);
   cmd->callback([flags, &runner, command_line] {
     runner = [flags, command_line] { return run(*flags, command_line); };
+  });
+
+  auto resumed = std::make_shared<RunFlags>();
+  auto run_id = std::make_shared<std::optional<int64_t>>();
+  CLI::App* resume_cmd = app.add_subcommand(
+      "resume", "Continue a run that was interrupted or crashed (default: the latest one not completed)");
+  resume_cmd->add_option("run", *run_id, "The run's id (crawl runs lists them)");
+  declare_run_flags(resume_cmd, resumed);
+  resume_cmd->callback([resumed, run_id, resume_cmd, &runner, command_line] {
+    runner = [resumed, run_id, resume_cmd, command_line] {
+      return resume(*resumed, *resume_cmd, *run_id, command_line);
+    };
   });
 }
 

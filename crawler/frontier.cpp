@@ -39,6 +39,10 @@ constexpr int kMaxHostBackoffDoublings = 4;
 // from the fetching threads for a moment.
 constexpr int64_t kReserve = 256;
 
+double unix_now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
 // The path and query of a normalised URL, as robots.txt rules are matched against it.
 std::string path_of(const std::string& url) {
   const auto start = url.find("://");
@@ -174,6 +178,7 @@ struct Frontier::State {
     bool operator>(const RetryTimer& o) const { return at > o.at; }
   };
 
+  FrontierLog* log;
   FollowOptions follow;
   PolitenessOptions polite;
   FetchOptions fetch;
@@ -191,6 +196,7 @@ struct Frontier::State {
   std::condition_variable seed_room;
   std::vector<UrlTask> seed_inbox;
   bool seeds_finished = false;
+  bool window_read = false;  // see Frontier::restore
   std::vector<FetchedEvent> fetched_inbox;
   std::vector<std::pair<int64_t, Clock::time_point>> started_inbox;
   std::vector<std::pair<int64_t, std::vector<std::string>>> done_inbox;
@@ -218,11 +224,13 @@ struct Frontier::State {
   TaskBatch to_release;  // tasks handed out this round, pushed together
   size_t batch;          // tasks per batch (see channel.hpp)
   bool interrupted = false;
+  bool hold_links = false;  // a resumed run's lists are not read up to where they were yet
   std::mt19937_64 random{std::random_device{}()};
 
   State(const FollowOptions& f, const PolitenessOptions& p, const FetchOptions& fo, int c, size_t b,
-        TaskSink& t, PageChannel& pg, const std::atomic<bool>& s, std::atomic<int64_t>& seq)
-      : follow(f),
+        TaskSink& t, PageChannel& pg, const std::atomic<bool>& s, std::atomic<int64_t>& seq, FrontierLog* l)
+      : log(l),
+        follow(f),
         polite(p),
         fetch(fo),
         concurrency(c),
@@ -323,6 +331,7 @@ struct Frontier::State {
     if (is_seed) {
       h.queue.push_back(std::move(task));
     } else {
+      if (log) log->pending(task, 0, 0);
       ++stats.discovered;
       if (follow.depth_first)
         h.queue.push_front(std::move(task));
@@ -355,8 +364,10 @@ struct Frontier::State {
 
   void take_links(const Open& parent_open, const UrlTask& parent, std::vector<std::string>&& links) {
     const int depth = parent_open.depth + 1;
+    bool waiting = false;  // some wait for their level: the last of them says when all are dealt with
     for (auto& link : links) {
       if (seen.contains(link)) continue;
+      waiting = !follow.depth_first;
       UrlTask t;
       t.source = parent.source;
       t.line = parent.line;
@@ -365,13 +376,19 @@ struct Frontier::State {
       t.depth = depth;
       t.parent_url = parent.url;
       t.seed_host = parent.seed_host;
-      if (follow.depth_first) {
-        if (!seen.insert(t.url)) continue;
-        t.seq = next_seq.fetch_add(1);
-        admit(std::move(t), false);
-      } else {
-        waiting_by_depth[static_cast<size_t>(depth)].push_back(std::move(t));
-      }
+      t.parent_seq = parent.seq;
+      take_link(std::move(t));
+    }
+    if (!waiting && log) log->links_taken(parent.seq);
+  }
+
+  void take_link(UrlTask&& t) {
+    if (follow.depth_first) {
+      if (!seen.insert(t.url)) return;
+      t.seq = next_seq.fetch_add(1);
+      admit(std::move(t), false);
+    } else {
+      waiting_by_depth[static_cast<size_t>(t.depth)].push_back(std::move(t));
     }
   }
 
@@ -380,22 +397,36 @@ struct Frontier::State {
   // was taken first. So each URL is fetched at the depth of the shortest path to it, and a cut at
   // --max-pages leaves exactly a breadth-first walk, whatever order the fetches finish in.
   void admit_waiting() {
-    if (follow.depth_first) return;
+    if (follow.depth_first || hold_links) return;
     int64_t unfinished_below = 0;  // open pages of depth <= d-2
     for (size_t d = 1; d < waiting_by_depth.size(); ++d) {
       if (d >= 2) unfinished_below += open_by_depth[d - 2];
       auto& bucket = waiting_by_depth[d];
       if (bucket.empty()) continue;
       if (unfinished_below > 0) return;
+      int64_t parent = -1;
       for (auto& t : bucket) {
-        if (follow.max_pages > 0 && admitted >= follow.max_pages) break;
+        // A page's links sit together in the bucket: once past them, they are all dealt with.
+        if (log && t.parent_seq != parent) {
+          if (parent >= 0) log->links_taken(parent);
+          parent = t.parent_seq;
+        }
+        if (follow.max_pages > 0 && admitted >= follow.max_pages) continue;
         if (!seen.insert(t.url)) continue;
         t.seq = next_seq.fetch_add(1);
         admit(std::move(t), false);
       }
+      if (log && parent >= 0) log->links_taken(parent);
       bucket.clear();
       if (follow.max_pages > 0 && admitted >= follow.max_pages) {
-        for (auto& b : waiting_by_depth) b.clear();
+        for (auto& b : waiting_by_depth) {
+          int64_t last = -1;
+          for (const auto& t : b) {
+            if (log && t.parent_seq >= 0 && t.parent_seq != last) log->links_taken(t.parent_seq);
+            last = t.parent_seq;
+          }
+          b.clear();
+        }
         return;
       }
     }
@@ -609,6 +640,10 @@ struct Frontier::State {
     if (e.host_asked_to_wait) h.backoff_until = std::max(h.backoff_until, e.retry_at);
     if (e.retry) {
       ++stats.retries;
+      if (log) {
+        const double wait_s = std::chrono::duration<double>(e.retry_at - now).count();
+        log->pending(*e.retry, e.retry->attempt - 1, unix_now() + std::max(wait_s, 0.0));
+      }
       retry_timers.push({e.retry_at, *e.retry});
     } else if (!track_links) {
       close_open(e.seq);
@@ -656,11 +691,71 @@ struct Frontier::State {
 
 Frontier::Frontier(const FollowOptions& follow, const PolitenessOptions& politeness,
                    const FetchOptions& fetch, int concurrency, size_t batch, TaskSink& tasks,
-                   PageChannel& pages, const std::atomic<bool>& stop, std::atomic<int64_t>& next_seq)
+                   PageChannel& pages, const std::atomic<bool>& stop, std::atomic<int64_t>& next_seq,
+                   FrontierLog* log)
     : state_(std::make_unique<State>(follow, politeness, fetch, concurrency, batch, tasks, pages, stop,
-                                     next_seq)) {}
+                                     next_seq, log)) {}
 
 Frontier::~Frontier() = default;
+
+void Frontier::restore(storage::ResumeState& state, bool hold_links) {
+  State& s = *state_;
+  for (const auto& url : state.seen)
+    if (s.seen.insert(url)) ++s.admitted;
+  const auto now = Clock::now();
+  const double now_unix = unix_now();
+  const auto max_depth = static_cast<size_t>(s.follow.max_depth);
+  for (auto& p : state.pending) {
+    UrlTask t{.seq = p.seq,
+              .source = std::move(p.source),
+              .line = p.line,
+              .input = std::move(p.input),
+              .url = std::move(p.url),
+              .depth = p.depth,
+              .parent_url = std::move(p.parent_url),
+              .attempt = p.attempts + 1,
+              .seed_host = std::move(p.seed_host)};
+    if (t.seed_host.empty()) t.seed_host = urls::host_of(t.url);
+    State::Host& h = s.host_for(t.url);
+    const auto depth = std::min(static_cast<size_t>(std::max(t.depth, 0)), max_depth);
+    s.open[t.seq] = State::Open{static_cast<int>(depth), &h};
+    ++s.open_by_depth[depth];
+    if (p.not_before > now_unix) {
+      const auto wait =
+          std::chrono::duration_cast<milliseconds>(std::chrono::duration<double>(p.not_before - now_unix));
+      s.retry_timers.push({now + wait, std::move(t)});
+    } else {
+      h.queue.push_back(std::move(t));
+      ++s.queued;
+      if (h.robots_state == State::Host::RobotsState::unknown) s.start_robots(h);
+      s.schedule(h);
+    }
+  }
+  for (auto& w : state.waiting) {
+    for (auto& link : w.links) {
+      if (static_cast<size_t>(w.depth) > max_depth) break;
+      UrlTask t{.source = w.source,
+                .line = w.line,
+                .input = link,
+                .url = std::move(link),
+                .depth = w.depth,
+                .parent_url = w.parent_url,
+                .seed_host = w.seed_host,
+                .parent_seq = w.parent_seq};
+      s.take_link(std::move(t));
+    }
+    if (s.log && (s.follow.depth_first || static_cast<size_t>(w.depth) > max_depth))
+      s.log->links_taken(w.parent_seq);
+  }
+  s.hold_links = hold_links;
+}
+
+void Frontier::window_read() {
+  State& s = *state_;
+  std::lock_guard lock(s.mutex);
+  s.window_read = true;
+  s.wake_locked();
+}
 
 void Frontier::add_seeds(std::vector<UrlTask>&& batch) {
   State& s = *state_;
@@ -790,6 +885,7 @@ void Frontier::run() {
       started.swap(s.started_inbox);
       done.swap(s.done_inbox);
       seeds_finished = s.seeds_finished;
+      if (s.window_read || seeds_finished) s.hold_links = false;
     }
     const auto now = Clock::now();
     if (held_by_hosts) {
@@ -813,6 +909,8 @@ void Frontier::run() {
       State::Host& h = s.host_for(t.url);
       h.queue.push_front(std::move(t));
       ++s.queued;
+      // A resumed run's first look at the host may be a retry.
+      if (h.robots_state == State::Host::RobotsState::unknown) s.start_robots(h);
       s.schedule(h);
     }
     while (!s.timers.empty() && s.timers.top().at <= now) {

@@ -17,7 +17,9 @@
 
 #include "crawler/channel.hpp"
 #include "crawler/fetch.hpp"
+#include "crawler/frontier_log.hpp"
 #include "crawler/task_router.hpp"
+#include "storage/records.hpp"
 
 namespace crawl {
 
@@ -77,14 +79,25 @@ class Frontier final : public StartListener {
   // without blocking (without per-host rules, a small reserve of tasks waits there so no producer
   // idles).
   // `next_seq` numbers the links it takes in, after the lines of the lists.
+  // `log`, when given, hears of every URL taken in that must outlive the process (see FrontierLog).
   Frontier(const FollowOptions& follow, const PolitenessOptions& politeness, const FetchOptions& fetch,
            int concurrency, size_t batch, TaskSink& tasks, PageChannel& pages, const std::atomic<bool>& stop,
-           std::atomic<int64_t>& next_seq);
+           std::atomic<int64_t>& next_seq, FrontierLog* log = nullptr);
   ~Frontier();
   Frontier(const Frontier&) = delete;
   Frontier& operator=(const Frontier&) = delete;
 
+  // ---- before run(): a resumed run ----
+  // Takes up where the run stood: the URLs it took in, its frontier entries (each at its depth, a
+  // retry at its time) and the links waiting to be taken in. With `hold_links`, no waiting link is
+  // taken in until window_read() (or seeds_done()): the lines of the lists that an earlier session
+  // had read must be back in the crawl first, as they were then, for each URL to get its
+  // breadth-first depth.
+  void restore(storage::ResumeState& state, bool hold_links);
+
   // ---- the reader thread ----
+  // A resumed run: every line an earlier session had read has been handed in again.
+  void window_read();
   // URLs from the lists. Blocks while many URLs already wait (memory stays flat).
   void add_seeds(std::vector<UrlTask>&& batch);
   void seeds_done();

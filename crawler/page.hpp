@@ -17,8 +17,9 @@ struct UrlTask {
   std::string url;  // normalised
   int depth = 0;
   std::string parent_url;
-  int attempt = 1;        // 2 and more for a retry, or when a worker process died holding it
-  std::string seed_host;  // host of the list URL this one descends from (--scope)
+  int attempt = 1;          // 2 and more for a retry, or when a worker process died holding it
+  std::string seed_host;    // host of the list URL this one descends from (--scope)
+  int64_t parent_seq = -1;  // a link's page, until the frontier takes the link in
   // The producer that last finished a fetch from this host and so holds an idle connection to it;
   // thread and process modes hand the task to it when it is free (-1: anyone).
   int lane = -1;

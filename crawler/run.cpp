@@ -2,19 +2,24 @@
 
 #include <curl/curl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <iomanip>
 #include <mutex>
 #include <optional>
 #include <ostream>
 #include <sstream>
 #include <thread>
+#include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -26,6 +31,7 @@
 #include "crawler/producers.hpp"
 #include "crawler/signals.hpp"
 #include "parsers/html.hpp"
+#include "storage/source_ledger.hpp"
 #include "storage/writer.hpp"
 #include "urls/url.hpp"
 
@@ -110,6 +116,89 @@ UrlTask task_from(urls::UrlLine&& line) {
   return t;
 }
 
+// Records the frontier's entries through the writer, in order with the rows.
+class StoreLog final : public FrontierLog {
+ public:
+  explicit StoreLog(storage::ResultWriter& writer) : writer_(writer) {}
+  void pending(const UrlTask& t, int attempts_made, double not_before) override {
+    writer_.submit(storage::PendingUrl{.seq = t.seq,
+                                       .source = t.source,
+                                       .line = t.line,
+                                       .input = t.input,
+                                       .url = t.url,
+                                       .depth = t.depth,
+                                       .parent_url = t.parent_url,
+                                       .seed_host = t.seed_host,
+                                       .attempts = attempts_made,
+                                       .not_before = not_before});
+  }
+  void links_taken(int64_t parent_seq) override { writer_.submit(storage::LinksTaken{parent_seq}); }
+
+ private:
+  storage::ResultWriter& writer_;
+};
+
+std::string_view trimmed(std::string_view s) {
+  const char* ws = " \t\r\n\v\f";
+  const auto b = s.find_first_not_of(ws);
+  if (b == std::string_view::npos) return {};
+  return s.substr(b, s.find_last_not_of(ws) - b + 1);
+}
+
+// A resumed run reads each list on from its mark; the lines past it that an earlier session had
+// finished (a row, or a frontier entry) are passed over, the rest crawled as they would have been.
+class Rereading {
+ public:
+  Rereading() = default;
+  Rereading(const storage::ResumeState& state, const urls::ReaderInputs& inputs) {
+    std::unordered_map<std::string, int> position_of;
+    for (size_t i = 0; i < inputs.files.size(); ++i)
+      position_of.emplace(inputs.files[i], static_cast<int>(i));
+    const int url_position = static_cast<int>(inputs.files.size());
+    // --url values have no line: a value is done as many times as its rows say, less the times it
+    // comes before the mark (those are behind the mark, done for sure).
+    const int64_t urls_done =
+        static_cast<size_t>(url_position) < state.sources.size() ? state.sources[url_position].lines_done : 0;
+    for (int64_t i = 0; i < urls_done && i < static_cast<int64_t>(inputs.urls.size()); ++i)
+      if (auto v = trimmed(inputs.urls[static_cast<size_t>(i)]); !v.empty()) --url_counts_[std::string(v)];
+    for (const auto& d : state.done_lines) {
+      if (d.source == "--url") {
+        ++url_counts_[d.input];
+        continue;
+      }
+      auto it = position_of.find(d.source);
+      if (it == position_of.end()) continue;
+      lines_.insert(key(it->second, d.line));
+      window_end_ = std::max(window_end_, std::pair<int, int64_t>(it->second, d.line));
+    }
+    for (const auto& [input, n] : url_counts_)
+      if (n > 0) window_end_ = std::max(window_end_, std::pair<int, int64_t>(url_position, 0));
+  }
+  // Whether the line was finished by an earlier session.
+  bool done(const urls::UrlLine& line) {
+    if (line.source == "--url") {
+      auto it = url_counts_.find(line.input);
+      if (it == url_counts_.end() || it->second <= 0) return false;
+      --it->second;
+      return true;
+    }
+    return lines_.erase(key(line.position, line.line)) > 0;
+  }
+  // Whether every line an earlier session is known to have read has been read again.
+  bool window_read(const urls::UrlLine& line) const {
+    return std::pair<int, int64_t>(line.position, line.source == "--url" ? 0 : line.line) >= window_end_;
+  }
+  bool empty_window() const { return window_end_.first < 0; }
+
+ private:
+  static std::string key(int position, int64_t line) {
+    return std::to_string(position) + ":" + std::to_string(line);
+  }
+  std::unordered_set<std::string> lines_;
+  std::unordered_map<std::string, int64_t> url_counts_;
+  std::pair<int, int64_t> window_end_{-1, 0};
+};
+
 // Reads every source and hands each line to the frontier, or turns it straight into a row when it
 // cannot be fetched (bad line, left out by --include/--exclude). Once the run is stopped nothing
 // more is read (the reader is interrupted, and returns at once even from a pipe that is silent or
@@ -117,8 +206,12 @@ UrlTask task_from(urls::UrlLine&& line) {
 // UrlReader::positions() says where each list stopped. Rows go out in batches of `batch`, URLs to
 // the frontier in batches that double from `batch` to kSeedBatch (each batch may wake it, and the
 // first URLs should start fetching at once).
+// Each line of a list that can be read again is noted in `ledger` (the writer then records how far
+// the list is done); a line of one that cannot (stdin) goes to `log` as a frontier entry before the
+// frontier sees it.
 void read_sources(urls::UrlReader& reader, Frontier& frontier, PageChannel& pages, const LinkFilter& filter,
-                  const std::atomic<bool>& stop, size_t batch, std::atomic<int64_t>& next_seq) {
+                  const std::atomic<bool>& stop, size_t batch, std::atomic<int64_t>& next_seq,
+                  storage::SourceLedger& ledger, FrontierLog& log, Rereading& rereading) {
   constexpr size_t kSeedBatch = 256;
   size_t seed_batch = batch;
   urls::UrlLine line;
@@ -137,22 +230,40 @@ void read_sources(urls::UrlReader& reader, Frontier& frontier, PageChannel& page
     flush_pages();
     flush_seeds();
   });
+  reader.set_on_source_end(
+      [&](int position, int64_t lines, int64_t bytes) { ledger.source_end(position, lines, bytes); });
+  bool window_read = rereading.empty_window();
+  if (window_read) frontier.window_read();
   while (!stop.load(std::memory_order_relaxed) && reader.next(line)) {
+    if (!window_read && rereading.window_read(line)) {
+      window_read = true;
+      frontier.window_read();
+    }
+    if (rereading.done(line)) continue;
+    const bool rereadable = line.rereadable;
+    const int position = line.position;
+    const int64_t mark = line.mark, bytes_end = line.bytes_end;
     std::string error = std::move(line.error);
     UrlTask task = task_from(std::move(line));
     // Lines and the links the frontier takes in share one numbering.
     task.seq = next_seq.fetch_add(1, std::memory_order_relaxed);
+    if (rereadable) ledger.read(task.seq, position, mark, bytes_end);
     if (!error.empty()) {
       page_batch.push_back(unfetched_page(task, category::kBadUrl, std::move(error)));
     } else if (!filter.wanted(task.url)) {
       page_batch.push_back(unfetched_page(task, category::kExcluded, "left out by --include/--exclude"));
     } else {
+      if (!rereadable) {
+        task.seed_host = urls::host_of(task.url);
+        log.pending(task, 0, 0);
+      }
       seeds.push_back(std::move(task));
     }
     if (page_batch.size() >= batch) flush_pages();
     if (seeds.size() >= seed_batch) flush_seeds();  // blocks while the frontier holds many URLs already
   }
   reader.set_before_wait(nullptr);
+  reader.set_on_source_end(nullptr);
   flush_pages();
   flush_seeds();
   frontier.seeds_done();
@@ -171,6 +282,7 @@ struct ConsumerShared {
   CallbackPool* callbacks;
   std::atomic<double>& parse_cpu_seconds;
   ByteBudget& budget;
+  bool durable_links;  // breadth-first: links wait for their level, and must survive a crash meanwhile
 };
 
 void consume(ConsumerShared& s) {
@@ -211,8 +323,14 @@ void consume(ConsumerShared& s) {
       } else if (!r.content_type.empty()) {
         r.charset = parsers::charset_from_content_type(r.content_type);
       }
-      // Every row is reported, links or not: the frontier counts a page as finished only here.
-      s.frontier.page_done(r.seq, std::move(follow));
+      // The links go to the store with the row, in its transaction (a crash cannot leave a page
+      // stored and its links lost), and before the frontier hears of them, so that the entry it has
+      // them removed by comes after it.
+      const int64_t seq = r.seq;
+      if (s.durable_links && !follow.empty()) {
+        r.follow = follow;
+        r.seed_host = page.seed_host;
+      }
       s.tally.add(r);
       if (s.callbacks && !s.options.callbacks.on_page.empty()) {
         struct Item {
@@ -227,6 +345,8 @@ void consume(ConsumerShared& s) {
         });
       }
       s.writer.submit(std::move(r));
+      // Every row is reported, links or not: the frontier counts a page as finished only here.
+      s.frontier.page_done(seq, std::move(follow));
       const int64_t held = page.budget_bytes;
       page = Page{};  // the body is freed here, not when the batch goes
       s.budget.release(held);
@@ -349,6 +469,31 @@ bool uses_worker_processes(const Layout& layout) {
   return layout.mode == Mode::process || layout.processes > 1;
 }
 
+namespace {
+
+// A resumed run reads its lists on from byte offsets: a list that changed since would be read from
+// the middle of some other line, and lines added or removed would shift every line number.
+void check_lists_unchanged(const RunOptions& options, const std::vector<storage::SourceRecord>& sources) {
+  const std::string run = "run " + std::to_string(options.resume_run);
+  for (size_t i = 0; i < options.inputs.files.size() && i < sources.size(); ++i) {
+    const auto& name = options.inputs.files[i];
+    const auto& path = i < options.inputs.paths.size() ? options.inputs.paths[i] : name;
+    const auto& was = sources[i];
+    if (name == "-" || was.size < 0) continue;  // a pipe: not read again
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0)
+      throw UsageError("cannot resume " + run + ": its list '" + name + "' cannot be read (" +
+                       std::strerror(errno) + "); put it back where it was, or start a new run");
+    const int64_t mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+    if (static_cast<int64_t>(st.st_size) != was.size || mtime_ns != was.mtime_ns)
+      throw UsageError("cannot resume " + run + ": its list '" + name +
+                       "' has changed since the run read it (size or modification time): resuming "
+                       "goes on from a line number in the file as it was; start a new run for the new list");
+  }
+}
+
+}  // namespace
+
 RunSummary run_crawl(const RunOptions& options) {
   const Layout& layout = options.layout;
   if (options.follow.max_depth < 0) throw UsageError("--depth must be 0 or more");
@@ -357,7 +502,16 @@ RunSummary run_crawl(const RunOptions& options) {
   if (options.follow.max_pages < 0) throw UsageError("--max-pages must be 0 (no limit) or more");
   if (options.politeness.retries < 0) throw UsageError("--retries must be 0 or more");
   const LinkFilter link_filter(options.follow);  // a bad --include/--exclude is refused up front
-  urls::UrlReader reader(options.inputs);  // a list that cannot be read is refused before anything starts
+  // A list that cannot be read is refused before anything starts; a resumed run's lists must be the
+  // files it read before, unchanged (it goes on from a line number and a byte offset in each).
+  std::optional<urls::UrlReader> reader;
+  std::vector<storage::SourceRecord> resumed_sources;
+  if (options.resume_run == 0) {
+    reader.emplace(options.inputs);
+  } else {
+    resumed_sources = storage::read_run_sources(options.db_path, options.resume_run);
+    check_lists_unchanged(options, resumed_sources);
+  }
 
   FetchOptions fetch = options.fetch;
   fetch.keep_body = options.parse || options.callbacks.needs_bodies;
@@ -412,15 +566,50 @@ RunSummary run_crawl(const RunOptions& options) {
   config.pid = me.pid;
   config.process_start = me.start;
 
-  auto writer = storage::ResultWriter::open({.path = options.db_path}, config);
+  config.settings = options.settings;
+  if (reader)
+    for (const auto& p : reader->positions())
+      config.sources.push_back({.source = p.source, .size = p.size, .mtime_ns = p.mtime_ns});
+
+  Tally tally;
+  storage::SourceLedger ledger;
+  storage::ResumeState resume;
+  int64_t previous_rows = 0;
+  auto writer = storage::ResultWriter::open(
+      {.path = options.db_path,
+       .synchronous_full = options.synchronous_full,
+       .ledger = &ledger,
+       .resume_run = options.resume_run},
+      config, &resume,
+      // The run's figures cover every session: the earlier ones' rows count as finished at the start.
+      [&tally, &previous_rows](const storage::PageRecord& r) {
+        tally.add(r, 0.0);
+        ++previous_rows;
+      });
   summary.run_id = writer->run_id();
+  summary.session = resume.session;
+  // The earlier sessions' time and CPU, which the run's figures add to this one's.
+  const storage::ResumeState before{
+      .wall_s = resume.wall_s, .user_s = resume.user_s, .sys_s = resume.sys_s, .crawl_s = resume.crawl_s};
+  urls::ReaderInputs inputs = options.inputs;
+  Rereading rereading;
+  if (options.resume_run != 0) {
+    // Each list goes on from its mark; one that cannot be read again is not read at all: what an
+    // earlier session read of it is in the frontier entries, the rest of it is lost.
+    for (size_t i = 0; i < resume.sources.size(); ++i) {
+      const auto& src = resume.sources[i];
+      const bool pipe = i < inputs.files.size() && src.size < 0;
+      inputs.starts.push_back({.line = src.lines_done, .bytes = src.bytes_done, .skip = pipe});
+    }
+    reader.emplace(inputs);
+    rereading = Rereading(resume, inputs);
+  }
   for (const auto& cb : options.callbacks.on_run_start) cb(summary.run_id, config.started_at);
 
   const auto start = Clock::now();
   // The frontier hands out at most this many tasks at once, in batches of one or more.
   TaskChannel tasks(channel_capacity_for(Frontier::capacity_for(layout.concurrency()) + 1));
   PageChannel pages(page_capacity);
-  Tally tally;
   ByteBudget budget(options.queue_bytes);
   std::atomic<int64_t> in_flight{0};
   std::atomic<double> parse_cpu{0};
@@ -439,12 +628,17 @@ RunSummary run_crawl(const RunOptions& options) {
   else
     sink = &channel_sink.emplace(tasks);
 
-  std::atomic<int64_t> next_seq{0};
+  std::atomic<int64_t> next_seq{resume.next_seq};
+  StoreLog store_log(*writer);
   Frontier frontier(options.follow, options.politeness, fetch, layout.concurrency(), batch, *sink, pages,
-                    stop, next_seq);
+                    stop, next_seq, &store_log);
+  if (options.resume_run != 0) {
+    frontier.restore(resume, !rereading.empty_window());
+    resume = storage::ResumeState{};  // what it held is in the frontier now
+  }
   Wakers wakers;
   wakers.add([&frontier] { frontier.wake(); });
-  wakers.add([&reader] { reader.interrupt(); });
+  wakers.add([&reader] { reader->interrupt(); });
   if (workers) wakers.add([&workers] { workers->stop_workers(); });
   ProgressLine progress(options.progress, tally, in_flight, [&] {
     // A database that stopped taking rows ends the run: there is nowhere to record the rest.
@@ -459,7 +653,7 @@ RunSummary run_crawl(const RunOptions& options) {
 
   std::thread reader_thread([&] {
     name_this_thread("crawl-reader");
-    read_sources(reader, frontier, pages, link_filter, stop, batch, next_seq);
+    read_sources(*reader, frontier, pages, link_filter, stop, batch, next_seq, ledger, store_log, rereading);
   });
   std::thread frontier_thread([&] {
     name_this_thread("crawl-frontier");
@@ -497,9 +691,17 @@ RunSummary run_crawl(const RunOptions& options) {
     }
   });
   std::vector<std::thread> consumers;
-  ConsumerShared shared{pages,     frontier, link_filter, {},
-                        options,   *writer,  tally,       callbacks ? &*callbacks : nullptr,
-                        parse_cpu, budget};
+  ConsumerShared shared{pages,
+                        frontier,
+                        link_filter,
+                        {},
+                        options,
+                        *writer,
+                        tally,
+                        callbacks ? &*callbacks : nullptr,
+                        parse_cpu,
+                        budget,
+                        options.follow.max_depth > 0};
   for (int i = 0; i < config.consumers; ++i)
     consumers.emplace_back([&shared, i] {
       name_this_thread("crawl-consume" + std::to_string(i));
@@ -521,14 +723,17 @@ RunSummary run_crawl(const RunOptions& options) {
   if (auto f = writer->failure()) summary.failure = *f;
 
   auto& st = summary.stats;
-  st.crawl_s = seconds_between(start, crawl_end);
+  const double session_crawl_s = seconds_between(start, crawl_end);
+  st.crawl_s = before.crawl_s + session_crawl_s;
   st.urls = summary.tally.urls;
   st.pages_ok = summary.tally.ok;
   st.pages_failed = summary.tally.failed;
   st.bytes_wire = summary.tally.bytes_wire;
   st.bytes_body = summary.tally.bytes_body;
   st.pages_per_s = st.crawl_s > 0 ? summary.tally.fetched / st.crawl_s : 0;
-  summary.tail = tally.tail(st.crawl_s);
+  summary.session_urls = summary.tally.urls - previous_rows;
+  // The tail is a session's story: rows of earlier sessions have no finishing times here.
+  if (summary.session == 1) summary.tail = tally.tail(st.crawl_s);
   st.p50_ms = summary.tally.p50_ms;
   st.p90_ms = summary.tally.p90_ms;
   st.p99_ms = summary.tally.p99_ms;
@@ -570,13 +775,20 @@ RunSummary run_crawl(const RunOptions& options) {
     summary.workers_lost = u.workers_lost;
     summary.workers_unresponsive = u.workers_unresponsive;
   }
-  for (const auto& p : reader.positions())
+  for (const auto& p : reader->positions())
     st.sources.push_back({.source = p.source,
                           .lines_read = p.lines,
                           .bytes_read = p.bytes,
                           .size = p.size,
                           .mtime_ns = p.mtime_ns,
                           .finished = p.finished});
+  st.session_wall_s = st.wall_s;
+  st.session_user_s = st.user_s;
+  st.session_sys_s = st.sys_s;
+  summary.session_wall_s = st.wall_s;
+  st.wall_s += before.wall_s;
+  st.user_s += before.user_s;
+  st.sys_s += before.sys_s;
   st.ended_at = unix_now();
   writer->finish(st);
   if (auto f = writer->failure(); f && summary.failure.empty()) {

@@ -55,6 +55,9 @@ struct RunOptions {
   bool handle_signals = true;  // SIGINT/SIGTERM stop the run cleanly
   std::string command_line;
   std::string bench_id;
+  std::string settings;           // what the run crawls, as JSON (stored for `crawl resume`)
+  int64_t resume_run = 0;         // `crawl resume`: the run to continue; 0: a new run
+  bool synchronous_full = false;  // --sync full: each commit reaches the disk before the run goes on
 };
 
 struct RunSummary {
@@ -70,6 +73,9 @@ struct RunSummary {
   int workers_lost = 0;          // worker processes that died during the run
   int workers_unresponsive = 0;  // of those, killed for sending nothing too long while holding URLs
   FrontierStats frontier;
+  int session = 1;           // 1 for `crawl run`, then 2, 3... for each `crawl resume`
+  int64_t session_urls = 0;  // rows this session wrote (the tally covers the whole run)
+  double session_wall_s = 0;
   int64_t callback_failures = 0;
   std::string first_callback_failure;
 };

@@ -172,8 +172,73 @@ CREATE TABLE run_sources (
 PRAGMA user_version = 5;
 )sql";
 
-constexpr std::array kMigrations = {kSchemaVersion1, kSchemaVersion2, kSchemaVersion3, kSchemaVersion4,
-                                    kSchemaVersion5};
+// Version 6: what a run needs to go on after a crash or a stop (`crawl resume`). Each URL taken into
+// the crawl either has its row in pages or an entry in frontier, never both, never neither: the
+// writer adds and removes entries in the transactions that write the rows. A list file is not copied
+// here: run_sources says up to which line every URL line is done, and the lines after that are read
+// again from the file.
+constexpr const char* kSchemaVersion6 = R"sql(
+ALTER TABLE runs ADD COLUMN settings TEXT;  -- JSON: the lists and the flags that decide what is crawled
+ALTER TABLE runs ADD COLUMN sessions INTEGER NOT NULL DEFAULT 1;  -- `crawl run` plus each `crawl resume`
+
+ALTER TABLE run_sources ADD COLUMN lines_done INTEGER NOT NULL DEFAULT 0; -- every URL line up to this
+                                                                          -- one has its row or entry
+ALTER TABLE run_sources ADD COLUMN bytes_done INTEGER NOT NULL DEFAULT 0; -- where that line ends
+
+-- URLs taken into the crawl that have no row yet: links found and admitted, URLs waiting for a
+-- retry, lines of a list that cannot be read again (stdin), what a stopped run left.
+CREATE TABLE frontier (
+  run_id     INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  seq        INTEGER NOT NULL, -- the row's seq once it has one
+  source     TEXT NOT NULL,
+  line       INTEGER NOT NULL,
+  input      TEXT NOT NULL,
+  url        TEXT NOT NULL,
+  depth      INTEGER NOT NULL,
+  parent_url TEXT,
+  seed_host  TEXT NOT NULL,    -- host of the list URL it descends from (--scope)
+  attempts   INTEGER NOT NULL, -- fetches already made
+  not_before REAL,             -- unix time before which it is not tried again (a retry's back-off)
+  PRIMARY KEY (run_id, seq)
+) WITHOUT ROWID;
+
+-- Links of a stored page that the crawl is to follow but has not taken in yet (breadth-first, a
+-- level's links wait until the level before is done): newline-separated, checked against the URLs
+-- seen when they are taken in.
+CREATE TABLE frontier_links (
+  run_id     INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  parent_seq INTEGER NOT NULL, -- pages.seq of the page they are on
+  depth      INTEGER NOT NULL, -- theirs: the page's depth + 1
+  seed_host  TEXT NOT NULL,
+  links      TEXT NOT NULL,
+  PRIMARY KEY (run_id, parent_seq)
+) WITHOUT ROWID;
+
+-- Each process that worked on a run: `crawl run`, then each `crawl resume`.
+CREATE TABLE run_sessions (
+  run_id        INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  session       INTEGER NOT NULL, -- 1 for `crawl run`
+  status        TEXT NOT NULL,    -- running | completed | interrupted | failed | crashed
+  started_at    TEXT NOT NULL,
+  ended_at      TEXT,             -- NULL until it ends; the last progress seen when it crashed
+  mode          TEXT NOT NULL,
+  concurrency   INTEGER NOT NULL,
+  host          TEXT,
+  pid           INTEGER,
+  process_start TEXT,
+  rows          INTEGER NOT NULL DEFAULT 0, -- pages rows it wrote
+  wall_s        REAL,
+  user_s        REAL,
+  sys_s         REAL,
+  command_line  TEXT NOT NULL,
+  PRIMARY KEY (run_id, session)
+);
+
+PRAGMA user_version = 6;
+)sql";
+
+constexpr std::array kMigrations = {kSchemaVersion1, kSchemaVersion2, kSchemaVersion3,
+                                    kSchemaVersion4, kSchemaVersion5, kSchemaVersion6};
 
 }  // namespace
 

@@ -48,6 +48,42 @@ struct PageRecord {
   // moment); when no request went out (DNS, connect), when the fetch began. 0 if never fetched.
   double fetched_at = 0;
   std::vector<std::string> links;  // written to `links` (--store-links); not a column of pages
+  // The page's links the crawl is to follow (depth `depth + 1`), kept in `frontier_links` with the
+  // row until the frontier has taken them in (see LinksTaken); not a column of pages.
+  std::vector<std::string> follow;
+  std::string seed_host;  // with `follow`: the host the links were checked against (--scope)
+};
+
+// A URL taken into the crawl that has no row yet, kept in `frontier` so that a resumed run fetches
+// it: a discovered link, a URL to retry, a line read from a list that cannot be read again (stdin),
+// and what an interrupted run left. Its final row removes it in the same transaction.
+struct PendingUrl {
+  int64_t seq = 0;
+  std::string source;
+  int64_t line = 0;
+  std::string input;
+  std::string url;
+  int depth = 0;
+  std::string parent_url;
+  std::string seed_host;
+  int attempts = 0;       // fetches already made
+  double not_before = 0;  // unix time before which it is not tried again; 0: at once
+};
+
+// The links of the page `parent_seq` were all taken in or turned down (seen before, --max-pages):
+// its `frontier_links` entry goes.
+struct LinksTaken {
+  int64_t parent_seq = 0;
+};
+
+// How far one list was read (a row of run_sources).
+struct SourceRecord {
+  std::string source;
+  int64_t lines_read = 0;
+  int64_t bytes_read = 0;
+  int64_t size = -1;  // -1: not a regular file
+  int64_t mtime_ns = 0;
+  bool finished = false;
 };
 
 // What is known about a run when it starts (the `runs` row is inserted with these).
@@ -69,16 +105,59 @@ struct RunConfig {
   std::string host;
   int64_t pid = 0;
   std::string process_start;
+  // What the run crawls (its lists and the flags that decide which URLs it fetches), as JSON: what
+  // `crawl resume` continues it with.
+  std::string settings;
+  // The run's lists, in order; their run_sources rows are written when the run starts, and their
+  // marks (SourceMark) move as their lines are done.
+  std::vector<SourceRecord> sources;
 };
 
-// How far one list was read (a row of run_sources).
-struct SourceRecord {
-  std::string source;
-  int64_t lines_read = 0;
-  int64_t bytes_read = 0;
-  int64_t size = -1;  // -1: not a regular file
-  int64_t mtime_ns = 0;
-  bool finished = false;
+// How far a list is done: every URL line up to `lines_done` (ending at byte `bytes_done`) has its
+// row or a frontier entry, so a resumed run reads on from there.
+struct SourceMark {
+  int position = 0;  // the source's place in the run's inputs
+  int64_t lines_done = 0;
+  int64_t bytes_done = 0;
+};
+
+// What a resumed run starts from, as the database holds it (ResultWriter::open with a run to resume).
+struct ResumeState {
+  int64_t run_id = 0;
+  int session = 0;  // this session's number (2 for the first resume)
+  // The earlier sessions' totals, which the run's figures add to this one's.
+  double wall_s = 0, user_s = 0, sys_s = 0, crawl_s = 0;
+  struct Source {
+    std::string source;
+    int64_t lines_done = 0;  // read on from the line after this one
+    int64_t bytes_done = 0;
+    int64_t size = -1;  // when the run first read it; -1: not a regular file
+    int64_t mtime_ns = 0;
+  };
+  std::vector<Source> sources;      // by position
+  std::vector<PendingUrl> pending;  // seqs rising
+  struct Waiting {
+    int64_t parent_seq = 0;
+    int depth = 0;
+    std::string parent_url;
+    std::string source;
+    int64_t line = 0;
+    std::string seed_host;
+    std::vector<std::string> links;
+  };
+  std::vector<Waiting> waiting;  // parents' seqs rising
+  // Every URL the run took in: rows of URLs fetched or turned down by robots.txt, and frontier
+  // entries. (Rows of duplicates, bad lines and URLs left out by the rules took nothing in.)
+  std::vector<std::string> seen;
+  // Lines of the lists past their mark that are done already (a row or an entry at depth 0): a
+  // resumed run reads them again and passes over them.
+  struct DoneLine {
+    std::string source;
+    int64_t line = 0;
+    std::string input;
+  };
+  std::vector<DoneLine> done_lines;
+  int64_t next_seq = 0;  // above every seq the run has used
 };
 
 // What is known when it ends (the same row is updated with these).
@@ -103,6 +182,10 @@ struct RunStats {
   double p90_ms = 0;
   double p99_ms = 0;
   std::vector<SourceRecord> sources;  // in the order they were given
+  // This session's own (the figures above cover every session of the run).
+  double session_wall_s = 0;
+  double session_user_s = 0;
+  double session_sys_s = 0;
 };
 
 }  // namespace crawl::storage

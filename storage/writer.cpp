@@ -1,28 +1,64 @@
 #include "storage/writer.hpp"
 
 #include <sqlite3.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <exception>
+#include <map>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include "common/process_identity.hpp"
 #include "common/thread_name.hpp"
+#include "common/usage_error.hpp"
 
 namespace crawl::storage {
 namespace {
 
 constexpr std::string_view kInsertRun = R"sql(
 INSERT INTO runs (status, started_at, mode, processes, threads, fibers, concurrency, queue_capacity,
-                  consumers, callback_threads, parse, version, command_line, bench_id, host, pid, process_start)
-VALUES ('running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                  consumers, callback_threads, parse, version, command_line, bench_id, host, pid, process_start,
+                  settings)
+VALUES ('running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+)sql";
+
+constexpr std::string_view kTakeUpRun = R"sql(
+UPDATE runs SET status = 'running', ended_at = NULL, mode = ?, processes = ?, threads = ?, fibers = ?,
+                concurrency = ?, queue_capacity = ?, consumers = ?, callback_threads = ?, version = ?,
+                host = ?, pid = ?, process_start = ?, sessions = ?
+WHERE id = ?
 )sql";
 
 constexpr std::string_view kInsertSource = R"sql(
 INSERT INTO run_sources (run_id, position, source, lines_read, bytes_read, size, mtime_ns, finished)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+VALUES (?, ?, ?, 0, 0, ?, ?, 0)
+)sql";
+
+// A resumed run's reader starts at the mark and reports from there; a list it does not read again
+// (stdin) reports nothing: what an earlier session read stays.
+constexpr std::string_view kEndSource = R"sql(
+UPDATE run_sources SET lines_read = max(lines_read, ?), bytes_read = max(bytes_read, ?),
+                       finished = max(finished, ?)
+WHERE run_id = ? AND position = ?
+)sql";
+
+constexpr std::string_view kInsertSession = R"sql(
+INSERT INTO run_sessions (run_id, session, status, started_at, mode, concurrency, host, pid, process_start,
+                          command_line)
+VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?)
+)sql";
+
+constexpr std::string_view kEndSession = R"sql(
+UPDATE run_sessions SET status = ?, ended_at = ?, rows = ?, wall_s = ?, user_s = ?, sys_s = ?
+WHERE run_id = ? AND session = ?
+)sql";
+
+constexpr std::string_view kInsertPending = R"sql(
+INSERT OR REPLACE INTO frontier (run_id, seq, source, line, input, url, depth, parent_url, seed_host, attempts,
+                                 not_before)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 )sql";
 
 constexpr std::string_view kInsertPage = R"sql(
@@ -42,6 +78,19 @@ WHERE id = ?
 )sql";
 
 constexpr std::string_view kAbandonRun = "UPDATE runs SET status = ?, ended_at = ? WHERE id = ?";
+
+// Categories of rows whose URL the run did not take in: a later line or link with the same URL is
+// not a duplicate of them.
+bool took_url_in(std::string_view error) {
+  return error != "bad_url" && error != "excluded" && error != "duplicate" && error != "max_pages";
+}
+
+double cpu_seconds_of_this_process() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
 
 double unix_now() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -117,46 +166,287 @@ void mark_crashed_runs(const Database& database) {
   }
 }
 
+std::string column_text(sqlite3_stmt* statement, int column) {
+  auto p = reinterpret_cast<const char*>(sqlite3_column_text(statement, column));
+  return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(statement, column))) : std::string();
+}
+
+// In the transaction that takes up a run: checks that it may be resumed, makes it this process's,
+// turns its `interrupted` rows back into frontier entries and opens a session. Returns the session.
+int take_up_run(const Database& database, int64_t run_id, const RunConfig& config,
+                const std::string& started_at) {
+  Statement find = database.prepare("SELECT status, sessions, host, pid FROM runs WHERE id = ?");
+  Binder(find.get()).integer(run_id);
+  if (sqlite3_step(find.get()) != SQLITE_ROW)
+    throw UsageError("there is no run " + std::to_string(run_id) + " in " + database.path() +
+                     ": `crawl runs --db " + database.path() + "` lists its runs");
+  const std::string status = column_text(find.get(), 0);
+  const int session = static_cast<int>(sqlite3_column_int64(find.get(), 1)) + 1;
+  if (status == "completed")
+    throw UsageError("run " + std::to_string(run_id) +
+                     " is completed: there is nothing to resume (start another with crawl run)");
+  if (status == "running")
+    throw UsageError("run " + std::to_string(run_id) + " is running (process " +
+                     std::to_string(sqlite3_column_int64(find.get(), 3)) + " on " +
+                     column_text(find.get(), 2) + "): stop it before resuming it");
+  find.reset();
+
+  Statement take = database.prepare(kTakeUpRun);
+  Binder(take.get())
+      .text(config.mode)
+      .integer(config.processes)
+      .integer(config.threads)
+      .integer(config.fibers)
+      .integer(config.concurrency)
+      .integer(config.queue_capacity)
+      .integer(config.consumers)
+      .integer(config.callback_threads)
+      .text(config.version)
+      .text_or_null(config.host)
+      .integer_or_null(config.pid)
+      .text_or_null(config.process_start)
+      .integer(session)
+      .integer(run_id);
+  run_to_done(database, take.get());
+
+  // The URLs a stop left unfetched are fetched now: their rows become entries again, keeping the
+  // attempts already made.
+  Statement requeue = database.prepare(R"sql(
+INSERT OR REPLACE INTO frontier (run_id, seq, source, line, input, url, depth, parent_url, seed_host,
+                                 attempts)
+SELECT run_id, seq, source, line, input, url, depth, parent_url, '', attempts
+FROM pages WHERE run_id = ? AND error = 'interrupted' AND url IS NOT NULL
+)sql");
+  Binder(requeue.get()).integer(run_id);
+  run_to_done(database, requeue.get());
+  Statement drop = database.prepare("DELETE FROM pages WHERE run_id = ? AND error = 'interrupted'");
+  Binder(drop.get()).integer(run_id);
+  run_to_done(database, drop.get());
+
+  Statement ended =
+      database.prepare("UPDATE run_sessions SET status = 'crashed' WHERE run_id = ? AND status = 'running'");
+  Binder(ended.get()).integer(run_id);
+  run_to_done(database, ended.get());
+  Statement open_session = database.prepare(kInsertSession);
+  Binder(open_session.get())
+      .integer(run_id)
+      .integer(session)
+      .text(started_at)
+      .text(config.mode)
+      .integer(config.concurrency)
+      .text_or_null(config.host)
+      .integer_or_null(config.pid)
+      .text_or_null(config.process_start)
+      .text(config.command_line);
+  run_to_done(database, open_session.get());
+  return session;
+}
+
+// Reads what a run taken up goes on from (after take_up_run has committed).
+void load_resume_state(const Database& database, int64_t run_id, ResumeState& state,
+                       const PreviousRowVisitor& previous, std::unordered_set<int64_t>& pending_seqs) {
+  state.run_id = run_id;
+  Statement totals = database.prepare(
+      "SELECT coalesce(sum(wall_s), 0), coalesce(sum(user_s), 0), coalesce(sum(sys_s), 0) FROM run_sessions "
+      "WHERE run_id = ? AND session < ?");
+  Binder(totals.get()).integer(run_id).integer(state.session);
+  if (sqlite3_step(totals.get()) == SQLITE_ROW) {
+    state.wall_s = sqlite3_column_double(totals.get(), 0);
+    state.user_s = sqlite3_column_double(totals.get(), 1);
+    state.sys_s = sqlite3_column_double(totals.get(), 2);
+    state.crawl_s = state.wall_s;
+  }
+
+  std::map<std::string, int64_t> mark_of;  // list name: lines done
+  Statement sources = database.prepare(
+      "SELECT source, lines_done, bytes_done, coalesce(size, -1), coalesce(mtime_ns, 0) FROM run_sources "
+      "WHERE run_id = ? ORDER BY position");
+  Binder(sources.get()).integer(run_id);
+  while (sqlite3_step(sources.get()) == SQLITE_ROW) {
+    ResumeState::Source src{.source = column_text(sources.get(), 0),
+                            .lines_done = sqlite3_column_int64(sources.get(), 1),
+                            .bytes_done = sqlite3_column_int64(sources.get(), 2),
+                            .size = sqlite3_column_int64(sources.get(), 3),
+                            .mtime_ns = sqlite3_column_int64(sources.get(), 4)};
+    mark_of.emplace(src.source, src.lines_done);
+    state.sources.push_back(std::move(src));
+  }
+  // --url values have no line numbers: every row of one may be past the mark (the caller counts).
+  auto past_mark = [&](const std::string& source, int64_t line) {
+    if (source == "--url") return true;
+    auto it = mark_of.find(source);
+    return it == mark_of.end() || line > it->second;
+  };
+
+  int64_t max_seq = -1;
+  Statement pending = database.prepare(
+      "SELECT seq, source, line, input, url, depth, parent_url, seed_host, attempts, coalesce(not_before, 0) "
+      "FROM frontier WHERE run_id = ? ORDER BY seq");
+  Binder(pending.get()).integer(run_id);
+  while (sqlite3_step(pending.get()) == SQLITE_ROW) {
+    sqlite3_stmt* q = pending.get();
+    PendingUrl p{.seq = sqlite3_column_int64(q, 0),
+                 .source = column_text(q, 1),
+                 .line = sqlite3_column_int64(q, 2),
+                 .input = column_text(q, 3),
+                 .url = column_text(q, 4),
+                 .depth = static_cast<int>(sqlite3_column_int64(q, 5)),
+                 .parent_url = column_text(q, 6),
+                 .seed_host = column_text(q, 7),
+                 .attempts = static_cast<int>(sqlite3_column_int64(q, 8)),
+                 .not_before = sqlite3_column_double(q, 9)};
+    pending_seqs.insert(p.seq);
+    max_seq = std::max(max_seq, p.seq);
+    state.seen.push_back(p.url);
+    if (p.depth == 0 && past_mark(p.source, p.line)) state.done_lines.push_back({p.source, p.line, p.input});
+    state.pending.push_back(std::move(p));
+  }
+
+  Statement waiting = database.prepare(R"sql(
+SELECT l.parent_seq, l.depth, l.seed_host, l.links, p.url, p.source, p.line
+FROM frontier_links l JOIN pages p ON p.run_id = l.run_id AND p.seq = l.parent_seq
+WHERE l.run_id = ? ORDER BY l.parent_seq
+)sql");
+  Binder(waiting.get()).integer(run_id);
+  while (sqlite3_step(waiting.get()) == SQLITE_ROW) {
+    sqlite3_stmt* q = waiting.get();
+    ResumeState::Waiting w{.parent_seq = sqlite3_column_int64(q, 0),
+                           .depth = static_cast<int>(sqlite3_column_int64(q, 1)),
+                           .parent_url = column_text(q, 4),
+                           .source = column_text(q, 5),
+                           .line = sqlite3_column_int64(q, 6),
+                           .seed_host = column_text(q, 2)};
+    const std::string links = column_text(q, 3);
+    for (size_t start = 0; start < links.size();) {
+      size_t end = links.find('\n', start);
+      if (end == std::string::npos) end = links.size();
+      if (end > start) w.links.emplace_back(links, start, end - start);
+      start = end + 1;
+    }
+    state.waiting.push_back(std::move(w));
+  }
+
+  Statement rows = database.prepare(R"sql(
+SELECT seq, source, line, input, url, error, status, depth, wire_bytes, body_bytes, total_ms,
+       fetched_at IS NOT NULL, attempts
+FROM pages WHERE run_id = ?
+)sql");
+  Binder(rows.get()).integer(run_id);
+  PageRecord r;
+  while (sqlite3_step(rows.get()) == SQLITE_ROW) {
+    sqlite3_stmt* q = rows.get();
+    r.seq = sqlite3_column_int64(q, 0);
+    r.source = column_text(q, 1);
+    r.line = sqlite3_column_int64(q, 2);
+    r.input = column_text(q, 3);
+    r.url = column_text(q, 4);
+    r.error = column_text(q, 5);
+    r.status = static_cast<long>(sqlite3_column_int64(q, 6));
+    r.depth = static_cast<int>(sqlite3_column_int64(q, 7));
+    r.wire_bytes = sqlite3_column_int64(q, 8);
+    r.body_bytes = sqlite3_column_int64(q, 9);
+    r.timings.total_ms = sqlite3_column_double(q, 10);
+    r.fetched_at = sqlite3_column_int64(q, 11) ? 1 : 0;
+    r.attempts = static_cast<int>(sqlite3_column_int64(q, 12));
+    max_seq = std::max(max_seq, r.seq);
+    if (!r.url.empty() && took_url_in(r.error)) state.seen.push_back(r.url);
+    if (r.depth == 0 && past_mark(r.source, r.line)) state.done_lines.push_back({r.source, r.line, r.input});
+    if (previous) previous(r);
+  }
+  state.next_seq = max_seq + 1;
+}
+
 }  // namespace
 
-std::unique_ptr<ResultWriter> ResultWriter::open(const WriterOptions& options, const RunConfig& config) {
+std::unique_ptr<ResultWriter> ResultWriter::open(const WriterOptions& options, const RunConfig& config,
+                                                 ResumeState* resume, const PreviousRowVisitor& previous) {
   if (options.batch_rows == 0 || options.queue_capacity == 0)
     throw StorageError("internal error: the writer needs batch_rows and queue_capacity of at least 1");
+  if (options.resume_run != 0 && !resume) throw StorageError("internal error: resuming needs a ResumeState");
   Database database = Database::open(
       options.path,
       {.access = Access::read_write, .busy_timeout_ms = static_cast<int>(options.busy_timeout.count())});
+  int64_t run_id = options.resume_run;
+  int session = 1;
+  std::unordered_set<int64_t> pending_seqs;
   try {
-    Statement insert_run = database.prepare(kInsertRun);
-    std::string started_at = iso8601_utc(config.started_at != 0 ? config.started_at : unix_now());
-    Binder(insert_run.get())
-        .text(started_at)
-        .text(config.mode)
-        .integer(config.processes)
-        .integer(config.threads)
-        .integer(config.fibers)
-        .integer(config.concurrency)
-        .integer(config.queue_capacity)
-        .integer(config.consumers)
-        .integer(config.callback_threads)
-        .integer(config.parse ? 1 : 0)
-        .text(config.version)
-        .text(config.command_line)
-        .text_or_null(config.bench_id)
-        .text_or_null(config.host)
-        .integer_or_null(config.pid)
-        .text_or_null(config.process_start);
-    run_to_done(database, insert_run.get());
+    if (options.synchronous_full) database.exec("PRAGMA synchronous = FULL");
+    const std::string started_at = iso8601_utc(config.started_at != 0 ? config.started_at : unix_now());
+    // IMMEDIATE: two processes taking up the same run one after the other, not together.
+    database.exec("BEGIN IMMEDIATE");
     mark_crashed_runs(database);
+    if (run_id == 0) {
+      Statement insert_run = database.prepare(kInsertRun);
+      Binder(insert_run.get())
+          .text(started_at)
+          .text(config.mode)
+          .integer(config.processes)
+          .integer(config.threads)
+          .integer(config.fibers)
+          .integer(config.concurrency)
+          .integer(config.queue_capacity)
+          .integer(config.consumers)
+          .integer(config.callback_threads)
+          .integer(config.parse ? 1 : 0)
+          .text(config.version)
+          .text(config.command_line)
+          .text_or_null(config.bench_id)
+          .text_or_null(config.host)
+          .integer_or_null(config.pid)
+          .text_or_null(config.process_start)
+          .text_or_null(config.settings);
+      run_to_done(database, insert_run.get());
+      run_id = sqlite3_last_insert_rowid(database.handle());
+      Statement insert_source = database.prepare(kInsertSource);
+      int64_t position = 0;
+      for (const SourceRecord& source : config.sources) {
+        Binder b(insert_source.get());
+        b.integer(run_id).integer(position++).text(source.source);
+        if (source.size >= 0)
+          b.integer(source.size).integer(source.mtime_ns);
+        else
+          b.null().null();
+        run_to_done(database, insert_source.get());
+      }
+      Statement open_session = database.prepare(kInsertSession);
+      Binder(open_session.get())
+          .integer(run_id)
+          .integer(session)
+          .text(started_at)
+          .text(config.mode)
+          .integer(config.concurrency)
+          .text_or_null(config.host)
+          .integer_or_null(config.pid)
+          .text_or_null(config.process_start)
+          .text(config.command_line);
+      run_to_done(database, open_session.get());
+    } else {
+      session = take_up_run(database, run_id, config, started_at);
+    }
+    database.exec("COMMIT");
+    if (resume) {
+      *resume = ResumeState{};
+      resume->session = session;
+      if (options.resume_run != 0) load_resume_state(database, run_id, *resume, previous, pending_seqs);
+      resume->run_id = run_id;
+    }
+  } catch (const UsageError&) {
+    if (!sqlite3_get_autocommit(database.handle()))
+      sqlite3_exec(database.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
   } catch (const StorageError& e) {
+    if (!sqlite3_get_autocommit(database.handle()))
+      sqlite3_exec(database.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
     throw StorageError(
         "cannot write to the database " + options.path + ": " + e.what() +
         ": check that the file is writable and the disk has space, or pass --db with another path");
   }
-  int64_t run_id = sqlite3_last_insert_rowid(database.handle());
-  return std::unique_ptr<ResultWriter>(new ResultWriter(options, std::move(database), run_id));
+  return std::unique_ptr<ResultWriter>(
+      new ResultWriter(options, std::move(database), run_id, session, std::move(pending_seqs)));
 }
 
-ResultWriter::ResultWriter(const WriterOptions& options, Database database, int64_t run_id)
+ResultWriter::ResultWriter(const WriterOptions& options, Database database, int64_t run_id, int session,
+                           std::unordered_set<int64_t> pending_seqs)
     : options_(options),
       database_(std::move(database)),
       insert_page_(database_->prepare(kInsertPage)),
@@ -164,7 +454,20 @@ ResultWriter::ResultWriter(const WriterOptions& options, Database database, int6
           "INSERT INTO links (run_id, from_seq, from_url, to_url) VALUES (?1, ?2, ?3, ?4)")),
       begin_(database_->prepare("BEGIN")),
       commit_(database_->prepare("COMMIT")),
+      insert_pending_(database_->prepare(kInsertPending)),
+      delete_pending_(database_->prepare("DELETE FROM frontier WHERE run_id = ? AND seq = ?")),
+      insert_links_(database_->prepare("INSERT OR REPLACE INTO frontier_links (run_id, parent_seq, depth, "
+                                       "seed_host, links) VALUES (?, ?, ?, ?, ?)")),
+      delete_links_(database_->prepare("DELETE FROM frontier_links WHERE run_id = ? AND parent_seq = ?")),
+      update_mark_(database_->prepare(
+          "UPDATE run_sources SET lines_done = ?, bytes_done = ? WHERE run_id = ? AND position = ?")),
+      update_session_(database_->prepare("UPDATE run_sessions SET rows = ?, wall_s = ?, user_s = ?, ended_at "
+                                         "= ? WHERE run_id = ? AND session = ?")),
       run_id_(run_id),
+      session_(session),
+      pending_seqs_(std::move(pending_seqs)),
+      session_started_(std::chrono::steady_clock::now()),
+      progress_recorded_(session_started_),
       thread_([this] { write_until_closed(); }) {}
 
 ResultWriter::~ResultWriter() {
@@ -181,10 +484,22 @@ ResultWriter::~ResultWriter() {
 }
 
 void ResultWriter::submit(PageRecord&& record) {
+  enqueue(Item(std::move(record)));
+}
+
+void ResultWriter::submit(PendingUrl&& pending) {
+  enqueue(Item(std::move(pending)));
+}
+
+void ResultWriter::submit(LinksTaken taken) {
+  enqueue(Item(taken));
+}
+
+void ResultWriter::enqueue(Item&& item) {
   std::unique_lock lock(mutex_);
   has_room_.wait(lock, [&] { return queue_.size() < options_.queue_capacity || refusing_; });
   if (refusing_) return;
-  queue_.push_back(std::move(record));
+  queue_.push_back(std::move(item));
   // An idle writer wakes for the first row; one in a transaction once wake_rows rows wait (or at its
   // deadline). Waking it for each row would have it take a core from the crawl thousands of times
   // a second to write a row or two each time.
@@ -250,7 +565,8 @@ bool ResultWriter::write_one_batch() {
   const auto deadline = std::chrono::steady_clock::now() + options_.batch_interval;
   run_to_done(*database_, begin_.get());
   size_t in_batch = 0;
-  std::vector<PageRecord> taken;
+  int64_t rows_in_batch = 0;
+  std::vector<Item> taken;
   while (in_batch < options_.batch_rows) {
     taken.clear();
     {
@@ -265,19 +581,84 @@ bool ResultWriter::write_one_batch() {
     }
     has_room_.notify_all();
     // SQLite runs outside the lock: submitters only ever wait for the queue, never for the disk.
-    for (const PageRecord& record : taken) insert(record);
+    for (const Item& item : taken) {
+      write(item);
+      if (std::holds_alternative<PageRecord>(item)) ++rows_in_batch;
+    }
     in_batch += taken.size();
     if (std::chrono::steady_clock::now() >= deadline) break;
   }
+  // How far the lists are done moves with the rows that make it so, in their transaction.
+  if (options_.ledger) {
+    for (const SourceMark& mark : options_.ledger->advance()) {
+      Binder(update_mark_.get())
+          .integer(mark.lines_done)
+          .integer(mark.bytes_done)
+          .integer(run_id_)
+          .integer(mark.position);
+      run_to_done(*database_, update_mark_.get());
+    }
+  }
+  session_rows_ += rows_in_batch;
+  record_progress();
   run_to_done(*database_, commit_.get());
   // On Linux a deleted file stays writable through the open descriptor, so SQLite reports success
   // while every row goes to an inode nobody can reach: check after each commit.
   int moved = 0;
   if (sqlite3_file_control(database_->handle(), "main", SQLITE_FCNTL_HAS_MOVED, &moved) == SQLITE_OK && moved)
     throw StorageError("the database file was deleted or moved during the run");
-  rows_written_.fetch_add(static_cast<int64_t>(in_batch), std::memory_order_relaxed);
+  rows_written_.fetch_add(rows_in_batch, std::memory_order_relaxed);
   last_commit_time_.store(steady_now(), std::memory_order_relaxed);
   return true;
+}
+
+void ResultWriter::write(const Item& item) {
+  if (const auto* row = std::get_if<PageRecord>(&item)) {
+    insert(*row);
+  } else if (const auto* pending = std::get_if<PendingUrl>(&item)) {
+    insert(*pending);
+  } else {
+    Binder(delete_links_.get()).integer(run_id_).integer(std::get<LinksTaken>(item).parent_seq);
+    run_to_done(*database_, delete_links_.get());
+  }
+}
+
+void ResultWriter::insert(const PendingUrl& p) {
+  Binder b(insert_pending_.get());
+  b.integer(run_id_)
+      .integer(p.seq)
+      .text(p.source)
+      .integer(p.line)
+      .text(p.input)
+      .text(p.url)
+      .integer(p.depth)
+      .text_or_null(p.parent_url)
+      .text(p.seed_host)
+      .integer(p.attempts);
+  if (p.not_before > 0)
+    b.real(p.not_before);
+  else
+    b.null();
+  run_to_done(*database_, insert_pending_.get());
+  pending_seqs_.insert(p.seq);
+  if (p.depth == 0 && options_.ledger) options_.ledger->done(p.seq);
+}
+
+// The session's progress, at most once a second: what a crashed session did is then known to within
+// a second (its rows, time and CPU).
+void ResultWriter::record_progress() {
+  const auto now = std::chrono::steady_clock::now();
+  if (now - progress_recorded_ < std::chrono::seconds(1)) return;
+  progress_recorded_ = now;
+  std::string ended_at;
+  Binder(update_session_.get())
+      .integer(session_rows_)
+      .real(std::chrono::duration<double>(now - session_started_).count())
+      .real(cpu_seconds_of_this_process())
+      .time_or_null(unix_now(), ended_at)
+      .integer(run_id_)
+      .integer(session_);
+  run_to_done(*database_, update_session_.get());
 }
 
 void ResultWriter::insert(const PageRecord& r) {
@@ -319,6 +700,25 @@ void ResultWriter::insert(const PageRecord& r) {
     Binder(insert_link_.get()).integer(run_id_).integer(r.seq).text(r.url).text(link);
     run_to_done(*database_, insert_link_.get());
   }
+  if (pending_seqs_.erase(r.seq) > 0) {
+    Binder(delete_pending_.get()).integer(run_id_).integer(r.seq);
+    run_to_done(*database_, delete_pending_.get());
+  }
+  if (!r.follow.empty()) {
+    std::string joined;
+    for (const auto& link : r.follow) {
+      if (!joined.empty()) joined += '\n';
+      joined += link;
+    }
+    Binder(insert_links_.get())
+        .integer(run_id_)
+        .integer(r.seq)
+        .integer(r.depth + 1)
+        .text(r.seed_host)
+        .text(joined);
+    run_to_done(*database_, insert_links_.get());
+  }
+  if (r.depth == 0 && options_.ledger) options_.ledger->done(r.seq);
 }
 
 void ResultWriter::fail(const std::string& why) {
@@ -337,10 +737,25 @@ void ResultWriter::update_run_row(const RunStats* stats) {
   const bool failed = failure().has_value();
   try {
     std::string ended_at;
+    auto end_session = [&](std::string_view status, const RunStats* s) {
+      std::string session_end;
+      Statement end = database_->prepare(kEndSession);
+      Binder b(end.get());
+      b.text(status).time_or_null(unix_now(), session_end).integer(session_rows_);
+      if (s)
+        b.real(s->session_wall_s).real(s->session_user_s).real(s->session_sys_s);
+      else
+        b.real(std::chrono::duration<double>(std::chrono::steady_clock::now() - session_started_).count())
+            .real(cpu_seconds_of_this_process())
+            .null();
+      b.integer(run_id_).integer(session_);
+      run_to_done(*database_, end.get());
+    };
     if (!stats) {
       Statement abandon = database_->prepare(kAbandonRun);
       Binder(abandon.get()).text("failed").time_or_null(unix_now(), ended_at).integer(run_id_);
       run_to_done(*database_, abandon.get());
+      end_session("failed", nullptr);
       return;
     }
     const RunStats& s = *stats;
@@ -367,21 +782,17 @@ void ResultWriter::update_run_row(const RunStats* stats) {
         .real(s.p99_ms)
         .integer(run_id_);
     run_to_done(*database_, end_run.get());
-    Statement insert_source = database_->prepare(kInsertSource);
+    end_session(failed ? std::string_view("failed") : std::string_view(s.status), &s);
+    Statement end_source = database_->prepare(kEndSource);
     int64_t position = 0;
     for (const SourceRecord& source : s.sources) {
-      Binder b(insert_source.get());
-      b.integer(run_id_)
-          .integer(position++)
-          .text(source.source)
+      Binder(end_source.get())
           .integer(source.lines_read)
-          .integer(source.bytes_read);
-      if (source.size >= 0)
-        b.integer(source.size).integer(source.mtime_ns);
-      else
-        b.null().null();
-      b.integer(source.finished ? 1 : 0);
-      run_to_done(*database_, insert_source.get());
+          .integer(source.bytes_read)
+          .integer(source.finished ? 1 : 0)
+          .integer(run_id_)
+          .integer(position++);
+      run_to_done(*database_, end_source.get());
     }
   } catch (const StorageError& e) {
     fail("cannot record the end of run " + std::to_string(run_id_) + " in " + options_.path + ": " +
@@ -394,7 +805,67 @@ void ResultWriter::close_database() {
   insert_link_.reset();
   begin_.reset();
   commit_.reset();
+  insert_pending_.reset();
+  delete_pending_.reset();
+  insert_links_.reset();
+  delete_links_.reset();
+  update_mark_.reset();
+  update_session_.reset();
   database_.reset();
+}
+
+bool holds_no_run(const Database& database) {
+  Statement q = database.prepare("SELECT count(*) FROM runs");
+  return sqlite3_step(q.get()) == SQLITE_ROW && sqlite3_column_int64(q.get(), 0) == 0;
+}
+
+RunToResume find_run_to_resume(const std::string& path, std::optional<int64_t> run_id) {
+  Database database = Database::open(path, {.access = Access::read_write});
+  mark_crashed_runs(database);
+  Statement q = database.prepare(
+      run_id
+          ? "SELECT id, status, coalesce(settings, ''), host, pid FROM runs WHERE id = ?"
+          : "SELECT id, status, coalesce(settings, ''), host, pid FROM runs WHERE status <> 'completed' AND "
+            "bench_id IS NULL ORDER BY id DESC LIMIT 1");
+  if (run_id) Binder(q.get()).integer(*run_id);
+  if (sqlite3_step(q.get()) != SQLITE_ROW) {
+    if (run_id)
+      throw UsageError("there is no run " + std::to_string(*run_id) + " in " + path + ": `crawl runs --db " +
+                       path + "` lists its runs");
+    throw UsageError(holds_no_run(database)
+                         ? path + " holds no run: there is nothing to resume"
+                         : "every run in " + path + " is completed: there is nothing to resume");
+  }
+  RunToResume r{.id = sqlite3_column_int64(q.get(), 0),
+                .status = column_text(q.get(), 1),
+                .settings = column_text(q.get(), 2)};
+  const std::string run = "run " + std::to_string(r.id);
+  if (r.status == "completed")
+    throw UsageError(run + " is completed: there is nothing to resume (start another with crawl run)");
+  if (r.status == "running")
+    throw UsageError(run + " is running (process " + std::to_string(sqlite3_column_int64(q.get(), 4)) +
+                     " on " + column_text(q.get(), 3) + "): stop it before resuming it");
+  if (r.settings.empty())
+    throw UsageError(run +
+                     " was made by an older crawl, which did not record what it crawls: it cannot be "
+                     "resumed; start a new run");
+  return r;
+}
+
+std::vector<SourceRecord> read_run_sources(const std::string& path, int64_t run_id) {
+  Database database = Database::open(path, {.access = Access::read_only});
+  Statement q = database.prepare(
+      "SELECT source, coalesce(size, -1), coalesce(mtime_ns, 0), lines_done, bytes_done FROM run_sources "
+      "WHERE run_id = ? ORDER BY position");
+  Binder(q.get()).integer(run_id);
+  std::vector<SourceRecord> out;
+  while (sqlite3_step(q.get()) == SQLITE_ROW)
+    out.push_back({.source = column_text(q.get(), 0),
+                   .lines_read = sqlite3_column_int64(q.get(), 3),
+                   .bytes_read = sqlite3_column_int64(q.get(), 4),
+                   .size = sqlite3_column_int64(q.get(), 1),
+                   .mtime_ns = sqlite3_column_int64(q.get(), 2)});
+  return out;
 }
 
 }  // namespace crawl::storage

@@ -8,14 +8,19 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
+#include <unordered_set>
+#include <variant>
+#include <vector>
 
 #include "storage/database.hpp"
 #include "storage/records.hpp"
+#include "storage/source_ledger.hpp"
 
 namespace crawl::storage {
 
@@ -32,13 +37,31 @@ struct WriterOptions {
   size_t queue_capacity = 16384;
   // How long a write waits for another connection's lock before the writer gives up.
   std::chrono::milliseconds busy_timeout{5000};
+  // PRAGMA synchronous = FULL: a commit waits until it is on the disk, so a power cut loses no
+  // committed row. NORMAL (the default) survives a crash of the process; a power cut may lose the
+  // last commits, never the database.
+  bool synchronous_full = false;
+  // Where the reader notes the lines it hands on; the writer stores how far each list is done.
+  SourceLedger* ledger = nullptr;
+  // The run to continue (`crawl resume`); 0: a new run.
+  int64_t resume_run = 0;
 };
+
+// Each row of the run being resumed, as ResultWriter::open reads them: every column but the
+// phase timings (total_ms is there), title, charset and content type.
+using PreviousRowVisitor = std::function<void(const PageRecord&)>;
 
 class ResultWriter {
  public:
   // Creates or migrates the database, inserts the run row (status "running") and starts the writer
   // thread. Throws StorageError when the file cannot be opened or written.
-  static std::unique_ptr<ResultWriter> open(const WriterOptions& options, const RunConfig& config);
+  // With options.resume_run: takes that run up again instead (it must exist and be neither
+  // completed nor running; UsageError otherwise): marks it running by this process, turns its
+  // `interrupted` rows back into frontier entries, starts a session, and fills `resume` with what
+  // the run goes on from, passing each row it has to `previous` on the way.
+  static std::unique_ptr<ResultWriter> open(const WriterOptions& options, const RunConfig& config,
+                                            ResumeState* resume = nullptr,
+                                            const PreviousRowVisitor& previous = {});
   // Without finish(), stores what was submitted and marks the run "failed".
   ~ResultWriter();
   ResultWriter(const ResultWriter&) = delete;
@@ -47,8 +70,12 @@ class ResultWriter {
   int64_t run_id() const { return run_id_; }
 
   // Thread-safe; blocks while queue_capacity rows wait (backpressure). After a failure, or once
-  // finish() has returned, the row is dropped: failure() says why.
+  // finish() has returned, the row is dropped: failure() says why. A row removes its URL's frontier
+  // entry, and stores the links it is to follow (PageRecord::follow), in the same transaction.
   void submit(PageRecord&& record);
+  // A frontier entry, written (or replaced, for the same seq) in the order submitted among rows.
+  void submit(PendingUrl&& pending);
+  void submit(LinksTaken taken);
 
   // Writes every row submitted so far, updates the run row with `stats` (status "failed" if the
   // writer failed), stops the thread and closes the database. Idempotent; errors go to failure().
@@ -62,11 +89,18 @@ class ResultWriter {
   double last_commit_time() const { return last_commit_time_.load(std::memory_order_relaxed); }
 
  private:
-  ResultWriter(const WriterOptions& options, Database database, int64_t run_id);
+  using Item = std::variant<PageRecord, PendingUrl, LinksTaken>;
+
+  ResultWriter(const WriterOptions& options, Database database, int64_t run_id, int session,
+               std::unordered_set<int64_t> pending_seqs);
   void close_database();
   void write_until_closed();
   bool write_one_batch();
+  void enqueue(Item&& item);
+  void write(const Item& item);
   void insert(const PageRecord& record);
+  void insert(const PendingUrl& pending);
+  void record_progress();
   void fail(const std::string& why);
   void stop_thread();
   void update_run_row(const RunStats* stats);
@@ -74,14 +108,20 @@ class ResultWriter {
   const WriterOptions options_;
   std::optional<Database> database_;  // empty once finish() has closed it
   // Declared after database_ so they are finalized before it closes.
-  Statement insert_page_, insert_link_, begin_, commit_;
+  Statement insert_page_, insert_link_, begin_, commit_, insert_pending_, delete_pending_, insert_links_,
+      delete_links_, update_mark_, update_session_;
   const int64_t run_id_;
+  const int session_;
+  // The writer thread's own: seqs with a frontier entry, whose rows remove it.
+  std::unordered_set<int64_t> pending_seqs_;
+  int64_t session_rows_ = 0;
+  std::chrono::steady_clock::time_point session_started_, progress_recorded_;
 
   mutable std::mutex mutex_;
   std::condition_variable has_rows_;
   std::condition_variable has_room_;
   size_t wake_at_ = 1;  // submit() wakes the writer when the queue reaches this many rows
-  std::deque<PageRecord> queue_;
+  std::deque<Item> queue_;
   bool closing_ = false;   // finish() asked the thread to drain and stop
   bool refusing_ = false;  // submit() drops rows: the writer failed or has stopped
   bool finished_ = false;  // finish() was called
@@ -91,5 +131,19 @@ class ResultWriter {
   std::atomic<double> last_commit_time_{0};
   std::thread thread_;  // last: starts once everything above exists
 };
+
+// A run `crawl resume` may take up: the one asked for, or the latest that is not completed (runs of
+// `crawl bench` aside). Opens the database read-write (an older file is migrated) and marks runs
+// whose process is gone as crashed first. Throws UsageError when there is none, or when the run is
+// completed, running, or was made by a crawl that did not record its settings.
+struct RunToResume {
+  int64_t id = 0;
+  std::string status;  // interrupted | crashed | failed
+  std::string settings;
+};
+RunToResume find_run_to_resume(const std::string& path, std::optional<int64_t> run_id);
+
+// The lists of run `run_id` as it first read them (their sizes and modification times), in order.
+std::vector<SourceRecord> read_run_sources(const std::string& path, int64_t run_id);
 
 }  // namespace crawl::storage

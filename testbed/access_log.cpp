@@ -25,11 +25,9 @@ AccessLog::~AccessLog() {
 }
 
 void AccessLog::write(const LogEntry& entry) {
-  nlohmann::json line = {{"target", std::string(entry.target)},
-                         {"status", entry.status},
-                         {"body_bytes", entry.body_bytes},
-                         {"wire_bytes", entry.wire_bytes},
-                         {"title", nullptr}};
+  nlohmann::json line = {
+      {"target", std::string(entry.target)}, {"host", std::string(entry.host)}, {"status", entry.status},
+      {"body_bytes", entry.body_bytes},      {"wire_bytes", entry.wire_bytes},  {"title", nullptr}};
   if (entry.title) line["title"] = std::string(*entry.title);
   // Targets are whatever clients sent; `replace` keeps invalid UTF-8 from throwing.
   std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

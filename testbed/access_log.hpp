@@ -12,6 +12,7 @@ namespace crawl::testbed {
 
 struct LogEntry {
   std::string_view target;  // as received, query included
+  std::string_view host;    // the Host header as received (empty when there was none)
   int status = 0;           // 0: no status line was sent (/reset, /hang)
   uint64_t body_bytes = 0;  // body bytes written, as encoded, without chunk framing
   uint64_t wire_bytes = 0;  // everything written for this response

@@ -529,6 +529,7 @@ void Session::log(const Request& request, const Response& response, const Sent& 
   std::optional<std::string_view> title;
   if (response.title) title = *response.title;
   shared_.log->write({.target = request.target,
+                      .host = request.host,
                       .status = response.status,
                       .body_bytes = sent.body_bytes,
                       .wire_bytes = sent.wire_bytes,

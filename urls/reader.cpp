@@ -61,6 +61,7 @@ struct UrlReader::Source {
   int64_t mtime_ns = 0;
   bool finished = false;
   bool eof = false;
+  bool skipped = false;  // SourceStart::skip
   char buffer[kBufferBytes];
   size_t pos = 0, len = 0;
   ~Source() {
@@ -70,15 +71,27 @@ struct UrlReader::Source {
 
 UrlReader::UrlReader(const ReaderInputs& inputs) : literal_urls_(inputs.urls) {
   bool stdin_used = false;
+  auto start_of = [&](size_t position) {
+    return position < inputs.starts.size() ? inputs.starts[position] : SourceStart{};
+  };
   for (const auto& name : inputs.files) {
     auto s = std::make_unique<Source>();
     s->name = name;
+    const SourceStart start = start_of(files_.size());
+    if (start.skip) {
+      s->eof = true;
+      s->skipped = true;
+      files_.push_back(std::move(s));
+      continue;
+    }
     if (name == "-") {
       if (stdin_used) throw UsageError("'-' (standard input) is given twice: give it once");
       stdin_used = true;
       s->fd = STDIN_FILENO;
     } else {
-      s->fd = ::open(name.c_str(), O_RDONLY | O_CLOEXEC);
+      const size_t index = files_.size();
+      const std::string& path = index < inputs.paths.size() ? inputs.paths[index] : name;
+      s->fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
       if (s->fd < 0)
         throw UsageError("cannot read URL list '" + name + "': " + std::strerror(errno) +
                          " (give a readable file, '-' for stdin, or --url URL)");
@@ -96,8 +109,19 @@ UrlReader::UrlReader(const ReaderInputs& inputs) : literal_urls_(inputs.urls) {
         s->mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
       }
     }
+    if (start.line > 0) {
+      if (!s->regular || ::lseek(s->fd, static_cast<off_t>(start.bytes), SEEK_SET) < 0)
+        throw UsageError("cannot read URL list '" + name + "' from line " + std::to_string(start.line + 1) +
+                         ": it is not a regular file any more");
+      s->line = s->returned_line = start.line;
+      s->consumed = s->returned_bytes = start.bytes;
+    }
     files_.push_back(std::move(s));
   }
+  const SourceStart url_start = start_of(inputs.files.size());
+  skip_urls_ = url_start.skip;
+  url_index_ =
+      static_cast<size_t>(std::min<int64_t>(url_start.line, static_cast<int64_t>(literal_urls_.size())));
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (wake_fd_ < 0) throw std::runtime_error(std::string("eventfd failed: ") + std::strerror(errno));
 }
@@ -186,6 +210,10 @@ bool UrlReader::next(UrlLine& out) {
     if (interrupted()) return false;
     Source& s = *files_[file_index_];
     bool truncated = false;
+    if (s.skipped) {
+      ++file_index_;
+      continue;
+    }
     if (!read_line(s, truncated)) {
       if (interrupted()) return false;
       s.finished = true;
@@ -193,6 +221,7 @@ bool UrlReader::next(UrlLine& out) {
       s.returned_bytes = s.consumed;
       if (s.owned) ::close(s.fd);
       s.owned = false;
+      if (on_source_end_) on_source_end_(static_cast<int>(file_index_), s.line, s.consumed);
       ++file_index_;
       continue;
     }
@@ -204,20 +233,33 @@ bool UrlReader::next(UrlLine& out) {
     out.seq = seq_++;
     out.source = s.name;
     out.line = s.line;
+    out.position = static_cast<int>(file_index_);
+    out.mark = s.line;
+    out.bytes_end = s.consumed;
+    out.rereadable = s.regular;
     s.returned_line = s.line;
     s.returned_bytes = s.consumed;
     fill(out, text, truncated);
     return true;
   }
-  while (url_index_ < literal_urls_.size()) {
+  while (!skip_urls_ && url_index_ < literal_urls_.size()) {
     if (interrupted()) return false;
     std::string_view text = trim(literal_urls_[url_index_++]);
     if (text.empty()) continue;
     out.seq = seq_++;
     out.source = "--url";
     out.line = 0;
+    out.position = static_cast<int>(files_.size());
+    out.mark = static_cast<int64_t>(url_index_);
+    out.bytes_end = 0;
+    out.rereadable = true;
     fill(out, text, text.size() > kMaxLine);
     return true;
+  }
+  // Only once the last value has been handed on and its caller has dealt with it.
+  if (!skip_urls_ && !urls_end_reported_ && !literal_urls_.empty() && !interrupted()) {
+    urls_end_reported_ = true;
+    if (on_source_end_) on_source_end_(static_cast<int>(files_.size()), static_cast<int64_t>(url_index_), 0);
   }
   return false;
 }

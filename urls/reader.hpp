@@ -12,17 +12,33 @@
 namespace crawl::urls {
 
 struct UrlLine {
-  int64_t seq = 0;     // 0-based order across all sources
-  std::string source;  // file name, "-" for stdin, "--url"
-  int64_t line = 0;    // 1-based line number in the file (0 for --url)
-  std::string input;   // the line, trimmed (cut to 8 KiB + "…" when longer)
-  std::string url;     // normalised URL when valid
-  std::string error;   // why the line is not a usable URL (then `url` is empty)
+  int64_t seq = 0;         // 0-based order across all sources
+  std::string source;      // file name, "-" for stdin, "--url"
+  int64_t line = 0;        // 1-based line number in the file (0 for --url)
+  std::string input;       // the line, trimmed (cut to 8 KiB + "…" when longer)
+  std::string url;         // normalised URL when valid
+  std::string error;       // why the line is not a usable URL (then `url` is empty)
+  int position = 0;        // the source's place among the inputs (files in order, then --url)
+  int64_t mark = 0;        // the line number, or for --url the value's number (1-based)
+  int64_t bytes_end = 0;   // where the line ends in the file (0 for --url)
+  bool rereadable = true;  // false for stdin, a pipe or a terminal: it cannot be read again
+};
+
+// Where a source is read from: a resumed run reads each list on from its mark.
+struct SourceStart {
+  int64_t line = 0;   // lines (--url: values) already done
+  int64_t bytes = 0;  // where that line ends
+  bool skip = false;  // not read at all (a pipe read by an earlier run: it cannot be read again)
 };
 
 struct ReaderInputs {
   std::vector<std::string> files;  // paths, or "-" for standard input (at most once)
   std::vector<std::string> urls;   // given with --url, read after the files
+  // Where each file is opened, when not at its name (a resumed run, from another directory, opens
+  // the absolute paths its lists had; its rows still name them as given). Empty: at the names.
+  std::vector<std::string> paths;
+  // One per file, then one for the --url values; empty: everything from the start.
+  std::vector<SourceStart> starts;
 };
 
 // How far one source was read: `lines` is the last URL line next() returned (the whole file once
@@ -58,6 +74,11 @@ class UrlReader {
   void set_before_wait(std::function<void()> hook) { before_wait_ = std::move(hook); }
   // Where each source stands now (call from the thread that calls next(), or after it is done).
   std::vector<SourcePosition> positions() const;
+  // Called (on the reading thread) when a source has been read to its end: its position, lines
+  // (--url: values) and bytes.
+  void set_on_source_end(std::function<void(int, int64_t, int64_t)> hook) {
+    on_source_end_ = std::move(hook);
+  }
 
  private:
   struct Source;
@@ -75,6 +96,9 @@ class UrlReader {
   std::atomic<bool> interrupted_{false};
   int wake_fd_ = -1;  // an eventfd: interrupt() wakes a read blocked on a pipe
   std::function<void()> before_wait_;
+  std::function<void(int, int64_t, int64_t)> on_source_end_;
+  bool skip_urls_ = false;
+  bool urls_end_reported_ = false;
 };
 
 }  // namespace crawl::urls

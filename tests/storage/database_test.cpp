@@ -27,7 +27,7 @@ TEST(Database, CreatesTheSchemaInANewFile) {
   { Database db = Database::open(path); }
 
   EXPECT_EQ(test::query_int(path, "PRAGMA user_version"), latest_schema_version());
-  EXPECT_EQ(latest_schema_version(), 5);
+  EXPECT_EQ(latest_schema_version(), 6);
   auto journal = test::query_rows(path, "PRAGMA journal_mode");
   EXPECT_EQ(*journal.at(0)["journal_mode"], "wal");
 
@@ -38,11 +38,17 @@ TEST(Database, CreatesTheSchemaInANewFile) {
         "parse",       "wall_s",        "crawl_s",         "user_s",         "sys_s",     "parse_cpu_s",
         "peak_rss_kb", "voluntary_ctx", "involuntary_ctx", "urls",           "pages_ok",  "pages_failed",
         "bytes_wire",  "bytes_body",    "pages_per_s",     "p50_ms",         "p90_ms",    "p99_ms",
-        "version",     "command_line",  "bench_id",        "host",           "pid",       "process_start"})
+        "version",     "command_line",  "bench_id",        "host",           "pid",       "process_start",
+        "settings",    "sessions"})
     EXPECT_TRUE(runs.count(column)) << column;
   EXPECT_EQ(column_names(path, "run_sources"),
             (std::set<std::string>{"run_id", "position", "source", "lines_read", "bytes_read", "size",
-                                   "mtime_ns", "finished"}));
+                                   "mtime_ns", "finished", "lines_done", "bytes_done"}));
+  EXPECT_EQ(column_names(path, "frontier"),
+            (std::set<std::string>{"run_id", "seq", "source", "line", "input", "url", "depth", "parent_url",
+                                   "seed_host", "attempts", "not_before"}));
+  EXPECT_EQ(column_names(path, "frontier_links"),
+            (std::set<std::string>{"run_id", "parent_seq", "depth", "seed_host", "links"}));
 
   std::set<std::string> pages = column_names(path, "pages");
   for (const char* column :
@@ -117,10 +123,14 @@ TEST(Database, MigratesVersionOneToTheBenchTables) {
         "CREATE INDEX pages_by_run_total_ms ON pages(run_id, total_ms); "
         "CREATE INDEX pages_by_run_error ON pages(run_id, error); DROP TABLE run_sources; "
         "ALTER TABLE runs DROP COLUMN host; ALTER TABLE runs DROP COLUMN pid; "
-        "ALTER TABLE runs DROP COLUMN process_start; PRAGMA user_version = 1");
+        "ALTER TABLE runs DROP COLUMN process_start; ALTER TABLE runs DROP COLUMN settings; "
+        "ALTER TABLE runs DROP COLUMN sessions; DROP TABLE frontier; DROP TABLE frontier_links; "
+        "DROP TABLE run_sessions; PRAGMA user_version = 1");
   }
   Database db = Database::open(path);
-  EXPECT_EQ(db.schema_version(), 5);
+  EXPECT_EQ(db.schema_version(), 6);
+  EXPECT_EQ(test::query_int(path, "SELECT sessions FROM runs"), 1);
+  EXPECT_EQ(test::query_int(path, "SELECT count(*) FROM frontier"), 0);
   EXPECT_EQ(test::query_int(path, "SELECT count(*) FROM run_sources"), 0);
   EXPECT_EQ(test::query_rows(path, "SELECT host, pid FROM runs")[0].at("host"), std::nullopt);
   EXPECT_EQ(test::query_int(path, "SELECT count(*) FROM runs"), 1);

@@ -198,7 +198,9 @@ TEST(Query, SqlErrorsCarrySQLitesMessage) {
   EXPECT_NE(message.find("too big"), std::string::npos) << message;
   // The hint names every table and view there is to read.
   message = error_of<UsageError>([&] { query_output(path, "SELECT nope FROM t", Format::table); });
-  EXPECT_NE(message.find("runs, pages, benches, bench_skips, links, run_sources, t;"), std::string::npos)
+  EXPECT_NE(message.find("runs, pages, benches, bench_skips, links, run_sources, frontier, frontier_links, "
+                         "run_sessions, t;"),
+            std::string::npos)
       << message;
 }
 

@@ -1,0 +1,213 @@
+// Crawl state survives the process: a crawl killed with SIGKILL at random moments and resumed each
+// time ends with exactly the rows one uninterrupted crawl has (one per line, one per URL a
+// breadth-first walk reaches, each at its depth), and the testbed's own log shows that nothing was
+// fetched again but what was under way at a kill. In every execution layout.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <map>
+#include <random>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "testbed/site.hpp"
+#include "tests/support/db.hpp"
+#include "tests/support/process.hpp"
+#include "tests/support/testbed.hpp"
+
+namespace crawl {
+namespace {
+
+using test::query_int;
+using test::query_rows;
+
+constexpr int kKills = 5;
+constexpr int kConcurrency = 16;
+constexpr int kQueue = 32;
+
+std::string value(const test::Row& row, const std::string& column) {
+  return row.at(column).value_or("<NULL>");
+}
+
+// How many times the testbed answered each (host, target), from its --log.
+std::map<std::string, int> requests_by_url(const std::string& log) {
+  std::map<std::string, int> counts;
+  std::istringstream in(test::read_file(log));
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty()) continue;
+    const auto j = nlohmann::json::parse(line);
+    ++counts[j["host"].get<std::string>() + j["target"].get<std::string>()];
+  }
+  return counts;
+}
+
+class Resume : public ::testing::TestWithParam<std::vector<std::string>> {
+ protected:
+  // `crawl run ARGS` (this layout), then `crawl resume`, each killed with SIGKILL after a random
+  // moment, kKills times in all (a process that ends first is not killed); then `crawl resume` to the
+  // end, which must complete the run. Returns how many processes worked on it.
+  int crawl_with_kills(const std::string& db, std::vector<std::string> args) {
+    std::vector<std::string> run = {test::crawl_binary(), "run"};
+    run.insert(run.end(), args.begin(), args.end());
+    for (const auto& a : GetParam()) run.push_back(a);
+    for (const char* a : {"--no-progress", "--timeout", "5s", "--queue", "32", "--db"}) run.push_back(a);
+    run.push_back(db);
+    const std::vector<std::string> resume = {test::crawl_binary(), "resume", "--db", db, "--no-progress"};
+    const auto seed = std::random_device{}();
+    SCOPED_TRACE("random seed " + std::to_string(seed));
+    std::mt19937 random(seed);
+    std::uniform_int_distribution<int> moment_ms(100, 700);
+    int sessions = 0;
+    for (int kill = 0; kill < kKills; ++kill) {
+      test::Child child(kill == 0 ? run : resume);
+      ++sessions;
+      // A kill before the run is in the database leaves nothing to resume: the first one waits.
+      if (kill == 0) wait_for_the_run(db);
+      std::this_thread::sleep_for(std::chrono::milliseconds(moment_ms(random)));
+      const int code = child.stop(SIGKILL);
+      if (code == 0) return sessions;  // it finished before the kill
+      EXPECT_EQ(code, 128 + SIGKILL) << child.rest_of_output();
+    }
+    auto last = test::run_crawl({"resume", "--db", db, "--no-progress"});
+    ++sessions;
+    EXPECT_EQ(last.exit_code, 0) << last.err << last.out;
+    EXPECT_NE(last.out.find("completed"), std::string::npos) << last.out;
+    return sessions;
+  }
+
+  static void wait_for_the_run(const std::string& db) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (std::chrono::steady_clock::now() < until) {
+      try {
+        if (query_int(db, "select count(*) from runs") > 0) return;
+      } catch (const std::exception&) {
+        // not created yet
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ADD_FAILURE() << "the run never appeared in " << db;
+  }
+
+  // Nothing pending is left, every session is recorded, no row says interrupted. (A process killed
+  // before it took the run up is no session of it.)
+  void expect_finished(const std::string& db, int processes) {
+    EXPECT_EQ(query_int(db, "select count(*) from runs"), 1);
+    EXPECT_EQ(value(query_rows(db, "select status from runs").at(0), "status"), "completed");
+    EXPECT_EQ(query_int(db, "select count(*) from run_sessions"), query_int(db, "select sessions from runs"));
+    EXPECT_GE(query_int(db, "select count(*) from run_sessions"), 2);
+    EXPECT_LE(query_int(db, "select count(*) from run_sessions"), processes);
+    EXPECT_EQ(query_int(db, "select count(*) from run_sessions where status = 'completed'"), 1);
+    EXPECT_EQ(query_int(db, "select count(*) from frontier"), 0);
+    EXPECT_EQ(query_int(db, "select count(*) from frontier_links"), 0);
+    EXPECT_EQ(query_int(db, "select count(*) from pages where error = 'interrupted'"), 0);
+    EXPECT_EQ(query_int(db, "select count(*) - count(distinct seq) from pages"), 0);
+  }
+
+  // Fetched more than once only when under way at a kill: each URL at most once per session, and in
+  // all no more than a kill can catch in flight (-c fetches, --queue pages waiting for a parser, and
+  // the rows the writer had not committed yet, a few dozen at most between its 50 ms commits).
+  void expect_fetched_again_only_at_kills(const std::map<std::string, int>& requests, int sessions) {
+    int again = 0;
+    for (const auto& [url, n] : requests) {
+      if (url.ends_with("/robots.txt")) {
+        EXPECT_LE(n, sessions) << url;  // each session reads robots.txt again
+        continue;
+      }
+      EXPECT_LE(n, sessions) << url;
+      again += n - 1;
+    }
+    EXPECT_LE(again, (sessions - 1) * (kConcurrency + kQueue + 64));
+    RecordProperty("fetched_again", again);
+  }
+};
+
+// A depth-3 crawl of five hosts (one with a robots.txt group for crawl) from a list.
+TEST_P(Resume, DepthCrawlKilledFiveTimesEndsAsOneUninterruptedCrawl) {
+  test::TempDir dir;
+  auto testbed = test::Testbed::start({"--latency", "10ms", "--log", dir.file("access.log")});
+  const std::string db = dir.file("c.db");
+  // h2 asks for a Crawl-delay of 0.2 s, too slow for this test; the others have none.
+  std::map<std::string, int> expected;
+  std::string list;
+  for (int site : {0, 1, 3, 4, 5}) {
+    const testbed::HostId host{.site = static_cast<uint64_t>(site)};
+    list += testbed.host_url(testbed::host_name(host), "/page/0") + "\n";
+    for (const auto& [url, depth] : testbed::host_walk(host, 0, 3, testbed::Scope::kHost, "crawl",
+                                                       testbed::SiteOptions{}, testbed.port()))
+      expected.emplace(url, depth);
+  }
+  test::write_file(dir.file("seeds.txt"), list);
+  ASSERT_GT(expected.size(), 150u);
+
+  const int sessions = crawl_with_kills(db, {dir.file("seeds.txt"), "--depth", "3"});
+  expect_finished(db, sessions);
+  std::map<std::string, int> fetched;
+  for (const auto& row :
+       query_rows(db, "select url, depth, error from pages where error is null or error != 'robots'")) {
+    EXPECT_EQ(value(row, "error"), "<NULL>") << value(row, "url");
+    EXPECT_TRUE(fetched.emplace(value(row, "url"), std::stoi(value(row, "depth"))).second)
+        << "two rows: " << value(row, "url");
+  }
+  EXPECT_EQ(fetched, expected);
+  for (const auto& row : query_rows(db, "select url from pages where error = 'robots'")) {
+    const std::string url = value(row, "url");
+    const std::string path = url.substr(url.find('/', url.find("://") + 3));
+    EXPECT_FALSE(testbed::robots_allows({.site = 1}, path, "crawl")) << url;
+  }
+  EXPECT_GT(query_int(db, "select count(*) from pages where error = 'robots'"), 0);
+  const auto hosts = testbed.hosts();
+  for (const auto& [name, counters] : hosts.items())
+    EXPECT_LE(counters["peak_concurrent"].get<int>(), 8) << name;
+  testbed.stop();
+  const auto requests = requests_by_url(dir.file("access.log"));
+  for (const auto& [url, n] : requests) EXPECT_EQ(url.find("/private/"), std::string::npos) << url;
+  expect_fetched_again_only_at_kills(requests, sessions);
+}
+
+// A plain list (with a duplicate line, a bad line and a comment among 2,000 URLs) ends with exactly
+// one row per URL line.
+TEST_P(Resume, ListKilledFiveTimesEndsWithOneRowPerLine) {
+  test::TempDir dir;
+  auto testbed = test::Testbed::start({"--latency", "20ms", "--log", dir.file("access.log")});
+  const std::string db = dir.file("c.db");
+  std::string list = "# a comment\n";
+  constexpr int kLines = 2000;
+  for (int i = 0; i < kLines; ++i) {
+    if (i == 700)
+      list += "not a url\n";
+    else if (i == 1500)
+      list += testbed.url("/page/3") + "\n";  // a duplicate of line 5
+    else
+      list += testbed.url("/page/" + std::to_string(i)) + "\n";
+  }
+  test::write_file(dir.file("list.txt"), list);
+
+  const int sessions = crawl_with_kills(db, {dir.file("list.txt"), "--no-parse"});
+  expect_finished(db, sessions);
+  EXPECT_EQ(query_int(db, "select count(*) from pages"), kLines);
+  EXPECT_EQ(query_int(db, "select count(distinct line) from pages"), kLines);
+  EXPECT_EQ(query_int(db, "select min(line) from pages"), 2);
+  EXPECT_EQ(query_int(db, "select max(line) from pages"), kLines + 1);
+  EXPECT_EQ(query_int(db, "select count(*) from pages where error = 'bad_url'"), 1);
+  EXPECT_EQ(query_int(db, "select count(*) from pages where error = 'duplicate'"), 1);
+  EXPECT_EQ(query_int(db, "select line from pages where error = 'duplicate'"), 1502);
+  EXPECT_EQ(query_int(db, "select count(*) from pages where error is null"), kLines - 2);
+  EXPECT_EQ(query_int(db, "select lines_done from run_sources"), kLines + 1);
+  testbed.stop();
+  expect_fetched_again_only_at_kills(requests_by_url(dir.file("access.log")), sessions);
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, Resume,
+                         ::testing::Values(std::vector<std::string>{"--mode", "fiber", "-c", "16"},
+                                           std::vector<std::string>{"--mode", "thread", "-c", "16"},
+                                           std::vector<std::string>{"--mode", "process", "-c", "16"},
+                                           std::vector<std::string>{"--mode", "hybrid", "--processes", "2",
+                                                                    "--threads", "2", "--fibers", "4"}),
+                         [](const auto& info) { return info.param[1]; });
+
+}  // namespace
+}  // namespace crawl
