@@ -213,6 +213,10 @@ void read_sources(urls::UrlReader& reader, Frontier& frontier, PageChannel& page
                   const std::atomic<bool>& stop, size_t batch, std::atomic<int64_t>& next_seq,
                   storage::SourceLedger& ledger, FrontierLog& log, Rereading& rereading) {
   constexpr size_t kSeedBatch = 256;
+  // Lines read whose list mark cannot move yet, because a line before them is still under way
+  // (about 40 bytes each): a URL that waits long (a slow host, a --delay) holds reading back
+  // rather than memory growing with the list.
+  constexpr size_t kMaxLedgerLines = 1'000'000;
   size_t seed_batch = batch;
   urls::UrlLine line;
   PageBatch page_batch;
@@ -240,6 +244,12 @@ void read_sources(urls::UrlReader& reader, Frontier& frontier, PageChannel& page
       frontier.window_read();
     }
     if (rereading.done(line)) continue;
+    if (line.rereadable && ledger.held() >= kMaxLedgerLines) {
+      // What waits here may be what holds the marks back: it goes on first.
+      flush_pages();
+      flush_seeds();
+      if (!ledger.wait_for_room(kMaxLedgerLines, [&] { return stop.load(std::memory_order_relaxed); })) break;
+    }
     const bool rereadable = line.rereadable;
     const int position = line.position;
     const int64_t mark = line.mark, bytes_end = line.bytes_end;
@@ -810,6 +820,10 @@ void print_summary(const RunSummary& s, std::ostream& out) {
     out << std::max(0, c.processes - s.workers_lost) * (c.concurrency / c.processes) << " after "
         << s.workers_lost << " worker" << (s.workers_lost > 1 ? "s" : "") << " died, ";
   out << c.consumers << " consumers" << (c.parse ? "" : ", no parsing") << ")\n";
+  // A resumed run's figures cover all its sessions; this one's share is said apart.
+  if (s.session > 1)
+    out << "  session   " << s.session << " (resumed): " << s.session_urls << " URLs in "
+        << std::setprecision(2) << s.session_wall_s << " s\n";
   out << "  ok        " << t.ok << "\n";
   auto list = [&](bool failures) {
     std::string items;

@@ -1,6 +1,7 @@
 #include "storage/source_ledger.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 
 namespace crawl::storage {
@@ -34,7 +35,17 @@ std::vector<SourceMark> SourceLedger::advance() {
   }
   std::vector<SourceMark> out;
   for (auto& [position, mark] : moved) out.push_back(mark);
+  if (!out.empty()) room_.notify_all();
   return out;
+}
+
+bool SourceLedger::wait_for_room(size_t limit, const std::function<bool()>& give_up) {
+  std::unique_lock lock(mutex_);
+  while (entries_.size() >= limit) {
+    if (give_up && give_up()) return false;
+    room_.wait_for(lock, std::chrono::milliseconds(100));
+  }
+  return true;
 }
 
 size_t SourceLedger::held() const {

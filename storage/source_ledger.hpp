@@ -4,8 +4,10 @@
 // there, so a list is never copied into the database, and a crash at any moment loses no line.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <vector>
 
@@ -27,6 +29,10 @@ class SourceLedger {
   std::vector<SourceMark> advance();
   // Lines noted and not yet behind a mark (they wait for an earlier line to be done).
   size_t held() const;
+  // The reading thread: waits while `limit` lines or more are held (one slow URL holds back every
+  // mark behind it; memory must not grow with the rest of the list meanwhile), or until `give_up`
+  // says so (checked every 100 ms). True when there is room.
+  bool wait_for_room(size_t limit, const std::function<bool()>& give_up);
 
  private:
   struct Entry {
@@ -38,6 +44,7 @@ class SourceLedger {
     bool end;  // the end of a list, done from the start
   };
   mutable std::mutex mutex_;
+  std::condition_variable room_;
   std::deque<Entry> entries_;  // seqs rising; an end entry carries the seq of the line before it
   int64_t last_seq_ = -1;
 };

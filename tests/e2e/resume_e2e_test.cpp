@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <random>
@@ -46,7 +47,7 @@ std::map<std::string, int> requests_by_url(const std::string& log) {
 }
 
 class Resume : public ::testing::TestWithParam<std::vector<std::string>> {
- protected:
+ public:
   // `crawl run ARGS` (this layout), then `crawl resume`, each killed with SIGKILL after a random
   // moment, kKills times in all (a process that ends first is not killed); then `crawl resume` to the
   // end, which must complete the run. Returns how many processes worked on it.
@@ -199,6 +200,129 @@ TEST_P(Resume, ListKilledFiveTimesEndsWithOneRowPerLine) {
   EXPECT_EQ(query_int(db, "select lines_done from run_sources"), kLines + 1);
   testbed.stop();
   expect_fetched_again_only_at_kills(requests_by_url(dir.file("access.log")), sessions);
+}
+
+// Ctrl-C leaves `interrupted` rows; resuming fetches exactly those URLs (and the lines never read)
+// and replaces their rows, keeping the attempts already made.
+TEST(ResumeAfterStop, CtrlCThenResumeFetchesWhatTheStopLeft) {
+  test::TempDir dir;
+  auto testbed = test::Testbed::start({"--log", dir.file("access.log")});
+  const std::string db = dir.file("c.db");
+  std::string list;
+  for (int i = 0; i < 200; ++i) list += testbed.url("/delay/300/page/" + std::to_string(i)) + "\n";
+  test::write_file(dir.file("list.txt"), list);
+  test::Child crawl(
+      {test::crawl_binary(), "run", dir.file("list.txt"), "--db", db, "-c", "8", "--no-progress"});
+  Resume::wait_for_the_run(db);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  EXPECT_EQ(crawl.stop(SIGINT), 130);
+  EXPECT_EQ(query_int(db, "select count(*) from pages"), 200);
+  const auto interrupted = query_int(db, "select count(*) from pages where error = 'interrupted'");
+  EXPECT_GT(interrupted, 0);
+  auto runs = test::run_crawl({"runs", "--db", db});
+  EXPECT_NE(runs.out.find("interrupted"), std::string::npos) << runs.out;
+
+  auto resumed = test::run_crawl({"resume", "--db", db, "--no-progress", "-c", "32"});
+  EXPECT_EQ(resumed.exit_code, 0) << resumed.err << resumed.out;
+  // The summary covers the whole run, and says what this session did.
+  EXPECT_NE(resumed.out.find("run 1 completed: 200 URLs"), std::string::npos) << resumed.out;
+  EXPECT_NE(resumed.out.find("session   2 (resumed)"), std::string::npos) << resumed.out;
+  EXPECT_EQ(query_int(db, "select count(*) from pages"), 200);
+  EXPECT_EQ(query_int(db, "select count(*) from pages where error is null"), 200);
+  EXPECT_EQ(query_int(db, "select count(distinct line) from pages"), 200);
+  EXPECT_EQ(query_int(db, "select concurrency from runs"), 32);  // the layout of its latest session
+  EXPECT_EQ(query_int(db, "select count(*) from run_sessions"), 2);
+  EXPECT_EQ(query_int(db, "select count(*) from run_sessions where status = 'interrupted' and session = 1"),
+            1);
+  testbed.stop();
+  for (const auto& [url, n] : requests_by_url(dir.file("access.log"))) EXPECT_EQ(n, 1) << url;
+}
+
+TEST(ResumeAfterStop, ResumingACompletedRunOrNoneSaysSoAndExits2) {
+  auto testbed = test::Testbed::start();
+  test::TempDir dir;
+  const std::string db = dir.file("c.db");
+  auto none = test::run_crawl({"resume", "--db", db});
+  EXPECT_EQ(none.exit_code, 2);
+  EXPECT_NE(none.err.find("holds no run"), std::string::npos) << none.err;
+  ASSERT_EQ(test::run_crawl({"run", "--url", testbed.url("/page/1"), "--db", db, "--no-progress"}).exit_code,
+            0);
+  for (const std::vector<std::string>& args : {std::vector<std::string>{"resume", "--db", db},
+                                               std::vector<std::string>{"resume", "1", "--db", db}}) {
+    auto r = test::run_crawl(args);
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_NE(r.err.find("completed"), std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  }
+  auto missing = test::run_crawl({"resume", "7", "--db", db});
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.err.find("no run 7"), std::string::npos) << missing.err;
+}
+
+// What decides which URLs the run fetches cannot change halfway; how it runs can.
+TEST(ResumeAfterStop, FlagsThatChangeWhatIsCrawledAreRefused) {
+  test::TempDir dir;
+  const std::string db = dir.file("c.db");
+  for (const std::vector<std::string>& flag : {std::vector<std::string>{"--depth", "2"},
+                                               {"--url", "http://a.localhost/"},
+                                               {"--max-pages", "5"},
+                                               {"--no-parse"},
+                                               {"--retries", "0"},
+                                               {"--header", "X-A: b"}}) {
+    std::vector<std::string> args = {"resume", "--db", db};
+    args.insert(args.end(), flag.begin(), flag.end());
+    auto r = test::run_crawl(args);
+    EXPECT_EQ(r.exit_code, 2) << flag[0];
+    EXPECT_NE(r.err.find(flag[0] + " decides what the run crawls"), std::string::npos) << r.err;
+  }
+}
+
+// A list must be the one the run read: it goes on from a byte offset in it.
+TEST(ResumeAfterStop, AListThatChangedIsRefused) {
+  auto testbed = test::Testbed::start();
+  test::TempDir dir;
+  const std::string db = dir.file("c.db");
+  std::string list;
+  for (int i = 0; i < 100; ++i) list += testbed.url("/delay/2000/page/" + std::to_string(i)) + "\n";
+  test::write_file(dir.file("list.txt"), list);
+  test::Child crawl(
+      {test::crawl_binary(), "run", dir.file("list.txt"), "--db", db, "-c", "4", "--no-progress"});
+  Resume::wait_for_the_run(db);
+  EXPECT_EQ(crawl.stop(SIGKILL), 128 + SIGKILL);
+  test::write_file(dir.file("list.txt"), list + testbed.url("/page/1000") + "\n");
+  auto r = test::run_crawl({"resume", "--db", db});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("has changed since the run read it"), std::string::npos) << r.err;
+  auto runs = test::run_crawl({"runs", "--db", db});
+  EXPECT_NE(runs.out.find("crashed"), std::string::npos) << runs.out;  // left as it was
+}
+
+// A database written by the crawl before resume existed is migrated; its runs, which did not record
+// their settings, cannot be resumed, and say so.
+TEST(ResumeAfterStop, ADatabaseFromThePreviousSchemaIsMigratedForward) {
+  auto testbed = test::Testbed::start();
+  test::TempDir dir;
+  const std::string db = dir.file("c.db");
+  ASSERT_EQ(test::run_crawl({"run", "--url", testbed.url("/page/1"), "--db", db, "--no-progress"}).exit_code,
+            0);
+  // Back to version 5, with an interrupted run, as that crawl left it.
+  auto downgrade = test::run_process(
+      {"/usr/bin/sqlite3", db,
+       "ALTER TABLE runs DROP COLUMN settings; ALTER TABLE runs DROP COLUMN sessions; "
+       "ALTER TABLE run_sources DROP COLUMN lines_done; ALTER TABLE run_sources DROP COLUMN bytes_done; "
+       "DROP TABLE frontier; DROP TABLE frontier_links; DROP TABLE run_sessions; "
+       "UPDATE runs SET status = 'interrupted'; PRAGMA user_version = 5;"});
+  ASSERT_EQ(downgrade.exit_code, 0) << downgrade.err;
+  ASSERT_EQ(query_int(db, "PRAGMA user_version"), 5);
+  auto r = test::run_crawl({"resume", "--db", db});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("made by an older crawl"), std::string::npos) << r.err;
+  EXPECT_EQ(query_int(db, "PRAGMA user_version"), 6);
+  EXPECT_EQ(query_int(db, "select sessions from runs"), 1);
+  // A new run on the migrated file is resumable as any other.
+  ASSERT_EQ(test::run_crawl({"run", "--url", testbed.url("/page/2"), "--db", db, "--no-progress"}).exit_code,
+            0);
+  EXPECT_EQ(query_int(db, "select count(*) from run_sessions where run_id = 2"), 1);
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, Resume,
