@@ -104,10 +104,14 @@ ORDER BY pages DESC, worker
 constexpr std::string_view kListRuns = R"sql(
 SELECT id, replace(substr(started_at, 1, 19), 'T', ' ') AS started_utc, {status} AS status, mode,
        processes || '×' || threads || '×' || fibers AS layout, concurrency,
-       coalesce(urls, (SELECT count(*) FROM pages WHERE run_id = runs.id)) AS urls,
-       coalesce(pages_ok, (SELECT count(*) FROM pages WHERE run_id = runs.id AND error IS NULL)) AS ok,
-       coalesce(pages_failed, (SELECT count(error) FROM pages WHERE run_id = runs.id)) AS failed,
-       round(wall_s, 2) AS wall_s, round(pages_per_s, 1) AS pages_per_s,
+       CASE WHEN status = 'completed' THEN urls
+            ELSE (SELECT count(*) FROM pages WHERE run_id = runs.id) END AS urls,
+       {pending} AS pending,
+       CASE WHEN status = 'completed' THEN pages_ok
+            ELSE (SELECT count(*) FROM pages WHERE run_id = runs.id AND error IS NULL) END AS ok,
+       CASE WHEN status = 'completed' THEN pages_failed
+            ELSE (SELECT count(error) FROM pages WHERE run_id = runs.id) END AS failed,
+       {sessions} AS sessions, round(wall_s, 2) AS wall_s, round(pages_per_s, 1) AS pages_per_s,
        round(p50_ms, 1) AS p50_ms, round(p99_ms, 1) AS p99_ms
 FROM runs
 ORDER BY id DESC
@@ -602,6 +606,12 @@ void list_runs(const std::string& db_path, Format format, std::ostream& out, int
   std::string sql(kListRuns);
   sql.replace(sql.find("{status}"), 8,
               db.schema_version() >= 5 ? "crawl_run_status(status, host, pid, process_start)" : "status");
+  // URLs taken into a run that have no row yet (what `crawl resume` has left to do); an unfinished
+  // run's rows are counted as they are.
+  const bool durable = db.schema_version() >= 6;
+  sql.replace(sql.find("{pending}"), 9,
+              durable ? "(SELECT count(*) FROM frontier WHERE run_id = runs.id)" : "NULL");
+  sql.replace(sql.find("{sessions}"), 10, durable ? "sessions" : "1");
   Statement statement = prepare_single_read(db, sql);
   sqlite3_bind_int64(statement.get(), 1, limit);
   auto sink = make_sink(format, out);
