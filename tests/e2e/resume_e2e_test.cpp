@@ -4,9 +4,11 @@
 // fetched again but what was under way at a kill. In every execution layout.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
 #include <map>
 #include <random>
 #include <set>
@@ -300,6 +302,31 @@ TEST(ResumeAfterStop, AListThatChangedIsRefused) {
   EXPECT_EQ(row["urls"].get<int64_t>(), query_int(db, "select count(*) from pages"));
   EXPECT_EQ(row["pending"], 0);
   EXPECT_EQ(row["sessions"], 1);
+}
+
+// A pipe cannot be read again: what was read from it is kept as frontier entries, and a resumed run
+// finishes those without reading the pipe.
+TEST(ResumeAfterStop, WhatWasReadFromAPipeIsFinished) {
+  auto testbed = test::Testbed::start();
+  test::TempDir dir;
+  const std::string db = dir.file("c.db");
+  const std::string fifo = dir.file("list.fifo");
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  test::Child crawl({test::crawl_binary(), "run", fifo, "--db", db, "-c", "8", "--no-progress"});
+  {
+    std::ofstream out(fifo);
+    for (int i = 0; i < 300; ++i) out << testbed.url("/delay/200/page/" + std::to_string(i)) << "\n";
+  }
+  Resume::wait_for_the_run(db);
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  EXPECT_EQ(crawl.stop(SIGKILL), 128 + SIGKILL);
+  EXPECT_LT(query_int(db, "select count(*) from pages"), 300);
+  EXPECT_GT(query_int(db, "select count(*) from frontier"), 0);
+  auto resumed = test::run_crawl({"resume", "--db", db, "--no-progress", "-c", "64"});
+  EXPECT_EQ(resumed.exit_code, 0) << resumed.err << resumed.out;
+  EXPECT_EQ(query_int(db, "select count(*) from pages where error is null"), 300);
+  EXPECT_EQ(query_int(db, "select count(distinct line) from pages"), 300);
+  EXPECT_EQ(query_int(db, "select count(*) from frontier"), 0);
 }
 
 // A database written by the crawl before resume existed is migrated; its runs, which did not record
