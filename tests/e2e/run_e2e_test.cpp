@@ -166,7 +166,7 @@ TEST_P(MixedList, OneRowPerLineWithWhatTheTestbedServed) {
   auto list = mixed_list(testbed.base_url());
   test::write_file(dir.file("urls.txt"), as_file(list));
   std::vector<std::string> args = {
-      "run", dir.file("urls.txt"), "--db", dir.file("crawl.db"), "--timeout", "4s", "--max-size",
+      "run", dir.file("urls.txt"), "--db", dir.file("crawl.db"), "--timeout", "8s", "--max-size",
       "1M",  "--max-redirects",    "5",    "--no-progress"};
   for (const auto& a : GetParam()) args.push_back(a);
   auto result = test::run_crawl(args);
