@@ -20,6 +20,13 @@ struct Timings {
   double queue_ms = 0;  // from being pushed into the bounded queue to a consumer taking it
 };
 
+// The connections a fetch opened. Not columns of `pages`: they are summed into the run's row.
+struct ConnectionUse {
+  int opened = 0;       // new connections (libcurl's CURLINFO_NUM_CONNECTS); 0: an open one was reused
+  int tls_full = 0;     // TLS handshakes on them made in full (certificate chain sent and verified)
+  int tls_resumed = 0;  // TLS handshakes that resumed an earlier session (no certificate exchanged)
+};
+
 // One row of `pages`: one URL handed in (or discovered), fetched or not.
 struct PageRecord {
   int64_t seq = 0;        // order in which the URL was read, unique within a run
@@ -48,6 +55,7 @@ struct PageRecord {
   // moment); when no request went out (DNS, connect), when the fetch began. 0 if never fetched.
   double fetched_at = 0;
   std::vector<std::string> links;  // written to `links` (--store-links); not a column of pages
+  ConnectionUse connections;
 };
 
 // What is known about a run when it starts (the `runs` row is inserted with these).
@@ -102,6 +110,12 @@ struct RunStats {
   double p50_ms = 0;
   double p90_ms = 0;
   double p99_ms = 0;
+  // Connections the page fetches opened (robots.txt fetches not counted), and their TLS handshakes.
+  int64_t connections = 0;
+  int64_t tls_full = 0;
+  int64_t tls_resumed = 0;
+  int64_t connected_hosts = 0;        // hosts those connections went to
+  int64_t max_host_connections = 0;   // the most opened to one host
   std::vector<SourceRecord> sources;  // in the order they were given
 };
 

@@ -27,18 +27,52 @@ TEST(Database, CreatesTheSchemaInANewFile) {
   { Database db = Database::open(path); }
 
   EXPECT_EQ(test::query_int(path, "PRAGMA user_version"), latest_schema_version());
-  EXPECT_EQ(latest_schema_version(), 5);
+  EXPECT_EQ(latest_schema_version(), 6);
   auto journal = test::query_rows(path, "PRAGMA journal_mode");
   EXPECT_EQ(*journal.at(0)["journal_mode"], "wal");
 
   std::set<std::string> runs = column_names(path, "runs");
-  for (const char* column :
-       {"id",          "status",        "started_at",      "ended_at",       "mode",      "processes",
-        "threads",     "fibers",        "concurrency",     "queue_capacity", "consumers", "callback_threads",
-        "parse",       "wall_s",        "crawl_s",         "user_s",         "sys_s",     "parse_cpu_s",
-        "peak_rss_kb", "voluntary_ctx", "involuntary_ctx", "urls",           "pages_ok",  "pages_failed",
-        "bytes_wire",  "bytes_body",    "pages_per_s",     "p50_ms",         "p90_ms",    "p99_ms",
-        "version",     "command_line",  "bench_id",        "host",           "pid",       "process_start"})
+  for (const char* column : {"id",
+                             "status",
+                             "started_at",
+                             "ended_at",
+                             "mode",
+                             "processes",
+                             "threads",
+                             "fibers",
+                             "concurrency",
+                             "queue_capacity",
+                             "consumers",
+                             "callback_threads",
+                             "parse",
+                             "wall_s",
+                             "crawl_s",
+                             "user_s",
+                             "sys_s",
+                             "parse_cpu_s",
+                             "peak_rss_kb",
+                             "voluntary_ctx",
+                             "involuntary_ctx",
+                             "urls",
+                             "pages_ok",
+                             "pages_failed",
+                             "bytes_wire",
+                             "bytes_body",
+                             "pages_per_s",
+                             "p50_ms",
+                             "p90_ms",
+                             "p99_ms",
+                             "version",
+                             "command_line",
+                             "bench_id",
+                             "host",
+                             "pid",
+                             "process_start",
+                             "connections",
+                             "tls_full",
+                             "tls_resumed",
+                             "connected_hosts",
+                             "max_host_connections"})
     EXPECT_TRUE(runs.count(column)) << column;
   EXPECT_EQ(column_names(path, "run_sources"),
             (std::set<std::string>{"run_id", "position", "source", "lines_read", "bytes_read", "size",
