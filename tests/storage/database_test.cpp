@@ -151,10 +151,15 @@ TEST(Database, MigratesVersionOneToTheBenchTables) {
         "CREATE INDEX pages_by_run_total_ms ON pages(run_id, total_ms); "
         "CREATE INDEX pages_by_run_error ON pages(run_id, error); DROP TABLE run_sources; "
         "ALTER TABLE runs DROP COLUMN host; ALTER TABLE runs DROP COLUMN pid; "
-        "ALTER TABLE runs DROP COLUMN process_start; PRAGMA user_version = 1");
+        "ALTER TABLE runs DROP COLUMN process_start; ALTER TABLE runs DROP COLUMN connections; "
+        "ALTER TABLE runs DROP COLUMN tls_full; ALTER TABLE runs DROP COLUMN tls_resumed; "
+        "ALTER TABLE runs DROP COLUMN connected_hosts; ALTER TABLE runs DROP COLUMN max_host_connections; "
+        "PRAGMA user_version = 1");
   }
   Database db = Database::open(path);
-  EXPECT_EQ(db.schema_version(), 5);
+  EXPECT_EQ(db.schema_version(), 6);
+  // A run from before version 6 did not count its connections: NULL, not 0.
+  EXPECT_EQ(test::query_rows(path, "SELECT connections, tls_full FROM runs")[0].at("tls_full"), std::nullopt);
   EXPECT_EQ(test::query_int(path, "SELECT count(*) FROM run_sources"), 0);
   EXPECT_EQ(test::query_rows(path, "SELECT host, pid FROM runs")[0].at("host"), std::nullopt);
   EXPECT_EQ(test::query_int(path, "SELECT count(*) FROM runs"), 1);

@@ -6,6 +6,7 @@
 #include <openssl/x509v3.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <stdexcept>
 
 namespace crawl::test {
@@ -41,7 +42,7 @@ void add_extension(X509* cert, X509* issuer, int nid, const std::string& value) 
   X509_EXTENSION_free(ext);
 }
 
-CertPtr make_cert(EVP_PKEY* key, const std::string& common_name, X509* issuer, EVP_PKEY* issuer_key,
+CertPtr make_cert(EVP_PKEY* key, const std::string& common_name, X509* issuer,
                   std::chrono::seconds not_before, std::chrono::seconds not_after, long serial) {
   CertPtr cert(X509_new());
   check(cert != nullptr, "X509_new");
@@ -88,7 +89,7 @@ struct TestCa::Keys {
 
 TestCa::TestCa(const std::string& dir, const std::string& name) : dir_(dir), keys_(std::make_unique<Keys>()) {
   keys_->key = make_key();
-  keys_->cert = make_cert(keys_->key.get(), name + " test CA", nullptr, nullptr, -std::chrono::hours(1),
+  keys_->cert = make_cert(keys_->key.get(), name + " test CA", nullptr, -std::chrono::hours(1),
                           std::chrono::hours(24 * 365), 1);
   check(X509_sign(keys_->cert.get(), keys_->key.get(), EVP_sha256()) > 0, "X509_sign");
   ca_file_ = dir_ + "/" + name + "-ca.pem";
@@ -97,11 +98,20 @@ TestCa::TestCa(const std::string& dir, const std::string& name) : dir_(dir), key
 
 TestCa::~TestCa() = default;
 
+std::string TestCa::hashed_dir() const {
+  const std::string dir = ca_file_.substr(0, ca_file_.size() - std::string("-ca.pem").size()) + "-capath";
+  std::filesystem::create_directories(dir);
+  char name[16];
+  std::snprintf(name, sizeof name, "%08lx.0", X509_subject_name_hash(keys_->cert.get()));
+  write_pem(dir + "/" + name, {keys_->cert.get()}, nullptr);
+  return dir;
+}
+
 TestCa::Leaf TestCa::issue(const std::string& file_stem, const LeafOptions& options) {
   KeyPtr key = make_key();
   const std::string common_name = options.dns_names.empty() ? "test server" : options.dns_names.front();
-  CertPtr cert = make_cert(key.get(), common_name, keys_->cert.get(), keys_->key.get(), options.not_before,
-                           options.not_after, keys_->next_serial++);
+  CertPtr cert = make_cert(key.get(), common_name, keys_->cert.get(), options.not_before, options.not_after,
+                           keys_->next_serial++);
   std::string names;
   for (const auto& n : options.dns_names) names += (names.empty() ? "DNS:" : ",DNS:") + n;
   for (const auto& ip : options.ip_addresses) names += (names.empty() ? "IP:" : ",IP:") + ip;

@@ -19,6 +19,9 @@ class TestCa {
   TestCa& operator=(const TestCa&) = delete;
 
   const std::string& ca_file() const { return ca_file_; }
+  // A directory holding the CA certificate under its subject hash (what `openssl rehash` makes), for
+  // --capath: DIR/NAME-capath.
+  std::string hashed_dir() const;
 
   struct Leaf {
     std::string cert_file;  // the leaf, then the CA (a chain a server sends)
