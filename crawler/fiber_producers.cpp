@@ -164,9 +164,12 @@ void fetch_loop(const ProducerContext& ctx, CurlScheduler& scheduler, ThreadQueu
           unfetched_page(task, category::kInterrupted, "the run was interrupted before the fetch"));
     } else {
       ctx.in_flight.fetch_add(1, std::memory_order_relaxed);
-      const bool https = task.url.starts_with("https:");
       transfer.begin(std::move(task), worker);
-      q.outbox.push_back(transfer.finish(scheduler.perform(transfer.easy(), https)));
+      // "https://host:port" of the normalised URL: what HTTP/2 connections are shared by.
+      std::string_view origin;
+      if (const std::string& url = transfer.task().url; url.starts_with("https://"))
+        origin = std::string_view(url).substr(0, url.find_first_of("/?#", 8));
+      q.outbox.push_back(transfer.finish(scheduler.perform(transfer.easy(), origin)));
       ctx.in_flight.fetch_sub(1, std::memory_order_relaxed);
     }
     if (!ctx.keep(q.outbox.back())) {
