@@ -11,6 +11,7 @@ the system's trust store itself is never changed.
   bench/tls.py                              # every workload, 3 interleaved repeats
   bench/tls.py --workload hosts --repeat 5  # one workload
   bench/tls.py --variants floor,fiber,fiber-k
+  bench/tls.py --variants fiber,thread,other:fiber,other:thread --other /tmp/crawl-variant
 
 Workloads (all --no-parse):
   hosts    300 hosts (hN.localhost), one page each, -c 100: a new verified connection per page
@@ -128,9 +129,11 @@ def run_floor(bundle, urls_file, conc):
             "max_host": None}
 
 
-def run_crawl(bundle, urls_file, conc, variant, db):
+def run_crawl(bundle, urls_file, conc, variant, db, exe):
+    if variant.startswith("other:"):
+        variant = variant[len("other:"):]
     mode, _, insecure = variant.partition("-")
-    args = [CRAWL, "run", urls_file, "--db", db, "--no-progress", "--no-parse", "--timeout", "60s"]
+    args = [exe, "run", urls_file, "--db", db, "--no-progress", "--no-parse", "--timeout", "60s"]
     if mode == "hybrid":
         args += ["--mode", "hybrid", "--processes", "2", "--threads", "1", "--fibers", str(conc // 2)]
     else:
@@ -153,7 +156,7 @@ def run_crawl(bundle, urls_file, conc, variant, db):
             "tls_resumed": run["tls_resumed"], "max_host": run["max_host_connections"]}
 
 
-def bench(workload, variants, repeat, bundle, port, tmp):
+def bench(workload, variants, repeat, bundle, port, tmp, crawl, other):
     conc, make = WORKLOADS[workload]
     urls = make(port)
     urls_file = os.path.join(tmp, f"{workload}.txt")
@@ -163,7 +166,12 @@ def bench(workload, variants, repeat, bundle, port, tmp):
     for rep in range(repeat):
         for v in variants:
             db = os.path.join(tmp, f"{workload}-{v}.db")
-            m = run_floor(bundle, urls_file, conc) if v == "floor" else run_crawl(bundle, urls_file, conc, v, db)
+            if v == "floor":
+                m = run_floor(bundle, urls_file, conc)
+            else:
+                if v.startswith("other:") and not other:
+                    sys.exit(f"{v} needs --other BINARY")
+                m = run_crawl(bundle, urls_file, conc, v, db, other if v.startswith("other:") else crawl)
             if m["ok"] != len(urls):
                 print(f"  {v}: only {m['ok']} of {len(urls)} pages ok", file=sys.stderr)
             results[v].append(m)
@@ -182,7 +190,7 @@ def bench(workload, variants, repeat, bundle, port, tmp):
     for v in variants:
         walls = [r["wall"] for r in results[v]]
         w = statistics.median(walls)
-        insecure = v.partition("-")[0] + "-k"
+        insecure = v.partition("-")[0].replace("other:", "") + "-k"
         ratio_k = f"{w / med(insecure, 'wall'):6.2f}" if insecure in results and insecure != v else "     -"
         ratio_floor = f"{w / floor:7.2f}" if floor else "      -"
         conns = med(v, "connections")
@@ -202,8 +210,11 @@ def main():
     ap.add_argument("--variants", default=DEFAULT_VARIANTS)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--nginx-workers", type=int, default=1)
+    ap.add_argument("--crawl", default=CRAWL, help="the crawl binary to measure (default: build/crawl)")
+    ap.add_argument("--other", help="another crawl binary: variants written other:MODE[-k] run with it, "
+                    "interleaved with the rest (e.g. a build that loads trust another way)")
     a = ap.parse_args()
-    for exe in (CRAWL, FLOOR, ECHO_MODULE):
+    for exe in (a.crawl, FLOOR, ECHO_MODULE):
         if not os.path.exists(exe):
             sys.exit(f"{exe} is missing: build first (cmake --build build), and run scripts/setup")
     tmp = tempfile.mkdtemp(prefix="crawl-tls-bench-")
@@ -213,7 +224,7 @@ def main():
     nginx = start_nginx(tmp, port, cert, key, a.nginx_workers)
     try:
         for w in (WORKLOADS if a.workload == "all" else [a.workload]):
-            bench(w, a.variants.split(","), a.repeat, bundle, port, tmp)
+            bench(w, a.variants.split(","), a.repeat, bundle, port, tmp, a.crawl, a.other)
     finally:
         nginx.terminate()
         nginx.wait()

@@ -148,6 +148,10 @@ const TlsHook& TlsHook::uncounted(const TrustOptions& trust, bool verify) {
   return hooks->emplace_back(wanted);
 }
 
+void preload_trust_store(const TrustOptions& trust) {
+  store_for(trust).get();
+}
+
 std::string check_ca_file(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0)
