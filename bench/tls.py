@@ -151,9 +151,11 @@ def run_crawl(bundle, urls_file, conc, variant, db, exe):
     con.close()
     if failures:
         print(f"  {variant}: failures {[tuple(f) for f in failures]}", file=sys.stderr)
+    # A build from before the connection columns (--other) reports none.
+    column = lambda name: run[name] if name in run.keys() else None
     return {"wall": run["wall_s"], "cpu": run["user_s"] + run["sys_s"], "ok": run["pages_ok"],
-            "failed": run["pages_failed"], "connections": run["connections"], "tls_full": run["tls_full"],
-            "tls_resumed": run["tls_resumed"], "max_host": run["max_host_connections"]}
+            "failed": run["pages_failed"], "connections": column("connections"), "tls_full": column("tls_full"),
+            "tls_resumed": column("tls_resumed"), "max_host": column("max_host_connections")}
 
 
 def bench(workload, variants, repeat, bundle, port, tmp, crawl, other):
@@ -196,7 +198,8 @@ def bench(workload, variants, repeat, bundle, port, tmp, crawl, other):
         conns = med(v, "connections")
         full, resumed = med(v, "tls_full"), med(v, "tls_resumed")
         per_conn = "-"
-        if insecure in results and insecure != v and full:
+        # Only meaningful over many handshakes: with one or two, it divides the machine's noise.
+        if insecure in results and insecure != v and full and full >= 50:
             per_conn = f"{(med(v, 'cpu') - med(insecure, 'cpu')) * 1000 / full:.2f}"
         print(f"{v:10s} {w:9.3f} {min(walls):7.3f}-{max(walls):<7.3f} {ratio_floor} {ratio_k} "
               f"{med(v, 'cpu'):6.2f} {conns if conns is not None else '-':>6} "

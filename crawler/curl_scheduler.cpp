@@ -118,6 +118,10 @@ void CurlScheduler::release(Origin& o, CURL* easy, int code) {
     curl_easy_getinfo(easy, CURLINFO_HTTP_VERSION, &version);
     o.kind = version >= CURL_HTTP_VERSION_2_0 ? Origin::Kind::kMultiplexed : Origin::Kind::kSerial;
   }
+  // An origin whose first connection failed is not held back further: its other fetches fail or
+  // succeed on their own (libcurl's PIPEWAIT still makes them wait for a connection in progress).
+  if (code != CURLE_OK && o.kind == Origin::Kind::kUnknown && o.opener == easy)
+    o.kind = Origin::Kind::kSerial;
   if (o.opener == easy) {
     long opened = 0;
     curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &opened);
