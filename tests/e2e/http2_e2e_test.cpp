@@ -59,7 +59,7 @@ TEST_P(Http2Connections, AreAsManyAsTheStreamsNeed) {
 }
 
 INSTANTIATE_TEST_SUITE_P(
-    Layouts, Http2Connections,
+    Http2, Http2Connections,
     ::testing::Values(Case{{"--mode", "fiber", "-c", "250"}, 3}, Case{{"--mode", "fiber", "-c", "100"}, 1},
                       Case{{"--mode", "hybrid", "--processes", "1", "--threads", "2", "--fibers", "120"}, 4}),
     [](const auto& info) { return info.param.layout[1] + "_" + info.param.layout.back(); });
