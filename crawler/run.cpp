@@ -370,8 +370,6 @@ RunSummary run_crawl(const RunOptions& options) {
   // Workers are forked first of all: before any thread (the signal watcher's included), libcurl's
   // global state or the database exist here, so each child starts clean (design.md).
   std::optional<WorkerPool> workers;
-  // The certificates are decoded once here and the workers inherit them (no thread is started).
-  if (uses_worker_processes(layout) && fetch.verify_tls) preload_trust_store(fetch.trust);
   if (uses_worker_processes(layout))
     workers.emplace(WorkerSpec{.processes = layout.processes,
                                .threads = layout.threads,

@@ -51,11 +51,6 @@ class TlsHook {
   HandshakeCount* count_ = nullptr;
 };
 
-// Loads the process's trust store for `trust` now rather than at the first connection. Called
-// before worker processes are forked, they share its pages instead of each decoding the same
-// certificates again (~30 ms of CPU per worker). Starts no thread, so forking after it is safe.
-void preload_trust_store(const TrustOptions& trust);
-
 // Empty when the file or directory can be used; else a one-line message saying what is wrong, for a
 // usage error (the flag's name first).
 std::string check_ca_file(const std::string& path);
