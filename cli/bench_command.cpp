@@ -13,6 +13,7 @@
 #include "common/units.hpp"
 #include "common/usage_error.hpp"
 #include "crawler/signals.hpp"
+#include "crawler/tls.hpp"
 #include "storage/bench_report.hpp"
 #include "storage/query.hpp"
 
@@ -36,6 +37,7 @@ struct BenchFlags {
   // Handed to every `crawl run` unchanged when given.
   bool no_parse = false;
   bool insecure = false;
+  std::optional<std::string> cacert, capath;
   std::optional<std::string> timeout, connect_timeout, max_size, user_agent;
   std::optional<int> queue, consumers, callback_threads, max_redirects;
 };
@@ -45,6 +47,14 @@ std::vector<std::string> run_flags(const BenchFlags& f) {
   std::vector<std::string> flags;
   if (f.no_parse) flags.push_back("--no-parse");
   if (f.insecure) flags.push_back("--insecure");
+  if (f.cacert) {
+    if (std::string problem = check_ca_file(*f.cacert); !problem.empty()) throw UsageError(problem);
+    flags.insert(flags.end(), {"--cacert", *f.cacert});
+  }
+  if (f.capath) {
+    if (std::string problem = check_ca_path(*f.capath); !problem.empty()) throw UsageError(problem);
+    flags.insert(flags.end(), {"--capath", *f.capath});
+  }
   if (f.timeout) {
     if (parse_duration(*f.timeout, "--timeout").count() <= 0)
       throw UsageError("--timeout must be more than 0");
@@ -152,6 +162,9 @@ void add_bench_command(CLI::App& app, Runner& runner, const std::string& command
   const std::string passed = "Passed to crawl run";
   cmd->add_flag("--no-parse", flags->no_parse, "Fetch only: no parsing")->group(passed);
   cmd->add_flag("-k,--insecure", flags->insecure, "Do not verify TLS certificates")->group(passed);
+  cmd->add_option("--cacert", flags->cacert, "Trust the CA certificates in this PEM file")->group(passed);
+  cmd->add_option("--capath", flags->capath, "Trust the CA certificates in this hashed directory")
+      ->group(passed);
   cmd->add_option("--timeout", flags->timeout, "Whole-transfer timeout (e.g. 30s)")->group(passed);
   cmd->add_option("--connect-timeout", flags->connect_timeout, "Connect timeout")->group(passed);
   cmd->add_option("--max-size", flags->max_size, "Largest body (e.g. 10M)")->group(passed);

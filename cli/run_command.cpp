@@ -37,6 +37,7 @@ struct RunFlags {
   int max_redirects = 10;
   std::string user_agent = std::string("crawl/") + CRAWL_VERSION;
   bool insecure = false;
+  std::string cacert, capath;
   std::string jsonl;
   std::string save_bodies;
   int depth = 0;
@@ -188,6 +189,14 @@ RunOptions options_from(const RunFlags& f, const std::string& command_line) {
   o.fetch.max_redirects = f.max_redirects;
   o.fetch.user_agent = f.user_agent;
   o.fetch.verify_tls = !f.insecure;
+  if (!f.cacert.empty()) {
+    if (std::string problem = check_ca_file(f.cacert); !problem.empty()) throw UsageError(problem);
+    o.fetch.trust.ca_file = f.cacert;
+  }
+  if (!f.capath.empty()) {
+    if (std::string problem = check_ca_path(f.capath); !problem.empty()) throw UsageError(problem);
+    o.fetch.trust.ca_path = f.capath;
+  }
   o.follow.max_depth = f.depth;
   if (f.scope == "host")
     o.follow.scope = Scope::host;
@@ -395,6 +404,11 @@ void declare_run_flags(CLI::App* cmd, const std::shared_ptr<RunFlags>& flags) {
       ->capture_default_str();
   cmd->add_option("--user-agent", flags->user_agent, "User-Agent header")->capture_default_str();
   cmd->add_flag("-k,--insecure", flags->insecure, "Do not verify TLS certificates");
+  cmd->add_option("--cacert", flags->cacert,
+                  "Trust the CA certificates in this PEM file instead of the system's");
+  cmd->add_option(
+      "--capath", flags->capath,
+      "Trust the CA certificates in this hashed directory (openssl rehash) instead of the system's");
   cmd->add_option("--jsonl", flags->jsonl, "Also stream one JSON object per page to FILE ('-': stdout)");
   cmd->add_option("--save-bodies", flags->save_bodies,
                   "Save each body under DIR as <started>-<run>-<seq>.<ext>");

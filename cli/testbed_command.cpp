@@ -19,6 +19,8 @@ struct TestbedFlags {
   uint64_t host_pages = testbed::SiteOptions{}.host_pages;
   std::string latency = "0";
   std::string log;
+  std::string tls_cert, tls_key;
+  int tls_port = 0;
 };
 
 int run_testbed(const TestbedFlags& flags) {
@@ -37,6 +39,11 @@ int run_testbed(const TestbedFlags& flags) {
   options.threads = flags.threads;
   options.latency = testbed::parse_latency(flags.latency);
   options.log_path = flags.log;
+  if (flags.tls_port < 0 || flags.tls_port > 65535)
+    throw UsageError("--tls-port must be between 0 and 65535 (0 lets the system pick a free port)");
+  options.tls_cert = flags.tls_cert;
+  options.tls_key = flags.tls_key;
+  options.tls_port = static_cast<uint16_t>(flags.tls_port);
   options.site.pages = flags.pages;
   options.site.hosts = flags.hosts;
   options.site.host_pages = flags.host_pages;
@@ -67,6 +74,10 @@ void add_testbed_command(CLI::App& app, Runner& runner) {
                    "(fixed per path)")
       ->capture_default_str();
   command->add_option("--log", flags->log, "write one JSON line per response to FILE");
+  command->add_option("--tls-cert", flags->tls_cert,
+                      "also serve HTTPS with this certificate chain (PEM, leaf first); needs --tls-key");
+  command->add_option("--tls-key", flags->tls_key, "the PEM private key of --tls-cert");
+  command->add_option("--tls-port", flags->tls_port, "HTTPS port; 0 picks a free one")->capture_default_str();
   command->callback([&runner, flags] { runner = [flags] { return run_testbed(*flags); }; });
 }
 

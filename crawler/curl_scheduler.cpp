@@ -45,6 +45,7 @@ CurlScheduler::CurlScheduler(CurlScheduler** self, const std::atomic<bool>* stop
   curl_multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
   // HTTP/2 streams share a connection where the server offers it.
   curl_multi_setopt(multi_, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+  curl_multi_setopt(multi_, CURLMOPT_MAX_CONCURRENT_STREAMS, static_cast<long>(kStreamsPerConnection));
   if (max_connections > 0) curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, max_connections);
   *self = this;
 }
@@ -56,24 +57,106 @@ CurlScheduler::~CurlScheduler() {
   close(epoll_fd_);
 }
 
-int CurlScheduler::perform(CURL* easy, bool may_multiplex) {
+int CurlScheduler::perform(CURL* easy, std::string_view https_origin) {
   if (stop_ && stop_->load(std::memory_order_relaxed)) return CURLE_ABORTED_BY_CALLBACK;
   Waiter waiter;
   waiter.easy = easy;
+  if (!https_origin.empty()) {
+    waiter.origin = admit(https_origin, easy);
+    if (!waiter.origin) return CURLE_ABORTED_BY_CALLBACK;
+  }
   auto result = waiter.done.get_future();
   // PIPEWAIT: a new transfer to a host with a connection being set up waits to learn whether it can
   // share it (HTTP/2) instead of opening another. Only TLS can negotiate HTTP/2 (ALPN) here, so for
   // plain http it would only hold every new transfer back until a first response shows HTTP/1.1.
-  curl_easy_setopt(easy, CURLOPT_PIPEWAIT, may_multiplex ? 1L : 0L);
+  curl_easy_setopt(easy, CURLOPT_PIPEWAIT, https_origin.empty() ? 0L : 1L);
   // The scheduler owns the handle's private pointer while the transfer runs.
   curl_easy_setopt(easy, CURLOPT_PRIVATE, &waiter);
   link(waiter);
   CURLMcode rc = curl_multi_add_handle(multi_, easy);
   if (rc != CURLM_OK) {
     unlink(waiter);
+    if (waiter.origin) release(*waiter.origin, easy, CURLE_FAILED_INIT);
     return CURLE_FAILED_INIT;
   }
   return result.get();
+}
+
+CurlScheduler::Origin* CurlScheduler::admit(std::string_view https_origin, CURL* easy) {
+  auto it = origins_.find(std::string(https_origin));
+  if (it == origins_.end()) {
+    it = origins_.try_emplace(std::string(https_origin)).first;
+    it->second.name = it->first;
+  }
+  Origin& o = it->second;
+  std::unique_lock lock(o.mutex);
+  ++o.waiting;
+  for (;;) {
+    if (stop_ && stop_->load(std::memory_order_relaxed)) {
+      --o.waiting;
+      return nullptr;
+    }
+    if (o.kind == Origin::Kind::kSerial || (!o.opener && o.in_flight < o.capacity)) break;
+    if (!o.opener) {
+      // Every connection is full (or there is none yet): this transfer opens the next one, and the
+      // others wait until its handshake is done and they can share it.
+      o.opener = easy;
+      o.capacity += kStreamsPerConnection;
+      ++openers_;
+      break;
+    }
+    o.changed.wait(lock);
+  }
+  --o.waiting;
+  ++o.in_flight;
+  return &o;
+}
+
+void CurlScheduler::release(Origin& o, CURL* easy, int code) {
+  if (code == CURLE_OK && o.kind == Origin::Kind::kUnknown) {
+    long version = 0;
+    curl_easy_getinfo(easy, CURLINFO_HTTP_VERSION, &version);
+    o.kind = version >= CURL_HTTP_VERSION_2_0 ? Origin::Kind::kMultiplexed : Origin::Kind::kSerial;
+  }
+  // An origin whose first connection failed is not held back further: its other fetches fail or
+  // succeed on their own (libcurl's PIPEWAIT still makes them wait for a connection in progress).
+  if (code != CURLE_OK && o.kind == Origin::Kind::kUnknown && o.opener == easy)
+    o.kind = Origin::Kind::kSerial;
+  if (o.opener == easy) {
+    long opened = 0;
+    curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &opened);
+    if (opened == 0) o.capacity -= kStreamsPerConnection;
+    o.opener = nullptr;
+    --openers_;
+  }
+  // With nothing in flight its connections may have closed (idle, GOAWAY): the next transfer
+  // opens one again rather than trusting an old count.
+  if (--o.in_flight == 0) o.capacity = 0;
+  // An origin nothing waits for is forgotten, so a crawl of a million hosts does not keep them all.
+  if (o.in_flight == 0 && o.waiting == 0) {
+    const std::string name = o.name;  // not a reference into the node being erased
+    origins_.erase(name);
+    return;
+  }
+  o.changed.notify_all();
+}
+
+void CurlScheduler::check_openers() {
+  if (openers_ == 0) return;
+  for (auto& [name, o] : origins_) {
+    if (!o.opener) continue;
+    // Set once the transfer's connection is ready, new or reused, and its request about to go.
+    curl_off_t ready = 0;
+    curl_easy_getinfo(o.opener, CURLINFO_PRETRANSFER_TIME_T, &ready);
+    if (ready <= 0) continue;
+    long opened = 0;
+    curl_easy_getinfo(o.opener, CURLINFO_NUM_CONNECTS, &opened);
+    // A stream freed up meanwhile and the opener took it: no connection was added.
+    if (opened == 0) o.capacity -= kStreamsPerConnection;
+    o.opener = nullptr;
+    --openers_;
+    o.changed.notify_all();
+  }
 }
 
 void CurlScheduler::link(Waiter& w) {
@@ -140,6 +223,7 @@ void CurlScheduler::suspend_until(std::chrono::steady_clock::time_point const& f
     drive(CURL_SOCKET_TIMEOUT, 0);
   }
   collect_finished();
+  check_openers();
 }
 
 void CurlScheduler::drive(int fd, int events) {
@@ -161,6 +245,7 @@ void CurlScheduler::collect_finished() {
     if (!waiter) continue;
     auto& w = *static_cast<Waiter*>(waiter);
     unlink(w);
+    if (w.origin) release(*w.origin, easy, code);
     // Makes the fetching fiber ready; it runs after suspend_until returns, and its Waiter goes.
     w.done.set_value(code);
   }
@@ -172,8 +257,11 @@ void CurlScheduler::abort_all() {
     curl_multi_remove_handle(multi_, w->easy);
     curl_easy_setopt(w->easy, CURLOPT_PRIVATE, nullptr);
     unlink(*w);
+    if (w->origin) release(*w->origin, w->easy, CURLE_ABORTED_BY_CALLBACK);
     w->done.set_value(CURLE_ABORTED_BY_CALLBACK);
   }
+  // Fibers held at an origin's gate see the stop when woken.
+  for (auto& [name, o] : origins_) o.changed.notify_all();
 }
 
 int CurlScheduler::on_socket(CURL*, int fd, int what, void* self, void* socket_data) noexcept {

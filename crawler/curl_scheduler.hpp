@@ -7,10 +7,15 @@
 
 #include <atomic>
 #include <boost/fiber/algo/algorithm.hpp>
+#include <boost/fiber/condition_variable.hpp>
 #include <boost/fiber/future/promise.hpp>
+#include <boost/fiber/mutex.hpp>
 #include <boost/fiber/scheduler.hpp>
 #include <chrono>
 #include <functional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
 
 #include "crawler/fetch.hpp"
 
@@ -25,9 +30,14 @@ class CurlScheduler : public boost::fibers::algo::algorithm {
   CurlScheduler(CurlScheduler** self, const std::atomic<bool>* stop, long max_connections);
   ~CurlScheduler() override;
 
+  // HTTP/2 streams this scheduler puts on one connection (libcurl's own default, set explicitly so
+  // that the gate below and libcurl agree).
+  static constexpr int kStreamsPerConnection = 100;
+
   // Runs `easy` to completion; suspends only the calling fiber. Returns the CURLcode.
-  // `may_multiplex`: the URL is https, where HTTP/2 can be negotiated.
-  int perform(CURL* easy, bool may_multiplex);
+  // `https_origin`: "https://host:port" of the URL, where HTTP/2 can be negotiated (ALPN); empty
+  // for plain http.
+  int perform(CURL* easy, std::string_view https_origin);
   // Called (on this thread) each time it is about to block waiting for events.
   void set_before_sleep(std::function<void()> hook) { before_sleep_ = std::move(hook); }
 
@@ -47,14 +57,41 @@ class CurlScheduler : public boost::fibers::algo::algorithm {
   // A fetching fiber's wait, on that fiber's own frame for as long as its transfer runs: found from
   // the easy handle (CURLOPT_PRIVATE) when the transfer ends, and linked in a list so that a stop can
   // end them all. No allocation and no lookup per transfer.
+  struct Origin;
   struct Waiter {
     boost::fibers::promise<int> done;
     CURL* easy = nullptr;
+    Origin* origin = nullptr;  // https only
     Waiter* prev = nullptr;
     Waiter* next = nullptr;
   };
   void link(Waiter& w);
   void unlink(Waiter& w);
+
+  // HTTP/2 connections opened as the streams need them. libcurl 7.88 waits (CURLOPT_PIPEWAIT) for
+  // a first connection to learn whether it multiplexes, but once it does, every transfer that finds
+  // the connections full opens one of its own, even while another is being set up: 200 transfers
+  // to one HTTP/2 host made 101 TLS connections where 2 carry them. So the transfers of an https
+  // origin enter libcurl at most kStreamsPerConnection per connection, and while a new connection
+  // is being set up (its opener's TLS handshake not done) the rest wait here. An origin that
+  // answers over HTTP/1.1 is not held back once that is known.
+  struct Origin {
+    enum class Kind { kUnknown, kMultiplexed, kSerial };
+    std::string name;  // its key in origins_
+    Kind kind = Kind::kUnknown;
+    int in_flight = 0;
+    int capacity = 0;            // streams its connections (open or being opened) can carry
+    CURL* opener = nullptr;      // the transfer whose new connection is being set up
+    int waiting = 0;             // fibers in admit()
+    boost::fibers::mutex mutex;  // uncontended: every fiber of this scheduler runs on one thread
+    boost::fibers::condition_variable changed;
+  };
+  Origin* admit(std::string_view https_origin, CURL* easy);
+  void release(Origin& origin, CURL* easy, int code);
+  void check_openers();
+
+  std::unordered_map<std::string, Origin> origins_;
+  int openers_ = 0;  // origins with a connection being set up
 
   boost::fibers::scheduler::ready_queue_type ready_;
   CURLM* multi_ = nullptr;

@@ -167,6 +167,7 @@ void apply_safety_defaults(CURL* easy, const FetchOptions& options) {
   curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options.connect_timeout.count()));
   curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, options.verify_tls ? 1L : 0L);
   curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, options.verify_tls ? 2L : 0L);
+  TlsHook::uncounted(options.trust, options.verify_tls).apply(easy);
   curl_easy_setopt(easy, CURLOPT_USERAGENT, options.user_agent.c_str());
   // "" asks for every encoding this libcurl decodes; write callbacks see decoded bytes, so size
   // limits also hold after decompression.
@@ -200,7 +201,11 @@ void CurlShare::unlock(CURL*, int data, void* self) noexcept {
 
 Transfer::Transfer(const FetchOptions& options, CURLSH* share, const std::atomic<bool>* stop,
                    StartListener* starts)
-    : options_(options), stop_(stop), starts_(starts), easy_(curl_easy_init()) {
+    : options_(options),
+      stop_(stop),
+      starts_(starts),
+      easy_(curl_easy_init()),
+      tls_hook_(options.trust, options.verify_tls, &handshakes_) {
   if (!easy_) throw std::bad_alloc();
   curl_easy_setopt(easy_, CURLOPT_ERRORBUFFER, error_buffer_);
   curl_easy_setopt(easy_, CURLOPT_WRITEFUNCTION, &Transfer::on_body);
@@ -212,6 +217,7 @@ Transfer::Transfer(const FetchOptions& options, CURLSH* share, const std::atomic
   curl_easy_setopt(easy_, CURLOPT_PREREQFUNCTION, &Transfer::on_request);
   curl_easy_setopt(easy_, CURLOPT_PREREQDATA, this);
   apply_safety_defaults(easy_, options_);
+  tls_hook_.apply(easy_);  // counts this handle's handshakes into the page
   curl_easy_setopt(easy_, CURLOPT_MAXREDIRS, static_cast<long>(options_.max_redirects));
   curl_easy_setopt(easy_, CURLOPT_AUTOREFERER, 1L);
   // Stops early when Content-Length announces too much; bodies without one are caught in on_body
@@ -266,6 +272,7 @@ void Transfer::begin(UrlTask&& task, std::string_view worker) {
   error_buffer_[0] = '\0';
   started_unix_ = seconds_since_epoch();
   start_told_ = false;
+  handshakes_ = {};
   curl_easy_setopt(easy_, CURLOPT_URL, task_.url.c_str());
 }
 
@@ -345,6 +352,11 @@ Page Transfer::finish(int curl_code) {
   curl_easy_getinfo(easy_, CURLINFO_SIZE_DOWNLOAD_T, &wire);
   r.wire_bytes = wire;
   r.body_bytes = body_bytes_;
+  long connects = 0;
+  curl_easy_getinfo(easy_, CURLINFO_NUM_CONNECTS, &connects);
+  r.connections.opened = static_cast<int>(connects);
+  r.connections.tls_full = static_cast<int>(handshakes_.full);
+  r.connections.tls_resumed = static_cast<int>(handshakes_.resumed);
   curl_off_t retry_after = -1;
   if (curl_easy_getinfo(easy_, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK && retry_after > 0)
     page.retry_after_s = retry_after;
@@ -377,6 +389,9 @@ Page Transfer::finish(int curl_code) {
     TransferFailure failure = transfer_failure(rc, text, memory);
     r.error = std::string(failure.category);
     r.error_message = std::move(failure.message);
+    // Which certificates were trusted is what the user can change.
+    if (rc == CURLE_PEER_FAILED_VERIFICATION && options_.verify_tls)
+      r.error_message += " (trusted: " + describe_trust(options_.trust) + ")";
     // Out of descriptors: libcurl says only that it could not open a socket (or resolve); the
     // limit, and what to do about it, is what the user needs to know.
     long os_errno = 0;

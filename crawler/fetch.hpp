@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "crawler/page.hpp"
+#include "crawler/tls.hpp"
 
 // Same as curl.h's own typedefs, so callers need not include curl.h.
 using CURL = void;
@@ -28,6 +29,7 @@ struct FetchOptions {
   std::string user_agent = std::string("crawl/") + CRAWL_VERSION;
   bool keep_body = true;  // false: bodies are counted as they arrive, never stored (--no-parse)
   bool verify_tls = true;
+  TrustOptions trust;  // --cacert, --capath
   // libcurl's receive buffer per transfer; smaller saves memory with thousands in flight.
   long buffer_size = 0;              // 0: libcurl's default
   std::vector<std::string> headers;  // extra request headers, "Name: value" (--header)
@@ -35,8 +37,9 @@ struct FetchOptions {
   bool cookies = false;              // keep cookies a site sets, per producer (--cookies)
 };
 
-// DNS cache and TLS sessions shared between the easy handles of several threads (connections are
-// not shared: libcurl forbids sharing a connection pool across threads).
+// DNS cache and TLS sessions shared between the easy handles of several threads or fibers: a
+// second connection to a host resumes the TLS session of the first instead of a full handshake.
+// (Connections are not shared: libcurl 7.88 cannot share a connection pool across threads.)
 class CurlShare {
  public:
   CurlShare();
@@ -53,8 +56,9 @@ class CurlShare {
 };
 
 // The settings every request shares (design.md's safety defaults): no signals, only http and https
-// (redirects too), the timeouts, TLS verification, the User-Agent, every content encoding, the
-// proxy. Callers add their own redirect limit and callbacks.
+// (redirects too), the timeouts, TLS verification against the process's one trust store
+// (crawler/tls.hpp), the User-Agent, every content encoding, the proxy. Callers add their own
+// redirect limit and callbacks.
 void apply_safety_defaults(CURL* easy, const FetchOptions& options);
 
 // Told when the first request of a task that asks for it (UrlTask::report_start) is about to go out,
@@ -123,6 +127,8 @@ class Transfer {
   bool too_large_ = false;
   bool out_of_memory_ = false;
   double started_unix_ = 0;
+  HandshakeCount handshakes_;  // made by the transfer begun last
+  TlsHook tls_hook_;
   char error_buffer_[256] = {};
   void* headers_ = nullptr;  // curl_slist of FetchOptions::headers, owned
 };

@@ -128,10 +128,10 @@ void courier_loop(const ProducerContext& ctx, ThreadQueues& q) {
 }
 
 void fetch_loop(const ProducerContext& ctx, CurlScheduler& scheduler, ThreadQueues& q,
-                const std::string& worker) {
+                const std::string& worker, CURLSH* share) {
   // No `stop` for the transfer: on a stop the scheduler abandons every transfer itself (abort_all),
   // so libcurl's progress callback, which would only watch for it, stays off.
-  Transfer transfer(ctx.fetch, nullptr, nullptr, ctx.starts);
+  Transfer transfer(ctx.fetch, share, nullptr, ctx.starts);
   for (;;) {
     if (q.tasks.empty()) {
       if (q.input_done) return;
@@ -164,9 +164,12 @@ void fetch_loop(const ProducerContext& ctx, CurlScheduler& scheduler, ThreadQueu
           unfetched_page(task, category::kInterrupted, "the run was interrupted before the fetch"));
     } else {
       ctx.in_flight.fetch_add(1, std::memory_order_relaxed);
-      const bool https = task.url.starts_with("https:");
       transfer.begin(std::move(task), worker);
-      q.outbox.push_back(transfer.finish(scheduler.perform(transfer.easy(), https)));
+      // "https://host:port" of the normalised URL: what HTTP/2 connections are shared by.
+      std::string_view origin;
+      if (const std::string& url = transfer.task().url; url.starts_with("https://"))
+        origin = std::string_view(url).substr(0, url.find_first_of("/?#", 8));
+      q.outbox.push_back(transfer.finish(scheduler.perform(transfer.easy(), origin)));
       ctx.in_flight.fetch_sub(1, std::memory_order_relaxed);
     }
     if (!ctx.keep(q.outbox.back())) {
@@ -180,7 +183,7 @@ void fetch_loop(const ProducerContext& ctx, CurlScheduler& scheduler, ThreadQueu
   }
 }
 
-void run_thread(const ProducerContext& ctx, int thread_index, int fibers) {
+void run_thread(const ProducerContext& ctx, int thread_index, int fibers, CURLSH* share) {
   name_this_thread("crawl-fibers" + std::to_string(thread_index));
   CurlScheduler* scheduler = nullptr;
   // Idle connections kept per thread: enough for every fiber's keep-alive connection, and with few
@@ -212,8 +215,8 @@ void run_thread(const ProducerContext& ctx, int thread_index, int fibers) {
     for (int f = 0; f < fibers; ++f) {
       std::string worker = ctx.worker_prefix + "t" + std::to_string(thread_index) + ".f" + std::to_string(f);
       running.emplace_back(std::allocator_arg, PooledStack{stacks},
-                           [&ctx, scheduler, &queues, worker = std::move(worker)] {
-                             fetch_loop(ctx, *scheduler, queues, worker);
+                           [&ctx, scheduler, &queues, share, worker = std::move(worker)] {
+                             fetch_loop(ctx, *scheduler, queues, worker, share);
                            });
     }
     boost::fibers::fiber courier(std::allocator_arg, PooledStack{stacks},
@@ -250,9 +253,13 @@ void Wakers::wake_all() {
 }
 
 void run_fiber_producers(const ProducerContext& ctx, int threads, int fibers_per_thread) {
+  // Each thread's fibers share its connections (one CURLM); TLS sessions and DNS answers are shared
+  // by every fiber of every thread, so a second connection to a host resumes the first's session.
+  CurlShare share;
   std::vector<std::thread> workers;
   for (int t = 0; t < threads; ++t)
-    workers.emplace_back([&ctx, t, fibers_per_thread] { run_thread(ctx, t, fibers_per_thread); });
+    workers.emplace_back(
+        [&ctx, t, fibers_per_thread, &share] { run_thread(ctx, t, fibers_per_thread, share.get()); });
   for (auto& w : workers) w.join();
 }
 

@@ -162,6 +162,9 @@ std::string encode_page(const Page& page) {
   w.f64(p.timings.queue_ms);
   w.str(p.worker);
   w.f64(p.fetched_at);
+  w.i64(p.connections.opened);
+  w.i64(p.connections.tls_full);
+  w.i64(p.connections.tls_resumed);
   w.u8(page.body_kept ? 1 : 0);
   w.i64(page.retry_after_s);
   w.str(page.seed_host);
@@ -201,6 +204,9 @@ Page decode_page(std::string_view payload) {
   p.timings.queue_ms = r.f64();
   p.worker = r.str();
   p.fetched_at = r.f64();
+  p.connections.opened = static_cast<int>(r.i64());
+  p.connections.tls_full = static_cast<int>(r.i64());
+  p.connections.tls_resumed = static_cast<int>(r.i64());
   page.body_kept = r.u8() != 0;
   page.retry_after_s = r.i64();
   page.seed_host = r.str();

@@ -740,6 +740,11 @@ RunSummary run_crawl(const RunOptions& options) {
   st.pages_failed = summary.tally.failed;
   st.bytes_wire = summary.tally.bytes_wire;
   st.bytes_body = summary.tally.bytes_body;
+  st.connections = summary.tally.connections;
+  st.tls_full = summary.tally.tls_full;
+  st.tls_resumed = summary.tally.tls_resumed;
+  st.connected_hosts = summary.tally.connected_hosts;
+  st.max_host_connections = summary.tally.max_host_connections;
   st.pages_per_s = st.crawl_s > 0 ? summary.tally.fetched / st.crawl_s : 0;
   summary.session_urls = summary.tally.urls - previous_rows;
   // The tail is a session's story: rows of earlier sessions have no finishing times here.
@@ -850,6 +855,16 @@ void print_summary(const RunSummary& s, std::ostream& out) {
         << " s more (slow or retried)\n";
   out << std::setprecision(1) << "  latency   p50 " << st.p50_ms << " ms, p90 " << st.p90_ms << " ms, p99 "
       << st.p99_ms << " ms\n";
+  if (st.connections > 0) {
+    out << std::setprecision(1) << "  connect   " << st.connections << " connection"
+        << (st.connections == 1 ? "" : "s") << " to " << st.connected_hosts << " host"
+        << (st.connected_hosts == 1 ? "" : "s") << " ("
+        << static_cast<double>(st.connections) / static_cast<double>(std::max<int64_t>(st.connected_hosts, 1))
+        << " per host, at most " << st.max_host_connections << ")";
+    if (st.tls_full + st.tls_resumed > 0)
+      out << "; TLS handshakes " << st.tls_full << " full, " << st.tls_resumed << " resumed";
+    out << "\n";
+  }
   out << std::setprecision(2) << "  cpu       " << st.user_s << " s user, " << st.sys_s << " s sys; peak RSS "
       << st.peak_rss_kb / 1024 << " MB\n";
   const auto& f = s.frontier;

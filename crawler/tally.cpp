@@ -8,7 +8,18 @@
 namespace crawl {
 namespace {
 const double kLogStep = std::log(1.01);
+
+// "host:port" of a normalised URL ("https://h1.localhost:8443/x" -> "h1.localhost:8443").
+std::string_view authority_of(std::string_view url) {
+  const size_t start = url.find("://");
+  if (start == std::string_view::npos) return {};
+  url.remove_prefix(start + 3);
+  const size_t end = url.find_first_of("/?#");
+  url = url.substr(0, end);
+  if (const size_t at = url.rfind('@'); at != std::string_view::npos) url.remove_prefix(at + 1);
+  return url;
 }
+}  // namespace
 
 void LatencyHistogram::add(double ms) {
   const double us = std::max(1.0, ms * 1000.0);
@@ -65,6 +76,16 @@ void Tally::add(const storage::PageRecord& r, double finished_s) {
     }
     totals_.bytes_wire += r.wire_bytes;
     totals_.bytes_body += r.body_bytes;
+    if (r.connections.opened > 0) {
+      totals_.connections += r.connections.opened;
+      totals_.tls_full += r.connections.tls_full;
+      totals_.tls_resumed += r.connections.tls_resumed;
+      // Counted under the host the fetch began with (a redirect may have gone elsewhere).
+      int64_t& n = host_connections_[std::string(authority_of(r.url))];
+      if (n == 0) ++totals_.connected_hosts;
+      n += r.connections.opened;
+      totals_.max_host_connections = std::max(totals_.max_host_connections, n);
+    }
   }
   done_.fetch_add(1, std::memory_order_relaxed);
   if (failed) failed_.fetch_add(1, std::memory_order_relaxed);

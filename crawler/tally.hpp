@@ -9,6 +9,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <utility>
 
 #include "storage/records.hpp"
@@ -39,6 +40,11 @@ struct TallySnapshot {
   int64_t bytes_wire = 0;
   int64_t bytes_body = 0;
   std::map<std::string, int64_t> by_category;
+  int64_t connections = 0;  // opened by page fetches
+  int64_t tls_full = 0;     // full TLS handshakes on them
+  int64_t tls_resumed = 0;  // resumed ones
+  int64_t connected_hosts = 0;
+  int64_t max_host_connections = 0;
   double p50_ms = 0, p90_ms = 0, p99_ms = 0;
 };
 
@@ -65,6 +71,8 @@ class Tally {
   mutable std::mutex mutex_;
   TallySnapshot totals_;
   LatencyHistogram latency_;
+  // Connections opened per host (only hosts with at least one): how well connections were reused.
+  std::unordered_map<std::string, int64_t> host_connections_;
   LatencyHistogram finished_;  // when each fetched page finished, in ms since start_ (bounded memory)
   std::atomic<int64_t> done_{0};
   std::atomic<int64_t> failed_{0};

@@ -70,7 +70,7 @@ constexpr std::string_view kRunColumns =
     "id, status, mode, concurrency, processes, threads, fibers, coalesce(urls, 0), coalesce(wall_s, 0), "
     "coalesce(pages_per_s, 0), coalesce(user_s, 0), coalesce(sys_s, 0), coalesce(peak_rss_kb, 0), "
     "coalesce(voluntary_ctx, 0), coalesce(involuntary_ctx, 0), coalesce(p50_ms, 0), coalesce(p99_ms, 0), "
-    "coalesce(pages_failed, 0)";
+    "coalesce(pages_failed, 0), coalesce(connections, 0), coalesce(connected_hosts, 0)";
 
 BenchRun read_run(sqlite3_stmt* s) {
   BenchRun run;
@@ -92,6 +92,8 @@ BenchRun read_run(sqlite3_stmt* s) {
   run.p50_ms = sqlite3_column_double(s, 15);
   run.p99_ms = sqlite3_column_double(s, 16);
   run.pages_failed = sqlite3_column_int64(s, 17);
+  run.connections = sqlite3_column_int64(s, 18);
+  run.connected_hosts = sqlite3_column_int64(s, 19);
   return run;
 }
 
@@ -219,6 +221,12 @@ BenchReport aggregate_bench(const BenchInfo& info, const std::vector<BenchRun>& 
         pair.involuntary_ctx = median_of(completed, &BenchRun::involuntary_ctx);
         pair.p50_ms = median_of(completed, &BenchRun::p50_ms);
         pair.p99_ms = median_of(completed, &BenchRun::p99_ms);
+        std::vector<double> per_host;
+        for (const BenchRun* run : completed)
+          if (run->connected_hosts > 0)
+            per_host.push_back(static_cast<double>(run->connections) /
+                               static_cast<double>(run->connected_hosts));
+        pair.connections_per_host = median(per_host);
         for (const BenchRun* run : completed) pair.failed += run->pages_failed;
       }
       for (const BenchSkip& skip : skips)
@@ -385,10 +393,12 @@ void print_bench_report(const BenchReport& report, Format format, std::ostream& 
                       measured(p, p.user_s, kCpuDecimals), measured(p, p.sys_s, kCpuDecimals),
                       measured(p, p.peak_rss_mb, kMemoryDecimals), measured_count(p, p.voluntary_ctx),
                       measured_count(p, p.involuntary_ctx), measured(p, p.p50_ms, kLatencyDecimals),
-                      measured(p, p.p99_ms, kLatencyDecimals), p.runs == 0 ? Value{} : Value{p.failed},
-                      short_note_value(p)});
+                      measured(p, p.p99_ms, kLatencyDecimals),
+                      measured(p, p.connections_per_host, kRatioDecimals),
+                      p.runs == 0 ? Value{} : Value{p.failed}, short_note_value(p)});
     print_rows({"mode", "c", "layout", "runs", "wall_s", "wall_range", "pages/s", "pages/s_range", "vs_best",
-                "user_s", "sys_s", "peak_mb", "vol_ctx", "invol_ctx", "p50_ms", "p99_ms", "failed", "note"},
+                "user_s", "sys_s", "peak_mb", "vol_ctx", "invol_ctx", "p50_ms", "p99_ms", "conn/host",
+                "failed", "note"},
                rows, format, out);
     // The table only starts each note; a reason is worth reading whole.
     for (const std::string& note : bench_notes(report)) out << note << '\n';
@@ -414,6 +424,7 @@ void print_bench_report(const BenchReport& report, Format format, std::ostream& 
                     measured_count(p, p.involuntary_ctx),
                     measured(p, p.p50_ms, kLatencyDecimals),
                     measured(p, p.p99_ms, kLatencyDecimals),
+                    measured(p, p.connections_per_host, kRatioDecimals),
                     p.runs == 0 ? Value{} : Value{p.failed},
                     note_value(p)});
   print_rows({"mode",
@@ -435,6 +446,7 @@ void print_bench_report(const BenchReport& report, Format format, std::ostream& 
               "involuntary_ctx",
               "p50_ms",
               "p99_ms",
+              "connections_per_host",
               "failed",
               "note"},
              rows, format, out);

@@ -49,6 +49,7 @@ struct BenchRun {
   int64_t peak_rss_kb = 0, voluntary_ctx = 0, involuntary_ctx = 0;
   double p50_ms = 0, p99_ms = 0;
   int64_t pages_failed = 0;
+  int64_t connections = 0, connected_hosts = 0;  // 0 for runs before schema version 6
 };
 
 struct Spread {
@@ -68,6 +69,9 @@ struct BenchPair {
   double user_s = 0, sys_s = 0, peak_rss_mb = 0;
   double voluntary_ctx = 0, involuntary_ctx = 0;
   double p50_ms = 0, p99_ms = 0;
+  // Connections opened per host the run connected to: 1 when each host's connection was kept and
+  // shared (HTTP/2 streams), about -c for one HTTP/1.1 host.
+  double connections_per_host = 0;
   int64_t failed = 0;  // failed pages, summed over the runs
   std::string note;    // "skipped: why", or why some runs are missing; empty when all ran
 };

@@ -20,6 +20,13 @@ struct Timings {
   double queue_ms = 0;  // from being pushed into the bounded queue to a consumer taking it
 };
 
+// The connections a fetch opened. Not columns of `pages`: they are summed into the run's row.
+struct ConnectionUse {
+  int opened = 0;       // new connections (libcurl's CURLINFO_NUM_CONNECTS); 0: an open one was reused
+  int tls_full = 0;     // TLS handshakes on them made in full (certificate chain sent and verified)
+  int tls_resumed = 0;  // TLS handshakes that resumed an earlier session (no certificate exchanged)
+};
+
 // One row of `pages`: one URL handed in (or discovered), fetched or not.
 struct PageRecord {
   int64_t seq = 0;        // order in which the URL was read, unique within a run
@@ -52,6 +59,7 @@ struct PageRecord {
   // row until the frontier has taken them in (see LinksTaken); not a column of pages.
   std::vector<std::string> follow;
   std::string seed_host;  // with `follow`: the host the links were checked against (--scope)
+  ConnectionUse connections;
 };
 
 // A URL taken into the crawl that has no row yet, kept in `frontier` so that a resumed run fetches
@@ -181,6 +189,12 @@ struct RunStats {
   double p50_ms = 0;
   double p90_ms = 0;
   double p99_ms = 0;
+  // Connections the page fetches opened (robots.txt fetches not counted), and their TLS handshakes.
+  int64_t connections = 0;
+  int64_t tls_full = 0;
+  int64_t tls_resumed = 0;
+  int64_t connected_hosts = 0;        // hosts those connections went to
+  int64_t max_host_connections = 0;   // the most opened to one host
   std::vector<SourceRecord> sources;  // in the order they were given
   // This session's own (the figures above cover every session of the run).
   double session_wall_s = 0;

@@ -73,7 +73,8 @@ constexpr std::string_view kEndRun = R"sql(
 UPDATE runs SET status = ?, ended_at = ?, wall_s = ?, crawl_s = ?, user_s = ?, sys_s = ?, parse_cpu_s = ?,
                 peak_rss_kb = ?, voluntary_ctx = ?, involuntary_ctx = ?, urls = ?, pages_ok = ?,
                 pages_failed = ?, bytes_wire = ?, bytes_body = ?, pages_per_s = ?, p50_ms = ?, p90_ms = ?,
-                p99_ms = ?
+                p99_ms = ?, connections = ?, tls_full = ?, tls_resumed = ?, connected_hosts = ?,
+                max_host_connections = ?
 WHERE id = ?
 )sql";
 
@@ -780,6 +781,11 @@ void ResultWriter::update_run_row(const RunStats* stats) {
         .real(s.p50_ms)
         .real(s.p90_ms)
         .real(s.p99_ms)
+        .integer(s.connections)
+        .integer(s.tls_full)
+        .integer(s.tls_resumed)
+        .integer(s.connected_hosts)
+        .integer(s.max_host_connections)
         .integer(run_id_);
     run_to_done(*database_, end_run.get());
     end_session(failed ? std::string_view("failed") : std::string_view(s.status), &s);

@@ -41,6 +41,7 @@
 #include <cstdio>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -48,6 +49,7 @@
 #include "testbed/access_log.hpp"
 #include "testbed/gzip.hpp"
 #include "testbed/stats.hpp"
+#include "testbed/tls_front.hpp"
 
 namespace crawl::testbed {
 namespace {
@@ -74,6 +76,7 @@ struct Shared {
   std::unique_ptr<AccessLog> log;  // null without --log
   HostStats hosts;
   ThrottleCounters throttles;
+  uint16_t https_port = 0;  // 0: no HTTPS
 };
 
 // What the answer depends on, copied out of Beast's parser.
@@ -82,6 +85,7 @@ struct Request {
   std::string host;  // the Host header as sent; empty when there was none
   bool is_get = true;
   bool keep_alive = true;
+  bool close_after = false;  // /close/REST: the answer ends the connection
   bool http11 = true;
 };
 
@@ -228,6 +232,8 @@ class Session {
   asio::awaitable<void> run();
 
  private:
+  // The routes that depend on how the server runs rather than on the site (site.hpp lists them).
+  void answer_server_routes(Request& request);
   // Each returns whether the connection may carry another request.
   asio::awaitable<bool> answer(const Request& request);
   asio::awaitable<bool> send_complete(const Request& request, const Response& response, Sent& sent);
@@ -291,6 +297,7 @@ asio::awaitable<void> Session::run() {
       request.host = request.target.substr(7, slash == std::string::npos ? std::string::npos : slash - 7);
       request.target = slash == std::string::npos ? "/" : request.target.substr(slash);
     }
+    answer_server_routes(request);
     if (!co_await answer(request)) break;
   }
   if (socket_.is_open()) {
@@ -300,8 +307,29 @@ asio::awaitable<void> Session::run() {
   }
 }
 
+void Session::answer_server_routes(Request& request) {
+  constexpr std::string_view kClose = "/close/";
+  while (request.target.starts_with(kClose)) {
+    request.close_after = true;
+    request.target.erase(0, kClose.size() - 1);
+  }
+}
+
 asio::awaitable<bool> Session::answer(const Request& request) {
   const SiteOptions& site = shared_.options.site;
+  constexpr std::string_view kToHttps = "/to-https/";
+  if (request.target.starts_with(kToHttps) && shared_.https_port != 0) {
+    std::string name = request.host.empty() ? std::string("127.0.0.1") : request.host;
+    if (const size_t colon = name.rfind(':'); colon != std::string::npos && name.back() != ']')
+      name.resize(colon);
+    Response moved = error_response(301, "Moved Permanently", "redirect");
+    moved.location = "https://" + name + ":" + std::to_string(shared_.https_port) +
+                     request.target.substr(kToHttps.size() - 1);
+    shared_.stats.count_request(shard_);
+    shared_.stats.count_response(shard_, moved.status, moved.route);
+    Sent sent;
+    co_return co_await send_complete(request, moved, sent);
+  }
   const std::optional<HostId> host = parse_host(request.host, site);
   Response response = describe(request.target, site, {.host = host, .port = host_header_port(request.host)});
 
@@ -371,7 +399,7 @@ asio::awaitable<bool> Session::answer(const Request& request) {
       break;
   }
   log(request, response, sent);
-  co_return keep_alive;
+  co_return keep_alive && !request.close_after;
 }
 
 asio::awaitable<bool> Session::send_complete(const Request& request, const Response& response, Sent& sent) {
@@ -386,7 +414,8 @@ asio::awaitable<bool> Session::send_complete(const Request& request, const Respo
     framing = Framing::kNone;
     body = {};
   }
-  const std::string head = response_head(response, framing, body.size(), request.keep_alive, request.http11);
+  const std::string head = response_head(response, framing, body.size(),
+                                         request.keep_alive && !request.close_after, request.http11);
   if (!co_await write(head, body, {}, sent)) co_return false;
   co_return request.keep_alive;
 }
@@ -396,7 +425,7 @@ asio::awaitable<bool> Session::send_stream(const Request& request, const Respons
   const Framing framing = !chunked         ? Framing::kLength
                           : request.http11 ? Framing::kChunked
                                            : Framing::kUntilClose;
-  const bool keep_alive = request.keep_alive && framing != Framing::kUntilClose;
+  const bool keep_alive = request.keep_alive && !request.close_after && framing != Framing::kUntilClose;
   std::string prefix = response_head(response, framing, response.stream.size, keep_alive, request.http11);
   piece_.resize(kPieceBytes);
   uint64_t offset = 0;
@@ -577,6 +606,25 @@ asio::awaitable<void> accept_connections(tcp::acceptor& acceptor, Contexts& cont
   }
 }
 
+// The HTTPS port: each connection's handshake, then its bytes relayed to the plain port.
+asio::awaitable<void> accept_tls_connections(tcp::acceptor& acceptor, Contexts& contexts, Shared& shared,
+                                             TlsFront& front, tcp::endpoint backend) {
+  asio::steady_timer backoff(acceptor.get_executor());
+  for (size_t next = 0;; next = (next + 1) % contexts.size()) {
+    tcp::socket socket(*contexts[next]);
+    error_code ec;
+    co_await acceptor.async_accept(socket, redirect(ec));
+    if (!acceptor.is_open() || ec == asio::error::operation_aborted) co_return;
+    if (ec) {
+      backoff.expires_after(std::chrono::milliseconds(10));
+      co_await backoff.async_wait(redirect(ec));
+      continue;
+    }
+    socket.set_option(tcp::no_delay(true), ec);
+    asio::co_spawn(*contexts[next], front.serve(std::move(socket), backend, shared.stats), report_failure);
+  }
+}
+
 asio::awaitable<void> flush_log_periodically(AccessLog& log) {
   asio::steady_timer timer(co_await asio::this_coro::executor);
   for (;;) {
@@ -606,6 +654,10 @@ tcp::endpoint listen_endpoint(const ServerOptions& options) {
 
 int serve(const ServerOptions& options) {
   if (options.threads < 1) throw UsageError("--threads must be at least 1");
+  if (options.tls_cert.empty() != options.tls_key.empty())
+    throw UsageError("--tls-cert and --tls-key go together: give both to serve HTTPS");
+  std::optional<TlsFront> front;
+  if (!options.tls_cert.empty()) front.emplace(options.tls_cert, options.tls_key);
   raise_open_files_limit();
   std::signal(SIGPIPE, SIG_IGN);
 
@@ -636,10 +688,26 @@ int serve(const ServerOptions& options) {
         local.address().is_v6() ? "[" + local.address().to_string() + "]" : local.address().to_string();
     std::cout << "listening on http://" << host << ':' << local.port() << std::endl;
 
+    tcp::acceptor tls_acceptor(*contexts[0]);
+    if (front) {
+      tls_acceptor.open(endpoint.protocol(), ec);
+      if (!ec) tls_acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+      if (!ec) tls_acceptor.bind({endpoint.address(), options.tls_port}, ec);
+      if (!ec) tls_acceptor.listen(asio::socket_base::max_listen_connections, ec);
+      if (ec)
+        throw UsageError("cannot listen on " + options.bind + ":" + std::to_string(options.tls_port) + ": " +
+                         ec.message() + " (pick another --tls-port, or --tls-port 0 for any free one)");
+      shared.https_port = tls_acceptor.local_endpoint().port();
+      std::cout << "listening on https://" << host << ':' << shared.https_port << std::endl;
+      asio::co_spawn(*contexts[0], accept_tls_connections(tls_acceptor, contexts, shared, *front, local),
+                     report_failure);
+    }
+
     asio::signal_set signals(*contexts[0], SIGINT, SIGTERM);
     signals.async_wait([&](const error_code&, int) {
       error_code ignored;
       acceptor.close(ignored);
+      tls_acceptor.close(ignored);
       for (auto& context : contexts) context->stop();
     });
     asio::co_spawn(*contexts[0], accept_connections(acceptor, contexts, shared), report_failure);

@@ -16,9 +16,14 @@ struct ServerOptions {
   Latency latency;       // added to every request but /__stats, /__hosts and /__reset-stats
   std::string log_path;  // one JSON line per answered request; empty: no log
   SiteOptions site;
+  // HTTPS beside HTTP when both are given: the certificate chain (PEM, leaf first) and its key.
+  std::string tls_cert;
+  std::string tls_key;
+  uint16_t tls_port = 0;  // 0: the kernel picks a free port
 };
 
-// Listens, prints "listening on http://ADDR:PORT" on stdout (flushed), and serves until SIGINT or
+// Listens, prints "listening on http://ADDR:PORT" on stdout (flushed), then with TLS a second line
+// "listening on https://ADDR:PORT", and serves until SIGINT or
 // SIGTERM; then closes every connection and returns 0. Raises this process's open-files soft limit
 // to the hard limit first. Throws crawl::UsageError when the options cannot be used (bad address,
 // port taken, log not writable).

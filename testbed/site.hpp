@@ -126,6 +126,17 @@
 //
 // The server may add a latency of its own to every request but /__stats, /__hosts and
 // /__reset-stats (latency_for()), on top of any /delay.
+//
+// ---- HTTPS (the server, not describe(): they depend on how it runs) ----
+//
+// With --tls-cert and --tls-key the server also listens for HTTPS (its own port, --tls-port):
+// each connection's TLS handshake is completed there and its bytes relayed to the plain port, so
+// every route above answers the same over HTTPS. /__stats adds tls_handshakes_full,
+// tls_handshakes_resumed and tls_handshakes_failed (a client that refused the certificate).
+//   /to-https/REST       on the plain port of a server with HTTPS: 301 to https://HOST:TLS_PORT/REST
+//                        (HOST: the request's Host without its port).
+//   /close/REST          serves /REST, then closes the connection (Connection: close): the next
+//                        request needs a new connection, and over TLS a new (or resumed) handshake.
 #pragma once
 
 #include <chrono>

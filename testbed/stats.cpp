@@ -46,6 +46,20 @@ void Stats::connection_closed() {
   connections_open_.fetch_sub(1, kRelaxed);
 }
 
+void Stats::count_handshake(Handshake outcome) {
+  switch (outcome) {
+    case Handshake::kFull:
+      tls_full_.fetch_add(1, kRelaxed);
+      break;
+    case Handshake::kResumed:
+      tls_resumed_.fetch_add(1, kRelaxed);
+      break;
+    case Handshake::kFailed:
+      tls_failed_.fetch_add(1, kRelaxed);
+      break;
+  }
+}
+
 std::string Stats::to_json() const {
   uint64_t requests = 0, bytes_sent = 0;
   uint64_t by_status[kStatuses] = {};
@@ -71,6 +85,9 @@ std::string Stats::to_json() const {
       {"connections_peak", connections_peak_.load(kRelaxed)},
       {"connections_total", connections_total_.load(kRelaxed)},
       {"bytes_sent", bytes_sent},
+      {"tls_handshakes_full", tls_full_.load(kRelaxed)},
+      {"tls_handshakes_resumed", tls_resumed_.load(kRelaxed)},
+      {"tls_handshakes_failed", tls_failed_.load(kRelaxed)},
   };
   return out.dump();
 }
@@ -84,6 +101,9 @@ void Stats::reset() {
     for (auto& c : s.by_route) c.store(0, kRelaxed);
   }
   connections_total_.store(0, kRelaxed);
+  tls_full_.store(0, kRelaxed);
+  tls_resumed_.store(0, kRelaxed);
+  tls_failed_.store(0, kRelaxed);
   connections_peak_.store(connections_open_.load(kRelaxed), kRelaxed);
 }
 

@@ -30,6 +30,10 @@ class Stats {
   // Any thread.
   void connection_opened();
   void connection_closed();
+  // A TLS handshake on the HTTPS port: completed in full, resumed from an earlier session, or failed
+  // (the client refused the certificate, or spoke no TLS).
+  enum class Handshake { kFull, kResumed, kFailed };
+  void count_handshake(Handshake outcome);
   std::string to_json() const;
   // Zeroes every counter but connections_open; the peak restarts from the connections open now.
   void reset();
@@ -50,6 +54,9 @@ class Stats {
   std::atomic<int64_t> connections_open_{0};
   std::atomic<int64_t> connections_peak_{0};
   std::atomic<uint64_t> connections_total_{0};
+  std::atomic<uint64_t> tls_full_{0};
+  std::atomic<uint64_t> tls_resumed_{0};
+  std::atomic<uint64_t> tls_failed_{0};
 };
 
 // Per-host counters, served at /__hosts. Each host has its own small lock, so that requests to

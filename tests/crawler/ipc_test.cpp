@@ -54,6 +54,7 @@ Page sample_page() {
       .dns_ms = 0.5, .connect_ms = 1.25, .tls_ms = 0, .ttfb_ms = 10.5, .total_ms = 12.75, .queue_ms = 3};
   r.worker = "p3.t1.f9";
   r.fetched_at = 1.7e9 + 0.123;
+  r.connections = {.opened = 2, .tls_full = 1, .tls_resumed = 1};
   p.body = std::string(1 << 20, 'x') + std::string("\0\xff", 2);
   p.body_kept = true;
   p.retry_after_s = 120;
@@ -91,6 +92,9 @@ void expect_same(const Page& a, const Page& b) {
   EXPECT_EQ(x.timings.queue_ms, y.timings.queue_ms);
   EXPECT_EQ(x.worker, y.worker);
   EXPECT_EQ(x.fetched_at, y.fetched_at);
+  EXPECT_EQ(x.connections.opened, y.connections.opened);
+  EXPECT_EQ(x.connections.tls_full, y.connections.tls_full);
+  EXPECT_EQ(x.connections.tls_resumed, y.connections.tls_resumed);
   EXPECT_EQ(a.body_kept, b.body_kept);
   EXPECT_EQ(a.retry_after_s, b.retry_after_s);
   EXPECT_EQ(a.seed_host, b.seed_host);

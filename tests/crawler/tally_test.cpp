@@ -51,6 +51,28 @@ TEST(Tally, CountsOkFailedAndSkippedByCategory) {
   EXPECT_EQ(t.failed(), 1);
 }
 
+TEST(Tally, CountsConnectionsPerHostAndHandshakes) {
+  Tally t;
+  auto page = [](std::string url, int opened, int full, int resumed) {
+    storage::PageRecord r;
+    r.url = std::move(url);
+    r.fetched_at = 1;
+    r.connections = {.opened = opened, .tls_full = full, .tls_resumed = resumed};
+    return r;
+  };
+  t.add(page("https://a.test/1", 1, 1, 0));
+  t.add(page("https://a.test/2", 0, 0, 0));  // on the connection of the first
+  t.add(page("https://a.test/3?x", 1, 0, 1));
+  t.add(page("https://a.test:8443/", 1, 1, 0));  // another port: another origin
+  t.add(page("http://user@b.test", 2, 0, 0));
+  auto s = t.snapshot();
+  EXPECT_EQ(s.connections, 5);
+  EXPECT_EQ(s.tls_full, 2);
+  EXPECT_EQ(s.tls_resumed, 1);
+  EXPECT_EQ(s.connected_hosts, 3);
+  EXPECT_EQ(s.max_host_connections, 2);
+}
+
 // Times are given, not measured: 99 pages done within 2 s, one that took until 90 s.
 TEST(Tally, TailTellsTheFewLatePagesFromTheRest) {
   Tally t;

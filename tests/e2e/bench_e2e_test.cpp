@@ -189,7 +189,7 @@ TEST(Bench, ComparesModesOnItsOwnTestbedAndStoresEveryRun) {
   EXPECT_EQ(header,
             (std::vector<std::string>{"mode", "c", "layout", "runs", "wall_s", "wall_range", "pages/s",
                                       "pages/s_range", "vs_best", "user_s", "sys_s", "peak_mb", "vol_ctx",
-                                      "invol_ctx", "p50_ms", "p99_ms", "failed", "note"}));
+                                      "invol_ctx", "p50_ms", "p99_ms", "conn/host", "failed", "note"}));
   const std::vector<std::pair<std::string, std::string>> expected_rows = {
       {"fiber", "2"},  {"fiber", "3"},  {"fiber", "8"},  {"thread", "2"}, {"thread", "3"},
       {"thread", "8"}, {"hybrid", "2"}, {"hybrid", "3"}, {"hybrid", "8"}};
@@ -209,7 +209,10 @@ TEST(Bench, ComparesModesOnItsOwnTestbedAndStoresEveryRun) {
     EXPECT_EQ(fields[3], "2");
     best_ratio = std::min(best_ratio, std::stod(fields[8]));
     EXPECT_GE(std::stod(fields[8]), 1.0);
-    EXPECT_EQ(fields[16], "0");  // failed pages
+    EXPECT_EQ(fields[17], "0");  // failed pages
+    // One plain HTTP/1.1 host: a connection per fetch in flight at most, at least one.
+    EXPECT_GE(std::stod(fields[16]), 1.0);
+    EXPECT_LE(std::stod(fields[16]), std::stod(expected_rows[i].second));
   }
   EXPECT_EQ(best_ratio, 1.0);
   EXPECT_EQ(lines[12], "(9 rows)");
@@ -238,10 +241,11 @@ TEST(Bench, ComparesModesOnItsOwnTestbedAndStoresEveryRun) {
     SCOPED_TRACE(csv_lines[i]);
     const std::string mode = row[column("mode")], c = row[column("concurrency")];
     const std::string where = "from runs where mode = '" + mode + "' and concurrency = " + c;
-    std::vector<double> walls, rss;
-    for (auto& run : query_rows(db, "select wall_s, peak_rss_kb " + where)) {
+    std::vector<double> walls, rss, per_host;
+    for (auto& run : query_rows(db, "select wall_s, peak_rss_kb, connections, connected_hosts " + where)) {
       walls.push_back(std::stod(*run.at("wall_s")));
       rss.push_back(std::stod(*run.at("peak_rss_kb")));
+      per_host.push_back(std::stod(*run.at("connections")) / std::stod(*run.at("connected_hosts")));
     }
     if (mode == "hybrid" && c == "3") {
       EXPECT_TRUE(walls.empty());
@@ -256,6 +260,7 @@ TEST(Bench, ComparesModesOnItsOwnTestbedAndStoresEveryRun) {
     EXPECT_NEAR(std::stod(row[column("wall_max_s")]), *std::max_element(walls.begin(), walls.end()),
                 0.0005 + 1e-9);
     EXPECT_NEAR(std::stod(row[column("peak_rss_mb")]), median(rss) / 1024, 0.05 + 1e-9);
+    EXPECT_NEAR(std::stod(row[column("connections_per_host")]), median(per_host), 0.005 + 1e-9);
     EXPECT_EQ(row[column("urls")], "50");
   }
 

@@ -27,7 +27,7 @@ TEST(Database, CreatesTheSchemaInANewFile) {
   { Database db = Database::open(path); }
 
   EXPECT_EQ(test::query_int(path, "PRAGMA user_version"), latest_schema_version());
-  EXPECT_EQ(latest_schema_version(), 6);
+  EXPECT_EQ(latest_schema_version(), 7);
   auto journal = test::query_rows(path, "PRAGMA journal_mode");
   EXPECT_EQ(*journal.at(0)["journal_mode"], "wal");
 
@@ -40,6 +40,9 @@ TEST(Database, CreatesTheSchemaInANewFile) {
         "bytes_wire",  "bytes_body",    "pages_per_s",     "p50_ms",         "p90_ms",    "p99_ms",
         "version",     "command_line",  "bench_id",        "host",           "pid",       "process_start",
         "settings",    "sessions"})
+    EXPECT_TRUE(runs.count(column)) << column;
+  for (const char* column :
+       {"connections", "tls_full", "tls_resumed", "connected_hosts", "max_host_connections"})
     EXPECT_TRUE(runs.count(column)) << column;
   EXPECT_EQ(column_names(path, "run_sources"),
             (std::set<std::string>{"run_id", "position", "source", "lines_read", "bytes_read", "size",
@@ -125,12 +128,17 @@ TEST(Database, MigratesVersionOneToTheBenchTables) {
         "ALTER TABLE runs DROP COLUMN host; ALTER TABLE runs DROP COLUMN pid; "
         "ALTER TABLE runs DROP COLUMN process_start; ALTER TABLE runs DROP COLUMN settings; "
         "ALTER TABLE runs DROP COLUMN sessions; DROP TABLE frontier; DROP TABLE frontier_links; "
-        "DROP TABLE run_sessions; PRAGMA user_version = 1");
+        "DROP TABLE run_sessions; ALTER TABLE runs DROP COLUMN connections; "
+        "ALTER TABLE runs DROP COLUMN tls_full; ALTER TABLE runs DROP COLUMN tls_resumed; "
+        "ALTER TABLE runs DROP COLUMN connected_hosts; ALTER TABLE runs DROP COLUMN max_host_connections; "
+        "PRAGMA user_version = 1");
   }
   Database db = Database::open(path);
-  EXPECT_EQ(db.schema_version(), 6);
+  EXPECT_EQ(db.schema_version(), 7);
   EXPECT_EQ(test::query_int(path, "SELECT sessions FROM runs"), 1);
   EXPECT_EQ(test::query_int(path, "SELECT count(*) FROM frontier"), 0);
+  // A run from before version 7 did not count its connections: NULL, not 0.
+  EXPECT_EQ(test::query_rows(path, "SELECT connections, tls_full FROM runs")[0].at("tls_full"), std::nullopt);
   EXPECT_EQ(test::query_int(path, "SELECT count(*) FROM run_sources"), 0);
   EXPECT_EQ(test::query_rows(path, "SELECT host, pid FROM runs")[0].at("host"), std::nullopt);
   EXPECT_EQ(test::query_int(path, "SELECT count(*) FROM runs"), 1);

@@ -191,7 +191,12 @@ TEST(ResultWriter, TheRunRowIsRunningUntilFinishRecordsTheStats) {
                  .pages_per_s = 100,
                  .p50_ms = 5,
                  .p90_ms = 9,
-                 .p99_ms = 20};
+                 .p99_ms = 20,
+                 .connections = 7,
+                 .tls_full = 3,
+                 .tls_resumed = 4,
+                 .connected_hosts = 2,
+                 .max_host_connections = 5};
   writer->finish(stats);
   writer->finish(RunStats{.status = "completed"});  // idempotent: the first call wins
 
@@ -215,6 +220,11 @@ TEST(ResultWriter, TheRunRowIsRunningUntilFinishRecordsTheStats) {
   EXPECT_EQ(str(run["p50_ms"]), "5.0");
   EXPECT_EQ(str(run["p90_ms"]), "9.0");
   EXPECT_EQ(str(run["p99_ms"]), "20.0");
+  EXPECT_EQ(str(run["connections"]), "7");
+  EXPECT_EQ(str(run["tls_full"]), "3");
+  EXPECT_EQ(str(run["tls_resumed"]), "4");
+  EXPECT_EQ(str(run["connected_hosts"]), "2");
+  EXPECT_EQ(str(run["max_host_connections"]), "5");
 }
 
 TEST(ResultWriter, EachOpenIsANewRun) {

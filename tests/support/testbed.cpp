@@ -22,6 +22,7 @@ size_t append_to_string(char* data, size_t size, size_t count, void* target) noe
 }
 
 constexpr std::string_view kListeningPrefix = "listening on http://127.0.0.1:";
+constexpr std::string_view kListeningHttpsPrefix = "listening on https://127.0.0.1:";
 
 }  // namespace
 
@@ -105,6 +106,22 @@ Testbed Testbed::start(std::vector<std::string> extra_args) {
     throw std::runtime_error("crawl testbed did not report 'listening on' within 10 s (got '" + line + "')");
   const int port = std::stoi(line.substr(kListeningPrefix.size()));
   return Testbed(std::move(child), static_cast<uint16_t>(port));
+}
+
+Testbed Testbed::start_https(const std::string& cert_file, const std::string& key_file,
+                             std::vector<std::string> extra_args) {
+  extra_args.insert(extra_args.end(), {"--tls-cert", cert_file, "--tls-key", key_file});
+  Testbed testbed = start(std::move(extra_args));
+  std::string line;
+  if (!testbed.child_->read_line(line, std::chrono::seconds(10)) || !line.starts_with(kListeningHttpsPrefix))
+    throw std::runtime_error("crawl testbed did not report 'listening on https' within 10 s (got '" + line +
+                             "')");
+  testbed.https_port_ = static_cast<uint16_t>(std::stoi(line.substr(kListeningHttpsPrefix.size())));
+  return testbed;
+}
+
+std::string Testbed::https_url(std::string_view path, std::string_view host) const {
+  return "https://" + std::string(host) + ":" + std::to_string(https_port_) + std::string(path);
 }
 
 Testbed::~Testbed() {

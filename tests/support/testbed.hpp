@@ -61,6 +61,9 @@ class Testbed {
   // Starts the server and waits for its "listening on" line; throws std::runtime_error if it does
   // not come within 10 s.
   static Testbed start(std::vector<std::string> extra_args = {});
+  // The same, also serving HTTPS with this certificate chain and key (--tls-cert, --tls-key).
+  static Testbed start_https(const std::string& cert_file, const std::string& key_file,
+                             std::vector<std::string> extra_args = {});
   Testbed(Testbed&&) noexcept = default;
   Testbed& operator=(Testbed&&) = delete;
   ~Testbed();
@@ -68,6 +71,9 @@ class Testbed {
   std::string base_url() const;  // "http://127.0.0.1:PORT"
   uint16_t port() const { return port_; }
   std::string url(std::string_view path) const { return base_url() + std::string(path); }
+  uint16_t https_port() const { return https_port_; }
+  // "https://localhost:HTTPS_PORT" + path (or another host name that resolves to loopback).
+  std::string https_url(std::string_view path, std::string_view host = "localhost") const;
   // The URL of `path` on a named host of the multi-host site ("h3.localhost", "w1.h3.localhost"),
   // which libcurl resolves to loopback, on this testbed's port.
   std::string host_url(std::string_view host, std::string_view path) const;
@@ -84,6 +90,7 @@ class Testbed {
 
   std::unique_ptr<Child> child_;
   uint16_t port_ = 0;
+  uint16_t https_port_ = 0;
 };
 
 }  // namespace crawl::test
