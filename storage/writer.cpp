@@ -172,6 +172,23 @@ std::string column_text(sqlite3_stmt* statement, int column) {
   return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(statement, column))) : std::string();
 }
 
+// The run_sessions row of this process's session of the run.
+void open_session(const Database& database, int64_t run_id, int session, const RunConfig& config,
+                  const std::string& started_at) {
+  Statement insert = database.prepare(kInsertSession);
+  Binder(insert.get())
+      .integer(run_id)
+      .integer(session)
+      .text(started_at)
+      .text(config.mode)
+      .integer(config.concurrency)
+      .text_or_null(config.host)
+      .integer_or_null(config.pid)
+      .text_or_null(config.process_start)
+      .text(config.command_line);
+  run_to_done(database, insert.get());
+}
+
 // In the transaction that takes up a run: checks that it may be resumed, makes it this process's,
 // turns its `interrupted` rows back into frontier entries and opens a session. Returns the session.
 int take_up_run(const Database& database, int64_t run_id, const RunConfig& config,
@@ -228,18 +245,7 @@ FROM pages WHERE run_id = ? AND error = 'interrupted' AND url IS NOT NULL
       database.prepare("UPDATE run_sessions SET status = 'crashed' WHERE run_id = ? AND status = 'running'");
   Binder(ended.get()).integer(run_id);
   run_to_done(database, ended.get());
-  Statement open_session = database.prepare(kInsertSession);
-  Binder(open_session.get())
-      .integer(run_id)
-      .integer(session)
-      .text(started_at)
-      .text(config.mode)
-      .integer(config.concurrency)
-      .text_or_null(config.host)
-      .integer_or_null(config.pid)
-      .text_or_null(config.process_start)
-      .text(config.command_line);
-  run_to_done(database, open_session.get());
+  open_session(database, run_id, session, config, started_at);
   return session;
 }
 
@@ -409,18 +415,7 @@ std::unique_ptr<ResultWriter> ResultWriter::open(const WriterOptions& options, c
           b.null().null();
         run_to_done(database, insert_source.get());
       }
-      Statement open_session = database.prepare(kInsertSession);
-      Binder(open_session.get())
-          .integer(run_id)
-          .integer(session)
-          .text(started_at)
-          .text(config.mode)
-          .integer(config.concurrency)
-          .text_or_null(config.host)
-          .integer_or_null(config.pid)
-          .text_or_null(config.process_start)
-          .text(config.command_line);
-      run_to_done(database, open_session.get());
+      open_session(database, run_id, session, config, started_at);
     } else {
       session = take_up_run(database, run_id, config, started_at);
     }
