@@ -73,7 +73,7 @@ std::vector<Expected> mixed_list(const std::string& base) {
     list.push_back({.line = base + "/loop/" + std::to_string(i * 100), .error = "too_many_redirects"});
   for (int i = 0; i < 10; ++i)
     list.push_back(
-        {.line = base + "/slow/5000/4000?i=" + std::to_string(i), .error = "timeout", .title = "-"});
+        {.line = base + "/slow/30000/4000?i=" + std::to_string(i), .error = "timeout", .title = "-"});
   for (int i = 0; i < 10; ++i)
     list.push_back({.line = base + "/reset?i=" + std::to_string(i), .error = "reset", .status = 0});
   for (int i = 0; i < 5; ++i) {
