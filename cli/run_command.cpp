@@ -62,12 +62,12 @@ struct RunFlags {
 
 // The flags that decide what a run crawls: `crawl resume` takes them from the run and refuses them
 // on its command line. The others only change how it runs (layout, queues, timeouts, outputs).
-constexpr const char* kWhatFlags[] = {"--url",         "--no-parse", "--max-size",       "--max-redirects",
-                                      "--user-agent",  "--insecure", "--depth",          "--scope",
-                                      "--include",     "--exclude",  "--max-pages",      "--order",
-                                      "--store-links", "--per-host", "--delay",          "--jitter",
-                                      "--robots",      "--retries",  "--max-retry-wait", "--header",
-                                      "--proxy",       "--cookies",  "--bench-id"};
+constexpr const char* kWhatFlags[] = {
+    "--url",       "--no-parse", "--max-size",    "--max-redirects",  "--user-agent",
+    "--insecure",  "--depth",    "--scope",       "--include",        "--exclude",
+    "--max-pages", "--order",    "--store-links", "--per-host",       "--delay",
+    "--jitter",    "--robots",   "--retries",     "--max-retry-wait", "--header",
+    "--proxy",     "--cookies",  "--bench-id",    "--cacert",         "--capath"};
 
 std::string absolute_path(const std::string& name) {
   if (name == "-" || name.starts_with('/')) return name;
@@ -104,6 +104,8 @@ nlohmann::json settings_of(const RunFlags& f) {
           {"headers", f.headers},
           {"proxy", f.proxy},
           {"cookies", f.cookies},
+          {"cacert", f.cacert.empty() ? f.cacert : absolute_path(f.cacert)},
+          {"capath", f.capath.empty() ? f.capath : absolute_path(f.capath)},
           {"layout",
            {{"mode", f.mode},
             {"concurrency", f.concurrency ? nlohmann::json(*f.concurrency) : nlohmann::json()},
@@ -320,6 +322,8 @@ int resume(const RunFlags& given, const CLI::App& cmd, std::optional<int64_t> ru
     take(j, "headers", f.headers);
     take(j, "proxy", f.proxy);
     take(j, "cookies", f.cookies);
+    take(j, "cacert", f.cacert);
+    take(j, "capath", f.capath);
     const auto& layout = j.at("layout");
     // The layout is the run's unless given again; a new --mode brings its own defaults.
     if (cmd.count("--mode") == 0) {

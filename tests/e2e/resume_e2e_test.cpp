@@ -271,7 +271,9 @@ TEST(ResumeAfterStop, FlagsThatChangeWhatIsCrawledAreRefused) {
                                                {"--max-pages", "5"},
                                                {"--no-parse"},
                                                {"--retries", "0"},
-                                               {"--header", "X-A: b"}}) {
+                                               {"--header", "X-A: b"},
+                                               {"--cacert", "/etc/ssl/certs/ca-certificates.crt"},
+                                               {"--insecure"}}) {
     std::vector<std::string> args = {"resume", "--db", db};
     args.insert(args.end(), flag.begin(), flag.end());
     auto r = test::run_crawl(args);
