@@ -1,21 +1,9 @@
 #include "testbed/server.hpp"
 
-// Under sanitizers GCC 12 misreports Boost 1.74 code inlined into this file: asio's coroutine frames
-// freed by asio's own operator delete, and a boost::optional inside Beast's parser. Under TSan it
-// also warns that it cannot model the std::atomic_thread_fence in asio's headers.
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#if defined(__SANITIZE_THREAD__)
-#pragma GCC diagnostic ignored "-Wtsan"
-#endif
+#include "testbed/asio_warnings.hpp"
 
 #include <sys/resource.h>
 #include <sys/socket.h>
-
-// Boost 1.74's asio/awaitable.hpp uses std::exchange without including <utility>.
-#include <utility>
 
 #include <algorithm>
 #include <array>

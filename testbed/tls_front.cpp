@@ -1,18 +1,8 @@
 #include "testbed/tls_front.hpp"
 
-// Under sanitizers GCC 12 misreports Boost 1.74 code inlined here (see server.cpp).
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#if defined(__SANITIZE_THREAD__)
-#pragma GCC diagnostic ignored "-Wtsan"
-#endif
+#include "testbed/asio_warnings.hpp"
 
 #include <openssl/ssl.h>
-
-// Boost 1.74's asio/awaitable.hpp uses std::exchange without including <utility>.
-#include <utility>
 
 #include <array>
 #include <boost/asio/co_spawn.hpp>
