@@ -75,12 +75,19 @@ class Resume : public ::testing::TestWithParam<std::vector<std::string>> {
       const int code = child.stop(SIGKILL);
       if (code == 0) return sessions;  // it finished before the kill
       EXPECT_EQ(code, 128 + SIGKILL) << child.rest_of_output();
+      // The kill can land after the run was committed as completed and before the process exited;
+      // then there is nothing left to resume, as for a process that exited.
+      if (run_status(db) == "completed") return sessions;
     }
     auto last = test::run_crawl({"resume", "--db", db, "--no-progress"});
     ++sessions;
     EXPECT_EQ(last.exit_code, 0) << last.err << last.out;
     EXPECT_NE(last.out.find("completed"), std::string::npos) << last.out;
     return sessions;
+  }
+
+  static std::string run_status(const std::string& db) {
+    return value(query_rows(db, "select status from runs").at(0), "status");
   }
 
   static void wait_for_the_run(const std::string& db) {
@@ -222,6 +229,13 @@ TEST(ResumeAfterStop, CtrlCThenResumeFetchesWhatTheStopLeft) {
   EXPECT_EQ(query_int(db, "select count(*) from pages"), 200);
   const auto interrupted = query_int(db, "select count(*) from pages where error = 'interrupted'");
   EXPECT_GT(interrupted, 0);
+  // A fetch under way at the stop may still have been answered while the crawl was shutting down
+  // (the testbed logs it then): only those may be fetched again.
+  std::set<std::string> under_way;
+  for (const auto& row : query_rows(db, "select url from pages where error = 'interrupted'")) {
+    const std::string url = value(row, "url");
+    under_way.insert(url.substr(url.find("://") + 3));
+  }
   auto runs = test::run_crawl({"runs", "--db", db});
   EXPECT_NE(runs.out.find("interrupted"), std::string::npos) << runs.out;
 
@@ -238,7 +252,13 @@ TEST(ResumeAfterStop, CtrlCThenResumeFetchesWhatTheStopLeft) {
   EXPECT_EQ(query_int(db, "select count(*) from run_sessions where status = 'interrupted' and session = 1"),
             1);
   testbed.stop();
-  for (const auto& [url, n] : requests_by_url(dir.file("access.log"))) EXPECT_EQ(n, 1) << url;
+  for (const auto& [url, n] : requests_by_url(dir.file("access.log"))) {
+    if (under_way.contains(url)) {
+      EXPECT_LE(n, 2) << url;
+    } else {
+      EXPECT_EQ(n, 1) << url;
+    }
+  }
 }
 
 TEST(ResumeAfterStop, ResumingACompletedRunOrNoneSaysSoAndExits2) {
