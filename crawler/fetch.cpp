@@ -222,7 +222,8 @@ Transfer::Transfer(const FetchOptions& options, CURLSH* share, const std::atomic
   curl_easy_setopt(easy_, CURLOPT_AUTOREFERER, 1L);
   // Stops early when Content-Length announces too much; bodies without one are caught in on_body
   // (libcurl 7.88's limit alone does not cover them).
-  curl_easy_setopt(easy_, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(options_.max_body_bytes));
+  if (!options_.cut_at_max_body)
+    curl_easy_setopt(easy_, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(options_.max_body_bytes));
   if (options_.buffer_size > 0) curl_easy_setopt(easy_, CURLOPT_BUFFERSIZE, options_.buffer_size);
   if (share) curl_easy_setopt(easy_, CURLOPT_SHARE, share);
   // libcurl formats its User-Agent and Accept-Encoding headers anew for every request (an
@@ -268,6 +269,7 @@ void Transfer::begin(UrlTask&& task, std::string_view worker) {
   body_.clear();
   body_bytes_ = 0;
   too_large_ = false;
+  cut_ = false;
   out_of_memory_ = false;
   error_buffer_[0] = '\0';
   started_unix_ = seconds_since_epoch();
@@ -293,6 +295,19 @@ size_t Transfer::on_body(char* data, size_t size, size_t count, void* self) noex
   auto* t = static_cast<Transfer*>(self);
   const size_t n = size * count;
   t->body_bytes_ += static_cast<int64_t>(n);
+  if (t->body_bytes_ > t->options_.max_body_bytes && t->options_.cut_at_max_body) {
+    const auto fits = n - static_cast<size_t>(t->body_bytes_ - t->options_.max_body_bytes);
+    t->body_bytes_ = t->options_.max_body_bytes;
+    t->cut_ = true;
+    if (t->options_.keep_body) {
+      try {
+        t->body_.append(data, fits);
+      } catch (const std::bad_alloc&) {
+        t->out_of_memory_ = true;
+      }
+    }
+    return 0;  // the rest is not wanted: libcurl stops with CURLE_WRITE_ERROR, which finish() forgives
+  }
   if (t->body_bytes_ > t->options_.max_body_bytes) {
     t->too_large_ = true;
     return 0;  // makes libcurl stop with CURLE_WRITE_ERROR
@@ -318,7 +333,9 @@ Page Transfer::perform() {
 }
 
 Page Transfer::finish(int curl_code) {
-  const auto rc = static_cast<CURLcode>(curl_code);
+  // A body cut at the limit on purpose arrived as far as it was wanted.
+  const auto rc =
+      cut_ && !out_of_memory_ && curl_code == CURLE_WRITE_ERROR ? CURLE_OK : static_cast<CURLcode>(curl_code);
   Page page;
   auto& r = page.record;
   r.seq = task_.seq;

@@ -28,6 +28,9 @@ struct FetchOptions {
   int max_redirects = 10;
   std::string user_agent = std::string("crawl/") + CRAWL_VERSION;
   bool keep_body = true;  // false: bodies are counted as they arrive, never stored (--no-parse)
+  // A body over max_body_bytes is cut there and kept as if whole, instead of failing the fetch
+  // (robots.txt: RFC 9309 2.5 parses the first 500 KiB and ignores the rest).
+  bool cut_at_max_body = false;
   bool verify_tls = true;
   TrustOptions trust;  // --cacert, --capath
   // libcurl's receive buffer per transfer; smaller saves memory with thousands in flight.
@@ -125,6 +128,7 @@ class Transfer {
   std::string body_;
   int64_t body_bytes_ = 0;
   bool too_large_ = false;
+  bool cut_ = false;  // cut_at_max_body: the body was cut at the limit
   bool out_of_memory_ = false;
   double started_unix_ = 0;
   HandshakeCount handshakes_;  // made by the transfer begun last

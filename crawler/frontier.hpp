@@ -1,68 +1,28 @@
-// The frontier: every URL to fetch passes through it on its way to the producers. It removes
-// duplicates, follows links (depth, scope, include/exclude, --max-pages, breadth- or depth-first),
-// keeps each host to its politeness limits (fetches in flight, delay between starts, robots.txt,
-// back-off when it keeps failing), and schedules retries of transient failures. It runs on a
+// The frontier: every URL to fetch passes through it on its way to the producers. It runs on a
 // thread of its own; readers, producers and consumers hand it work through short, non-blocking
-// calls. Internal to crawler/.
+// calls, and it puts together the policies in crawler/frontier/: duplicates (urls::SeenSet),
+// breadth-first levels and --max-pages (LevelGate), each host's turn, limits, delay and back-off
+// (HostRing), retries (RetryPolicy), robots.txt (RobotsFetcher), and where its state outlives the
+// process (FrontierStore). The consumers choose the links to follow (LinkFilter). Internal to
+// crawler/.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
-#include <optional>
-#include <regex>
 #include <string>
 #include <vector>
 
 #include "crawler/channel.hpp"
 #include "crawler/fetch.hpp"
-#include "crawler/frontier_log.hpp"
+#include "crawler/frontier/link_filter.hpp"
+#include "crawler/frontier/options.hpp"
+#include "crawler/frontier/store.hpp"
 #include "crawler/task_router.hpp"
 #include "storage/records.hpp"
 
 namespace crawl {
-
-enum class Scope { host, domain, any };
-
-struct FollowOptions {
-  int max_depth = 0;  // 0: fetch the list only
-  Scope scope = Scope::host;
-  std::vector<std::string> include;  // ECMAScript regexes searched in the normalised URL
-  std::vector<std::string> exclude;
-  int64_t max_pages = 0;  // URLs fetched in all (seeds included); 0: no limit
-  bool depth_first = false;
-  bool store_links = false;
-};
-
-struct PolitenessOptions {
-  int per_host = -1;  // fetches in flight per host; 0 no cap; -1: 8 when following links, else none
-  std::chrono::milliseconds delay{0};   // between the starts of two fetches to one host
-  std::chrono::milliseconds jitter{0};  // up to this much added at random to each delay
-  std::optional<bool> robots;           // unset: obeyed when following links only
-  int retries = 2;                      // further attempts after a transient failure
-  std::chrono::milliseconds max_retry_wait{60'000};
-  std::chrono::milliseconds retry_base{500};  // first back-off; doubles with each attempt
-};
-
-// Which links of a page the crawl follows; used by the consumers, so the regexes are compiled once.
-class LinkFilter {
- public:
-  explicit LinkFilter(const FollowOptions& options);  // throws UsageError for a bad regex
-  // Resolves each href against the page (and its <base href>), keeps http(s) URLs within scope of
-  // `seed_host` and the include/exclude patterns. Normalised, fragments dropped, duplicates removed.
-  std::vector<std::string> follow(const std::string& page_url, const std::string& base_href,
-                                  const std::vector<std::string>& hrefs, const std::string& seed_host) const;
-  // Every http(s) link of the page, resolved (for --store-links).
-  static std::vector<std::string> resolve_all(const std::string& page_url, const std::string& base_href,
-                                              const std::vector<std::string>& hrefs);
-  // Whether a URL (a seed) passes --include/--exclude.
-  bool wanted(const std::string& url) const;
-
- private:
-  Scope scope_;
-  std::vector<std::regex> include_, exclude_;
-};
 
 struct FrontierStats {
   int64_t retries = 0;         // fetches done again
@@ -79,10 +39,10 @@ class Frontier final : public StartListener {
   // without blocking (without per-host rules, a small reserve of tasks waits there so no producer
   // idles).
   // `next_seq` numbers the links it takes in, after the lines of the lists.
-  // `log`, when given, hears of every URL taken in that must outlive the process (see FrontierLog).
+  // `store`, when given, keeps every URL taken in that must outlive the process (FrontierStore).
   Frontier(const FollowOptions& follow, const PolitenessOptions& politeness, const FetchOptions& fetch,
            int concurrency, size_t batch, TaskSink& tasks, PageChannel& pages, const std::atomic<bool>& stop,
-           std::atomic<int64_t>& next_seq, FrontierLog* log = nullptr);
+           std::atomic<int64_t>& next_seq, FrontierStore* store = nullptr);
   ~Frontier();
   Frontier(const Frontier&) = delete;
   Frontier& operator=(const Frontier&) = delete;
@@ -93,7 +53,7 @@ class Frontier final : public StartListener {
   // taken in until window_read() (or seeds_done()): the lines of the lists that an earlier session
   // had read must be back in the crawl first, as they were then, for each URL to get its
   // breadth-first depth.
-  void restore(storage::ResumeState& state, bool hold_links);
+  void restore(storage::ResumeState&& state, bool hold_links);
 
   // ---- the reader thread ----
   // A resumed run: every line an earlier session had read has been handed in again.
@@ -103,7 +63,9 @@ class Frontier final : public StartListener {
   void seeds_done();
 
   // ---- producers, after each fetch (any thread or fiber; never blocks for long) ----
-  // False when the page failed transiently and will be fetched again: the caller drops it.
+  // False when the page failed transiently and will be fetched again: the caller drops it. Whether
+  // it is retried is RetryPolicy's answer, given without a lock; when, and what it does to the
+  // host, the frontier's thread decides.
   bool fetched(const Page& page);
   // The task's request went out (the tasks with UrlTask::report_start, when a host has a --delay
   // or a Crawl-delay): the host's next fetch may start `delay` after `at`, and not before.

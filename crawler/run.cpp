@@ -116,10 +116,14 @@ UrlTask task_from(urls::UrlLine&& line) {
   return t;
 }
 
-// Records the frontier's entries through the writer, in order with the rows.
-class StoreLog final : public FrontierLog {
+// The frontier's state in the crawl database: entries go through the writer, in order with the
+// rows (so each commits with the rows before it); what an earlier session left was read when the
+// writer opened the run, in the same transaction that took the run up.
+class SqliteFrontierStore final : public FrontierStore {
  public:
-  explicit StoreLog(storage::ResultWriter& writer) : writer_(writer) {}
+  SqliteFrontierStore(storage::ResultWriter& writer, storage::ResumeState&& saved)
+      : writer_(writer), saved_(std::move(saved)) {}
+  storage::ResumeState load() override { return std::exchange(saved_, {}); }
   void pending(const UrlTask& t, int attempts_made, double not_before) override {
     writer_.submit(storage::PendingUrl{.seq = t.seq,
                                        .source = t.source,
@@ -136,6 +140,7 @@ class StoreLog final : public FrontierLog {
 
  private:
   storage::ResultWriter& writer_;
+  storage::ResumeState saved_;
 };
 
 std::string_view trimmed(std::string_view s) {
@@ -207,11 +212,11 @@ class Rereading {
 // the frontier in batches that double from `batch` to kSeedBatch (each batch may wake it, and the
 // first URLs should start fetching at once).
 // Each line of a list that can be read again is noted in `ledger` (the writer then records how far
-// the list is done); a line of one that cannot (stdin) goes to `log` as a frontier entry before the
-// frontier sees it.
+// the list is done); a line of one that cannot (stdin) goes to the frontier's store as a frontier entry in
+// `store` before the frontier sees it.
 void read_sources(urls::UrlReader& reader, Frontier& frontier, PageChannel& pages, const LinkFilter& filter,
                   const std::atomic<bool>& stop, size_t batch, std::atomic<int64_t>& next_seq,
-                  storage::SourceLedger& ledger, FrontierLog& log, Rereading& rereading) {
+                  storage::SourceLedger& ledger, FrontierStore& store, Rereading& rereading) {
   constexpr size_t kSeedBatch = 256;
   // Lines read whose list mark cannot move yet, because a line before them is still under way
   // (about 40 bytes each): a URL that waits long (a slow host, a --delay) holds reading back
@@ -265,7 +270,7 @@ void read_sources(urls::UrlReader& reader, Frontier& frontier, PageChannel& page
     } else {
       if (!rereadable) {
         task.seed_host = urls::host_of(task.url);
-        log.pending(task, 0, 0);
+        store.pending(task, 0, 0);
       }
       seeds.push_back(std::move(task));
     }
@@ -639,13 +644,10 @@ RunSummary run_crawl(const RunOptions& options) {
     sink = &channel_sink.emplace(tasks);
 
   std::atomic<int64_t> next_seq{resume.next_seq};
-  StoreLog store_log(*writer);
+  SqliteFrontierStore store(*writer, std::move(resume));
   Frontier frontier(options.follow, options.politeness, fetch, layout.concurrency(), batch, *sink, pages,
-                    stop, next_seq, &store_log);
-  if (options.resume_run != 0) {
-    frontier.restore(resume, !rereading.empty_window());
-    resume = storage::ResumeState{};  // what it held is in the frontier now
-  }
+                    stop, next_seq, &store);
+  if (options.resume_run != 0) frontier.restore(store.load(), !rereading.empty_window());
   Wakers wakers;
   wakers.add([&frontier] { frontier.wake(); });
   wakers.add([&reader] { reader->interrupt(); });
@@ -663,7 +665,7 @@ RunSummary run_crawl(const RunOptions& options) {
 
   std::thread reader_thread([&] {
     name_this_thread("crawl-reader");
-    read_sources(*reader, frontier, pages, link_filter, stop, batch, next_seq, ledger, store_log, rereading);
+    read_sources(*reader, frontier, pages, link_filter, stop, batch, next_seq, ledger, store, rereading);
   });
   std::thread frontier_thread([&] {
     name_this_thread("crawl-frontier");

@@ -1,0 +1,82 @@
+#include "crawler/frontier/robots_fetcher.hpp"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+
+#include "crawler/errors.hpp"
+
+namespace crawl {
+
+urls::Robots robots_from(const Page& page, std::string_view user_agent) {
+  const auto& r = page.record;
+  if (r.error.empty() && r.status >= 200 && r.status < 300) return urls::Robots::parse(page.body, user_agent);
+  // 2.3.1.3: unavailable, crawl without restrictions. A redirect that is not followed to its end
+  // (a loop, a chain over five) counts as unavailable too.
+  if (r.error == category::kHttp4xx || r.error == category::kRedirects ||
+      (r.error.empty() && r.status >= 300 && r.status < 400))
+    return urls::Robots::allow_all();
+  // 2.3.1.4: 5xx or unreachable: assume complete disallow.
+  return urls::Robots::disallow_all();
+}
+
+struct RobotsFetcher::Fetch final : StartListener {
+  Fetch(const FetchOptions& options, const std::atomic<bool>& stop, std::string o)
+      : transfer(options, nullptr, &stop, this),
+        origin(std::move(o)),
+        sent_at(std::chrono::steady_clock::now()) {}
+  void started(int64_t, TimePoint at) noexcept override { sent_at = at; }
+  Transfer transfer;
+  std::string origin;
+  TimePoint sent_at;
+};
+
+RobotsFetcher::RobotsFetcher(const FetchOptions& options, const std::atomic<bool>& stop)
+    : options_(options), stop_(stop), multi_(curl_multi_init()) {
+  if (!multi_) throw std::bad_alloc();
+  options_.keep_body = true;  // even with --no-parse
+  options_.max_body_bytes = kMaxRobotsBytes;
+  options_.cut_at_max_body = true;
+  options_.max_redirects = 5;  // RFC 9309 2.3.1.2: at least five
+}
+
+RobotsFetcher::~RobotsFetcher() {
+  for (auto& [easy, fetch] : fetches_) curl_multi_remove_handle(multi_, easy);
+  fetches_.clear();
+  curl_multi_cleanup(multi_);
+}
+
+void RobotsFetcher::fetch(const std::string& origin) {
+  auto f = std::make_unique<Fetch>(options_, stop_, origin);
+  f->transfer.begin(UrlTask{.url = origin + "/robots.txt", .report_start = true}, "robots");
+  CURL* easy = f->transfer.easy();
+  if (curl_multi_add_handle(multi_, easy) != CURLM_OK) throw std::bad_alloc();
+  fetches_.emplace(easy, std::move(f));
+}
+
+std::vector<RobotsFetcher::Known> RobotsFetcher::poll(std::chrono::milliseconds timeout) {
+  int numfds = 0;
+  curl_multi_poll(multi_, nullptr, 0, static_cast<int>(std::max<int64_t>(timeout.count(), 0)), &numfds);
+  int running = 0;
+  curl_multi_perform(multi_, &running);
+  std::vector<Known> known;
+  int left = 0;
+  while (CURLMsg* m = curl_multi_info_read(multi_, &left)) {
+    if (m->msg != CURLMSG_DONE) continue;
+    auto it = fetches_.find(m->easy_handle);
+    if (it == fetches_.end()) continue;
+    const CURLcode rc = m->data.result;  // read before the handle is removed: m is then gone
+    Fetch& f = *it->second;
+    curl_multi_remove_handle(multi_, it->first);
+    const Page page = f.transfer.finish(rc);
+    known.push_back({std::move(f.origin), robots_from(page, options_.user_agent), f.sent_at});
+    fetches_.erase(it);
+  }
+  return known;
+}
+
+void RobotsFetcher::wake() {
+  curl_multi_wakeup(multi_);
+}
+
+}  // namespace crawl
