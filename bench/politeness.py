@@ -14,6 +14,8 @@ progress at once, and every URL has its row.
   bench/politeness.py --modes fiber,thread,process --repeat 5
   bench/politeness.py --control           # also each mode on the same number of URLs of one host
   bench/politeness.py --crawl OLD/build/crawl   # the same with another build (e.g. an older commit)
+  bench/politeness.py --baseline OLD/build/crawl --repeat 7
+                                          # this build and OLD's interleaved, with their ratio
 
 --control adds two crawls beside each: the same shuffled list with no per-host rule ("no cap": a
 plain list over many hosts), and the same number of URLs all on one host with no per-host rule
@@ -54,8 +56,11 @@ def main():
     ap.add_argument("--control", action="store_true", help="also crawl one host without politeness")
     ap.add_argument("--crawl", default=CRAWL, help="the crawl binary whose runs are measured (default: "
                     "build/crawl; the testbed is always build/crawl's), e.g. an older commit's build")
+    ap.add_argument("--baseline", help="another crawl binary run beside --crawl, interleaved, e.g. an older "
+                    "commit's build; the table adds the ratio of the two medians")
     a = ap.parse_args()
-    for exe in (CRAWL, a.crawl):
+    builds = [("this", a.crawl)] + ([("baseline", a.baseline)] if a.baseline else [])
+    for exe in [CRAWL] + [b for _, b in builds]:
         if not os.path.exists(exe):
             sys.exit(f"{exe} is missing: build first")
     tmp = tempfile.mkdtemp(prefix="crawl-politeness-")
@@ -76,20 +81,22 @@ def main():
     one_host_file = os.path.join(tmp, "one-host.txt")
     with open(one_host_file, "w") as f:
         f.write("".join(f"http://127.0.0.1:{port}/page/{n}\n" for n in range(total)))
-    variants = [(mode, int(c), kind) for c in a.c.split(",") for mode in a.modes.split(",")
-                for kind in (["polite", "no cap", "one host"] if a.control else ["polite"])]
+    variants = [(mode, int(c), kind, build) for c in a.c.split(",") for mode in a.modes.split(",")
+                for kind in (["polite", "no cap", "one host"] if a.control else ["polite"])
+                for build, _ in builds]
+    binary = dict(builds)
     results = {v: [] for v in variants}
     try:
         for rep in range(a.repeat):
-            for mode, c, kind in variants:
+            for mode, c, kind, build in variants:
                 urllib.request.urlopen(f"http://127.0.0.1:{port}/__reset-stats").read()
-                db = os.path.join(tmp, f"{mode}-{c}-{kind.replace(' ', '-')}.db")
+                db = os.path.join(tmp, f"{mode}-{c}-{kind.replace(' ', '-')}-{build}.db")
                 if kind == "polite":
-                    args = [a.crawl, "run", list_file, "--mode", mode, "--per-host", str(a.per_host)]
+                    args = [binary[build], "run", list_file, "--mode", mode, "--per-host", str(a.per_host)]
                 elif kind == "no cap":
-                    args = [a.crawl, "run", list_file, "--mode", mode]
+                    args = [binary[build], "run", list_file, "--mode", mode]
                 else:
-                    args = [a.crawl, "run", one_host_file, "--mode", mode]
+                    args = [binary[build], "run", one_host_file, "--mode", mode]
                 args += ["--no-parse", "--db", db, "--no-progress"]
                 if mode == "hybrid":
                     args += ["--threads", "2", "--fibers", str(c // 2)]
@@ -106,25 +113,29 @@ def main():
                 stats = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/__stats").read())
                 if ok != total or (kind == "polite" and peak > a.per_host):
                     sys.exit(f"{mode} -c {c}: {ok} of {total} ok, peak per host {peak} > {a.per_host}")
-                results[(mode, c, kind)].append((wall, peak, stats["connections_total"]))
-                print(f"  rep {rep + 1} {mode:8s} -c {c:4d} {kind:8s}: {wall:6.3f} s, peak per host {peak}",
+                results[(mode, c, kind, build)].append((wall, peak, stats["connections_total"]))
+                print(f"  rep {rep + 1} {build:8s} {mode:8s} -c {c:4d} {kind:8s}: {wall:6.3f} s, peak per host {peak}",
                       file=sys.stderr)
     finally:
         testbed.terminate()
         testbed.wait()
     print(f"\n{total} URLs ({a.hosts} hosts x {a.pages} pages, shuffled), {a.latency_ms} ms latency, "
           f"--per-host {a.per_host}, {a.repeat} interleaved repeats, {time.strftime('%Y-%m-%d')}")
-    print(f"{'mode':8s} {'-c':>5s} {'list':8s} {'ideal s':>8s} {'median s':>9s} {'min-max':>13s} {'ratio':>6s} "
-          f"{'peak/host':>9s} {'conns':>6s}")
-    for (mode, c, kind), runs in results.items():
+    print(f"{'build':8s} {'mode':8s} {'-c':>5s} {'list':8s} {'ideal s':>8s} {'median s':>9s} {'min-max':>13s} "
+          f"{'ratio':>6s} {'peak/host':>9s} {'conns':>6s} {'/base':>6s}")
+    for (mode, c, kind, build), runs in results.items():
         walls = [w for w, _, _ in runs]
         in_flight = min(c, a.hosts * a.per_host) if kind == "polite" else c
         ideal = total / in_flight * a.latency_ms / 1000
         med = statistics.median(walls)
         peak = max(p for _, p, _ in runs)
         conns = statistics.median(n for _, _, n in runs)
-        print(f"{mode:8s} {c:5d} {kind:8s} {ideal:8.3f} {med:9.3f} {min(walls):6.3f}-{max(walls):<6.3f} "
-              f"{med / ideal:6.3f} {peak if kind == 'polite' else '-':>9} {conns:6.0f}")
+        vs_base = "-"
+        if a.baseline:
+            base = statistics.median(w for w, _, _ in results[(mode, c, kind, "baseline")])
+            vs_base = f"{med / base:.3f}"
+        print(f"{build:8s} {mode:8s} {c:5d} {kind:8s} {ideal:8.3f} {med:9.3f} {min(walls):6.3f}-{max(walls):<6.3f} "
+              f"{med / ideal:6.3f} {peak if kind == 'polite' else '-':>9} {conns:6.0f} {vs_base:>6s}")
 
 
 if __name__ == "__main__":
