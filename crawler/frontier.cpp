@@ -131,7 +131,7 @@ struct Frontier::State {
         // The reserve covers the completions between two looks of the frontier; more would only
         // hold memory (10,000 tasks waiting at -c 10000).
         release_limit(strict ? c : c + kReserve),
-        robots(fo, s),
+        robots(fo, s, time),
         ring(ring_rules(f, p, robots_on), time),
         gate(f.max_depth, f.max_pages),
         batch(std::max<size_t>(b, 1)) {
@@ -213,6 +213,7 @@ struct Frontier::State {
     gate.opened(task.depth);
     if (!is_seed) {
       if (store) store->pending(task, 0, 0);
+      std::lock_guard lock(mutex);
       ++stats.discovered;
     }
     ring.push(h, std::move(task), !is_seed && follow.depth_first);

@@ -92,8 +92,8 @@ void HostRing::own_request_done(Host& h, TimePoint sent_at, milliseconds delay) 
   h.next_start = std::max(h.next_start, sent_at + h.gap);
   h.may_start = true;
   --h.in_flight;
-  // Whatever the ring thought of it while it waited, it is looked at afresh.
-  h.scheduled = false;
+  // A host still in the ring keeps its place there; one that was taken off it while it waited
+  // (dispatch passes over a host that may not start yet) goes back.
   schedule(h);
 }
 

@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 
 #include <algorithm>
+#include <cctype>
 
 #include "crawler/errors.hpp"
 
@@ -20,19 +21,37 @@ urls::Robots robots_from(const Page& page, std::string_view user_agent) {
   return urls::Robots::disallow_all();
 }
 
+std::string user_agent_sent(const std::vector<std::string>& headers, std::string_view fallback) {
+  constexpr std::string_view kName = "user-agent:";
+  std::string found(fallback);
+  for (const auto& h : headers) {
+    if (h.size() < kName.size()) continue;
+    bool same = true;
+    for (size_t i = 0; i < kName.size() && same; ++i)
+      same = static_cast<char>(std::tolower(static_cast<unsigned char>(h[i]))) == kName[i];
+    if (!same) continue;
+    const auto value = h.find_first_not_of(" \t", kName.size());
+    found = value == std::string::npos ? std::string() : h.substr(value);
+  }
+  return found;
+}
+
 struct RobotsFetcher::Fetch final : StartListener {
-  Fetch(const FetchOptions& options, const std::atomic<bool>& stop, std::string o)
-      : transfer(options, nullptr, &stop, this),
-        origin(std::move(o)),
-        sent_at(std::chrono::steady_clock::now()) {}
+  Fetch(const FetchOptions& options, const std::atomic<bool>& stop, std::string o, TimePoint begun)
+      : transfer(options, nullptr, &stop, this), origin(std::move(o)), sent_at(begun) {}
   void started(int64_t, TimePoint at) noexcept override { sent_at = at; }
   Transfer transfer;
   std::string origin;
   TimePoint sent_at;
 };
 
-RobotsFetcher::RobotsFetcher(const FetchOptions& options, const std::atomic<bool>& stop)
-    : options_(options), stop_(stop), multi_(curl_multi_init()) {
+RobotsFetcher::RobotsFetcher(const FetchOptions& options, const std::atomic<bool>& stop,
+                             const TimeSource& time)
+    : options_(options),
+      user_agent_(user_agent_sent(options.headers, options.user_agent)),
+      stop_(stop),
+      time_(time),
+      multi_(curl_multi_init()) {
   if (!multi_) throw std::bad_alloc();
   options_.keep_body = true;  // even with --no-parse
   options_.max_body_bytes = kMaxRobotsBytes;
@@ -47,7 +66,7 @@ RobotsFetcher::~RobotsFetcher() {
 }
 
 void RobotsFetcher::fetch(const std::string& origin) {
-  auto f = std::make_unique<Fetch>(options_, stop_, origin);
+  auto f = std::make_unique<Fetch>(options_, stop_, origin, time_.now());
   f->transfer.begin(UrlTask{.url = origin + "/robots.txt", .report_start = true}, "robots");
   CURL* easy = f->transfer.easy();
   if (curl_multi_add_handle(multi_, easy) != CURLM_OK) throw std::bad_alloc();
@@ -69,7 +88,7 @@ std::vector<RobotsFetcher::Known> RobotsFetcher::poll(std::chrono::milliseconds 
     Fetch& f = *it->second;
     curl_multi_remove_handle(multi_, it->first);
     const Page page = f.transfer.finish(rc);
-    known.push_back({std::move(f.origin), robots_from(page, options_.user_agent), f.sent_at});
+    known.push_back({std::move(f.origin), robots_from(page, user_agent_), f.sent_at});
     fetches_.erase(it);
   }
   return known;

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -25,6 +26,10 @@ inline constexpr int64_t kMaxRobotsBytes = 512 * 1024;
 // disallowed when the server is in trouble or unreachable (5xx, no connection, a timeout).
 urls::Robots robots_from(const Page& page, std::string_view user_agent);
 
+// The User-Agent requests go out with: the last "User-Agent:" among `headers` (--header), else
+// `fallback`.
+std::string user_agent_sent(const std::vector<std::string>& headers, std::string_view fallback);
+
 class RobotsFetcher {
  public:
   struct Known {
@@ -33,8 +38,9 @@ class RobotsFetcher {
     TimePoint sent_at;  // when its request went out (when it was begun, if it never did)
   };
 
-  // `stop` ends the transfers under way.
-  RobotsFetcher(const FetchOptions& options, const std::atomic<bool>& stop);
+  // `stop` ends the transfers under way. robots.txt groups are matched against the User-Agent the
+  // requests carry: a --header User-Agent when one is given, else options.user_agent.
+  RobotsFetcher(const FetchOptions& options, const std::atomic<bool>& stop, const TimeSource& time);
   ~RobotsFetcher();
   RobotsFetcher(const RobotsFetcher&) = delete;
   RobotsFetcher& operator=(const RobotsFetcher&) = delete;
@@ -50,7 +56,9 @@ class RobotsFetcher {
  private:
   struct Fetch;
   FetchOptions options_;
+  std::string user_agent_;
   const std::atomic<bool>& stop_;
+  const TimeSource& time_;
   void* multi_ = nullptr;  // CURLM
   std::unordered_map<CURL*, std::unique_ptr<Fetch>> fetches_;
 };

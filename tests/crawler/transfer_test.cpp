@@ -1,7 +1,10 @@
 // Transfer against the real testbed: what robots.txt fetches need of it.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <string>
+#include <vector>
 
 #include "crawler/errors.hpp"
 #include "crawler/fetch.hpp"
@@ -41,6 +44,36 @@ TEST(Transfer, CutsABodyAtTheLimitWhenToldTo) {
   const auto small = fetch(options, testbed.url("/big/1000"));
   EXPECT_EQ(small.record.error, "");
   EXPECT_EQ(small.body.size(), 1000u);
+}
+
+// robots.txt through the fetcher, from the real testbed: its rules, and a missing one allows all.
+TEST(RobotsFetcher, FetchesAndReadsEachOriginsRobotsTxt) {
+  auto testbed = test::Testbed::start();
+  std::atomic<bool> stop{false};
+  ManualTime time;
+  RobotsFetcher fetcher(FetchOptions{}, stop, time);
+  fetcher.fetch(testbed.base_url());
+  fetcher.fetch("http://127.0.0.1:1");  // nothing listens: disallow all
+  std::vector<RobotsFetcher::Known> known;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (known.size() < 2 && std::chrono::steady_clock::now() < until)
+    for (auto& k : fetcher.poll(std::chrono::milliseconds(100))) known.push_back(std::move(k));
+  ASSERT_EQ(known.size(), 2u);
+  for (const auto& k : known) {
+    if (k.origin == testbed.base_url()) {
+      EXPECT_FALSE(k.robots.allowed("/private/1"));
+      EXPECT_TRUE(k.robots.allowed("/page/1"));
+    } else {
+      EXPECT_FALSE(k.robots.allowed("/page/1"));
+    }
+  }
+}
+
+TEST(RobotsFetcher, MatchesGroupsAgainstTheUserAgentSent) {
+  EXPECT_EQ(user_agent_sent({}, "crawl/1"), "crawl/1");
+  EXPECT_EQ(user_agent_sent({"Accept: x", "user-AGENT:  MyBot/2"}, "crawl/1"), "MyBot/2");
+  EXPECT_EQ(user_agent_sent({"User-Agent: a", "User-Agent: b"}, "crawl/1"), "b");
+  EXPECT_EQ(user_agent_sent({"User-Agents: a"}, "crawl/1"), "crawl/1");
 }
 
 }  // namespace
