@@ -124,35 +124,35 @@ void expect_resolves(std::string_view base, const std::vector<Example>& examples
   }
 }
 
-constexpr std::string_view kRfc3986Base = "http://a/b/c/d;p?q";
+constexpr std::string_view kRfc3986Base = "http://a.localhost/b/c/d;p?q";
 
 // RFC 3986 5.4.1, every example; the expected URLs lose their fragment as the crawl drops it, and
-// "//g" gains the "/" an http URL's empty path becomes.
+// "//g" gains the "/" an http URL's empty path becomes. Hosts are under .localhost, never resolved.
 TEST(Resolve, EveryNormalExampleOfRfc3986) {
   expect_resolves(kRfc3986Base, {
                                     {"g:h", ""},  // "g:h": not http(s)
-                                    {"g", "http://a/b/c/g"},
-                                    {"./g", "http://a/b/c/g"},
-                                    {"g/", "http://a/b/c/g/"},
-                                    {"/g", "http://a/g"},
-                                    {"//g", "http://g/"},
-                                    {"?y", "http://a/b/c/d;p?y"},
-                                    {"g?y", "http://a/b/c/g?y"},
-                                    {"#s", "http://a/b/c/d;p?q"},
-                                    {"g#s", "http://a/b/c/g"},
-                                    {"g?y#s", "http://a/b/c/g?y"},
-                                    {";x", "http://a/b/c/;x"},
-                                    {"g;x", "http://a/b/c/g;x"},
-                                    {"g;x?y#s", "http://a/b/c/g;x?y"},
-                                    {"", "http://a/b/c/d;p?q"},
-                                    {".", "http://a/b/c/"},
-                                    {"./", "http://a/b/c/"},
-                                    {"..", "http://a/b/"},
-                                    {"../", "http://a/b/"},
-                                    {"../g", "http://a/b/g"},
-                                    {"../..", "http://a/"},
-                                    {"../../", "http://a/"},
-                                    {"../../g", "http://a/g"},
+                                    {"g", "http://a.localhost/b/c/g"},
+                                    {"./g", "http://a.localhost/b/c/g"},
+                                    {"g/", "http://a.localhost/b/c/g/"},
+                                    {"/g", "http://a.localhost/g"},
+                                    {"//g.localhost", "http://g.localhost/"},
+                                    {"?y", "http://a.localhost/b/c/d;p?y"},
+                                    {"g?y", "http://a.localhost/b/c/g?y"},
+                                    {"#s", "http://a.localhost/b/c/d;p?q"},
+                                    {"g#s", "http://a.localhost/b/c/g"},
+                                    {"g?y#s", "http://a.localhost/b/c/g?y"},
+                                    {";x", "http://a.localhost/b/c/;x"},
+                                    {"g;x", "http://a.localhost/b/c/g;x"},
+                                    {"g;x?y#s", "http://a.localhost/b/c/g;x?y"},
+                                    {"", "http://a.localhost/b/c/d;p?q"},
+                                    {".", "http://a.localhost/b/c/"},
+                                    {"./", "http://a.localhost/b/c/"},
+                                    {"..", "http://a.localhost/b/"},
+                                    {"../", "http://a.localhost/b/"},
+                                    {"../g", "http://a.localhost/b/g"},
+                                    {"../..", "http://a.localhost/"},
+                                    {"../../", "http://a.localhost/"},
+                                    {"../../g", "http://a.localhost/g"},
                                 });
 }
 
@@ -160,25 +160,25 @@ TEST(Resolve, EveryNormalExampleOfRfc3986) {
 // relative "g" on an http page, the RFC's backward-compatible one.
 TEST(Resolve, EveryAbnormalExampleOfRfc3986) {
   expect_resolves(kRfc3986Base, {
-                                    {"../../../g", "http://a/g"},
-                                    {"../../../../g", "http://a/g"},
-                                    {"/./g", "http://a/g"},
-                                    {"/../g", "http://a/g"},
-                                    {"g.", "http://a/b/c/g."},
-                                    {".g", "http://a/b/c/.g"},
-                                    {"g..", "http://a/b/c/g.."},
-                                    {"..g", "http://a/b/c/..g"},
-                                    {"./../g", "http://a/b/g"},
-                                    {"./g/.", "http://a/b/c/g/"},
-                                    {"g/./h", "http://a/b/c/g/h"},
-                                    {"g/../h", "http://a/b/c/h"},
-                                    {"g;x=1/./y", "http://a/b/c/g;x=1/y"},
-                                    {"g;x=1/../y", "http://a/b/c/y"},
-                                    {"g?y/./x", "http://a/b/c/g?y/./x"},
-                                    {"g?y/../x", "http://a/b/c/g?y/../x"},
-                                    {"g#s/./x", "http://a/b/c/g"},
-                                    {"g#s/../x", "http://a/b/c/g"},
-                                    {"http:g", "http://a/b/c/g"},
+                                    {"../../../g", "http://a.localhost/g"},
+                                    {"../../../../g", "http://a.localhost/g"},
+                                    {"/./g", "http://a.localhost/g"},
+                                    {"/../g", "http://a.localhost/g"},
+                                    {"g.", "http://a.localhost/b/c/g."},
+                                    {".g", "http://a.localhost/b/c/.g"},
+                                    {"g..", "http://a.localhost/b/c/g.."},
+                                    {"..g", "http://a.localhost/b/c/..g"},
+                                    {"./../g", "http://a.localhost/b/g"},
+                                    {"./g/.", "http://a.localhost/b/c/g/"},
+                                    {"g/./h", "http://a.localhost/b/c/g/h"},
+                                    {"g/../h", "http://a.localhost/b/c/h"},
+                                    {"g;x=1/./y", "http://a.localhost/b/c/g;x=1/y"},
+                                    {"g;x=1/../y", "http://a.localhost/b/c/y"},
+                                    {"g?y/./x", "http://a.localhost/b/c/g?y/./x"},
+                                    {"g?y/../x", "http://a.localhost/b/c/g?y/../x"},
+                                    {"g#s/./x", "http://a.localhost/b/c/g"},
+                                    {"g#s/../x", "http://a.localhost/b/c/g"},
+                                    {"http:g", "http://a.localhost/b/c/g"},
                                 });
 }
 
@@ -187,36 +187,36 @@ TEST(Resolve, FollowsTheWhatwgRulesForHttpReferences) {
   expect_resolves(kRfc3986Base,
                   {
                       // C0 controls and spaces at either end go; tabs and newlines anywhere go.
-                      {"  g  ", "http://a/b/c/g"},
-                      {std::string("\x01\x1f g\x00 ", 6), "http://a/b/c/g"},
-                      {"\tg\n", "http://a/b/c/g"},
-                      {"g\th", "http://a/b/c/gh"},
-                      {"../\ng?y\r\n#s", "http://a/b/g?y"},
-                      {"\t\n", "http://a/b/c/d;p?q"},
-                      {" http://a/x ", "http://a/x"},
-                      {"g h", "http://a/b/c/g%20h"},
+                      {"  g  ", "http://a.localhost/b/c/g"},
+                      {std::string("\x01\x1f g\x00 ", 6), "http://a.localhost/b/c/g"},
+                      {"\tg\n", "http://a.localhost/b/c/g"},
+                      {"g\th", "http://a.localhost/b/c/gh"},
+                      {"../\ng?y\r\n#s", "http://a.localhost/b/g?y"},
+                      {"\t\n", "http://a.localhost/b/c/d;p?q"},
+                      {" http://a.localhost/x ", "http://a.localhost/x"},
+                      {"g h", "http://a.localhost/b/c/g%20h"},
                       // The same scheme as the base without "//": relative.
-                      {"HTTP:g", "http://a/b/c/g"},
-                      {"http:", "http://a/b/c/d;p?q"},
-                      {"http:?y", "http://a/b/c/d;p?y"},
-                      {"http:#s", "http://a/b/c/d;p?q"},
-                      {"http:/g", "http://a/g"},
-                      {"http:../g", "http://a/b/g"},
+                      {"HTTP:g", "http://a.localhost/b/c/g"},
+                      {"http:", "http://a.localhost/b/c/d;p?q"},
+                      {"http:?y", "http://a.localhost/b/c/d;p?y"},
+                      {"http:#s", "http://a.localhost/b/c/d;p?q"},
+                      {"http:/g", "http://a.localhost/g"},
+                      {"http:../g", "http://a.localhost/b/g"},
                       // Any number of slashes leads a host; a backslash is a slash before the query.
-                      {"http:///g", "http://g/"},
-                      {"////g/x", "http://g/x"},
-                      {"\\g", "http://a/g"},
-                      {"\\\\g\\h", "http://g/h"},
-                      {"g\\h", "http://a/b/c/g/h"},
+                      {"http:///g.localhost", "http://g.localhost/"},
+                      {"////g.localhost/x", "http://g.localhost/x"},
+                      {"\\g", "http://a.localhost/g"},
+                      {"\\\\g.localhost\\h", "http://g.localhost/h"},
+                      {"g\\h", "http://a.localhost/b/c/g/h"},
                       // Another http(s) scheme: absolute, slashes or not.
                       {"https:g", "https://g/"},
                       {"https:/g/x", "https://g/x"},
                       // A colon after something that is not a scheme is part of a relative path.
-                      {"1a:x", "http://a/b/c/1a:x"},
-                      {"./g:h", "http://a/b/c/g:h"},
+                      {"1a:x", "http://a.localhost/b/c/1a:x"},
+                      {"./g:h", "http://a.localhost/b/c/g:h"},
                       // Percent-encoded dots are dot segments too.
-                      {"%2e%2E/g", "http://a/b/g"},
-                      {"g/%2e/h", "http://a/b/c/g/h"},
+                      {"%2e%2E/g", "http://a.localhost/b/g"},
+                      {"g/%2e/h", "http://a.localhost/b/c/g/h"},
                       // Other schemes lead nowhere a crawler goes.
                       {"mailto:x@a.test", ""},
                       {"javascript:void(0)", ""},
@@ -224,7 +224,8 @@ TEST(Resolve, FollowsTheWhatwgRulesForHttpReferences) {
                       {"//", ""},
                   });
   // "http:g" on an https page names the host g.
-  expect_resolves("https://a/b/c/d;p?q", {{"http:g", "http://g/"}, {"https:g", "https://a/b/c/g"}});
+  expect_resolves("https://a.localhost/b/c/d;p?q",
+                  {{"http:g.localhost", "http://g.localhost/"}, {"https:g", "https://a.localhost/b/c/g"}});
 }
 
 // An index page's empty href is the page itself, not its directory.
