@@ -153,7 +153,8 @@ void add_bench_command(CLI::App& app, Runner& runner, const std::string& command
   cmd->add_option("--repeat", flags->repeat, "Runs of each pair (interleaved)")->capture_default_str();
   cmd->add_option("--hybrid-threads", flags->hybrid_threads,
                   "Hybrid: producer threads (default: one per core)");
-  cmd->add_option("--db", flags->db, "SQLite database file for the runs")->capture_default_str();
+  cmd->add_option("--db", flags->db, "SQLite file, or postgresql:// URI, for the runs")
+      ->capture_default_str();
   cmd->add_option("--chart", flags->chart, "Also draw throughput and peak memory per mode to FILE.svg");
   cmd->add_option("--format", flags->format, "Output: table, csv, json or jsonl")->capture_default_str();
   cmd->add_flag(

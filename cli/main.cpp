@@ -8,13 +8,16 @@
 
 #include "cli/commands.hpp"
 #include "common/usage_error.hpp"
+#include "storage/connection.hpp"
 
 int main(int argc, char** argv) {
-  CLI::App app{"crawl: a concurrent web crawler that measures every page and stores it in SQLite"};
+  CLI::App app{
+      "crawl: a concurrent web crawler that measures every page and stores it in SQLite or PostgreSQL"};
   app.set_version_flag("--version", std::string("crawl ") + CRAWL_VERSION);
   app.require_subcommand(1);
   std::string command_line;
-  for (int i = 0; i < argc; ++i) command_line += (i ? " " : "") + std::string(argv[i]);
+  // Stored with each run and bench: a database URI's password stays out of it.
+  for (int i = 0; i < argc; ++i) command_line += (i ? " " : "") + crawl::storage::redact_password(argv[i]);
   crawl::cli::Runner runner;
   crawl::cli::add_run_command(app, runner, command_line);
   crawl::cli::add_query_commands(app, runner);

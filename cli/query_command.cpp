@@ -70,7 +70,7 @@ void add_query_commands(CLI::App& app, Runner& runner) {
       "Query the database read-only: SQL, a named report, or (with neither) the latest run's summary");
   query_cmd->add_option("sql", query->sql,
                         "One SQL statement; ?1 is bound to the run id (--run, default the latest)");
-  query_cmd->add_option("--db", query->db, "SQLite database file")->capture_default_str();
+  query_cmd->add_option("--db", query->db, "SQLite file or postgresql:// URI")->capture_default_str();
   query_cmd->add_option("--format", query->format, "Output: table, csv, json or jsonl")
       ->capture_default_str();
   query_cmd->add_option("--report", query->report, "A named report (see --list-reports)");
@@ -80,7 +80,7 @@ void add_query_commands(CLI::App& app, Runner& runner) {
 
   auto runs = std::make_shared<RunsFlags>();
   CLI::App* runs_cmd = app.add_subcommand("runs", "List the runs in the database, newest first");
-  runs_cmd->add_option("--db", runs->db, "SQLite database file")->capture_default_str();
+  runs_cmd->add_option("--db", runs->db, "SQLite file or postgresql:// URI")->capture_default_str();
   runs_cmd->add_option("--format", runs->format, "Output: table, csv, json or jsonl")->capture_default_str();
   runs_cmd->add_option("--limit", runs->limit, "How many runs to show")->capture_default_str();
   runs_cmd->add_option("--bench", runs->bench,

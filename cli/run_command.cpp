@@ -398,7 +398,7 @@ void declare_run_flags(CLI::App* cmd, const std::shared_ptr<RunFlags>& flags) {
   cmd->add_option("--callback-threads", flags->callback_threads, "Threads that run callbacks")
       ->capture_default_str();
   cmd->add_flag("--no-parse", flags->no_parse, "Fetch only: store status and sizes, keep no bodies");
-  cmd->add_option("--db", flags->db, "SQLite database file")->capture_default_str();
+  cmd->add_option("--db", flags->db, "SQLite file or postgresql:// URI")->capture_default_str();
   cmd->add_option("--timeout", flags->timeout, "Whole-transfer timeout (e.g. 30s, 500ms)")
       ->capture_default_str();
   cmd->add_option("--connect-timeout", flags->connect_timeout, "Connect timeout")->capture_default_str();

@@ -31,6 +31,7 @@
 #include "crawler/producers.hpp"
 #include "crawler/signals.hpp"
 #include "parsers/html.hpp"
+#include "storage/connection.hpp"
 #include "storage/source_ledger.hpp"
 #include "storage/writer.hpp"
 #include "urls/url.hpp"
@@ -553,7 +554,7 @@ RunSummary run_crawl(const RunOptions& options) {
   init_curl_once();
 
   RunSummary summary;
-  summary.db_path = options.db_path;
+  summary.db_path = storage::redact_password(options.db_path);
   auto& config = summary.config;
   config.mode = std::string(mode_name(layout.mode));
   config.processes = layout.processes;

@@ -1,7 +1,5 @@
 #include "storage/bench_report.hpp"
 
-#include <sqlite3.h>
-
 #include <algorithm>
 #include <cmath>
 #include <ctime>
@@ -35,19 +33,28 @@ std::vector<std::string> split(std::string_view text) {
   return items;
 }
 
-std::string text_column(sqlite3_stmt* statement, int column) {
-  const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(statement, column));
-  return text ? std::string(text, static_cast<size_t>(sqlite3_column_bytes(statement, column))) : "";
+// Runs a statement that returns no rows; throws StorageError naming `what` when it fails.
+void step_done(const Database& db, Statement& statement, std::string_view what) {
+  try {
+    statement.run();
+  } catch (const StorageError& e) {
+    throw StorageError("cannot " + std::string(what) + " in " + db.path() + ": " + e.what());
+  }
 }
 
-void bind_text(sqlite3_stmt* statement, int index, std::string_view text) {
-  sqlite3_bind_text(statement, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+// Steps a statement that reads; throws StorageError naming `what` when it fails.
+bool step_read(const Database& db, Statement& statement, std::string_view what) {
+  try {
+    return statement.step();
+  } catch (const StorageError& e) {
+    throw StorageError("cannot read " + std::string(what) + " of " + db.path() + ": " + e.what());
+  }
 }
 
-// Steps a statement that returns no rows; throws StorageError naming `what` when it fails.
-void step_done(const Database& db, sqlite3_stmt* statement, std::string_view what) {
-  if (sqlite3_step(statement) != SQLITE_DONE)
-    throw StorageError("cannot " + std::string(what) + " in " + db.path() + ": " + db.last_error());
+// The order rows were inserted in: SQLite's rowid; PostgreSQL has none, and its tuple ids follow
+// insertion in these small tables, which are only ever appended to.
+std::string_view insertion_order(const Database& db) {
+  return db.engine() == Engine::sqlite ? "rowid" : "ctid";
 }
 
 // "b20261124-093700": sorts by time, reads as a date, and is safe on a command line.
@@ -62,8 +69,8 @@ std::string id_for_time(double unix_seconds) {
 
 bool bench_exists(const Database& db, const std::string& id) {
   Statement statement = db.prepare("SELECT 1 FROM benches WHERE id = ?1");
-  bind_text(statement.get(), 1, id);
-  return sqlite3_step(statement.get()) == SQLITE_ROW;
+  statement.bind(1, std::string_view(id));
+  return step_read(db, statement, "the benches");
 }
 
 constexpr std::string_view kRunColumns =
@@ -72,28 +79,28 @@ constexpr std::string_view kRunColumns =
     "coalesce(voluntary_ctx, 0), coalesce(involuntary_ctx, 0), coalesce(p50_ms, 0), coalesce(p99_ms, 0), "
     "coalesce(pages_failed, 0), coalesce(connections, 0), coalesce(connected_hosts, 0)";
 
-BenchRun read_run(sqlite3_stmt* s) {
+BenchRun read_run(const Statement& s) {
   BenchRun run;
-  run.id = sqlite3_column_int64(s, 0);
-  run.status = text_column(s, 1);
-  run.mode = text_column(s, 2);
-  run.concurrency = sqlite3_column_int(s, 3);
-  run.processes = sqlite3_column_int(s, 4);
-  run.threads = sqlite3_column_int(s, 5);
-  run.fibers = sqlite3_column_int(s, 6);
-  run.urls = sqlite3_column_int64(s, 7);
-  run.wall_s = sqlite3_column_double(s, 8);
-  run.pages_per_s = sqlite3_column_double(s, 9);
-  run.user_s = sqlite3_column_double(s, 10);
-  run.sys_s = sqlite3_column_double(s, 11);
-  run.peak_rss_kb = sqlite3_column_int64(s, 12);
-  run.voluntary_ctx = sqlite3_column_int64(s, 13);
-  run.involuntary_ctx = sqlite3_column_int64(s, 14);
-  run.p50_ms = sqlite3_column_double(s, 15);
-  run.p99_ms = sqlite3_column_double(s, 16);
-  run.pages_failed = sqlite3_column_int64(s, 17);
-  run.connections = sqlite3_column_int64(s, 18);
-  run.connected_hosts = sqlite3_column_int64(s, 19);
+  run.id = s.integer(0);
+  run.status = s.text(1);
+  run.mode = s.text(2);
+  run.concurrency = static_cast<int>(s.integer(3));
+  run.processes = static_cast<int>(s.integer(4));
+  run.threads = static_cast<int>(s.integer(5));
+  run.fibers = static_cast<int>(s.integer(6));
+  run.urls = s.integer(7);
+  run.wall_s = s.real(8);
+  run.pages_per_s = s.real(9);
+  run.user_s = s.real(10);
+  run.sys_s = s.real(11);
+  run.peak_rss_kb = s.integer(12);
+  run.voluntary_ctx = s.integer(13);
+  run.involuntary_ctx = s.integer(14);
+  run.p50_ms = s.real(15);
+  run.p99_ms = s.real(16);
+  run.pages_failed = s.integer(17);
+  run.connections = s.integer(18);
+  run.connected_hosts = s.integer(19);
   return run;
 }
 
@@ -283,48 +290,47 @@ BenchRecorder BenchRecorder::create(const std::string& db_path, BenchInfo info, 
   Statement insert = db->prepare(
       "INSERT INTO benches (id, status, started_at, workload, modes, concurrencies, repeat, version, "
       "command_line) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
-  bind_text(insert.get(), 1, info.id);
-  bind_text(insert.get(), 2, info.status);
-  bind_text(insert.get(), 3, info.started_at);
-  bind_text(insert.get(), 4, info.workload);
-  bind_text(insert.get(), 5, join(info.modes));
-  bind_text(insert.get(), 6, join(concurrencies));
-  sqlite3_bind_int(insert.get(), 7, info.repeat);
-  bind_text(insert.get(), 8, info.version);
-  bind_text(insert.get(), 9, info.command_line);
-  step_done(*db, insert.get(), "record the bench");
+  insert.bind(1, std::string_view(info.id));
+  insert.bind(2, std::string_view(info.status));
+  insert.bind(3, std::string_view(info.started_at));
+  insert.bind(4, std::string_view(info.workload));
+  const std::string modes = join(info.modes), concurrency_list = join(concurrencies);
+  insert.bind(5, std::string_view(modes));
+  insert.bind(6, std::string_view(concurrency_list));
+  insert.bind(7, static_cast<int64_t>(info.repeat));
+  insert.bind(8, std::string_view(info.version));
+  insert.bind(9, std::string_view(info.command_line));
+  step_done(*db, insert, "record the bench");
   return BenchRecorder(std::move(db), std::move(info));
 }
 
 void BenchRecorder::record_skip(const BenchSkip& skip) {
   Statement insert = db_->prepare(
-      "INSERT OR REPLACE INTO bench_skips (bench_id, mode, concurrency, reason) VALUES (?1, ?2, ?3, ?4)");
-  bind_text(insert.get(), 1, info_.id);
-  bind_text(insert.get(), 2, skip.mode);
-  sqlite3_bind_int(insert.get(), 3, skip.concurrency);
-  bind_text(insert.get(), 4, skip.reason);
-  step_done(*db_, insert.get(), "record a skipped pair");
+      "INSERT INTO bench_skips (bench_id, mode, concurrency, reason) VALUES (?1, ?2, ?3, ?4) "
+      "ON CONFLICT (bench_id, mode, concurrency) DO UPDATE SET reason = excluded.reason");
+  insert.bind(1, std::string_view(info_.id));
+  insert.bind(2, std::string_view(skip.mode));
+  insert.bind(3, static_cast<int64_t>(skip.concurrency));
+  insert.bind(4, std::string_view(skip.reason));
+  step_done(*db_, insert, "record a skipped pair");
 }
 
 std::optional<BenchRun> BenchRecorder::newest_run() const {
   Statement select = db_->prepare("SELECT " + std::string(kRunColumns) +
                                   " FROM runs WHERE bench_id = ?1 ORDER BY id DESC LIMIT 1");
-  bind_text(select.get(), 1, info_.id);
-  const int rc = sqlite3_step(select.get());
-  if (rc == SQLITE_DONE) return std::nullopt;
-  if (rc != SQLITE_ROW)
-    throw StorageError("cannot read the runs of " + db_->path() + ": " + db_->last_error());
-  return read_run(select.get());
+  select.bind(1, std::string_view(info_.id));
+  if (!step_read(*db_, select, "the runs")) return std::nullopt;
+  return read_run(select);
 }
 
 void BenchRecorder::finish(std::string_view status, double unix_now) {
   info_.status = std::string(status);
   info_.ended_at = iso8601_utc(unix_now);
   Statement update = db_->prepare("UPDATE benches SET status = ?2, ended_at = ?3 WHERE id = ?1");
-  bind_text(update.get(), 1, info_.id);
-  bind_text(update.get(), 2, info_.status);
-  bind_text(update.get(), 3, info_.ended_at);
-  step_done(*db_, update.get(), "finish the bench");
+  update.bind(1, std::string_view(info_.id));
+  update.bind(2, std::string_view(info_.status));
+  update.bind(3, std::string_view(info_.ended_at));
+  step_done(*db_, update, "finish the bench");
 }
 
 BenchReport load_bench_report(const std::string& db_path, std::string_view id) {
@@ -334,50 +340,47 @@ BenchReport load_bench_report(const std::string& db_path, std::string_view id) {
   // A file no bench has written to may predate the bench tables; read-only opens do not migrate.
   if (db.schema_version() < kFirstVersionWithBenches) throw UsageError(no_benches);
 
-  Statement select_bench = db.prepare(
-      id == "latest"
-          ? "SELECT id, status, started_at, coalesce(ended_at, ''), workload, modes, concurrencies, repeat, "
-            "version, command_line FROM benches ORDER BY rowid DESC LIMIT 1"
-          : "SELECT id, status, started_at, coalesce(ended_at, ''), workload, modes, concurrencies, repeat, "
-            "version, command_line FROM benches WHERE id = ?1");
-  if (id != "latest") bind_text(select_bench.get(), 1, id);
-  int rc = sqlite3_step(select_bench.get());
-  if (rc == SQLITE_DONE) {
+  const std::string columns =
+      "SELECT id, status, started_at, coalesce(ended_at, ''), workload, modes, concurrencies, repeat, "
+      "version, "
+      "command_line FROM benches ";
+  Statement select_bench = db.prepare(id == "latest" ? columns + "ORDER BY started_at DESC, id DESC LIMIT 1"
+                                                     : columns + "WHERE id = ?1");
+  if (id != "latest") select_bench.bind(1, std::string_view(id));
+  if (!step_read(db, select_bench, "the benches")) {
     if (id == "latest") throw UsageError(no_benches);
     throw UsageError("there is no bench '" + std::string(id) + "' in " + db_path +
                      ": pass --bench latest, or list them with `crawl query --db " + db_path +
                      " \"select id, started_at, workload from benches\"`");
   }
-  if (rc != SQLITE_ROW) throw StorageError("cannot read " + db_path + ": " + db.last_error());
-  sqlite3_stmt* b = select_bench.get();
-  BenchInfo info{.id = text_column(b, 0),
-                 .status = text_column(b, 1),
-                 .started_at = text_column(b, 2),
-                 .ended_at = text_column(b, 3),
-                 .workload = text_column(b, 4),
-                 .modes = split(text_column(b, 5)),
+  const Statement& b = select_bench;
+  BenchInfo info{.id = b.text(0),
+                 .status = b.text(1),
+                 .started_at = b.text(2),
+                 .ended_at = b.text(3),
+                 .workload = b.text(4),
+                 .modes = split(b.text(5)),
                  .concurrencies = {},
-                 .repeat = sqlite3_column_int(b, 7),
-                 .version = text_column(b, 8),
-                 .command_line = text_column(b, 9)};
-  for (const auto& c : split(text_column(b, 6))) info.concurrencies.push_back(std::stoi(c));
+                 .repeat = static_cast<int>(b.integer(7)),
+                 .version = b.text(8),
+                 .command_line = b.text(9)};
+  for (const auto& c : split(b.text(6))) info.concurrencies.push_back(std::stoi(c));
 
   std::vector<BenchRun> runs;
   Statement select_runs =
       db.prepare("SELECT " + std::string(kRunColumns) + " FROM runs WHERE bench_id = ?1 ORDER BY id");
-  bind_text(select_runs.get(), 1, info.id);
-  while ((rc = sqlite3_step(select_runs.get())) == SQLITE_ROW) runs.push_back(read_run(select_runs.get()));
-  if (rc != SQLITE_DONE) throw StorageError("cannot read the runs of " + db_path + ": " + db.last_error());
+  select_runs.bind(1, std::string_view(info.id));
+  while (step_read(db, select_runs, "the runs")) runs.push_back(read_run(select_runs));
 
   std::vector<BenchSkip> skips;
   Statement select_skips =
-      db.prepare("SELECT mode, concurrency, reason FROM bench_skips WHERE bench_id = ?1 ORDER BY rowid");
-  bind_text(select_skips.get(), 1, info.id);
-  while ((rc = sqlite3_step(select_skips.get())) == SQLITE_ROW)
-    skips.push_back({.mode = text_column(select_skips.get(), 0),
-                     .concurrency = sqlite3_column_int(select_skips.get(), 1),
-                     .reason = text_column(select_skips.get(), 2)});
-  if (rc != SQLITE_DONE) throw StorageError("cannot read the skips of " + db_path + ": " + db.last_error());
+      db.prepare("SELECT mode, concurrency, reason FROM bench_skips WHERE bench_id = ?1 ORDER BY " +
+                 std::string(insertion_order(db)));
+  select_skips.bind(1, std::string_view(info.id));
+  while (step_read(db, select_skips, "the skipped pairs"))
+    skips.push_back({.mode = select_skips.text(0),
+                     .concurrency = static_cast<int>(select_skips.integer(1)),
+                     .reason = select_skips.text(2)});
   return aggregate_bench(info, runs, skips);
 }
 

@@ -1,33 +1,15 @@
-// The crawl database file: opening it (read-write with the schema created and migrated, or read-only
-// for queries), the RAII handles for SQLite's C objects, and the error storage throws. Only storage's
-// own .cpp files use these; the rest of the program sees ResultWriter and the query functions.
+// The crawl database, an SQLite file or a PostgreSQL database: opening it (read-write with the schema
+// created and migrated, or read-only for queries). Only storage's own .cpp files use it; the rest of
+// the program sees ResultWriter and the query functions.
 #pragma once
 
 #include <memory>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 
-// Declared rather than included, so sqlite3.h stays inside storage/*.cpp.
-struct sqlite3;
-struct sqlite3_stmt;
+#include "storage/connection.hpp"
 
 namespace crawl::storage {
-
-// Anything that stops the database from being opened, read or written. The message says what went
-// wrong and what the user can do about it; main() prints it and exits with status 1.
-struct StorageError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-struct CloseConnection {
-  void operator()(sqlite3* db) const noexcept;
-};
-struct FinalizeStatement {
-  void operator()(sqlite3_stmt* stmt) const noexcept;
-};
-using Connection = std::unique_ptr<sqlite3, CloseConnection>;
-using Statement = std::unique_ptr<sqlite3_stmt, FinalizeStatement>;
 
 // PRAGMA application_id of every crawl database: the ASCII of "CRWL" (0x4352574C), which `file`
 // and other programs can read from bytes 68-71 of the header. A database without it is a crawl
@@ -35,7 +17,8 @@ using Statement = std::unique_ptr<sqlite3_stmt, FinalizeStatement>;
 // and pages tables and a schema version); any other SQLite file is refused, never written to.
 constexpr int kApplicationId = 0x4352574C;
 
-// The schema version this program writes (PRAGMA user_version); older files are migrated up to it.
+// The schema version this program writes (SQLite: PRAGMA user_version; PostgreSQL: the crawl_schema
+// table); older databases are migrated up to it.
 int latest_schema_version();
 
 enum class Access { read_write, read_only };
@@ -48,29 +31,46 @@ struct OpenOptions {
 
 class Database {
  public:
-  // read_write: creates the file if needed, switches to WAL, migrates the schema to the latest
-  // version and marks it with kApplicationId. read_only: the file must exist and must not be newer
-  // than this program. Both throw crawl::UsageError for a SQLite file that is not a crawl database
-  // (and read_only for an empty one), before anything is written to it.
-  static Database open(const std::string& path, const OpenOptions& options = {});
+  // `where` is an SQLite path or a PostgreSQL URI (postgresql://...).
+  // read_write: creates the SQLite file if needed, switches to WAL, migrates the schema to the
+  // latest version and marks it with kApplicationId (PostgreSQL: creates and migrates the tables).
+  // read_only: the database must exist and must not be newer than this program; on PostgreSQL every
+  // transaction of the connection is read-only. Both throw crawl::UsageError for a database that is
+  // not a crawl database (and read_only for an empty one), before anything is written to it.
+  static Database open(const std::string& where, const OpenOptions& options = {});
 
-  sqlite3* handle() const { return connection_.get(); }
+  Engine engine() const { return connection_->engine(); }
+  Connection& connection() const { return *connection_; }
+  // The path, or the URI without its password: for messages.
   const std::string& path() const { return path_; }
 
   // Runs SQL that takes no parameters and returns no rows worth reading (pragmas, BEGIN, scripts).
-  void exec(const char* sql) const;
+  void exec(std::string_view sql) const;
   Statement prepare(std::string_view sql) const;
   int schema_version() const;
-  // SQLite's message for the last failure on this connection, with its extended error code.
-  std::string last_error() const;
+  // The engine's message for the last failure on this connection.
+  std::string last_error() const { return connection_->last_error(); }
+
+  // A write transaction that others wait for rather than interleave with (SQLite: BEGIN IMMEDIATE;
+  // PostgreSQL: BEGIN, then an advisory lock held to the end of it).
+  void begin_exclusive() const;
+  bool in_transaction() const { return connection_->in_transaction(); }
+  // Rolls back an open transaction, if any; for error paths, so it never throws.
+  void rollback_quietly() const noexcept;
+  // SQLite only: whether the database file was deleted or moved while open (Linux keeps writing to
+  // the unreachable inode).
+  bool file_moved() const;
 
  private:
-  Database(std::string path, Connection connection)
+  Database(std::string path, std::unique_ptr<Connection> connection)
       : path_(std::move(path)), connection_(std::move(connection)) {}
+  static Database open_sqlite_file(const std::string& path, const OpenOptions& options);
+  static Database open_postgres_database(const std::string& uri, const OpenOptions& options);
   void migrate();
+  void migrate_postgres();
 
   std::string path_;
-  Connection connection_;
+  std::unique_ptr<Connection> connection_;
 };
 
 // "2024-05-01T12:34:56.789Z" for a unix time in seconds: the form the runs and pages tables store.

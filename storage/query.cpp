@@ -13,6 +13,7 @@
 #include "common/process_identity.hpp"
 #include "common/usage_error.hpp"
 #include "storage/database.hpp"
+#include "storage/sqlite_connection.hpp"
 
 namespace crawl::storage {
 namespace {
@@ -53,16 +54,14 @@ WHERE run_id = ?1 AND fetched_at IS NOT NULL
 ORDER BY total_ms DESC, seq
 LIMIT 20
 )sql"},
-    // SQLite fills the bare columns of a min() aggregate from the row holding the minimum, so the
-    // example is the first page that failed that way.
     Report{"errors", "Failed pages by error category, with a first example", R"sql(
-SELECT error, count(*) AS pages,
-       round(100.0 * count(*) / (SELECT count(*) FROM pages WHERE run_id = ?1), 1) AS pct,
-       min(seq) AS first_seq, input AS example_input, error_message AS example_message
-FROM pages
-WHERE run_id = ?1 AND error IS NOT NULL
-GROUP BY error
-ORDER BY pages DESC, error
+SELECT e.error, e.pages, round(100.0 * e.pages / (SELECT count(*) FROM pages WHERE run_id = ?1), 1) AS pct,
+       e.first_seq,
+       (SELECT input FROM pages WHERE run_id = ?1 AND seq = e.first_seq LIMIT 1) AS example_input,
+       (SELECT error_message FROM pages WHERE run_id = ?1 AND seq = e.first_seq LIMIT 1) AS example_message
+FROM (SELECT error, count(*) AS pages, min(seq) AS first_seq
+      FROM pages WHERE run_id = ?1 AND error IS NOT NULL GROUP BY error) e
+ORDER BY e.pages DESC, e.error
 )sql"},
     Report{"largest", "The 20 largest bodies (after decoding)", R"sql(
 SELECT seq, url, status, content_type, wire_bytes, body_bytes, text_bytes, link_count, title
@@ -77,7 +76,7 @@ SELECT status, count(*) AS pages, round(100.0 * count(*) / sum(count(*)) OVER ()
 FROM pages
 WHERE run_id = ?1
 GROUP BY status
-ORDER BY status
+ORDER BY status NULLS FIRST
 )sql"},
     Report{"timings", "Average and slowest time of each phase over fetched pages", R"sql(
 SELECT count(*) AS pages,
@@ -119,8 +118,7 @@ LIMIT ?1
 )sql";
 
 constexpr std::string_view kReadOnlyRefusal =
-    "the database is opened read-only by `crawl query`: this statement would change it; use the sqlite3 "
-    "shell to modify the database";
+    "the database is opened read-only by `crawl query`: this statement would change it";
 
 // Table cells longer than this many characters are cut, so one long URL or title does not push
 // every other column off the screen.
@@ -369,19 +367,19 @@ std::unique_ptr<RowSink> make_sink(Format format, std::ostream& out) {
 }
 
 // The tables and views a query can read, for the hint after a failed statement: read from the
-// file, so it names the views a user added too; the schema's own list if that read fails.
+// database, so it names the views a user added too; the schema's own list if that read fails.
 std::string queryable_names(const Database& db) {
   std::string names;
-  sqlite3_stmt* raw = nullptr;
-  if (sqlite3_prepare_v2(db.handle(),
-                         "SELECT name FROM sqlite_schema WHERE type IN ('table', 'view') AND name NOT LIKE "
-                         "'sqlite_%' ORDER BY type, rowid",
-                         -1, &raw, nullptr) == SQLITE_OK) {
-    Statement statement(raw);
-    while (sqlite3_step(statement.get()) == SQLITE_ROW) {
-      const auto* name = reinterpret_cast<const char*>(sqlite3_column_text(statement.get(), 0));
-      if (name) names += (names.empty() ? "" : ", ") + std::string(name);
-    }
+  try {
+    Statement statement = db.prepare(
+        db.engine() == Engine::sqlite
+            ? "SELECT name FROM sqlite_schema WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%' "
+              "ORDER BY type, rowid"
+            : "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND "
+              "table_name <> 'crawl_schema' ORDER BY table_type, table_name");
+    while (statement.step()) names += (names.empty() ? "" : ", ") + statement.text(0);
+  } catch (const StorageError&) {
+    // The hint is only a hint: the statement's own failure is what gets reported.
   }
   return names.empty() ? "runs, pages, links, benches, bench_skips" : names;
 }
@@ -389,9 +387,15 @@ std::string queryable_names(const Database& db) {
 // Failures that come from the file or the machine, not from the statement: the database's problem
 // (exit 1). Every other failure of a statement that passed the read-only check is the SQL's
 // (syntax, unknown names, a value too big, a type or range error in a function): the user's to fix
-// (exit 2), with one message whatever SQLite's code for it.
-bool is_database_failure(int primary_code) {
-  switch (primary_code) {
+// (exit 2), with one message whatever the engine's code for it.
+bool is_database_failure(const StatementError& e) {
+  if (!e.sqlstate.empty()) {
+    // Connection (08), resources (53), operator intervention (57), system (58) and internal (XX)
+    // errors; lock timeouts (55P03).
+    const std::string_view cls = std::string_view(e.sqlstate).substr(0, 2);
+    return cls == "08" || cls == "53" || cls == "57" || cls == "58" || cls == "XX" || e.sqlstate == "55P03";
+  }
+  switch (e.sqlite_code & 0xff) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
     case SQLITE_NOMEM:
@@ -410,72 +414,101 @@ bool is_database_failure(int primary_code) {
   }
 }
 
-// `rc` is the failing call's result: on a read-only WAL connection SQLite reports a bad column name
-// from prepare as SQLITE_SCHEMA, after its internal retry, rather than SQLITE_ERROR.
-[[noreturn]] void throw_sql_failure(const Database& db, int rc) {
-  const int primary_code = rc & 0xff;
-  std::string message = sqlite3_errmsg(db.handle());
+std::string read_only_refusal(const Database& db) {
+  return std::string(kReadOnlyRefusal) + (db.engine() == Engine::sqlite
+                                              ? "; use the sqlite3 shell to modify the database"
+                                              : "; use psql to modify the database");
+}
+
+[[noreturn]] void throw_sql_failure(const Database& db, const StatementError& e) {
+  std::string message = e.engine_message;
   std::replace_if(
       message.begin(), message.end(), [](char c) { return c == '\n' || c == '\r'; }, ' ');
-  if (is_database_failure(primary_code))
-    throw StorageError("cannot read " + db.path() + ": " + db.last_error());
-  if (primary_code == SQLITE_READONLY) throw UsageError(std::string(kReadOnlyRefusal) + " (" + message + ")");
-  throw UsageError("the SQL cannot run: " + message + " (it can read " + queryable_names(db) + "; `sqlite3 " +
-                   db.path() + " .schema` shows their columns)");
+  if (is_database_failure(e)) throw StorageError("cannot read " + db.path() + ": " + e.what());
+  if ((e.sqlite_code & 0xff) == SQLITE_READONLY || e.sqlstate == "25006")
+    throw UsageError(read_only_refusal(db) + " (" + message + ")");
+  if (e.sqlstate == "42601" && message.find("multiple commands") != std::string::npos)
+    throw UsageError("crawl query runs one SQL statement at a time: remove what follows the first ';'");
+  const std::string schema_hint = db.engine() == Engine::sqlite ? "`sqlite3 " + db.path() + " .schema`"
+                                                                : "`psql '" + db.path() + "' -c '\\d pages'`";
+  throw UsageError("the SQL cannot run: " + message + " (it can read " + queryable_names(db) + "; " +
+                   schema_hint + " shows their columns)");
+}
+
+// The same for a failure SQLite reports while preparing. `rc` is the failing call's result: on a
+// read-only WAL connection SQLite reports a bad column name from prepare as SQLITE_SCHEMA, after its
+// internal retry, rather than SQLITE_ERROR.
+[[noreturn]] void throw_sqlite_prepare_failure(const Database& db, sqlite3* handle, int rc) {
+  const std::string message = sqlite3_errmsg(handle);
+  throw_sql_failure(db, StatementError(db.last_error(), message, rc, ""));
 }
 
 // Exactly one statement that only reads.
 Statement prepare_single_read(const Database& db, std::string_view sql) {
+  if (sql.find_first_not_of(" \t\r\n;") == std::string_view::npos)
+    throw UsageError("no SQL statement given: pass one such as \"SELECT * FROM runs\", or --report NAME");
+  sqlite3* handle = sqlite_handle(db.connection());
+  // PostgreSQL's connection is read-only for every transaction, and the server refuses more than
+  // one statement in a prepared one: both are reported when the statement runs.
+  if (!handle) return db.prepare(sql);
+
   sqlite3_stmt* raw = nullptr;
   const char* tail = nullptr;
-  int rc = sqlite3_prepare_v2(db.handle(), sql.data(), static_cast<int>(sql.size()), &raw, &tail);
-  Statement statement(raw);
-  if (rc != SQLITE_OK) throw_sql_failure(db, rc);
+  int rc = sqlite3_prepare_v2(handle, sql.data(), static_cast<int>(sql.size()), &raw, &tail);
+  Statement statement = adopt_sqlite_statement(handle, raw);
+  if (rc != SQLITE_OK) throw_sqlite_prepare_failure(db, handle, rc);
   if (!statement)
     throw UsageError("no SQL statement given: pass one such as \"SELECT * FROM runs\", or --report NAME");
 
   std::string_view rest(tail, static_cast<size_t>(sql.data() + sql.size() - tail));
   sqlite3_stmt* raw_next = nullptr;
-  rc = sqlite3_prepare_v2(db.handle(), rest.data(), static_cast<int>(rest.size()), &raw_next, nullptr);
-  Statement next(raw_next);
+  rc = sqlite3_prepare_v2(handle, rest.data(), static_cast<int>(rest.size()), &raw_next, nullptr);
+  Statement next = adopt_sqlite_statement(handle, raw_next);
   if (rc != SQLITE_OK || next)
     throw UsageError("crawl query runs one SQL statement at a time: remove what follows the first ';'");
 
   // Refused before running, so nothing is attempted; SQLITE_READONLY from a step is the backstop.
-  if (!sqlite3_stmt_readonly(statement.get())) throw UsageError(std::string(kReadOnlyRefusal));
+  if (!statement.read_only()) throw UsageError(read_only_refusal(db));
   return statement;
 }
 
-Cell read_cell(sqlite3_stmt* statement, int column) {
-  switch (sqlite3_column_type(statement, column)) {
-    case SQLITE_INTEGER:
-      return static_cast<int64_t>(sqlite3_column_int64(statement, column));
-    case SQLITE_FLOAT:
-      return sqlite3_column_double(statement, column);
-    case SQLITE_TEXT: {
-      const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(statement, column));
-      return std::string(text ? text : "", static_cast<size_t>(sqlite3_column_bytes(statement, column)));
-    }
-    case SQLITE_BLOB:
-      return Blob{sqlite3_column_bytes(statement, column)};
-    default:
-      return std::monostate{};
+// Runs the statement's first step, turning its failure into the user's or the database's error.
+bool step(const Database& db, Statement& statement) {
+  try {
+    return statement.step();
+  } catch (const StatementError& e) {
+    throw_sql_failure(db, e);
   }
 }
 
-void write_rows(const Database& db, sqlite3_stmt* statement, RowSink& sink) {
-  const int column_count = sqlite3_column_count(statement);
+Cell read_cell(const Statement& statement, int column) {
+  switch (statement.column_type(column)) {
+    case ColumnType::integer:
+      return statement.integer(column);
+    case ColumnType::real:
+      return statement.real(column);
+    case ColumnType::text:
+      return statement.text(column);
+    case ColumnType::blob:
+      return Blob{statement.bytes(column)};
+    case ColumnType::null:
+      return std::monostate{};
+  }
+  return std::monostate{};
+}
+
+void write_rows(const Database& db, Statement& statement, RowSink& sink) {
+  // PostgreSQL knows the columns once the statement has run: run it first.
+  bool has_row = step(db, statement);
+  const int column_count = statement.column_count();
   std::vector<std::string> names;
   for (int i = 0; i < column_count; ++i) {
-    const char* name = sqlite3_column_name(statement, i);
-    names.emplace_back(name ? name : "?");
+    std::string name = statement.column_name(i);
+    names.push_back(name.empty() ? "?" : name);
   }
   sink.columns(names);
   std::vector<Cell> cells(static_cast<size_t>(column_count));
-  while (true) {
-    int rc = sqlite3_step(statement);
-    if (rc == SQLITE_DONE) break;
-    if (rc != SQLITE_ROW) throw_sql_failure(db, rc);
+  for (; has_row; has_row = step(db, statement)) {
     for (int i = 0; i < column_count; ++i) cells[static_cast<size_t>(i)] = read_cell(statement, i);
     sink.row(cells);
   }
@@ -486,12 +519,9 @@ void write_rows(const Database& db, sqlite3_stmt* statement, RowSink& sink) {
 std::optional<int64_t> query_integer(const Database& db, std::string_view sql,
                                      std::optional<int64_t> parameter) {
   Statement statement = prepare_single_read(db, sql);
-  if (parameter) sqlite3_bind_int64(statement.get(), 1, *parameter);
-  int rc = sqlite3_step(statement.get());
-  if (rc == SQLITE_DONE) return std::nullopt;
-  if (rc != SQLITE_ROW) throw_sql_failure(db, rc);
-  if (sqlite3_column_type(statement.get(), 0) == SQLITE_NULL) return std::nullopt;
-  return sqlite3_column_int64(statement.get(), 0);
+  if (parameter) statement.bind(1, *parameter);
+  if (!step(db, statement) || statement.is_null(0)) return std::nullopt;
+  return statement.integer(0);
 }
 
 int64_t resolve_run(const Database& db, std::optional<int64_t> requested) {
@@ -506,8 +536,8 @@ int64_t resolve_run(const Database& db, std::optional<int64_t> requested) {
   return *latest;
 }
 
-void bind_run_id(const Database& db, sqlite3_stmt* statement, std::optional<int64_t> run_id) {
-  const int parameters = sqlite3_bind_parameter_count(statement);
+void bind_run_id(const Database& db, Statement& statement, std::optional<int64_t> run_id) {
+  const int parameters = statement.parameter_count();
   if (parameters == 0) {
     if (run_id) throw UsageError("--run applies to reports and to SQL that uses ?1 for the run id");
     return;
@@ -517,12 +547,12 @@ void bind_run_id(const Database& db, sqlite3_stmt* statement, std::optional<int6
         "crawl query binds one parameter, ?1, to the run id (--run, default the latest run); this "
         "SQL uses " +
         std::to_string(parameters));
-  sqlite3_bind_int64(statement, 1, resolve_run(db, run_id));
+  statement.bind(1, resolve_run(db, run_id));
 }
 
 // crawl_run_status(status, host, pid, process_start): 'crashed' for a run stored as running whose
-// process is no longer alive on this machine, else `status`. Registered on every connection that
-// `crawl query` and `crawl runs` open, so users' own queries can use it too.
+// process is no longer alive on this machine, else `status`. Registered on every SQLite connection
+// that `crawl query` and `crawl runs` open, so users' own queries can use it too.
 void run_status_function(sqlite3_context* context, int, sqlite3_value** args) {
   auto text = [&](int i) {
     auto p = reinterpret_cast<const char*>(sqlite3_value_text(args[i]));
@@ -538,8 +568,9 @@ void run_status_function(sqlite3_context* context, int, sqlite3_value** args) {
 
 Database open_for_reading(const std::string& path) {
   Database db = Database::open(path, {.access = Access::read_only});
-  sqlite3_create_function(db.handle(), "crawl_run_status", 4, SQLITE_UTF8, nullptr, &run_status_function,
-                          nullptr, nullptr);
+  if (sqlite3* handle = sqlite_handle(db.connection()))
+    sqlite3_create_function(handle, "crawl_run_status", 4, SQLITE_UTF8, nullptr, &run_status_function,
+                            nullptr, nullptr);
   return db;
 }
 
@@ -582,9 +613,9 @@ void run_query(const std::string& db_path, const std::string& sql, Format format
                std::optional<int64_t> run_id) {
   Database db = open_for_reading(db_path);
   Statement statement = prepare_single_read(db, sql);
-  bind_run_id(db, statement.get(), run_id);
+  bind_run_id(db, statement, run_id);
   auto sink = make_sink(format, out);
-  write_rows(db, statement.get(), *sink);
+  write_rows(db, statement, *sink);
 }
 
 void print_rows(const std::vector<std::string>& columns, const std::vector<std::vector<Value>>& rows,
@@ -605,7 +636,9 @@ void list_runs(const std::string& db_path, Format format, std::ostream& out, int
   Database db = open_for_reading(db_path);
   std::string sql(kListRuns);
   sql.replace(sql.find("{status}"), 8,
-              db.schema_version() >= 5 ? "crawl_run_status(status, host, pid, process_start)" : "status");
+              db.schema_version() >= 5 && db.engine() == Engine::sqlite
+                  ? "crawl_run_status(status, host, pid, process_start)"
+                  : "status");
   // URLs taken into a run that have no row yet (what `crawl resume` has left to do); an unfinished
   // run's rows are counted as they are.
   const bool durable = db.schema_version() >= 6;
@@ -613,9 +646,9 @@ void list_runs(const std::string& db_path, Format format, std::ostream& out, int
               durable ? "(SELECT count(*) FROM frontier WHERE run_id = runs.id)" : "NULL");
   sql.replace(sql.find("{sessions}"), 10, durable ? "sessions" : "1");
   Statement statement = prepare_single_read(db, sql);
-  sqlite3_bind_int64(statement.get(), 1, limit);
+  statement.bind(1, static_cast<int64_t>(limit));
   auto sink = make_sink(format, out);
-  write_rows(db, statement.get(), *sink);
+  write_rows(db, statement, *sink);
 }
 
 }  // namespace crawl::storage

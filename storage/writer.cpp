@@ -1,6 +1,5 @@
 #include "storage/writer.hpp"
 
-#include <sqlite3.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -22,6 +21,7 @@ INSERT INTO runs (status, started_at, mode, processes, threads, fibers, concurre
                   consumers, callback_threads, parse, version, command_line, bench_id, host, pid, process_start,
                   settings)
 VALUES ('running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+RETURNING id
 )sql";
 
 constexpr std::string_view kTakeUpRun = R"sql(
@@ -39,9 +39,10 @@ VALUES (?, ?, ?, 0, 0, ?, ?, 0)
 // A resumed run's reader starts at the mark and reports from there; a list it does not read again
 // (stdin) reports nothing: what an earlier session read stays.
 constexpr std::string_view kEndSource = R"sql(
-UPDATE run_sources SET lines_read = max(lines_read, ?), bytes_read = max(bytes_read, ?),
-                       finished = max(finished, ?)
-WHERE run_id = ? AND position = ?
+UPDATE run_sources SET lines_read = CASE WHEN lines_read > ?1 THEN lines_read ELSE ?1 END,
+                       bytes_read = CASE WHEN bytes_read > ?2 THEN bytes_read ELSE ?2 END,
+                       finished = CASE WHEN finished > ?3 THEN finished ELSE ?3 END
+WHERE run_id = ?4 AND position = ?5
 )sql";
 
 constexpr std::string_view kInsertSession = R"sql(
@@ -56,9 +57,12 @@ WHERE run_id = ? AND session = ?
 )sql";
 
 constexpr std::string_view kInsertPending = R"sql(
-INSERT OR REPLACE INTO frontier (run_id, seq, source, line, input, url, depth, parent_url, seed_host, attempts,
-                                 not_before)
+INSERT INTO frontier (run_id, seq, source, line, input, url, depth, parent_url, seed_host, attempts, not_before)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (run_id, seq) DO UPDATE SET
+  source = excluded.source, line = excluded.line, input = excluded.input, url = excluded.url,
+  depth = excluded.depth, parent_url = excluded.parent_url, seed_host = excluded.seed_host,
+  attempts = excluded.attempts, not_before = excluded.not_before
 )sql";
 
 constexpr std::string_view kInsertPage = R"sql(
@@ -105,16 +109,23 @@ double steady_now() {
 // Text is bound without a copy: the caller keeps the strings alive until the statement has run.
 class Binder {
  public:
-  explicit Binder(sqlite3_stmt* statement) : statement_(statement) {}
+  explicit Binder(Statement& statement) : statement_(statement) {}
 
-  Binder& integer(int64_t value) { return check(sqlite3_bind_int64(statement_, ++index_, value)); }
-  Binder& real(double value) { return check(sqlite3_bind_double(statement_, ++index_, value)); }
-  Binder& null() { return check(sqlite3_bind_null(statement_, ++index_)); }
+  Binder& integer(int64_t value) {
+    statement_.bind(++index_, value);
+    return *this;
+  }
+  Binder& real(double value) {
+    statement_.bind(++index_, value);
+    return *this;
+  }
+  Binder& null() {
+    statement_.bind_null(++index_);
+    return *this;
+  }
   Binder& text(std::string_view value) {
-    // A null pointer would bind NULL rather than an empty string.
-    const char* data = value.data() ? value.data() : "";
-    return check(
-        sqlite3_bind_text(statement_, ++index_, data, static_cast<int>(value.size()), SQLITE_STATIC));
+    statement_.bind(++index_, value);
+    return *this;
   }
   // For columns where "nothing" reads better as NULL than as "" or 0.
   Binder& text_or_null(std::string_view value) { return value.empty() ? null() : text(value); }
@@ -127,23 +138,9 @@ class Binder {
   }
 
  private:
-  Binder& check(int rc) {
-    if (rc != SQLITE_OK)
-      throw StorageError("cannot bind parameter " + std::to_string(index_) + ": " + sqlite3_errstr(rc));
-    return *this;
-  }
-
-  sqlite3_stmt* statement_;
+  Statement& statement_;
   int index_ = 0;
 };
-
-// Runs a statement that returns no rows and leaves it ready for the next use.
-void run_to_done(const Database& database, sqlite3_stmt* statement) {
-  int rc = sqlite3_step(statement);
-  std::string why = rc == SQLITE_DONE ? "" : database.last_error();
-  sqlite3_reset(statement);
-  if (rc != SQLITE_DONE) throw StorageError(why);
-}
 
 // Runs still marked running whose process is gone (killed, crashed, the machine restarted) are
 // marked crashed, so that every reader of the database sees the truth, not only `crawl runs`.
@@ -151,32 +148,23 @@ void mark_crashed_runs(const Database& database) {
   Statement running =
       database.prepare("SELECT id, host, pid, process_start FROM runs WHERE status = 'running'");
   std::vector<int64_t> crashed;
-  while (sqlite3_step(running.get()) == SQLITE_ROW) {
-    auto text = [&](int column) {
-      auto p = reinterpret_cast<const char*>(sqlite3_column_text(running.get(), column));
-      return p ? std::string(p) : std::string();
-    };
-    ProcessIdentity who{.host = text(1), .pid = sqlite3_column_int64(running.get(), 2), .start = text(3)};
-    if (is_running(who) == false) crashed.push_back(sqlite3_column_int64(running.get(), 0));
+  while (running.step()) {
+    ProcessIdentity who{.host = running.text(1), .pid = running.integer(2), .start = running.text(3)};
+    if (is_running(who) == false) crashed.push_back(running.integer(0));
   }
   for (int64_t id : crashed) {
     Statement update =
         database.prepare("UPDATE runs SET status = 'crashed' WHERE id = ? AND status = 'running'");
-    Binder(update.get()).integer(id);
-    run_to_done(database, update.get());
+    Binder(update).integer(id);
+    update.run();
   }
-}
-
-std::string column_text(sqlite3_stmt* statement, int column) {
-  auto p = reinterpret_cast<const char*>(sqlite3_column_text(statement, column));
-  return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(statement, column))) : std::string();
 }
 
 // The run_sessions row of this process's session of the run.
 void open_session(const Database& database, int64_t run_id, int session, const RunConfig& config,
                   const std::string& started_at) {
   Statement insert = database.prepare(kInsertSession);
-  Binder(insert.get())
+  Binder(insert)
       .integer(run_id)
       .integer(session)
       .text(started_at)
@@ -186,7 +174,7 @@ void open_session(const Database& database, int64_t run_id, int session, const R
       .integer_or_null(config.pid)
       .text_or_null(config.process_start)
       .text(config.command_line);
-  run_to_done(database, insert.get());
+  insert.run();
 }
 
 // In the transaction that takes up a run: checks that it may be resumed, makes it this process's,
@@ -194,23 +182,23 @@ void open_session(const Database& database, int64_t run_id, int session, const R
 int take_up_run(const Database& database, int64_t run_id, const RunConfig& config,
                 const std::string& started_at) {
   Statement find = database.prepare("SELECT status, sessions, host, pid FROM runs WHERE id = ?");
-  Binder(find.get()).integer(run_id);
-  if (sqlite3_step(find.get()) != SQLITE_ROW)
+  Binder(find).integer(run_id);
+  if (!find.step())
     throw UsageError("there is no run " + std::to_string(run_id) + " in " + database.path() +
                      ": `crawl runs --db " + database.path() + "` lists its runs");
-  const std::string status = column_text(find.get(), 0);
-  const int session = static_cast<int>(sqlite3_column_int64(find.get(), 1)) + 1;
+  const std::string status = find.text(0);
+  const int session = static_cast<int>(find.integer(1)) + 1;
   if (status == "completed")
     throw UsageError("run " + std::to_string(run_id) +
                      " is completed: there is nothing to resume (start another with crawl run)");
   if (status == "running")
     throw UsageError("run " + std::to_string(run_id) + " is running (process " +
-                     std::to_string(sqlite3_column_int64(find.get(), 3)) + " on " +
-                     column_text(find.get(), 2) + "): stop it before resuming it");
+                     std::to_string(find.integer(3)) + " on " + find.text(2) +
+                     "): stop it before resuming it");
   find.reset();
 
   Statement take = database.prepare(kTakeUpRun);
-  Binder(take.get())
+  Binder(take)
       .text(config.mode)
       .integer(config.processes)
       .integer(config.threads)
@@ -225,26 +213,29 @@ int take_up_run(const Database& database, int64_t run_id, const RunConfig& confi
       .text_or_null(config.process_start)
       .integer(session)
       .integer(run_id);
-  run_to_done(database, take.get());
+  take.run();
 
   // The URLs a stop left unfetched are fetched now: their rows become entries again, keeping the
   // attempts already made.
   Statement requeue = database.prepare(R"sql(
-INSERT OR REPLACE INTO frontier (run_id, seq, source, line, input, url, depth, parent_url, seed_host,
-                                 attempts)
+INSERT INTO frontier (run_id, seq, source, line, input, url, depth, parent_url, seed_host, attempts)
 SELECT run_id, seq, source, line, input, url, depth, parent_url, '', attempts
 FROM pages WHERE run_id = ? AND error = 'interrupted' AND url IS NOT NULL
+ON CONFLICT (run_id, seq) DO UPDATE SET
+  source = excluded.source, line = excluded.line, input = excluded.input, url = excluded.url,
+  depth = excluded.depth, parent_url = excluded.parent_url, seed_host = excluded.seed_host,
+  attempts = excluded.attempts, not_before = NULL
 )sql");
-  Binder(requeue.get()).integer(run_id);
-  run_to_done(database, requeue.get());
+  Binder(requeue).integer(run_id);
+  requeue.run();
   Statement drop = database.prepare("DELETE FROM pages WHERE run_id = ? AND error = 'interrupted'");
-  Binder(drop.get()).integer(run_id);
-  run_to_done(database, drop.get());
+  Binder(drop).integer(run_id);
+  drop.run();
 
   Statement ended =
       database.prepare("UPDATE run_sessions SET status = 'crashed' WHERE run_id = ? AND status = 'running'");
-  Binder(ended.get()).integer(run_id);
-  run_to_done(database, ended.get());
+  Binder(ended).integer(run_id);
+  ended.run();
   open_session(database, run_id, session, config, started_at);
   return session;
 }
@@ -256,11 +247,11 @@ void load_resume_state(const Database& database, int64_t run_id, ResumeState& st
   Statement totals = database.prepare(
       "SELECT coalesce(sum(wall_s), 0), coalesce(sum(user_s), 0), coalesce(sum(sys_s), 0) FROM run_sessions "
       "WHERE run_id = ? AND session < ?");
-  Binder(totals.get()).integer(run_id).integer(state.session);
-  if (sqlite3_step(totals.get()) == SQLITE_ROW) {
-    state.wall_s = sqlite3_column_double(totals.get(), 0);
-    state.user_s = sqlite3_column_double(totals.get(), 1);
-    state.sys_s = sqlite3_column_double(totals.get(), 2);
+  Binder(totals).integer(run_id).integer(state.session);
+  if (totals.step()) {
+    state.wall_s = totals.real(0);
+    state.user_s = totals.real(1);
+    state.sys_s = totals.real(2);
     state.crawl_s = state.wall_s;
   }
 
@@ -268,13 +259,13 @@ void load_resume_state(const Database& database, int64_t run_id, ResumeState& st
   Statement sources = database.prepare(
       "SELECT source, lines_done, bytes_done, coalesce(size, -1), coalesce(mtime_ns, 0) FROM run_sources "
       "WHERE run_id = ? ORDER BY position");
-  Binder(sources.get()).integer(run_id);
-  while (sqlite3_step(sources.get()) == SQLITE_ROW) {
-    ResumeState::Source src{.source = column_text(sources.get(), 0),
-                            .lines_done = sqlite3_column_int64(sources.get(), 1),
-                            .bytes_done = sqlite3_column_int64(sources.get(), 2),
-                            .size = sqlite3_column_int64(sources.get(), 3),
-                            .mtime_ns = sqlite3_column_int64(sources.get(), 4)};
+  Binder(sources).integer(run_id);
+  while (sources.step()) {
+    ResumeState::Source src{.source = sources.text(0),
+                            .lines_done = sources.integer(1),
+                            .bytes_done = sources.integer(2),
+                            .size = sources.integer(3),
+                            .mtime_ns = sources.integer(4)};
     mark_of.emplace(src.source, src.lines_done);
     state.sources.push_back(std::move(src));
   }
@@ -289,19 +280,19 @@ void load_resume_state(const Database& database, int64_t run_id, ResumeState& st
   Statement pending = database.prepare(
       "SELECT seq, source, line, input, url, depth, parent_url, seed_host, attempts, coalesce(not_before, 0) "
       "FROM frontier WHERE run_id = ? ORDER BY seq");
-  Binder(pending.get()).integer(run_id);
-  while (sqlite3_step(pending.get()) == SQLITE_ROW) {
-    sqlite3_stmt* q = pending.get();
-    PendingUrl p{.seq = sqlite3_column_int64(q, 0),
-                 .source = column_text(q, 1),
-                 .line = sqlite3_column_int64(q, 2),
-                 .input = column_text(q, 3),
-                 .url = column_text(q, 4),
-                 .depth = static_cast<int>(sqlite3_column_int64(q, 5)),
-                 .parent_url = column_text(q, 6),
-                 .seed_host = column_text(q, 7),
-                 .attempts = static_cast<int>(sqlite3_column_int64(q, 8)),
-                 .not_before = sqlite3_column_double(q, 9)};
+  Binder(pending).integer(run_id);
+  while (pending.step()) {
+    Statement& q = pending;
+    PendingUrl p{.seq = q.integer(0),
+                 .source = q.text(1),
+                 .line = q.integer(2),
+                 .input = q.text(3),
+                 .url = q.text(4),
+                 .depth = static_cast<int>(q.integer(5)),
+                 .parent_url = q.text(6),
+                 .seed_host = q.text(7),
+                 .attempts = static_cast<int>(q.integer(8)),
+                 .not_before = q.real(9)};
     pending_seqs.insert(p.seq);
     max_seq = std::max(max_seq, p.seq);
     state.seen.push_back(p.url);
@@ -314,16 +305,16 @@ SELECT l.parent_seq, l.depth, l.seed_host, l.links, p.url, p.source, p.line
 FROM frontier_links l JOIN pages p ON p.run_id = l.run_id AND p.seq = l.parent_seq
 WHERE l.run_id = ? ORDER BY l.parent_seq
 )sql");
-  Binder(waiting.get()).integer(run_id);
-  while (sqlite3_step(waiting.get()) == SQLITE_ROW) {
-    sqlite3_stmt* q = waiting.get();
-    ResumeState::Waiting w{.parent_seq = sqlite3_column_int64(q, 0),
-                           .depth = static_cast<int>(sqlite3_column_int64(q, 1)),
-                           .parent_url = column_text(q, 4),
-                           .source = column_text(q, 5),
-                           .line = sqlite3_column_int64(q, 6),
-                           .seed_host = column_text(q, 2)};
-    const std::string links = column_text(q, 3);
+  Binder(waiting).integer(run_id);
+  while (waiting.step()) {
+    Statement& q = waiting;
+    ResumeState::Waiting w{.parent_seq = q.integer(0),
+                           .depth = static_cast<int>(q.integer(1)),
+                           .parent_url = q.text(4),
+                           .source = q.text(5),
+                           .line = q.integer(6),
+                           .seed_host = q.text(2)};
+    const std::string links = q.text(3);
     for (size_t start = 0; start < links.size();) {
       size_t end = links.find('\n', start);
       if (end == std::string::npos) end = links.size();
@@ -335,26 +326,26 @@ WHERE l.run_id = ? ORDER BY l.parent_seq
 
   Statement rows = database.prepare(R"sql(
 SELECT seq, source, line, input, url, error, status, depth, wire_bytes, body_bytes, total_ms,
-       fetched_at IS NOT NULL, attempts
+       CASE WHEN fetched_at IS NULL THEN 0 ELSE 1 END, attempts
 FROM pages WHERE run_id = ?
 )sql");
-  Binder(rows.get()).integer(run_id);
+  Binder(rows).integer(run_id);
   PageRecord r;
-  while (sqlite3_step(rows.get()) == SQLITE_ROW) {
-    sqlite3_stmt* q = rows.get();
-    r.seq = sqlite3_column_int64(q, 0);
-    r.source = column_text(q, 1);
-    r.line = sqlite3_column_int64(q, 2);
-    r.input = column_text(q, 3);
-    r.url = column_text(q, 4);
-    r.error = column_text(q, 5);
-    r.status = static_cast<long>(sqlite3_column_int64(q, 6));
-    r.depth = static_cast<int>(sqlite3_column_int64(q, 7));
-    r.wire_bytes = sqlite3_column_int64(q, 8);
-    r.body_bytes = sqlite3_column_int64(q, 9);
-    r.timings.total_ms = sqlite3_column_double(q, 10);
-    r.fetched_at = sqlite3_column_int64(q, 11) ? 1 : 0;
-    r.attempts = static_cast<int>(sqlite3_column_int64(q, 12));
+  while (rows.step()) {
+    Statement& q = rows;
+    r.seq = q.integer(0);
+    r.source = q.text(1);
+    r.line = q.integer(2);
+    r.input = q.text(3);
+    r.url = q.text(4);
+    r.error = q.text(5);
+    r.status = static_cast<long>(q.integer(6));
+    r.depth = static_cast<int>(q.integer(7));
+    r.wire_bytes = q.integer(8);
+    r.body_bytes = q.integer(9);
+    r.timings.total_ms = q.real(10);
+    r.fetched_at = q.integer(11) ? 1 : 0;
+    r.attempts = static_cast<int>(q.integer(12));
     max_seq = std::max(max_seq, r.seq);
     if (!r.url.empty() && took_url_in(r.error)) state.seen.push_back(r.url);
     if (r.depth == 0 && past_mark(r.source, r.line)) state.done_lines.push_back({r.source, r.line, r.input});
@@ -380,11 +371,11 @@ std::unique_ptr<ResultWriter> ResultWriter::open(const WriterOptions& options, c
     if (options.synchronous_full) database.exec("PRAGMA synchronous = FULL");
     const std::string started_at = iso8601_utc(config.started_at != 0 ? config.started_at : unix_now());
     // IMMEDIATE: two processes taking up the same run one after the other, not together.
-    database.exec("BEGIN IMMEDIATE");
+    database.begin_exclusive();
     mark_crashed_runs(database);
     if (run_id == 0) {
       Statement insert_run = database.prepare(kInsertRun);
-      Binder(insert_run.get())
+      Binder(insert_run)
           .text(started_at)
           .text(config.mode)
           .integer(config.processes)
@@ -402,18 +393,19 @@ std::unique_ptr<ResultWriter> ResultWriter::open(const WriterOptions& options, c
           .integer_or_null(config.pid)
           .text_or_null(config.process_start)
           .text_or_null(config.settings);
-      run_to_done(database, insert_run.get());
-      run_id = sqlite3_last_insert_rowid(database.handle());
+      if (!insert_run.step()) throw StorageError("the new run row has no id");
+      run_id = insert_run.integer(0);
+      insert_run.reset();
       Statement insert_source = database.prepare(kInsertSource);
       int64_t position = 0;
       for (const SourceRecord& source : config.sources) {
-        Binder b(insert_source.get());
+        Binder b(insert_source);
         b.integer(run_id).integer(position++).text(source.source);
         if (source.size >= 0)
           b.integer(source.size).integer(source.mtime_ns);
         else
           b.null().null();
-        run_to_done(database, insert_source.get());
+        insert_source.run();
       }
       open_session(database, run_id, session, config, started_at);
     } else {
@@ -427,12 +419,10 @@ std::unique_ptr<ResultWriter> ResultWriter::open(const WriterOptions& options, c
       resume->run_id = run_id;
     }
   } catch (const UsageError&) {
-    if (!sqlite3_get_autocommit(database.handle()))
-      sqlite3_exec(database.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+    database.rollback_quietly();
     throw;
   } catch (const StorageError& e) {
-    if (!sqlite3_get_autocommit(database.handle()))
-      sqlite3_exec(database.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+    database.rollback_quietly();
     throw StorageError(
         "cannot write to the database " + options.path + ": " + e.what() +
         ": check that the file is writable and the disk has space, or pass --db with another path");
@@ -452,8 +442,11 @@ ResultWriter::ResultWriter(const WriterOptions& options, Database database, int6
       commit_(database_->prepare("COMMIT")),
       insert_pending_(database_->prepare(kInsertPending)),
       delete_pending_(database_->prepare("DELETE FROM frontier WHERE run_id = ? AND seq = ?")),
-      insert_links_(database_->prepare("INSERT OR REPLACE INTO frontier_links (run_id, parent_seq, depth, "
-                                       "seed_host, links) VALUES (?, ?, ?, ?, ?)")),
+      insert_links_(database_->prepare(
+          "INSERT INTO frontier_links (run_id, parent_seq, depth, seed_host, links) VALUES (?, ?, ?, ?, ?) "
+          "ON CONFLICT (run_id, parent_seq) DO UPDATE SET depth = excluded.depth, seed_host = "
+          "excluded.seed_host, "
+          "links = excluded.links")),
       delete_links_(database_->prepare("DELETE FROM frontier_links WHERE run_id = ? AND parent_seq = ?")),
       update_mark_(database_->prepare(
           "UPDATE run_sources SET lines_done = ?, bytes_done = ? WHERE run_id = ? AND position = ?")),
@@ -541,8 +534,7 @@ void ResultWriter::write_until_closed() {
     while (write_one_batch()) {
     }
   } catch (const std::exception& e) {
-    if (!sqlite3_get_autocommit(database_->handle()))
-      sqlite3_exec(database_->handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+    database_->rollback_quietly();
     fail("writing pages to " + options_.path + " failed after " + std::to_string(rows_written()) +
          " rows: " + e.what() + ": check free disk space and that the file is still there and writable");
   }
@@ -559,7 +551,7 @@ bool ResultWriter::write_one_batch() {
     if (queue_.empty()) return false;
   }
   const auto deadline = std::chrono::steady_clock::now() + options_.batch_interval;
-  run_to_done(*database_, begin_.get());
+  begin_.run();
   size_t in_batch = 0;
   int64_t rows_in_batch = 0;
   std::vector<Item> taken;
@@ -576,7 +568,7 @@ bool ResultWriter::write_one_batch() {
       queue_.erase(queue_.begin(), end);
     }
     has_room_.notify_all();
-    // SQLite runs outside the lock: submitters only ever wait for the queue, never for the disk.
+    // The database is written outside the lock: submitters only ever wait for the queue, never for the disk.
     for (const Item& item : taken) {
       write(item);
       if (std::holds_alternative<PageRecord>(item)) ++rows_in_batch;
@@ -587,22 +579,20 @@ bool ResultWriter::write_one_batch() {
   // How far the lists are done moves with the rows that make it so, in their transaction.
   if (options_.ledger) {
     for (const SourceMark& mark : options_.ledger->advance()) {
-      Binder(update_mark_.get())
+      Binder(update_mark_)
           .integer(mark.lines_done)
           .integer(mark.bytes_done)
           .integer(run_id_)
           .integer(mark.position);
-      run_to_done(*database_, update_mark_.get());
+      update_mark_.run();
     }
   }
   session_rows_ += rows_in_batch;
   record_progress();
-  run_to_done(*database_, commit_.get());
+  commit_.run();
   // On Linux a deleted file stays writable through the open descriptor, so SQLite reports success
   // while every row goes to an inode nobody can reach: check after each commit.
-  int moved = 0;
-  if (sqlite3_file_control(database_->handle(), "main", SQLITE_FCNTL_HAS_MOVED, &moved) == SQLITE_OK && moved)
-    throw StorageError("the database file was deleted or moved during the run");
+  if (database_->file_moved()) throw StorageError("the database file was deleted or moved during the run");
   rows_written_.fetch_add(rows_in_batch, std::memory_order_relaxed);
   last_commit_time_.store(steady_now(), std::memory_order_relaxed);
   return true;
@@ -614,13 +604,13 @@ void ResultWriter::write(const Item& item) {
   } else if (const auto* pending = std::get_if<PendingUrl>(&item)) {
     insert(*pending);
   } else {
-    Binder(delete_links_.get()).integer(run_id_).integer(std::get<LinksTaken>(item).parent_seq);
-    run_to_done(*database_, delete_links_.get());
+    Binder(delete_links_).integer(run_id_).integer(std::get<LinksTaken>(item).parent_seq);
+    delete_links_.run();
   }
 }
 
 void ResultWriter::insert(const PendingUrl& p) {
-  Binder b(insert_pending_.get());
+  Binder b(insert_pending_);
   b.integer(run_id_)
       .integer(p.seq)
       .text(p.source)
@@ -635,7 +625,7 @@ void ResultWriter::insert(const PendingUrl& p) {
     b.real(p.not_before);
   else
     b.null();
-  run_to_done(*database_, insert_pending_.get());
+  insert_pending_.run();
   pending_seqs_.insert(p.seq);
   if (p.depth == 0 && options_.ledger) options_.ledger->done(p.seq);
 }
@@ -647,21 +637,21 @@ void ResultWriter::record_progress() {
   if (now - progress_recorded_ < std::chrono::seconds(1)) return;
   progress_recorded_ = now;
   std::string ended_at;
-  Binder(update_session_.get())
+  Binder(update_session_)
       .integer(session_rows_)
       .real(std::chrono::duration<double>(now - session_started_).count())
       .real(cpu_seconds_of_this_process())
       .time_or_null(unix_now(), ended_at)
       .integer(run_id_)
       .integer(session_);
-  run_to_done(*database_, update_session_.get());
+  update_session_.run();
 }
 
 void ResultWriter::insert(const PageRecord& r) {
   std::string fetched_at;
   const Timings& t = r.timings;
   std::string_view title = r.title ? std::string_view(*r.title) : std::string_view();
-  Binder(insert_page_.get())
+  Binder(insert_page_)
       .integer(run_id_)
       .integer(r.seq)
       .text(r.source)
@@ -691,14 +681,14 @@ void ResultWriter::insert(const PageRecord& r) {
       .real(t.queue_ms)
       .text_or_null(r.worker)
       .time_or_null(r.fetched_at, fetched_at);
-  run_to_done(*database_, insert_page_.get());
+  insert_page_.run();
   for (const auto& link : r.links) {
-    Binder(insert_link_.get()).integer(run_id_).integer(r.seq).text(r.url).text(link);
-    run_to_done(*database_, insert_link_.get());
+    Binder(insert_link_).integer(run_id_).integer(r.seq).text(r.url).text(link);
+    insert_link_.run();
   }
   if (pending_seqs_.erase(r.seq) > 0) {
-    Binder(delete_pending_.get()).integer(run_id_).integer(r.seq);
-    run_to_done(*database_, delete_pending_.get());
+    Binder(delete_pending_).integer(run_id_).integer(r.seq);
+    delete_pending_.run();
   }
   if (!r.follow.empty()) {
     std::string joined;
@@ -706,13 +696,8 @@ void ResultWriter::insert(const PageRecord& r) {
       if (!joined.empty()) joined += '\n';
       joined += link;
     }
-    Binder(insert_links_.get())
-        .integer(run_id_)
-        .integer(r.seq)
-        .integer(r.depth + 1)
-        .text(r.seed_host)
-        .text(joined);
-    run_to_done(*database_, insert_links_.get());
+    Binder(insert_links_).integer(run_id_).integer(r.seq).integer(r.depth + 1).text(r.seed_host).text(joined);
+    insert_links_.run();
   }
   if (r.depth == 0 && options_.ledger) options_.ledger->done(r.seq);
 }
@@ -736,7 +721,7 @@ void ResultWriter::update_run_row(const RunStats* stats) {
     auto end_session = [&](std::string_view status, const RunStats* s) {
       std::string session_end;
       Statement end = database_->prepare(kEndSession);
-      Binder b(end.get());
+      Binder b(end);
       b.text(status).time_or_null(unix_now(), session_end).integer(session_rows_);
       if (s)
         b.real(s->session_wall_s).real(s->session_user_s).real(s->session_sys_s);
@@ -745,18 +730,18 @@ void ResultWriter::update_run_row(const RunStats* stats) {
             .real(cpu_seconds_of_this_process())
             .null();
       b.integer(run_id_).integer(session_);
-      run_to_done(*database_, end.get());
+      end.run();
     };
     if (!stats) {
       Statement abandon = database_->prepare(kAbandonRun);
-      Binder(abandon.get()).text("failed").time_or_null(unix_now(), ended_at).integer(run_id_);
-      run_to_done(*database_, abandon.get());
+      Binder(abandon).text("failed").time_or_null(unix_now(), ended_at).integer(run_id_);
+      abandon.run();
       end_session("failed", nullptr);
       return;
     }
     const RunStats& s = *stats;
     Statement end_run = database_->prepare(kEndRun);
-    Binder(end_run.get())
+    Binder(end_run)
         .text(failed ? std::string_view("failed") : std::string_view(s.status))
         .time_or_null(s.ended_at != 0 ? s.ended_at : unix_now(), ended_at)
         .real(s.wall_s)
@@ -782,18 +767,18 @@ void ResultWriter::update_run_row(const RunStats* stats) {
         .integer(s.connected_hosts)
         .integer(s.max_host_connections)
         .integer(run_id_);
-    run_to_done(*database_, end_run.get());
+    end_run.run();
     end_session(failed ? std::string_view("failed") : std::string_view(s.status), &s);
     Statement end_source = database_->prepare(kEndSource);
     int64_t position = 0;
     for (const SourceRecord& source : s.sources) {
-      Binder(end_source.get())
+      Binder(end_source)
           .integer(source.lines_read)
           .integer(source.bytes_read)
           .integer(source.finished ? 1 : 0)
           .integer(run_id_)
           .integer(position++);
-      run_to_done(*database_, end_source.get());
+      end_source.run();
     }
   } catch (const StorageError& e) {
     fail("cannot record the end of run " + std::to_string(run_id_) + " in " + options_.path + ": " +
@@ -802,22 +787,16 @@ void ResultWriter::update_run_row(const RunStats* stats) {
 }
 
 void ResultWriter::close_database() {
-  insert_page_.reset();
-  insert_link_.reset();
-  begin_.reset();
-  commit_.reset();
-  insert_pending_.reset();
-  delete_pending_.reset();
-  insert_links_.reset();
-  delete_links_.reset();
-  update_mark_.reset();
-  update_session_.reset();
+  for (Statement* statement :
+       {&insert_page_, &insert_link_, &begin_, &commit_, &insert_pending_, &delete_pending_, &insert_links_,
+        &delete_links_, &update_mark_, &update_session_})
+    *statement = Statement();
   database_.reset();
 }
 
 bool holds_no_run(const Database& database) {
   Statement q = database.prepare("SELECT count(*) FROM runs");
-  return sqlite3_step(q.get()) == SQLITE_ROW && sqlite3_column_int64(q.get(), 0) == 0;
+  return q.step() && q.integer(0) == 0;
 }
 
 RunToResume find_run_to_resume(const std::string& path, std::optional<int64_t> run_id) {
@@ -828,8 +807,8 @@ RunToResume find_run_to_resume(const std::string& path, std::optional<int64_t> r
           ? "SELECT id, status, coalesce(settings, ''), host, pid FROM runs WHERE id = ?"
           : "SELECT id, status, coalesce(settings, ''), host, pid FROM runs WHERE status <> 'completed' AND "
             "bench_id IS NULL ORDER BY id DESC LIMIT 1");
-  if (run_id) Binder(q.get()).integer(*run_id);
-  if (sqlite3_step(q.get()) != SQLITE_ROW) {
+  if (run_id) Binder(q).integer(*run_id);
+  if (!q.step()) {
     if (run_id)
       throw UsageError("there is no run " + std::to_string(*run_id) + " in " + path + ": `crawl runs --db " +
                        path + "` lists its runs");
@@ -837,15 +816,13 @@ RunToResume find_run_to_resume(const std::string& path, std::optional<int64_t> r
                          ? path + " holds no run: there is nothing to resume"
                          : "every run in " + path + " is completed: there is nothing to resume");
   }
-  RunToResume r{.id = sqlite3_column_int64(q.get(), 0),
-                .status = column_text(q.get(), 1),
-                .settings = column_text(q.get(), 2)};
+  RunToResume r{.id = q.integer(0), .status = q.text(1), .settings = q.text(2)};
   const std::string run = "run " + std::to_string(r.id);
   if (r.status == "completed")
     throw UsageError(run + " is completed: there is nothing to resume (start another with crawl run)");
   if (r.status == "running")
-    throw UsageError(run + " is running (process " + std::to_string(sqlite3_column_int64(q.get(), 4)) +
-                     " on " + column_text(q.get(), 3) + "): stop it before resuming it");
+    throw UsageError(run + " is running (process " + std::to_string(q.integer(4)) + " on " + q.text(3) +
+                     "): stop it before resuming it");
   if (r.settings.empty())
     throw UsageError(run +
                      " was made by an older crawl, which did not record what it crawls: it cannot be "
@@ -858,14 +835,14 @@ std::vector<SourceRecord> read_run_sources(const std::string& path, int64_t run_
   Statement q = database.prepare(
       "SELECT source, coalesce(size, -1), coalesce(mtime_ns, 0), lines_done, bytes_done FROM run_sources "
       "WHERE run_id = ? ORDER BY position");
-  Binder(q.get()).integer(run_id);
+  Binder(q).integer(run_id);
   std::vector<SourceRecord> out;
-  while (sqlite3_step(q.get()) == SQLITE_ROW)
-    out.push_back({.source = column_text(q.get(), 0),
-                   .lines_read = sqlite3_column_int64(q.get(), 3),
-                   .bytes_read = sqlite3_column_int64(q.get(), 4),
-                   .size = sqlite3_column_int64(q.get(), 1),
-                   .mtime_ns = sqlite3_column_int64(q.get(), 2)});
+  while (q.step())
+    out.push_back({.source = q.text(0),
+                   .lines_read = q.integer(3),
+                   .bytes_read = q.integer(4),
+                   .size = q.integer(1),
+                   .mtime_ns = q.integer(2)});
   return out;
 }
 

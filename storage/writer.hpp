@@ -1,5 +1,5 @@
 // The single writer of a run's pages: callers on any number of OS threads hand rows over; one thread
-// owns the SQLite connection and writes them with one prepared INSERT in batched transactions.
+// owns the database connection and writes them with one prepared INSERT in batched transactions.
 #pragma once
 
 #include <atomic>

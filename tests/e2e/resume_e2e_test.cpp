@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -20,6 +21,7 @@
 #include "storage/database.hpp"
 #include "testbed/site.hpp"
 #include "tests/support/db.hpp"
+#include "tests/support/postgres.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/testbed.hpp"
 
@@ -134,13 +136,46 @@ class Resume : public ::testing::TestWithParam<std::vector<std::string>> {
     EXPECT_LE(again, (sessions - 1) * (kConcurrency + kQueue + 64));
     RecordProperty("fetched_again", again);
   }
+
+  // A depth-3 crawl of five hosts (one with a robots.txt group for crawl) from a list.
+  void depth_crawl_killed_five_times(test::TempDir& dir, const std::string& db);
+  // A plain list (with a duplicate line, a bad line and a comment among 2,000 URLs) ends with exactly
+  // one row per URL line.
+  void list_killed_five_times(test::TempDir& dir, const std::string& db);
 };
 
-// A depth-3 crawl of five hosts (one with a robots.txt group for crawl) from a list.
+// The same on a PostgreSQL database, each test in a database of its own on the tests' server.
+class ResumeOnPostgres : public Resume {
+ public:
+  static std::string fresh_database() {
+    static int databases = 0;
+    return test::shared_postgres().create_database("resume_" + std::to_string(getpid()) + "_" +
+                                                   std::to_string(++databases));
+  }
+};
+
 TEST_P(Resume, DepthCrawlKilledFiveTimesEndsAsOneUninterruptedCrawl) {
   test::TempDir dir;
+  depth_crawl_killed_five_times(dir, dir.file("c.db"));
+}
+
+TEST_P(ResumeOnPostgres, DepthCrawlKilledFiveTimesEndsAsOneUninterruptedCrawl) {
+  test::TempDir dir;
+  depth_crawl_killed_five_times(dir, fresh_database());
+}
+
+TEST_P(Resume, ListKilledFiveTimesEndsWithOneRowPerLine) {
+  test::TempDir dir;
+  list_killed_five_times(dir, dir.file("c.db"));
+}
+
+TEST_P(ResumeOnPostgres, ListKilledFiveTimesEndsWithOneRowPerLine) {
+  test::TempDir dir;
+  list_killed_five_times(dir, fresh_database());
+}
+
+void Resume::depth_crawl_killed_five_times(test::TempDir& dir, const std::string& db) {
   auto testbed = test::Testbed::start({"--latency", "50ms", "--log", dir.file("access.log")});
-  const std::string db = dir.file("c.db");
   // h2 asks for a Crawl-delay of 0.2 s, too slow for this test; the others have none.
   std::map<std::string, int> expected;
   std::string list;
@@ -179,12 +214,8 @@ TEST_P(Resume, DepthCrawlKilledFiveTimesEndsAsOneUninterruptedCrawl) {
   expect_fetched_again_only_at_kills(requests, sessions);
 }
 
-// A plain list (with a duplicate line, a bad line and a comment among 2,000 URLs) ends with exactly
-// one row per URL line.
-TEST_P(Resume, ListKilledFiveTimesEndsWithOneRowPerLine) {
-  test::TempDir dir;
+void Resume::list_killed_five_times(test::TempDir& dir, const std::string& db) {
   auto testbed = test::Testbed::start({"--latency", "20ms", "--log", dir.file("access.log")});
-  const std::string db = dir.file("c.db");
   std::string list = "# a comment\n";
   constexpr int kLines = 2000;
   for (int i = 0; i < kLines; ++i) {
@@ -389,6 +420,10 @@ INSTANTIATE_TEST_SUITE_P(Modes, Resume,
                                            std::vector<std::string>{"--mode", "process", "-c", "16"},
                                            std::vector<std::string>{"--mode", "hybrid", "--processes", "2",
                                                                     "--threads", "2", "--fibers", "4"}),
+                         [](const auto& info) { return info.param[1]; });
+INSTANTIATE_TEST_SUITE_P(Modes, ResumeOnPostgres,
+                         ::testing::Values(std::vector<std::string>{"--mode", "fiber", "-c", "16"},
+                                           std::vector<std::string>{"--mode", "process", "-c", "16"}),
                          [](const auto& info) { return info.param[1]; });
 
 }  // namespace

@@ -157,8 +157,8 @@ TEST(Database, WorksInMemory) {
   Database db = Database::open(":memory:");
   EXPECT_EQ(db.schema_version(), latest_schema_version());
   Statement statement = db.prepare("SELECT count(*) FROM pages");
-  ASSERT_EQ(sqlite3_step(statement.get()), SQLITE_ROW);
-  EXPECT_EQ(sqlite3_column_int(statement.get(), 0), 0);
+  ASSERT_TRUE(statement.step());
+  EXPECT_EQ(statement.integer(0), 0);
 }
 
 TEST(Database, RefusesAFileFromANewerCrawl) {

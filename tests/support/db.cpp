@@ -1,12 +1,47 @@
 #include "tests/support/db.hpp"
 
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include <stdexcept>
 
 namespace crawl::test {
+namespace {
+
+std::vector<Row> query_postgres(const std::string& uri, const std::string& sql) {
+  PGconn* conn = PQconnectdb(uri.c_str());
+  if (PQstatus(conn) != CONNECTION_OK) {
+    std::string msg = PQerrorMessage(conn);
+    PQfinish(conn);
+    throw std::runtime_error("cannot connect to " + uri + ": " + msg);
+  }
+  PGresult* result = PQexec(conn, sql.c_str());
+  if (PQresultStatus(result) != PGRES_TUPLES_OK) {
+    std::string msg = PQresultErrorMessage(result);
+    PQclear(result);
+    PQfinish(conn);
+    throw std::runtime_error("bad query: " + msg + ": " + sql);
+  }
+  std::vector<Row> rows;
+  for (int r = 0; r < PQntuples(result); ++r) {
+    Row row;
+    for (int c = 0; c < PQnfields(result); ++c) {
+      if (PQgetisnull(result, r, c))
+        row[PQfname(result, c)] = std::nullopt;
+      else
+        row[PQfname(result, c)] = std::string(PQgetvalue(result, r, c));
+    }
+    rows.push_back(std::move(row));
+  }
+  PQclear(result);
+  PQfinish(conn);
+  return rows;
+}
+
+}  // namespace
 
 std::vector<Row> query_rows(const std::string& path, const std::string& sql) {
+  if (path.starts_with("postgresql://")) return query_postgres(path, sql);
   sqlite3* db = nullptr;
   if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
     std::string msg = db ? sqlite3_errmsg(db) : "out of memory";

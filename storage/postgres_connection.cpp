@@ -1,0 +1,282 @@
+#include <libpq-fe.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "storage/connection.hpp"
+
+namespace crawl::storage {
+namespace {
+
+// PostgreSQL's type oids (pg_type.dat) for the columns crawl reads.
+constexpr Oid kBool = 16, kBytea = 17, kInt8 = 20, kInt2 = 21, kInt4 = 23, kOid = 26, kFloat4 = 700,
+              kFloat8 = 701, kNumeric = 1700;
+
+// Storage's SQL numbers its parameters SQLite's way (`?` left to right, or `?N`); PostgreSQL wants
+// `$N`. Quoted text, quoted names and comments are copied as they are.
+struct Translated {
+  std::string sql;
+  int parameters = 0;
+};
+
+Translated translate_parameters(std::string_view sql) {
+  Translated out;
+  out.sql.reserve(sql.size() + 16);
+  int highest = 0;
+  for (size_t i = 0; i < sql.size();) {
+    const char c = sql[i];
+    if (c == '\'' || c == '"') {
+      size_t end = i + 1;
+      while (end < sql.size()) {
+        if (sql[end] == c) {
+          if (end + 1 < sql.size() && sql[end + 1] == c) {  // '' inside '...' is one quote
+            end += 2;
+            continue;
+          }
+          break;
+        }
+        ++end;
+      }
+      end = std::min(end + 1, sql.size());
+      out.sql.append(sql.substr(i, end - i));
+      i = end;
+    } else if (c == '-' && i + 1 < sql.size() && sql[i + 1] == '-') {
+      size_t end = sql.find('\n', i);
+      if (end == std::string_view::npos) end = sql.size();
+      out.sql.append(sql.substr(i, end - i));
+      i = end;
+    } else if (c == '/' && i + 1 < sql.size() && sql[i + 1] == '*') {
+      size_t end = sql.find("*/", i + 2);
+      end = end == std::string_view::npos ? sql.size() : end + 2;
+      out.sql.append(sql.substr(i, end - i));
+      i = end;
+    } else if (c == '?') {
+      size_t end = i + 1;
+      int number = 0;
+      while (end < sql.size() && sql[end] >= '0' && sql[end] <= '9')
+        number = number * 10 + (sql[end++] - '0');
+      if (end == i + 1) number = highest + 1;
+      highest = std::max(highest, number);
+      out.sql += '$';
+      out.sql += std::to_string(number);
+      i = end;
+    } else {
+      out.sql += c;
+      ++i;
+    }
+  }
+  out.parameters = highest;
+  return out;
+}
+
+std::string trimmed(const char* message) {
+  std::string text = message ? message : "";
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  return text;
+}
+
+struct ClearResult {
+  void operator()(PGresult* result) const noexcept { PQclear(result); }
+};
+using Result = std::unique_ptr<PGresult, ClearResult>;
+
+// The message of a failed command, with its SQLSTATE so that a user can look it up.
+std::string error_of(PGconn* conn, const PGresult* result) {
+  std::string why = trimmed(result ? PQresultErrorMessage(result) : PQerrorMessage(conn));
+  if (why.empty()) why = trimmed(PQerrorMessage(conn));
+  if (const char* state = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr)
+    why += std::string(" (SQLSTATE ") + state + ")";
+  if (PQstatus(conn) == CONNECTION_BAD) why += ": the connection to the PostgreSQL server is lost";
+  return why;
+}
+
+class PostgresStatement final : public Statement::Impl {
+ public:
+  PostgresStatement(PGconn* conn, std::string_view sql) : conn_(conn) {
+    Translated t = translate_parameters(sql);
+    sql_ = std::move(t.sql);
+    values_.resize(static_cast<size_t>(t.parameters));
+  }
+
+  void bind_integer(int index, int64_t value) override { slot(index) = std::to_string(value); }
+  void bind_real(int index, double value) override {
+    char text[40];
+    std::snprintf(text, sizeof text, "%.17g", value);
+    slot(index) = text;
+  }
+  void bind_text(int index, std::string_view value) override { slot(index) = std::string(value); }
+  void bind_null(int index) override { slot(index).reset(); }
+  int parameter_count() const override { return static_cast<int>(values_.size()); }
+
+  bool step() override {
+    if (!result_) {
+      std::vector<const char*> pointers;
+      pointers.reserve(values_.size());
+      for (const auto& v : values_) pointers.push_back(v ? v->c_str() : nullptr);
+      result_.reset(PQexecParams(conn_, sql_.c_str(), static_cast<int>(pointers.size()), nullptr,
+                                 pointers.data(), nullptr, nullptr, 0));
+      const ExecStatusType status = result_ ? PQresultStatus(result_.get()) : PGRES_FATAL_ERROR;
+      if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+        std::string why = error_of(conn_, result_.get());
+        std::string message =
+            trimmed(result_ ? PQresultErrorField(result_.get(), PG_DIAG_MESSAGE_PRIMARY) : "");
+        const char* state = result_ ? PQresultErrorField(result_.get(), PG_DIAG_SQLSTATE) : nullptr;
+        result_.reset();
+        if (message.empty()) message = why;
+        throw StatementError(why, message, 0, state ? state : "");
+      }
+      rows_ = status == PGRES_TUPLES_OK ? PQntuples(result_.get()) : 0;
+      row_ = -1;
+    }
+    return ++row_ < rows_;
+  }
+  void reset() override {
+    result_.reset();
+    rows_ = 0;
+    row_ = -1;
+  }
+  bool read_only() const override { return true; }
+
+  int column_count() const override { return result_ ? PQnfields(result_.get()) : 0; }
+  std::string column_name(int column) const override {
+    const char* name = result_ ? PQfname(result_.get(), column) : nullptr;
+    return name ? name : "";
+  }
+  ColumnType column_type(int column) const override {
+    if (!on_row() || PQgetisnull(result_.get(), row_, column)) return ColumnType::null;
+    switch (PQftype(result_.get(), column)) {
+      case kBool:
+      case kInt2:
+      case kInt4:
+      case kInt8:
+      case kOid:
+        return ColumnType::integer;
+      case kFloat4:
+      case kFloat8:
+        return ColumnType::real;
+      case kNumeric: {
+        // sum() of integers is numeric: whole numbers read as integers, as SQLite gives them.
+        const std::string_view v = PQgetvalue(result_.get(), row_, column);
+        return v.find_first_of(".eEN") == std::string_view::npos ? ColumnType::integer : ColumnType::real;
+      }
+      case kBytea:
+        return ColumnType::blob;
+      default:
+        return ColumnType::text;
+    }
+  }
+  int64_t integer(int column) const override {
+    if (!on_row() || PQgetisnull(result_.get(), row_, column)) return 0;
+    const char* v = PQgetvalue(result_.get(), row_, column);
+    if (PQftype(result_.get(), column) == kBool) return v[0] == 't' ? 1 : 0;
+    if (PQftype(result_.get(), column) == kFloat8 || PQftype(result_.get(), column) == kFloat4 ||
+        PQftype(result_.get(), column) == kNumeric)
+      return static_cast<int64_t>(std::strtod(v, nullptr));
+    return std::strtoll(v, nullptr, 10);
+  }
+  double real(int column) const override {
+    if (!on_row() || PQgetisnull(result_.get(), row_, column)) return 0;
+    const char* v = PQgetvalue(result_.get(), row_, column);
+    if (PQftype(result_.get(), column) == kBool) return v[0] == 't' ? 1 : 0;
+    return std::strtod(v, nullptr);
+  }
+  std::string text(int column) const override {
+    if (!on_row() || PQgetisnull(result_.get(), row_, column)) return {};
+    return std::string(PQgetvalue(result_.get(), row_, column),
+                       static_cast<size_t>(PQgetlength(result_.get(), row_, column)));
+  }
+  int64_t bytes(int column) const override { return on_row() ? PQgetlength(result_.get(), row_, column) : 0; }
+
+ private:
+  std::optional<std::string>& slot(int index) {
+    if (index < 1 || static_cast<size_t>(index) > values_.size())
+      throw StorageError("cannot bind parameter " + std::to_string(index) + ": the statement has " +
+                         std::to_string(values_.size()));
+    return values_[static_cast<size_t>(index - 1)];
+  }
+  bool on_row() const { return result_ && row_ >= 0 && row_ < rows_; }
+
+  PGconn* conn_;
+  std::string sql_;
+  std::vector<std::optional<std::string>> values_;
+  Result result_;
+  int rows_ = 0;
+  int row_ = -1;
+};
+
+class PostgresConnection final : public Connection {
+ public:
+  explicit PostgresConnection(PGconn* conn) : conn_(conn) {}
+  ~PostgresConnection() override { PQfinish(conn_); }
+  PostgresConnection(const PostgresConnection&) = delete;
+  PostgresConnection& operator=(const PostgresConnection&) = delete;
+
+  Engine engine() const override { return Engine::postgres; }
+
+  void exec(std::string_view sql) override {
+    Result result(PQexec(conn_, std::string(sql).c_str()));
+    const ExecStatusType status = result ? PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
+      throw StorageError(error_of(conn_, result.get()));
+  }
+
+  Statement prepare(std::string_view sql) override {
+    return Statement(std::make_unique<PostgresStatement>(conn_, sql));
+  }
+
+  bool in_transaction() const override { return PQtransactionStatus(conn_) != PQTRANS_IDLE; }
+
+  std::string last_error() const override { return trimmed(PQerrorMessage(conn_)); }
+
+ private:
+  PGconn* conn_;
+};
+
+// NOTICEs (e.g. "relation already exists, skipping") are for people typing SQL, not for a crawl's
+// stderr.
+void ignore_notice(void*, const char*) {}
+
+}  // namespace
+
+std::unique_ptr<Connection> open_postgres(const std::string& conninfo) {
+  PGconn* conn = PQconnectdb(conninfo.c_str());
+  if (!conn) throw StorageError("out of memory");
+  if (PQstatus(conn) != CONNECTION_OK) {
+    std::string why = trimmed(PQerrorMessage(conn));
+    PQfinish(conn);
+    throw StorageError(why);
+  }
+  PQsetNoticeProcessor(conn, ignore_notice, nullptr);
+  return std::make_unique<PostgresConnection>(conn);
+}
+
+bool is_postgres_uri(std::string_view db) {
+  return db.starts_with("postgresql://") || db.starts_with("postgres://");
+}
+
+std::string redact_password(std::string_view db) {
+  std::string out(db);
+  if (is_postgres_uri(db)) {
+    const size_t authority = out.find("://") + 3;
+    const size_t at = out.find('@', authority);
+    const size_t slash = out.find('/', authority);
+    if (at != std::string::npos && (slash == std::string::npos || at < slash)) {
+      const size_t colon = out.find(':', authority);
+      if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, "***");
+    }
+  }
+  const size_t query_password = out.find("password=");
+  if (query_password != std::string::npos) {
+    const size_t start = query_password + 9;
+    const size_t end = out.find_first_of("& ", start);
+    out.replace(start, (end == std::string::npos ? out.size() : end) - start, "***");
+  }
+  return out;
+}
+
+}  // namespace crawl::storage

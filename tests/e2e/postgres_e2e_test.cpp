@@ -1,0 +1,184 @@
+// The same product on a PostgreSQL database as on an SQLite file: `crawl run`, `runs`, `query` (every
+// report, read-only), `bench` and `resume` against a real PostgreSQL 15 server the tests start.
+#include <gtest/gtest.h>
+#include <libpq-fe.h>
+#include <unistd.h>
+
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/support/db.hpp"
+#include "tests/support/postgres.hpp"
+#include "tests/support/process.hpp"
+#include "tests/support/testbed.hpp"
+
+namespace crawl {
+namespace {
+
+using test::query_int;
+
+std::string fresh_database(const std::string& what) {
+  static int databases = 0;
+  return test::shared_postgres().create_database(what + "_" + std::to_string(getpid()) + "_" +
+                                                 std::to_string(++databases));
+}
+
+void execute(const std::string& uri, const std::string& sql) {
+  PGconn* conn = PQconnectdb(uri.c_str());
+  ASSERT_EQ(PQstatus(conn), CONNECTION_OK) << PQerrorMessage(conn);
+  PGresult* result = PQexec(conn, sql.c_str());
+  EXPECT_EQ(PQresultStatus(result), PGRES_COMMAND_OK) << PQresultErrorMessage(result);
+  PQclear(result);
+  PQfinish(conn);
+}
+
+// 60 pages, a bad line, a 404, a redirect and a duplicate line.
+std::string write_list(test::TempDir& dir, const test::Testbed& testbed) {
+  std::string list = "# pages\n";
+  for (int i = 0; i < 60; ++i) list += testbed.url("/page/" + std::to_string(i)) + "\n";
+  list += "not a url\n";
+  list += testbed.url("/status/404") + "\n";
+  list += testbed.url("/redirect/2/page/7") + "\n";
+  list += testbed.url("/page/3") + "\n";
+  const std::string path = dir.file("list.txt");
+  test::write_file(path, list);
+  return path;
+}
+
+TEST(Postgres, ARunStoresTheRowsAnSqliteRunStores) {
+  test::TempDir dir;
+  auto testbed = test::Testbed::start();
+  const std::string list = write_list(dir, testbed);
+  const std::string pg = fresh_database("same_rows");
+  const std::string file = dir.file("c.db");
+
+  for (const std::string& db : {pg, file}) {
+    auto r = test::run_crawl({"run", list, "--db", db, "--no-progress", "-c", "8"});
+    ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+    EXPECT_NE(r.out.find("stored in " + db + " as run 1"), std::string::npos) << r.out;
+  }
+  EXPECT_EQ(query_int(pg, "select count(*) from pages"), 64);
+  EXPECT_EQ(query_int(pg, "select count(*) from runs where status = 'completed'"), 1);
+  EXPECT_EQ(query_int(pg, "select count(*) from run_sessions where status = 'completed'"), 1);
+  EXPECT_EQ(query_int(pg, "select count(*) from frontier"), 0);
+
+  // Every column that does not measure time or name the worker is the same in both stores, read
+  // through `crawl query` as a user reads it.
+  const std::string rows =
+      "select seq, source, line, input, url, final_url, status, error, error_message, content_type, charset, "
+      "wire_bytes, body_bytes, text_bytes, title, link_count, depth, parent_url, attempts, redirects, "
+      "fetched_at is null as never_fetched from pages order by seq";
+  auto from_pg = test::run_crawl({"query", "--db", pg, "--format", "csv", rows});
+  auto from_file = test::run_crawl({"query", "--db", file, "--format", "csv", rows});
+  ASSERT_EQ(from_pg.exit_code, 0) << from_pg.err;
+  ASSERT_EQ(from_file.exit_code, 0) << from_file.err;
+  // PostgreSQL's booleans print as integers through crawl query, as SQLite's do.
+  EXPECT_EQ(from_pg.out, from_file.out);
+  EXPECT_GT(from_pg.out.size(), 3000u);
+
+  // The run's stored totals agree too.
+  const std::string totals =
+      "select status, mode, urls, pages_ok, pages_failed, bytes_wire, bytes_body, sessions from runs";
+  EXPECT_EQ(test::run_crawl({"query", "--db", pg, "--format", "csv", totals}).out,
+            test::run_crawl({"query", "--db", file, "--format", "csv", totals}).out);
+}
+
+TEST(Postgres, RunsAndEveryReportWorkAndQueriesCannotWrite) {
+  test::TempDir dir;
+  auto testbed = test::Testbed::start();
+  const std::string list = write_list(dir, testbed);
+  const std::string pg = fresh_database("reports");
+  ASSERT_EQ(test::run_crawl({"run", list, "--db", pg, "--no-progress"}).exit_code, 0);
+
+  auto runs = test::run_crawl({"runs", "--db", pg});
+  ASSERT_EQ(runs.exit_code, 0) << runs.err;
+  EXPECT_NE(runs.out.find("completed"), std::string::npos) << runs.out;
+
+  auto listed = test::run_crawl({"query", "--list-reports", "--format", "csv"});
+  ASSERT_EQ(listed.exit_code, 0);
+  std::vector<std::string> names;
+  for (size_t start = listed.out.find('\n') + 1; start < listed.out.size();) {
+    const size_t end = listed.out.find('\n', start);
+    const std::string line = listed.out.substr(start, end - start);
+    if (!line.empty()) names.push_back(line.substr(0, line.find(',')));
+    start = end == std::string::npos ? listed.out.size() : end + 1;
+  }
+  ASSERT_GE(names.size(), 7u);
+  for (const std::string& name : names) {
+    auto r = test::run_crawl({"query", "--db", pg, "--report", name, "--format", "jsonl"});
+    EXPECT_EQ(r.exit_code, 0) << name << ": " << r.err;
+    EXPECT_FALSE(r.out.empty()) << name;
+  }
+  auto errors = test::run_crawl({"query", "--db", pg, "--report", "errors", "--format", "csv"});
+  EXPECT_NE(errors.out.find("bad_url,1,"), std::string::npos) << errors.out;
+  EXPECT_NE(errors.out.find("http_4xx,1,"), std::string::npos) << errors.out;
+
+  auto write = test::run_crawl({"query", "--db", pg, "delete from pages"});
+  EXPECT_EQ(write.exit_code, 2);
+  EXPECT_NE(write.err.find("read-only"), std::string::npos) << write.err;
+  EXPECT_EQ(query_int(pg, "select count(*) from pages"), 64);
+  auto two = test::run_crawl({"query", "--db", pg, "select 1; select 2"});
+  EXPECT_EQ(two.exit_code, 2);
+  EXPECT_NE(two.err.find("one SQL statement"), std::string::npos) << two.err;
+  auto bad = test::run_crawl({"query", "--db", pg, "select nope from pages"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("column \"nope\" does not exist"), std::string::npos) << bad.err;
+}
+
+TEST(Postgres, BenchRecordsItsRunsAndReportsThem) {
+  const std::string pg = fresh_database("bench");
+  auto r = test::run_crawl({"bench", "--testbed", "--pages", "30", "--modes", "fiber,thread", "-c", "4",
+                            "--repeat", "2", "--db", pg, "--format", "csv", "--no-progress"});
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  EXPECT_EQ(query_int(pg, "select count(*) from benches where status = 'completed'"), 1);
+  EXPECT_EQ(query_int(pg, "select count(*) from runs where bench_id is not null and status = 'completed'"),
+            4);
+  EXPECT_NE(r.out.find("fiber,4,"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("thread,4,"), std::string::npos) << r.out;
+}
+
+TEST(Postgres, WorkersStartingTogetherOnANewDatabaseCreateTheSchemaOnce) {
+  test::TempDir dir;
+  auto testbed = test::Testbed::start();
+  const std::string pg = fresh_database("together");
+  std::vector<test::ProcessResult> results(4);
+  std::vector<std::thread> starts;
+  for (size_t i = 0; i < results.size(); ++i)
+    starts.emplace_back([&, i] {
+      results[i] = test::run_crawl(
+          {"run", "--url", testbed.url("/page/" + std::to_string(i)), "--db", pg, "--no-progress"});
+    });
+  for (auto& t : starts) t.join();
+  for (const auto& r : results) EXPECT_EQ(r.exit_code, 0) << r.err << r.out;
+  EXPECT_EQ(query_int(pg, "select count(*) from runs"), 4);
+  EXPECT_EQ(query_int(pg, "select count(*) from pages"), 4);
+  EXPECT_EQ(query_int(pg, "select version from crawl_schema"), 7);
+}
+
+TEST(Postgres, ADatabaseOfAnotherProgramIsNeverWritten) {
+  const std::string pg = fresh_database("foreign");
+  execute(pg, "create table notes (x text)");
+  auto r = test::run_crawl({"run", "--url", "http://127.0.0.1:1/", "--db", pg, "--no-progress"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("another program"), std::string::npos) << r.err;
+  EXPECT_EQ(query_int(pg, "select count(*) from pg_tables where schemaname = 'public'"), 1);
+  auto q = test::run_crawl({"query", "--db", fresh_database("empty"), "select 1"});
+  EXPECT_EQ(q.exit_code, 2);
+  EXPECT_NE(q.err.find("empty database"), std::string::npos) << q.err;
+}
+
+TEST(Postgres, AServerThatIsNotThereSaysWhatToCheck) {
+  // Port 1 on loopback: nothing listens there.
+  auto r = test::run_crawl({"run", "--url", "http://127.0.0.1:1/", "--db",
+                            "postgresql://crawl:secret@127.0.0.1:1/crawl", "--no-progress"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("cannot connect to the PostgreSQL database"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("check that the server runs"), std::string::npos) << r.err;
+  // The password is never printed.
+  EXPECT_EQ(r.err.find("secret"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("crawl:***@"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace crawl
