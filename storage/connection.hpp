@@ -47,6 +47,7 @@ class Statement {
     virtual void bind_null(int index) = 0;
     virtual int parameter_count() const = 0;
     virtual bool step() = 0;
+    virtual void queue() = 0;
     virtual void reset() = 0;
     virtual bool read_only() const = 0;
     virtual int column_count() const = 0;
@@ -90,6 +91,10 @@ class Statement {
     }
     reset();
   }
+  // Runs a statement whose rows are not needed as part of the connection's batch: PostgreSQL sends
+  // it at once and reads its outcome in Connection::flush() (which throws the batch's first
+  // failure), so a batch costs one round trip; SQLite runs it now. The bindings may change at once.
+  void queue() { impl_->queue(); }
   // Whether the statement cannot change the database (SQLite says; PostgreSQL readers use a
   // read-only transaction instead, so it answers true).
   bool read_only() const { return impl_->read_only(); }
@@ -118,6 +123,8 @@ class Connection {
   // Runs SQL that takes no parameters and returns no rows worth reading; may hold several statements.
   virtual void exec(std::string_view sql) = 0;
   virtual Statement prepare(std::string_view sql) = 0;
+  // Waits for every queued statement; throws the first failure among them.
+  virtual void flush() = 0;
   // Whether a transaction is open (so that an error path knows to roll it back).
   virtual bool in_transaction() const = 0;
   // The engine's message for the last failure on this connection.

@@ -47,6 +47,8 @@ class Database {
   // Runs SQL that takes no parameters and returns no rows worth reading (pragmas, BEGIN, scripts).
   void exec(std::string_view sql) const;
   Statement prepare(std::string_view sql) const;
+  // Waits for the statements queued with Statement::queue(); throws the first failure among them.
+  void flush() const { connection_->flush(); }
   int schema_version() const;
   // The engine's message for the last failure on this connection.
   std::string last_error() const { return connection_->last_error(); }

@@ -95,9 +95,62 @@ std::string error_of(PGconn* conn, const PGresult* result) {
   return why;
 }
 
+// Statements queued on a connection: sent at once in libpq's pipeline mode, their outcomes read in
+// flush(). Synchronous calls are not allowed while the pipeline is open, so every one flushes first.
+class Pipeline {
+ public:
+  explicit Pipeline(PGconn* conn) : conn_(conn) {}
+
+  void send(const std::string& sql, const std::vector<const char*>& values) {
+    if (!open_) {
+      if (PQenterPipelineMode(conn_) != 1) throw StorageError(error_of(conn_, nullptr));
+      open_ = true;
+    }
+    if (PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
+                          nullptr, nullptr, 0) != 1)
+      throw StorageError(error_of(conn_, nullptr));
+    // The server answers each statement while the client goes on sending; reading the answers
+    // every so often keeps both sides' socket buffers from filling up and blocking each other.
+    if (++queued_ >= kReadEvery) flush();
+  }
+
+  void flush() {
+    if (!open_) return;
+    std::optional<StatementError> first;
+    if (PQpipelineSync(conn_) != 1) throw StorageError(error_of(conn_, nullptr));
+    for (int i = 0; i < queued_; ++i) {
+      // Each statement's results end with a null result.
+      while (PGresult* raw = PQgetResult(conn_)) {
+        Result result(raw);
+        if (PQresultStatus(raw) == PGRES_FATAL_ERROR && !first) {
+          const char* state = PQresultErrorField(raw, PG_DIAG_SQLSTATE);
+          const char* primary = PQresultErrorField(raw, PG_DIAG_MESSAGE_PRIMARY);
+          first.emplace(error_of(conn_, raw), trimmed(primary), 0, state ? state : "");
+        }
+      }
+      if (PQstatus(conn_) == CONNECTION_BAD) break;
+    }
+    Result sync(PQgetResult(conn_));
+    queued_ = 0;
+    if (!sync || PQresultStatus(sync.get()) != PGRES_PIPELINE_SYNC || PQexitPipelineMode(conn_) != 1) {
+      if (first) throw *first;
+      throw StorageError(error_of(conn_, sync.get()));
+    }
+    open_ = false;
+    if (first) throw *first;
+  }
+
+ private:
+  static constexpr int kReadEvery = 512;
+  PGconn* conn_;
+  bool open_ = false;
+  int queued_ = 0;
+};
+
 class PostgresStatement final : public Statement::Impl {
  public:
-  PostgresStatement(PGconn* conn, std::string_view sql) : conn_(conn) {
+  PostgresStatement(PGconn* conn, Pipeline& pipeline, std::string_view sql)
+      : conn_(conn), pipeline_(pipeline) {
     Translated t = translate_parameters(sql);
     sql_ = std::move(t.sql);
     values_.resize(static_cast<size_t>(t.parameters));
@@ -113,11 +166,15 @@ class PostgresStatement final : public Statement::Impl {
   void bind_null(int index) override { slot(index).reset(); }
   int parameter_count() const override { return static_cast<int>(values_.size()); }
 
+  void queue() override {
+    reset();
+    pipeline_.send(sql_, pointers());
+  }
+
   bool step() override {
     if (!result_) {
-      std::vector<const char*> pointers;
-      pointers.reserve(values_.size());
-      for (const auto& v : values_) pointers.push_back(v ? v->c_str() : nullptr);
+      pipeline_.flush();
+      const std::vector<const char*> pointers = this->pointers();
       result_.reset(PQexecParams(conn_, sql_.c_str(), static_cast<int>(pointers.size()), nullptr,
                                  pointers.data(), nullptr, nullptr, 0));
       const ExecStatusType status = result_ ? PQresultStatus(result_.get()) : PGRES_FATAL_ERROR;
@@ -193,6 +250,12 @@ class PostgresStatement final : public Statement::Impl {
   int64_t bytes(int column) const override { return on_row() ? PQgetlength(result_.get(), row_, column) : 0; }
 
  private:
+  std::vector<const char*> pointers() const {
+    std::vector<const char*> out;
+    out.reserve(values_.size());
+    for (const auto& v : values_) out.push_back(v ? v->c_str() : nullptr);
+    return out;
+  }
   std::optional<std::string>& slot(int index) {
     if (index < 1 || static_cast<size_t>(index) > values_.size())
       throw StorageError("cannot bind parameter " + std::to_string(index) + ": the statement has " +
@@ -202,6 +265,7 @@ class PostgresStatement final : public Statement::Impl {
   bool on_row() const { return result_ && row_ >= 0 && row_ < rows_; }
 
   PGconn* conn_;
+  Pipeline& pipeline_;
   std::string sql_;
   std::vector<std::optional<std::string>> values_;
   Result result_;
@@ -211,7 +275,7 @@ class PostgresStatement final : public Statement::Impl {
 
 class PostgresConnection final : public Connection {
  public:
-  explicit PostgresConnection(PGconn* conn) : conn_(conn) {}
+  explicit PostgresConnection(PGconn* conn) : conn_(conn), pipeline_(conn) {}
   ~PostgresConnection() override { PQfinish(conn_); }
   PostgresConnection(const PostgresConnection&) = delete;
   PostgresConnection& operator=(const PostgresConnection&) = delete;
@@ -219,6 +283,7 @@ class PostgresConnection final : public Connection {
   Engine engine() const override { return Engine::postgres; }
 
   void exec(std::string_view sql) override {
+    pipeline_.flush();
     Result result(PQexec(conn_, std::string(sql).c_str()));
     const ExecStatusType status = result ? PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
@@ -226,8 +291,10 @@ class PostgresConnection final : public Connection {
   }
 
   Statement prepare(std::string_view sql) override {
-    return Statement(std::make_unique<PostgresStatement>(conn_, sql));
+    return Statement(std::make_unique<PostgresStatement>(conn_, pipeline_, sql));
   }
+
+  void flush() override { pipeline_.flush(); }
 
   bool in_transaction() const override { return PQtransactionStatus(conn_) != PQTRANS_IDLE; }
 
@@ -235,6 +302,7 @@ class PostgresConnection final : public Connection {
 
  private:
   PGconn* conn_;
+  Pipeline pipeline_;
 };
 
 // NOTICEs (e.g. "relation already exists, skipping") are for people typing SQL, not for a crawl's

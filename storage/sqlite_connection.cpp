@@ -38,6 +38,11 @@ class SqliteStatement final : public Statement::Impl {
     throw StatementError(message + " (SQLite code " + std::to_string(code) + ")", message, code, "");
   }
   void reset() override { sqlite3_reset(statement_); }
+  void queue() override {
+    while (step()) {
+    }
+    reset();
+  }
   bool read_only() const override { return sqlite3_stmt_readonly(statement_) != 0; }
 
   int column_count() const override { return sqlite3_column_count(statement_); }
@@ -106,6 +111,8 @@ class SqliteConnection final : public Connection {
     }
     return Statement(std::make_unique<SqliteStatement>(db_, raw));
   }
+
+  void flush() override {}
 
   bool in_transaction() const override { return sqlite3_get_autocommit(db_) == 0; }
 

@@ -551,7 +551,7 @@ bool ResultWriter::write_one_batch() {
     if (queue_.empty()) return false;
   }
   const auto deadline = std::chrono::steady_clock::now() + options_.batch_interval;
-  begin_.run();
+  begin_.queue();
   size_t in_batch = 0;
   int64_t rows_in_batch = 0;
   std::vector<Item> taken;
@@ -584,12 +584,14 @@ bool ResultWriter::write_one_batch() {
           .integer(mark.bytes_done)
           .integer(run_id_)
           .integer(mark.position);
-      update_mark_.run();
+      update_mark_.queue();
     }
   }
   session_rows_ += rows_in_batch;
   record_progress();
-  commit_.run();
+  commit_.queue();
+  // Every statement of the batch was queued: one round trip to a PostgreSQL server for all of them.
+  database_->flush();
   // On Linux a deleted file stays writable through the open descriptor, so SQLite reports success
   // while every row goes to an inode nobody can reach: check after each commit.
   if (database_->file_moved()) throw StorageError("the database file was deleted or moved during the run");
@@ -605,7 +607,7 @@ void ResultWriter::write(const Item& item) {
     insert(*pending);
   } else {
     Binder(delete_links_).integer(run_id_).integer(std::get<LinksTaken>(item).parent_seq);
-    delete_links_.run();
+    delete_links_.queue();
   }
 }
 
@@ -625,7 +627,7 @@ void ResultWriter::insert(const PendingUrl& p) {
     b.real(p.not_before);
   else
     b.null();
-  insert_pending_.run();
+  insert_pending_.queue();
   pending_seqs_.insert(p.seq);
   if (p.depth == 0 && options_.ledger) options_.ledger->done(p.seq);
 }
@@ -644,7 +646,7 @@ void ResultWriter::record_progress() {
       .time_or_null(unix_now(), ended_at)
       .integer(run_id_)
       .integer(session_);
-  update_session_.run();
+  update_session_.queue();
 }
 
 void ResultWriter::insert(const PageRecord& r) {
@@ -681,14 +683,14 @@ void ResultWriter::insert(const PageRecord& r) {
       .real(t.queue_ms)
       .text_or_null(r.worker)
       .time_or_null(r.fetched_at, fetched_at);
-  insert_page_.run();
+  insert_page_.queue();
   for (const auto& link : r.links) {
     Binder(insert_link_).integer(run_id_).integer(r.seq).text(r.url).text(link);
-    insert_link_.run();
+    insert_link_.queue();
   }
   if (pending_seqs_.erase(r.seq) > 0) {
     Binder(delete_pending_).integer(run_id_).integer(r.seq);
-    delete_pending_.run();
+    delete_pending_.queue();
   }
   if (!r.follow.empty()) {
     std::string joined;
@@ -697,7 +699,7 @@ void ResultWriter::insert(const PageRecord& r) {
       joined += link;
     }
     Binder(insert_links_).integer(run_id_).integer(r.seq).integer(r.depth + 1).text(r.seed_host).text(joined);
-    insert_links_.run();
+    insert_links_.queue();
   }
   if (r.depth == 0 && options_.ledger) options_.ledger->done(r.seq);
 }

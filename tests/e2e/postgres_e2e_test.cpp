@@ -4,6 +4,7 @@
 #include <libpq-fe.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <string>
 #include <thread>
 #include <vector>
@@ -154,6 +155,36 @@ TEST(Postgres, WorkersStartingTogetherOnANewDatabaseCreateTheSchemaOnce) {
   EXPECT_EQ(query_int(pg, "select count(*) from runs"), 4);
   EXPECT_EQ(query_int(pg, "select count(*) from pages"), 4);
   EXPECT_EQ(query_int(pg, "select version from crawl_schema"), 7);
+}
+
+// The writer queues a batch's statements and reads their outcomes together: a statement the server
+// refuses in the middle of a batch still fails the run, with the server's own words.
+TEST(Postgres, AWriteTheServerRefusesFailsTheRunAndSaysWhy) {
+  test::TempDir dir;
+  auto testbed = test::Testbed::start();
+  std::string list;
+  for (int i = 0; i < 400; ++i) list += testbed.url("/delay/100/page/" + std::to_string(i)) + "\n";
+  test::write_file(dir.file("list.txt"), list);
+  const std::string pg = fresh_database("refused");
+  test::Child crawl(
+      {test::crawl_binary(), "run", dir.file("list.txt"), "--db", pg, "-c", "8", "--no-progress"});
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < until) {
+    try {
+      if (query_int(pg, "select count(*) from pages") > 0) break;
+    } catch (const std::exception&) {
+      // the schema is not there yet
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_GT(query_int(pg, "select count(*) from pages"), 0);
+  execute(pg, "alter table pages add constraint crawl_test_refuses check (seq < 0) not valid");
+  EXPECT_EQ(crawl.wait(), 1);
+  const std::string out = crawl.rest_of_output();
+  EXPECT_NE(out.find("crawl_test_refuses"), std::string::npos) << out;
+  EXPECT_NE(out.find("failed after"), std::string::npos) << out;
+  EXPECT_LT(query_int(pg, "select count(*) from pages"), 400);
+  EXPECT_EQ(query_int(pg, "select count(*) from runs where status = 'failed'"), 1);
 }
 
 TEST(Postgres, ADatabaseOfAnotherProgramIsNeverWritten) {
