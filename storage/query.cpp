@@ -566,6 +566,18 @@ void run_status_function(sqlite3_context* context, int, sqlite3_value** args) {
   sqlite3_result_text(context, status.c_str(), static_cast<int>(status.size()), SQLITE_TRANSIENT);
 }
 
+// PostgreSQL cannot ask this machine whether a process lives: the runs stored as running whose
+// process is gone from this machine are found here and named in the statement.
+std::string status_of_gone_runs(const Database& db) {
+  Statement running = db.prepare("SELECT id, host, pid, process_start FROM runs WHERE status = 'running'");
+  std::string gone;
+  while (step(db, running)) {
+    const ProcessIdentity who{.host = running.text(1), .pid = running.integer(2), .start = running.text(3)};
+    if (is_running(who) == false) gone += (gone.empty() ? "" : ", ") + std::to_string(running.integer(0));
+  }
+  return gone.empty() ? "status" : "CASE WHEN id IN (" + gone + ") THEN 'crashed' ELSE status END";
+}
+
 Database open_for_reading(const std::string& path) {
   Database db = Database::open(path, {.access = Access::read_only});
   if (sqlite3* handle = sqlite_handle(db.connection()))
@@ -636,9 +648,10 @@ void list_runs(const std::string& db_path, Format format, std::ostream& out, int
   Database db = open_for_reading(db_path);
   std::string sql(kListRuns);
   sql.replace(sql.find("{status}"), 8,
-              db.schema_version() >= 5 && db.engine() == Engine::sqlite
-                  ? "crawl_run_status(status, host, pid, process_start)"
-                  : "status");
+              db.schema_version() < 5 ? std::string("status")
+              : db.engine() == Engine::sqlite
+                  ? std::string("crawl_run_status(status, host, pid, process_start)")
+                  : status_of_gone_runs(db));
   // URLs taken into a run that have no row yet (what `crawl resume` has left to do); an unfinished
   // run's rows are counted as they are.
   const bool durable = db.schema_version() >= 6;

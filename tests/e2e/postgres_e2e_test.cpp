@@ -2,6 +2,7 @@
 // report, read-only), `bench` and `resume` against a real PostgreSQL 15 server the tests start.
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -185,6 +186,34 @@ TEST(Postgres, AWriteTheServerRefusesFailsTheRunAndSaysWhy) {
   EXPECT_NE(out.find("failed after"), std::string::npos) << out;
   EXPECT_LT(query_int(pg, "select count(*) from pages"), 400);
   EXPECT_EQ(query_int(pg, "select count(*) from runs where status = 'failed'"), 1);
+}
+
+// A run whose process was killed is never shown as running.
+TEST(Postgres, AKilledRunShowsAsCrashed) {
+  test::TempDir dir;
+  auto testbed = test::Testbed::start();
+  std::string list;
+  for (int i = 0; i < 100; ++i) list += testbed.url("/delay/2000/page/" + std::to_string(i)) + "\n";
+  test::write_file(dir.file("list.txt"), list);
+  const std::string pg = fresh_database("crashed");
+  test::Child crawl(
+      {test::crawl_binary(), "run", dir.file("list.txt"), "--db", pg, "-c", "4", "--no-progress"});
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < until) {
+    try {
+      if (query_int(pg, "select count(*) from runs") > 0) break;
+    } catch (const std::exception&) {
+      // the schema is not there yet
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  auto running = test::run_crawl({"runs", "--db", pg, "--format", "csv"});
+  EXPECT_NE(running.out.find(",running,"), std::string::npos) << running.out;
+  EXPECT_EQ(crawl.stop(SIGKILL), 128 + SIGKILL);
+  auto crashed = test::run_crawl({"runs", "--db", pg, "--format", "csv"});
+  EXPECT_EQ(crashed.exit_code, 0) << crashed.err;
+  EXPECT_NE(crashed.out.find(",crashed,"), std::string::npos) << crashed.out;
+  EXPECT_EQ(crashed.out.find(",running,"), std::string::npos) << crashed.out;
 }
 
 TEST(Postgres, ADatabaseOfAnotherProgramIsNeverWritten) {
