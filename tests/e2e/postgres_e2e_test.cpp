@@ -35,6 +35,20 @@ void execute(const std::string& uri, const std::string& sql) {
   PQfinish(conn);
 }
 
+// Waits up to 30 s for `table` to have a row (a crawl started in the background has got that far).
+void wait_for_a_row(const std::string& uri, const std::string& table) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < until) {
+    try {
+      if (query_int(uri, "select count(*) from " + table) > 0) return;
+    } catch (const std::exception&) {
+      // the schema is not there yet
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ADD_FAILURE() << "no row in " << table << " after 30 s";
+}
+
 // 60 pages, a bad line, a 404, a redirect and a duplicate line.
 std::string write_list(test::TempDir& dir, const test::Testbed& testbed) {
   std::string list = "# pages\n";
@@ -169,15 +183,7 @@ TEST(Postgres, AWriteTheServerRefusesFailsTheRunAndSaysWhy) {
   const std::string pg = fresh_database("refused");
   test::Child crawl(
       {test::crawl_binary(), "run", dir.file("list.txt"), "--db", pg, "-c", "8", "--no-progress"});
-  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (std::chrono::steady_clock::now() < until) {
-    try {
-      if (query_int(pg, "select count(*) from pages") > 0) break;
-    } catch (const std::exception&) {
-      // the schema is not there yet
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  wait_for_a_row(pg, "pages");
   ASSERT_GT(query_int(pg, "select count(*) from pages"), 0);
   execute(pg, "alter table pages add constraint crawl_test_refuses check (seq < 0) not valid");
   EXPECT_EQ(crawl.wait(), 1);
@@ -198,15 +204,7 @@ TEST(Postgres, AKilledRunShowsAsCrashed) {
   const std::string pg = fresh_database("crashed");
   test::Child crawl(
       {test::crawl_binary(), "run", dir.file("list.txt"), "--db", pg, "-c", "4", "--no-progress"});
-  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (std::chrono::steady_clock::now() < until) {
-    try {
-      if (query_int(pg, "select count(*) from runs") > 0) break;
-    } catch (const std::exception&) {
-      // the schema is not there yet
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  wait_for_a_row(pg, "runs");
   auto running = test::run_crawl({"runs", "--db", pg, "--format", "csv"});
   EXPECT_NE(running.out.find(",running,"), std::string::npos) << running.out;
   EXPECT_EQ(crawl.stop(SIGKILL), 128 + SIGKILL);

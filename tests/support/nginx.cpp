@@ -20,19 +20,6 @@ namespace {
 constexpr const char* kNginx = "/usr/sbin/nginx";
 constexpr const char* kEchoModule = "/usr/lib/nginx/modules/ngx_http_echo_module.so";
 
-// A port the kernel had free a moment ago (nginx binds it next; a clash would fail the start).
-uint16_t free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
 bool accepts_connections(uint16_t port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
@@ -51,7 +38,7 @@ std::unique_ptr<Nginx> Nginx::start(const std::string& dir, const Options& optio
   std::unique_ptr<Nginx> nginx(new Nginx);
   nginx->dir_ = dir + "/nginx";
   std::filesystem::create_directories(nginx->dir_);
-  nginx->port_ = free_port();
+  nginx->port_ = free_loopback_port();
   const std::string& d = nginx->dir_;
   const std::string conf = d + "/nginx.conf";
   {

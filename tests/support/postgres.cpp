@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "common/exit_status.hpp"
+#include "tests/support/process.hpp"
 
 namespace crawl::test {
 namespace {
@@ -98,18 +99,6 @@ std::string make_dir(const RunAs& as) {
     throw std::runtime_error("PostgresServer: cannot chown " + tmpl + " to nobody: " + why);
   }
   return tmpl;
-}
-
-uint16_t free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
 }
 
 std::string read_whole(const std::string& path) {
@@ -258,7 +247,7 @@ PostgresServer::PostgresServer() {
 
     const std::string log_path = dir_ + "/postgres.log";
     for (int attempt = 1;; ++attempt) {
-      port_ = free_port();
+      port_ = free_loopback_port();
       const size_t log_before = read_whole(log_path).size();
       std::vector<std::string> argv{
           postgres, "-D", data, "-p", std::to_string(port_), "-c", "unix_socket_directories=" + dir_};

@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -54,6 +55,10 @@ class Child {
   bool exited_ = false;
   int exit_code_ = -1;
 };
+
+// A TCP port on 127.0.0.1 the kernel had free a moment ago, for a server a test starts next (a clash
+// with another process taking it first fails that start, which a caller may retry).
+uint16_t free_loopback_port();
 
 // The processes whose parent is `parent` right now (from /proc), zombies included.
 std::vector<pid_t> children_of(pid_t parent);
