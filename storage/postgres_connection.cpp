@@ -183,9 +183,10 @@ class PostgresStatement final : public Statement::Impl {
         std::string message =
             trimmed(result_ ? PQresultErrorField(result_.get(), PG_DIAG_MESSAGE_PRIMARY) : "");
         const char* state = result_ ? PQresultErrorField(result_.get(), PG_DIAG_SQLSTATE) : nullptr;
+        std::string sqlstate = state ? state : "";  // the field lives in the result
         result_.reset();
         if (message.empty()) message = why;
-        throw StatementError(why, message, 0, state ? state : "");
+        throw StatementError(why, message, 0, std::move(sqlstate));
       }
       rows_ = status == PGRES_TUPLES_OK ? PQntuples(result_.get()) : 0;
       row_ = -1;
