@@ -251,8 +251,41 @@ ALTER TABLE runs ADD COLUMN max_host_connections INTEGER; -- the most connection
 PRAGMA user_version = 7;
 )sql";
 
+// Version 8: what lets several processes, on one machine or many, share one run through one
+// database: each host's URLs are leased to one worker at a time (host_leases), every URL is taken
+// into the run once whoever finds it (run_urls), and seqs are handed out in blocks (runs.next_seq).
+// Runs of one process leave them empty.
+constexpr const char* kSchemaVersion8 = R"sql(
+ALTER TABLE runs ADD COLUMN next_seq INTEGER;  -- the next seq to hand out; NULL: the run's process counts
+ALTER TABLE frontier ADD COLUMN host TEXT;     -- the URL's politeness key (host:port) when workers share the run
+CREATE INDEX frontier_by_host ON frontier(run_id, host, depth, seq) WHERE host IS NOT NULL;
+
+-- Every URL taken into a shared run, by any worker: only the first insert of a URL admits it.
+CREATE TABLE run_urls (
+  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  url    TEXT NOT NULL,
+  PRIMARY KEY (run_id, url)
+) WITHOUT ROWID;
+
+-- One row per host of a shared run: who may fetch its URLs now, until when, and when its next fetch
+-- may start (its delay, Crawl-delay or Retry-After), so that politeness holds across workers.
+CREATE TABLE host_leases (
+  run_id        INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  host          TEXT NOT NULL,
+  depth         INTEGER NOT NULL,           -- the lowest depth its URLs had when added: claims go by it
+  worker        TEXT,                       -- who holds the lease, e.g. 'hostname/pid'; NULL: nobody
+  claim         INTEGER,                    -- which claim of that worker took it
+  expires_at    REAL NOT NULL DEFAULT 0,    -- unix time the lease ends unless renewed
+  next_fetch_at REAL NOT NULL DEFAULT 0,    -- unix time before which no fetch of the host may start
+  PRIMARY KEY (run_id, host)
+) WITHOUT ROWID;
+CREATE INDEX host_leases_by_depth ON host_leases(run_id, depth, host);
+
+PRAGMA user_version = 8;
+)sql";
+
 constexpr std::array kMigrations = {kSchemaVersion1, kSchemaVersion2, kSchemaVersion3, kSchemaVersion4,
-                                    kSchemaVersion5, kSchemaVersion6, kSchemaVersion7};
+                                    kSchemaVersion5, kSchemaVersion6, kSchemaVersion7, kSchemaVersion8};
 
 }  // namespace
 
@@ -416,6 +449,10 @@ Database Database::open_postgres_database(const std::string& uri, const OpenOpti
     // A statement waits this long for a lock another worker holds before it fails.
     db.exec("SET lock_timeout = " + std::to_string(options.busy_timeout_ms));
     if (read_only) db.exec("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY");
+    // As SQLite's synchronous=NORMAL: a commit survives a crash of crawl; one of the server may lose
+    // the last commits (whose URLs are then pending again), never the database. --sync full undoes it.
+    else
+      db.exec("SET synchronous_commit = off");
     const bool marked = single_integer(db,
                                        "SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = "
                                        "current_schema() AND tablename = 'crawl_schema'") == 1;

@@ -368,7 +368,10 @@ std::unique_ptr<ResultWriter> ResultWriter::open(const WriterOptions& options, c
   int session = 1;
   std::unordered_set<int64_t> pending_seqs;
   try {
-    if (options.synchronous_full) database.exec("PRAGMA synchronous = FULL");
+    // --sync full: each commit waits for the disk (Database::open sets the engines' normal).
+    if (options.synchronous_full)
+      database.exec(database.engine() == Engine::sqlite ? "PRAGMA synchronous = FULL"
+                                                        : "SET synchronous_commit = on");
     const std::string started_at = iso8601_utc(config.started_at != 0 ? config.started_at : unix_now());
     // IMMEDIATE: two processes taking up the same run one after the other, not together.
     database.begin_exclusive();

@@ -169,7 +169,7 @@ TEST(Postgres, WorkersStartingTogetherOnANewDatabaseCreateTheSchemaOnce) {
   for (const auto& r : results) EXPECT_EQ(r.exit_code, 0) << r.err << r.out;
   EXPECT_EQ(query_int(pg, "select count(*) from runs"), 4);
   EXPECT_EQ(query_int(pg, "select count(*) from pages"), 4);
-  EXPECT_EQ(query_int(pg, "select version from crawl_schema"), 7);
+  EXPECT_EQ(query_int(pg, "select version from crawl_schema"), 8);
 }
 
 // The writer queues a batch's statements and reads their outcomes together: a statement the server

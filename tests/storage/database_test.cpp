@@ -27,7 +27,7 @@ TEST(Database, CreatesTheSchemaInANewFile) {
   { Database db = Database::open(path); }
 
   EXPECT_EQ(test::query_int(path, "PRAGMA user_version"), latest_schema_version());
-  EXPECT_EQ(latest_schema_version(), 7);
+  EXPECT_EQ(latest_schema_version(), 8);
   auto journal = test::query_rows(path, "PRAGMA journal_mode");
   EXPECT_EQ(*journal.at(0)["journal_mode"], "wal");
 
@@ -134,7 +134,7 @@ TEST(Database, MigratesVersionOneToTheBenchTables) {
         "PRAGMA user_version = 1");
   }
   Database db = Database::open(path);
-  EXPECT_EQ(db.schema_version(), 7);
+  EXPECT_EQ(db.schema_version(), 8);
   EXPECT_EQ(test::query_int(path, "SELECT sessions FROM runs"), 1);
   EXPECT_EQ(test::query_int(path, "SELECT count(*) FROM frontier"), 0);
   // A run from before version 7 did not count its connections: NULL, not 0.

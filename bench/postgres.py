@@ -1,0 +1,173 @@
+#!/usr/bin/env python3
+"""What storing a crawl in PostgreSQL costs beside an SQLite file, on the same lists, interleaved.
+
+Starts its own PostgreSQL 15 (Debian's postgresql-15: initdb in a temporary directory, on a free
+port of 127.0.0.1, as `nobody` when run as root; default settings, so commits wait for the disk as
+they do on a server users run) and the project's testbed, then crawls each list into an SQLite file
+and into a PostgreSQL database by turns, REPEAT times, and prints the medians and their ratio:
+
+  W1  2,000 URLs x 100 ms latency at -c 200 (latency-bound: the store must keep out of the way)
+  W2  20,000 small pages, no latency, -c 50, --no-parse (store-bound: every row is written at the
+      rate the fetchers produce it)
+
+  bench/postgres.py                       # fiber mode, 5 interleaved repeats
+  bench/postgres.py --modes fiber,thread,process --repeat 7
+  bench/postgres.py --synchronous-commit off   # the server's commits do not wait for the disk,
+                                               # as SQLite's synchronous=NORMAL does not
+
+Every run is checked: each URL has its row in the store it was written to. Times are the run's own
+crawl_s (start to the last page stored) and the process's wall time (connecting and creating the
+schema included).
+
+Needs a release build in build/ (scripts/demo or cmake --build build).
+"""
+import argparse
+import os
+import pwd
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CRAWL = os.path.join(ROOT, "build", "crawl")
+PG_BIN = os.environ.get("CRAWL_PG_BIN", "/usr/lib/postgresql/15/bin")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Postgres:
+    """A throw-away server: initdb, postgres in the foreground as a child, removed on close."""
+
+    def __init__(self, settings):
+        if not os.path.exists(os.path.join(PG_BIN, "initdb")):
+            sys.exit(f"no PostgreSQL in {PG_BIN}: run scripts/setup")
+        self.dir = tempfile.mkdtemp(prefix="crawl-bench-pg-")
+        self.port = free_port()
+        demote = None
+        if os.geteuid() == 0:  # initdb and postgres refuse to run as root
+            nobody = pwd.getpwnam("nobody")
+            os.chown(self.dir, nobody.pw_uid, nobody.pw_gid)
+
+            def demote():
+                os.setgroups([])
+                os.setgid(nobody.pw_gid)
+                os.setuid(nobody.pw_uid)
+        data = os.path.join(self.dir, "data")
+        subprocess.run([os.path.join(PG_BIN, "initdb"), "-D", data, "-A", "trust", "-U", "crawl", "-E", "UTF8",
+                        "--locale=C"], check=True, capture_output=True, preexec_fn=demote, cwd=self.dir)
+        args = [os.path.join(PG_BIN, "postgres"), "-D", data, "-p", str(self.port), "-k", self.dir, "-c",
+                "listen_addresses=127.0.0.1"]
+        for setting in settings:
+            args += ["-c", setting]
+        self.log = open(os.path.join(self.dir, "postgres.log"), "w")
+        self.server = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, preexec_fn=demote,
+                                       cwd=self.dir)
+        deadline = time.time() + 30
+        while subprocess.run([os.path.join(PG_BIN, "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)],
+                             capture_output=True).returncode != 0:
+            if time.time() > deadline or self.server.poll() is not None:
+                sys.exit("PostgreSQL did not start: see " + self.log.name)
+            time.sleep(0.1)
+        self.databases = 0
+
+    def fresh_database(self):
+        self.databases += 1
+        name = f"bench_{self.databases}"
+        subprocess.run([os.path.join(PG_BIN, "psql"), f"postgresql://crawl@127.0.0.1:{self.port}/postgres", "-qc",
+                        f"CREATE DATABASE {name}"], check=True, capture_output=True)
+        return f"postgresql://crawl@127.0.0.1:{self.port}/{name}"
+
+    def close(self):
+        self.server.terminate()
+        self.server.wait()
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def crawl_into(db, list_file, mode, c, extra):
+    args = [CRAWL, "run", list_file, "--mode", mode, "--db", db, "--no-progress", *extra]
+    args += ["--threads", "2", "--fibers", str(c // 2)] if mode == "hybrid" else ["-c", str(c)]
+    start = time.monotonic()
+    r = subprocess.run(args, capture_output=True, text=True)
+    wall = time.monotonic() - start
+    if r.returncode != 0:
+        sys.exit(f"crawl failed ({db}): {r.stderr}{r.stdout}")
+    q = subprocess.run([CRAWL, "query", "--db", db, "--format", "csv",
+                        "select crawl_s, pages_ok, (select count(*) from pages where run_id = runs.id) as rows "
+                        "from runs order by id desc limit 1"], capture_output=True, text=True, check=True)
+    crawl_s, ok, rows = q.stdout.splitlines()[1].split(",")
+    return wall, float(crawl_s), int(ok), int(rows)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--modes", default="fiber")
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--workloads", default="W1,W2")
+    ap.add_argument("--synchronous-commit", default="on", choices=["on", "off"])
+    a = ap.parse_args()
+    if not os.path.exists(CRAWL):
+        sys.exit(f"{CRAWL} is missing: build first")
+    tmp = tempfile.mkdtemp(prefix="crawl-bench-store-")
+    pg = Postgres([f"synchronous_commit={a.synchronous_commit}"])
+    testbed = subprocess.Popen([CRAWL, "testbed", "--port", "0", "--threads", "2"], stdout=subprocess.PIPE,
+                               text=True)
+    m = re.search(r"listening on http://127.0.0.1:(\d+)", testbed.stdout.readline())
+    if not m:
+        testbed.kill()
+        sys.exit("testbed did not start")
+    port = m.group(1)
+    workloads = {
+        "W1": (2000, "/delay/100/page/{}", 200, []),
+        "W2": (20000, "/page/{}", 50, ["--no-parse"]),
+    }
+    lists = {}
+    for name in a.workloads.split(","):
+        n, path, _, _ = workloads[name]
+        lists[name] = os.path.join(tmp, f"{name}.txt")
+        with open(lists[name], "w") as f:
+            f.write("".join(f"http://127.0.0.1:{port}{path.format(i)}\n" for i in range(n)))
+    variants = [(w, mode, store) for w in lists for mode in a.modes.split(",") for store in ("sqlite", "postgres")]
+    results = {v: [] for v in variants}
+    try:
+        for rep in range(a.repeat):
+            for w, mode, store in variants:
+                n, _, c, extra = workloads[w]
+                db = pg.fresh_database() if store == "postgres" else os.path.join(tmp, f"{w}-{mode}-{rep}.db")
+                wall, crawl_s, ok, rows = crawl_into(db, lists[w], mode, c, extra)
+                if rows != n or ok != n:
+                    sys.exit(f"{w} {mode} {store}: {rows} rows, {ok} ok of {n}")
+                results[(w, mode, store)].append((wall, crawl_s))
+                print(f"  rep {rep + 1} {w} {mode:7s} {store:8s}: crawl {crawl_s:6.3f} s, process {wall:6.3f} s",
+                      file=sys.stderr)
+    finally:
+        testbed.terminate()
+        testbed.wait()
+        pg.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"\nSQLite file vs PostgreSQL 15 (synchronous_commit={a.synchronous_commit}), {a.repeat} interleaved "
+          f"repeats, medians, {time.strftime('%Y-%m-%d')}")
+    print(f"{'list':4s} {'mode':7s} {'store':8s} {'crawl_s':>8s} {'min-max':>13s} {'process_s':>9s} "
+          f"{'crawl /sqlite':>13s} {'process /sqlite':>15s}")
+    for (w, mode, store), runs in results.items():
+        crawl = statistics.median(c for _, c in runs)
+        wall = statistics.median(p for p, _ in runs)
+        lo, hi = min(c for _, c in runs), max(c for _, c in runs)
+        base = results[(w, mode, "sqlite")]
+        ratio = crawl / statistics.median(c for _, c in base)
+        ratio_wall = wall / statistics.median(p for p, _ in base)
+        print(f"{w:4s} {mode:7s} {store:8s} {crawl:8.3f} {lo:6.3f}-{hi:<6.3f} {wall:9.3f} {ratio:13.3f} "
+              f"{ratio_wall:15.3f}")
+
+
+if __name__ == "__main__":
+    main()

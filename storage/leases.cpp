@@ -1,0 +1,261 @@
+#include "storage/leases.hpp"
+
+#include <algorithm>
+#include <map>
+#include <unordered_map>
+
+namespace crawl::storage {
+namespace {
+
+// Rows per multi-row statement: large enough that a batch is a few round trips, small enough to
+// stay far below both engines' limits on parameters (SQLite 32,766, PostgreSQL 65,535).
+constexpr size_t kRowsPerStatement = 256;
+
+// A host whose URLs are all done sorts after every host with work.
+constexpr int64_t kNoWork = 1000000000;
+
+// The hosts claimed are those no other worker is claiming at the same moment: on PostgreSQL the
+// rows being claimed are locked and others skip them; SQLite has one writer at a time anyway.
+// The candidates are picked once (MATERIALIZED: a locking subquery the planner re-ran per row would
+// pick again), each host's due URL found through its own index entry rather than a join whose plan
+// would rest on statistics taken before the frontier filled up.
+std::string claim_sql(Engine engine) {
+  return std::string(R"sql(
+WITH picked AS MATERIALIZED (
+  SELECT l.host FROM host_leases l
+  WHERE l.run_id = ?1 AND l.expires_at <= ?4 AND l.next_fetch_at <= ?4
+    AND (SELECT f.seq FROM frontier f
+         WHERE f.run_id = ?1 AND f.host = l.host AND coalesce(f.not_before, 0) <= ?4
+         ORDER BY f.host, f.depth, f.seq LIMIT 1) IS NOT NULL
+  ORDER BY l.depth, l.host
+  LIMIT ?6)sql") +
+         (engine == Engine::postgres ? " FOR UPDATE SKIP LOCKED" : "") + R"sql()
+UPDATE host_leases SET worker = ?2, claim = ?3, expires_at = ?5
+WHERE run_id = ?1 AND host IN (SELECT host FROM picked)
+RETURNING host, next_fetch_at
+)sql";
+}
+
+constexpr std::string_view kTake = R"sql(
+SELECT host, seq, source, line, input, url, depth, coalesce(parent_url, ''), seed_host, attempts,
+       coalesce(not_before, 0)
+FROM (SELECT f.host, f.seq, f.source, f.line, f.input, f.url, f.depth, f.parent_url, f.seed_host, f.attempts,
+             f.not_before, row_number() OVER (PARTITION BY f.host ORDER BY f.depth, f.seq) AS n
+      FROM frontier f JOIN host_leases l ON l.run_id = f.run_id AND l.host = f.host
+      WHERE f.run_id = ?1 AND l.worker = ?2 AND l.claim = ?3 AND coalesce(f.not_before, 0) <= ?4) due
+WHERE n <= ?5
+ORDER BY host, depth, seq
+)sql";
+
+}  // namespace
+
+HostLeases::HostLeases(Database& database, LeaseOptions options)
+    : database_(database),
+      options_(std::move(options)),
+      reserve_(database_.prepare(
+          "UPDATE runs SET next_seq = coalesce(next_seq, 0) + ?2 WHERE id = ?1 RETURNING next_seq")),
+      claim_(database_.prepare(claim_sql(database_.engine()))),
+      take_(database_.prepare(kTake)),
+      renew_(database_.prepare(
+          "UPDATE host_leases SET expires_at = ?3 WHERE run_id = ?1 AND worker = ?2 RETURNING host")),
+      release_(database_.prepare(R"sql(
+UPDATE host_leases SET worker = NULL, claim = NULL, expires_at = 0, next_fetch_at = ?4,
+  depth = coalesce((SELECT min(depth) FROM frontier WHERE run_id = ?1 AND host = ?3), ?5)
+WHERE run_id = ?1 AND host = ?3 AND worker = ?2
+)sql")) {}
+
+Statement& HostLeases::statement_for(std::vector<Statement>& cache, size_t rows, const std::string& head,
+                                     const std::string& row, const std::string& tail, int first_parameter,
+                                     int parameters_per_row) {
+  if (cache.size() < rows) cache.resize(rows);
+  Statement& statement = cache[rows - 1];
+  if (!statement) {
+    std::string sql = head;
+    int parameter = first_parameter;
+    for (size_t r = 0; r < rows; ++r) {
+      sql += r == 0 ? "(" : ", (";
+      sql += row;
+      for (int p = 0; p < parameters_per_row; ++p)
+        sql += (p == 0 && row.empty() ? "?" : ", ?") + std::to_string(parameter++);
+      sql += ")";
+    }
+    sql += tail;
+    statement = database_.prepare(sql);
+  }
+  return statement;
+}
+
+int64_t HostLeases::reserve_seqs(int64_t count) {
+  reserve_.bind(1, options_.run_id).bind(2, count);
+  if (!reserve_.step())
+    throw StorageError("run " + std::to_string(options_.run_id) + " is not in the database");
+  const int64_t next = reserve_.integer(0);
+  reserve_.reset();
+  return next - count;
+}
+
+std::vector<bool> HostLeases::admit(const std::vector<PendingUrl>& urls,
+                                    const std::vector<std::string>& hosts) {
+  std::vector<bool> admitted(urls.size(), false);
+  for (size_t start = 0; start < urls.size(); start += kRowsPerStatement) {
+    const size_t rows = std::min(kRowsPerStatement, urls.size() - start);
+    // The run's seen-set: the URLs this insert added are the ones admitted (a URL twice in the
+    // batch is added once, and admitted at its first place).
+    Statement& seen = statement_for(seen_, rows, "INSERT INTO run_urls (run_id, url) VALUES ", "?1",
+                                    " ON CONFLICT DO NOTHING RETURNING url", 2, 1);
+    seen.bind(1, options_.run_id);
+    for (size_t r = 0; r < rows; ++r)
+      seen.bind(static_cast<int>(r) + 2, std::string_view(urls[start + r].url));
+    std::unordered_map<std::string, int> added;
+    while (seen.step()) ++added[seen.text(0)];
+    seen.reset();
+    std::vector<size_t> in;
+    for (size_t r = 0; r < rows; ++r) {
+      auto it = added.find(urls[start + r].url);
+      if (it != added.end() && it->second > 0) {
+        --it->second;
+        admitted[start + r] = true;
+        in.push_back(start + r);
+      }
+    }
+    if (in.empty()) continue;
+
+    Statement& entries = statement_for(entries_, in.size(),
+                                       "INSERT INTO frontier (run_id, seq, source, line, input, url, depth, "
+                                       "parent_url, seed_host, attempts, "
+                                       "not_before, host) VALUES ",
+                                       "?1", "", 2, 11);
+    entries.bind(1, options_.run_id);
+    int parameter = 1;
+    for (size_t i : in) {
+      const PendingUrl& u = urls[i];
+      entries.bind(++parameter, u.seq);
+      entries.bind(++parameter, std::string_view(u.source));
+      entries.bind(++parameter, u.line);
+      entries.bind(++parameter, std::string_view(u.input));
+      entries.bind(++parameter, std::string_view(u.url));
+      entries.bind(++parameter, static_cast<int64_t>(u.depth));
+      if (u.parent_url.empty())
+        entries.bind_null(++parameter);
+      else
+        entries.bind(++parameter, std::string_view(u.parent_url));
+      entries.bind(++parameter, std::string_view(u.seed_host));
+      entries.bind(++parameter, static_cast<int64_t>(u.attempts));
+      if (u.not_before > 0)
+        entries.bind(++parameter, u.not_before);
+      else
+        entries.bind_null(++parameter);
+      entries.bind(++parameter, std::string_view(hosts[i]));
+    }
+    entries.queue();
+
+    // Each host once per statement (PostgreSQL refuses to update one row twice in one statement),
+    // at the lowest depth among its new URLs.
+    std::map<std::string_view, int64_t> depth_of;
+    for (size_t i : in) {
+      auto [it, fresh] = depth_of.emplace(hosts[i], urls[i].depth);
+      if (!fresh) it->second = std::min<int64_t>(it->second, urls[i].depth);
+    }
+    Statement& host_rows =
+        statement_for(hosts_, depth_of.size(), "INSERT INTO host_leases (run_id, host, depth) VALUES ", "?1",
+                      " ON CONFLICT (run_id, host) DO UPDATE SET depth = excluded.depth WHERE excluded.depth "
+                      "< host_leases.depth",
+                      2, 2);
+    host_rows.bind(1, options_.run_id);
+    parameter = 1;
+    for (const auto& [host, depth] : depth_of) {
+      host_rows.bind(++parameter, host);
+      host_rows.bind(++parameter, depth);
+    }
+    host_rows.queue();
+  }
+  database_.flush();
+  return admitted;
+}
+
+std::vector<HostLease> HostLeases::claim(int hosts, int per_host, double now) {
+  const int64_t claim = ++claims_;
+  claim_.bind(1, options_.run_id)
+      .bind(2, std::string_view(options_.worker))
+      .bind(3, claim)
+      .bind(4, now)
+      .bind(5, now + options_.ttl_s)
+      .bind(6, static_cast<int64_t>(hosts));
+  std::vector<HostLease> leases;
+  std::unordered_map<std::string, size_t> index;
+  while (claim_.step()) {
+    index.emplace(claim_.text(0), leases.size());
+    leases.push_back({.host = claim_.text(0), .next_fetch_at = claim_.real(1), .urls = {}});
+  }
+  claim_.reset();
+  if (leases.empty()) return leases;
+  take_.bind(1, options_.run_id)
+      .bind(2, std::string_view(options_.worker))
+      .bind(3, claim)
+      .bind(4, now)
+      .bind(5, static_cast<int64_t>(per_host));
+  while (take_.step()) {
+    auto it = index.find(take_.text(0));
+    if (it == index.end()) continue;
+    leases[it->second].urls.push_back({.seq = take_.integer(1),
+                                       .source = take_.text(2),
+                                       .line = take_.integer(3),
+                                       .input = take_.text(4),
+                                       .url = take_.text(5),
+                                       .depth = static_cast<int>(take_.integer(6)),
+                                       .parent_url = take_.text(7),
+                                       .seed_host = take_.text(8),
+                                       .attempts = static_cast<int>(take_.integer(9)),
+                                       .not_before = take_.real(10)});
+  }
+  take_.reset();
+  return leases;
+}
+
+std::vector<std::string> HostLeases::renew(const std::vector<std::string>& hosts, double now) {
+  renew_.bind(1, options_.run_id).bind(2, std::string_view(options_.worker)).bind(3, now + options_.ttl_s);
+  std::vector<std::string> held;
+  std::unordered_map<std::string, bool> wanted;
+  for (const auto& h : hosts) wanted.emplace(h, true);
+  while (renew_.step()) {
+    std::string host = renew_.text(0);
+    if (wanted.contains(host)) held.push_back(std::move(host));
+  }
+  renew_.reset();
+  return held;
+}
+
+void HostLeases::release(const std::string& host, double next_fetch_at) {
+  release_.bind(1, options_.run_id)
+      .bind(2, std::string_view(options_.worker))
+      .bind(3, std::string_view(host))
+      .bind(4, next_fetch_at)
+      .bind(5, kNoWork);
+  release_.run();
+}
+
+std::vector<bool> HostLeases::complete(const std::vector<int64_t>& seqs) {
+  std::vector<bool> done(seqs.size(), false);
+  for (size_t start = 0; start < seqs.size(); start += kRowsPerStatement) {
+    const size_t rows = std::min(kRowsPerStatement, seqs.size() - start);
+    if (completed_.size() < rows) completed_.resize(rows);
+    Statement& gone = completed_[rows - 1];
+    if (!gone) {
+      std::string sql = "DELETE FROM frontier WHERE run_id = ?1 AND seq IN (";
+      for (size_t r = 0; r < rows; ++r) sql += (r == 0 ? "?" : ", ?") + std::to_string(r + 2);
+      gone = database_.prepare(sql + ") RETURNING seq");
+    }
+    gone.bind(1, options_.run_id);
+    for (size_t r = 0; r < rows; ++r) gone.bind(static_cast<int>(r) + 2, seqs[start + r]);
+    std::unordered_map<int64_t, size_t> position;
+    for (size_t r = 0; r < rows; ++r) position.emplace(seqs[start + r], start + r);
+    while (gone.step()) {
+      auto it = position.find(gone.integer(0));
+      if (it != position.end()) done[it->second] = true;
+    }
+    gone.reset();
+  }
+  return done;
+}
+
+}  // namespace crawl::storage

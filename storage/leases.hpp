@@ -1,0 +1,71 @@
+// A run's frontier shared by several workers (processes, on one machine or many) through one
+// database: work is leased per host, not per URL. A worker claims hosts that no live lease holds,
+// gets a batch of each one's due URLs, fetches them under that host's limit and delay, renews its
+// leases while it works, and gives each host back with the time its next fetch may start. A worker
+// that dies stops renewing; its leases expire and other workers claim its hosts, URLs and all.
+// Every URL is admitted into the run once, whoever finds it (a unique key), and a URL's entry goes
+// only once (complete() tells the worker whose lease had expired that another finished it first).
+//
+// The SQL is the same on both engines; on PostgreSQL claims skip the hosts other workers are
+// claiming at that moment (FOR UPDATE SKIP LOCKED) instead of waiting for them.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "storage/database.hpp"
+#include "storage/records.hpp"
+
+namespace crawl::storage {
+
+struct LeaseOptions {
+  int64_t run_id = 0;
+  std::string worker;  // unique among the run's workers, e.g. "hostname/pid"
+  double ttl_s = 30;   // a lease not renewed for this long may be claimed by another worker
+};
+
+struct HostLease {
+  std::string host;
+  double next_fetch_at = 0;  // unix time: the host's first fetch under this lease may not start before
+  std::vector<PendingUrl> urls;
+};
+
+// One worker's handle on a shared run; used by one thread at a time. Throws StorageError.
+class HostLeases {
+ public:
+  HostLeases(Database& database, LeaseOptions options);
+
+  // `count` seqs no other worker of the run is handed: the first of them.
+  int64_t reserve_seqs(int64_t count);
+  // Takes URLs into the shared frontier, each under its politeness key hosts[i]; a URL the run has
+  // taken in before, by any worker, is not. Returns which ones were admitted.
+  std::vector<bool> admit(const std::vector<PendingUrl>& urls, const std::vector<std::string>& hosts);
+  // Claims up to `hosts` hosts whose lease is free, with URLs due at `now` and the host's own next
+  // fetch due, the lowest depth first (breadth-first across workers, as far as the hosts' depths
+  // say), and up to `per_host` of each one's due URLs, the lowest depth and seq first.
+  std::vector<HostLease> claim(int hosts, int per_host, double now);
+  // Renews this worker's leases on `hosts`; returns those it still holds. A lease that expired and
+  // was claimed by another worker is lost: stop taking that host's URLs.
+  std::vector<std::string> renew(const std::vector<std::string>& hosts, double now);
+  // Gives a host back: others may claim it, from `next_fetch_at` on.
+  void release(const std::string& host, double next_fetch_at);
+  // Ends URLs fetched under a lease: returns, for each seq, whether its entry was still there and is
+  // now gone. False: another worker finished it first (this worker's lease had expired), and its
+  // row must not be stored again.
+  std::vector<bool> complete(const std::vector<int64_t>& seqs);
+
+ private:
+  Statement& statement_for(std::vector<Statement>& cache, size_t rows, const std::string& head,
+                           const std::string& row, const std::string& tail, int first_parameter,
+                           int parameters_per_row);
+
+  Database& database_;
+  const LeaseOptions options_;
+  int64_t claims_ = 0;
+  Statement reserve_, claim_, take_, renew_, release_;
+  // Multi-row statements, one per batch size used (rows - 1 is the index).
+  std::vector<Statement> seen_, entries_, hosts_, completed_;
+};
+
+}  // namespace crawl::storage
