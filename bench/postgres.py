@@ -2,8 +2,8 @@
 """What storing a crawl in PostgreSQL costs beside an SQLite file, on the same lists, interleaved.
 
 Starts its own PostgreSQL 15 (Debian's postgresql-15: initdb in a temporary directory, on a free
-port of 127.0.0.1, as `nobody` when run as root; default settings, so commits wait for the disk as
-they do on a server users run) and the project's testbed, then crawls each list into an SQLite file
+port of 127.0.0.1, as `nobody` when run as root, with the server's default settings) and the
+project's testbed, then crawls each list into an SQLite file
 and into a PostgreSQL database by turns, REPEAT times, and prints the medians and their ratio:
 
   W1  2,000 URLs x 100 ms latency at -c 200 (latency-bound: the store must keep out of the way)
@@ -12,8 +12,10 @@ and into a PostgreSQL database by turns, REPEAT times, and prints the medians an
 
   bench/postgres.py                       # fiber mode, 5 interleaved repeats
   bench/postgres.py --modes fiber,thread,process --repeat 7
-  bench/postgres.py --synchronous-commit off   # the server's commits do not wait for the disk,
-                                               # as SQLite's synchronous=NORMAL does not
+  bench/postgres.py --leases              # also the host-lease microbenchmark on the same server
+
+crawl's own connections run with synchronous_commit off unless --sync full (as SQLite runs with
+synchronous=NORMAL): a commit does not wait for the server's disk.
 
 Every run is checked: each URL has its row in the store it was written to. Times are the run's own
 crawl_s (start to the last page stored) and the process's wall time (connecting and creating the
@@ -113,12 +115,12 @@ def main():
     ap.add_argument("--modes", default="fiber")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--workloads", default="W1,W2")
-    ap.add_argument("--synchronous-commit", default="on", choices=["on", "off"])
+    ap.add_argument("--leases", action="store_true", help="also run crawl_microbench's host-lease benchmark")
     a = ap.parse_args()
     if not os.path.exists(CRAWL):
         sys.exit(f"{CRAWL} is missing: build first")
     tmp = tempfile.mkdtemp(prefix="crawl-bench-store-")
-    pg = Postgres([f"synchronous_commit={a.synchronous_commit}"])
+    pg = Postgres([])
     testbed = subprocess.Popen([CRAWL, "testbed", "--port", "0", "--threads", "2"], stdout=subprocess.PIPE,
                                text=True)
     m = re.search(r"listening on http://127.0.0.1:(\d+)", testbed.stdout.readline())
@@ -149,13 +151,19 @@ def main():
                 results[(w, mode, store)].append((wall, crawl_s))
                 print(f"  rep {rep + 1} {w} {mode:7s} {store:8s}: crawl {crawl_s:6.3f} s, process {wall:6.3f} s",
                       file=sys.stderr)
+        leases = None
+        if a.leases:
+            micro = os.path.join(ROOT, "build", "crawl_microbench")
+            leases = subprocess.run([micro, "--benchmark_filter=Leases"], capture_output=True, text=True,
+                                    env=dict(os.environ, CRAWL_BENCH_PG=pg.fresh_database())).stdout
     finally:
         testbed.terminate()
         testbed.wait()
         pg.close()
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"\nSQLite file vs PostgreSQL 15 (synchronous_commit={a.synchronous_commit}), {a.repeat} interleaved "
-          f"repeats, medians, {time.strftime('%Y-%m-%d')}")
+    if leases:
+        print(leases)
+    print(f"\nSQLite file vs PostgreSQL 15, {a.repeat} interleaved repeats, medians, {time.strftime('%Y-%m-%d')}")
     print(f"{'list':4s} {'mode':7s} {'store':8s} {'crawl_s':>8s} {'min-max':>13s} {'process_s':>9s} "
           f"{'crawl /sqlite':>13s} {'process /sqlite':>15s}")
     for (w, mode, store), runs in results.items():
