@@ -49,7 +49,12 @@ TEST(Database, CreatesTheSchemaInANewFile) {
                                    "mtime_ns", "finished", "lines_done", "bytes_done"}));
   EXPECT_EQ(column_names(path, "frontier"),
             (std::set<std::string>{"run_id", "seq", "source", "line", "input", "url", "depth", "parent_url",
-                                   "seed_host", "attempts", "not_before"}));
+                                   "seed_host", "attempts", "not_before", "host"}));
+  EXPECT_EQ(
+      column_names(path, "host_leases"),
+      (std::set<std::string>{"run_id", "host", "depth", "worker", "claim", "expires_at", "next_fetch_at"}));
+  EXPECT_EQ(column_names(path, "run_urls"), (std::set<std::string>{"run_id", "url"}));
+  EXPECT_TRUE(column_names(path, "runs").count("next_seq"));
   EXPECT_EQ(column_names(path, "frontier_links"),
             (std::set<std::string>{"run_id", "parent_seq", "depth", "seed_host", "links"}));
 
@@ -131,6 +136,7 @@ TEST(Database, MigratesVersionOneToTheBenchTables) {
         "DROP TABLE run_sessions; ALTER TABLE runs DROP COLUMN connections; "
         "ALTER TABLE runs DROP COLUMN tls_full; ALTER TABLE runs DROP COLUMN tls_resumed; "
         "ALTER TABLE runs DROP COLUMN connected_hosts; ALTER TABLE runs DROP COLUMN max_host_connections; "
+        "ALTER TABLE runs DROP COLUMN next_seq; DROP TABLE run_urls; DROP TABLE host_leases; "
         "PRAGMA user_version = 1");
   }
   Database db = Database::open(path);
