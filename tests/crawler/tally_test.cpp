@@ -63,8 +63,8 @@ TEST(Tally, CountsConnectionsPerHostAndHandshakes) {
   t.add(page("https://a.test/1", 1, 1, 0));
   t.add(page("https://a.test/2", 0, 0, 0));  // on the connection of the first
   t.add(page("https://a.test/3?x", 1, 0, 1));
-  t.add(page("https://a.test:8443/", 1, 1, 0));  // another port: another origin
-  t.add(page("http://user@b.test", 2, 0, 0));
+  t.add(page("https://a.test:8443/", 1, 1, 0));     // another port: another origin
+  t.add(page("http://localhost@b.test", 2, 0, 0));  // user info is not the host
   auto s = t.snapshot();
   EXPECT_EQ(s.connections, 5);
   EXPECT_EQ(s.tls_full, 2);

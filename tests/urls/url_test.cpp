@@ -209,8 +209,8 @@ TEST(Resolve, FollowsTheWhatwgRulesForHttpReferences) {
                       {"\\\\g.localhost\\h", "http://g.localhost/h"},
                       {"g\\h", "http://a.localhost/b/c/g/h"},
                       // Another http(s) scheme: absolute, slashes or not.
-                      {"https:g", "https://g/"},
-                      {"https:/g/x", "https://g/x"},
+                      {"https:g.localhost", "https://g.localhost/"},
+                      {"https:/g.localhost/x", "https://g.localhost/x"},
                       // A colon after something that is not a scheme is part of a relative path.
                       {"1a:x", "http://a.localhost/b/c/1a:x"},
                       {"./g:h", "http://a.localhost/b/c/g:h"},
