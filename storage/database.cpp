@@ -9,6 +9,7 @@
 #include <ctime>
 #include <filesystem>
 
+#include "common/process_identity.hpp"
 #include "common/usage_error.hpp"
 #include "storage/sqlite_connection.hpp"
 
@@ -445,6 +446,9 @@ Database Database::open_postgres_database(const std::string& uri, const OpenOpti
                        ", or pass --db with another database");
   }
   Database db(shown, std::move(connection));
+  bool marked = false;
+  int64_t tables = 0;
+  int version = 0;
   try {
     // A statement waits this long for a lock another worker holds before it fails.
     db.exec("SET lock_timeout = " + std::to_string(options.busy_timeout_ms));
@@ -453,28 +457,29 @@ Database Database::open_postgres_database(const std::string& uri, const OpenOpti
     // the last commits (whose URLs are then pending again), never the database. --sync full undoes it.
     else
       db.exec("SET synchronous_commit = off");
-    const bool marked = single_integer(db,
-                                       "SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = "
-                                       "current_schema() AND tablename = 'crawl_schema'") == 1;
-    const int64_t tables =
+    tables =
         single_integer(db, "SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = current_schema()");
-    if (!marked && tables > 0)
-      throw UsageError(shown + " holds tables of another program (no crawl_schema table in schema " +
-                       "public): pass --db with a database of its own for crawl");
-    if (!marked && read_only)
-      throw UsageError(shown + " is an empty database, not a crawl database: run `crawl run --db " + shown +
-                       "` first or pass --db with a crawl database");
-    const int version = db.schema_version();
-    if (version > latest_schema_version())
-      throw StorageError(shown + " has schema version " + std::to_string(version) +
-                         " but this crawl knows up to " + std::to_string(latest_schema_version()) +
-                         ": use a newer crawl or another --db");
-    if (!read_only) db.migrate_postgres();
+    // crawl_schema is created with the tables, in one transaction: a database with it has a version.
+    version = db.schema_version();
+    marked = version > 0;
   } catch (const StorageError& e) {
-    db.rollback_quietly();
-    if (std::string_view(e.what()).starts_with(shown)) throw;
-    throw StorageError("cannot " + std::string(read_only ? "read" : "set up") + " the PostgreSQL database " +
-                       shown + ": " + e.what());
+    throw StorageError("cannot read the PostgreSQL database " + shown + ": " + e.what());
+  }
+  if (!marked && tables > 0)
+    throw UsageError(shown + " holds tables of another program (no crawl_schema table in its schema): pass " +
+                     "--db with a database of its own for crawl");
+  if (!marked && read_only)
+    throw UsageError(shown + " is an empty database, not a crawl database: run `crawl run --db " + shown +
+                     "` first or pass --db with a crawl database");
+  if (version > latest_schema_version())
+    throw StorageError(shown + " has schema version " + std::to_string(version) +
+                       " but this crawl knows up to " + std::to_string(latest_schema_version()) +
+                       ": use a newer crawl or another --db");
+  if (read_only) return db;
+  try {
+    db.migrate_postgres();
+  } catch (const StorageError& e) {
+    throw StorageError("cannot set up the PostgreSQL database " + shown + ": " + e.what());
   }
   return db;
 }
@@ -575,6 +580,17 @@ bool Database::file_moved() const {
   sqlite3* raw = sqlite_handle(*connection_);
   int moved = 0;
   return raw && sqlite3_file_control(raw, "main", SQLITE_FCNTL_HAS_MOVED, &moved) == SQLITE_OK && moved;
+}
+
+std::vector<int64_t> runs_whose_process_is_gone(const Database& database) {
+  Statement running =
+      database.prepare("SELECT id, host, pid, process_start FROM runs WHERE status = 'running'");
+  std::vector<int64_t> gone;
+  while (running.step()) {
+    const ProcessIdentity who{.host = running.text(1), .pid = running.integer(2), .start = running.text(3)};
+    if (is_running(who) == false) gone.push_back(running.integer(0));
+  }
+  return gone;
 }
 
 std::string iso8601_utc(double unix_seconds) {

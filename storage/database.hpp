@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "storage/connection.hpp"
 
@@ -74,6 +75,10 @@ class Database {
   std::string path_;
   std::unique_ptr<Connection> connection_;
 };
+
+// Runs stored as running whose process is gone from this machine (killed, crashed, the machine
+// restarted), by id; a run of another machine is not judged.
+std::vector<int64_t> runs_whose_process_is_gone(const Database& database);
 
 // "2024-05-01T12:34:56.789Z" for a unix time in seconds: the form the runs and pages tables store.
 std::string iso8601_utc(double unix_seconds);

@@ -4,6 +4,8 @@
 #include <map>
 #include <unordered_map>
 
+#include "storage/rows.hpp"
+
 namespace crawl::storage {
 namespace {
 
@@ -125,27 +127,17 @@ std::vector<bool> HostLeases::admit(const std::vector<PendingUrl>& urls,
                                        "parent_url, seed_host, attempts, "
                                        "not_before, host) VALUES ",
                                        "?1", "", 2, 11);
-    entries.bind(1, options_.run_id);
-    int parameter = 1;
+    Binder row(entries);
+    row.integer(options_.run_id);
     for (size_t i : in) {
       const PendingUrl& u = urls[i];
-      entries.bind(++parameter, u.seq);
-      entries.bind(++parameter, std::string_view(u.source));
-      entries.bind(++parameter, u.line);
-      entries.bind(++parameter, std::string_view(u.input));
-      entries.bind(++parameter, std::string_view(u.url));
-      entries.bind(++parameter, static_cast<int64_t>(u.depth));
-      if (u.parent_url.empty())
-        entries.bind_null(++parameter);
-      else
-        entries.bind(++parameter, std::string_view(u.parent_url));
-      entries.bind(++parameter, std::string_view(u.seed_host));
-      entries.bind(++parameter, static_cast<int64_t>(u.attempts));
+      row.integer(u.seq).text(u.source).integer(u.line).text(u.input).text(u.url).integer(u.depth);
+      row.text_or_null(u.parent_url).text(u.seed_host).integer(u.attempts);
       if (u.not_before > 0)
-        entries.bind(++parameter, u.not_before);
+        row.real(u.not_before);
       else
-        entries.bind_null(++parameter);
-      entries.bind(++parameter, std::string_view(hosts[i]));
+        row.null();
+      row.text(hosts[i]);
     }
     entries.queue();
 
@@ -161,12 +153,9 @@ std::vector<bool> HostLeases::admit(const std::vector<PendingUrl>& urls,
                       " ON CONFLICT (run_id, host) DO UPDATE SET depth = excluded.depth WHERE excluded.depth "
                       "< host_leases.depth",
                       2, 2);
-    host_rows.bind(1, options_.run_id);
-    parameter = 1;
-    for (const auto& [host, depth] : depth_of) {
-      host_rows.bind(++parameter, host);
-      host_rows.bind(++parameter, depth);
-    }
+    Binder host_row(host_rows);
+    host_row.integer(options_.run_id);
+    for (const auto& [host, depth] : depth_of) host_row.text(host).integer(depth);
     host_rows.queue();
   }
   database_.flush();
@@ -197,30 +186,16 @@ std::vector<HostLease> HostLeases::claim(int hosts, int per_host, double now) {
   while (take_.step()) {
     auto it = index.find(take_.text(0));
     if (it == index.end()) continue;
-    leases[it->second].urls.push_back({.seq = take_.integer(1),
-                                       .source = take_.text(2),
-                                       .line = take_.integer(3),
-                                       .input = take_.text(4),
-                                       .url = take_.text(5),
-                                       .depth = static_cast<int>(take_.integer(6)),
-                                       .parent_url = take_.text(7),
-                                       .seed_host = take_.text(8),
-                                       .attempts = static_cast<int>(take_.integer(9)),
-                                       .not_before = take_.real(10)});
+    leases[it->second].urls.push_back(read_pending_url(take_, 1));
   }
   take_.reset();
   return leases;
 }
 
-std::vector<std::string> HostLeases::renew(const std::vector<std::string>& hosts, double now) {
+std::vector<std::string> HostLeases::renew(double now) {
   renew_.bind(1, options_.run_id).bind(2, std::string_view(options_.worker)).bind(3, now + options_.ttl_s);
   std::vector<std::string> held;
-  std::unordered_map<std::string, bool> wanted;
-  for (const auto& h : hosts) wanted.emplace(h, true);
-  while (renew_.step()) {
-    std::string host = renew_.text(0);
-    if (wanted.contains(host)) held.push_back(std::move(host));
-  }
+  while (renew_.step()) held.push_back(renew_.text(0));
   renew_.reset();
   return held;
 }

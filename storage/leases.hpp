@@ -45,9 +45,9 @@ class HostLeases {
   // fetch due, the lowest depth first (breadth-first across workers, as far as the hosts' depths
   // say), and up to `per_host` of each one's due URLs, the lowest depth and seq first.
   std::vector<HostLease> claim(int hosts, int per_host, double now);
-  // Renews this worker's leases on `hosts`; returns those it still holds. A lease that expired and
-  // was claimed by another worker is lost: stop taking that host's URLs.
-  std::vector<std::string> renew(const std::vector<std::string>& hosts, double now);
+  // Renews every lease this worker holds; returns their hosts. A host missing from them was lost (its
+  // lease expired and another worker claimed it): stop taking its URLs.
+  std::vector<std::string> renew(double now);
   // Gives a host back: others may claim it, from `next_fetch_at` on.
   void release(const std::string& host, double next_fetch_at);
   // Ends URLs fetched under a lease: returns, for each seq, whether its entry was still there and is

@@ -95,6 +95,15 @@ std::string error_of(PGconn* conn, const PGresult* result) {
   return why;
 }
 
+// A statement's failure, with the server's own message and SQLSTATE; everything is copied out of
+// `result`, which the caller frees.
+StatementError statement_error(PGconn* conn, const PGresult* result) {
+  const std::string why = error_of(conn, result);
+  std::string message = trimmed(result ? PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY) : nullptr);
+  const char* state = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
+  return StatementError(why, message.empty() ? why : message, 0, state ? state : "");
+}
+
 // Statements queued on a connection: sent at once in libpq's pipeline mode, their outcomes read in
 // flush(). Synchronous calls are not allowed while the pipeline is open, so every one flushes first.
 class Pipeline {
@@ -122,11 +131,7 @@ class Pipeline {
       // Each statement's results end with a null result.
       while (PGresult* raw = PQgetResult(conn_)) {
         Result result(raw);
-        if (PQresultStatus(raw) == PGRES_FATAL_ERROR && !first) {
-          const char* state = PQresultErrorField(raw, PG_DIAG_SQLSTATE);
-          const char* primary = PQresultErrorField(raw, PG_DIAG_MESSAGE_PRIMARY);
-          first.emplace(error_of(conn_, raw), trimmed(primary), 0, state ? state : "");
-        }
+        if (PQresultStatus(raw) == PGRES_FATAL_ERROR && !first) first = statement_error(conn_, raw);
       }
       if (PQstatus(conn_) == CONNECTION_BAD) break;
     }
@@ -179,14 +184,9 @@ class PostgresStatement final : public Statement::Impl {
                                  pointers.data(), nullptr, nullptr, 0));
       const ExecStatusType status = result_ ? PQresultStatus(result_.get()) : PGRES_FATAL_ERROR;
       if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-        std::string why = error_of(conn_, result_.get());
-        std::string message =
-            trimmed(result_ ? PQresultErrorField(result_.get(), PG_DIAG_MESSAGE_PRIMARY) : "");
-        const char* state = result_ ? PQresultErrorField(result_.get(), PG_DIAG_SQLSTATE) : nullptr;
-        std::string sqlstate = state ? state : "";  // the field lives in the result
+        StatementError error = statement_error(conn_, result_.get());
         result_.reset();
-        if (message.empty()) message = why;
-        throw StatementError(why, message, 0, std::move(sqlstate));
+        throw error;
       }
       rows_ = status == PGRES_TUPLES_OK ? PQntuples(result_.get()) : 0;
       row_ = -1;

@@ -569,12 +569,8 @@ void run_status_function(sqlite3_context* context, int, sqlite3_value** args) {
 // PostgreSQL cannot ask this machine whether a process lives: the runs stored as running whose
 // process is gone from this machine are found here and named in the statement.
 std::string status_of_gone_runs(const Database& db) {
-  Statement running = db.prepare("SELECT id, host, pid, process_start FROM runs WHERE status = 'running'");
   std::string gone;
-  while (step(db, running)) {
-    const ProcessIdentity who{.host = running.text(1), .pid = running.integer(2), .start = running.text(3)};
-    if (is_running(who) == false) gone += (gone.empty() ? "" : ", ") + std::to_string(running.integer(0));
-  }
+  for (int64_t id : runs_whose_process_is_gone(db)) gone += (gone.empty() ? "" : ", ") + std::to_string(id);
   return gone.empty() ? "status" : "CASE WHEN id IN (" + gone + ") THEN 'crashed' ELSE status END";
 }
 

@@ -9,9 +9,9 @@
 #include <utility>
 #include <vector>
 
-#include "common/process_identity.hpp"
 #include "common/thread_name.hpp"
 #include "common/usage_error.hpp"
+#include "storage/rows.hpp"
 
 namespace crawl::storage {
 namespace {
@@ -105,54 +105,10 @@ double steady_now() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-// Binds parameters left to right, so a column list and its values cannot drift apart by index.
-// Text is bound without a copy: the caller keeps the strings alive until the statement has run.
-class Binder {
- public:
-  explicit Binder(Statement& statement) : statement_(statement) {}
-
-  Binder& integer(int64_t value) {
-    statement_.bind(++index_, value);
-    return *this;
-  }
-  Binder& real(double value) {
-    statement_.bind(++index_, value);
-    return *this;
-  }
-  Binder& null() {
-    statement_.bind_null(++index_);
-    return *this;
-  }
-  Binder& text(std::string_view value) {
-    statement_.bind(++index_, value);
-    return *this;
-  }
-  // For columns where "nothing" reads better as NULL than as "" or 0.
-  Binder& text_or_null(std::string_view value) { return value.empty() ? null() : text(value); }
-  Binder& integer_or_null(int64_t value) { return value == 0 ? null() : integer(value); }
-  Binder& integer_or_null(const std::optional<int64_t>& value) { return value ? integer(*value) : null(); }
-  Binder& time_or_null(double unix_seconds, std::string& storage) {
-    if (unix_seconds == 0) return null();
-    storage = iso8601_utc(unix_seconds);
-    return text(storage);
-  }
-
- private:
-  Statement& statement_;
-  int index_ = 0;
-};
-
 // Runs still marked running whose process is gone (killed, crashed, the machine restarted) are
 // marked crashed, so that every reader of the database sees the truth, not only `crawl runs`.
 void mark_crashed_runs(const Database& database) {
-  Statement running =
-      database.prepare("SELECT id, host, pid, process_start FROM runs WHERE status = 'running'");
-  std::vector<int64_t> crashed;
-  while (running.step()) {
-    ProcessIdentity who{.host = running.text(1), .pid = running.integer(2), .start = running.text(3)};
-    if (is_running(who) == false) crashed.push_back(running.integer(0));
-  }
-  for (int64_t id : crashed) {
+  for (int64_t id : runs_whose_process_is_gone(database)) {
     Statement update =
         database.prepare("UPDATE runs SET status = 'crashed' WHERE id = ? AND status = 'running'");
     Binder(update).integer(id);
@@ -282,17 +238,7 @@ void load_resume_state(const Database& database, int64_t run_id, ResumeState& st
       "FROM frontier WHERE run_id = ? ORDER BY seq");
   Binder(pending).integer(run_id);
   while (pending.step()) {
-    Statement& q = pending;
-    PendingUrl p{.seq = q.integer(0),
-                 .source = q.text(1),
-                 .line = q.integer(2),
-                 .input = q.text(3),
-                 .url = q.text(4),
-                 .depth = static_cast<int>(q.integer(5)),
-                 .parent_url = q.text(6),
-                 .seed_host = q.text(7),
-                 .attempts = static_cast<int>(q.integer(8)),
-                 .not_before = q.real(9)};
+    PendingUrl p = read_pending_url(pending, 0);
     pending_seqs.insert(p.seq);
     max_seq = std::max(max_seq, p.seq);
     state.seen.push_back(p.url);

@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
 #include <signal.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <string>
@@ -19,12 +18,6 @@ namespace crawl {
 namespace {
 
 using test::query_int;
-
-std::string fresh_database(const std::string& what) {
-  static int databases = 0;
-  return test::shared_postgres().create_database(what + "_" + std::to_string(getpid()) + "_" +
-                                                 std::to_string(++databases));
-}
 
 void execute(const std::string& uri, const std::string& sql) {
   PGconn* conn = PQconnectdb(uri.c_str());
@@ -49,6 +42,17 @@ void wait_for_a_row(const std::string& uri, const std::string& table) {
   ADD_FAILURE() << "no row in " << table << " after 30 s";
 }
 
+// `crawl run` in the background on `pages` testbed pages that each take `delay_ms`, into `pg`.
+test::Child crawl_in_background(test::TempDir& dir, const test::Testbed& testbed, const std::string& pg,
+                                int pages, int delay_ms, int concurrency) {
+  std::string list;
+  for (int i = 0; i < pages; ++i)
+    list += testbed.url("/delay/" + std::to_string(delay_ms) + "/page/" + std::to_string(i)) + "\n";
+  test::write_file(dir.file("list.txt"), list);
+  return test::Child({test::crawl_binary(), "run", dir.file("list.txt"), "--db", pg, "-c",
+                      std::to_string(concurrency), "--no-progress"});
+}
+
 // 60 pages, a bad line, a 404, a redirect and a duplicate line.
 std::string write_list(test::TempDir& dir, const test::Testbed& testbed) {
   std::string list = "# pages\n";
@@ -66,7 +70,7 @@ TEST(Postgres, ARunStoresTheRowsAnSqliteRunStores) {
   test::TempDir dir;
   auto testbed = test::Testbed::start();
   const std::string list = write_list(dir, testbed);
-  const std::string pg = fresh_database("same_rows");
+  const std::string pg = test::fresh_postgres_database("same_rows");
   const std::string file = dir.file("c.db");
 
   for (const std::string& db : {pg, file}) {
@@ -104,7 +108,7 @@ TEST(Postgres, RunsAndEveryReportWorkAndQueriesCannotWrite) {
   test::TempDir dir;
   auto testbed = test::Testbed::start();
   const std::string list = write_list(dir, testbed);
-  const std::string pg = fresh_database("reports");
+  const std::string pg = test::fresh_postgres_database("reports");
   ASSERT_EQ(test::run_crawl({"run", list, "--db", pg, "--no-progress"}).exit_code, 0);
 
   auto runs = test::run_crawl({"runs", "--db", pg});
@@ -143,7 +147,7 @@ TEST(Postgres, RunsAndEveryReportWorkAndQueriesCannotWrite) {
 }
 
 TEST(Postgres, BenchRecordsItsRunsAndReportsThem) {
-  const std::string pg = fresh_database("bench");
+  const std::string pg = test::fresh_postgres_database("bench");
   auto r = test::run_crawl({"bench", "--testbed", "--pages", "30", "--modes", "fiber,thread", "-c", "4",
                             "--repeat", "2", "--db", pg, "--format", "csv", "--no-progress"});
   ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
@@ -157,7 +161,7 @@ TEST(Postgres, BenchRecordsItsRunsAndReportsThem) {
 TEST(Postgres, WorkersStartingTogetherOnANewDatabaseCreateTheSchemaOnce) {
   test::TempDir dir;
   auto testbed = test::Testbed::start();
-  const std::string pg = fresh_database("together");
+  const std::string pg = test::fresh_postgres_database("together");
   std::vector<test::ProcessResult> results(4);
   std::vector<std::thread> starts;
   for (size_t i = 0; i < results.size(); ++i)
@@ -177,12 +181,8 @@ TEST(Postgres, WorkersStartingTogetherOnANewDatabaseCreateTheSchemaOnce) {
 TEST(Postgres, AWriteTheServerRefusesFailsTheRunAndSaysWhy) {
   test::TempDir dir;
   auto testbed = test::Testbed::start();
-  std::string list;
-  for (int i = 0; i < 400; ++i) list += testbed.url("/delay/100/page/" + std::to_string(i)) + "\n";
-  test::write_file(dir.file("list.txt"), list);
-  const std::string pg = fresh_database("refused");
-  test::Child crawl(
-      {test::crawl_binary(), "run", dir.file("list.txt"), "--db", pg, "-c", "8", "--no-progress"});
+  const std::string pg = test::fresh_postgres_database("refused");
+  test::Child crawl = crawl_in_background(dir, testbed, pg, 400, 100, 8);
   wait_for_a_row(pg, "pages");
   ASSERT_GT(query_int(pg, "select count(*) from pages"), 0);
   execute(pg, "alter table pages add constraint crawl_test_refuses check (seq < 0) not valid");
@@ -198,12 +198,8 @@ TEST(Postgres, AWriteTheServerRefusesFailsTheRunAndSaysWhy) {
 TEST(Postgres, AKilledRunShowsAsCrashed) {
   test::TempDir dir;
   auto testbed = test::Testbed::start();
-  std::string list;
-  for (int i = 0; i < 100; ++i) list += testbed.url("/delay/2000/page/" + std::to_string(i)) + "\n";
-  test::write_file(dir.file("list.txt"), list);
-  const std::string pg = fresh_database("crashed");
-  test::Child crawl(
-      {test::crawl_binary(), "run", dir.file("list.txt"), "--db", pg, "-c", "4", "--no-progress"});
+  const std::string pg = test::fresh_postgres_database("crashed");
+  test::Child crawl = crawl_in_background(dir, testbed, pg, 100, 2000, 4);
   wait_for_a_row(pg, "runs");
   auto running = test::run_crawl({"runs", "--db", pg, "--format", "csv"});
   EXPECT_NE(running.out.find(",running,"), std::string::npos) << running.out;
@@ -215,13 +211,13 @@ TEST(Postgres, AKilledRunShowsAsCrashed) {
 }
 
 TEST(Postgres, ADatabaseOfAnotherProgramIsNeverWritten) {
-  const std::string pg = fresh_database("foreign");
+  const std::string pg = test::fresh_postgres_database("foreign");
   execute(pg, "create table notes (x text)");
   auto r = test::run_crawl({"run", "--url", "http://127.0.0.1:1/", "--db", pg, "--no-progress"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("another program"), std::string::npos) << r.err;
   EXPECT_EQ(query_int(pg, "select count(*) from pg_tables where schemaname = 'public'"), 1);
-  auto q = test::run_crawl({"query", "--db", fresh_database("empty"), "select 1"});
+  auto q = test::run_crawl({"query", "--db", test::fresh_postgres_database("empty"), "select 1"});
   EXPECT_EQ(q.exit_code, 2);
   EXPECT_NE(q.err.find("empty database"), std::string::npos) << q.err;
 }

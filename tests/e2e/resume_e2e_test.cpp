@@ -5,7 +5,6 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -145,14 +144,7 @@ class Resume : public ::testing::TestWithParam<std::vector<std::string>> {
 };
 
 // The same on a PostgreSQL database, each test in a database of its own on the tests' server.
-class ResumeOnPostgres : public Resume {
- public:
-  static std::string fresh_database() {
-    static int databases = 0;
-    return test::shared_postgres().create_database("resume_" + std::to_string(getpid()) + "_" +
-                                                   std::to_string(++databases));
-  }
-};
+class ResumeOnPostgres : public Resume {};
 
 TEST_P(Resume, DepthCrawlKilledFiveTimesEndsAsOneUninterruptedCrawl) {
   test::TempDir dir;
@@ -161,7 +153,7 @@ TEST_P(Resume, DepthCrawlKilledFiveTimesEndsAsOneUninterruptedCrawl) {
 
 TEST_P(ResumeOnPostgres, DepthCrawlKilledFiveTimesEndsAsOneUninterruptedCrawl) {
   test::TempDir dir;
-  depth_crawl_killed_five_times(dir, fresh_database());
+  depth_crawl_killed_five_times(dir, test::fresh_postgres_database("resume"));
 }
 
 TEST_P(Resume, ListKilledFiveTimesEndsWithOneRowPerLine) {
@@ -171,7 +163,7 @@ TEST_P(Resume, ListKilledFiveTimesEndsWithOneRowPerLine) {
 
 TEST_P(ResumeOnPostgres, ListKilledFiveTimesEndsWithOneRowPerLine) {
   test::TempDir dir;
-  list_killed_five_times(dir, fresh_database());
+  list_killed_five_times(dir, test::fresh_postgres_database("resume"));
 }
 
 void Resume::depth_crawl_killed_five_times(test::TempDir& dir, const std::string& db) {

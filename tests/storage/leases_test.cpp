@@ -4,7 +4,6 @@
 #include "storage/leases.hpp"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <map>
@@ -25,11 +24,7 @@ enum class Where { sqlite, postgres };
 class Leases : public ::testing::TestWithParam<Where> {
  protected:
   void SetUp() override {
-    static int databases = 0;
-    where_ = GetParam() == Where::sqlite
-                 ? dir_.file("leases.db")
-                 : test::shared_postgres().create_database("leases_" + std::to_string(getpid()) + "_" +
-                                                           std::to_string(++databases));
+    where_ = GetParam() == Where::sqlite ? dir_.file("leases.db") : test::fresh_postgres_database("leases");
     Database db = Database::open(where_);
     db.exec(
         "INSERT INTO runs (status, started_at, mode, processes, threads, fibers, concurrency, "
@@ -135,13 +130,13 @@ TEST_P(Leases, AnExpiredLeaseIsTakenOverAndItsOldHolderLearnsIt) {
   std::vector<PendingUrl> urls = {url(0, "h", 0), url(1, "h", 1)};
   a.admit(urls, hosts_of(urls));
   ASSERT_EQ(a.claim(1, 10, 100).size(), 1u);
-  EXPECT_EQ(a.renew({"h"}, 120), (std::vector<std::string>{"h"}));  // now held until 150
+  EXPECT_EQ(a.renew(120), (std::vector<std::string>{"h"}));  // now held until 150
   EXPECT_TRUE(b.claim(1, 10, 149).empty());
   // a stopped renewing (it died, or stalled): b takes the host over, URLs and all.
   const auto taken = b.claim(1, 10, 151);
   ASSERT_EQ(taken.size(), 1u);
   EXPECT_EQ(taken[0].urls.size(), 2u);
-  EXPECT_TRUE(a.renew({"h"}, 152).empty());
+  EXPECT_TRUE(a.renew(152).empty());
   EXPECT_EQ(b.complete({0}), (std::vector<bool>{true}));
   // a comes back with both fetched: one was finished by b, its row must not be stored twice.
   EXPECT_EQ(a.complete({0, 1}), (std::vector<bool>{false, true}));

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -328,6 +329,12 @@ PostgresServer& shared_postgres() {
   // is retried by the next), destroyed, and so stopped, at exit.
   static PostgresServer server;
   return server;
+}
+
+std::string fresh_postgres_database(const std::string& prefix) {
+  static std::atomic<int> databases{0};
+  return shared_postgres().create_database(prefix + "_" + std::to_string(getpid()) + "_" +
+                                           std::to_string(++databases));
 }
 
 }  // namespace crawl::test

@@ -54,4 +54,8 @@ class PostgresServer {
 // it should each work in a database of their own (create_database).
 PostgresServer& shared_postgres();
 
+// A new empty database on shared_postgres(), named `prefix`, this process's id and a count, so
+// that no two tests, in this process or another, share one. Returns its URI.
+std::string fresh_postgres_database(const std::string& prefix);
+
 }  // namespace crawl::test
