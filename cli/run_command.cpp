@@ -58,16 +58,19 @@ struct RunFlags {
   std::optional<bool> progress;
   std::string bench_id;
   std::string sync = "normal";
+  bool shared = false;
+  std::string lease_ttl = "30s";
 };
 
 // The flags that decide what a run crawls: `crawl resume` takes them from the run and refuses them
 // on its command line. The others only change how it runs (layout, queues, timeouts, outputs).
-constexpr const char* kWhatFlags[] = {
-    "--url",       "--no-parse", "--max-size",    "--max-redirects",  "--user-agent",
-    "--insecure",  "--depth",    "--scope",       "--include",        "--exclude",
-    "--max-pages", "--order",    "--store-links", "--per-host",       "--delay",
-    "--jitter",    "--robots",   "--retries",     "--max-retry-wait", "--header",
-    "--proxy",     "--cookies",  "--bench-id",    "--cacert",         "--capath"};
+constexpr const char* kWhatFlags[] = {"--url",         "--no-parse", "--max-size",       "--max-redirects",
+                                      "--user-agent",  "--insecure", "--depth",          "--scope",
+                                      "--include",     "--exclude",  "--max-pages",      "--order",
+                                      "--store-links", "--per-host", "--delay",          "--jitter",
+                                      "--robots",      "--retries",  "--max-retry-wait", "--header",
+                                      "--proxy",       "--cookies",  "--bench-id",       "--cacert",
+                                      "--capath",      "--shared"};
 
 std::string absolute_path(const std::string& name) {
   if (name == "-" || name.starts_with('/')) return name;
@@ -240,6 +243,14 @@ RunOptions options_from(const RunFlags& f, const std::string& command_line) {
   if (f.sync != "normal" && f.sync != "full")
     throw UsageError("--sync '" + f.sync + "': use normal (survives a crash) or full (survives a power cut)");
   o.synchronous_full = f.sync == "full";
+  o.shared = f.shared;
+  const auto ttl = parse_duration(f.lease_ttl, "--lease-ttl");
+  if (ttl < std::chrono::milliseconds(500))
+    throw UsageError("--lease-ttl must be at least 500ms (a lease is renewed three times in that time)");
+  o.lease_ttl_s = std::chrono::duration<double>(ttl).count();
+  if (o.shared && f.max_pages > 0)
+    throw UsageError(
+        "--max-pages counts one process's URLs and cannot bound a shared run: drop --shared or --max-pages");
   return o;
 }
 
@@ -369,10 +380,12 @@ int resume(const RunFlags& given, const CLI::App& cmd, std::optional<int64_t> ru
   f.jsonl = given.jsonl;
   f.save_bodies = given.save_bodies;
   f.progress = given.progress;
+  given_if("--lease-ttl", f.lease_ttl, given.lease_ttl);
   RunOptions o = options_from(f, command_line);
   o.inputs.paths = std::move(paths);
   o.settings = found.settings;
   o.resume_run = found.id;
+  o.shared = found.shared;
   return execute(std::move(o), f);
 }
 
@@ -451,6 +464,11 @@ void declare_run_flags(CLI::App* cmd, const std::shared_ptr<RunFlags>& flags) {
       "Progress line on stderr (default: when stderr is a terminal)");
   cmd->add_option("--sync", flags->sync,
                   "When a commit is durable: normal (survives a crash of crawl) or full (a power cut too)")
+      ->capture_default_str();
+  cmd->add_flag("--shared", flags->shared,
+                "Let other workers join the run (crawl resume RUN on any machine with the same --db)");
+  cmd->add_option("--lease-ttl", flags->lease_ttl,
+                  "Shared runs: how long a worker's hold on a host lasts unless it renews it")
       ->capture_default_str();
   // Set by `crawl bench` on the runs it starts; hidden from --help.
   cmd->add_option("--bench-id", flags->bench_id, "Tag the run as part of a crawl bench")->group("");

@@ -65,6 +65,7 @@ struct Frontier::State {
   };
 
   FrontierStore* store;
+  LeaseSource* leases;  // a shared run's (see Frontier's constructor)
   FollowOptions follow;
   int concurrency;
   bool robots_on;
@@ -105,6 +106,12 @@ struct Frontier::State {
   size_t batch;                            // tasks per batch (see channel.hpp)
   bool interrupted = false;
   std::mt19937_64 random{std::random_device{}()};
+  // A shared run's: URLs of each leased host that have no row yet, when to ask for work or the
+  // run's state next, and whether the run is over.
+  std::unordered_map<Host*, int64_t> leased_open;
+  TimePoint next_claim{}, next_state_check{};
+  bool run_over = false, run_done = false;
+  bool wants_work = false;  // the producers could use more than is queued
 
   static HostRing::Rules ring_rules(const FollowOptions& f, const PolitenessOptions& p, bool robots_on) {
     const int per_host = p.per_host >= 0 ? p.per_host : (f.max_depth > 0 ? 8 : 0);
@@ -116,8 +123,9 @@ struct Frontier::State {
 
   State(const FollowOptions& f, const PolitenessOptions& p, const FetchOptions& fo, int c, size_t b,
         TaskSink& t, PageChannel& pg, const std::atomic<bool>& s, std::atomic<int64_t>& seq,
-        FrontierStore* st)
+        FrontierStore* st, LeaseSource* l)
       : store(st),
+        leases(l),
         follow(f),
         concurrency(c),
         robots_on(p.robots.value_or(f.max_depth > 0)),
@@ -127,7 +135,8 @@ struct Frontier::State {
         next_seq(seq),
         retry_policy(p),
         strict(ring_rules(f, p, robots_on).affinity),
-        track_links(f.max_depth > 0),
+        // A shared run's URL is done when its row is, which gives its host back.
+        track_links(f.max_depth > 0 || l != nullptr),
         // The reserve covers the completions between two looks of the frontier; more would only
         // hold memory (10,000 tasks waiting at -c 10000).
         release_limit(strict ? c : c + kReserve),
@@ -333,6 +342,7 @@ struct Frontier::State {
     const Open o = it->second;
     open.erase(it);
     gate.closed(o.depth);
+    if (leases) leased_url_done(*o.host);
     // The parent's task (its source, line and seed) is kept from its last fetch until here.
     UrlTask parent;
     {
@@ -343,6 +353,97 @@ struct Frontier::State {
       finished.erase(p);
     }
     if (!links.empty() && !interrupted && o.depth < follow.max_depth) take_links(o, parent, std::move(links));
+  }
+
+  // ---- a shared run ----
+  // When the host's next fetch may start, as unix time.
+  double next_fetch_unix(const Host& h) {
+    const auto at = std::max(h.next_start, h.backoff.until());
+    const double wait_s = std::chrono::duration<double>(at - time.now()).count();
+    return unix_now() + std::max(wait_s, 0.0);
+  }
+
+  void leased_url_done(Host& h) {
+    auto it = leased_open.find(&h);
+    if (it == leased_open.end() || --it->second > 0) return;
+    leased_open.erase(it);
+    // The row went to the store before the consumer reported it: the host goes back after it.
+    if (store) store->host_done(h.origin, next_fetch_unix(h));
+  }
+
+  // Claims hosts while the producers could use more than is queued, and keeps the leases alive.
+  void take_leased_work(TimePoint now) {
+    leases->renew_if_due();
+    constexpr auto kPoll = milliseconds(200);
+    const int64_t wanted = 2 * release_limit - ring.queued() - ring.in_flight();
+    wants_work = wanted > 0;
+    if (wanted <= 0 || now < next_claim) return;
+    // A batch per host large enough that one claim keeps a host's share of -c busy for a while
+    // (each claim of a host is a round trip), and as many hosts as the room left needs.
+    const int per_host = static_cast<int>(std::clamp<int64_t>(2 * concurrency, 32, 1000));
+    const int hosts = static_cast<int>(std::clamp<int64_t>(wanted / 4, 1, 256));
+    auto claimed = leases->claim(hosts, per_host);
+    next_claim = claimed.empty() ? now + kPoll : now;
+    const int max_depth = follow.max_depth;
+    for (auto& lease : claimed) {
+      bool made = false;
+      Host& h = ring.host(lease.host, &made);
+      if (made) {
+        std::lock_guard lock(mutex);
+        ++stats.hosts;
+      }
+      const double wait_s = lease.next_fetch_at - unix_now();
+      if (wait_s > 0)
+        h.next_start =
+            std::max(h.next_start,
+                     now + std::chrono::duration_cast<milliseconds>(std::chrono::duration<double>(wait_s)));
+      if (lease.urls.empty()) {
+        if (store) store->host_done(h.origin, next_fetch_unix(h));
+        continue;
+      }
+      for (auto& p : lease.urls) {
+        if (open.contains(p.seq)) continue;  // still ours from an earlier lease of the host
+        UrlTask t{.seq = p.seq,
+                  .source = std::move(p.source),
+                  .line = p.line,
+                  .input = std::move(p.input),
+                  .url = std::move(p.url),
+                  .depth = std::clamp(p.depth, 0, max_depth),
+                  .parent_url = std::move(p.parent_url),
+                  .attempt = p.attempts + 1,
+                  .seed_host = std::move(p.seed_host)};
+        if (t.seed_host.empty()) t.seed_host = urls::host_of(t.url);
+        open[t.seq] = Open{t.depth, &h};
+        gate.opened(t.depth);
+        ++leased_open[&h];
+        ring.push(h, std::move(t));
+      }
+      if (!leased_open.contains(&h)) {
+        if (store) store->host_done(h.origin, next_fetch_unix(h));
+        continue;
+      }
+      ask_robots(h);
+    }
+  }
+
+  // Whether this worker is done: it was stopped, or it has nothing left and the run says so.
+  bool shared_worker_done(TimePoint now) {
+    if (stop.load()) return open.empty();
+    if (run_over) return open.empty();
+    if (!open.empty() || !retry_timers.empty() || now < next_state_check) return false;
+    next_state_check = now + milliseconds(200);
+    switch (leases->run_state()) {
+      case LeaseSource::RunState::working:
+        return false;
+      case LeaseSource::RunState::done:
+        run_done = true;
+        break;
+      case LeaseSource::RunState::reader_gone:
+      case LeaseSource::RunState::failed:
+        break;
+    }
+    run_over = true;
+    return true;
   }
 
   // Retries whose time has come go to the front of their host's queue.
@@ -390,9 +491,9 @@ struct Frontier::State {
 Frontier::Frontier(const FollowOptions& follow, const PolitenessOptions& politeness,
                    const FetchOptions& fetch, int concurrency, size_t batch, TaskSink& tasks,
                    PageChannel& pages, const std::atomic<bool>& stop, std::atomic<int64_t>& next_seq,
-                   FrontierStore* store)
+                   FrontierStore* store, LeaseSource* leases)
     : state_(std::make_unique<State>(follow, politeness, fetch, concurrency, batch, tasks, pages, stop,
-                                     next_seq, store)) {}
+                                     next_seq, store, leases)) {}
 
 Frontier::~Frontier() = default;
 
@@ -537,6 +638,10 @@ void Frontier::wake() {
   state_->wake_locked();
 }
 
+bool Frontier::shared_run_done() const {
+  return state_->run_done;
+}
+
 FrontierStats Frontier::stats() const {
   std::lock_guard lock(state_->mutex);
   return state_->stats;
@@ -581,6 +686,7 @@ void Frontier::run() {
     done.clear();
     s.admit_waiting();
     s.retries_due(now);
+    if (s.leases && !s.stop.load() && !s.run_over) s.take_leased_work(now);
     s.ring.wake_due();
     // Once stopped, every round turns what waits (seeds, links, retries) into rows.
     if (s.stop.load())
@@ -596,11 +702,17 @@ void Frontier::run() {
       s.out = s.ring.in_flight();
       if (s.backlog < kMaxQueuedSeeds || s.interrupted) s.seed_room.notify_all();
     }
-    if (seeds_finished && s.open.empty()) break;
+    if (s.leases ? s.shared_worker_done(now) : seeds_finished && s.open.empty()) break;
 
     // Sleep until something arrives, a robots.txt transfer moves, or the next timer is due.
     auto until = std::min(now + std::chrono::seconds(1), s.ring.next_due());
     if (!s.retry_timers.empty()) until = std::min(until, s.retry_timers.top().at);
+    if (s.leases && !s.stop.load() && !s.run_over) {
+      // The next claim, or, once nothing is left here, the next look at the run's state.
+      auto next_look = s.wants_work ? s.next_claim : TimePoint::max();
+      if (s.open.empty()) next_look = std::min(next_look, s.next_state_check);
+      until = std::min(until, std::max(next_look, now + milliseconds(1)));
+    }
     for (auto& known : s.robots.poll(std::chrono::ceil<milliseconds>(until - s.time.now())))
       s.robots_known(known);
   }

@@ -16,6 +16,7 @@
 
 #include "crawler/channel.hpp"
 #include "crawler/fetch.hpp"
+#include "crawler/frontier/lease_source.hpp"
 #include "crawler/frontier/link_filter.hpp"
 #include "crawler/frontier/options.hpp"
 #include "crawler/frontier/store.hpp"
@@ -40,9 +41,13 @@ class Frontier final : public StartListener {
   // idles).
   // `next_seq` numbers the links it takes in, after the lines of the lists.
   // `store`, when given, keeps every URL taken in that must outlive the process (FrontierStore).
+  // `leases`, for a run shared by several workers: the frontier takes its URLs from hosts it claims
+  // there rather than from the reader and the pages' links (which go to the database with the
+  // pages, ListedUrl and PageRecord::follow), gives each host back through `store` once its URLs
+  // have their rows (FrontierStore::host_done), and ends when the run's frontier is empty.
   Frontier(const FollowOptions& follow, const PolitenessOptions& politeness, const FetchOptions& fetch,
            int concurrency, size_t batch, TaskSink& tasks, PageChannel& pages, const std::atomic<bool>& stop,
-           std::atomic<int64_t>& next_seq, FrontierStore* store = nullptr);
+           std::atomic<int64_t>& next_seq, FrontierStore* store = nullptr, LeaseSource* leases = nullptr);
   ~Frontier();
   Frontier(const Frontier&) = delete;
   Frontier& operator=(const Frontier&) = delete;
@@ -85,6 +90,9 @@ class Frontier final : public StartListener {
   // Makes the frontier thread look at the stop flag now (any thread).
   void wake();
   FrontierStats stats() const;
+  // A shared run: whether the run is over (every URL has its row), rather than this worker stopped
+  // or the worker reading the lists is gone.
+  bool shared_run_done() const;
 
  private:
   struct State;

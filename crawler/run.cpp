@@ -138,6 +138,9 @@ class SqliteFrontierStore final : public FrontierStore {
                                        .not_before = not_before});
   }
   void links_taken(int64_t parent_seq) override { writer_.submit(storage::LinksTaken{parent_seq}); }
+  void host_done(const std::string& origin, double next_fetch_at) override {
+    writer_.submit(storage::HostDone{.host = origin, .next_fetch_at = next_fetch_at});
+  }
 
  private:
   storage::ResultWriter& writer_;
@@ -215,9 +218,14 @@ class Rereading {
 // Each line of a list that can be read again is noted in `ledger` (the writer then records how far
 // the list is done); a line of one that cannot (stdin) goes to the frontier's store as a frontier entry in
 // `store` before the frontier sees it.
+// In a shared run (`shared`), the lines go to the run's database instead (the writer admits each
+// URL into the shared frontier, once), and the rows of lines that cannot be fetched straight to the
+// writer, in reading order, so that the lists' marks move with them exactly: a line behind a mark
+// is in the database, a line past it is not, whichever worker reads on.
 void read_sources(urls::UrlReader& reader, Frontier& frontier, PageChannel& pages, const LinkFilter& filter,
                   const std::atomic<bool>& stop, size_t batch, std::atomic<int64_t>& next_seq,
-                  storage::SourceLedger& ledger, FrontierStore& store, Rereading& rereading) {
+                  storage::SourceLedger& ledger, FrontierStore& store, Rereading& rereading,
+                  storage::ResultWriter* shared, Tally& tally) {
   constexpr size_t kSeedBatch = 256;
   // Lines read whose list mark cannot move yet, because a line before them is still under way
   // (about 40 bytes each): a URL that waits long (a slow host, a --delay) holds reading back
@@ -264,6 +272,23 @@ void read_sources(urls::UrlReader& reader, Frontier& frontier, PageChannel& page
     // Lines and the links the frontier takes in share one numbering.
     task.seq = next_seq.fetch_add(1, std::memory_order_relaxed);
     if (rereadable) ledger.read(task.seq, position, mark, bytes_end);
+    if (shared) {
+      if (!error.empty() || !filter.wanted(task.url)) {
+        Page row = !error.empty()
+                       ? unfetched_page(task, category::kBadUrl, std::move(error))
+                       : unfetched_page(task, category::kExcluded, "left out by --include/--exclude");
+        tally.add(row.record);
+        shared->submit(std::move(row.record));
+      } else {
+        shared->submit(storage::ListedUrl{.url = {.seq = task.seq,
+                                                  .source = std::move(task.source),
+                                                  .line = task.line,
+                                                  .input = std::move(task.input),
+                                                  .url = task.url,
+                                                  .seed_host = urls::host_of(task.url)}});
+      }
+      continue;
+    }
     if (!error.empty()) {
       page_batch.push_back(unfetched_page(task, category::kBadUrl, std::move(error)));
     } else if (!filter.wanted(task.url)) {
@@ -278,10 +303,12 @@ void read_sources(urls::UrlReader& reader, Frontier& frontier, PageChannel& page
     if (page_batch.size() >= batch) flush_pages();
     if (seeds.size() >= seed_batch) flush_seeds();  // blocks while the frontier holds many URLs already
   }
+  const bool read_to_end = !stop.load(std::memory_order_relaxed);
   reader.set_before_wait(nullptr);
   reader.set_on_source_end(nullptr);
   flush_pages();
   flush_seeds();
+  if (shared && read_to_end) shared->submit(storage::ListsRead{});
   frontier.seeds_done();
 }
 
@@ -299,6 +326,7 @@ struct ConsumerShared {
   std::atomic<double>& parse_cpu_seconds;
   ByteBudget& budget;
   bool durable_links;  // breadth-first: links wait for their level, and must survive a crash meanwhile
+  bool shared;         // a shared run: links go to the database only, with the row
 };
 
 void consume(ConsumerShared& s) {
@@ -343,7 +371,11 @@ void consume(ConsumerShared& s) {
       // stored and its links lost), and before the frontier hears of them, so that the entry it has
       // them removed by comes after it.
       const int64_t seq = r.seq;
-      if (s.durable_links && !follow.empty()) {
+      if (s.shared && !follow.empty()) {
+        r.follow = std::move(follow);
+        follow.clear();
+        r.seed_host = page.seed_host;
+      } else if (s.durable_links && !follow.empty()) {
         r.follow = follow;
         r.seed_host = page.seed_host;
       }
@@ -526,7 +558,9 @@ RunSummary run_crawl(const RunOptions& options) {
     reader.emplace(options.inputs);
   } else {
     resumed_sources = storage::read_run_sources(options.db_path, options.resume_run);
-    check_lists_unchanged(options, resumed_sources);
+    // A worker joining a shared run reads the lists only if nobody else does (known once the run is
+    // taken up): it need not have them.
+    if (!options.shared) check_lists_unchanged(options, resumed_sources);
   }
 
   FetchOptions fetch = options.fetch;
@@ -595,7 +629,11 @@ RunSummary run_crawl(const RunOptions& options) {
       {.path = options.db_path,
        .synchronous_full = options.synchronous_full,
        .ledger = &ledger,
-       .resume_run = options.resume_run},
+       .resume_run = options.resume_run,
+       .shared = options.shared,
+       .worker = me.host + "/" + std::to_string(me.pid),
+       .lease_ttl_s = options.lease_ttl_s,
+       .host_of = [](const std::string& url) { return std::string(urls::origin_of(url)); }},
       config, &resume,
       // The run's figures cover every session: the earlier ones' rows count as finished at the start.
       [&tally, &previous_rows](const storage::PageRecord& r) {
@@ -604,6 +642,15 @@ RunSummary run_crawl(const RunOptions& options) {
       });
   summary.run_id = writer->run_id();
   summary.session = resume.session;
+  const bool shared_run = resume.shared;
+  const bool reads_lists = !shared_run || resume.reads_lists;
+  if (shared_run && options.resume_run != 0 && reads_lists) check_lists_unchanged(options, resumed_sources);
+  std::optional<LeaseSource> lease_source;
+  if (shared_run)
+    lease_source.emplace(LeaseSource::Options{.db_path = options.db_path,
+                                              .run_id = summary.run_id,
+                                              .worker = me.host + "/" + std::to_string(me.pid),
+                                              .ttl_s = options.lease_ttl_s});
   // The earlier sessions' time and CPU, which the run's figures add to this one's.
   const storage::ResumeState before{
       .wall_s = resume.wall_s, .user_s = resume.user_s, .sys_s = resume.sys_s, .crawl_s = resume.crawl_s};
@@ -647,8 +694,8 @@ RunSummary run_crawl(const RunOptions& options) {
   std::atomic<int64_t> next_seq{resume.next_seq};
   SqliteFrontierStore store(*writer, std::move(resume));
   Frontier frontier(options.follow, options.politeness, fetch, layout.concurrency(), batch, *sink, pages,
-                    stop, next_seq, &store);
-  if (options.resume_run != 0) frontier.restore(store.load(), !rereading.empty_window());
+                    stop, next_seq, &store, lease_source ? &*lease_source : nullptr);
+  if (options.resume_run != 0 && !shared_run) frontier.restore(store.load(), !rereading.empty_window());
   Wakers wakers;
   wakers.add([&frontier] { frontier.wake(); });
   wakers.add([&reader] { reader->interrupt(); });
@@ -666,7 +713,11 @@ RunSummary run_crawl(const RunOptions& options) {
 
   std::thread reader_thread([&] {
     name_this_thread("crawl-reader");
-    read_sources(*reader, frontier, pages, link_filter, stop, batch, next_seq, ledger, store, rereading);
+    if (reads_lists)
+      read_sources(*reader, frontier, pages, link_filter, stop, batch, next_seq, ledger, store, rereading,
+                   shared_run ? writer.get() : nullptr, tally);
+    else
+      frontier.seeds_done();
   });
   std::thread frontier_thread([&] {
     name_this_thread("crawl-frontier");
@@ -714,7 +765,8 @@ RunSummary run_crawl(const RunOptions& options) {
                         callbacks ? &*callbacks : nullptr,
                         parse_cpu,
                         budget,
-                        options.follow.max_depth > 0};
+                        options.follow.max_depth > 0,
+                        shared_run};
   for (int i = 0; i < config.consumers; ++i)
     consumers.emplace_back([&shared, i] {
       name_this_thread("crawl-consume" + std::to_string(i));
@@ -733,6 +785,11 @@ RunSummary run_crawl(const RunOptions& options) {
   summary.frontier = frontier.stats();
   summary.interrupted = stop.load() && producer_failure.empty() && !writer->failure();
   if (!producer_failure.empty()) summary.failure = producer_failure;
+  if (shared_run && !stop.load() && !frontier.shared_run_done() && summary.failure.empty()) {
+    summary.failure = lease_source->failure().value_or(
+        "the worker reading the run's lists stopped before their end: `crawl resume " +
+        std::to_string(summary.run_id) + "` reads on from where it stopped");
+  }
   if (auto f = writer->failure()) summary.failure = *f;
 
   auto& st = summary.stats;

@@ -58,6 +58,9 @@ struct RunOptions {
   std::string settings;           // what the run crawls, as JSON (stored for `crawl resume`)
   int64_t resume_run = 0;         // `crawl resume`: the run to continue; 0: a new run
   bool synchronous_full = false;  // --sync full: each commit reaches the disk before the run goes on
+  // --shared: other workers may join the run; for `crawl resume`, whether the run is one.
+  bool shared = false;
+  double lease_ttl_s = 30;  // --lease-ttl
 };
 
 struct RunSummary {

@@ -84,6 +84,22 @@ struct LinksTaken {
   int64_t parent_seq = 0;
 };
 
+// Shared runs (several workers on one database, storage/leases.hpp) only:
+// A line of a list, read by the run's one reader: admitted into the shared frontier unless the run
+// took its URL in before (it then gets a `duplicate` row). `url.seq` is the reader's own numbering
+// (SourceLedger's); the writer gives it the run's seq.
+struct ListedUrl {
+  PendingUrl url;
+};
+// The worker is done with a host it leased: its URLs have their rows (in this transaction or
+// before), and others may claim it from `next_fetch_at` (unix time) on.
+struct HostDone {
+  std::string host;
+  double next_fetch_at = 0;
+};
+// The reader has read every list to its end: the run may end once its frontier is empty.
+struct ListsRead {};
+
 // How far one list was read (a row of run_sources).
 struct SourceRecord {
   std::string source;
@@ -166,6 +182,12 @@ struct ResumeState {
   };
   std::vector<DoneLine> done_lines;
   int64_t next_seq = 0;  // above every seq the run has used
+  // A shared run (runs.next_seq is set): its frontier is leased per host, not loaded here (pending,
+  // waiting, seen and done_lines stay empty).
+  bool shared = false;
+  // Of a shared run: this worker reads the lists (from their marks); false when another does, or
+  // did to the end.
+  bool reads_lists = true;
 };
 
 // What is known when it ends (the same row is updated with these).

@@ -1,6 +1,10 @@
 #include "storage/writer.hpp"
 
+#include <signal.h>
 #include <sys/resource.h>
+
+#include <cerrno>
+#include <cstdlib>
 
 #include <algorithm>
 #include <exception>
@@ -133,25 +137,64 @@ void open_session(const Database& database, int64_t run_id, int session, const R
   insert.run();
 }
 
+// Leases held by workers of this machine whose process is gone are given back at once: their hosts
+// need not wait for the leases to expire. (A worker's name is "host/pid"; those of other machines
+// expire.)
+void release_leases_of_gone_workers(const Database& database, int64_t run_id, const std::string& host) {
+  if (host.empty()) return;
+  Statement holders = database.prepare(
+      "SELECT DISTINCT worker FROM host_leases WHERE run_id = ? AND worker IS NOT NULL AND expires_at > ?");
+  Binder(holders).integer(run_id).real(unix_now());
+  std::vector<std::string> gone;
+  const std::string prefix = host + "/";
+  while (holders.step()) {
+    const std::string worker = holders.text(0);
+    if (!worker.starts_with(prefix)) continue;
+    char* end = nullptr;
+    const long pid = std::strtol(worker.c_str() + prefix.size(), &end, 10);
+    if (pid <= 0 || *end != '\0') continue;
+    if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) gone.push_back(worker);
+  }
+  holders.reset();
+  Statement release = database.prepare(
+      "UPDATE host_leases SET worker = NULL, claim = NULL, expires_at = 0 WHERE run_id = ? AND worker = ?");
+  for (const auto& worker : gone) {
+    Binder(release).integer(run_id).text(worker);
+    release.run();
+  }
+}
+
 // In the transaction that takes up a run: checks that it may be resumed, makes it this process's,
 // turns its `interrupted` rows back into frontier entries and opens a session. Returns the session.
 int take_up_run(const Database& database, int64_t run_id, const RunConfig& config,
-                const std::string& started_at) {
-  Statement find = database.prepare("SELECT status, sessions, host, pid FROM runs WHERE id = ?");
+                const std::string& started_at, bool* shared) {
+  Statement find = database.prepare(
+      "SELECT status, sessions, host, pid, CASE WHEN next_seq IS NULL THEN 0 ELSE 1 END FROM runs WHERE id = "
+      "?");
   Binder(find).integer(run_id);
   if (!find.step())
     throw UsageError("there is no run " + std::to_string(run_id) + " in " + database.path() +
                      ": `crawl runs --db " + database.path() + "` lists its runs");
   const std::string status = find.text(0);
   const int session = static_cast<int>(find.integer(1)) + 1;
+  *shared = find.integer(4) != 0;
   if (status == "completed")
     throw UsageError("run " + std::to_string(run_id) +
                      " is completed: there is nothing to resume (start another with crawl run)");
-  if (status == "running")
+  if (status == "running" && !*shared)
     throw UsageError("run " + std::to_string(run_id) + " is running (process " +
                      std::to_string(find.integer(3)) + " on " + find.text(2) +
                      "): stop it before resuming it");
   find.reset();
+  if (*shared) release_leases_of_gone_workers(database, run_id, config.host);
+  if (status == "running") {
+    // Joining a shared run that others are crawling: the run stays theirs; this is one more session.
+    Statement count = database.prepare("UPDATE runs SET sessions = ? WHERE id = ?");
+    Binder(count).integer(session).integer(run_id);
+    count.run();
+    open_session(database, run_id, session, config, started_at);
+    return session;
+  }
 
   Statement take = database.prepare(kTakeUpRun);
   Binder(take)
@@ -232,6 +275,27 @@ void load_resume_state(const Database& database, int64_t run_id, ResumeState& st
     return it == mark_of.end() || line > it->second;
   };
 
+  if (state.shared) {
+    // The frontier stays in the database, leased per host; only the rows are counted here.
+    PageRecord r;
+    Statement rows = database.prepare(
+        "SELECT error, status, depth, wire_bytes, body_bytes, total_ms, CASE WHEN fetched_at IS NULL THEN 0 "
+        "ELSE 1 END, attempts FROM pages WHERE run_id = ?");
+    Binder(rows).integer(run_id);
+    while (rows.step()) {
+      r.error = rows.text(0);
+      r.status = static_cast<long>(rows.integer(1));
+      r.depth = static_cast<int>(rows.integer(2));
+      r.wire_bytes = rows.integer(3);
+      r.body_bytes = rows.integer(4);
+      r.timings.total_ms = rows.real(5);
+      r.fetched_at = rows.integer(6) ? 1 : 0;
+      r.attempts = static_cast<int>(rows.integer(7));
+      if (previous) previous(r);
+    }
+    return;
+  }
+
   int64_t max_seq = -1;
   Statement pending = database.prepare(
       "SELECT seq, source, line, input, url, depth, parent_url, seed_host, attempts, coalesce(not_before, 0) "
@@ -300,6 +364,25 @@ FROM pages WHERE run_id = ?
   state.next_seq = max_seq + 1;
 }
 
+// The lists of a shared run are read by one worker at a time, which holds the lease on the host ''
+// (no URL has it) until it has read them to the end and deletes it. A worker taking a shared run
+// up reads them when nobody holds that lease: the reader it had is gone (its lease expired) or no
+// session read them to their end (the lease is then made again, and reading goes on from the
+// marks, which is nothing once they are at the end).
+bool take_reader_lease(const Database& database, int64_t run_id, const std::string& worker, double ttl_s) {
+  Statement take = database.prepare(R"sql(
+INSERT INTO host_leases (run_id, host, depth, worker, claim, expires_at) VALUES (?1, '', 1000000000, ?2, 0, ?3)
+ON CONFLICT (run_id, host) DO UPDATE SET worker = excluded.worker, claim = 0, expires_at = excluded.expires_at
+WHERE host_leases.expires_at <= ?4
+RETURNING host
+)sql");
+  const double now = unix_now();
+  Binder(take).integer(run_id).text(worker).real(now + ttl_s).real(now);
+  const bool taken = take.step();
+  take.reset();
+  return taken;
+}
+
 }  // namespace
 
 std::unique_ptr<ResultWriter> ResultWriter::open(const WriterOptions& options, const RunConfig& config,
@@ -312,6 +395,7 @@ std::unique_ptr<ResultWriter> ResultWriter::open(const WriterOptions& options, c
       {.access = Access::read_write, .busy_timeout_ms = static_cast<int>(options.busy_timeout.count())});
   int64_t run_id = options.resume_run;
   int session = 1;
+  bool shared = false;
   std::unordered_set<int64_t> pending_seqs;
   try {
     // --sync full: each commit waits for the disk (Database::open sets the engines' normal).
@@ -357,13 +441,27 @@ std::unique_ptr<ResultWriter> ResultWriter::open(const WriterOptions& options, c
         insert_source.run();
       }
       open_session(database, run_id, session, config, started_at);
+      shared = options.shared;
+      if (shared) {
+        Statement share = database.prepare("UPDATE runs SET next_seq = 0 WHERE id = ?");
+        Binder(share).integer(run_id);
+        share.run();
+      }
     } else {
-      session = take_up_run(database, run_id, config, started_at);
+      session = take_up_run(database, run_id, config, started_at, &shared);
+    }
+    bool reads_lists = true;
+    if (shared) {
+      if (options.worker.empty() || !options.host_of)
+        throw StorageError("internal error: a shared run needs a worker name and a host key");
+      reads_lists = take_reader_lease(database, run_id, options.worker, options.lease_ttl_s);
     }
     database.exec("COMMIT");
     if (resume) {
       *resume = ResumeState{};
       resume->session = session;
+      resume->shared = shared;
+      resume->reads_lists = reads_lists;
       if (options.resume_run != 0) load_resume_state(database, run_id, *resume, previous, pending_seqs);
       resume->run_id = run_id;
     }
@@ -377,11 +475,11 @@ std::unique_ptr<ResultWriter> ResultWriter::open(const WriterOptions& options, c
         ": check that the file is writable and the disk has space, or pass --db with another path");
   }
   return std::unique_ptr<ResultWriter>(
-      new ResultWriter(options, std::move(database), run_id, session, std::move(pending_seqs)));
+      new ResultWriter(options, std::move(database), run_id, session, std::move(pending_seqs), shared));
 }
 
 ResultWriter::ResultWriter(const WriterOptions& options, Database database, int64_t run_id, int session,
-                           std::unordered_set<int64_t> pending_seqs)
+                           std::unordered_set<int64_t> pending_seqs, bool shared)
     : options_(options),
       database_(std::move(database)),
       insert_page_(database_->prepare(kInsertPage)),
@@ -406,6 +504,14 @@ ResultWriter::ResultWriter(const WriterOptions& options, Database database, int6
       pending_seqs_(std::move(pending_seqs)),
       session_started_(std::chrono::steady_clock::now()),
       progress_recorded_(session_started_),
+      leases_(shared ? std::make_unique<HostLeases>(*database_, LeaseOptions{.run_id = run_id,
+                                                                             .worker = options.worker,
+                                                                             .ttl_s = options.lease_ttl_s})
+                     : nullptr),
+      retry_pending_(
+          shared ? database_->prepare(
+                       "UPDATE frontier SET attempts = ?, not_before = ? WHERE run_id = ? AND seq = ?")
+                 : Statement()),
       thread_([this] { write_until_closed(); }) {}
 
 ResultWriter::~ResultWriter() {
@@ -431,6 +537,18 @@ void ResultWriter::submit(PendingUrl&& pending) {
 
 void ResultWriter::submit(LinksTaken taken) {
   enqueue(Item(taken));
+}
+
+void ResultWriter::submit(ListedUrl&& listed) {
+  enqueue(Item(std::move(listed)));
+}
+
+void ResultWriter::submit(HostDone&& done) {
+  enqueue(Item(std::move(done)));
+}
+
+void ResultWriter::submit(ListsRead read) {
+  enqueue(Item(read));
 }
 
 void ResultWriter::enqueue(Item&& item) {
@@ -525,6 +643,7 @@ bool ResultWriter::write_one_batch() {
     in_batch += taken.size();
     if (std::chrono::steady_clock::now() >= deadline) break;
   }
+  if (leases_) end_shared_batch();
   // How far the lists are done moves with the rows that make it so, in their transaction.
   if (options_.ledger) {
     for (const SourceMark& mark : options_.ledger->advance()) {
@@ -550,14 +669,132 @@ bool ResultWriter::write_one_batch() {
 }
 
 void ResultWriter::write(const Item& item) {
+  if (leases_) {
+    write_shared(item);
+    return;
+  }
   if (const auto* row = std::get_if<PageRecord>(&item)) {
     insert(*row);
   } else if (const auto* pending = std::get_if<PendingUrl>(&item)) {
     insert(*pending);
-  } else {
-    Binder(delete_links_).integer(run_id_).integer(std::get<LinksTaken>(item).parent_seq);
+  } else if (const auto* taken = std::get_if<LinksTaken>(&item)) {
+    Binder(delete_links_).integer(run_id_).integer(taken->parent_seq);
     delete_links_.queue();
   }
+}
+
+// A shared run's items. Rows of leased URLs wait for the end of the batch, where their entries are
+// removed first: a row whose entry another worker removed (it finished the URL while this worker's
+// lease had lapsed) is not stored twice. Rows the reader made of lines it could not take in are
+// stored at once, numbered as the run's; an `interrupted` row is not stored at all: its URL keeps
+// its entry, for another worker or a resumed run.
+void ResultWriter::write_shared(const Item& item) {
+  if (const auto* row = std::get_if<PageRecord>(&item)) {
+    if (row->error == "interrupted") return;
+    if (row->error == "bad_url" || row->error == "excluded") {
+      if (options_.ledger) options_.ledger->done(row->seq);
+      PageRecord r = *row;
+      r.seq = shared_seq();
+      insert_row(r);
+      return;
+    }
+    fenced_.push_back(*row);
+  } else if (const auto* listed = std::get_if<ListedUrl>(&item)) {
+    if (options_.ledger) options_.ledger->done(listed->url.seq);
+    listed_.push_back(listed->url);
+  } else if (const auto* retry = std::get_if<PendingUrl>(&item)) {
+    Binder b(retry_pending_);
+    b.integer(retry->attempts);
+    if (retry->not_before > 0)
+      b.real(retry->not_before);
+    else
+      b.null();
+    b.integer(run_id_).integer(retry->seq);
+    retry_pending_.queue();
+  } else if (const auto* done = std::get_if<HostDone>(&item)) {
+    hosts_done_.push_back(*done);
+  } else if (std::holds_alternative<ListsRead>(item)) {
+    lists_read_ = true;
+  }
+}
+
+int64_t ResultWriter::shared_seq() {
+  if (seq_next_ == seq_end_) {
+    constexpr int64_t kBlock = 4096;
+    seq_next_ = leases_->reserve_seqs(kBlock);
+    seq_end_ = seq_next_ + kBlock;
+  }
+  return seq_next_++;
+}
+
+void ResultWriter::end_shared_batch() {
+  std::vector<PendingUrl> admit;
+  std::vector<bool> listed;  // admit[i] is a line of a list (else a link)
+  if (!fenced_.empty()) {
+    std::vector<int64_t> seqs;
+    seqs.reserve(fenced_.size());
+    for (const auto& r : fenced_) seqs.push_back(r.seq);
+    const std::vector<bool> ours = leases_->complete(seqs);
+    for (size_t i = 0; i < fenced_.size(); ++i) {
+      if (!ours[i]) continue;
+      const PageRecord& r = fenced_[i];
+      insert_row(r);
+      for (const auto& link : r.follow) {
+        admit.push_back({.seq = 0,
+                         .source = r.source,
+                         .line = r.line,
+                         .input = link,
+                         .url = link,
+                         .depth = r.depth + 1,
+                         .parent_url = r.url,
+                         .seed_host = r.seed_host});
+        listed.push_back(false);
+      }
+    }
+  }
+  for (auto& l : listed_) {
+    admit.push_back(std::move(l));
+    listed.push_back(true);
+  }
+  if (!admit.empty()) {
+    std::vector<std::string> hosts;
+    hosts.reserve(admit.size());
+    for (auto& u : admit) {
+      u.seq = shared_seq();
+      hosts.push_back(options_.host_of(u.url));
+    }
+    const std::vector<bool> admitted = leases_->admit(admit, hosts);
+    for (size_t i = 0; i < admit.size(); ++i) {
+      if (admitted[i] || !listed[i]) continue;
+      const PendingUrl& u = admit[i];
+      insert_row(PageRecord{.seq = u.seq,
+                            .source = u.source,
+                            .line = u.line,
+                            .input = u.input,
+                            .url = u.url,
+                            .error = "duplicate",
+                            .error_message = "the same URL appears earlier in the input"});
+    }
+  }
+  for (const auto& done : hosts_done_) leases_->release(done.host, done.next_fetch_at);
+  if (lists_read_) {
+    Statement read =
+        database_->prepare("DELETE FROM host_leases WHERE run_id = ? AND host = '' AND worker = ?");
+    Binder(read).integer(run_id_).text(options_.worker);
+    read.queue();
+  }
+  fenced_.clear();
+  listed_.clear();
+  hosts_done_.clear();
+  lists_read_ = false;
+}
+
+// Gives back every lease this worker holds, the lists' included: its URLs are for others now.
+void ResultWriter::release_leases() {
+  Statement release = database_->prepare(
+      "UPDATE host_leases SET worker = NULL, claim = NULL, expires_at = 0 WHERE run_id = ? AND worker = ?");
+  Binder(release).integer(run_id_).text(options_.worker);
+  release.run();
 }
 
 void ResultWriter::insert(const PendingUrl& p) {
@@ -599,6 +836,25 @@ void ResultWriter::record_progress() {
 }
 
 void ResultWriter::insert(const PageRecord& r) {
+  insert_row(r);
+  if (pending_seqs_.erase(r.seq) > 0) {
+    Binder(delete_pending_).integer(run_id_).integer(r.seq);
+    delete_pending_.queue();
+  }
+  if (!r.follow.empty()) {
+    std::string joined;
+    for (const auto& link : r.follow) {
+      if (!joined.empty()) joined += '\n';
+      joined += link;
+    }
+    Binder(insert_links_).integer(run_id_).integer(r.seq).integer(r.depth + 1).text(r.seed_host).text(joined);
+    insert_links_.queue();
+  }
+  if (r.depth == 0 && options_.ledger) options_.ledger->done(r.seq);
+}
+
+// The row and its links (--store-links).
+void ResultWriter::insert_row(const PageRecord& r) {
   std::string fetched_at;
   const Timings& t = r.timings;
   std::string_view title = r.title ? std::string_view(*r.title) : std::string_view();
@@ -637,20 +893,6 @@ void ResultWriter::insert(const PageRecord& r) {
     Binder(insert_link_).integer(run_id_).integer(r.seq).text(r.url).text(link);
     insert_link_.queue();
   }
-  if (pending_seqs_.erase(r.seq) > 0) {
-    Binder(delete_pending_).integer(run_id_).integer(r.seq);
-    delete_pending_.queue();
-  }
-  if (!r.follow.empty()) {
-    std::string joined;
-    for (const auto& link : r.follow) {
-      if (!joined.empty()) joined += '\n';
-      joined += link;
-    }
-    Binder(insert_links_).integer(run_id_).integer(r.seq).integer(r.depth + 1).text(r.seed_host).text(joined);
-    insert_links_.queue();
-  }
-  if (r.depth == 0 && options_.ledger) options_.ledger->done(r.seq);
 }
 
 void ResultWriter::fail(const std::string& why) {
@@ -683,6 +925,20 @@ void ResultWriter::update_run_row(const RunStats* stats) {
       b.integer(run_id_).integer(session_);
       end.run();
     };
+    // A shared run that other workers still crawl stays theirs: this worker ends its session only.
+    bool others_crawl = false;
+    if (leases_) {
+      release_leases();
+      Statement others = database_->prepare(
+          "SELECT count(*) FROM run_sessions WHERE run_id = ? AND session <> ? AND status = 'running'");
+      Binder(others).integer(run_id_).integer(session_);
+      others_crawl = others.step() && others.integer(0) > 0;
+      others.reset();
+      if (others_crawl && (!stats || stats->status != "completed")) {
+        end_session(failed || !stats ? std::string_view("failed") : std::string_view(stats->status), stats);
+        return;
+      }
+    }
     if (!stats) {
       Statement abandon = database_->prepare(kAbandonRun);
       Binder(abandon).text("failed").time_or_null(unix_now(), ended_at).integer(run_id_);
@@ -719,6 +975,19 @@ void ResultWriter::update_run_row(const RunStats* stats) {
         .integer(s.max_host_connections)
         .integer(run_id_);
     end_run.run();
+    if (leases_) {
+      // Every worker's rows, not only this one's.
+      Statement totals = database_->prepare(R"sql(
+UPDATE runs SET
+  urls = (SELECT count(*) FROM pages WHERE run_id = ?1),
+  pages_ok = (SELECT count(*) FROM pages WHERE run_id = ?1 AND error IS NULL),
+  pages_failed = (SELECT count(*) FROM pages WHERE run_id = ?1 AND error IS NOT NULL
+                  AND error NOT IN ('duplicate', 'interrupted', 'robots', 'excluded', 'max_pages'))
+WHERE id = ?1
+)sql");
+      Binder(totals).integer(run_id_);
+      totals.run();
+    }
     end_session(failed ? std::string_view("failed") : std::string_view(s.status), &s);
     Statement end_source = database_->prepare(kEndSource);
     int64_t position = 0;
@@ -740,8 +1009,9 @@ void ResultWriter::update_run_row(const RunStats* stats) {
 void ResultWriter::close_database() {
   for (Statement* statement :
        {&insert_page_, &insert_link_, &begin_, &commit_, &insert_pending_, &delete_pending_, &insert_links_,
-        &delete_links_, &update_mark_, &update_session_})
+        &delete_links_, &update_mark_, &update_session_, &retry_pending_})
     *statement = Statement();
+  leases_.reset();
   database_.reset();
 }
 
@@ -753,11 +1023,11 @@ bool holds_no_run(const Database& database) {
 RunToResume find_run_to_resume(const std::string& path, std::optional<int64_t> run_id) {
   Database database = Database::open(path, {.access = Access::read_write});
   mark_crashed_runs(database);
-  Statement q = database.prepare(
-      run_id
-          ? "SELECT id, status, coalesce(settings, ''), host, pid FROM runs WHERE id = ?"
-          : "SELECT id, status, coalesce(settings, ''), host, pid FROM runs WHERE status <> 'completed' AND "
-            "bench_id IS NULL ORDER BY id DESC LIMIT 1");
+  Statement q = database.prepare(run_id ? "SELECT id, status, coalesce(settings, ''), host, pid, CASE WHEN "
+                                          "next_seq IS NULL THEN 0 ELSE 1 END FROM runs WHERE id = ?"
+                                        : "SELECT id, status, coalesce(settings, ''), host, pid, CASE WHEN "
+                                          "next_seq IS NULL THEN 0 ELSE 1 END FROM runs WHERE status "
+                                          "<> 'completed' AND bench_id IS NULL ORDER BY id DESC LIMIT 1");
   if (run_id) Binder(q).integer(*run_id);
   if (!q.step()) {
     if (run_id)
@@ -771,7 +1041,9 @@ RunToResume find_run_to_resume(const std::string& path, std::optional<int64_t> r
   const std::string run = "run " + std::to_string(r.id);
   if (r.status == "completed")
     throw UsageError(run + " is completed: there is nothing to resume (start another with crawl run)");
-  if (r.status == "running")
+  // A shared run is joined while it runs.
+  r.shared = q.integer(5) != 0;
+  if (r.status == "running" && !r.shared)
     throw UsageError(run + " is running (process " + std::to_string(q.integer(4)) + " on " + q.text(3) +
                      "): stop it before resuming it");
   if (r.settings.empty())

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "storage/database.hpp"
+#include "storage/leases.hpp"
 #include "storage/records.hpp"
 #include "storage/source_ledger.hpp"
 
@@ -45,6 +46,15 @@ struct WriterOptions {
   SourceLedger* ledger = nullptr;
   // The run to continue (`crawl resume`); 0: a new run.
   int64_t resume_run = 0;
+  // A new run that other workers may join (`crawl resume RUN` while it runs): its frontier is shared
+  // through the database and leased per host (storage/leases.hpp). A resumed run is shared when it
+  // was made so.
+  bool shared = false;
+  // In a shared run: this worker's name among its workers (unique: "host/pid"), how long its leases
+  // last unless renewed, and the politeness key (host) of a URL, which its lease goes by.
+  std::string worker;
+  double lease_ttl_s = 30;
+  std::function<std::string(const std::string& url)> host_of;
 };
 
 // Each row of the run being resumed, as ResultWriter::open reads them: every column but the
@@ -76,6 +86,10 @@ class ResultWriter {
   // A frontier entry, written (or replaced, for the same seq) in the order submitted among rows.
   void submit(PendingUrl&& pending);
   void submit(LinksTaken taken);
+  // A shared run's (see records.hpp); in order with the rows.
+  void submit(ListedUrl&& listed);
+  void submit(HostDone&& done);
+  void submit(ListsRead read);
 
   // Writes every row submitted so far, updates the run row with `stats` (status "failed" if the
   // writer failed), stops the thread and closes the database. Idempotent; errors go to failure().
@@ -89,10 +103,10 @@ class ResultWriter {
   double last_commit_time() const { return last_commit_time_.load(std::memory_order_relaxed); }
 
  private:
-  using Item = std::variant<PageRecord, PendingUrl, LinksTaken>;
+  using Item = std::variant<PageRecord, PendingUrl, LinksTaken, ListedUrl, HostDone, ListsRead>;
 
   ResultWriter(const WriterOptions& options, Database database, int64_t run_id, int session,
-               std::unordered_set<int64_t> pending_seqs);
+               std::unordered_set<int64_t> pending_seqs, bool shared);
   void close_database();
   void write_until_closed();
   bool write_one_batch();
@@ -100,6 +114,11 @@ class ResultWriter {
   void write(const Item& item);
   void insert(const PageRecord& record);
   void insert(const PendingUrl& pending);
+  void insert_row(const PageRecord& record);
+  void write_shared(const Item& item);
+  void end_shared_batch();
+  int64_t shared_seq();
+  void release_leases();
   void record_progress();
   void fail(const std::string& why);
   void stop_thread();
@@ -127,6 +146,16 @@ class ResultWriter {
   bool finished_ = false;  // finish() was called
   std::optional<std::string> failure_;
 
+  // A shared run's: the writer's handle on the leases, and what the batch being written has for
+  // them, settled together at its end (one round trip each, not one per row).
+  std::unique_ptr<HostLeases> leases_;
+  Statement retry_pending_;
+  std::vector<PageRecord> fenced_;  // rows of leased URLs: stored if their entry is still there
+  std::vector<PendingUrl> listed_;
+  std::vector<HostDone> hosts_done_;
+  bool lists_read_ = false;
+  int64_t seq_next_ = 0, seq_end_ = 0;  // seqs reserved for this worker, not yet given
+
   std::atomic<int64_t> rows_written_{0};
   std::atomic<double> last_commit_time_{0};
   std::thread thread_;  // last: starts once everything above exists
@@ -138,8 +167,9 @@ class ResultWriter {
 // completed, running, or was made by a crawl that did not record its settings.
 struct RunToResume {
   int64_t id = 0;
-  std::string status;  // interrupted | crashed | failed
+  std::string status;  // interrupted | crashed | failed; running for a shared run to join
   std::string settings;
+  bool shared = false;
 };
 RunToResume find_run_to_resume(const std::string& path, std::optional<int64_t> run_id);
 

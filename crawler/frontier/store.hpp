@@ -11,6 +11,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <string>
 
 #include "crawler/page.hpp"
 #include "storage/records.hpp"
@@ -28,6 +29,12 @@ class FrontierStore {
   virtual void pending(const UrlTask& task, int attempts_made, double not_before) = 0;
   // The links found on the page `parent_seq` have all been taken in or turned down.
   virtual void links_taken(int64_t parent_seq) = 0;
+  // A shared run: the worker is done with the host it leased (`origin`): its URLs have their rows
+  // in the store, and others may fetch from it from `next_fetch_at` (unix time) on.
+  virtual void host_done(const std::string& origin, double next_fetch_at) {
+    (void)origin;
+    (void)next_fetch_at;
+  }
 };
 
 // Keeps the entries in memory: what the frontier would have made durable, for tests and for runs

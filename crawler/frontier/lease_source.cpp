@@ -1,0 +1,71 @@
+#include "crawler/frontier/lease_source.hpp"
+
+#include "storage/rows.hpp"
+
+namespace crawl {
+namespace {
+
+double unix_now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+LeaseSource::LeaseSource(const Options& options)
+    : options_(options),
+      database_(storage::Database::open(options.db_path, {.access = storage::Access::read_write})),
+      leases_(database_, {.run_id = options.run_id, .worker = options.worker, .ttl_s = options.ttl_s}),
+      state_(database_.prepare(R"sql(
+SELECT (SELECT count(*) FROM frontier WHERE run_id = ?1),
+       (SELECT count(*) FROM host_leases WHERE run_id = ?1 AND host = ''),
+       (SELECT count(*) FROM host_leases WHERE run_id = ?1 AND host = '' AND expires_at > ?2)
+)sql")),
+      renewed_(std::chrono::steady_clock::now()) {}
+
+template <class F>
+auto LeaseSource::guarded(F f, decltype(f()) otherwise) {
+  if (failure_) return otherwise;
+  try {
+    return f();
+  } catch (const storage::StorageError& e) {
+    failure_ =
+        "the shared run's frontier in " + storage::redact_password(options_.db_path) + " failed: " + e.what();
+    database_.rollback_quietly();
+    return otherwise;
+  }
+}
+
+std::vector<storage::HostLease> LeaseSource::claim(int hosts, int per_host) {
+  return guarded([&] { return leases_.claim(hosts, per_host, unix_now()); }, {});
+}
+
+void LeaseSource::renew_if_due() {
+  const auto now = std::chrono::steady_clock::now();
+  if (now - renewed_ < std::chrono::duration<double>(options_.ttl_s / 3)) return;
+  renewed_ = now;
+  guarded(
+      [&] {
+        leases_.renew(unix_now());
+        return 0;
+      },
+      0);
+}
+
+LeaseSource::RunState LeaseSource::run_state() {
+  return guarded(
+      [&] {
+        storage::Binder(state_).integer(options_.run_id).real(unix_now());
+        RunState state = RunState::working;
+        if (state_.step() && state_.integer(0) == 0) {
+          if (state_.integer(1) == 0)
+            state = RunState::done;
+          else if (state_.integer(2) == 0)
+            state = RunState::reader_gone;
+        }
+        state_.reset();
+        return state;
+      },
+      RunState::failed);
+}
+
+}  // namespace crawl
