@@ -7,6 +7,7 @@
 #include <queue>
 #include <random>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "crawler/errors.hpp"
 #include "crawler/frontier/host_ring.hpp"
@@ -373,7 +374,7 @@ struct Frontier::State {
 
   // Claims hosts while the producers could use more than is queued, and keeps the leases alive.
   void take_leased_work(TimePoint now) {
-    leases->renew_if_due();
+    if (auto held = leases->renew_if_due()) drop_lost_hosts(*held);
     constexpr auto kPoll = milliseconds(200);
     const int64_t wanted = 2 * release_limit - ring.queued() - ring.in_flight();
     wants_work = wanted > 0;
@@ -423,6 +424,28 @@ struct Frontier::State {
         continue;
       }
       ask_robots(h);
+    }
+  }
+
+  // Hosts whose lease this worker lost (it expired, and another worker claimed the host): their
+  // queued URLs are the other's now; the fetches in flight end, and their rows are stored only if
+  // the other has not stored them first (the writer's fenced completion).
+  void drop_lost_hosts(const std::vector<std::string>& held) {
+    const std::unordered_set<std::string_view> still(held.begin(), held.end());
+    for (auto it = leased_open.begin(); it != leased_open.end();) {
+      Host& h = *it->first;
+      if (still.contains(h.origin)) {
+        ++it;
+        continue;
+      }
+      for (const UrlTask& t : ring.take_queue(h)) {
+        if (auto o = open.find(t.seq); o != open.end()) {
+          gate.closed(o->second.depth);
+          open.erase(o);
+        }
+        --it->second;
+      }
+      it = it->second > 0 ? std::next(it) : leased_open.erase(it);
     }
   }
 
@@ -709,7 +732,7 @@ void Frontier::run() {
     if (!s.retry_timers.empty()) until = std::min(until, s.retry_timers.top().at);
     if (s.leases && !s.stop.load() && !s.run_over) {
       // The next claim, or, once nothing is left here, the next look at the run's state.
-      auto next_look = s.wants_work ? s.next_claim : TimePoint::max();
+      auto next_look = std::min(s.wants_work ? s.next_claim : TimePoint::max(), s.leases->next_renewal());
       if (s.open.empty()) next_look = std::min(next_look, s.next_state_check);
       until = std::min(until, std::max(next_look, now + milliseconds(1)));
     }

@@ -1,5 +1,7 @@
 #include "crawler/frontier/host_ring.hpp"
 
+#include <utility>
+
 #include <algorithm>
 
 namespace crawl {
@@ -27,6 +29,11 @@ void HostRing::push(Host& h, UrlTask&& task, bool front) {
     h.queue.push_back(std::move(task));
   ++queued_;
   schedule(h);
+}
+
+std::deque<UrlTask> HostRing::take_queue(Host& h) {
+  queued_ -= static_cast<int64_t>(h.queue.size());
+  return std::exchange(h.queue, {});
 }
 
 void HostRing::schedule(Host& h) {

@@ -88,6 +88,10 @@ class HostRing {
   // have made it longer). The host may start its URLs.
   void own_request_done(Host& h, TimePoint sent_at, std::chrono::milliseconds delay);
 
+  // Takes every URL out of the host's queue (its fetches in flight go on); the host stays where it
+  // is in the ring, and is passed over while its queue is empty.
+  std::deque<UrlTask> take_queue(Host& h);
+
   // Takes every URL out of every queue (an interrupted run), in no particular order.
   template <class Each>
   void drain(Each each);

@@ -39,16 +39,17 @@ std::vector<storage::HostLease> LeaseSource::claim(int hosts, int per_host) {
   return guarded([&] { return leases_.claim(hosts, per_host, unix_now()); }, {});
 }
 
-void LeaseSource::renew_if_due() {
+std::optional<std::vector<std::string>> LeaseSource::renew_if_due() {
   const auto now = std::chrono::steady_clock::now();
-  if (now - renewed_ < std::chrono::duration<double>(options_.ttl_s / 3)) return;
+  if (now < next_renewal()) return std::nullopt;
   renewed_ = now;
-  guarded(
-      [&] {
-        leases_.renew(unix_now());
-        return 0;
-      },
-      0);
+  if (failure_) return std::nullopt;
+  return guarded([&] { return std::optional(leases_.renew(unix_now())); }, std::nullopt);
+}
+
+std::chrono::steady_clock::time_point LeaseSource::next_renewal() const {
+  return renewed_ + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                        std::chrono::duration<double>(options_.ttl_s / 3));
 }
 
 LeaseSource::RunState LeaseSource::run_state() {

@@ -27,8 +27,12 @@ class LeaseSource {
 
   // Up to `hosts` hosts, with up to `per_host` due URLs each. Empty after a failure.
   std::vector<storage::HostLease> claim(int hosts, int per_host);
-  // Renews this worker's leases once a third of their time has gone by since the last renewal.
-  void renew_if_due();
+  // Renews this worker's leases once a third of their time has gone by since the last renewal, and
+  // then returns the hosts it still holds: one missing was lost (the worker was too slow to renew
+  // it, and another claimed it).
+  std::optional<std::vector<std::string>> renew_if_due();
+  // When renew_if_due() renews next.
+  std::chrono::steady_clock::time_point next_renewal() const;
 
   enum class RunState {
     working,      // URLs are left, or the lists are still being read

@@ -1,0 +1,252 @@
+// One run shared by several worker processes through one database (`crawl run --shared`, then
+// `crawl resume RUN` to join), against a real PostgreSQL 15 and the testbed's multi-host site:
+// every URL ends as exactly one row, fetched once; the per-host cap and delay hold across the
+// workers together (the testbed's /__hosts counters); a worker killed mid-run loses nothing; a run
+// whose workers were all killed is finished by one `crawl resume`.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/support/db.hpp"
+#include "tests/support/postgres.hpp"
+#include "tests/support/process.hpp"
+#include "tests/support/testbed.hpp"
+
+namespace crawl {
+namespace {
+
+using test::query_int;
+
+constexpr int kHosts = 6;
+constexpr int kPerHost = 2;
+constexpr int kDelayMs = 40;
+
+// h0..h5 of the multi-host site, their first page each: links lead to the rest of each host's site.
+std::string write_seeds(test::TempDir& dir, const test::Testbed& testbed) {
+  std::string list;
+  for (int h = 0; h < kHosts; ++h)
+    list += testbed.host_url("h" + std::to_string(h) + ".localhost", "/page/0") + "\n";
+  const std::string path = dir.file("seeds.txt");
+  test::write_file(path, list);
+  return path;
+}
+
+// How a worker runs (a joining worker gives these only: what the run crawls is the run's).
+std::vector<std::string> worker_flags(const std::string& db, const std::string& mode) {
+  std::vector<std::string> flags = {"--db", db, "--mode", mode, "--lease-ttl", "1s", "--no-progress"};
+  for (const char* f : mode == "hybrid" ? std::vector<const char*>{"--processes", "2", "--fibers", "4"}
+                                        : std::vector<const char*>{"-c", "8"})
+    flags.emplace_back(f);
+  return flags;
+}
+
+test::Child start_first(const std::string& seeds, const std::string& db, const std::string& mode,
+                        const std::string& depth = "2") {
+  std::vector<std::string> argv = {test::crawl_binary(),
+                                   "run",
+                                   seeds,
+                                   "--shared",
+                                   "--depth",
+                                   depth,
+                                   "--robots",
+                                   "off",
+                                   "--per-host",
+                                   std::to_string(kPerHost),
+                                   "--delay",
+                                   std::to_string(kDelayMs) + "ms"};
+  for (auto& f : worker_flags(db, mode)) argv.push_back(f);
+  return test::Child(argv);
+}
+
+test::Child join(const std::string& db, const std::string& mode, int64_t run = 1) {
+  std::vector<std::string> argv = {test::crawl_binary(), "resume", std::to_string(run)};
+  for (auto& f : worker_flags(db, mode)) argv.push_back(f);
+  return test::Child(argv);
+}
+
+// Waits up to 60 s for the run's pages to reach `rows` rows.
+void wait_for_rows(const std::string& db, long long rows) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < until) {
+    try {
+      if (query_int(db, "select count(*) from pages") >= rows) return;
+    } catch (const std::exception&) {
+      // the schema is not there yet
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ADD_FAILURE() << "fewer than " << rows << " rows after 60 s";
+}
+
+// What one process crawling the same seeds alone stores: how many URLs the run has in all.
+long long urls_of_a_single_process_run(test::TempDir& dir, const std::string& seeds) {
+  const std::string db = dir.file("alone.db");
+  auto r = test::run_crawl(
+      {"run", seeds, "--depth", "2", "--robots", "off", "--db", db, "-c", "16", "--no-progress"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return query_int(db, "select count(*) from pages");
+}
+
+// Every URL has one row, under one seq; the shared frontier and the leases are empty; the run is
+// completed and counts every worker's rows.
+void expect_one_row_per_url(const std::string& db, long long expected_urls) {
+  const long long rows = query_int(db, "select count(*) from pages");
+  EXPECT_EQ(rows, expected_urls);
+  EXPECT_EQ(query_int(db, "select count(distinct url) from pages"), rows);
+  EXPECT_EQ(query_int(db, "select count(distinct seq) from pages"), rows);
+  EXPECT_EQ(query_int(db, "select count(*) from pages where error = 'duplicate'"), 0);
+  EXPECT_EQ(query_int(db, "select count(*) from frontier"), 0);
+  EXPECT_EQ(query_int(db, "select count(*) from run_urls"), rows);
+  EXPECT_EQ(query_int(db, "select count(*) from host_leases where worker is not null"), 0);
+  EXPECT_EQ(query_int(db, "select count(*) from runs where status = 'completed'"), 1);
+  EXPECT_EQ(query_int(db, "select urls from runs"), rows);
+}
+
+class SharedRun : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(SharedRun, FourWorkersShareOneRunUnderOneCapAndOneDelayPerHost) {
+  const std::string mode = GetParam();
+  test::TempDir dir;
+  auto testbed = test::Testbed::start();
+  const std::string seeds = write_seeds(dir, testbed);
+  const long long expected = urls_of_a_single_process_run(dir, seeds);
+  ASSERT_GT(expected, kHosts * 10);
+  testbed.reset_stats();
+
+  const std::string db = test::fresh_postgres_database("shared_" + mode);
+  test::Child first = start_first(seeds, db, mode);
+  wait_for_rows(db, 1);
+  std::vector<test::Child> others;
+  for (int i = 0; i < 3; ++i) others.push_back(join(db, mode));
+  EXPECT_EQ(first.wait(std::chrono::seconds(120)), 0) << first.rest_of_output();
+  for (auto& w : others) EXPECT_EQ(w.wait(std::chrono::seconds(120)), 0) << w.rest_of_output();
+
+  expect_one_row_per_url(db, expected);
+  EXPECT_EQ(query_int(db, "select count(*) from run_sessions where status = 'completed'"), 4);
+  EXPECT_EQ(query_int(db, "select sum(rows) from run_sessions"), expected);
+  // The work was shared: more than one worker stored rows.
+  EXPECT_GE(query_int(db, "select count(*) from run_sessions where rows > 0"), 2);
+
+  // Each URL was fetched once, by all workers together; no host ever had more than --per-host
+  // requests at once, nor two starts closer than --delay. The starts are the rows' fetched_at, when
+  // the workers' requests went out: the server sees a request when it gets there, later on a loaded
+  // machine for one request than for the next (fetched_at is stored to the millisecond).
+  const auto hosts = testbed.hosts();
+  for (int h = 0; h < kHosts; ++h) {
+    const std::string name = "h" + std::to_string(h) + ".localhost";
+    ASSERT_TRUE(hosts.contains(name)) << hosts.dump();
+    const auto& c = hosts[name];
+    const std::string of_host = " from pages where url like 'http://" + name + ":%'";
+    EXPECT_EQ(c["requests"].get<long long>(),
+              query_int(db, "select coalesce(sum(attempts + redirects), 0)" + of_host))
+        << name;
+    EXPECT_LE(c["peak_concurrent"].get<int>(), kPerHost) << name;
+    std::vector<double> starts;
+    for (const auto& row :
+         test::query_rows(db, "select extract(epoch from fetched_at::timestamptz) * 1000 as ms" + of_host +
+                                  " and fetched_at is not null"))
+      starts.push_back(std::stod(row.at("ms").value_or("0")));
+    std::sort(starts.begin(), starts.end());
+    ASSERT_GT(starts.size(), 3u) << name;
+    for (size_t i = 1; i < starts.size(); ++i)
+      EXPECT_GE(starts[i] - starts[i - 1], kDelayMs - 1) << name << " start " << i;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryMode, SharedRun, ::testing::Values("fiber", "thread", "process", "hybrid"));
+
+TEST(SharedRunWorkers, AWorkerKilledMidRunLosesNothing) {
+  test::TempDir dir;
+  auto testbed = test::Testbed::start();
+  const std::string seeds = write_seeds(dir, testbed);
+  const long long expected = urls_of_a_single_process_run(dir, seeds);
+  const std::string db = test::fresh_postgres_database("shared_kill_one");
+  test::Child first = start_first(seeds, db, "fiber");
+  wait_for_rows(db, 1);
+  test::Child second = join(db, "fiber");
+  test::Child third = join(db, "thread");
+  // The first worker dies without a word while it holds hosts (its URLs, read or found, are in the
+  // database): the others take them over once its leases expire.
+  const std::string holder = "'%/" + std::to_string(first.pid()) + "'";
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < until &&
+         query_int(db, "select count(*) from host_leases where host <> '' and worker like " + holder) == 0)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_EQ(first.stop(SIGKILL), 128 + SIGKILL);
+  EXPECT_EQ(second.wait(std::chrono::seconds(120)), 0) << second.rest_of_output();
+  EXPECT_EQ(third.wait(std::chrono::seconds(120)), 0) << third.rest_of_output();
+  expect_one_row_per_url(db, expected);
+}
+
+TEST(SharedRunWorkers, AllWorkersKilledThenOneResumeFinishesTheRun) {
+  test::TempDir dir;
+  auto testbed = test::Testbed::start();
+  const std::string seeds = write_seeds(dir, testbed);
+  const long long expected = urls_of_a_single_process_run(dir, seeds);
+  const std::string db = test::fresh_postgres_database("shared_kill_all");
+  test::Child first = start_first(seeds, db, "fiber");
+  wait_for_rows(db, 1);
+  test::Child second = join(db, "thread");
+  wait_for_rows(db, expected / 3);
+  EXPECT_EQ(first.stop(SIGKILL), 128 + SIGKILL);
+  EXPECT_EQ(second.stop(SIGKILL), 128 + SIGKILL);
+  ASSERT_LT(query_int(db, "select count(*) from pages"), expected);
+
+  auto resumed = test::run_crawl({"resume", "1", "--db", db, "--lease-ttl", "1s", "--no-progress"});
+  EXPECT_EQ(resumed.exit_code, 0) << resumed.out << resumed.err;
+  expect_one_row_per_url(db, expected);
+}
+
+// The lists are read by one worker; when it dies before their end, the next `crawl resume` reads on
+// from where they were stored up to, and no line is lost or stored twice.
+TEST(SharedRunWorkers, ListsOfAReaderThatDiedAreReadOnByTheNextResume) {
+  test::TempDir dir;
+  auto testbed = test::Testbed::start();
+  // Long enough to be read for a while: lines left out by --exclude, each stored as a row.
+  constexpr int kSkipped = 200'000;
+  std::string list;
+  for (int i = 0; i < 3; ++i) list += testbed.url("/page/" + std::to_string(i)) + "\n";
+  for (int i = 0; i < kSkipped; ++i) list += testbed.url("/skip/" + std::to_string(i)) + "\n";
+  list += "not a url\n";
+  list += testbed.url("/page/1") + "\n";
+  const long long lines = 3 + kSkipped + 2;
+  const std::string path = dir.file("list.txt");
+  test::write_file(path, list);
+  const std::string db = test::fresh_postgres_database("shared_reader");
+  test::Child first({test::crawl_binary(), "run", path, "--shared", "--exclude", "/skip/", "--db", db, "-c",
+                     "4", "--lease-ttl", "1s", "--no-parse", "--no-progress"});
+  wait_for_rows(db, 2000);
+  EXPECT_EQ(first.stop(SIGKILL), 128 + SIGKILL);
+  // It died reading: the lease on the lists is still there.
+  ASSERT_EQ(query_int(db, "select count(*) from host_leases where host = ''"), 1);
+  ASSERT_LT(query_int(db, "select count(*) from pages"), lines);
+
+  auto resumed = test::run_crawl({"resume", "1", "--db", db, "--lease-ttl", "1s", "--no-progress"});
+  EXPECT_EQ(resumed.exit_code, 0) << resumed.out << resumed.err;
+  EXPECT_EQ(query_int(db, "select count(*) from pages"), lines);
+  EXPECT_EQ(query_int(db, "select count(distinct line) from pages"), lines);
+  EXPECT_EQ(query_int(db, "select count(*) from pages where error = 'excluded'"), kSkipped);
+  EXPECT_EQ(query_int(db, "select count(*) from pages where error is null"), 3);
+  EXPECT_EQ(query_int(db, "select count(*) from pages where error = 'duplicate' and line = " +
+                              std::to_string(lines)),
+            1);
+  EXPECT_EQ(query_int(db, "select count(*) from pages where error = 'bad_url'"), 1);
+  EXPECT_EQ(query_int(db, "select count(*) from frontier"), 0);
+  EXPECT_EQ(query_int(db, "select count(*) from host_leases where host = ''"), 0);
+  EXPECT_EQ(query_int(db, "select count(*) from runs where status = 'completed'"), 1);
+}
+
+TEST(SharedRunWorkers, MaxPagesCannotBoundASharedRun) {
+  auto r = test::run_crawl({"run", "--url", "http://127.0.0.1:1/", "--shared", "--max-pages", "5", "--db",
+                            test::fresh_postgres_database("shared_flags")});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--max-pages"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace crawl
