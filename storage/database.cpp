@@ -583,12 +583,32 @@ bool Database::file_moved() const {
 }
 
 std::vector<int64_t> runs_whose_process_is_gone(const Database& database) {
-  Statement running =
-      database.prepare("SELECT id, host, pid, process_start FROM runs WHERE status = 'running'");
+  const bool shares = database.schema_version() >= 8;
+  Statement running = database.prepare(
+      shares ? "SELECT id, host, pid, process_start, CASE WHEN next_seq IS NULL THEN 0 ELSE 1 END FROM runs "
+               "WHERE status = 'running'"
+             : "SELECT id, host, pid, process_start, 0 FROM runs WHERE status = 'running'");
   std::vector<int64_t> gone;
+  std::vector<int64_t> shared_gone;
   while (running.step()) {
     const ProcessIdentity who{.host = running.text(1), .pid = running.integer(2), .start = running.text(3)};
-    if (is_running(who) == false) gone.push_back(running.integer(0));
+    if (is_running(who) != false) continue;
+    (running.integer(4) != 0 ? shared_gone : gone).push_back(running.integer(0));
+  }
+  running.reset();
+  // A shared run goes on while any of its workers does (one that joined it, on this machine or
+  // another: another machine's processes cannot be seen from here, so they count as running).
+  Statement workers = database.prepare(
+      "SELECT host, pid, process_start FROM run_sessions WHERE run_id = ? AND status = 'running'");
+  for (int64_t id : shared_gone) {
+    workers.bind(1, id);
+    bool any = false;
+    while (!any && workers.step()) {
+      const ProcessIdentity who{.host = workers.text(0), .pid = workers.integer(1), .start = workers.text(2)};
+      any = is_running(who) != false;
+    }
+    workers.reset();
+    if (!any) gone.push_back(id);
   }
   return gone;
 }

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <ostream>
@@ -110,7 +111,8 @@ SELECT id, replace(substr(started_at, 1, 19), 'T', ' ') AS started_utc, {status}
             ELSE (SELECT count(*) FROM pages WHERE run_id = runs.id AND error IS NULL) END AS ok,
        CASE WHEN status = 'completed' THEN pages_failed
             ELSE (SELECT count(error) FROM pages WHERE run_id = runs.id) END AS failed,
-       {sessions} AS sessions, round(wall_s, 2) AS wall_s, round(pages_per_s, 1) AS pages_per_s,
+       {sessions} AS sessions, CASE WHEN {status} = 'running' THEN {workers} ELSE 0 END AS workers,
+       round(wall_s, 2) AS wall_s, round(pages_per_s, 1) AS pages_per_s,
        round(p50_ms, 1) AS p50_ms, round(p99_ms, 1) AS p99_ms
 FROM runs
 ORDER BY id DESC
@@ -574,6 +576,18 @@ std::string status_of_gone_runs(const Database& db) {
   return gone.empty() ? "status" : "CASE WHEN id IN (" + gone + ") THEN 'crashed' ELSE status END";
 }
 
+// For each run, its sessions stored as running whose process is not known to be gone.
+std::map<int64_t, int> live_sessions(const Database& db) {
+  std::map<int64_t, int> live;
+  Statement q =
+      db.prepare("SELECT run_id, host, pid, process_start FROM run_sessions WHERE status = 'running'");
+  while (q.step()) {
+    const ProcessIdentity who{.host = q.text(1), .pid = q.integer(2), .start = q.text(3)};
+    if (is_running(who) != false) ++live[q.integer(0)];
+  }
+  return live;
+}
+
 Database open_for_reading(const std::string& path) {
   Database db = Database::open(path, {.access = Access::read_only});
   if (sqlite3* handle = sqlite_handle(db.connection()))
@@ -643,17 +657,27 @@ void list_runs(const std::string& db_path, Format format, std::ostream& out, int
   if (limit < 1) throw UsageError("--limit must be at least 1");
   Database db = open_for_reading(db_path);
   std::string sql(kListRuns);
-  sql.replace(sql.find("{status}"), 8,
-              db.schema_version() < 5 ? std::string("status")
-              : db.engine() == Engine::sqlite
-                  ? std::string("crawl_run_status(status, host, pid, process_start)")
-                  : status_of_gone_runs(db));
+  // (A shared run's status depends on its other workers too: the SQL function cannot tell.)
+  const std::string status_sql = db.schema_version() < 5 ? std::string("status")
+                                 : db.engine() == Engine::sqlite && db.schema_version() < 8
+                                     ? std::string("crawl_run_status(status, host, pid, process_start)")
+                                     : status_of_gone_runs(db);
+  for (size_t at; (at = sql.find("{status}")) != std::string::npos;) sql.replace(at, 8, status_sql);
   // URLs taken into a run that have no row yet (what `crawl resume` has left to do); an unfinished
   // run's rows are counted as they are.
   const bool durable = db.schema_version() >= 6;
   sql.replace(sql.find("{pending}"), 9,
               durable ? "(SELECT count(*) FROM frontier WHERE run_id = runs.id)" : "NULL");
   sql.replace(sql.find("{sessions}"), 10, durable ? "sessions" : "1");
+  // Sessions at work on the run now (the workers of a shared run), those whose process is gone aside.
+  std::string workers = "1";
+  if (durable) {
+    workers = "0";
+    for (const auto& [id, n] : live_sessions(db))
+      workers =
+          "CASE WHEN id = " + std::to_string(id) + " THEN " + std::to_string(n) + " ELSE " + workers + " END";
+  }
+  sql.replace(sql.find("{workers}"), 9, workers);
   Statement statement = prepare_single_read(db, sql);
   statement.bind(1, static_cast<int64_t>(limit));
   auto sink = make_sink(format, out);

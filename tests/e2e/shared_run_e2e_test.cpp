@@ -5,6 +5,7 @@
 // whose workers were all killed is finished by one `crawl resume`.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -46,19 +47,19 @@ std::vector<std::string> worker_flags(const std::string& db, const std::string& 
 }
 
 test::Child start_first(const std::string& seeds, const std::string& db, const std::string& mode,
-                        const std::string& depth = "2") {
+                        int delay_ms = kDelayMs) {
   std::vector<std::string> argv = {test::crawl_binary(),
                                    "run",
                                    seeds,
                                    "--shared",
                                    "--depth",
-                                   depth,
+                                   "2",
                                    "--robots",
                                    "off",
                                    "--per-host",
                                    std::to_string(kPerHost),
                                    "--delay",
-                                   std::to_string(kDelayMs) + "ms"};
+                                   std::to_string(delay_ms) + "ms"};
   for (auto& f : worker_flags(db, mode)) argv.push_back(f);
   return test::Child(argv);
 }
@@ -166,7 +167,8 @@ TEST(SharedRunWorkers, AWorkerKilledMidRunLosesNothing) {
   const std::string seeds = write_seeds(dir, testbed);
   const long long expected = urls_of_a_single_process_run(dir, seeds);
   const std::string db = test::fresh_postgres_database("shared_kill_one");
-  test::Child first = start_first(seeds, db, "fiber");
+  // Slow enough per host that the run lasts a few seconds.
+  test::Child first = start_first(seeds, db, "fiber", 150);
   wait_for_rows(db, 1);
   test::Child second = join(db, "fiber");
   test::Child third = join(db, "thread");
@@ -175,9 +177,19 @@ TEST(SharedRunWorkers, AWorkerKilledMidRunLosesNothing) {
   const std::string holder = "'%/" + std::to_string(first.pid()) + "'";
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (std::chrono::steady_clock::now() < until &&
-         query_int(db, "select count(*) from host_leases where host <> '' and worker like " + holder) == 0)
+         (query_int(db, "select count(*) from run_sessions") < 3 ||
+          query_int(db, "select count(*) from host_leases where host <> '' and worker like " + holder) == 0))
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_GT(query_int(db, "select count(*) from frontier"), 0)
+      << "the run ended before a worker could be killed";
   EXPECT_EQ(first.stop(SIGKILL), 128 + SIGKILL);
+  // The run goes on, with the two workers left (the one that made it is gone).
+  auto runs = test::run_crawl({"runs", "--db", db, "--format", "json"});
+  ASSERT_EQ(runs.exit_code, 0) << runs.err;
+  const auto listed = nlohmann::json::parse(runs.out);
+  ASSERT_EQ(listed.size(), 1u) << runs.out;
+  EXPECT_EQ(listed[0]["status"], "running") << runs.out;
+  EXPECT_EQ(listed[0]["workers"], 2) << runs.out;
   EXPECT_EQ(second.wait(std::chrono::seconds(120)), 0) << second.rest_of_output();
   EXPECT_EQ(third.wait(std::chrono::seconds(120)), 0) << third.rest_of_output();
   expect_one_row_per_url(db, expected);
@@ -189,7 +201,7 @@ TEST(SharedRunWorkers, AllWorkersKilledThenOneResumeFinishesTheRun) {
   const std::string seeds = write_seeds(dir, testbed);
   const long long expected = urls_of_a_single_process_run(dir, seeds);
   const std::string db = test::fresh_postgres_database("shared_kill_all");
-  test::Child first = start_first(seeds, db, "fiber");
+  test::Child first = start_first(seeds, db, "fiber", 150);
   wait_for_rows(db, 1);
   test::Child second = join(db, "thread");
   wait_for_rows(db, expected / 3);
