@@ -10,9 +10,15 @@ and into a PostgreSQL database by turns, REPEAT times, and prints the medians an
   W2  20,000 small pages, no latency, -c 50, --no-parse (store-bound: every row is written at the
       rate the fetchers produce it)
 
+  W3  2,000 URLs over 100 hosts (h0..h99.localhost) x 100 ms latency at -c 200 per worker, with
+      --workers: one worker with SQLite, one with PostgreSQL, then one run shared by 1, 2, 4
+      workers (`crawl run --shared` and `crawl resume 1` beside it), timed from the first start to
+      the last exit
+
   bench/postgres.py                       # fiber mode, 5 interleaved repeats
   bench/postgres.py --modes fiber,thread,process --repeat 7
   bench/postgres.py --leases              # also the host-lease microbenchmark on the same server
+  bench/postgres.py --workloads W3 --workers 1,2,4
 
 crawl's own connections run with synchronous_commit off unless --sync full (as SQLite runs with
 synchronous=NORMAL): a commit does not wait for the server's disk.
@@ -110,12 +116,45 @@ def crawl_into(db, list_file, mode, c, extra):
     return wall, float(crawl_s), int(ok), int(rows)
 
 
+def shared_run(pg_uri, list_file, mode, c, extra, workers):
+    """One run shared by `workers` processes: the first makes it, the others join once it exists.
+    Returns the wall time from the first start to the last exit, and the run's rows and ok pages."""
+    def args(cmd):
+        a = [CRAWL, *cmd, "--mode", mode, "--db", pg_uri, "--no-progress"]
+        return a + (["--threads", "2", "--fibers", str(c // 2)] if mode == "hybrid" else ["-c", str(c)])
+    start = time.monotonic()
+    procs = [subprocess.Popen(args(["run", list_file, "--shared", *extra]), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True)]
+    while workers > 1:
+        q = subprocess.run(["psql", "-Atc", "select count(*) from runs", pg_uri], capture_output=True, text=True)
+        if q.returncode == 0 and q.stdout.strip() == "1":
+            break
+        time.sleep(0.005)
+    for _ in range(workers - 1):
+        procs.append(subprocess.Popen(args(["resume", "1"]), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                      text=True))
+    for p in procs:
+        _, err = p.communicate()
+        if p.returncode != 0:
+            sys.exit(f"a worker failed ({pg_uri}): {err}")
+    wall = time.monotonic() - start
+    q = subprocess.run([CRAWL, "query", "--db", pg_uri, "--format", "csv",
+                        "select (select count(*) from pages) as rows, (select count(*) from pages where error is null) "
+                        "as ok, (select count(distinct url) from pages) as urls"], capture_output=True, text=True,
+                       check=True)
+    rows, ok, urls = (int(x) for x in q.stdout.splitlines()[1].split(","))
+    if urls != rows:
+        sys.exit(f"{rows} rows for {urls} URLs in a shared run")
+    return wall, ok, rows
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--modes", default="fiber")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--workloads", default="W1,W2")
     ap.add_argument("--leases", action="store_true", help="also run crawl_microbench's host-lease benchmark")
+    ap.add_argument("--workers", default="1,2,4", help="W3: the numbers of workers sharing one run")
     a = ap.parse_args()
     if not os.path.exists(CRAWL):
         sys.exit(f"{CRAWL} is missing: build first")
@@ -128,24 +167,44 @@ def main():
         testbed.kill()
         sys.exit("testbed did not start")
     port = m.group(1)
+    hosts = None
+    if "W3" in a.workloads.split(","):
+        hosts = subprocess.Popen([CRAWL, "testbed", "--port", "0", "--threads", "2", "--latency", "100ms",
+                                  "--hosts", "100", "--host-pages", "20"], stdout=subprocess.PIPE, text=True)
+        m3 = re.search(r"listening on http://127.0.0.1:(\d+)", hosts.stdout.readline())
+        if not m3:
+            hosts.kill()
+            sys.exit("the multi-host testbed did not start")
+        hosts_port = m3.group(1)
     workloads = {
         "W1": (2000, "/delay/100/page/{}", 200, []),
         "W2": (20000, "/page/{}", 50, ["--no-parse"]),
     }
+    if hosts:
+        workloads["W3"] = (2000, None, 200, [])
     lists = {}
     for name in a.workloads.split(","):
         n, path, _, _ = workloads[name]
         lists[name] = os.path.join(tmp, f"{name}.txt")
         with open(lists[name], "w") as f:
-            f.write("".join(f"http://127.0.0.1:{port}{path.format(i)}\n" for i in range(n)))
-    variants = [(w, mode, store) for w in lists for mode in a.modes.split(",") for store in ("sqlite", "postgres")]
+            if name == "W3":
+                f.write("".join(f"http://h{i % 100}.localhost:{hosts_port}/page/{i // 100}\n" for i in range(n)))
+            else:
+                f.write("".join(f"http://127.0.0.1:{port}{path.format(i)}\n" for i in range(n)))
+    stores = {w: ["sqlite", "postgres"] + ([f"shared{k}" for k in a.workers.split(",")] if w == "W3" else [])
+              for w in lists}
+    variants = [(w, mode, store) for w in lists for mode in a.modes.split(",") for store in stores[w]]
     results = {v: [] for v in variants}
     try:
         for rep in range(a.repeat):
             for w, mode, store in variants:
                 n, _, c, extra = workloads[w]
-                db = pg.fresh_database() if store == "postgres" else os.path.join(tmp, f"{w}-{mode}-{rep}.db")
-                wall, crawl_s, ok, rows = crawl_into(db, lists[w], mode, c, extra)
+                if store.startswith("shared"):
+                    wall, ok, rows = shared_run(pg.fresh_database(), lists[w], mode, c, extra, int(store[6:]))
+                    crawl_s = wall
+                else:
+                    db = pg.fresh_database() if store == "postgres" else os.path.join(tmp, f"{w}-{mode}-{rep}.db")
+                    wall, crawl_s, ok, rows = crawl_into(db, lists[w], mode, c, extra)
                 if rows != n or ok != n:
                     sys.exit(f"{w} {mode} {store}: {rows} rows, {ok} ok of {n}")
                 results[(w, mode, store)].append((wall, crawl_s))
@@ -159,11 +218,16 @@ def main():
     finally:
         testbed.terminate()
         testbed.wait()
+        if hosts:
+            hosts.terminate()
+            hosts.wait()
         pg.close()
         shutil.rmtree(tmp, ignore_errors=True)
     if leases:
         print(leases)
     print(f"\nSQLite file vs PostgreSQL 15, {a.repeat} interleaved repeats, medians, {time.strftime('%Y-%m-%d')}")
+    print("(sharedN: one run shared by N workers on PostgreSQL; its crawl_s is the wall time from the first "
+          "start to the last exit)")
     print(f"{'list':4s} {'mode':7s} {'store':8s} {'crawl_s':>8s} {'min-max':>13s} {'process_s':>9s} "
           f"{'crawl /sqlite':>13s} {'process /sqlite':>15s}")
     for (w, mode, store), runs in results.items():

@@ -206,7 +206,7 @@ void HostLeases::release(const std::string& host, double next_fetch_at) {
       .bind(3, std::string_view(host))
       .bind(4, next_fetch_at)
       .bind(5, kNoWork);
-  release_.run();
+  release_.queue();
 }
 
 std::vector<bool> HostLeases::complete(const std::vector<int64_t>& seqs) {

@@ -48,7 +48,8 @@ class HostLeases {
   // Renews every lease this worker holds; returns their hosts. A host missing from them was lost (its
   // lease expired and another worker claimed it): stop taking its URLs.
   std::vector<std::string> renew(double now);
-  // Gives a host back: others may claim it, from `next_fetch_at` on.
+  // Gives a host back: others may claim it, from `next_fetch_at` on. Queued (see Statement::queue):
+  // it goes to the server with the next round trip, e.g. the commit of the rows that finish the host.
   void release(const std::string& host, double next_fetch_at);
   // Ends URLs fetched under a lease: returns, for each seq, whether its entry was still there and is
   // now gone. False: another worker finished it first (this worker's lease had expired), and its

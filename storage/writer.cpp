@@ -184,7 +184,7 @@ int take_up_run(const Database& database, int64_t run_id, const RunConfig& confi
   if (status == "running" && !*shared)
     throw UsageError("run " + std::to_string(run_id) + " is running (process " +
                      std::to_string(find.integer(3)) + " on " + find.text(2) +
-                     "): stop it before resuming it");
+                     "): stop it before resuming it (a run made with --shared is joined while it runs)");
   find.reset();
   if (*shared) release_leases_of_gone_workers(database, run_id, config.host);
   if (status == "running") {
@@ -1045,7 +1045,7 @@ RunToResume find_run_to_resume(const std::string& path, std::optional<int64_t> r
   r.shared = q.integer(5) != 0;
   if (r.status == "running" && !r.shared)
     throw UsageError(run + " is running (process " + std::to_string(q.integer(4)) + " on " + q.text(3) +
-                     "): stop it before resuming it");
+                     "): stop it before resuming it (a run made with --shared is joined while it runs)");
   if (r.settings.empty())
     throw UsageError(run +
                      " was made by an older crawl, which did not record what it crawls: it cannot be "
