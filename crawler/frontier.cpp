@@ -375,7 +375,10 @@ struct Frontier::State {
   // Claims hosts while the producers could use more than is queued, and keeps the leases alive.
   void take_leased_work(TimePoint now) {
     if (auto held = leases->renew_if_due()) drop_lost_hosts(*held);
-    constexpr auto kPoll = milliseconds(200);
+    // An idle worker asks again this often: soon enough that new work (a list being read, links
+    // another worker stored, a host given back) starts within a few tens of ms; each ask is one
+    // cheap query.
+    constexpr auto kPoll = milliseconds(50);
     const int64_t wanted = 2 * release_limit - ring.queued() - ring.in_flight();
     wants_work = wanted > 0;
     if (wanted <= 0 || now < next_claim) return;
@@ -454,7 +457,7 @@ struct Frontier::State {
     if (stop.load()) return open.empty();
     if (run_over) return open.empty();
     if (!open.empty() || !retry_timers.empty() || now < next_state_check) return false;
-    next_state_check = now + milliseconds(200);
+    next_state_check = now + milliseconds(50);
     switch (leases->run_state()) {
       case LeaseSource::RunState::working:
         return false;
