@@ -25,7 +25,7 @@ using test::query_int;
 
 constexpr int kHosts = 6;
 constexpr int kPerHost = 2;
-constexpr int kDelayMs = 40;
+constexpr int kDelayMs = 80;
 
 // h0..h5 of the multi-host site, their first page each: links lead to the rest of each host's site.
 std::string write_seeds(test::TempDir& dir, const test::Testbed& testbed) {
@@ -208,6 +208,28 @@ TEST(SharedRunWorkers, AllWorkersKilledThenOneResumeFinishesTheRun) {
   EXPECT_EQ(first.stop(SIGKILL), 128 + SIGKILL);
   EXPECT_EQ(second.stop(SIGKILL), 128 + SIGKILL);
   ASSERT_LT(query_int(db, "select count(*) from pages"), expected);
+
+  auto resumed = test::run_crawl({"resume", "1", "--db", db, "--lease-ttl", "1s", "--no-progress"});
+  EXPECT_EQ(resumed.exit_code, 0) << resumed.out << resumed.err;
+  expect_one_row_per_url(db, expected);
+}
+
+// Ctrl-C stops a worker cleanly: the URLs it had claimed and not fetched stay in the shared
+// frontier (no `interrupted` row is stored for them), its hosts are given back at once, and a
+// `crawl resume` finishes the run.
+TEST(SharedRunWorkers, AnInterruptedWorkerGivesItsWorkBack) {
+  test::TempDir dir;
+  auto testbed = test::Testbed::start();
+  const std::string seeds = write_seeds(dir, testbed);
+  const long long expected = urls_of_a_single_process_run(dir, seeds);
+  const std::string db = test::fresh_postgres_database("shared_interrupted");
+  test::Child first = start_first(seeds, db, "thread", 150);
+  wait_for_rows(db, kHosts + 2);
+  EXPECT_EQ(first.stop(SIGINT), 130) << first.rest_of_output();
+  EXPECT_EQ(query_int(db, "select count(*) from pages where error = 'interrupted'"), 0);
+  EXPECT_EQ(query_int(db, "select count(*) from host_leases where worker is not null"), 0);
+  EXPECT_GT(query_int(db, "select count(*) from frontier"), 0);
+  EXPECT_EQ(query_int(db, "select count(*) from runs where status = 'interrupted'"), 1);
 
   auto resumed = test::run_crawl({"resume", "1", "--db", db, "--lease-ttl", "1s", "--no-progress"});
   EXPECT_EQ(resumed.exit_code, 0) << resumed.out << resumed.err;
