@@ -44,6 +44,21 @@ std::string path_of(const std::string& url) {
   return url.substr(slash);
 }
 
+// The task for a frontier entry stored by an earlier session or another worker: its next fetch.
+UrlTask task_of_entry(storage::PendingUrl&& p, int max_depth) {
+  UrlTask t{.seq = p.seq,
+            .source = std::move(p.source),
+            .line = p.line,
+            .input = std::move(p.input),
+            .url = std::move(p.url),
+            .depth = std::clamp(p.depth, 0, max_depth),
+            .parent_url = std::move(p.parent_url),
+            .attempt = p.attempts + 1,
+            .seed_host = std::move(p.seed_host)};
+  if (t.seed_host.empty()) t.seed_host = urls::host_of(t.url);
+  return t;
+}
+
 }  // namespace
 
 struct Frontier::State {
@@ -407,16 +422,7 @@ struct Frontier::State {
       }
       for (auto& p : lease.urls) {
         if (open.contains(p.seq)) continue;  // still ours from an earlier lease of the host
-        UrlTask t{.seq = p.seq,
-                  .source = std::move(p.source),
-                  .line = p.line,
-                  .input = std::move(p.input),
-                  .url = std::move(p.url),
-                  .depth = std::clamp(p.depth, 0, max_depth),
-                  .parent_url = std::move(p.parent_url),
-                  .attempt = p.attempts + 1,
-                  .seed_host = std::move(p.seed_host)};
-        if (t.seed_host.empty()) t.seed_host = urls::host_of(t.url);
+        UrlTask t = task_of_entry(std::move(p), max_depth);
         open[t.seq] = Open{t.depth, &h};
         gate.opened(t.depth);
         ++leased_open[&h];
@@ -531,16 +537,7 @@ void Frontier::restore(storage::ResumeState&& state, bool hold_links) {
   const double now_unix = unix_now();
   const int max_depth = s.follow.max_depth;
   for (auto& p : state.pending) {
-    UrlTask t{.seq = p.seq,
-              .source = std::move(p.source),
-              .line = p.line,
-              .input = std::move(p.input),
-              .url = std::move(p.url),
-              .depth = std::clamp(p.depth, 0, max_depth),
-              .parent_url = std::move(p.parent_url),
-              .attempt = p.attempts + 1,
-              .seed_host = std::move(p.seed_host)};
-    if (t.seed_host.empty()) t.seed_host = urls::host_of(t.url);
+    UrlTask t = task_of_entry(std::move(p), max_depth);
     Host& h = s.host_for(t.url);
     s.open[t.seq] = State::Open{t.depth, &h};
     s.gate.opened(t.depth);

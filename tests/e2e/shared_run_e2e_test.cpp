@@ -108,6 +108,13 @@ void expect_one_row_per_url(const std::string& db, long long expected_urls) {
   EXPECT_EQ(query_int(db, "select urls from runs"), rows);
 }
 
+// One `crawl resume` finishes the run: every URL ends as one row.
+void resume_to_the_end(const std::string& db, long long expected_urls) {
+  auto resumed = test::run_crawl({"resume", "1", "--db", db, "--lease-ttl", "1s", "--no-progress"});
+  EXPECT_EQ(resumed.exit_code, 0) << resumed.out << resumed.err;
+  expect_one_row_per_url(db, expected_urls);
+}
+
 class SharedRun : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(SharedRun, FourWorkersShareOneRunUnderOneCapAndOneDelayPerHost) {
@@ -209,9 +216,7 @@ TEST(SharedRunWorkers, AllWorkersKilledThenOneResumeFinishesTheRun) {
   EXPECT_EQ(second.stop(SIGKILL), 128 + SIGKILL);
   ASSERT_LT(query_int(db, "select count(*) from pages"), expected);
 
-  auto resumed = test::run_crawl({"resume", "1", "--db", db, "--lease-ttl", "1s", "--no-progress"});
-  EXPECT_EQ(resumed.exit_code, 0) << resumed.out << resumed.err;
-  expect_one_row_per_url(db, expected);
+  resume_to_the_end(db, expected);
 }
 
 // Ctrl-C stops a worker cleanly: the URLs it had claimed and not fetched stay in the shared
@@ -231,9 +236,7 @@ TEST(SharedRunWorkers, AnInterruptedWorkerGivesItsWorkBack) {
   EXPECT_GT(query_int(db, "select count(*) from frontier"), 0);
   EXPECT_EQ(query_int(db, "select count(*) from runs where status = 'interrupted'"), 1);
 
-  auto resumed = test::run_crawl({"resume", "1", "--db", db, "--lease-ttl", "1s", "--no-progress"});
-  EXPECT_EQ(resumed.exit_code, 0) << resumed.out << resumed.err;
-  expect_one_row_per_url(db, expected);
+  resume_to_the_end(db, expected);
 }
 
 // The lists are read by one worker; when it dies before their end, the next `crawl resume` reads on
