@@ -278,7 +278,7 @@ void read_sources(urls::UrlReader& reader, Frontier& frontier, PageChannel& page
                        ? unfetched_page(task, category::kBadUrl, std::move(error))
                        : unfetched_page(task, category::kExcluded, "left out by --include/--exclude");
         tally.add(row.record);
-        shared->submit(std::move(row.record));
+        shared->submit(storage::ListedRow{std::move(row.record)});
       } else {
         shared->submit(storage::ListedUrl{.url = {.seq = task.seq,
                                                   .source = std::move(task.source),

@@ -91,6 +91,12 @@ struct LinksTaken {
 struct ListedUrl {
   PendingUrl url;
 };
+// A line of a list that is not taken in (not a URL, left out by --include/--exclude): its row, as
+// the reader made it, stored at once and numbered as the run's. (Rows of fetched URLs may have the
+// same categories: a redirect to a malformed URL is `bad_url`; those are fenced like every other.)
+struct ListedRow {
+  PageRecord row;
+};
 // The worker is done with a host it leased: its URLs have their rows (in this transaction or
 // before), and others may claim it from `next_fetch_at` (unix time) on.
 struct HostDone {

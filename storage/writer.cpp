@@ -543,6 +543,10 @@ void ResultWriter::submit(ListedUrl&& listed) {
   enqueue(Item(std::move(listed)));
 }
 
+void ResultWriter::submit(ListedRow&& listed) {
+  enqueue(Item(std::move(listed)));
+}
+
 void ResultWriter::submit(HostDone&& done) {
   enqueue(Item(std::move(done)));
 }
@@ -620,7 +624,7 @@ bool ResultWriter::write_one_batch() {
   const auto deadline = std::chrono::steady_clock::now() + options_.batch_interval;
   begin_.queue();
   size_t in_batch = 0;
-  int64_t rows_in_batch = 0;
+  rows_inserted_ = 0;
   std::vector<Item> taken;
   while (in_batch < options_.batch_rows) {
     taken.clear();
@@ -636,10 +640,7 @@ bool ResultWriter::write_one_batch() {
     }
     has_room_.notify_all();
     // The database is written outside the lock: submitters only ever wait for the queue, never for the disk.
-    for (const Item& item : taken) {
-      write(item);
-      if (std::holds_alternative<PageRecord>(item)) ++rows_in_batch;
-    }
+    for (const Item& item : taken) write(item);
     in_batch += taken.size();
     if (std::chrono::steady_clock::now() >= deadline) break;
   }
@@ -655,6 +656,8 @@ bool ResultWriter::write_one_batch() {
       update_mark_.queue();
     }
   }
+  // The rows stored (in a shared run, a row another worker stored first is not).
+  const int64_t rows_in_batch = rows_inserted_;
   session_rows_ += rows_in_batch;
   record_progress();
   commit_.queue();
@@ -690,18 +693,17 @@ void ResultWriter::write(const Item& item) {
 // its entry, for another worker or a resumed run.
 void ResultWriter::write_shared(const Item& item) {
   if (const auto* row = std::get_if<PageRecord>(&item)) {
-    if (row->error == "interrupted") return;
-    if (row->error == "bad_url" || row->error == "excluded") {
-      if (options_.ledger) options_.ledger->done(row->seq);
-      PageRecord r = *row;
-      r.seq = shared_seq();
-      insert_row(r);
-      return;
-    }
-    fenced_.push_back(*row);
+    if (row->error != "interrupted") fenced_.push_back(*row);
+  } else if (const auto* line = std::get_if<ListedRow>(&item)) {
+    if (options_.ledger) options_.ledger->done(line->row.seq);
+    PageRecord r = line->row;
+    r.seq = shared_seq();
+    insert_row(r);
   } else if (const auto* listed = std::get_if<ListedUrl>(&item)) {
     if (options_.ledger) options_.ledger->done(listed->url.seq);
+    // Numbered now, so that the run's seqs follow the lists' lines.
     listed_.push_back(listed->url);
+    listed_.back().seq = shared_seq();
   } else if (const auto* retry = std::get_if<PendingUrl>(&item)) {
     Binder b(retry_pending_);
     b.integer(retry->attempts);
@@ -752,6 +754,7 @@ void ResultWriter::end_shared_batch() {
       }
     }
   }
+  for (auto& u : admit) u.seq = shared_seq();  // the links'
   for (auto& l : listed_) {
     admit.push_back(std::move(l));
     listed.push_back(true);
@@ -759,10 +762,7 @@ void ResultWriter::end_shared_batch() {
   if (!admit.empty()) {
     std::vector<std::string> hosts;
     hosts.reserve(admit.size());
-    for (auto& u : admit) {
-      u.seq = shared_seq();
-      hosts.push_back(options_.host_of(u.url));
-    }
+    for (const auto& u : admit) hosts.push_back(options_.host_of(u.url));
     const std::vector<bool> admitted = leases_->admit(admit, hosts);
     for (size_t i = 0; i < admit.size(); ++i) {
       if (admitted[i] || !listed[i]) continue;
@@ -855,6 +855,7 @@ void ResultWriter::insert(const PageRecord& r) {
 
 // The row and its links (--store-links).
 void ResultWriter::insert_row(const PageRecord& r) {
+  ++rows_inserted_;
   std::string fetched_at;
   const Timings& t = r.timings;
   std::string_view title = r.title ? std::string_view(*r.title) : std::string_view();

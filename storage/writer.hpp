@@ -88,6 +88,7 @@ class ResultWriter {
   void submit(LinksTaken taken);
   // A shared run's (see records.hpp); in order with the rows.
   void submit(ListedUrl&& listed);
+  void submit(ListedRow&& listed);
   void submit(HostDone&& done);
   void submit(ListsRead read);
 
@@ -103,7 +104,7 @@ class ResultWriter {
   double last_commit_time() const { return last_commit_time_.load(std::memory_order_relaxed); }
 
  private:
-  using Item = std::variant<PageRecord, PendingUrl, LinksTaken, ListedUrl, HostDone, ListsRead>;
+  using Item = std::variant<PageRecord, PendingUrl, LinksTaken, ListedUrl, ListedRow, HostDone, ListsRead>;
 
   ResultWriter(const WriterOptions& options, Database database, int64_t run_id, int session,
                std::unordered_set<int64_t> pending_seqs, bool shared);
@@ -134,6 +135,7 @@ class ResultWriter {
   // The writer thread's own: seqs with a frontier entry, whose rows remove it.
   std::unordered_set<int64_t> pending_seqs_;
   int64_t session_rows_ = 0;
+  int64_t rows_inserted_ = 0;  // in the batch being written
   std::chrono::steady_clock::time_point session_started_, progress_recorded_;
 
   mutable std::mutex mutex_;

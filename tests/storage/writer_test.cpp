@@ -348,6 +348,61 @@ TEST(ResultWriter, DestroyedWithoutFinishStoresTheRowsAndMarksTheRunFailed) {
   EXPECT_NE(str(run["ended_at"]), "<NULL>");
 }
 
+// In a shared run a row is stored only by the worker that removes its URL's frontier entry,
+// whatever its category: a fetched URL's `bad_url` (a redirect to a malformed URL) is such a row,
+// not a line of the list; an `interrupted` row is not stored, its entry stays for another worker.
+TEST(ResultWriter, ASharedRunStoresARowOnlyForTheEntryItRemoves) {
+  test::TempDir dir;
+  const std::string path = dir.file("crawl.db");
+  WriterOptions options{.path = path,
+                        .batch_interval = 5ms,
+                        .shared = true,
+                        .worker = "here/1",
+                        .host_of = [](const std::string& url) { return url.substr(0, url.find('/', 8)); }};
+  auto writer = ResultWriter::open(options, thread_run_config());
+  auto line = [](int64_t n, const std::string& url) {
+    return PendingUrl{.seq = n, .source = "urls.txt", .line = n, .input = url, .url = url};
+  };
+  writer->submit(ListedUrl{line(1, "http://a.test/1")});
+  writer->submit(ListedRow{PageRecord{.seq = 2,
+                                      .source = "urls.txt",
+                                      .line = 2,
+                                      .input = "nope",
+                                      .error = "bad_url",
+                                      .error_message = "not a URL"}});
+  writer->submit(ListedUrl{line(3, "http://a.test/2")});
+  writer->submit(ListedUrl{line(4, "http://a.test/1")});
+  // The lines are committed (the duplicate and the bad line have rows) before any fetch ends.
+  ASSERT_TRUE(eventually([&] { return writer->rows_written() == 2; }));
+  EXPECT_EQ(test::query_int(path, "SELECT count(*) FROM frontier"), 2);
+  // Seqs follow the lines.
+  EXPECT_EQ(test::query_int(path, "SELECT count(*) FROM pages WHERE seq = 1 AND error = 'bad_url'"), 1);
+  EXPECT_EQ(test::query_int(path, "SELECT count(*) FROM pages WHERE seq = 3 AND error = 'duplicate'"), 1);
+  const int64_t first = test::query_int(path, "SELECT seq FROM frontier WHERE url = 'http://a.test/1'");
+  const int64_t second = test::query_int(path, "SELECT seq FROM frontier WHERE url = 'http://a.test/2'");
+  EXPECT_EQ(first, 0);
+  EXPECT_EQ(second, 2);
+
+  PageRecord malformed = simple_page(first);
+  malformed.url = "http://a.test/1";
+  malformed.error = "bad_url";
+  writer->submit(PageRecord(malformed));
+  PageRecord stopped = simple_page(second);
+  stopped.url = "http://a.test/2";
+  stopped.error = "interrupted";
+  writer->submit(std::move(stopped));
+  ASSERT_TRUE(eventually([&] { return writer->rows_written() == 3; }));
+  // Once more, as a worker whose lease had lapsed would: not stored again.
+  writer->submit(std::move(malformed));
+  writer->finish(RunStats{.status = "interrupted"});
+  EXPECT_EQ(test::query_int(path, "SELECT count(*) FROM pages WHERE seq = 0"), 1);
+  EXPECT_EQ(test::query_int(path, "SELECT count(*) FROM pages WHERE error = 'interrupted'"), 0);
+  EXPECT_EQ(test::query_int(path, "SELECT count(*) FROM frontier"), 1);
+  EXPECT_EQ(test::query_int(path, "SELECT seq FROM frontier"), second);
+  EXPECT_EQ(test::query_int(path, "SELECT rows FROM run_sessions"), 3);
+  EXPECT_EQ(test::query_int(path, "SELECT count(*) FROM host_leases WHERE worker IS NOT NULL"), 0);
+}
+
 TEST(ResultWriter, OpenInAMissingDirectoryThrowsAUsefulError) {
   test::TempDir dir;
   const std::string path = dir.file("gone/crawl.db");
