@@ -460,8 +460,7 @@ struct Frontier::State {
 
   // Whether this worker is done: it was stopped, or it has nothing left and the run says so.
   bool shared_worker_done(TimePoint now) {
-    if (stop.load()) return open.empty();
-    if (run_over) return open.empty();
+    if (stop.load() || run_over) return open.empty();
     if (!open.empty() || !retry_timers.empty() || now < next_state_check) return false;
     next_state_check = now + milliseconds(50);
     switch (leases->run_state()) {

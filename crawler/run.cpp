@@ -624,6 +624,8 @@ RunSummary run_crawl(const RunOptions& options) {
   Tally tally;
   storage::SourceLedger ledger;
   storage::ResumeState resume;
+  // This process's name among the workers of a shared run.
+  const std::string worker = me.host + "/" + std::to_string(me.pid);
   int64_t previous_rows = 0;
   auto writer = storage::ResultWriter::open(
       {.path = options.db_path,
@@ -631,7 +633,7 @@ RunSummary run_crawl(const RunOptions& options) {
        .ledger = &ledger,
        .resume_run = options.resume_run,
        .shared = options.shared,
-       .worker = me.host + "/" + std::to_string(me.pid),
+       .worker = worker,
        .lease_ttl_s = options.lease_ttl_s,
        .host_of = [](const std::string& url) { return std::string(urls::origin_of(url)); }},
       config, &resume,
@@ -649,7 +651,7 @@ RunSummary run_crawl(const RunOptions& options) {
   if (shared_run)
     lease_source.emplace(LeaseSource::Options{.db_path = options.db_path,
                                               .run_id = summary.run_id,
-                                              .worker = me.host + "/" + std::to_string(me.pid),
+                                              .worker = worker,
                                               .ttl_s = options.lease_ttl_s});
   // The earlier sessions' time and CPU, which the run's figures add to this one's.
   const storage::ResumeState before{

@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <map>
+#include <optional>
 
 #include "common/process_identity.hpp"
 #include "common/usage_error.hpp"
@@ -589,28 +591,29 @@ std::vector<int64_t> runs_whose_process_is_gone(const Database& database) {
                "WHERE status = 'running'"
              : "SELECT id, host, pid, process_start, 0 FROM runs WHERE status = 'running'");
   std::vector<int64_t> gone;
-  std::vector<int64_t> shared_gone;
+  std::optional<std::map<int64_t, int>> live;
   while (running.step()) {
     const ProcessIdentity who{.host = running.text(1), .pid = running.integer(2), .start = running.text(3)};
     if (is_running(who) != false) continue;
-    (running.integer(4) != 0 ? shared_gone : gone).push_back(running.integer(0));
-  }
-  running.reset();
-  // A shared run goes on while any of its workers does (one that joined it, on this machine or
-  // another: another machine's processes cannot be seen from here, so they count as running).
-  Statement workers = database.prepare(
-      "SELECT host, pid, process_start FROM run_sessions WHERE run_id = ? AND status = 'running'");
-  for (int64_t id : shared_gone) {
-    workers.bind(1, id);
-    bool any = false;
-    while (!any && workers.step()) {
-      const ProcessIdentity who{.host = workers.text(0), .pid = workers.integer(1), .start = workers.text(2)};
-      any = is_running(who) != false;
+    // A shared run goes on while any of its workers does (one that joined it, here or elsewhere).
+    if (running.integer(4) != 0) {
+      if (!live) live = live_sessions(database);
+      if (live->contains(running.integer(0))) continue;
     }
-    workers.reset();
-    if (!any) gone.push_back(id);
+    gone.push_back(running.integer(0));
   }
   return gone;
+}
+
+std::map<int64_t, int> live_sessions(const Database& database) {
+  std::map<int64_t, int> live;
+  Statement q =
+      database.prepare("SELECT run_id, host, pid, process_start FROM run_sessions WHERE status = 'running'");
+  while (q.step()) {
+    const ProcessIdentity who{.host = q.text(1), .pid = q.integer(2), .start = q.text(3)};
+    if (is_running(who) != false) ++live[q.integer(0)];
+  }
+  return live;
 }
 
 std::string iso8601_utc(double unix_seconds) {

@@ -3,6 +3,7 @@
 // the program sees ResultWriter and the query functions.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -79,6 +80,9 @@ class Database {
 // Runs stored as running whose process is gone from this machine (killed, crashed, the machine
 // restarted), by id; a run of another machine is not judged.
 std::vector<int64_t> runs_whose_process_is_gone(const Database& database);
+// For each run, its sessions stored as running whose process is not known to be gone (a session of
+// another machine counts): a shared run's workers at work.
+std::map<int64_t, int> live_sessions(const Database& database);
 
 // "2024-05-01T12:34:56.789Z" for a unix time in seconds: the form the runs and pages tables store.
 std::string iso8601_utc(double unix_seconds);

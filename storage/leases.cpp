@@ -1,6 +1,11 @@
 #include "storage/leases.hpp"
 
+#include <signal.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
 #include <map>
 #include <unordered_map>
 
@@ -49,7 +54,56 @@ WHERE n <= ?5
 ORDER BY host, depth, seq
 )sql";
 
+// The host of the lease on reading a run's lists.
+constexpr std::string_view kListsHost = "";
+
+constexpr std::string_view kReleaseWorker =
+    "UPDATE host_leases SET worker = NULL, claim = NULL, expires_at = 0 WHERE run_id = ? AND worker = ?";
+
+double unix_now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
 }  // namespace
+
+bool take_lists_lease(const Database& database, int64_t run_id, const std::string& worker, double ttl_s,
+                      double now) {
+  Statement take = database.prepare(R"sql(
+INSERT INTO host_leases (run_id, host, depth, worker, claim, expires_at) VALUES (?1, ?2, ?3, ?4, 0, ?5)
+ON CONFLICT (run_id, host) DO UPDATE SET worker = excluded.worker, claim = 0, expires_at = excluded.expires_at
+WHERE host_leases.expires_at <= ?6
+RETURNING host
+)sql");
+  Binder(take).integer(run_id).text(kListsHost).integer(kNoWork).text(worker).real(now + ttl_s).real(now);
+  const bool taken = take.step();
+  take.reset();
+  return taken;
+}
+
+void release_leases_of(const Database& database, int64_t run_id, const std::string& worker) {
+  Statement release = database.prepare(kReleaseWorker);
+  Binder(release).integer(run_id).text(worker);
+  release.run();
+}
+
+void release_leases_of_gone_workers(const Database& database, int64_t run_id, const std::string& host) {
+  if (host.empty()) return;
+  Statement holders = database.prepare(
+      "SELECT DISTINCT worker FROM host_leases WHERE run_id = ? AND worker IS NOT NULL AND expires_at > ?");
+  Binder(holders).integer(run_id).real(unix_now());
+  std::vector<std::string> gone;
+  const std::string prefix = host + "/";
+  while (holders.step()) {
+    const std::string worker = holders.text(0);
+    if (!worker.starts_with(prefix)) continue;
+    char* end = nullptr;
+    const long pid = std::strtol(worker.c_str() + prefix.size(), &end, 10);
+    if (pid <= 0 || *end != '\0') continue;
+    if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) gone.push_back(worker);
+  }
+  holders.reset();
+  for (const auto& worker : gone) release_leases_of(database, run_id, worker);
+}
 
 HostLeases::HostLeases(Database& database, LeaseOptions options)
     : database_(database),
@@ -64,6 +118,14 @@ HostLeases::HostLeases(Database& database, LeaseOptions options)
 UPDATE host_leases SET worker = NULL, claim = NULL, expires_at = 0, next_fetch_at = ?4,
   depth = coalesce((SELECT min(depth) FROM frontier WHERE run_id = ?1 AND host = ?3), ?5)
 WHERE run_id = ?1 AND host = ?3 AND worker = ?2
+)sql")),
+      postpone_(
+          database_.prepare("UPDATE frontier SET attempts = ?, not_before = ? WHERE run_id = ? AND seq = ?")),
+      lists_read_(database_.prepare("DELETE FROM host_leases WHERE run_id = ? AND host = ? AND worker = ?")),
+      progress_(database_.prepare(R"sql(
+SELECT (SELECT count(*) FROM frontier WHERE run_id = ?1),
+       (SELECT count(*) FROM host_leases WHERE run_id = ?1 AND host = ?2),
+       (SELECT count(*) FROM host_leases WHERE run_id = ?1 AND host = ?2 AND expires_at > ?3)
 )sql")) {}
 
 Statement& HostLeases::statement_for(std::vector<Statement>& cache, size_t rows, const std::string& head,
@@ -231,6 +293,37 @@ std::vector<bool> HostLeases::complete(const std::vector<int64_t>& seqs) {
     gone.reset();
   }
   return done;
+}
+
+void HostLeases::postpone(int64_t seq, int attempts, double not_before) {
+  Binder b(postpone_);
+  b.integer(attempts);
+  if (not_before > 0)
+    b.real(not_before);
+  else
+    b.null();
+  b.integer(options_.run_id).integer(seq);
+  postpone_.queue();
+}
+
+void HostLeases::lists_read() {
+  Binder(lists_read_).integer(options_.run_id).text(kListsHost).text(options_.worker);
+  lists_read_.queue();
+}
+
+void HostLeases::release_all() {
+  release_leases_of(database_, options_.run_id, options_.worker);
+}
+
+SharedRunProgress HostLeases::progress(double now) {
+  Binder(progress_).integer(options_.run_id).text(kListsHost).real(now);
+  SharedRunProgress p;
+  if (progress_.step())
+    p = {.entries = progress_.integer(0),
+         .lists_unread = progress_.integer(1) > 0,
+         .lists_reader_live = progress_.integer(2) > 0};
+  progress_.reset();
+  return p;
 }
 
 }  // namespace crawl::storage

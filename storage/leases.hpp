@@ -31,6 +31,27 @@ struct HostLease {
   std::vector<PendingUrl> urls;
 };
 
+// How far a shared run is, for a worker with nothing left to do.
+struct SharedRunProgress {
+  int64_t entries = 0;             // URLs taken in that have no row yet
+  bool lists_unread = false;       // the lists are not read to their end
+  bool lists_reader_live = false;  // and a worker holds the lease on reading them
+};
+
+// The lists of a shared run are read by one worker at a time: the one holding the lease on the host
+// '' (no URL has it), until it has read them to their end and lists_read() deletes it. Takes that
+// lease for `worker` when nobody holds it (the reader is gone, or no session read them to their end:
+// the lease is then made again, and reading goes on from the lists' marks). In the caller's
+// transaction.
+bool take_lists_lease(const Database& database, int64_t run_id, const std::string& worker, double ttl_s,
+                      double now);
+// Gives back every lease `worker` holds, the lists' included: its URLs are for others now.
+void release_leases_of(const Database& database, int64_t run_id, const std::string& worker);
+// The leases of workers of this machine (`host`) whose process is gone, given back at once: their
+// hosts need not wait for the leases to expire. (A worker's name is "host/pid"; those of other
+// machines expire.)
+void release_leases_of_gone_workers(const Database& database, int64_t run_id, const std::string& host);
+
 // One worker's handle on a shared run; used by one thread at a time. Throws StorageError.
 class HostLeases {
  public:
@@ -55,6 +76,14 @@ class HostLeases {
   // now gone. False: another worker finished it first (this worker's lease had expired), and its
   // row must not be stored again.
   std::vector<bool> complete(const std::vector<int64_t>& seqs);
+  // A URL fetched under a lease is to be tried again: its entry keeps the attempts made and the time
+  // before which it is not (unix time; 0: at once). Queued, as release() is.
+  void postpone(int64_t seq, int attempts, double not_before);
+  // This worker has read the lists to their end (see take_lists_lease). Queued.
+  void lists_read();
+  // Gives back every lease this worker holds.
+  void release_all();
+  SharedRunProgress progress(double now);
 
  private:
   Statement& statement_for(std::vector<Statement>& cache, size_t rows, const std::string& head,
@@ -64,7 +93,7 @@ class HostLeases {
   Database& database_;
   const LeaseOptions options_;
   int64_t claims_ = 0;
-  Statement reserve_, claim_, take_, renew_, release_;
+  Statement reserve_, claim_, take_, renew_, release_, postpone_, lists_read_, progress_;
   // Multi-row statements, one per batch size used (rows - 1 is the index).
   std::vector<Statement> seen_, entries_, hosts_, completed_;
 };

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
-#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <ostream>
@@ -576,18 +575,6 @@ std::string status_of_gone_runs(const Database& db) {
   return gone.empty() ? "status" : "CASE WHEN id IN (" + gone + ") THEN 'crashed' ELSE status END";
 }
 
-// For each run, its sessions stored as running whose process is not known to be gone.
-std::map<int64_t, int> live_sessions(const Database& db) {
-  std::map<int64_t, int> live;
-  Statement q =
-      db.prepare("SELECT run_id, host, pid, process_start FROM run_sessions WHERE status = 'running'");
-  while (q.step()) {
-    const ProcessIdentity who{.host = q.text(1), .pid = q.integer(2), .start = q.text(3)};
-    if (is_running(who) != false) ++live[q.integer(0)];
-  }
-  return live;
-}
-
 Database open_for_reading(const std::string& path) {
   Database db = Database::open(path, {.access = Access::read_only});
   if (sqlite3* handle = sqlite_handle(db.connection()))
@@ -670,12 +657,15 @@ void list_runs(const std::string& db_path, Format format, std::ostream& out, int
               durable ? "(SELECT count(*) FROM frontier WHERE run_id = runs.id)" : "NULL");
   sql.replace(sql.find("{sessions}"), 10, durable ? "sessions" : "1");
   // Sessions at work on the run now (the workers of a shared run), those whose process is gone aside.
-  std::string workers = "1";
+  std::string workers = durable ? "0" : "1";
   if (durable) {
-    workers = "0";
-    for (const auto& [id, n] : live_sessions(db))
-      workers =
-          "CASE WHEN id = " + std::to_string(id) + " THEN " + std::to_string(n) + " ELSE " + workers + " END";
+    const auto live = live_sessions(db);
+    if (!live.empty()) {
+      workers = "CASE id";
+      for (const auto& [id, n] : live)
+        workers += " WHEN " + std::to_string(id) + " THEN " + std::to_string(n);
+      workers += " ELSE 0 END";
+    }
   }
   sql.replace(sql.find("{workers}"), 9, workers);
   Statement statement = prepare_single_read(db, sql);

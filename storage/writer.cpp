@@ -1,10 +1,6 @@
 #include "storage/writer.hpp"
 
-#include <signal.h>
 #include <sys/resource.h>
-
-#include <cerrno>
-#include <cstdlib>
 
 #include <algorithm>
 #include <exception>
@@ -137,33 +133,6 @@ void open_session(const Database& database, int64_t run_id, int session, const R
   insert.run();
 }
 
-// Leases held by workers of this machine whose process is gone are given back at once: their hosts
-// need not wait for the leases to expire. (A worker's name is "host/pid"; those of other machines
-// expire.)
-void release_leases_of_gone_workers(const Database& database, int64_t run_id, const std::string& host) {
-  if (host.empty()) return;
-  Statement holders = database.prepare(
-      "SELECT DISTINCT worker FROM host_leases WHERE run_id = ? AND worker IS NOT NULL AND expires_at > ?");
-  Binder(holders).integer(run_id).real(unix_now());
-  std::vector<std::string> gone;
-  const std::string prefix = host + "/";
-  while (holders.step()) {
-    const std::string worker = holders.text(0);
-    if (!worker.starts_with(prefix)) continue;
-    char* end = nullptr;
-    const long pid = std::strtol(worker.c_str() + prefix.size(), &end, 10);
-    if (pid <= 0 || *end != '\0') continue;
-    if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) gone.push_back(worker);
-  }
-  holders.reset();
-  Statement release = database.prepare(
-      "UPDATE host_leases SET worker = NULL, claim = NULL, expires_at = 0 WHERE run_id = ? AND worker = ?");
-  for (const auto& worker : gone) {
-    Binder(release).integer(run_id).text(worker);
-    release.run();
-  }
-}
-
 // In the transaction that takes up a run: checks that it may be resumed, makes it this process's,
 // turns its `interrupted` rows back into frontier entries and opens a session. Returns the session.
 int take_up_run(const Database& database, int64_t run_id, const RunConfig& config,
@@ -275,63 +244,46 @@ void load_resume_state(const Database& database, int64_t run_id, ResumeState& st
     return it == mark_of.end() || line > it->second;
   };
 
-  if (state.shared) {
-    // The frontier stays in the database, leased per host; only the rows are counted here.
-    PageRecord r;
-    Statement rows = database.prepare(
-        "SELECT error, status, depth, wire_bytes, body_bytes, total_ms, CASE WHEN fetched_at IS NULL THEN 0 "
-        "ELSE 1 END, attempts FROM pages WHERE run_id = ?");
-    Binder(rows).integer(run_id);
-    while (rows.step()) {
-      r.error = rows.text(0);
-      r.status = static_cast<long>(rows.integer(1));
-      r.depth = static_cast<int>(rows.integer(2));
-      r.wire_bytes = rows.integer(3);
-      r.body_bytes = rows.integer(4);
-      r.timings.total_ms = rows.real(5);
-      r.fetched_at = rows.integer(6) ? 1 : 0;
-      r.attempts = static_cast<int>(rows.integer(7));
-      if (previous) previous(r);
-    }
-    return;
-  }
-
+  // A shared run's frontier stays in the database, leased per host: only its rows are read here.
   int64_t max_seq = -1;
-  Statement pending = database.prepare(
-      "SELECT seq, source, line, input, url, depth, parent_url, seed_host, attempts, coalesce(not_before, 0) "
-      "FROM frontier WHERE run_id = ? ORDER BY seq");
-  Binder(pending).integer(run_id);
-  while (pending.step()) {
-    PendingUrl p = read_pending_url(pending, 0);
-    pending_seqs.insert(p.seq);
-    max_seq = std::max(max_seq, p.seq);
-    state.seen.push_back(p.url);
-    if (p.depth == 0 && past_mark(p.source, p.line)) state.done_lines.push_back({p.source, p.line, p.input});
-    state.pending.push_back(std::move(p));
-  }
+  if (!state.shared) {
+    Statement pending = database.prepare(
+        "SELECT seq, source, line, input, url, depth, parent_url, seed_host, attempts, "
+        "coalesce(not_before, 0) FROM frontier WHERE run_id = ? ORDER BY seq");
+    Binder(pending).integer(run_id);
+    while (pending.step()) {
+      PendingUrl p = read_pending_url(pending, 0);
+      pending_seqs.insert(p.seq);
+      max_seq = std::max(max_seq, p.seq);
+      state.seen.push_back(p.url);
+      if (p.depth == 0 && past_mark(p.source, p.line))
+        state.done_lines.push_back({p.source, p.line, p.input});
+      state.pending.push_back(std::move(p));
+    }
 
-  Statement waiting = database.prepare(R"sql(
+    Statement waiting = database.prepare(R"sql(
 SELECT l.parent_seq, l.depth, l.seed_host, l.links, p.url, p.source, p.line
 FROM frontier_links l JOIN pages p ON p.run_id = l.run_id AND p.seq = l.parent_seq
 WHERE l.run_id = ? ORDER BY l.parent_seq
 )sql");
-  Binder(waiting).integer(run_id);
-  while (waiting.step()) {
-    Statement& q = waiting;
-    ResumeState::Waiting w{.parent_seq = q.integer(0),
-                           .depth = static_cast<int>(q.integer(1)),
-                           .parent_url = q.text(4),
-                           .source = q.text(5),
-                           .line = q.integer(6),
-                           .seed_host = q.text(2)};
-    const std::string links = q.text(3);
-    for (size_t start = 0; start < links.size();) {
-      size_t end = links.find('\n', start);
-      if (end == std::string::npos) end = links.size();
-      if (end > start) w.links.emplace_back(links, start, end - start);
-      start = end + 1;
+    Binder(waiting).integer(run_id);
+    while (waiting.step()) {
+      Statement& q = waiting;
+      ResumeState::Waiting w{.parent_seq = q.integer(0),
+                             .depth = static_cast<int>(q.integer(1)),
+                             .parent_url = q.text(4),
+                             .source = q.text(5),
+                             .line = q.integer(6),
+                             .seed_host = q.text(2)};
+      const std::string links = q.text(3);
+      for (size_t start = 0; start < links.size();) {
+        size_t end = links.find('\n', start);
+        if (end == std::string::npos) end = links.size();
+        if (end > start) w.links.emplace_back(links, start, end - start);
+        start = end + 1;
+      }
+      state.waiting.push_back(std::move(w));
     }
-    state.waiting.push_back(std::move(w));
   }
 
   Statement rows = database.prepare(R"sql(
@@ -356,31 +308,13 @@ FROM pages WHERE run_id = ?
     r.timings.total_ms = q.real(10);
     r.fetched_at = q.integer(11) ? 1 : 0;
     r.attempts = static_cast<int>(q.integer(12));
+    if (previous) previous(r);
+    if (state.shared) continue;
     max_seq = std::max(max_seq, r.seq);
     if (!r.url.empty() && took_url_in(r.error)) state.seen.push_back(r.url);
     if (r.depth == 0 && past_mark(r.source, r.line)) state.done_lines.push_back({r.source, r.line, r.input});
-    if (previous) previous(r);
   }
   state.next_seq = max_seq + 1;
-}
-
-// The lists of a shared run are read by one worker at a time, which holds the lease on the host ''
-// (no URL has it) until it has read them to the end and deletes it. A worker taking a shared run
-// up reads them when nobody holds that lease: the reader it had is gone (its lease expired) or no
-// session read them to their end (the lease is then made again, and reading goes on from the
-// marks, which is nothing once they are at the end).
-bool take_reader_lease(const Database& database, int64_t run_id, const std::string& worker, double ttl_s) {
-  Statement take = database.prepare(R"sql(
-INSERT INTO host_leases (run_id, host, depth, worker, claim, expires_at) VALUES (?1, '', 1000000000, ?2, 0, ?3)
-ON CONFLICT (run_id, host) DO UPDATE SET worker = excluded.worker, claim = 0, expires_at = excluded.expires_at
-WHERE host_leases.expires_at <= ?4
-RETURNING host
-)sql");
-  const double now = unix_now();
-  Binder(take).integer(run_id).text(worker).real(now + ttl_s).real(now);
-  const bool taken = take.step();
-  take.reset();
-  return taken;
 }
 
 }  // namespace
@@ -454,7 +388,7 @@ std::unique_ptr<ResultWriter> ResultWriter::open(const WriterOptions& options, c
     if (shared) {
       if (options.worker.empty() || !options.host_of)
         throw StorageError("internal error: a shared run needs a worker name and a host key");
-      reads_lists = take_reader_lease(database, run_id, options.worker, options.lease_ttl_s);
+      reads_lists = take_lists_lease(database, run_id, options.worker, options.lease_ttl_s, unix_now());
     }
     database.exec("COMMIT");
     if (resume) {
@@ -508,10 +442,6 @@ ResultWriter::ResultWriter(const WriterOptions& options, Database database, int6
                                                                              .worker = options.worker,
                                                                              .ttl_s = options.lease_ttl_s})
                      : nullptr),
-      retry_pending_(
-          shared ? database_->prepare(
-                       "UPDATE frontier SET attempts = ?, not_before = ? WHERE run_id = ? AND seq = ?")
-                 : Statement()),
       thread_([this] { write_until_closed(); }) {}
 
 ResultWriter::~ResultWriter() {
@@ -705,14 +635,7 @@ void ResultWriter::write_shared(const Item& item) {
     listed_.push_back(listed->url);
     listed_.back().seq = shared_seq();
   } else if (const auto* retry = std::get_if<PendingUrl>(&item)) {
-    Binder b(retry_pending_);
-    b.integer(retry->attempts);
-    if (retry->not_before > 0)
-      b.real(retry->not_before);
-    else
-      b.null();
-    b.integer(run_id_).integer(retry->seq);
-    retry_pending_.queue();
+    leases_->postpone(retry->seq, retry->attempts, retry->not_before);
   } else if (const auto* done = std::get_if<HostDone>(&item)) {
     hosts_done_.push_back(*done);
   } else if (std::holds_alternative<ListsRead>(item)) {
@@ -777,24 +700,11 @@ void ResultWriter::end_shared_batch() {
     }
   }
   for (const auto& done : hosts_done_) leases_->release(done.host, done.next_fetch_at);
-  if (lists_read_) {
-    Statement read =
-        database_->prepare("DELETE FROM host_leases WHERE run_id = ? AND host = '' AND worker = ?");
-    Binder(read).integer(run_id_).text(options_.worker);
-    read.queue();
-  }
+  if (lists_read_) leases_->lists_read();
   fenced_.clear();
   listed_.clear();
   hosts_done_.clear();
   lists_read_ = false;
-}
-
-// Gives back every lease this worker holds, the lists' included: its URLs are for others now.
-void ResultWriter::release_leases() {
-  Statement release = database_->prepare(
-      "UPDATE host_leases SET worker = NULL, claim = NULL, expires_at = 0 WHERE run_id = ? AND worker = ?");
-  Binder(release).integer(run_id_).text(options_.worker);
-  release.run();
 }
 
 void ResultWriter::insert(const PendingUrl& p) {
@@ -929,7 +839,7 @@ void ResultWriter::update_run_row(const RunStats* stats) {
     // A shared run that other workers still crawl stays theirs: this worker ends its session only.
     bool others_crawl = false;
     if (leases_) {
-      release_leases();
+      leases_->release_all();
       Statement others = database_->prepare(
           "SELECT count(*) FROM run_sessions WHERE run_id = ? AND session <> ? AND status = 'running'");
       Binder(others).integer(run_id_).integer(session_);
@@ -1010,7 +920,7 @@ WHERE id = ?1
 void ResultWriter::close_database() {
   for (Statement* statement :
        {&insert_page_, &insert_link_, &begin_, &commit_, &insert_pending_, &delete_pending_, &insert_links_,
-        &delete_links_, &update_mark_, &update_session_, &retry_pending_})
+        &delete_links_, &update_mark_, &update_session_})
     *statement = Statement();
   leases_.reset();
   database_.reset();

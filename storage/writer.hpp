@@ -119,7 +119,6 @@ class ResultWriter {
   void write_shared(const Item& item);
   void end_shared_batch();
   int64_t shared_seq();
-  void release_leases();
   void record_progress();
   void fail(const std::string& why);
   void stop_thread();
@@ -151,7 +150,6 @@ class ResultWriter {
   // A shared run's: the writer's handle on the leases, and what the batch being written has for
   // them, settled together at its end (one round trip each, not one per row).
   std::unique_ptr<HostLeases> leases_;
-  Statement retry_pending_;
   std::vector<PageRecord> fenced_;  // rows of leased URLs: stored if their entry is still there
   std::vector<PendingUrl> listed_;
   std::vector<HostDone> hosts_done_;

@@ -1,7 +1,5 @@
 #include "crawler/frontier/lease_source.hpp"
 
-#include "storage/rows.hpp"
-
 namespace crawl {
 namespace {
 
@@ -15,11 +13,6 @@ LeaseSource::LeaseSource(const Options& options)
     : options_(options),
       database_(storage::Database::open(options.db_path, {.access = storage::Access::read_write})),
       leases_(database_, {.run_id = options.run_id, .worker = options.worker, .ttl_s = options.ttl_s}),
-      state_(database_.prepare(R"sql(
-SELECT (SELECT count(*) FROM frontier WHERE run_id = ?1),
-       (SELECT count(*) FROM host_leases WHERE run_id = ?1 AND host = ''),
-       (SELECT count(*) FROM host_leases WHERE run_id = ?1 AND host = '' AND expires_at > ?2)
-)sql")),
       renewed_(std::chrono::steady_clock::now()) {}
 
 template <class F>
@@ -55,16 +48,9 @@ std::chrono::steady_clock::time_point LeaseSource::next_renewal() const {
 LeaseSource::RunState LeaseSource::run_state() {
   return guarded(
       [&] {
-        storage::Binder(state_).integer(options_.run_id).real(unix_now());
-        RunState state = RunState::working;
-        if (state_.step() && state_.integer(0) == 0) {
-          if (state_.integer(1) == 0)
-            state = RunState::done;
-          else if (state_.integer(2) == 0)
-            state = RunState::reader_gone;
-        }
-        state_.reset();
-        return state;
+        const storage::SharedRunProgress p = leases_.progress(unix_now());
+        if (p.entries > 0 || p.lists_reader_live) return RunState::working;
+        return p.lists_unread ? RunState::reader_gone : RunState::done;
       },
       RunState::failed);
 }

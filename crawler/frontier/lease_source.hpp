@@ -53,7 +53,6 @@ class LeaseSource {
   Options options_;
   storage::Database database_;
   storage::HostLeases leases_;
-  storage::Statement state_;
   std::chrono::steady_clock::time_point renewed_;
   std::optional<std::string> failure_;
 };

@@ -115,19 +115,31 @@ void resume_to_the_end(const std::string& db, long long expected_urls) {
   expect_one_row_per_url(db, expected_urls);
 }
 
+// The testbed, the seeds, what one process alone makes of them, and a fresh PostgreSQL database.
+struct Site {
+  explicit Site(const std::string& db_name)
+      : testbed(test::Testbed::start()),
+        seeds(write_seeds(dir, testbed)),
+        expected(urls_of_a_single_process_run(dir, seeds)),
+        db(test::fresh_postgres_database(db_name)) {}
+  test::TempDir dir;
+  test::Testbed testbed;
+  std::string seeds;
+  long long expected;
+  std::string db;
+};
+
 class SharedRun : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(SharedRun, FourWorkersShareOneRunUnderOneCapAndOneDelayPerHost) {
   const std::string mode = GetParam();
-  test::TempDir dir;
-  auto testbed = test::Testbed::start();
-  const std::string seeds = write_seeds(dir, testbed);
-  const long long expected = urls_of_a_single_process_run(dir, seeds);
+  Site site("shared_" + mode);
+  const std::string& db = site.db;
+  const long long expected = site.expected;
   ASSERT_GT(expected, kHosts * 10);
-  testbed.reset_stats();
+  site.testbed.reset_stats();
 
-  const std::string db = test::fresh_postgres_database("shared_" + mode);
-  test::Child first = start_first(seeds, db, mode);
+  test::Child first = start_first(site.seeds, db, mode);
   wait_for_rows(db, 1);
   std::vector<test::Child> others;
   for (int i = 0; i < 3; ++i) others.push_back(join(db, mode));
@@ -144,7 +156,7 @@ TEST_P(SharedRun, FourWorkersShareOneRunUnderOneCapAndOneDelayPerHost) {
   // requests at once, nor two starts closer than --delay. The starts are the rows' fetched_at, when
   // the workers' requests went out: the server sees a request when it gets there, later on a loaded
   // machine for one request than for the next (fetched_at is stored to the millisecond).
-  const auto hosts = testbed.hosts();
+  const auto hosts = site.testbed.hosts();
   for (int h = 0; h < kHosts; ++h) {
     const std::string name = "h" + std::to_string(h) + ".localhost";
     ASSERT_TRUE(hosts.contains(name)) << hosts.dump();
@@ -169,13 +181,11 @@ TEST_P(SharedRun, FourWorkersShareOneRunUnderOneCapAndOneDelayPerHost) {
 INSTANTIATE_TEST_SUITE_P(EveryMode, SharedRun, ::testing::Values("fiber", "thread", "process", "hybrid"));
 
 TEST(SharedRunWorkers, AWorkerKilledMidRunLosesNothing) {
-  test::TempDir dir;
-  auto testbed = test::Testbed::start();
-  const std::string seeds = write_seeds(dir, testbed);
-  const long long expected = urls_of_a_single_process_run(dir, seeds);
-  const std::string db = test::fresh_postgres_database("shared_kill_one");
+  Site site("shared_kill_one");
+  const std::string& db = site.db;
+  const long long expected = site.expected;
   // Slow enough per host that the run lasts a few seconds.
-  test::Child first = start_first(seeds, db, "fiber", 150);
+  test::Child first = start_first(site.seeds, db, "fiber", 150);
   wait_for_rows(db, 1);
   test::Child second = join(db, "fiber");
   test::Child third = join(db, "thread");
@@ -203,12 +213,10 @@ TEST(SharedRunWorkers, AWorkerKilledMidRunLosesNothing) {
 }
 
 TEST(SharedRunWorkers, AllWorkersKilledThenOneResumeFinishesTheRun) {
-  test::TempDir dir;
-  auto testbed = test::Testbed::start();
-  const std::string seeds = write_seeds(dir, testbed);
-  const long long expected = urls_of_a_single_process_run(dir, seeds);
-  const std::string db = test::fresh_postgres_database("shared_kill_all");
-  test::Child first = start_first(seeds, db, "fiber", 150);
+  Site site("shared_kill_all");
+  const std::string& db = site.db;
+  const long long expected = site.expected;
+  test::Child first = start_first(site.seeds, db, "fiber", 150);
   wait_for_rows(db, 1);
   test::Child second = join(db, "thread");
   wait_for_rows(db, expected / 3);
@@ -223,12 +231,10 @@ TEST(SharedRunWorkers, AllWorkersKilledThenOneResumeFinishesTheRun) {
 // frontier (no `interrupted` row is stored for them), its hosts are given back at once, and a
 // `crawl resume` finishes the run.
 TEST(SharedRunWorkers, AnInterruptedWorkerGivesItsWorkBack) {
-  test::TempDir dir;
-  auto testbed = test::Testbed::start();
-  const std::string seeds = write_seeds(dir, testbed);
-  const long long expected = urls_of_a_single_process_run(dir, seeds);
-  const std::string db = test::fresh_postgres_database("shared_interrupted");
-  test::Child first = start_first(seeds, db, "thread", 150);
+  Site site("shared_interrupted");
+  const std::string& db = site.db;
+  const long long expected = site.expected;
+  test::Child first = start_first(site.seeds, db, "thread", 150);
   wait_for_rows(db, kHosts + 2);
   EXPECT_EQ(first.stop(SIGINT), 130) << first.rest_of_output();
   EXPECT_EQ(query_int(db, "select count(*) from pages where error = 'interrupted'"), 0);
@@ -279,8 +285,9 @@ TEST(SharedRunWorkers, ListsOfAReaderThatDiedAreReadOnByTheNextResume) {
 }
 
 TEST(SharedRunWorkers, MaxPagesCannotBoundASharedRun) {
-  auto r = test::run_crawl({"run", "--url", "http://127.0.0.1:1/", "--shared", "--max-pages", "5", "--db",
-                            test::fresh_postgres_database("shared_flags")});
+  test::TempDir dir;
+  auto r = test::run_crawl(
+      {"run", "--url", "http://127.0.0.1:1/", "--shared", "--max-pages", "5", "--db", dir.file("c.db")});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("--max-pages"), std::string::npos) << r.err;
 }
