@@ -90,12 +90,15 @@ class HostLeases {
                            const std::string& row, const std::string& tail, int first_parameter,
                            int parameters_per_row);
 
+  void analyze_if_never_analyzed();
+
   Database& database_;
   const LeaseOptions options_;
   int64_t claims_ = 0;
-  Statement reserve_, claim_, take_, renew_, release_, postpone_, lists_read_, progress_;
+  bool statistics_known_ = false;
+  Statement reserve_, claim_, renew_, release_, postpone_, lists_read_, progress_;
   // Multi-row statements, one per batch size used (rows - 1 is the index).
-  std::vector<Statement> seen_, entries_, hosts_, completed_;
+  std::vector<Statement> seen_, entries_, hosts_, completed_, take_;
 };
 
 }  // namespace crawl::storage
