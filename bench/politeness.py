@@ -16,6 +16,8 @@ progress at once, and every URL has its row.
   bench/politeness.py --crawl OLD/build/crawl   # the same with another build (e.g. an older commit)
   bench/politeness.py --baseline OLD/build/crawl --repeat 7
                                           # this build and OLD's interleaved, with their ratio
+  bench/politeness.py --workers 1,2       # also one run shared by 1 and by 2 worker processes
+                                          # through PostgreSQL (crawl run --shared, crawl resume)
 
 --control adds two crawls beside each: the same shuffled list with no per-host rule ("no cap": a
 plain list over many hosts), and the same number of URLs all on one host with no per-host rule
@@ -24,6 +26,13 @@ one host as with politeness, the gap is the concurrency model's own cost, not he
 blocking. The "conns" column is how many connections the testbed accepted (its /__stats, whose own
 request counts as one): each thread and each worker process has its own connection pool, so it
 shows whether URLs reached a producer already connected to their host.
+
+--workers N,... adds "shared N" rows: the same polite list as one run crawled by N worker processes
+of build/crawl together (`crawl run --shared` and N - 1 `crawl resume 1`, each at -c C) through a
+PostgreSQL 15 the script starts (see bench/postgres.py); its time is from the first start to the
+last exit, so it includes each worker's start and end. The per-host cap is checked on the testbed's
+counters, which see every worker's requests together: workers share the hosts' leases, so N
+workers never send a host more than --per-host at once.
 
 Needs a release build in build/ (scripts/demo or cmake --build build).
 """
@@ -42,6 +51,8 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CRAWL = os.path.join(ROOT, "build", "crawl")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import postgres  # noqa: E402  (its throw-away server and shared runs)
 
 
 def main():
@@ -56,6 +67,8 @@ def main():
     ap.add_argument("--control", action="store_true", help="also crawl one host without politeness")
     ap.add_argument("--crawl", default=CRAWL, help="the crawl binary whose runs are measured (default: "
                     "build/crawl; the testbed is always build/crawl's), e.g. an older commit's build")
+    ap.add_argument("--workers", default="", help="comma-separated numbers of workers sharing one run through "
+                    "PostgreSQL, e.g. 1,2 (default: none)")
     ap.add_argument("--baseline", help="another crawl binary run beside --crawl, interleaved, e.g. an older "
                     "commit's build; the table adds the ratio of the two medians")
     a = ap.parse_args()
@@ -84,6 +97,10 @@ def main():
     variants = [(mode, int(c), kind, build) for c in a.c.split(",") for mode in a.modes.split(",")
                 for kind in (["polite", "no cap", "one host"] if a.control else ["polite"])
                 for build, _ in builds]
+    shared = [int(n) for n in a.workers.split(",") if n]
+    variants += [(mode, int(c), f"shared {n}", "this") for c in a.c.split(",") for mode in a.modes.split(",")
+                 for n in shared]
+    pg = postgres.Postgres([]) if shared else None
     binary = dict(builds)
     results = {v: [] for v in variants}
     try:
@@ -91,27 +108,34 @@ def main():
             for mode, c, kind, build in variants:
                 urllib.request.urlopen(f"http://127.0.0.1:{port}/__reset-stats").read()
                 db = os.path.join(tmp, f"{mode}-{c}-{kind.replace(' ', '-')}-{build}.db")
-                if kind == "polite":
+                if kind.startswith("shared"):
+                    wall, ok, _ = postgres.shared_run(pg.fresh_database(), list_file, mode, c,
+                                                      ["--per-host", str(a.per_host), "--no-parse"],
+                                                      int(kind.split()[1]))
+                    args = None
+                elif kind == "polite":
                     args = [binary[build], "run", list_file, "--mode", mode, "--per-host", str(a.per_host)]
                 elif kind == "no cap":
                     args = [binary[build], "run", list_file, "--mode", mode]
                 else:
                     args = [binary[build], "run", one_host_file, "--mode", mode]
-                args += ["--no-parse", "--db", db, "--no-progress"]
-                if mode == "hybrid":
-                    args += ["--threads", "2", "--fibers", str(c // 2)]
-                else:
-                    args += ["-c", str(c)]
-                r = subprocess.run(args, capture_output=True, text=True)
-                if r.returncode != 0:
-                    sys.exit(f"crawl failed: {r.stderr}")
-                con = sqlite3.connect(db)
-                wall, ok = con.execute("select crawl_s, pages_ok from runs order by id desc limit 1").fetchone()
-                con.close()
+                if args:
+                    args += ["--no-parse", "--db", db, "--no-progress"]
+                    if mode == "hybrid":
+                        args += ["--threads", "2", "--fibers", str(c // 2)]
+                    else:
+                        args += ["-c", str(c)]
+                    r = subprocess.run(args, capture_output=True, text=True)
+                    if r.returncode != 0:
+                        sys.exit(f"crawl failed: {r.stderr}")
+                    con = sqlite3.connect(db)
+                    wall, ok = con.execute("select crawl_s, pages_ok from runs order by id desc limit 1").fetchone()
+                    con.close()
                 hosts = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/__hosts").read())
                 peak = max(h["peak_concurrent"] for h in hosts.values())
                 stats = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/__stats").read())
-                if ok != total or (kind == "polite" and peak > a.per_host):
+                capped = kind == "polite" or kind.startswith("shared")
+                if ok != total or (capped and peak > a.per_host):
                     sys.exit(f"{mode} -c {c}: {ok} of {total} ok, peak per host {peak} > {a.per_host}")
                 results[(mode, c, kind, build)].append((wall, peak, stats["connections_total"]))
                 print(f"  rep {rep + 1} {build:8s} {mode:8s} -c {c:4d} {kind:8s}: {wall:6.3f} s, peak per host {peak}",
@@ -119,13 +143,17 @@ def main():
     finally:
         testbed.terminate()
         testbed.wait()
+        if pg:
+            pg.close()
     print(f"\n{total} URLs ({a.hosts} hosts x {a.pages} pages, shuffled), {a.latency_ms} ms latency, "
           f"--per-host {a.per_host}, {a.repeat} interleaved repeats, {time.strftime('%Y-%m-%d')}")
     print(f"{'build':8s} {'mode':8s} {'-c':>5s} {'list':8s} {'ideal s':>8s} {'median s':>9s} {'min-max':>13s} "
           f"{'ratio':>6s} {'peak/host':>9s} {'conns':>6s} {'/base':>6s}")
     for (mode, c, kind, build), runs in results.items():
         walls = [w for w, _, _ in runs]
-        in_flight = min(c, a.hosts * a.per_host) if kind == "polite" else c
+        workers = int(kind.split()[1]) if kind.startswith("shared") else 1
+        capped = kind == "polite" or kind.startswith("shared")
+        in_flight = min(workers * c, a.hosts * a.per_host) if capped else c
         ideal = total / in_flight * a.latency_ms / 1000
         med = statistics.median(walls)
         peak = max(p for _, p, _ in runs)
@@ -135,7 +163,7 @@ def main():
             base = statistics.median(w for w, _, _ in results[(mode, c, kind, "baseline")])
             vs_base = f"{med / base:.3f}"
         print(f"{build:8s} {mode:8s} {c:5d} {kind:8s} {ideal:8.3f} {med:9.3f} {min(walls):6.3f}-{max(walls):<6.3f} "
-              f"{med / ideal:6.3f} {peak if kind == 'polite' else '-':>9} {conns:6.0f} {vs_base:>6s}")
+              f"{med / ideal:6.3f} {peak if capped else '-':>9} {conns:6.0f} {vs_base:>6s}")
 
 
 if __name__ == "__main__":

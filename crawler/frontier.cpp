@@ -94,6 +94,7 @@ struct Frontier::State {
   bool strict;       // per-host rules are in force: hand out no more than can start now
   bool track_links;  // pages' links are wanted: a URL is finished when its row is parsed
   int64_t release_limit;
+  int per_host;          // fetches in flight per host; 0: no cap
   RobotsFetcher robots;  // also what the frontier's thread sleeps in (see run())
 
   // Shared with other threads, under `mutex`.
@@ -156,11 +157,12 @@ struct Frontier::State {
         // The reserve covers the completions between two looks of the frontier; more would only
         // hold memory (10,000 tasks waiting at -c 10000).
         release_limit(strict ? c : c + kReserve),
+        per_host(ring_rules(f, p, robots_on).per_host),
         robots(fo, s, time),
         ring(ring_rules(f, p, robots_on), time),
         gate(f.max_depth, f.max_pages),
         batch(std::max<size_t>(b, 1)) {
-    stats.per_host = ring_rules(f, p, robots_on).per_host;
+    stats.per_host = per_host;
   }
 
   // Any thread, under `mutex`: makes the frontier thread look at its inboxes.
@@ -394,7 +396,16 @@ struct Frontier::State {
     // another worker stored, a host given back) starts within a few tens of ms; each ask is one
     // cheap query.
     constexpr auto kPoll = milliseconds(50);
-    const int64_t wanted = 2 * release_limit - ring.queued() - ring.in_flight();
+    // Work is wanted while the hosts held cannot keep the producers busy: a host counts for no more
+    // fetches than its per-host cap lets out at once, however many of its URLs are queued. (Counting
+    // every queued URL, a worker that held 14 hosts of 100 URLs each at --per-host 4 took no more
+    // and fetched 56 at a time at -c 200.) What it holds in all stays bounded, whatever the hosts'
+    // delays make of their pace.
+    int64_t ready = 0;
+    for (const auto& [h, open_urls] : leased_open)
+      ready += per_host > 0 ? std::min<int64_t>(open_urls, per_host) : open_urls;
+    const int64_t held = ring.queued() + ring.in_flight();
+    const int64_t wanted = std::min(2 * release_limit - ready, 8 * release_limit - held);
     wants_work = wanted > 0;
     if (wanted <= 0 || now < next_claim) return;
     // A batch per host large enough that one claim keeps a host's share of -c busy for a while

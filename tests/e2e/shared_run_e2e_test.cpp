@@ -284,6 +284,47 @@ TEST(SharedRunWorkers, ListsOfAReaderThatDiedAreReadOnByTheNextResume) {
   EXPECT_EQ(query_int(db, "select count(*) from runs where status = 'completed'"), 1);
 }
 
+// A worker takes more hosts while those it holds cannot keep its producers busy, however many URLs
+// one of them has queued: h0's 40 URLs at --per-host 2 are two fetches at a time, not 40. (It
+// counted queued URLs, and held h0 and 11 one-page hosts at -c 24: 13 fetches at a time.) Each
+// request takes at least the testbed's 300 ms, so the requests that start within 300 ms of each
+// other are all in progress at once: their count is a floor under how many were.
+TEST(SharedRunWorkers, AHostWithManyUrlsDoesNotKeepAWorkerFromOtherHosts) {
+  constexpr int kLatencyMs = 300;
+  test::TempDir dir;
+  test::Testbed testbed =
+      test::Testbed::start({"--hosts", "40", "--latency", std::to_string(kLatencyMs) + "ms"});
+  std::string list;
+  for (int page = 0; page < 40; ++page)
+    list += testbed.host_url("h0.localhost", "/page/" + std::to_string(page)) + "\n";
+  for (int h = 1; h < 40; ++h)
+    list += testbed.host_url("h" + std::to_string(h) + ".localhost", "/page/0") + "\n";
+  const std::string seeds = dir.file("seeds.txt");
+  test::write_file(seeds, list);
+  const std::string db = test::fresh_postgres_database("shared_busy");
+
+  auto r = test::run_crawl({"run", seeds, "--shared", "--robots", "off", "--per-host", "2", "--no-parse",
+                            "-c", "24", "--db", db, "--no-progress"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(query_int(db, "select count(*) from pages where error is null"), 79);
+
+  std::vector<long long> starts;
+  const auto hosts = testbed.hosts();
+  for (int h = 0; h < 40; ++h) {
+    const std::string name = "h" + std::to_string(h) + ".localhost";
+    ASSERT_TRUE(hosts.contains(name)) << hosts.dump();
+    for (const auto& ms : hosts[name]["starts_ms"]) starts.push_back(ms.get<long long>());
+  }
+  std::sort(starts.begin(), starts.end());
+  ASSERT_EQ(starts.size(), 79u);
+  size_t together = 0;
+  for (size_t first = 0, last = 0; last < starts.size(); ++last) {
+    while (starts[last] - starts[first] >= kLatencyMs) ++first;
+    together = std::max(together, last - first + 1);
+  }
+  EXPECT_GE(together, 20u);
+}
+
 TEST(SharedRunWorkers, MaxPagesCannotBoundASharedRun) {
   test::TempDir dir;
   auto r = test::run_crawl(
