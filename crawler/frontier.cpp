@@ -410,9 +410,9 @@ struct Frontier::State {
     if (wanted <= 0 || now < next_claim) return;
     // A batch per host large enough that one claim keeps a host's share of -c busy for a while
     // (each claim of a host is a round trip), and as many hosts as the room left needs.
-    const int per_host = static_cast<int>(std::clamp<int64_t>(2 * concurrency, 32, 1000));
+    const int batch_per_host = static_cast<int>(std::clamp<int64_t>(2 * concurrency, 32, 1000));
     const int hosts = static_cast<int>(std::clamp<int64_t>(wanted / 4, 1, 256));
-    auto claimed = leases->claim(hosts, per_host);
+    auto claimed = leases->claim(hosts, batch_per_host);
     next_claim = claimed.empty() ? now + kPoll : now;
     const int max_depth = follow.max_depth;
     for (auto& lease : claimed) {
