@@ -599,9 +599,13 @@ std::vector<int64_t> runs_whose_process_is_gone(const Database& database) {
   std::optional<std::map<int64_t, int>> live;
   while (running.step()) {
     const ProcessIdentity who{.host = running.text(1), .pid = running.integer(2), .start = running.text(3)};
-    if (is_running(who) != false) continue;
-    // A shared run goes on while any of its workers does (one that joined it, here or elsewhere).
-    if (running.integer(4) != 0) {
+    const std::optional<bool> alive = is_running(who);
+    if (alive == true) continue;
+    if (!shares) {
+      if (!alive.has_value()) continue;  // another machine's: nothing tells
+    } else {
+      // A run goes on while any of its sessions does: a shared run's workers, here or elsewhere,
+      // and on another machine the run's own process while its heartbeat is recent.
       if (!live) live = live_sessions(database);
       if (live->contains(running.integer(0))) continue;
     }
@@ -612,11 +616,21 @@ std::vector<int64_t> runs_whose_process_is_gone(const Database& database) {
 
 std::map<int64_t, int> live_sessions(const Database& database) {
   std::map<int64_t, int> live;
-  Statement q =
-      database.prepare("SELECT run_id, host, pid, process_start FROM run_sessions WHERE status = 'running'");
+  // A process on another machine cannot be looked for: its session is taken for alive while its
+  // writer has noted progress, or its heartbeat (WriterOptions::heartbeat, 5 s), within this long.
+  // Machines' clocks are taken to agree within a few seconds (NTP).
+  constexpr double kSilentFor = 60;
+  const double now =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  const std::string recent = iso8601_utc(now - kSilentFor);  // the format sorts as the time does
+  Statement q = database.prepare(
+      "SELECT run_id, host, pid, process_start, coalesce(ended_at, started_at) FROM run_sessions WHERE "
+      "status = "
+      "'running'");
   while (q.step()) {
     const ProcessIdentity who{.host = q.text(1), .pid = q.integer(2), .start = q.text(3)};
-    if (is_running(who) != false) ++live[q.integer(0)];
+    const std::optional<bool> alive = is_running(who);
+    if (alive == true || (!alive.has_value() && q.text(4) >= recent)) ++live[q.integer(0)];
   }
   return live;
 }

@@ -548,7 +548,14 @@ bool ResultWriter::write_one_batch() {
   {
     std::unique_lock lock(mutex_);
     wake_at_ = 1;
-    has_rows_.wait(lock, [&] { return !queue_.empty() || closing_; });
+    if (!has_rows_.wait_for(lock, options_.heartbeat, [&] { return !queue_.empty() || closing_; })) {
+      lock.unlock();
+      begin_.queue();
+      record_progress(true);
+      commit_.queue();
+      database_->flush();
+      return true;
+    }
     if (queue_.empty()) return false;
   }
   const auto deadline = std::chrono::steady_clock::now() + options_.batch_interval;
@@ -730,9 +737,9 @@ void ResultWriter::insert(const PendingUrl& p) {
 
 // The session's progress, at most once a second: what a crashed session did is then known to within
 // a second (its rows, time and CPU).
-void ResultWriter::record_progress() {
+void ResultWriter::record_progress(bool at_once) {
   const auto now = std::chrono::steady_clock::now();
-  if (now - progress_recorded_ < std::chrono::seconds(1)) return;
+  if (!at_once && now - progress_recorded_ < std::chrono::seconds(1)) return;
   progress_recorded_ = now;
   std::string ended_at;
   Binder(update_session_)

@@ -32,6 +32,10 @@ struct WriterOptions {
   // sees pages while the run goes on.
   size_t batch_rows = 4096;
   std::chrono::milliseconds batch_interval{50};
+  // A writer with no rows to write still notes, this often, that its session is alive (its
+  // run_sessions row's ended_at): how `crawl runs` on another machine tells a worker that waits for
+  // work from one whose machine died (see storage::live_sessions).
+  std::chrono::milliseconds heartbeat{5000};
   // Within a transaction the writer takes rows once this many wait (or at batch_interval).
   size_t wake_rows = 256;
   // Rows that may wait for the writer before submit() blocks.
@@ -119,7 +123,7 @@ class ResultWriter {
   void write_shared(const Item& item);
   void end_shared_batch();
   int64_t shared_seq();
-  void record_progress();
+  void record_progress(bool at_once = false);
   void fail(const std::string& why);
   void stop_thread();
   void update_run_row(const RunStats* stats);

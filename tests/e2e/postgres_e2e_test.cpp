@@ -210,6 +210,33 @@ TEST(Postgres, AKilledRunShowsAsCrashed) {
   EXPECT_EQ(crashed.out.find(",running,"), std::string::npos) << crashed.out;
 }
 
+// A run whose process is on another machine cannot be looked for: it shows as running while its
+// session's heartbeat is recent, and as crashed once it has been silent for a minute.
+TEST(Postgres, ARunOfAnotherMachineIsRunningWhileItsHeartbeatIsRecent) {
+  test::TempDir dir;
+  auto testbed = test::Testbed::start();
+  const std::string pg = test::fresh_postgres_database("elsewhere");
+  test::write_file(dir.file("list.txt"), testbed.url("/page/1") + "\n");
+  auto r = test::run_crawl({"run", dir.file("list.txt"), "--db", pg, "--no-progress"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // As a worker on another machine leaves the rows while it crawls, its last progress `ago`.
+  const auto heard_from = [&](const std::string& ago) {
+    execute(pg, "update runs set status = 'running', host = 'worker-7.test', pid = 4242");
+    execute(pg,
+            "update run_sessions set status = 'running', host = 'worker-7.test', pid = 4242, ended_at = "
+            "to_char(now() at time zone 'utc' - interval '" +
+                ago + "', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')");
+    auto runs = test::run_crawl({"runs", "--db", pg, "--format", "csv"});
+    EXPECT_EQ(runs.exit_code, 0) << runs.err;
+    return runs.out;
+  };
+  const std::string recent = heard_from("5 seconds");
+  EXPECT_NE(recent.find(",running,"), std::string::npos) << recent;
+  const std::string silent = heard_from("10 minutes");
+  EXPECT_NE(silent.find(",crashed,"), std::string::npos) << silent;
+  EXPECT_EQ(silent.find(",running,"), std::string::npos) << silent;
+}
+
 TEST(Postgres, ADatabaseOfAnotherProgramIsNeverWritten) {
   const std::string pg = test::fresh_postgres_database("foreign");
   execute(pg, "create table notes (x text)");

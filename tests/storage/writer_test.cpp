@@ -326,6 +326,23 @@ TEST(ResultWriter, CommitsWhenTheBatchIsFullWithoutWaitingForTheInterval) {
   EXPECT_EQ(test::query_int(path, "SELECT count(*) FROM pages"), 12);
 }
 
+// With no rows to write, the writer still notes the time in its session's row, now and then: how a
+// machine that cannot look for the process tells a worker waiting for work from a dead one.
+TEST(ResultWriter, AnIdleWriterNotesThatItsSessionIsAlive) {
+  test::TempDir dir;
+  const std::string path = dir.file("crawl.db");
+  auto writer = ResultWriter::open({.path = path, .heartbeat = 20ms}, thread_run_config());
+  const auto noted = [&] {
+    const auto rows = test::query_rows(path, "SELECT ended_at FROM run_sessions WHERE status = 'running'");
+    return rows.size() == 1 ? rows[0].at("ended_at").value_or("") : std::string();
+  };
+  ASSERT_TRUE(eventually([&] { return !noted().empty(); }));
+  const std::string first = noted();
+  EXPECT_TRUE(eventually([&] { return noted() > first; })) << first;
+  EXPECT_EQ(writer->rows_written(), 0);
+  writer->finish(RunStats{});
+}
+
 TEST(ResultWriter, RowsAfterFinishAreDroppedWithoutBlocking) {
   test::TempDir dir;
   const std::string path = dir.file("crawl.db");
