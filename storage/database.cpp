@@ -459,11 +459,12 @@ Database Database::open_postgres_database(const std::string& uri, const OpenOpti
     // the last commits (whose URLs are then pending again), never the database. --sync full undoes it.
     else
       db.exec("SET synchronous_commit = off");
-    // Every statement crawl prepares is keyed by a run: a run that began after the last ANALYZE has
-    // an id the statistics have never seen, so a plan made for its value expects one row (the
+    // Every statement a crawl prepares is keyed by a run: a run that began after the last ANALYZE
+    // has an id the statistics have never seen, so a plan made for its value expects one row (the
     // frontier's deletes and claims then walked the run's whole frontier: 8 µs a URL instead of 2).
     // Plans made for any value go by the column's distinct count and stay right as the run grows.
-    db.exec("SET plan_cache_mode = force_generic_plan");
+    // (Readers' queries run once each: they keep plans made for their values.)
+    if (!read_only) db.exec("SET plan_cache_mode = force_generic_plan");
     tables =
         single_integer(db, "SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = current_schema()");
     // crawl_schema is created with the tables, in one transaction: a database with it has a version.
