@@ -625,9 +625,8 @@ std::map<int64_t, int> live_sessions(const Database& database) {
       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   const std::string recent = iso8601_utc(now - kSilentFor);  // the format sorts as the time does
   Statement q = database.prepare(
-      "SELECT run_id, host, pid, process_start, coalesce(ended_at, started_at) FROM run_sessions WHERE "
-      "status = "
-      "'running'");
+      "SELECT run_id, host, pid, process_start, coalesce(ended_at, started_at) FROM run_sessions "
+      "WHERE status = 'running'");
   while (q.step()) {
     const ProcessIdentity who{.host = q.text(1), .pid = q.integer(2), .start = q.text(3)};
     const std::optional<bool> alive = is_running(who);

@@ -735,8 +735,9 @@ void ResultWriter::insert(const PendingUrl& p) {
   if (p.depth == 0 && options_.ledger) options_.ledger->done(p.seq);
 }
 
-// The session's progress, at most once a second: what a crashed session did is then known to within
-// a second (its rows, time and CPU).
+// The session's progress, at most once a second (`at_once`: now, as the idle writer's heartbeat):
+// what a crashed session did is then known to within a second (its rows, time and CPU), and a
+// session on another machine is known to be alive (storage::live_sessions).
 void ResultWriter::record_progress(bool at_once) {
   const auto now = std::chrono::steady_clock::now();
   if (!at_once && now - progress_recorded_ < std::chrono::seconds(1)) return;
