@@ -399,16 +399,13 @@ struct Frontier::State {
     // Work is wanted while the hosts held cannot keep the producers busy: a host counts for no more
     // fetches than its per-host cap lets out at once, however many of its URLs are queued. (Counting
     // every queued URL, a worker that held 14 hosts of 100 URLs each at --per-host 4 took no more
-    // and fetched 56 at a time at -c 200.) Under a cap, hosts for -c fetches and no more: a worker
-    // that took hosts for twice its -c left none to the others when a run had few (and one worker
-    // holding fewer hosts is only a little slower alone). What it holds in all stays bounded,
-    // whatever the hosts' delays make of their pace.
+    // and fetched 56 at a time at -c 200.) What it holds in all stays bounded, whatever the hosts'
+    // delays make of their pace.
     int64_t ready = 0;
     for (const auto& [h, open_urls] : leased_open)
       ready += per_host > 0 ? std::min<int64_t>(open_urls, per_host) : open_urls;
-    const int64_t enough = per_host > 0 ? release_limit : 2 * release_limit;
     const int64_t held = ring.queued() + ring.in_flight();
-    const int64_t wanted = std::min(enough - ready, 8 * release_limit - held);
+    const int64_t wanted = std::min(2 * release_limit - ready, 8 * release_limit - held);
     wants_work = wanted > 0;
     if (wanted <= 0 || now < next_claim) return;
     // A batch per host large enough that one claim keeps a host's share of -c busy for a while

@@ -38,8 +38,9 @@ std::string write_seeds(test::TempDir& dir, const test::Testbed& testbed) {
 }
 
 // How a worker runs (a joining worker gives these only: what the run crawls is the run's).
-std::vector<std::string> worker_flags(const std::string& db, const std::string& mode) {
-  std::vector<std::string> flags = {"--db", db, "--mode", mode, "--lease-ttl", "1s", "--no-progress"};
+std::vector<std::string> worker_flags(const std::string& db, const std::string& mode,
+                                      const std::string& lease_ttl = "1s") {
+  std::vector<std::string> flags = {"--db", db, "--mode", mode, "--lease-ttl", lease_ttl, "--no-progress"};
   for (const char* f : mode == "hybrid" ? std::vector<const char*>{"--processes", "2", "--fibers", "4"}
                                         : std::vector<const char*>{"-c", "8"})
     flags.emplace_back(f);
@@ -47,7 +48,7 @@ std::vector<std::string> worker_flags(const std::string& db, const std::string& 
 }
 
 test::Child start_first(const std::string& seeds, const std::string& db, const std::string& mode,
-                        int delay_ms = kDelayMs) {
+                        int delay_ms = kDelayMs, const std::string& lease_ttl = "1s") {
   std::vector<std::string> argv = {test::crawl_binary(),
                                    "run",
                                    seeds,
@@ -60,7 +61,7 @@ test::Child start_first(const std::string& seeds, const std::string& db, const s
                                    std::to_string(kPerHost),
                                    "--delay",
                                    std::to_string(delay_ms) + "ms"};
-  for (auto& f : worker_flags(db, mode)) argv.push_back(f);
+  for (auto& f : worker_flags(db, mode, lease_ttl)) argv.push_back(f);
   return test::Child(argv);
 }
 
@@ -70,18 +71,23 @@ test::Child join(const std::string& db, const std::string& mode, int64_t run = 1
   return test::Child(argv);
 }
 
-// Waits up to 60 s for the run's pages to reach `rows` rows.
-void wait_for_rows(const std::string& db, long long rows) {
+// Waits up to 60 s for `count_sql` to count `n` or more.
+void wait_for_count(const std::string& db, const std::string& count_sql, long long n) {
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (std::chrono::steady_clock::now() < until) {
     try {
-      if (query_int(db, "select count(*) from pages") >= rows) return;
+      if (query_int(db, count_sql) >= n) return;
     } catch (const std::exception&) {
       // the schema is not there yet
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  ADD_FAILURE() << "fewer than " << rows << " rows after 60 s";
+  ADD_FAILURE() << "'" << count_sql << "' counted fewer than " << n << " after 60 s";
+}
+
+// Waits up to 60 s for the run's pages to reach `rows` rows.
+void wait_for_rows(const std::string& db, long long rows) {
+  wait_for_count(db, "select count(*) from pages", rows);
 }
 
 // What one process crawling the same seeds alone stores: how many URLs the run has in all.
@@ -139,10 +145,30 @@ TEST_P(SharedRun, FourWorkersShareOneRunUnderOneCapAndOneDelayPerHost) {
   ASSERT_GT(expected, kHosts * 10);
   site.testbed.reset_stats();
 
-  test::Child first = start_first(site.seeds, db, mode);
-  wait_for_rows(db, 1);
+  // The first worker waits, stopped, until the others are up and asking for hosts: started after
+  // it, on a loaded machine they came up when it had taken every host and the little run was
+  // nearly over. Its leases outlast the pause (a lease that expired while it was stopped would let
+  // another worker fetch from its hosts beside the fetches it still had going).
+  test::Child first = start_first(site.seeds, db, mode, kDelayMs, "30s");
+  wait_for_count(db, "select count(*) from runs", 1);
+  ASSERT_EQ(kill(-first.pid(), SIGSTOP), 0);
   std::vector<test::Child> others;
   for (int i = 0; i < 3; ++i) others.push_back(join(db, mode));
+  // A joining worker waits for the rows the first one locks in a transaction it was stopped in:
+  // each second it goes on for a moment, and the transaction ends.
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  auto next_moment = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  while (query_int(db, "select count(*) from run_sessions") < 4 && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (std::chrono::steady_clock::now() < next_moment) continue;
+    kill(-first.pid(), SIGCONT);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    kill(-first.pid(), SIGSTOP);
+    next_moment = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  }
+  EXPECT_EQ(query_int(db, "select count(*) from run_sessions"), 4);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  ASSERT_EQ(kill(-first.pid(), SIGCONT), 0);
   EXPECT_EQ(first.wait(std::chrono::seconds(120)), 0) << first.rest_of_output();
   for (auto& w : others) EXPECT_EQ(w.wait(std::chrono::seconds(120)), 0) << w.rest_of_output();
 
@@ -150,7 +176,11 @@ TEST_P(SharedRun, FourWorkersShareOneRunUnderOneCapAndOneDelayPerHost) {
   EXPECT_EQ(query_int(db, "select count(*) from run_sessions where status = 'completed'"), 4);
   EXPECT_EQ(query_int(db, "select sum(rows) from run_sessions"), expected);
   // The work was shared: more than one worker stored rows.
-  EXPECT_GE(query_int(db, "select count(*) from run_sessions where rows > 0"), 2);
+  std::string rows_of_sessions;
+  for (const auto& row : test::query_rows(db, "select rows from run_sessions order by session"))
+    rows_of_sessions += " " + row.at("rows").value_or("null");
+  EXPECT_GE(query_int(db, "select count(*) from run_sessions where rows > 0"), 2)
+      << "rows of each session:" << rows_of_sessions;
 
   // Each URL was fetched once, by all workers together; no host ever had more than --per-host
   // requests at once, nor two starts closer than --delay. The starts are the rows' fetched_at, when
