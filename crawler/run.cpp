@@ -208,6 +208,20 @@ class Rereading {
   std::pair<int, int64_t> window_end_{-1, 0};
 };
 
+// Hands a row to the --jsonl writer, --save-bodies and library callbacks, on their threads.
+void to_page_callbacks(CallbackPool* pool, const Callbacks& callbacks, const storage::PageRecord& record,
+                       std::string body) {
+  if (!pool || callbacks.on_page.empty()) return;
+  struct Item {
+    storage::PageRecord record;
+    std::string body;
+  };
+  auto item = std::make_shared<Item>(Item{record, std::move(body)});
+  pool->submit([item, &cbs = callbacks.on_page] {
+    for (const auto& cb : cbs) cb(item->record, item->body);
+  });
+}
+
 // Reads every source and hands each line to the frontier, or turns it straight into a row when it
 // cannot be fetched (bad line, left out by --include/--exclude). Once the run is stopped nothing
 // more is read (the reader is interrupted, and returns at once even from a pipe that is silent or
@@ -221,11 +235,13 @@ class Rereading {
 // In a shared run (`shared`), the lines go to the run's database instead (the writer admits each
 // URL into the shared frontier, once), and the rows of lines that cannot be fetched straight to the
 // writer, in reading order, so that the lists' marks move with them exactly: a line behind a mark
-// is in the database, a line past it is not, whichever worker reads on.
+// is in the database, a line past it is not, whichever worker reads on. Those rows go to the page
+// callbacks (--jsonl among them) from here, as every other row goes from the consumers.
 void read_sources(urls::UrlReader& reader, Frontier& frontier, PageChannel& pages, const LinkFilter& filter,
                   const std::atomic<bool>& stop, size_t batch, std::atomic<int64_t>& next_seq,
                   storage::SourceLedger& ledger, FrontierStore& store, Rereading& rereading,
-                  storage::ResultWriter* shared, Tally& tally) {
+                  storage::ResultWriter* shared, Tally& tally, CallbackPool* callbacks,
+                  const Callbacks& page_callbacks) {
   constexpr size_t kSeedBatch = 256;
   // Lines read whose list mark cannot move yet, because a line before them is still under way
   // (about 40 bytes each): a URL that waits long (a slow host, a --delay) holds reading back
@@ -278,6 +294,7 @@ void read_sources(urls::UrlReader& reader, Frontier& frontier, PageChannel& page
                        ? unfetched_page(task, category::kBadUrl, std::move(error))
                        : unfetched_page(task, category::kExcluded, "left out by --include/--exclude");
         tally.add(row.record);
+        to_page_callbacks(callbacks, page_callbacks, row.record, {});
         shared->submit(storage::ListedRow{std::move(row.record)});
       } else {
         shared->submit(storage::ListedUrl{.url = {.seq = task.seq,
@@ -380,18 +397,8 @@ void consume(ConsumerShared& s) {
         r.seed_host = page.seed_host;
       }
       s.tally.add(r);
-      if (s.callbacks && !s.options.callbacks.on_page.empty()) {
-        struct Item {
-          storage::PageRecord record;
-          std::string body;
-        };
-        auto item = std::make_shared<Item>();
-        item->record = r;
-        if (s.options.callbacks.needs_bodies) item->body = std::move(page.body);
-        s.callbacks->submit([item, &cbs = s.options.callbacks.on_page] {
-          for (const auto& cb : cbs) cb(item->record, item->body);
-        });
-      }
+      to_page_callbacks(s.callbacks, s.options.callbacks, r,
+                        s.options.callbacks.needs_bodies ? std::move(page.body) : std::string());
       s.writer.submit(std::move(r));
       // Every row is reported, links or not: the frontier counts a page as finished only here.
       s.frontier.page_done(seq, std::move(follow));
@@ -717,7 +724,8 @@ RunSummary run_crawl(const RunOptions& options) {
     name_this_thread("crawl-reader");
     if (reads_lists)
       read_sources(*reader, frontier, pages, link_filter, stop, batch, next_seq, ledger, store, rereading,
-                   shared_run ? writer.get() : nullptr, tally);
+                   shared_run ? writer.get() : nullptr, tally, callbacks ? &*callbacks : nullptr,
+                   options.callbacks);
     else
       frontier.seeds_done();
   });

@@ -9,6 +9,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
+#include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -353,6 +356,37 @@ TEST(SharedRunWorkers, AHostWithManyUrlsDoesNotKeepAWorkerFromOtherHosts) {
     together = std::max(together, last - first + 1);
   }
   EXPECT_GE(together, 20u);
+}
+
+// The reader's rows (bad lines, lines left out) go through --jsonl as the fetched pages' do: the file
+// has every row of a one-worker run, once. (They were stored, and missing from the file.)
+TEST(SharedRunWorkers, TheReadersRowsGoThroughJsonlToo) {
+  auto testbed = test::Testbed::start();
+  test::TempDir dir;
+  std::string list;
+  for (int i = 0; i < 5; ++i) list += testbed.url("/page/" + std::to_string(i)) + "\n";
+  list += "not a url\n" + testbed.url("/skip/1") + "\n" + testbed.url("/skip/2") + "\n";
+  const std::string path = dir.file("list.txt");
+  test::write_file(path, list);
+  const std::vector<std::string> dbs = {dir.file("shared.db"), test::fresh_postgres_database("shared_jsonl")};
+  for (size_t i = 0; i < dbs.size(); ++i) {
+    const std::string& db = dbs[i];
+    const std::string jsonl = dir.file("rows" + std::to_string(i) + ".jsonl");
+    auto r = test::run_crawl({"run", path, "--shared", "--exclude", "/skip/", "--db", db, "--jsonl", jsonl,
+                              "-c", "4", "--no-progress"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    std::map<std::string, int> errors;
+    std::set<long long> seqs;
+    std::istringstream lines(test::read_file(jsonl));
+    for (std::string line; std::getline(lines, line);) {
+      const auto row = nlohmann::json::parse(line);
+      ++errors[row["error"].is_null() ? "" : row["error"].get<std::string>()];
+      seqs.insert(row["seq"].get<long long>());
+    }
+    EXPECT_EQ(errors, (std::map<std::string, int>{{"", 5}, {"bad_url", 1}, {"excluded", 2}})) << db;
+    EXPECT_EQ(seqs.size(), 8u) << db;
+    EXPECT_EQ(query_int(db, "select count(*) from pages"), 8) << db;
+  }
 }
 
 TEST(SharedRunWorkers, MaxPagesCannotBoundASharedRun) {
