@@ -6,7 +6,8 @@ port of 127.0.0.1, as `nobody` when run as root, with the server's default setti
 project's testbed, then crawls each list into an SQLite file
 and into a PostgreSQL database by turns, REPEAT times, and prints the medians and their ratio:
 
-  W1  2,000 URLs x 100 ms latency at -c 200 (latency-bound: the store must keep out of the way)
+  W1  2,000 URLs x 100 ms latency at -c 200 on one host (latency-bound: the store must keep out of
+      the way); with --workers also shared as W3 is
   W2  20,000 small pages, no latency, -c 50, --no-parse (store-bound: every row is written at the
       rate the fetchers produce it)
 
@@ -191,7 +192,7 @@ def main():
                 f.write("".join(f"http://h{i % 100}.localhost:{hosts_port}/page/{i // 100}\n" for i in range(n)))
             else:
                 f.write("".join(f"http://127.0.0.1:{port}{path.format(i)}\n" for i in range(n)))
-    stores = {w: ["sqlite", "postgres"] + ([f"shared{k}" for k in a.workers.split(",")] if w == "W3" else [])
+    stores = {w: ["sqlite", "postgres"] + ([f"shared{k}" for k in a.workers.split(",")] if w in ("W1", "W3") else [])
               for w in lists}
     variants = [(w, mode, store) for w in lists for mode in a.modes.split(",") for store in stores[w]]
     results = {v: [] for v in variants}

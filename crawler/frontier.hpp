@@ -32,6 +32,11 @@ struct FrontierStats {
   int hosts = 0;               // distinct hosts
   double held_by_hosts_s = 0;  // seconds when URLs waited on per-host limits with -c not full
   int per_host = 0;            // the cap in force (0: none)
+  // A shared run's: hosts claimed (a host claimed again counts again), the URLs those claims
+  // brought, and the URLs of hosts already held taken since (while this worker was alone on the run).
+  int64_t host_claims = 0;
+  int64_t claimed_urls = 0;
+  int64_t taken_while_held = 0;
 };
 
 class Frontier final : public StartListener {
@@ -89,6 +94,10 @@ class Frontier final : public StartListener {
   static size_t capacity_for(int concurrency);
   // Makes the frontier thread look at the stop flag now (any thread).
   void wake();
+  // A shared run: this worker's writer committed rows, URLs into the run's frontier or hosts given
+  // back (any thread). The frontier asks for work, or whether the run is over, at once rather than
+  // at its next idle look.
+  void shared_store_committed();
   FrontierStats stats() const;
   // A shared run: whether the run is over (every URL has its row), rather than this worker stopped
   // or the worker reading the lists is gone.

@@ -141,6 +141,7 @@ class SqliteFrontierStore final : public FrontierStore {
   void host_done(const std::string& origin, double next_fetch_at) override {
     writer_.submit(storage::HostDone{.host = origin, .next_fetch_at = next_fetch_at});
   }
+  void store_now() override { writer_.commit_soon(); }
 
  private:
   storage::ResultWriter& writer_;
@@ -634,6 +635,12 @@ RunSummary run_crawl(const RunOptions& options) {
   // This process's name among the workers of a shared run.
   const std::string worker = me.host + "/" + std::to_string(me.pid);
   int64_t previous_rows = 0;
+  // The writer, made before the frontier, tells it of work it committed to a shared run (while there
+  // is a frontier to tell).
+  struct FrontierLink {
+    std::mutex mutex;
+    Frontier* frontier = nullptr;
+  } link;
   auto writer = storage::ResultWriter::open(
       {.path = options.db_path,
        .synchronous_full = options.synchronous_full,
@@ -642,7 +649,12 @@ RunSummary run_crawl(const RunOptions& options) {
        .shared = options.shared,
        .worker = worker,
        .lease_ttl_s = options.lease_ttl_s,
-       .host_of = [](const std::string& url) { return std::string(urls::origin_of(url)); }},
+       .host_of = [](const std::string& url) { return std::string(urls::origin_of(url)); },
+       .on_work_committed =
+           [&link] {
+             std::lock_guard lock(link.mutex);
+             if (link.frontier) link.frontier->shared_store_committed();
+           }},
       config, &resume,
       // The run's figures cover every session: the earlier ones' rows count as finished at the start.
       [&tally, &previous_rows](const storage::PageRecord& r) {
@@ -705,6 +717,17 @@ RunSummary run_crawl(const RunOptions& options) {
   Frontier frontier(options.follow, options.politeness, fetch, layout.concurrency(), batch, *sink, pages,
                     stop, next_seq, &store, lease_source ? &*lease_source : nullptr);
   if (options.resume_run != 0 && !shared_run) frontier.restore(store.load(), !rereading.empty_window());
+  {
+    std::lock_guard lock(link.mutex);
+    link.frontier = &frontier;
+  }
+  struct Unlink {
+    FrontierLink& link;
+    ~Unlink() {
+      std::lock_guard lock(link.mutex);
+      link.frontier = nullptr;
+    }
+  } unlink{link};
   Wakers wakers;
   wakers.add([&frontier] { frontier.wake(); });
   wakers.add([&reader] { reader->interrupt(); });
@@ -941,6 +964,9 @@ void print_summary(const RunSummary& s, std::ostream& out) {
   if (f.discovered || f.retries || f.robots_denied)
     out << "  crawl     " << f.discovered << " links followed, " << f.retries << " retries, "
         << f.robots_denied << " URLs disallowed by robots.txt, " << f.hosts << " hosts\n";
+  if (f.host_claims > 0)
+    out << "  leases    " << f.host_claims << " host" << (f.host_claims == 1 ? "" : "s") << " claimed with "
+        << f.claimed_urls << " URLs, " << f.taken_while_held << " more URLs taken from hosts held\n";
   if (f.per_host > 0 && f.held_by_hosts_s >= 0.05)
     out << std::setprecision(2) << "  politeness the per-host limit (" << f.per_host
         << ") held the run below -c " << c.concurrency << " for " << f.held_by_hosts_s << " of " << st.crawl_s

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <map>
+#include <span>
 #include <unordered_map>
 
 #include "storage/rows.hpp"
@@ -71,13 +72,40 @@ std::string take_sql(Engine engine, size_t hosts) {
   return sql;
 }
 
+// More of held hosts' due URLs: those admitted after the ones taken (a seq above the host's `after`),
+// while this worker's lease on the host (?4) is live. PostgreSQL: the hosts and their `after`s are
+// two arrays (?5, ?6); SQLite: two parameters per host from ?5 on.
+std::string take_more_sql(Engine engine, size_t hosts) {
+  constexpr std::string_view kColumns =
+      "host, seq, source, line, input, url, depth, coalesce(parent_url, '') AS parent_url, seed_host, "
+      "attempts, coalesce(not_before, 0) AS not_before";
+  const auto range = [&](const std::string& host, const std::string& after) {
+    return "SELECT " + std::string(kColumns) + " FROM frontier WHERE run_id = ?1 AND host = " + host +
+           " AND seq > " + after +
+           " AND coalesce(not_before, 0) <= ?2 AND EXISTS (SELECT 1 FROM host_leases l WHERE l.run_id = ?1 "
+           "AND l.host = " +
+           host + " AND l.worker = ?4 AND l.expires_at > ?2) ORDER BY depth, seq LIMIT ?3";
+  };
+  if (engine == Engine::postgres)
+    return "SELECT f.* FROM unnest(?5::text[], ?6::bigint[]) AS h(name, after) CROSS JOIN LATERAL (" +
+           range("h.name", "h.after") + ") AS f";
+  std::string sql;
+  for (size_t i = 0; i < hosts; ++i) {
+    if (i > 0) sql += "\nUNION ALL\n";
+    sql += "SELECT * FROM (" + range("?" + std::to_string(5 + 2 * i), "?" + std::to_string(6 + 2 * i)) +
+           ") AS h" + std::to_string(i);
+  }
+  return sql;
+}
+
 // A PostgreSQL array of text, each element quoted.
-std::string text_array(const std::vector<HostLease>& leases) {
+template <class Items, class Text>
+std::string text_array(const Items& items, Text text_of) {
   std::string array = "{";
-  for (const HostLease& lease : leases) {
+  for (const auto& item : items) {
     if (array.size() > 1) array += ',';
     array += '"';
-    for (char c : lease.host) {
+    for (char c : text_of(item)) {
       if (c == '"' || c == '\\') array += '\\';
       array += c;
     }
@@ -299,7 +327,9 @@ std::vector<HostLease> HostLeases::claim(int hosts, int per_host, double now) {
   Statement& take = take_[variant];
   if (!take) take = database_.prepare(take_sql(database_.engine(), leases.size()));
   take.bind(1, options_.run_id).bind(2, now).bind(3, static_cast<int64_t>(per_host));
-  const std::string claimed_hosts = one_statement ? text_array(leases) : std::string();
+  const std::string claimed_hosts =
+      one_statement ? text_array(leases, [](const HostLease& l) -> const std::string& { return l.host; })
+                    : std::string();
   if (one_statement)
     take.bind(4, std::string_view(claimed_hosts));
   else
@@ -311,6 +341,46 @@ std::vector<HostLease> HostLeases::claim(int hosts, int per_host, double now) {
     leases[it->second].urls.push_back(read_pending_url(take, 1));
   }
   take.reset();
+  return leases;
+}
+
+std::vector<HostLease> HostLeases::take_more(const std::vector<TakenUpTo>& hosts, int per_host, double now) {
+  // Hosts per statement on SQLite (two parameters each); PostgreSQL takes them all in one.
+  constexpr size_t kHostsPerTake = 64;
+  const bool one_statement = database_.engine() == Engine::postgres;
+  std::vector<HostLease> leases;
+  std::unordered_map<std::string, size_t> index;
+  for (size_t start = 0; start < hosts.size();) {
+    const size_t count = one_statement ? hosts.size() : std::min(kHostsPerTake, hosts.size() - start);
+    const size_t variant = one_statement ? 0 : count - 1;
+    if (take_more_.size() <= variant) take_more_.resize(variant + 1);
+    Statement& take = take_more_[variant];
+    if (!take) take = database_.prepare(take_more_sql(database_.engine(), count));
+    take.bind(1, options_.run_id)
+        .bind(2, now)
+        .bind(3, static_cast<int64_t>(per_host))
+        .bind(4, std::string_view(options_.worker));
+    const auto these = std::span(hosts).subspan(start, count);
+    std::string names, afters;
+    if (one_statement) {
+      names = text_array(these, [](const TakenUpTo& h) -> const std::string& { return h.host; });
+      afters = "{";
+      for (const TakenUpTo& h : these) afters += (afters.size() > 1 ? "," : "") + std::to_string(h.after);
+      afters += "}";
+      take.bind(5, std::string_view(names)).bind(6, std::string_view(afters));
+    } else {
+      for (size_t i = 0; i < count; ++i)
+        take.bind(5 + 2 * static_cast<int>(i), std::string_view(these[i].host))
+            .bind(6 + 2 * static_cast<int>(i), these[i].after);
+    }
+    while (take.step()) {
+      auto [it, fresh] = index.emplace(take.text(0), leases.size());
+      if (fresh) leases.push_back({.host = take.text(0), .next_fetch_at = 0, .urls = {}});
+      leases[it->second].urls.push_back(read_pending_url(take, 1));
+    }
+    take.reset();
+    start += count;
+  }
   return leases;
 }
 

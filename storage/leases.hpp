@@ -66,6 +66,16 @@ class HostLeases {
   // fetch due, the lowest depth first (breadth-first across workers, as far as the hosts' depths
   // say), and up to `per_host` of each one's due URLs, the lowest depth and seq first.
   std::vector<HostLease> claim(int hosts, int per_host, double now);
+  // A held host and the highest seq of its URLs this worker has taken.
+  struct TakenUpTo {
+    std::string host;
+    int64_t after = -1;
+  };
+  // More due URLs of hosts this worker holds, up to `per_host` each, the lowest depth and seq first,
+  // among those with a seq above the host's `after`: the URLs admitted since (list lines read on,
+  // links found) go to the worker holding the host without it being given back and claimed again.
+  // Only hosts whose lease is still this worker's; hosts with nothing more are left out.
+  std::vector<HostLease> take_more(const std::vector<TakenUpTo>& hosts, int per_host, double now);
   // Renews every lease this worker holds; returns their hosts. A host missing from them was lost (its
   // lease expired and another worker claimed it): stop taking its URLs.
   std::vector<std::string> renew(double now);
@@ -98,7 +108,7 @@ class HostLeases {
   bool statistics_known_ = false;
   Statement reserve_, claim_, renew_, release_, postpone_, lists_read_, progress_;
   // Multi-row statements, one per batch size used (rows - 1 is the index).
-  std::vector<Statement> seen_, entries_, hosts_, completed_, take_;
+  std::vector<Statement> seen_, entries_, hosts_, completed_, take_, take_more_;
 };
 
 }  // namespace crawl::storage

@@ -59,6 +59,10 @@ struct WriterOptions {
   std::string worker;
   double lease_ttl_s = 30;
   std::function<std::string(const std::string& url)> host_of;
+  // In a shared run: called on the writer's thread after a commit that stored rows, put URLs into
+  // the run's frontier or gave hosts back, so that the worker's own frontier asks for work, or
+  // whether the run is over, at once.
+  std::function<void()> on_work_committed;
 };
 
 // Each row of the run being resumed, as ResultWriter::open reads them: every column but the
@@ -99,6 +103,9 @@ class ResultWriter {
   // Writes every row submitted so far, updates the run row with `stats` (status "failed" if the
   // writer failed), stops the thread and closes the database. Idempotent; errors go to failure().
   void finish(const RunStats& stats);
+  // Ends the transaction under way as soon as the rows waiting are in it, rather than at
+  // batch_interval: nothing else is coming for a while, and someone waits for these.
+  void commit_soon();
 
   // Why the writer stopped storing rows (disk full, file gone, lock held too long), if it did.
   std::optional<std::string> failure() const;
@@ -146,7 +153,8 @@ class ResultWriter {
   std::condition_variable has_room_;
   size_t wake_at_ = 1;  // submit() wakes the writer when the queue reaches this many rows
   std::deque<Item> queue_;
-  bool closing_ = false;   // finish() asked the thread to drain and stop
+  bool closing_ = false;  // finish() asked the thread to drain and stop
+  bool commit_soon_ = false;
   bool refusing_ = false;  // submit() drops rows: the writer failed or has stopped
   bool finished_ = false;  // finish() was called
   std::optional<std::string> failure_;
@@ -158,6 +166,8 @@ class ResultWriter {
   std::vector<PendingUrl> listed_;
   std::vector<HostDone> hosts_done_;
   bool lists_read_ = false;
+  bool work_in_batch_ = false;          // URLs admitted or hosts given back in this transaction
+  bool admitted_once_ = false;          // this session has admitted URLs (its first batch commits early)
   int64_t seq_next_ = 0, seq_end_ = 0;  // seqs reserved for this worker, not yet given
 
   std::atomic<int64_t> rows_written_{0};

@@ -32,6 +32,25 @@ std::vector<storage::HostLease> LeaseSource::claim(int hosts, int per_host) {
   return guarded([&] { return leases_.claim(hosts, per_host, unix_now()); }, {});
 }
 
+std::vector<storage::HostLease> LeaseSource::take_more(
+    const std::vector<storage::HostLeases::TakenUpTo>& hosts, int per_host) {
+  return guarded([&] { return leases_.take_more(hosts, per_host, unix_now()); }, {});
+}
+
+bool LeaseSource::others_live() {
+  const auto now = std::chrono::steady_clock::now();
+  if (now - others_seen_ < std::chrono::seconds(1)) return others_live_;
+  others_seen_ = now;
+  others_live_ = guarded(
+      [&] {
+        const auto live = storage::live_sessions(database_);
+        const auto it = live.find(options_.run_id);
+        return it != live.end() && it->second > 1;  // this worker's session is one of them
+      },
+      true);
+  return others_live_;
+}
+
 std::optional<std::vector<std::string>> LeaseSource::renew_if_due() {
   const auto now = std::chrono::steady_clock::now();
   if (now < next_renewal()) return std::nullopt;

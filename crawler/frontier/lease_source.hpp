@@ -27,6 +27,12 @@ class LeaseSource {
 
   // Up to `hosts` hosts, with up to `per_host` due URLs each. Empty after a failure.
   std::vector<storage::HostLease> claim(int hosts, int per_host);
+  // More URLs of hosts this worker holds (storage::HostLeases::take_more). Empty after a failure.
+  std::vector<storage::HostLease> take_more(const std::vector<storage::HostLeases::TakenUpTo>& hosts,
+                                            int per_host);
+  // Whether another worker of the run is alive (storage::live_sessions), as seen at most a second
+  // ago. True after a failure.
+  bool others_live();
   // Renews this worker's leases once a third of their time has gone by since the last renewal, and
   // then returns the hosts it still holds: one missing was lost (the worker was too slow to renew
   // it, and another claimed it).
@@ -54,6 +60,8 @@ class LeaseSource {
   storage::Database database_;
   storage::HostLeases leases_;
   std::chrono::steady_clock::time_point renewed_;
+  std::chrono::steady_clock::time_point others_seen_{};
+  bool others_live_ = true;
   std::optional<std::string> failure_;
 };
 

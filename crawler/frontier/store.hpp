@@ -35,6 +35,9 @@ class FrontierStore {
     (void)origin;
     (void)next_fetch_at;
   }
+  // A shared run: the worker has nothing in hand, and the run ends once what it handed in is
+  // stored: store it now rather than at the end of a batch.
+  virtual void store_now() {}
 };
 
 // Keeps the entries in memory: what the frontier would have made durable, for tests and for runs

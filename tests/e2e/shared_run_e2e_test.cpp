@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <string>
@@ -386,6 +387,32 @@ TEST(SharedRunWorkers, TheReadersRowsGoThroughJsonlToo) {
     EXPECT_EQ(errors, (std::map<std::string, int>{{"", 5}, {"bad_url", 1}, {"excluded", 2}})) << db;
     EXPECT_EQ(seqs.size(), 8u) << db;
     EXPECT_EQ(query_int(db, "select count(*) from pages"), 8) << db;
+  }
+}
+
+// A worker alone on a run keeps the host it holds fed with the URLs admitted since it claimed it:
+// one claim of the host, not one per batch of 32 (2 x -c) with the host given back, waited for
+// and claimed again each time (10 claims for these 300 URLs).
+TEST(SharedRunWorkers, AWorkerAloneKeepsItsHostFedInsteadOfGivingItBack) {
+  auto testbed = test::Testbed::start();
+  test::TempDir dir;
+  std::string list;
+  for (int i = 0; i < 300; ++i) list += testbed.url("/delay/20/page/" + std::to_string(i)) + "\n";
+  const std::string path = dir.file("list.txt");
+  test::write_file(path, list);
+  const std::vector<std::string> dbs = {dir.file("alone.db"), test::fresh_postgres_database("shared_alone")};
+  for (const std::string& db : dbs) {
+    auto r = test::run_crawl({"run", path, "--shared", "--db", db, "-c", "8", "--no-parse", "--no-progress"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(query_int(db, "select count(*) from pages where error is null"), 300) << db;
+    std::smatch m;
+    const std::string summary = r.out + r.err;
+    ASSERT_TRUE(std::regex_search(
+        summary, m, std::regex(R"((\d+) hosts? claimed with (\d+) URLs, (\d+) more URLs taken)")))
+        << summary;
+    // A second claim when the first lines ran out before the rest were in (a loaded machine).
+    EXPECT_LE(std::stoi(m[1]), 2) << summary;
+    EXPECT_EQ(std::stoi(m[2]) + std::stoi(m[3]), 300) << summary;
   }
 }
 

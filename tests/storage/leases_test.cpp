@@ -123,6 +123,42 @@ TEST_P(Leases, HostsAreClaimedBreadthFirstByOneWorkerAtATime) {
   EXPECT_EQ(b.claim(5, 10, 1000).at(0).host, "later");
 }
 
+// URLs of a host admitted after it was claimed (a list read on, links found) go to the worker that
+// holds it, after those it took, and to nobody else while it does.
+TEST_P(Leases, AHeldHostGetsTheUrlsAdmittedSinceItWasClaimed) {
+  Database a_db = Database::open(where_);
+  Database b_db = Database::open(where_);
+  HostLeases a(a_db, {.run_id = 1, .worker = "a", .ttl_s = 3000});
+  HostLeases b(b_db, {.run_id = 1, .worker = "b", .ttl_s = 3000});
+  std::vector<PendingUrl> urls;
+  for (int page = 0; page < 5; ++page) urls.push_back(url(page, "h\"1", page));
+  urls.push_back(url(5, "h2", 0));
+  a.admit(urls, hosts_of(urls));
+  const auto claimed = a.claim(2, 2, 100);
+  ASSERT_EQ(claimed.size(), 2u);
+  const auto seqs = [](const std::vector<HostLease>& leases) {
+    std::map<std::string, std::vector<int64_t>> out;
+    for (const auto& l : leases)
+      for (const auto& u : l.urls) out[l.host].push_back(u.seq);
+    return out;
+  };
+  using Seqs = std::map<std::string, std::vector<int64_t>>;
+  EXPECT_EQ(seqs(claimed), (Seqs{{"h\"1", {0, 1}}, {"h2", {5}}}));
+
+  // After the two taken, the rest, lowest first, up to the batch; h2 has nothing more.
+  EXPECT_EQ(seqs(a.take_more({{.host = "h\"1", .after = 1}, {.host = "h2", .after = 5}}, 2, 100)),
+            (Seqs{{"h\"1", {2, 3}}}));
+  EXPECT_TRUE(a.take_more({{.host = "h\"1", .after = 4}, {.host = "h2", .after = 5}}, 10, 100).empty());
+  // A link found at a lower depth than the host's last URL taken still comes: it is newer.
+  std::vector<PendingUrl> found = {url(6, "h2", 9, 1), url(7, "h\"1", 8, 0)};
+  b.admit(found, hosts_of(found));
+  EXPECT_EQ(seqs(a.take_more({{.host = "h\"1", .after = 4}, {.host = "h2", .after = 5}}, 10, 100)),
+            (Seqs{{"h\"1", {7}}, {"h2", {6}}}));
+  // Only the holder of a host's lease gets its URLs, and only while the lease is live.
+  EXPECT_TRUE(b.take_more({{.host = "h\"1", .after = -1}}, 10, 100).empty());
+  EXPECT_TRUE(a.take_more({{.host = "h\"1", .after = -1}}, 10, 4000).empty());
+}
+
 TEST_P(Leases, AnExpiredLeaseIsTakenOverAndItsOldHolderLearnsIt) {
   Database a_db = Database::open(where_);
   Database b_db = Database::open(where_);
