@@ -44,6 +44,12 @@ RETURNING host, next_fetch_at
 )sql";
 }
 
+// What a take returns of each frontier entry: its host, then the PendingUrl (read_pending_url).
+constexpr std::string_view kColumns =
+    "host, seq, source, line, input, url, depth, coalesce(parent_url, '') AS parent_url, seed_host, "
+    "attempts, "
+    "coalesce(not_before, 0) AS not_before";
+
 // A claimed host's due URLs, the lowest depth and seq first: one range of frontier_by_host per host.
 // A join of the claimed hosts with the frontier would be planned on statistics taken before the
 // run's frontier filled up (a new run_id has none): PostgreSQL then walked the run's whole frontier
@@ -52,10 +58,6 @@ RETURNING host, next_fetch_at
 // statement anew at each run (62 ms for 100 hosts), so there the hosts are an array (?4), each
 // host's range a LATERAL subquery: one plan, a millisecond.
 std::string take_sql(Engine engine, size_t hosts) {
-  constexpr std::string_view kColumns =
-      "host, seq, source, line, input, url, depth, coalesce(parent_url, '') AS parent_url, seed_host, "
-      "attempts, "
-      "coalesce(not_before, 0) AS not_before";
   if (engine == Engine::postgres)
     return "SELECT f.* FROM unnest(?4::text[]) AS h(name) CROSS JOIN LATERAL (SELECT " +
            std::string(kColumns) +
@@ -76,9 +78,6 @@ std::string take_sql(Engine engine, size_t hosts) {
 // while this worker's lease on the host (?4) is live. PostgreSQL: the hosts and their `after`s are
 // two arrays (?5, ?6); SQLite: two parameters per host from ?5 on.
 std::string take_more_sql(Engine engine, size_t hosts) {
-  constexpr std::string_view kColumns =
-      "host, seq, source, line, input, url, depth, coalesce(parent_url, '') AS parent_url, seed_host, "
-      "attempts, coalesce(not_before, 0) AS not_before";
   const auto range = [&](const std::string& host, const std::string& after) {
     return "SELECT " + std::string(kColumns) + " FROM frontier WHERE run_id = ?1 AND host = " + host +
            " AND seq > " + after +

@@ -582,7 +582,9 @@ bool ResultWriter::write_one_batch() {
       // takes about 5 ms per 100 URLs on PostgreSQL (the rest follow in the next transaction,
       // while the first are fetched).
       constexpr size_t kFirstLines = 256;
-      const bool first_lines = leases_ && !admitted_once_ && !listed_.empty();
+      const bool first_lines =
+          leases_ && !admitted_once_ &&
+          (!listed_.empty() || (!queue_.empty() && std::holds_alternative<ListedUrl>(queue_.front())));
       if (first_lines && listed_.size() >= kFirstLines) break;
       has_rows_.wait_until(lock, first_lines || soon ? std::chrono::steady_clock::now() : deadline,
                            [&] { return queue_.size() >= wake_at_ || closing_ || commit_soon_; });

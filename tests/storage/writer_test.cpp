@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <functional>
@@ -418,6 +419,38 @@ TEST(ResultWriter, ASharedRunStoresARowOnlyForTheEntryItRemoves) {
   EXPECT_EQ(test::query_int(path, "SELECT seq FROM frontier"), second);
   EXPECT_EQ(test::query_int(path, "SELECT rows FROM run_sessions"), 3);
   EXPECT_EQ(test::query_int(path, "SELECT count(*) FROM host_leases WHERE worker IS NOT NULL"), 0);
+}
+
+// A shared run's first lines are committed as soon as the reader pauses, and rows at once on
+// commit_soon(), however long the batch interval: here an hour, so without them nothing would be
+// in before finish(). Each commit is reported to the frontier (on_work_committed).
+TEST(ResultWriter, ASharedRunCommitsItsFirstLinesAndRowsAskedForAtOnce) {
+  test::TempDir dir;
+  const std::string path = dir.file("crawl.db");
+  std::atomic<int> commits{0};
+  WriterOptions options{.path = path,
+                        .batch_interval = std::chrono::hours(1),
+                        .shared = true,
+                        .worker = "here/1",
+                        .host_of = [](const std::string& url) { return url.substr(0, url.find('/', 8)); },
+                        .on_work_committed = [&commits] { ++commits; }};
+  auto writer = ResultWriter::open(options, thread_run_config());
+  for (int64_t n = 0; n < 3; ++n) {
+    const std::string url = "http://a.test/" + std::to_string(n);
+    writer->submit(
+        ListedUrl{PendingUrl{.seq = n, .source = "urls.txt", .line = n, .input = url, .url = url}});
+  }
+  ASSERT_TRUE(eventually([&] { return test::query_int(path, "SELECT count(*) FROM frontier") == 3; }));
+  EXPECT_TRUE(eventually([&] { return commits.load() >= 1; }));
+
+  PageRecord row = simple_page(test::query_int(path, "SELECT min(seq) FROM frontier"));
+  row.url = "http://a.test/0";
+  writer->submit(std::move(row));
+  writer->commit_soon();
+  EXPECT_TRUE(eventually([&] { return writer->rows_written() == 1; }));
+  EXPECT_EQ(test::query_int(path, "SELECT count(*) FROM frontier"), 2);
+  EXPECT_TRUE(eventually([&] { return commits.load() >= 2; }));
+  writer->finish(RunStats{.status = "interrupted"});
 }
 
 TEST(ResultWriter, OpenInAMissingDirectoryThrowsAUsefulError) {
