@@ -28,9 +28,9 @@ request counts as one): each thread and each worker process has its own connecti
 shows whether URLs reached a producer already connected to their host.
 
 --workers N,... adds "shared N" rows: the same polite list as one run crawled by N worker processes
-of build/crawl together (`crawl run --shared` and N - 1 `crawl resume 1`, each at -c C) through a
-PostgreSQL 15 the script starts (see bench/postgres.py); its time is from the first start to the
-last exit, so it includes each worker's start and end. The per-host cap is checked on the testbed's
+of one build together (`crawl run --shared` and N - 1 `crawl resume 1`, each at -c C) through a
+PostgreSQL 15 the script starts (see bench/postgres.py), for --crawl and for --baseline alike; its
+time is from the first start to the last exit, so it includes each worker's start and end. The per-host cap is checked on the testbed's
 counters, which see every worker's requests together: workers share the hosts' leases, so N
 workers never send a host more than --per-host at once.
 
@@ -98,8 +98,8 @@ def main():
                 for kind in (["polite", "no cap", "one host"] if a.control else ["polite"])
                 for build, _ in builds]
     shared = [int(n) for n in a.workers.split(",") if n]
-    variants += [(mode, int(c), f"shared {n}", "this") for c in a.c.split(",") for mode in a.modes.split(",")
-                 for n in shared]
+    variants += [(mode, int(c), f"shared {n}", build) for c in a.c.split(",") for mode in a.modes.split(",")
+                 for n in shared for build, _ in builds]
     pg = postgres.Postgres([]) if shared else None
     binary = dict(builds)
     results = {v: [] for v in variants}
@@ -111,7 +111,7 @@ def main():
                 if kind.startswith("shared"):
                     wall, ok, _ = postgres.shared_run(pg.fresh_database(), list_file, mode, c,
                                                       ["--per-host", str(a.per_host), "--no-parse"],
-                                                      int(kind.split()[1]))
+                                                      int(kind.split()[1]), binary[build])
                     args = None
                 elif kind == "polite":
                     args = [binary[build], "run", list_file, "--mode", mode, "--per-host", str(a.per_host)]

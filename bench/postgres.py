@@ -117,11 +117,12 @@ def crawl_into(db, list_file, mode, c, extra):
     return wall, float(crawl_s), int(ok), int(rows)
 
 
-def shared_run(pg_uri, list_file, mode, c, extra, workers):
-    """One run shared by `workers` processes: the first makes it, the others join once it exists.
-    Returns the wall time from the first start to the last exit, and the run's rows and ok pages."""
+def shared_run(pg_uri, list_file, mode, c, extra, workers, crawl=CRAWL):
+    """One run shared by `workers` processes of `crawl`: the first makes it, the others join once it
+    exists. Returns the wall time from the first start to the last exit, and the run's rows and ok
+    pages."""
     def args(cmd):
-        a = [CRAWL, *cmd, "--mode", mode, "--db", pg_uri, "--no-progress"]
+        a = [crawl, *cmd, "--mode", mode, "--db", pg_uri, "--no-progress"]
         return a + (["--threads", "2", "--fibers", str(c // 2)] if mode == "hybrid" else ["-c", str(c)])
     start = time.monotonic()
     procs = [subprocess.Popen(args(["run", list_file, "--shared", *extra]), stdout=subprocess.DEVNULL,

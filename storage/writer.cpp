@@ -577,21 +577,11 @@ bool ResultWriter::write_one_batch() {
     {
       std::unique_lock lock(mutex_);
       wake_at_ = std::min({options_.wake_rows, options_.batch_rows - in_batch, options_.queue_capacity});
-      // A shared run's first lines go to the run's frontier as soon as the reader pauses, and no
-      // more than kFirstLines of them: nothing is fetched before they are there, and admitting
-      // takes about 5 ms per 100 URLs on PostgreSQL (the rest follow in the next transaction,
-      // while the first are fetched).
-      constexpr size_t kFirstLines = 256;
-      const bool first_lines =
-          leases_ && !admitted_once_ &&
-          (!listed_.empty() || (!queue_.empty() && std::holds_alternative<ListedUrl>(queue_.front())));
-      if (first_lines && listed_.size() >= kFirstLines) break;
-      has_rows_.wait_until(lock, first_lines || soon ? std::chrono::steady_clock::now() : deadline,
+      has_rows_.wait_until(lock, soon ? std::chrono::steady_clock::now() : deadline,
                            [&] { return queue_.size() >= wake_at_ || closing_ || commit_soon_; });
       soon = std::exchange(commit_soon_, false) || soon;
       if (queue_.empty()) break;  // the deadline, or closing: commit, and the next call ends the loop
-      size_t count = std::min({queue_.size(), options_.batch_rows - in_batch,
-                               leases_ && !admitted_once_ ? kFirstLines : options_.batch_rows});
+      size_t count = std::min(queue_.size(), options_.batch_rows - in_batch);
       auto end = queue_.begin() + static_cast<std::ptrdiff_t>(count);
       taken.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(end));
       queue_.erase(queue_.begin(), end);
@@ -717,10 +707,7 @@ void ResultWriter::end_shared_batch() {
     hosts.reserve(admit.size());
     for (const auto& u : admit) hosts.push_back(options_.host_of(u.url));
     const std::vector<bool> admitted = leases_->admit(admit, hosts);
-    if (std::find(admitted.begin(), admitted.end(), true) != admitted.end()) {
-      work_in_batch_ = true;
-      admitted_once_ = true;
-    }
+    if (std::find(admitted.begin(), admitted.end(), true) != admitted.end()) work_in_batch_ = true;
     for (size_t i = 0; i < admit.size(); ++i) {
       if (admitted[i] || !listed[i]) continue;
       const PendingUrl& u = admit[i];

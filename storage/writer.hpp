@@ -167,7 +167,6 @@ class ResultWriter {
   std::vector<HostDone> hosts_done_;
   bool lists_read_ = false;
   bool work_in_batch_ = false;          // URLs admitted or hosts given back in this transaction
-  bool admitted_once_ = false;          // this session has admitted URLs (its first batch commits early)
   int64_t seq_next_ = 0, seq_end_ = 0;  // seqs reserved for this worker, not yet given
 
   std::atomic<int64_t> rows_written_{0};
