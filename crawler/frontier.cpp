@@ -124,9 +124,9 @@ struct Frontier::State {
   size_t batch;                            // tasks per batch (see channel.hpp)
   bool interrupted = false;
   std::mt19937_64 random{std::random_device{}()};
-  // A shared run's: each leased host's URLs that have no row yet and the highest seq taken of its,
-  // when to ask for work, for more of the hosts held, or for the run's state next, and whether the
-  // run is over.
+  // A shared run's: for each leased host, how many of its URLs have no row yet and the highest seq
+  // taken of them; when to ask for work, for more URLs of the hosts held, or for the run's state
+  // next; and whether the run is over.
   struct Leased {
     int64_t open = 0;
     int64_t taken_up_to = -1;

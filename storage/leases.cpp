@@ -46,9 +46,8 @@ RETURNING host, next_fetch_at
 
 // What a take returns of each frontier entry: its host, then the PendingUrl (read_pending_url).
 constexpr std::string_view kColumns =
-    "host, seq, source, line, input, url, depth, coalesce(parent_url, '') AS parent_url, seed_host, "
-    "attempts, "
-    "coalesce(not_before, 0) AS not_before";
+    "host, seq, source, line, input, url, depth, coalesce(parent_url, '') AS parent_url, "
+    "seed_host, attempts, coalesce(not_before, 0) AS not_before";
 
 // A claimed host's due URLs, the lowest depth and seq first: one range of frontier_by_host per host.
 // A join of the claimed hosts with the frontier would be planned on statistics taken before the
