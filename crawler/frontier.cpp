@@ -388,6 +388,11 @@ struct Frontier::State {
     return unix_now() + std::max(wait_s, 0.0);
   }
 
+  // An idle worker asks again this often (for hosts, or for more URLs of the hosts it holds): soon
+  // enough that new work (a list being read, links another worker stored, a host given back) starts
+  // within a few tens of ms; each ask is one cheap query.
+  static constexpr auto kPoll = milliseconds(50);
+
   void leased_url_done(Host& h) {
     auto it = leased_open.find(&h);
     if (it == leased_open.end() || --it->second.open > 0) return;
@@ -399,10 +404,6 @@ struct Frontier::State {
   // Claims hosts while the producers could use more than is queued, and keeps the leases alive.
   void take_leased_work(TimePoint now) {
     if (auto held = leases->renew_if_due()) drop_lost_hosts(*held);
-    // An idle worker asks again this often: soon enough that new work (a list being read, links
-    // another worker stored, a host given back) starts within a few tens of ms; each ask is one
-    // cheap query.
-    constexpr auto kPoll = milliseconds(50);
     // Work is wanted while the hosts held cannot keep the producers busy: a host counts for no more
     // fetches than its per-host cap lets out at once, however many of its URLs are queued. (Counting
     // every queued URL, a worker that held 14 hosts of 100 URLs each at --per-host 4 took no more
@@ -478,7 +479,6 @@ struct Frontier::State {
   // workers live, hosts go back at the end of their batch, so that a worker holding every host of a
   // small run leaves some to the others.
   void take_more_of_held_hosts(TimePoint now, int batch_per_host) {
-    constexpr auto kPoll = milliseconds(50);
     const size_t low = per_host > 0 ? 2 * static_cast<size_t>(per_host) : static_cast<size_t>(concurrency);
     std::vector<storage::HostLeases::TakenUpTo> hosts;
     for (const auto& [h, l] : leased_open)

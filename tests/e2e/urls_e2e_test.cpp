@@ -77,7 +77,7 @@ TEST(LinkResolution, EveryHrefLeadsWhereABrowserGoes) {
 
 // A list of words that are no URLs: every line is a bad_url row saying why, nothing is fetched
 // (no DNS lookup either: a lookup that failed would be a `dns` row). Lines without a scheme that do
-// name a host (an IP address with a port, a *.localhost name) are fetched as http://.
+// name a host (an IP address with a port, a *.localhost name) are fetched over HTTP.
 TEST(ListLines, BareWordsAreBadUrlsAndHostsWithoutASchemeAreFetched) {
   auto testbed = test::Testbed::start();
   test::TempDir dir;
