@@ -1,0 +1,93 @@
+// Statements on PostgreSQL are prepared on the server once they are run a second time, so that the
+// server parses and plans them once per connection; a statement run once leaves nothing there; a
+// preparation lost with a failed batch is made again. Against a real PostgreSQL 15.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "storage/database.hpp"
+#include "tests/support/postgres.hpp"
+
+namespace crawl::storage {
+namespace {
+
+// The statements this connection has prepared on the server whose text holds `marker`.
+int64_t prepared_with(Database& db, const std::string& marker) {
+  Statement s = db.prepare("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE ?1");
+  s.bind(1, std::string_view("%" + marker + "%"));
+  const int64_t n = s.step() ? s.integer(0) : -1;
+  s.reset();
+  return n;
+}
+
+int64_t run(Statement& s, int64_t value) {
+  s.bind(1, value);
+  const int64_t out = s.step() ? s.integer(0) : -1;
+  s.reset();
+  return out;
+}
+
+TEST(PostgresStatements, ARepeatedStatementIsPreparedOnceAndAOneShotIsNot) {
+  Database db = Database::open(test::fresh_postgres_database("statements"));
+  Statement once = db.prepare("SELECT ?1::bigint + 7 AS once_marker");
+  EXPECT_EQ(run(once, 1), 8);
+  EXPECT_EQ(prepared_with(db, "once_marker"), 0);
+
+  Statement twice = db.prepare("SELECT ?1::bigint * 3 AS twice_marker");
+  for (int64_t i = 1; i <= 5; ++i) EXPECT_EQ(run(twice, i), 3 * i);
+  EXPECT_EQ(prepared_with(db, "twice_marker"), 1);
+  // A statement of the same text made again is another statement: the names do not collide.
+  Statement again = db.prepare("SELECT ?1::bigint * 3 AS twice_marker");
+  for (int64_t i = 1; i <= 3; ++i) EXPECT_EQ(run(again, i), 3 * i);
+  EXPECT_EQ(prepared_with(db, "twice_marker"), 2);
+}
+
+TEST(PostgresStatements, QueuedStatementsArePreparedInThePipelineToo) {
+  Database db = Database::open(test::fresh_postgres_database("statements_queued"));
+  db.exec("CREATE TABLE t (n BIGINT PRIMARY KEY)");
+  Statement insert = db.prepare("INSERT INTO t (n) VALUES (?1) -- queued_marker");
+  for (int64_t i = 0; i < 100; ++i) {
+    insert.bind(1, i);
+    insert.queue();
+  }
+  db.flush();
+  Statement count = db.prepare("SELECT count(*) FROM t");
+  ASSERT_TRUE(count.step());
+  EXPECT_EQ(count.integer(0), 100);
+  count.reset();
+  EXPECT_EQ(prepared_with(db, "queued_marker"), 1);
+}
+
+// A statement's preparation that went in a batch the server refused (here, in a transaction an
+// earlier statement aborted) did not happen: the statement is prepared again when next run, and
+// works. (Believed prepared, every later run failed: the name was unknown to the server.)
+TEST(PostgresStatements, APreparationLostWithAFailedBatchIsMadeAgain) {
+  Database db = Database::open(test::fresh_postgres_database("statements_failed"));
+  db.exec("CREATE TABLE t (n BIGINT PRIMARY KEY)");
+  Statement insert = db.prepare("INSERT INTO t (n) VALUES (?1) -- failed_marker");
+  insert.bind(1, int64_t{1});
+  insert.queue();
+  db.flush();
+  db.exec("BEGIN");
+  Statement duplicate = db.prepare("INSERT INTO t (n) VALUES (1)");
+  duplicate.queue();           // aborts the transaction
+  insert.bind(1, int64_t{2});  // the second run: prepared now, in the aborted transaction
+  insert.queue();
+  EXPECT_THROW(db.flush(), StatementError);
+  db.exec("ROLLBACK");
+  EXPECT_EQ(prepared_with(db, "failed_marker"), 0);
+
+  for (int64_t n = 2; n <= 4; ++n) {
+    insert.bind(1, n);
+    insert.queue();
+  }
+  db.flush();
+  Statement count = db.prepare("SELECT count(*) FROM t");
+  ASSERT_TRUE(count.step());
+  EXPECT_EQ(count.integer(0), 4);
+  count.reset();
+  EXPECT_EQ(prepared_with(db, "failed_marker"), 1);
+}
+
+}  // namespace
+}  // namespace crawl::storage
