@@ -1,6 +1,7 @@
-// Statements on PostgreSQL are prepared on the server once they are run a second time, so that the
-// server parses and plans them once per connection; a statement run once leaves nothing there; a
-// preparation lost with a failed batch is made again. Against a real PostgreSQL 15.
+// A statement text run a second time on a PostgreSQL connection is prepared on the server, so that
+// the server parses and plans it once per connection; a text run once leaves nothing there; a
+// preparation lost with a failed batch is made again; statements made anew share their text's
+// preparation, and a connection prepares a bounded number of texts. Against a real PostgreSQL 15.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -36,10 +37,31 @@ TEST(PostgresStatements, ARepeatedStatementIsPreparedOnceAndAOneShotIsNot) {
   Statement twice = db.prepare("SELECT ?1::bigint * 3 AS twice_marker");
   for (int64_t i = 1; i <= 5; ++i) EXPECT_EQ(run(twice, i), 3 * i);
   EXPECT_EQ(prepared_with(db, "twice_marker"), 1);
-  // A statement of the same text made again is another statement: the names do not collide.
-  Statement again = db.prepare("SELECT ?1::bigint * 3 AS twice_marker");
-  for (int64_t i = 1; i <= 3; ++i) EXPECT_EQ(run(again, i), 3 * i);
-  EXPECT_EQ(prepared_with(db, "twice_marker"), 2);
+}
+
+// Statements made anew for each call (as some of the leases' and the writer's are) share their
+// text's one preparation: the server does not gain one per call.
+TEST(PostgresStatements, StatementsMadeAnewShareTheirTextsPreparation) {
+  Database db = Database::open(test::fresh_postgres_database("statements_anew"));
+  for (int64_t i = 1; i <= 50; ++i) {
+    Statement each = db.prepare("SELECT ?1::bigint - 1 AS anew_marker");
+    EXPECT_EQ(run(each, i), i - 1);
+  }
+  EXPECT_EQ(prepared_with(db, "anew_marker"), 1);
+}
+
+// A connection running endless distinct texts (each twice) prepares a bounded number of them; the
+// rest still run, unnamed.
+TEST(PostgresStatements, AConnectionPreparesABoundedNumberOfTexts) {
+  Database db = Database::open(test::fresh_postgres_database("statements_bounded"));
+  for (int64_t i = 0; i < 1500; ++i) {
+    Statement distinct = db.prepare("SELECT ?1::bigint + " + std::to_string(i) + " AS bounded_marker");
+    EXPECT_EQ(run(distinct, 1), 1 + i);
+    EXPECT_EQ(run(distinct, 2), 2 + i);
+  }
+  const int64_t prepared = prepared_with(db, "bounded_marker");
+  EXPECT_GT(prepared, 0);
+  EXPECT_LE(prepared, 1024);
 }
 
 TEST(PostgresStatements, QueuedStatementsArePreparedInThePipelineToo) {
