@@ -175,9 +175,10 @@ class Pipeline {
         throw statement_error(conn_, prepared.get());
       }
     }
-    return Result(use.name->empty()
-                      ? PQexecParams(conn_, use.sql.c_str(), count, nullptr, values.data(), nullptr, nullptr, 0)
-                      : PQexecPrepared(conn_, use.name->c_str(), count, values.data(), nullptr, nullptr, 0));
+    return Result(
+        use.name->empty()
+            ? PQexecParams(conn_, use.sql.c_str(), count, nullptr, values.data(), nullptr, nullptr, 0)
+            : PQexecPrepared(conn_, use.name->c_str(), count, values.data(), nullptr, nullptr, 0));
   }
 
   void flush() {

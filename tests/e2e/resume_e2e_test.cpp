@@ -352,6 +352,25 @@ TEST(ResumeAfterStop, AListThatChangedIsRefused) {
 
 // A pipe cannot be read again: what was read from it is kept as frontier entries, and a resumed run
 // finishes those without reading the pipe.
+// Resuming a run that its process is still crawling, made without --shared, is refused, and the
+// message says how to crawl one run from several places.
+TEST(ResumeAfterStop, JoiningARunningRunNotMadeSharedIsRefusedWithTheWayToShareOne) {
+  auto testbed = test::Testbed::start();
+  test::TempDir dir;
+  const std::string db = dir.file("c.db");
+  std::string list;
+  for (int i = 0; i < 20; ++i) list += testbed.url("/delay/2000/page/" + std::to_string(i)) + "\n";
+  test::write_file(dir.file("list.txt"), list);
+  test::Child crawl(
+      {test::crawl_binary(), "run", dir.file("list.txt"), "--db", db, "-c", "4", "--no-progress"});
+  Resume::wait_for_the_run(db);
+  auto r = test::run_crawl({"resume", "1", "--db", db});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("is running (process"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("crawl run ... --shared"), std::string::npos) << r.err;
+  crawl.stop(SIGKILL);
+}
+
 TEST(ResumeAfterStop, WhatWasReadFromAPipeIsFinished) {
   auto testbed = test::Testbed::start();
   test::TempDir dir;
