@@ -584,11 +584,6 @@ bool ResultWriter::write_one_batch() {
       soon = std::exchange(commit_soon_, false) || soon;
       if (queue_.empty()) break;  // the deadline, or closing: commit, and the next call ends the loop
       size_t count = std::min(queue_.size(), options_.batch_rows - in_batch);
-      // Someone waits for what is queued (a shared worker with nothing in hand, at the start of a
-      // run or when its hosts ran dry): a transaction of at most wake_rows items, committed at
-      // once, lets it claim the first of them while the rest follows in the next transaction,
-      // rather than when a whole list is in (2,000 lines took 0.1 s to admit on PostgreSQL).
-      if (soon) count = std::min(count, options_.wake_rows);
       auto end = queue_.begin() + static_cast<std::ptrdiff_t>(count);
       taken.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(end));
       queue_.erase(queue_.begin(), end);
@@ -597,7 +592,7 @@ bool ResultWriter::write_one_batch() {
     // The database is written outside the lock: submitters only ever wait for the queue, never for the disk.
     for (const Item& item : taken) write(item);
     in_batch += taken.size();
-    if (soon || std::chrono::steady_clock::now() >= deadline) break;
+    if (std::chrono::steady_clock::now() >= deadline) break;
   }
   if (leases_) end_shared_batch();
   // How far the lists are done moves with the rows that make it so, in their transaction.

@@ -454,36 +454,6 @@ TEST(ResultWriter, CommitSoonCommitsWhatWaitsAndASharedRunReportsEachCommit) {
   writer->finish(RunStats{.status = "interrupted"});
 }
 
-// A shared worker with nothing in hand waits for the first URLs of a list: the writer commits the
-// first wake_rows of them at once, so the worker can claim while the rest are admitted (admitting a
-// whole list first held a run's first fetch back by 0.1 s per 2,000 lines on PostgreSQL).
-TEST(ResultWriter, CommitSoonCommitsAFirstSmallBatchWhenAListWaits) {
-  test::TempDir dir;
-  const std::string path = dir.file("crawl.db");
-  std::atomic<int> commits{0};
-  WriterOptions options{.path = path,
-                        .batch_interval = std::chrono::hours(1),
-                        .wake_rows = 4,
-                        .shared = true,
-                        .worker = "here/1",
-                        .host_of = [](const std::string& url) { return url.substr(0, url.find('/', 8)); },
-                        .on_work_committed = [&commits] { ++commits; }};
-  auto writer = ResultWriter::open(options, thread_run_config());
-  // Asked first, as the frontier does when it starts with nothing: the list's lines come after.
-  writer->commit_soon();
-  for (int64_t n = 0; n < 10; ++n) {
-    const std::string url = "http://a.test/" + std::to_string(n);
-    writer->submit(
-        ListedUrl{PendingUrl{.seq = n, .source = "urls.txt", .line = n, .input = url, .url = url}});
-  }
-  ASSERT_TRUE(eventually([&] { return commits.load() >= 1; }));
-  const int64_t first = test::query_int(path, "SELECT count(*) FROM frontier");
-  EXPECT_GE(first, 1);
-  EXPECT_LE(first, 4);
-  writer->finish(RunStats{.status = "interrupted"});
-  EXPECT_EQ(test::query_int(path, "SELECT count(*) FROM frontier"), 10);
-}
-
 TEST(ResultWriter, OpenInAMissingDirectoryThrowsAUsefulError) {
   test::TempDir dir;
   const std::string path = dir.file("gone/crawl.db");
