@@ -175,10 +175,19 @@ class Pipeline {
         throw statement_error(conn_, prepared.get());
       }
     }
-    return Result(
-        use.name->empty()
-            ? PQexecParams(conn_, use.sql.c_str(), count, nullptr, values.data(), nullptr, nullptr, 0)
-            : PQexecPrepared(conn_, use.name->c_str(), count, values.data(), nullptr, nullptr, 0));
+    const auto unnamed = [&] {
+      return Result(PQexecParams(conn_, use.sql.c_str(), count, nullptr, values.data(), nullptr, nullptr, 0));
+    };
+    if (use.name->empty()) return unnamed();
+    Result result(PQexecPrepared(conn_, use.name->c_str(), count, values.data(), nullptr, nullptr, 0));
+    if (stale(result.get())) {
+      // Prepared before another process changed a table it reads (a newer crawl migrating the
+      // schema while this one works): prepared again at its next run; outside a transaction, this
+      // run is simply made again, unnamed.
+      forget_all();
+      if (PQtransactionStatus(conn_) == PQTRANS_IDLE) return unnamed();
+    }
+    return result;
   }
 
   void flush() {
@@ -212,6 +221,7 @@ class Pipeline {
       throw StorageError(error_of(conn_, sync.get()));
     }
     open_ = false;
+    if (first && first->sqlstate == kStalePlan) forget_all();
     if (first) throw *first;
     forget_on_failure.failed = false;
   }
@@ -225,6 +235,18 @@ class Pipeline {
   // Enough for every text crawl runs more than once (the writer's and the leases' statements, with
   // the completions' variants of 1 to 256 rows), with room to spare.
   static constexpr size_t kMaxPrepared = 1024;
+
+  // PostgreSQL refuses to run a prepared statement whose result columns changed since it was
+  // prepared ("cached plan must not change result type"): SELECT * of a table another process
+  // altered.
+  static constexpr const char* kStalePlan = "0A000";
+  static bool stale(const PGresult* result) {
+    const char* state = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
+    return state && std::string_view(state) == kStalePlan;
+  }
+  void forget_all() {
+    for (auto& [sql, p] : prepared_) p.name.clear();
+  }
 
   // The map never moves or drops a Preparation, so a name cleared here is what that text's next
   // run sees.

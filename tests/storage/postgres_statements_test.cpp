@@ -64,6 +64,31 @@ TEST(PostgresStatements, AConnectionPreparesABoundedNumberOfTexts) {
   EXPECT_LE(prepared, 1024);
 }
 
+// A statement prepared before another process changed the columns it reads (a newer crawl migrating
+// the schema beside a running worker) still runs: PostgreSQL refuses the stale preparation ("cached
+// plan must not change result type"), and the statement runs unnamed, then is prepared again.
+TEST(PostgresStatements, AStatementPreparedBeforeItsTableChangedStillRuns) {
+  const std::string uri = test::fresh_postgres_database("statements_stale");
+  Database db = Database::open(uri);
+  db.exec("CREATE TABLE t (a BIGINT)");
+  db.exec("INSERT INTO t VALUES (1)");
+  Statement all = db.prepare("SELECT * FROM t WHERE a = ?1 -- stale_marker");
+  for (int i = 0; i < 2; ++i) EXPECT_EQ(run(all, 1), 1);
+  ASSERT_EQ(prepared_with(db, "stale_marker"), 1);
+
+  Database other = Database::open(uri);
+  other.exec("ALTER TABLE t ADD COLUMN b BIGINT DEFAULT 7");
+  for (int i = 0; i < 3; ++i) {
+    all.bind(1, int64_t{1});
+    ASSERT_TRUE(all.step());
+    EXPECT_EQ(all.column_count(), 2);
+    EXPECT_EQ(all.integer(1), 7);
+    all.reset();
+  }
+  // The stale preparation stays on the server, unused; the statement runs under a new one.
+  EXPECT_EQ(prepared_with(db, "stale_marker"), 2);
+}
+
 TEST(PostgresStatements, QueuedStatementsArePreparedInThePipelineToo) {
   Database db = Database::open(test::fresh_postgres_database("statements_queued"));
   db.exec("CREATE TABLE t (n BIGINT PRIMARY KEY)");
