@@ -100,7 +100,13 @@ ORDER BY pages DESC, worker
 // While a run is going, its totals are still NULL: count its pages instead.
 // {status} is the stored status, or, in a database that records who runs each run, the status a
 // run whose process is gone really has.
+// done_pct is the share of the URLs known so far that have their row: a list not read to its end
+// yet, or links not found yet, are not counted.
 constexpr std::string_view kListRuns = R"sql(
+SELECT id, started_utc, status, mode, layout, concurrency, urls, pending,
+       CASE WHEN urls + pending > 0 THEN round(100.0 * urls / (urls + pending), 1) END AS done_pct,
+       ok, failed, sessions, workers, wall_s, pages_per_s, p50_ms, p99_ms
+FROM (
 SELECT id, replace(substr(started_at, 1, 19), 'T', ' ') AS started_utc, {status} AS status, mode,
        processes || '×' || threads || '×' || fibers AS layout, concurrency,
        CASE WHEN status = 'completed' THEN urls
@@ -116,6 +122,8 @@ SELECT id, replace(substr(started_at, 1, 19), 'T', ' ') AS started_utc, {status}
 FROM runs
 ORDER BY id DESC
 LIMIT ?1
+) AS listed
+ORDER BY id DESC
 )sql";
 
 constexpr std::string_view kReadOnlyRefusal =

@@ -347,6 +347,11 @@ TEST(ResumeAfterStop, AListThatChangedIsRefused) {
   EXPECT_EQ(row["status"], "crashed");
   EXPECT_EQ(row["urls"].get<int64_t>(), query_int(db, "select count(*) from pages"));
   EXPECT_EQ(row["pending"], 0);
+  // Every URL it knows of has its row (none if it was killed before its first).
+  if (row["urls"].get<int64_t>() > 0)
+    EXPECT_EQ(row["done_pct"], 100.0) << runs.out;
+  else
+    EXPECT_TRUE(row["done_pct"].is_null()) << runs.out;
   EXPECT_EQ(row["sessions"], 1);
 }
 

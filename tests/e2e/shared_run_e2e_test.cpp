@@ -241,6 +241,10 @@ TEST(SharedRunWorkers, AWorkerKilledMidRunLosesNothing) {
   ASSERT_EQ(listed.size(), 1u) << runs.out;
   EXPECT_EQ(listed[0]["status"], "running") << runs.out;
   EXPECT_EQ(listed[0]["workers"], 2) << runs.out;
+  // How far the run is: the share of the URLs known so far that have their row.
+  const double urls = listed[0]["urls"].get<double>(), pending = listed[0]["pending"].get<double>();
+  ASSERT_GT(urls + pending, 0) << runs.out;
+  EXPECT_NEAR(listed[0]["done_pct"].get<double>(), 100.0 * urls / (urls + pending), 0.051) << runs.out;
   EXPECT_EQ(second.wait(std::chrono::seconds(120)), 0) << second.rest_of_output();
   EXPECT_EQ(third.wait(std::chrono::seconds(120)), 0) << third.rest_of_output();
   expect_one_row_per_url(db, expected);
