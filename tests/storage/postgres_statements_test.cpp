@@ -21,6 +21,13 @@ int64_t prepared_with(Database& db, const std::string& marker) {
   return n;
 }
 
+int64_t rows_of_t(Database& db) {
+  Statement count = db.prepare("SELECT count(*) FROM t");
+  const int64_t n = count.step() ? count.integer(0) : -1;
+  count.reset();
+  return n;
+}
+
 int64_t run(Statement& s, int64_t value) {
   s.bind(1, value);
   const int64_t out = s.step() ? s.integer(0) : -1;
@@ -98,10 +105,7 @@ TEST(PostgresStatements, QueuedStatementsArePreparedInThePipelineToo) {
     insert.queue();
   }
   db.flush();
-  Statement count = db.prepare("SELECT count(*) FROM t");
-  ASSERT_TRUE(count.step());
-  EXPECT_EQ(count.integer(0), 100);
-  count.reset();
+  EXPECT_EQ(rows_of_t(db), 100);
   EXPECT_EQ(prepared_with(db, "queued_marker"), 1);
 }
 
@@ -129,10 +133,7 @@ TEST(PostgresStatements, APreparationLostWithAFailedBatchIsMadeAgain) {
     insert.queue();
   }
   db.flush();
-  Statement count = db.prepare("SELECT count(*) FROM t");
-  ASSERT_TRUE(count.step());
-  EXPECT_EQ(count.integer(0), 4);
-  count.reset();
+  EXPECT_EQ(rows_of_t(db), 4);
   EXPECT_EQ(prepared_with(db, "failed_marker"), 1);
 }
 
