@@ -1,6 +1,8 @@
 // One connection to a crawl database, whichever engine holds it: SQLite (a file, embedded) or
 // PostgreSQL (a server, shared by many machines). Storage's code is written once against these two
-// classes; what differs between the engines lives in their two implementations and in dialect.hpp.
+// classes; what differs between the engines lives in their two implementations, in the schema's
+// mapping to PostgreSQL (postgres_ddl and kPostgresFunctions in database.cpp), and in the few
+// statements whose SQL differs, each built in one function (leases.cpp's claim and takes).
 #pragma once
 
 #include <cstdint>
