@@ -9,8 +9,12 @@
 #include <memory>
 
 #include "parsers/charset.hpp"
+#include "parsers/facts_builder.hpp"
 
 namespace crawl::parsers {
+
+using namespace detail;
+
 namespace {
 
 // Gumbo 0.10 has no nesting limit: its tree construction scans the stack of open elements for
@@ -25,16 +29,6 @@ struct OutputDeleter {
   void operator()(GumboOutput* out) const noexcept { gumbo_destroy_output(&kGumboDefaultOptions, out); }
 };
 using Output = std::unique_ptr<GumboOutput, OutputDeleter>;
-
-bool is_space(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 bool is_void_element(std::string_view tag) {
   static constexpr std::array<std::string_view, 14> kVoid = {"area",  "base",   "br",    "col",  "embed",
@@ -101,60 +95,27 @@ size_t parseable_prefix(std::string_view html) {
   return n;
 }
 
-// Appends text with every run of whitespace collapsed to one space (the separating space is only
-// written once more text follows, so the result is trimmed at both ends).
-class Collapser {
- public:
-  explicit Collapser(std::string* out, size_t limit = SIZE_MAX) : out_(out), limit_(limit) {}
-  void add(const char* s, size_t len) {
-    for (size_t i = 0; i < len; ++i) {
-      if (is_space(s[i])) {
-        pending_space_ = count_ > 0;
-        continue;
-      }
-      if (pending_space_) emit(' ');
-      pending_space_ = false;
-      emit(s[i]);
-    }
-  }
-  void space() { pending_space_ = count_ > 0; }
-  int64_t count() const { return count_; }
-
- private:
-  void emit(char c) {
-    ++count_;
-    if (out_ && out_->size() < limit_) out_->push_back(c);
-  }
-  std::string* out_;
-  size_t limit_;
-  int64_t count_ = 0;
-  bool pending_space_ = false;
-};
-
-// Cuts `s` to at most `limit` bytes without splitting a UTF-8 sequence.
-void cut_utf8(std::string& s, size_t limit) {
-  if (s.size() <= limit) return;
-  size_t end = limit;
-  while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) --end;
-  s.resize(end);
+// hides_text() for gumbo's tags, compared as numbers.
+bool gumbo_hides_text(GumboTag tag) {
+  return tag == GUMBO_TAG_HEAD || tag == GUMBO_TAG_SCRIPT || tag == GUMBO_TAG_STYLE ||
+         tag == GUMBO_TAG_NOSCRIPT || tag == GUMBO_TAG_TEMPLATE || tag == GUMBO_TAG_TITLE;
 }
 
 const GumboAttribute* attribute(const GumboElement& e, const char* name) {
   return gumbo_get_attribute(&e.attributes, name);
 }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
-  return s;
-}
-
-bool hides_text(GumboTag tag) {
-  return tag == GUMBO_TAG_HEAD || tag == GUMBO_TAG_SCRIPT || tag == GUMBO_TAG_STYLE ||
-         tag == GUMBO_TAG_NOSCRIPT || tag == GUMBO_TAG_TEMPLATE || tag == GUMBO_TAG_TITLE;
-}
-
 }  // namespace
+
+std::string_view parser_name(HtmlParser parser) {
+  return parser == HtmlParser::libxml2 ? "libxml2" : "gumbo";
+}
+
+std::optional<HtmlParser> parser_named(std::string_view name) {
+  if (name == "gumbo") return HtmlParser::gumbo;
+  if (name == "libxml2") return HtmlParser::libxml2;
+  return std::nullopt;
+}
 
 std::string charset_from_content_type(std::string_view content_type) {
   const std::string lowered = lower(content_type);
@@ -179,17 +140,13 @@ bool is_html(std::string_view content_type, std::string_view body) {
 
 namespace {
 
-// Gumbo's facts about UTF-8 `html` into `facts` (all but the charset), and the encoding the first
-// <meta> of the tree that names a known one names (nullptr when none does).
-void measure_html(std::string_view utf8, const ParseOptions& options, PageFacts& facts,
-                  const Encoding** tree_meta) {
-  const std::string_view html = utf8.substr(0, parseable_prefix(utf8));
+// Gumbo's facts about UTF-8 `html` into `facts` (all but the charset); returns the encoding the
+// first <meta> of the tree that names a known one names (nullptr when none does).
+const Encoding* measure_with_gumbo(std::string_view html, const ParseOptions& options, PageFacts& facts) {
   Output out(gumbo_parse_with_options(&kGumboDefaultOptions, html.data(), html.size()));
-  if (!out) return;
+  if (!out) return nullptr;
 
-  *tree_meta = nullptr;
-  bool base_found = false;  // HTML: the first <base> with an href decides, even an empty one
-  Collapser text(nullptr);
+  FactsBuilder builder(options, facts);
   // Each entry: a node, and whether its text is hidden (inside head, script, style...).
   std::vector<std::pair<const GumboNode*, bool>> stack;
   stack.emplace_back(out->document, false);
@@ -199,10 +156,10 @@ void measure_html(std::string_view utf8, const ParseOptions& options, PageFacts&
     switch (node->type) {
       case GUMBO_NODE_TEXT:
       case GUMBO_NODE_CDATA:
-        if (!hidden) text.add(node->v.text.text, std::strlen(node->v.text.text));
+        if (!hidden) builder.visible_text(node->v.text.text, std::strlen(node->v.text.text));
         break;
       case GUMBO_NODE_WHITESPACE:
-        if (!hidden) text.space();
+        if (!hidden) builder.visible_space();
         break;
       case GUMBO_NODE_DOCUMENT:
       case GUMBO_NODE_ELEMENT:
@@ -214,35 +171,26 @@ void measure_html(std::string_view utf8, const ParseOptions& options, PageFacts&
         } else {
           const GumboElement& e = node->v.element;
           children = &e.children;
-          child_hidden = hidden || hides_text(e.tag);
-          if (e.tag == GUMBO_TAG_TITLE && !facts.title) {
+          child_hidden = hidden || gumbo_hides_text(e.tag);
+          if (e.tag == GUMBO_TAG_TITLE && !builder.has_title()) {
             std::string title;
-            Collapser collapse(&title, options.max_title_bytes + 4);
+            Collapser collapse(&title, builder.max_title_bytes() + 4);
             for (unsigned i = 0; i < e.children.length; ++i) {
               auto* child = static_cast<const GumboNode*>(e.children.data[i]);
               if (child->type == GUMBO_NODE_TEXT || child->type == GUMBO_NODE_WHITESPACE)
                 collapse.add(child->v.text.text, std::strlen(child->v.text.text));
             }
-            cut_utf8(title, options.max_title_bytes);
-            facts.title = std::move(title);
+            builder.title(std::move(title));
           } else if (e.tag == GUMBO_TAG_A) {
-            if (const GumboAttribute* href = attribute(e, "href")) {
-              ++facts.link_count;
-              if (options.collect_links) facts.links.emplace_back(trim(href->value));
-            }
-          } else if (e.tag == GUMBO_TAG_BASE && !base_found) {
-            if (const GumboAttribute* href = attribute(e, "href")) {
-              facts.base_href = std::string(trim(href->value));
-              base_found = true;
-            }
-          } else if (e.tag == GUMBO_TAG_META && !*tree_meta) {
-            if (const GumboAttribute* cs = attribute(e, "charset")) {
-              *tree_meta = encoding_for_label(cs->value);
-            } else if (const GumboAttribute* equiv = attribute(e, "http-equiv");
-                       equiv && lower(trim(equiv->value)) == "content-type") {
-              if (const GumboAttribute* content = attribute(e, "content"))
-                *tree_meta = encoding_for_label(charset_from_content_type(content->value));
-            }
+            if (const GumboAttribute* href = attribute(e, "href")) builder.link(href->value);
+          } else if (e.tag == GUMBO_TAG_BASE) {
+            if (const GumboAttribute* href = attribute(e, "href")) builder.base(href->value);
+          } else if (e.tag == GUMBO_TAG_META) {
+            const GumboAttribute* charset = attribute(e, "charset");
+            const GumboAttribute* equiv = attribute(e, "http-equiv");
+            const GumboAttribute* content = attribute(e, "content");
+            builder.meta(meta_encoding(charset ? charset->value : nullptr, equiv ? equiv->value : nullptr,
+                                       content ? content->value : nullptr));
           }
         }
         // Pushed in reverse so that children are visited in document order.
@@ -254,7 +202,14 @@ void measure_html(std::string_view utf8, const ParseOptions& options, PageFacts&
         break;
     }
   }
-  facts.text_bytes = text.count();
+  return builder.finish();
+}
+
+// Both parsers read the same prefix of a page (see kMaxDepth), so that their facts agree on it.
+const Encoding* measure_html(std::string_view utf8, const ParseOptions& options, PageFacts& facts) {
+  const std::string_view html = utf8.substr(0, parseable_prefix(utf8));
+  return options.parser == HtmlParser::libxml2 ? measure_with_libxml2(html, options, facts)
+                                               : measure_with_gumbo(html, options, facts);
 }
 
 }  // namespace
@@ -280,8 +235,7 @@ PageFacts parse_page(std::string_view body, std::string_view content_type, const
     return facts;
   }
   facts.is_html = true;
-  const Encoding* tree_meta = nullptr;
-  measure_html(utf8, options, facts, &tree_meta);
+  const Encoding* tree_meta = measure_html(utf8, options, facts);
   // An encoding found by the prescan or by default is tentative: a <meta> the parser meets later
   // (past the first 1024 bytes) that names another one makes the page be read again in that one,
   // as the HTML standard's "change the encoding" does. UTF-16 there means UTF-8, x-user-defined
@@ -293,7 +247,7 @@ PageFacts parse_page(std::string_view body, std::string_view content_type, const
       encoding = tree_meta;
       utf8 = to_utf8(*encoding, bytes, storage);
       facts = PageFacts{.is_html = true, .charset_problem = std::move(facts.charset_problem)};
-      measure_html(utf8, options, facts, &tree_meta);
+      measure_html(utf8, options, facts);
     }
   }
   facts.charset = std::string(encoding->name);

@@ -1,5 +1,5 @@
-// Page facts from a fetched body: visible text size, title, links, charset. HTML goes through gumbo;
-// anything else is measured without parsing.
+// Page facts from a fetched body: visible text size, title, links, charset. HTML goes through gumbo
+// or libxml2; anything else is measured without parsing.
 #pragma once
 
 #include <cstdint>
@@ -10,7 +10,18 @@
 
 namespace crawl::parsers {
 
+// The HTML parsers a crawl can use. gumbo builds the whole tree, as the HTML standard's parsing
+// algorithm does; libxml2 reads the page as a stream of SAX events (its HTML 4 parser), several
+// times faster. README ("Parsers") lists where their facts may differ.
+enum class HtmlParser { gumbo, libxml2 };
+
+// "gumbo" or "libxml2".
+std::string_view parser_name(HtmlParser parser);
+// The parser a name (as parser_name writes it) names; nullopt for any other.
+std::optional<HtmlParser> parser_named(std::string_view name);
+
 struct ParseOptions {
+  HtmlParser parser = HtmlParser::gumbo;
   bool collect_links = false;     // keep the href values (needed when following links)
   size_t max_title_bytes = 1024;  // longer titles are cut at a UTF-8 boundary
 };
@@ -38,7 +49,7 @@ bool is_html(std::string_view content_type, std::string_view body);
 // The charset parameter of a Content-Type header value, lower-cased; empty when absent.
 std::string charset_from_content_type(std::string_view content_type);
 
-// HTML is decoded to UTF-8 before gumbo parses it, from the encoding sniff_encoding finds (BOM,
+// HTML is decoded to UTF-8 before either parser reads it, from the encoding sniff_encoding finds (BOM,
 // Content-Type charset, <meta> prescan, UTF-8), or from a later <meta> that contradicts a tentative
 // one; text/plain the same way without the <meta> steps. Titles, links and text sizes are UTF-8.
 // Never throws on any input: malformed or hostile HTML (any depth, any size) yields best-effort facts.

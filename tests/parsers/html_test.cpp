@@ -8,7 +8,16 @@
 namespace crawl::parsers {
 namespace {
 
-const ParseOptions kOptions{};
+// Every parse_page test runs with each HTML parser.
+class ParsePage : public ::testing::TestWithParam<HtmlParser> {
+ protected:
+  static ParseOptions options() { return ParseOptions{.parser = GetParam()}; }
+};
+using ParsePageRobustness = ParsePage;
+
+std::string parser_test_name(const ::testing::TestParamInfo<HtmlParser>& info) {
+  return std::string(parser_name(info.param));
+}
 
 TEST(IsHtml, ByContentTypeOrSniffedWhenThereIsNone) {
   EXPECT_TRUE(is_html("text/html", ""));
@@ -26,12 +35,12 @@ TEST(CharsetFromContentType, LowerCasedAndUnquoted) {
   EXPECT_EQ(charset_from_content_type("text/html"), "");
 }
 
-TEST(ParsePage, VisibleTextIsCollapsedAndSkipsHeadScriptStyle) {
+TEST_P(ParsePage, VisibleTextIsCollapsedAndSkipsHeadScriptStyle) {
   const std::string html =
       "<html><head><title>  The \n Title </title><style>p{}</style></head>"
       "<body>  Hello   <b>big</b>\n\n world <script>var x=1;</script><noscript>no</noscript>"
       "<template>t</template><p>é!</p>  </body></html>";
-  auto f = parse_page(html, "text/html", kOptions);
+  auto f = parse_page(html, "text/html", options());
   EXPECT_TRUE(f.is_html);
   ASSERT_TRUE(f.title.has_value());
   EXPECT_EQ(*f.title, "The Title");
@@ -39,11 +48,11 @@ TEST(ParsePage, VisibleTextIsCollapsedAndSkipsHeadScriptStyle) {
   EXPECT_EQ(f.text_bytes, 19);
 }
 
-TEST(ParsePage, CountsAnchorsWithHrefAndCollectsThemInOrder) {
+TEST_P(ParsePage, CountsAnchorsWithHrefAndCollectsThemInOrder) {
   const std::string html =
       "<base href='http://example.com/dir/'><a href=' /a '>1</a><a name=x>no</a><a href=b.html>2</a>"
       "<area href=c>";
-  ParseOptions o;
+  ParseOptions o = options();
   o.collect_links = true;
   auto f = parse_page(html, "text/html", o);
   EXPECT_EQ(f.link_count, 2);
@@ -51,48 +60,48 @@ TEST(ParsePage, CountsAnchorsWithHrefAndCollectsThemInOrder) {
   EXPECT_EQ(f.links[0], "/a");
   EXPECT_EQ(f.links[1], "b.html");
   EXPECT_EQ(f.base_href, "http://example.com/dir/");
-  EXPECT_EQ(parse_page(html, "text/html", kOptions).links.size(), 0u);
+  EXPECT_EQ(parse_page(html, "text/html", options()).links.size(), 0u);
 }
 
 // HTML's "frozen base URL": the first <base> that has an href, even an empty one (which names the
 // document itself); a <base> without href (target only) does not count.
-TEST(ParsePage, TheFirstBaseWithAnHrefIsTheBase) {
-  EXPECT_EQ(
-      parse_page("<base target=_top><base href='/one/'><base href='/two/'>", "text/html", kOptions).base_href,
-      "/one/");
-  EXPECT_EQ(parse_page("<base href=''><base href='/two/'>", "text/html", kOptions).base_href, "");
+TEST_P(ParsePage, TheFirstBaseWithAnHrefIsTheBase) {
+  EXPECT_EQ(parse_page("<base target=_top><base href='/one/'><base href='/two/'>", "text/html", options())
+                .base_href,
+            "/one/");
+  EXPECT_EQ(parse_page("<base href=''><base href='/two/'>", "text/html", options()).base_href, "");
 }
 
-TEST(ParsePage, NoTitleElementMeansNoTitle) {
-  auto f = parse_page("<p>text</p>", "text/html", kOptions);
+TEST_P(ParsePage, NoTitleElementMeansNoTitle) {
+  auto f = parse_page("<p>text</p>", "text/html", options());
   EXPECT_FALSE(f.title.has_value());
-  EXPECT_TRUE(parse_page("<title></title>", "text/html", kOptions).title.has_value());
+  EXPECT_TRUE(parse_page("<title></title>", "text/html", options()).title.has_value());
 }
 
-TEST(ParsePage, TitleIsCutAtAUtf8Boundary) {
-  ParseOptions o;
+TEST_P(ParsePage, TitleIsCutAtAUtf8Boundary) {
+  ParseOptions o = options();
   o.max_title_bytes = 5;
   auto f = parse_page("<title>abcdé</title>", "text/html", o);  // é would straddle byte 5
   EXPECT_EQ(*f.title, "abcd");
 }
 
-TEST(ParsePage, CharsetFromHeaderWinsOverMeta) {
+TEST_P(ParsePage, CharsetFromHeaderWinsOverMeta) {
   const std::string html = "<meta charset='Shift_JIS'><p>x";
-  EXPECT_EQ(parse_page(html, "text/html", kOptions).charset, "shift_jis");
-  EXPECT_EQ(parse_page(html, "text/html; charset=utf-8", kOptions).charset, "utf-8");
+  EXPECT_EQ(parse_page(html, "text/html", options()).charset, "shift_jis");
+  EXPECT_EQ(parse_page(html, "text/html; charset=utf-8", options()).charset, "utf-8");
   EXPECT_EQ(parse_page("<meta http-equiv='Content-Type' content='text/html; charset=KOI8-R'>", "text/html",
-                       kOptions)
+                       options())
                 .charset,
             "koi8-r");
 }
 
-TEST(ParsePage, NonHtmlIsMeasuredWithoutParsing) {
-  auto text = parse_page("plain <title>no</title>", "text/plain; charset=us-ascii", kOptions);
+TEST_P(ParsePage, NonHtmlIsMeasuredWithoutParsing) {
+  auto text = parse_page("plain <title>no</title>", "text/plain; charset=us-ascii", options());
   EXPECT_FALSE(text.is_html);
   EXPECT_EQ(text.text_bytes, 23);
   EXPECT_FALSE(text.title.has_value());
   EXPECT_EQ(text.charset, "windows-1252");  // the encoding us-ascii names in the Encoding Standard
-  auto bin = parse_page(std::string("\x89PNG\0\0", 6), "image/png", kOptions);
+  auto bin = parse_page(std::string("\x89PNG\0\0", 6), "image/png", options());
   EXPECT_EQ(bin.text_bytes, 0);
   EXPECT_EQ(bin.link_count, 0);
 }
@@ -100,7 +109,7 @@ TEST(ParsePage, NonHtmlIsMeasuredWithoutParsing) {
 // Hostile input: each must finish quickly and without crashing (ASan/UBSan builds run these too).
 double seconds_to_parse(const std::string& html, PageFacts* facts = nullptr) {
   auto start = std::chrono::steady_clock::now();
-  auto f = parse_page(html, "text/html", kOptions);
+  auto f = parse_page(html, "text/html", ParseOptions{.parser = ParsePage::GetParam()});
   if (facts) *facts = f;
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
@@ -112,7 +121,7 @@ std::string repeat(const std::string& s, size_t n) {
   return out;
 }
 
-TEST(ParsePageRobustness, DeeplyNestedDivs) {
+TEST_P(ParsePageRobustness, DeeplyNestedDivs) {
   PageFacts f;
   EXPECT_LT(seconds_to_parse("<title>deep</title>" + repeat("<div>", 100'000) + "x", &f), 20);
   EXPECT_EQ(*f.title, "deep");
@@ -126,20 +135,20 @@ constexpr double kSlowdown = 5;
 constexpr double kSlowdown = 1;
 #endif
 
-TEST(ParsePageRobustness, AMillionNestedFormattingElements) {
+TEST_P(ParsePageRobustness, AMillionNestedFormattingElements) {
   PageFacts f;
   EXPECT_LT(seconds_to_parse("<title>b</title><a href=/x>l</a>" + repeat("<b>", 1'000'000), &f),
             20 * kSlowdown);
   EXPECT_EQ(f.link_count, 1);
 }
 
-TEST(ParsePageRobustness, ManyVoidElementsAreNotNesting) {
+TEST_P(ParsePageRobustness, ManyVoidElementsAreNotNesting) {
   PageFacts f;
   seconds_to_parse(repeat("<br>", 20'000) + "<a href=/end>end</a>", &f);
   EXPECT_EQ(f.link_count, 1) << "void elements must not count as nesting";
 }
 
-TEST(ParsePageRobustness, GarbageNulBytesAndInvalidUtf8) {
+TEST_P(ParsePageRobustness, GarbageNulBytesAndInvalidUtf8) {
   std::string junk;
   for (int i = 0; i < 200'000; ++i) junk.push_back(static_cast<char>((i * 7919) % 256));
   EXPECT_LT(seconds_to_parse(junk), 20 * kSlowdown);
@@ -147,13 +156,18 @@ TEST(ParsePageRobustness, GarbageNulBytesAndInvalidUtf8) {
   EXPECT_LT(seconds_to_parse("<a href=<<<<<<<div <p <title>unclosed"), 20 * kSlowdown);
 }
 
-TEST(ParsePageRobustness, AFiftyMegabytePage) {
+TEST_P(ParsePageRobustness, AFiftyMegabytePage) {
   PageFacts f;
   EXPECT_LT(seconds_to_parse(
                 "<title>big</title>" + repeat("<p>some words here <a href=/x>x</a></p>\n", 1'250'000), &f),
             60 * kSlowdown);
   EXPECT_EQ(f.link_count, 1'250'000);
 }
+
+INSTANTIATE_TEST_SUITE_P(Parsers, ParsePage, ::testing::Values(HtmlParser::gumbo, HtmlParser::libxml2),
+                         parser_test_name);
+INSTANTIATE_TEST_SUITE_P(Parsers, ParsePageRobustness,
+                         ::testing::Values(HtmlParser::gumbo, HtmlParser::libxml2), parser_test_name);
 
 }  // namespace
 }  // namespace crawl::parsers

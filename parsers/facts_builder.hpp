@@ -1,0 +1,108 @@
+// What both HTML parsers share (parsers/html.cpp's gumbo walk, parsers/libxml2_html.cpp's SAX
+// handler): the rules that turn what a parser reports into PageFacts, so the two differ only in
+// what they report, never in how it is counted.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "parsers/charset.hpp"
+#include "parsers/html.hpp"
+
+namespace crawl::parsers::detail {
+
+inline bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
+}
+
+std::string lower(std::string_view s);
+std::string_view trim(std::string_view s);
+
+// Appends text with every run of whitespace collapsed to one space (the separating space is only
+// written once more text follows, so the result is trimmed at both ends).
+class Collapser {
+ public:
+  explicit Collapser(std::string* out, size_t limit = SIZE_MAX) : out_(out), limit_(limit) {}
+  void add(const char* s, size_t len) {
+    for (size_t i = 0; i < len; ++i) {
+      if (is_space(s[i])) {
+        pending_space_ = count_ > 0;
+        continue;
+      }
+      if (pending_space_) emit(' ');
+      pending_space_ = false;
+      emit(s[i]);
+    }
+  }
+  void space() { pending_space_ = count_ > 0; }
+  int64_t count() const { return count_; }
+
+ private:
+  void emit(char c) {
+    ++count_;
+    if (out_ && out_->size() < limit_) out_->push_back(c);
+  }
+  std::string* out_;
+  size_t limit_;
+  int64_t count_ = 0;
+  bool pending_space_ = false;
+};
+
+// Cuts `s` to at most `limit` bytes without splitting a UTF-8 sequence.
+void cut_utf8(std::string& s, size_t limit);
+
+// The elements whose text is not visible: text inside them is not counted.
+bool hides_text(std::string_view tag);
+
+// The encoding a <meta> element names through `charset`, or through `http-equiv="Content-Type"` and
+// `content` (each null when the attribute is absent); nullptr when it names none this crawler knows.
+const Encoding* meta_encoding(const char* charset, const char* http_equiv, const char* content);
+
+// Collects a page's facts from the elements and text a parser reports in document order.
+class FactsBuilder {
+ public:
+  FactsBuilder(const ParseOptions& options, PageFacts& facts) : options_(options), facts_(facts) {}
+
+  void link(std::string_view href) {
+    ++facts_.link_count;
+    if (options_.collect_links) facts_.links.emplace_back(trim(href));
+  }
+  // HTML: the first <base> with an href decides, even an empty one.
+  void base(std::string_view href) {
+    if (base_found_) return;
+    facts_.base_href = std::string(trim(href));
+    base_found_ = true;
+  }
+  // The first <meta> of the tree that names a known encoding.
+  void meta(const Encoding* encoding) {
+    if (!tree_meta_) tree_meta_ = encoding;
+  }
+  bool has_title() const { return facts_.title.has_value(); }
+  void title(std::string title) {
+    cut_utf8(title, options_.max_title_bytes);
+    facts_.title = std::move(title);
+  }
+  size_t max_title_bytes() const { return options_.max_title_bytes; }
+  void visible_text(const char* s, size_t len) { text_.add(s, len); }
+  void visible_space() { text_.space(); }
+
+  // Stores the text size; returns the encoding the first <meta> named (nullptr when none did).
+  const Encoding* finish() {
+    facts_.text_bytes = text_.count();
+    return tree_meta_;
+  }
+
+ private:
+  const ParseOptions& options_;
+  PageFacts& facts_;
+  Collapser text_{nullptr};
+  bool base_found_ = false;
+  const Encoding* tree_meta_ = nullptr;
+};
+
+// The facts of UTF-8 HTML through libxml2's HTML parser in SAX mode (parsers/libxml2_html.cpp);
+// returns the encoding the first <meta> naming a known one names.
+const Encoding* measure_with_libxml2(std::string_view utf8, const ParseOptions& options, PageFacts& facts);
+
+}  // namespace crawl::parsers::detail

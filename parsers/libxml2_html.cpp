@@ -1,0 +1,150 @@
+// The page facts through libxml2's HTML parser in SAX mode: no tree is built; the handler below sees
+// each start tag, end tag and run of text once, in document order, and feeds the same FactsBuilder
+// the gumbo walk feeds.
+#include <libxml/HTMLparser.h>
+#include <libxml/parser.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstring>
+#include <mutex>
+
+#include "parsers/facts_builder.hpp"
+
+namespace crawl::parsers::detail {
+namespace {
+
+struct SaxState {
+  FactsBuilder& builder;
+  int hiding = 0;  // open elements that hide their text (head, script, style, ...)
+  bool in_title = false;
+  std::string title;
+  Collapser title_text{&title};
+};
+
+std::string_view as_view(const xmlChar* s) {
+  return s ? std::string_view(reinterpret_cast<const char*>(s)) : std::string_view();
+}
+
+// The value of attribute `name` in libxml2's null-terminated list of name/value pairs; "" for an
+// attribute written without a value, nullptr when absent.
+const char* attribute(const xmlChar** attributes, std::string_view name) {
+  if (!attributes) return nullptr;
+  for (const xmlChar** a = attributes; a[0]; a += 2)
+    if (as_view(a[0]) == name) return a[1] ? reinterpret_cast<const char*>(a[1]) : "";
+  return nullptr;
+}
+
+void on_start(void* context, const xmlChar* raw_name, const xmlChar** attributes) {
+  auto& s = *static_cast<SaxState*>(context);
+  const std::string_view name = as_view(raw_name);
+  if (hides_text(name)) ++s.hiding;
+  if (name == "a") {
+    if (const char* href = attribute(attributes, "href")) s.builder.link(href);
+  } else if (name == "base") {
+    if (const char* href = attribute(attributes, "href")) s.builder.base(href);
+  } else if (name == "meta") {
+    s.builder.meta(meta_encoding(attribute(attributes, "charset"), attribute(attributes, "http-equiv"),
+                                 attribute(attributes, "content")));
+  } else if (name == "title" && !s.builder.has_title() && !s.in_title) {
+    s.in_title = true;
+  }
+}
+
+void on_end(void* context, const xmlChar* raw_name) {
+  auto& s = *static_cast<SaxState*>(context);
+  const std::string_view name = as_view(raw_name);
+  if (hides_text(name) && s.hiding > 0) --s.hiding;
+  if (name == "title" && s.in_title) {
+    s.in_title = false;
+    s.title.resize(std::min(s.title.size(), s.builder.max_title_bytes() + 4));
+    s.builder.title(std::move(s.title));
+  }
+}
+
+void on_text(void* context, const xmlChar* text, int length) {
+  auto& s = *static_cast<SaxState*>(context);
+  const auto* chars = reinterpret_cast<const char*>(text);
+  const auto size = static_cast<size_t>(length);
+  // A title's text is kept up to the cut (and a little over, to cut at a character's boundary).
+  if (s.in_title && s.title.size() <= s.builder.max_title_bytes() + 4) s.title_text.add(chars, size);
+  if (s.hiding == 0) s.builder.visible_text(chars, size);
+}
+
+// A title's text is RCDATA in HTML: a comment in it is part of the title, as gumbo keeps it.
+void on_comment(void* context, const xmlChar* text) {
+  auto& s = *static_cast<SaxState*>(context);
+  if (!s.in_title || s.title.size() > s.builder.max_title_bytes() + 4) return;
+  const std::string_view body = as_view(text);
+  s.title_text.add("<!--", 4);
+  s.title_text.add(body.data(), body.size());
+  s.title_text.add("-->", 3);
+}
+
+void ignore_message(void*, const char*, ...) {}
+
+htmlSAXHandler make_handler() {
+  htmlSAXHandler handler;
+  std::memset(&handler, 0, sizeof handler);
+  handler.startElement = on_start;
+  handler.endElement = on_end;
+  handler.characters = on_text;
+  // Whitespace the parser deems ignorable is whitespace all the same (it separates words); script
+  // and style contents come as CDATA blocks, inside elements that hide their text.
+  handler.ignorableWhitespace = on_text;
+  handler.cdataBlock = on_text;
+  handler.comment = on_comment;
+  handler.warning = ignore_message;
+  handler.error = ignore_message;
+  handler.fatalError = ignore_message;
+  return handler;
+}
+
+}  // namespace
+
+const Encoding* measure_with_libxml2(std::string_view utf8, const ParseOptions& options, PageFacts& facts) {
+  static std::once_flag initialised;
+  std::call_once(initialised, [] { xmlInitParser(); });
+  static htmlSAXHandler handler = make_handler();
+
+  // libxml2 ends a text or an attribute value at a NUL byte; gumbo reads it as U+FFFD (in
+  // attributes and titles) or drops it (in text). U+FFFD keeps the rest of the text and the value.
+  std::string without_nul;
+  if (std::memchr(utf8.data(), '\0', utf8.size())) {
+    without_nul.reserve(utf8.size() + 64);
+    for (char c : utf8) {
+      if (c == '\0')
+        without_nul += "\xEF\xBF\xBD";
+      else
+        without_nul += c;
+    }
+    utf8 = without_nul;
+  }
+
+  FactsBuilder builder(options, facts);
+  SaxState state{.builder = builder};
+  // The page is UTF-8 already (see parse_page): libxml2 is told so, and told to ignore the <meta>
+  // that names the encoding the bytes were decoded from.
+  htmlParserCtxtPtr context =
+      htmlCreatePushParserCtxt(&handler, &state, nullptr, 0, nullptr, XML_CHAR_ENCODING_UTF8);
+  if (!context) return builder.finish();
+  htmlCtxtUseOptions(context, HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
+                                  HTML_PARSE_NONET | HTML_PARSE_IGNORE_ENC | HTML_PARSE_NODEFDTD);
+  // Fed in pieces: a chunk's size is an int.
+  constexpr size_t kChunk = size_t{1} << 20;
+  size_t at = 0;
+  do {
+    const size_t size = std::min(kChunk, utf8.size() - at);
+    const bool last = at + size == utf8.size();
+    htmlParseChunk(context, utf8.data() + at, static_cast<int>(size), last ? 1 : 0);
+    at += size;
+  } while (at < utf8.size());
+  htmlFreeParserCtxt(context);
+  if (state.in_title) {  // a title the page never closed
+    state.title.resize(std::min(state.title.size(), builder.max_title_bytes() + 4));
+    builder.title(std::move(state.title));
+  }
+  return builder.finish();
+}
+
+}  // namespace crawl::parsers::detail
