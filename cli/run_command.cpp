@@ -14,6 +14,7 @@
 #include "common/units.hpp"
 #include "common/usage_error.hpp"
 #include "crawler/run.hpp"
+#include "parsers/html.hpp"
 #include "storage/writer.hpp"
 
 namespace crawl::cli {
@@ -29,6 +30,7 @@ struct RunFlags {
   int consumers = 0;
   int callback_threads = 2;
   bool no_parse = false;
+  std::string parser = "gumbo";
   std::string db = "crawl.db";
   std::string timeout = "30s";
   std::string connect_timeout = "10s";
@@ -70,7 +72,7 @@ constexpr const char* kWhatFlags[] = {"--url",         "--no-parse", "--max-size
                                       "--store-links", "--per-host", "--delay",          "--jitter",
                                       "--robots",      "--retries",  "--max-retry-wait", "--header",
                                       "--proxy",       "--cookies",  "--bench-id",       "--cacert",
-                                      "--capath",      "--shared"};
+                                      "--capath",      "--shared",   "--parser"};
 
 std::string absolute_path(const std::string& name) {
   if (name == "-" || name.starts_with('/')) return name;
@@ -87,6 +89,7 @@ nlohmann::json settings_of(const RunFlags& f) {
   return {{"lists", lists},
           {"urls", f.urls},
           {"no_parse", f.no_parse},
+          {"parser", f.parser},
           {"max_size", f.max_size},
           {"max_redirects", f.max_redirects},
           {"user_agent", f.user_agent},
@@ -186,6 +189,11 @@ RunOptions options_from(const RunFlags& f, const std::string& command_line) {
   o.consumers = f.consumers;
   o.callback_threads = f.callback_threads;
   o.parse = !f.no_parse;
+  const auto parser = parsers::parser_named(f.parser);
+  if (!parser) throw UsageError("--parser must be gumbo or libxml2, not '" + f.parser + "'");
+  if (f.no_parse && *parser != parsers::HtmlParser::gumbo)
+    throw UsageError("--parser needs the pages parsed: drop --no-parse or --parser");
+  o.parser = *parser;
   o.db_path = f.db;
   o.fetch.timeout = parse_duration(f.timeout, "--timeout");
   o.fetch.connect_timeout = parse_duration(f.connect_timeout, "--connect-timeout");
@@ -313,6 +321,7 @@ int resume(const RunFlags& given, const CLI::App& cmd, std::optional<int64_t> ru
     }
     take(j, "urls", f.urls);
     take(j, "no_parse", f.no_parse);
+    take(j, "parser", f.parser);
     take(j, "max_size", f.max_size);
     take(j, "max_redirects", f.max_redirects);
     take(j, "user_agent", f.user_agent);
@@ -411,6 +420,10 @@ void declare_run_flags(CLI::App* cmd, const std::shared_ptr<RunFlags>& flags) {
   cmd->add_option("--callback-threads", flags->callback_threads, "Threads that run callbacks")
       ->capture_default_str();
   cmd->add_flag("--no-parse", flags->no_parse, "Fetch only: store status and sizes, keep no bodies");
+  cmd->add_option("--parser", flags->parser,
+                  "HTML parser: gumbo (a full tree, as browsers parse) or libxml2 (a stream, several times "
+                  "faster; see the README for where they differ)")
+      ->capture_default_str();
   cmd->add_option("--db", flags->db, "SQLite file or postgresql:// URI")->capture_default_str();
   cmd->add_option("--timeout", flags->timeout, "Whole-transfer timeout (e.g. 30s, 500ms)")
       ->capture_default_str();

@@ -349,6 +349,7 @@ struct ConsumerShared {
 
 void consume(ConsumerShared& s) {
   parsers::ParseOptions parse_options;
+  parse_options.parser = s.options.parser;
   parse_options.collect_links = s.options.follow.max_depth > 0 || s.options.follow.store_links;
   double parse_cpu = 0;
   PageBatch batch;
@@ -663,6 +664,7 @@ RunSummary run_crawl(const RunOptions& options) {
       });
   summary.run_id = writer->run_id();
   summary.session = resume.session;
+  summary.parser = options.parser;
   const bool shared_run = resume.shared;
   const bool reads_lists = !shared_run || resume.reads_lists;
   if (shared_run && options.resume_run != 0 && reads_lists) check_lists_unchanged(options, resumed_sources);
@@ -917,7 +919,12 @@ void print_summary(const RunSummary& s, std::ostream& out) {
   if (s.workers_lost > 0 && c.processes > 0)
     out << std::max(0, c.processes - s.workers_lost) * (c.concurrency / c.processes) << " after "
         << s.workers_lost << " worker" << (s.workers_lost > 1 ? "s" : "") << " died, ";
-  out << c.consumers << " consumers" << (c.parse ? "" : ", no parsing") << ")\n";
+  out << c.consumers << " consumers";
+  if (c.parse)
+    out << ", " << parsers::parser_name(s.parser);
+  else
+    out << ", no parsing";
+  out << ")\n";
   // A resumed run's figures cover all its sessions; this one's share is said apart.
   if (s.session > 1)
     out << "  session   " << s.session << " (resumed): " << s.session_urls << " URLs in "

@@ -12,6 +12,7 @@
 #include "crawler/fetch.hpp"
 #include "crawler/frontier.hpp"
 #include "crawler/tally.hpp"
+#include "parsers/html.hpp"
 #include "storage/records.hpp"
 #include "urls/reader.hpp"
 
@@ -46,6 +47,7 @@ struct RunOptions {
   int consumers = 0;                // 0: one per core
   int callback_threads = 2;
   bool parse = true;  // false (--no-parse): status and sizes only, bodies never kept
+  parsers::HtmlParser parser = parsers::HtmlParser::gumbo;  // --parser
   FetchOptions fetch;
   FollowOptions follow;          // --depth, --scope, --include/--exclude, --max-pages, --order
   PolitenessOptions politeness;  // --per-host, --delay, --robots, --retries
@@ -81,6 +83,7 @@ struct RunSummary {
   double session_wall_s = 0;
   int64_t callback_failures = 0;
   std::string first_callback_failure;
+  parsers::HtmlParser parser = parsers::HtmlParser::gumbo;
 };
 
 // Runs the crawl to the end (or to a clean stop after SIGINT/SIGTERM). Throws UsageError for input

@@ -113,6 +113,10 @@ TEST(ParsersAgree, ExceptWhereHtmlReadsTextAndLibxml2ReadsElements) {
     EXPECT_EQ(x.link_count, 1) << page.name;
     EXPECT_EQ(x.links, std::vector<std::string>{"x"}) << page.name;
   }
+  // Elements in a title: text to HTML (RCDATA); libxml2 keeps their text only.
+  const Page title{"elements in a title", "<title>a <b>b</b></title>"};
+  EXPECT_EQ(facts_of(title, HtmlParser::gumbo).title, "a <b>b</b>");
+  EXPECT_EQ(facts_of(title, HtmlParser::libxml2).title, "a b");
   // A NUL byte in text: dropped by HTML's tree construction, U+FFFD (3 bytes) for libxml2.
   const Page nul{"NUL in text", with_nuls("<body>t\0u")};
   EXPECT_EQ(facts_of(nul, HtmlParser::gumbo).text_bytes, 2);
