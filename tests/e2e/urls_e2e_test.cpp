@@ -123,7 +123,8 @@ TEST(ListLines, InternationalisedHostsAreFetchedAndStoredInPunycode) {
   test::TempDir dir;
   const std::string db = dir.file("c.db");
   const std::string port = std::to_string(testbed.port());
-  const std::string line = "http://bücher.localhost:" + port + "/page/8";
+  const std::string host = "bücher.localhost";  // an IDN under .localhost: loopback
+  const std::string line = "http://" + host + ":" + port + "/page/8";
   crawl({"--url", line, "--db", db});
   const auto rows = query_rows(db, "select input, url, final_url, status, error, title from pages");
   ASSERT_EQ(rows.size(), 1u);

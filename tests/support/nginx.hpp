@@ -28,8 +28,8 @@ class Nginx {
   Nginx& operator=(const Nginx&) = delete;
 
   uint16_t port() const { return port_; }
-  // https://localhost:PORT + path (or another *.localhost name as `host`). Paths: /delay/ANY waits 200 ms, then a small page; anything else a
-  // small page at once.
+  // https://localhost:PORT + path (or another *.localhost name as `host`). Paths: /delay/ANY waits 200 ms,
+  // then a small page; anything else a small page at once.
   std::string url(const std::string& path, const std::string& host = "localhost") const;
 
   struct Seen {
