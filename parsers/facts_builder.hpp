@@ -78,17 +78,28 @@ class FactsBuilder {
   void meta(const Encoding* encoding) {
     if (!tree_meta_) tree_meta_ = encoding;
   }
-  bool has_title() const { return facts_.title.has_value(); }
-  void title(std::string title) {
-    cut_utf8(title, options_.max_title_bytes);
-    facts_.title = std::move(title);
+  // The first <title>: its text comes in pieces between begin_title() and end_title(); later
+  // titles, and a <title> inside the one being read, are ignored.
+  void begin_title() {
+    if (!facts_.title && !in_title_) in_title_ = true;
   }
-  size_t max_title_bytes() const { return options_.max_title_bytes; }
+  bool in_title() const { return in_title_; }
+  void title_text(const char* s, size_t len) {
+    if (in_title_) title_collapser_.add(s, len);
+  }
+  void end_title() {
+    if (!in_title_) return;
+    in_title_ = false;
+    cut_utf8(title_, options_.max_title_bytes);
+    facts_.title = std::move(title_);
+  }
   void visible_text(const char* s, size_t len) { text_.add(s, len); }
   void visible_space() { text_.space(); }
 
   // Stores the text size; returns the encoding the first <meta> named (nullptr when none did).
+  // Ends a title the page never closed too.
   const Encoding* finish() {
+    end_title();
     facts_.text_bytes = text_.count();
     return tree_meta_;
   }
@@ -97,6 +108,10 @@ class FactsBuilder {
   const ParseOptions& options_;
   PageFacts& facts_;
   Collapser text_{nullptr};
+  bool in_title_ = false;
+  std::string title_;
+  // Kept a few bytes past the cut, so that cut_utf8 ends it at a character's boundary.
+  Collapser title_collapser_{&title_, options_.max_title_bytes + 4};
   bool base_found_ = false;
   const Encoding* tree_meta_ = nullptr;
 };

@@ -172,15 +172,14 @@ const Encoding* measure_with_gumbo(std::string_view html, const ParseOptions& op
           const GumboElement& e = node->v.element;
           children = &e.children;
           child_hidden = hidden || gumbo_hides_text(e.tag);
-          if (e.tag == GUMBO_TAG_TITLE && !builder.has_title()) {
-            std::string title;
-            Collapser collapse(&title, builder.max_title_bytes() + 4);
+          if (e.tag == GUMBO_TAG_TITLE) {
+            builder.begin_title();
             for (unsigned i = 0; i < e.children.length; ++i) {
               auto* child = static_cast<const GumboNode*>(e.children.data[i]);
               if (child->type == GUMBO_NODE_TEXT || child->type == GUMBO_NODE_WHITESPACE)
-                collapse.add(child->v.text.text, std::strlen(child->v.text.text));
+                builder.title_text(child->v.text.text, std::strlen(child->v.text.text));
             }
-            builder.title(std::move(title));
+            builder.end_title();
           } else if (e.tag == GUMBO_TAG_A) {
             if (const GumboAttribute* href = attribute(e, "href")) builder.link(href->value);
           } else if (e.tag == GUMBO_TAG_BASE) {

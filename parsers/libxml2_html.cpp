@@ -17,9 +17,6 @@ namespace {
 struct SaxState {
   FactsBuilder& builder;
   int hiding = 0;  // open elements that hide their text (head, script, style, ...)
-  bool in_title = false;
-  std::string title;
-  Collapser title_text{&title};
 };
 
 std::string_view as_view(const xmlChar* s) {
@@ -46,8 +43,8 @@ void on_start(void* context, const xmlChar* raw_name, const xmlChar** attributes
   } else if (name == "meta") {
     s.builder.meta(meta_encoding(attribute(attributes, "charset"), attribute(attributes, "http-equiv"),
                                  attribute(attributes, "content")));
-  } else if (name == "title" && !s.builder.has_title() && !s.in_title) {
-    s.in_title = true;
+  } else if (name == "title") {
+    s.builder.begin_title();
   }
 }
 
@@ -55,30 +52,25 @@ void on_end(void* context, const xmlChar* raw_name) {
   auto& s = *static_cast<SaxState*>(context);
   const std::string_view name = as_view(raw_name);
   if (hides_text(name) && s.hiding > 0) --s.hiding;
-  if (name == "title" && s.in_title) {
-    s.in_title = false;
-    s.title.resize(std::min(s.title.size(), s.builder.max_title_bytes() + 4));
-    s.builder.title(std::move(s.title));
-  }
+  if (name == "title") s.builder.end_title();
 }
 
 void on_text(void* context, const xmlChar* text, int length) {
   auto& s = *static_cast<SaxState*>(context);
   const auto* chars = reinterpret_cast<const char*>(text);
   const auto size = static_cast<size_t>(length);
-  // A title's text is kept up to the cut (and a little over, to cut at a character's boundary).
-  if (s.in_title && s.title.size() <= s.builder.max_title_bytes() + 4) s.title_text.add(chars, size);
+  s.builder.title_text(chars, size);
   if (s.hiding == 0) s.builder.visible_text(chars, size);
 }
 
 // A title's text is RCDATA in HTML: a comment in it is part of the title, as gumbo keeps it.
 void on_comment(void* context, const xmlChar* text) {
   auto& s = *static_cast<SaxState*>(context);
-  if (!s.in_title || s.title.size() > s.builder.max_title_bytes() + 4) return;
+  if (!s.builder.in_title()) return;
   const std::string_view body = as_view(text);
-  s.title_text.add("<!--", 4);
-  s.title_text.add(body.data(), body.size());
-  s.title_text.add("-->", 3);
+  s.builder.title_text("<!--", 4);
+  s.builder.title_text(body.data(), body.size());
+  s.builder.title_text("-->", 3);
 }
 
 void ignore_message(void*, const char*, ...) {}
@@ -140,10 +132,6 @@ const Encoding* measure_with_libxml2(std::string_view utf8, const ParseOptions& 
     at += size;
   } while (at < utf8.size());
   htmlFreeParserCtxt(context);
-  if (state.in_title) {  // a title the page never closed
-    state.title.resize(std::min(state.title.size(), builder.max_title_bytes() + 4));
-    builder.title(std::move(state.title));
-  }
   return builder.finish();
 }
 

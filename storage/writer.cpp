@@ -133,6 +133,14 @@ void open_session(const Database& database, int64_t run_id, int session, const R
   insert.run();
 }
 
+// Resuming a run that another process is crawling is refused unless the run was made to be shared.
+UsageError running_unshared(int64_t run_id, int64_t pid, const std::string& host) {
+  return UsageError(
+      "run " + std::to_string(run_id) + " is running (process " + std::to_string(pid) + " on " + host +
+      "), and it was not made with --shared, so no other worker can join it: wait for it or stop it before "
+      "resuming it (to crawl one run on several machines, start it with `crawl run ... --shared`)");
+}
+
 // In the transaction that takes up a run: checks that it may be resumed, makes it this process's,
 // turns its `interrupted` rows back into frontier entries and opens a session. Returns the session.
 int take_up_run(const Database& database, int64_t run_id, const RunConfig& config,
@@ -150,12 +158,7 @@ int take_up_run(const Database& database, int64_t run_id, const RunConfig& confi
   if (status == "completed")
     throw UsageError("run " + std::to_string(run_id) +
                      " is completed: there is nothing to resume (start another with crawl run)");
-  if (status == "running" && !*shared)
-    throw UsageError(
-        "run " + std::to_string(run_id) + " is running (process " + std::to_string(find.integer(3)) + " on " +
-        find.text(2) +
-        "), and it was not made with --shared, so no other worker can join it: wait for it or stop it before "
-        "resuming it (to crawl one run on several machines, start it with `crawl run ... --shared`)");
+  if (status == "running" && !*shared) throw running_unshared(run_id, find.integer(3), find.text(2));
   find.reset();
   if (*shared) release_leases_of_gone_workers(database, run_id, config.host);
   if (status == "running") {
@@ -979,11 +982,7 @@ RunToResume find_run_to_resume(const std::string& path, std::optional<int64_t> r
     throw UsageError(run + " is completed: there is nothing to resume (start another with crawl run)");
   // A shared run is joined while it runs.
   r.shared = q.integer(5) != 0;
-  if (r.status == "running" && !r.shared)
-    throw UsageError(
-        run + " is running (process " + std::to_string(q.integer(4)) + " on " + q.text(3) +
-        "), and it was not made with --shared, so no other worker can join it: wait for it or stop it before "
-        "resuming it (to crawl one run on several machines, start it with `crawl run ... --shared`)");
+  if (r.status == "running" && !r.shared) throw running_unshared(r.id, q.integer(4), q.text(3));
   if (r.settings.empty())
     throw UsageError(run +
                      " was made by an older crawl, which did not record what it crawls: it cannot be "
