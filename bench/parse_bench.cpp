@@ -2,8 +2,15 @@
 // average), facts and links collected as a link-following crawl collects them:
 //   build/crawl_microbench --benchmark_filter=Parse
 // bytes_per_second is the page bytes one thread parses a second.
+//
+// With CRAWL_PARSE_CORPUS=DIR, ParseCorpus/gumbo and ParseCorpus/libxml2 parse every file under DIR
+// instead (e.g. the bodies a crawl saved with --save-bodies; bench/docs.py does that).
 #include <benchmark/benchmark.h>
 
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -24,13 +31,13 @@ const std::vector<std::string>& testbed_pages() {
   return pages;
 }
 
-void Parse(benchmark::State& state, HtmlParser parser) {
-  const auto& pages = testbed_pages();
+void parse_pages(benchmark::State& state, const std::vector<std::string>& pages,
+                 std::string_view content_type, HtmlParser parser) {
   const crawl::parsers::ParseOptions options{.parser = parser, .collect_links = true};
   int64_t bytes = 0;
   for (auto _ : state) {
     for (const auto& page : pages) {
-      auto facts = crawl::parsers::parse_page(page, "text/html; charset=utf-8", options);
+      auto facts = crawl::parsers::parse_page(page, content_type, options);
       benchmark::DoNotOptimize(facts.link_count);
       bytes += static_cast<int64_t>(page.size());
     }
@@ -39,7 +46,34 @@ void Parse(benchmark::State& state, HtmlParser parser) {
   state.counters["pages_per_s"] =
       benchmark::Counter(static_cast<double>(pages.size()), benchmark::Counter::kIsIterationInvariantRate);
 }
+void Parse(benchmark::State& state, HtmlParser parser) {
+  parse_pages(state, testbed_pages(), "text/html; charset=utf-8", parser);
+}
 BENCHMARK_CAPTURE(Parse, gumbo, HtmlParser::gumbo)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(Parse, libxml2, HtmlParser::libxml2)->Unit(benchmark::kMillisecond);
+
+std::vector<std::string> read_corpus(const char* dir) {
+  std::vector<std::string> pages;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    if (!entry.is_regular_file()) continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    pages.emplace_back(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  return pages;
+}
+
+// Registered before main runs, when the variable names a corpus.
+const bool corpus_registered = [] {
+  const char* dir = std::getenv("CRAWL_PARSE_CORPUS");
+  if (!dir || !*dir) return false;
+  static const std::vector<std::string> corpus = read_corpus(dir);
+  for (HtmlParser parser : {HtmlParser::gumbo, HtmlParser::libxml2})
+    benchmark::RegisterBenchmark(
+        ("ParseCorpus/" + std::string(crawl::parsers::parser_name(parser))).c_str(),
+        // As nginx labels them: no charset, so each page's own <meta> decides.
+        [parser](benchmark::State& state) { parse_pages(state, corpus, "text/html", parser); })
+        ->Unit(benchmark::kMillisecond);
+  return true;
+}();
 
 }  // namespace

@@ -275,7 +275,134 @@ std::string clean_reference(std::string_view reference) {
 
 }  // namespace
 
-NormalisedUrl normalise(std::string_view input) {
+namespace {
+
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+bool is_lower_alpha(char c) {
+  return c >= 'a' && c <= 'z';
+}
+bool is_hex(char c) {
+  return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+// A decimal number without leading zeros, at most `max`.
+bool is_plain_number(std::string_view s, unsigned max) {
+  if (s.empty() || s.size() > 5 || (s.size() > 1 && s[0] == '0')) return false;
+  unsigned value = 0;
+  for (char c : s) {
+    if (!is_digit(c)) return false;
+    value = value * 10 + static_cast<unsigned>(c - '0');
+  }
+  return value <= max;
+}
+
+// A host libcurl keeps as it is: lower-case labels of letters, digits and hyphens, each starting
+// with a letter (libcurl reads a host whose labels are numbers, 0x... included, as an IPv4 address
+// and rewrites it), or an IPv4 address in its usual four decimal parts. No trailing dot.
+bool is_plain_host(std::string_view host) {
+  if (host.empty()) return false;
+  bool all_numeric = true;
+  int labels = 0;
+  for (size_t start = 0; start <= host.size();) {
+    const size_t dot = std::min(host.find('.', start), host.size());
+    const std::string_view label = host.substr(start, dot - start);
+    if (label.empty()) return false;
+    ++labels;
+    if (is_plain_number(label, 255)) {
+      // numeric label: fine only in a dotted quad, checked below
+    } else {
+      if (!is_lower_alpha(label[0])) return false;
+      for (char c : label)
+        if (!is_lower_alpha(c) && !is_digit(c) && c != '-') return false;
+      all_numeric = false;
+    }
+    start = dot + 1;
+  }
+  return all_numeric ? labels == 4 : true;
+}
+
+// Characters of a path or query that libcurl neither encodes nor decodes: RFC 3986's unreserved
+// characters, sub-delimiters, ':', '@', '/' and '?' ('%' is checked apart).
+bool is_plain_path_char(char c) {
+  if (is_lower_alpha(c) || is_digit(c) || (c >= 'A' && c <= 'Z')) return true;
+  switch (c) {
+    case '-':
+    case '.':
+    case '_':
+    case '~':
+    case '!':
+    case '$':
+    case '&':
+    case '\'':
+    case '(':
+    case ')':
+    case '*':
+    case '+':
+    case ',':
+    case ';':
+    case '=':
+    case ':':
+    case '@':
+    case '/':
+    case '?':
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+bool detail::in_normal_form(std::string_view url) {
+  if (url.size() > kMaxUrlBytes) return false;
+  std::string_view rest;
+  std::string_view default_port;
+  if (url.starts_with("http://")) {
+    rest = url.substr(7);
+    default_port = "80";
+  } else if (url.starts_with("https://")) {
+    rest = url.substr(8);
+    default_port = "443";
+  } else {
+    return false;
+  }
+  // The authority ends at the path, which must be there ("http://a" becomes "http://a/").
+  const size_t slash = rest.find('/');
+  if (slash == std::string_view::npos) return false;
+  std::string_view host = rest.substr(0, slash);
+  if (const size_t colon = host.find(':'); colon != std::string_view::npos) {
+    const std::string_view port = host.substr(colon + 1);
+    if (!is_plain_number(port, 65535) || port == "0" || port == default_port) return false;
+    host = host.substr(0, colon);
+  }
+  if (!is_plain_host(host)) return false;
+  const std::string_view path_and_query = rest.substr(slash);
+  const size_t query = std::min(path_and_query.find('?'), path_and_query.size());
+  if (query + 1 == path_and_query.size()) return false;  // an empty query, which libcurl drops
+  for (size_t i = 0; i < path_and_query.size(); ++i) {
+    const char c = path_and_query[i];
+    if (c == '%') {
+      if (i + 2 >= path_and_query.size() || !is_hex(path_and_query[i + 1]) || !is_hex(path_and_query[i + 2]))
+        return false;
+      i += 2;
+    } else if (!is_plain_path_char(c)) {
+      return false;  // a fragment, a space, a byte past ASCII, ... : libcurl changes them
+    }
+  }
+  // Dot segments, which libcurl removes.
+  const std::string_view path = path_and_query.substr(0, query);
+  for (size_t start = 1; start <= path.size();) {
+    const size_t end = std::min(path.find('/', start), path.size());
+    const std::string_view segment = path.substr(start, end - start);
+    if (segment == "." || segment == "..") return false;
+    start = end + 1;
+  }
+  return true;
+}
+
+NormalisedUrl detail::normalise_with_curl(std::string_view input) {
   if (input.empty()) return {"", "empty URL"};
   if (input.size() > kMaxUrlBytes) return {"", "longer than 8 KiB"};
   for (unsigned char c : input)
@@ -290,6 +417,13 @@ NormalisedUrl normalise(std::string_view input) {
       curl_url_set(u.get(), CURLUPART_URL, text.c_str(), CURLU_NON_SUPPORT_SCHEME | CURLU_URLENCODE);
   if (rc != CURLUE_OK) return {"", describe(rc)};
   return finish(u.get(), guessed ? std::optional<std::string_view>(input) : std::nullopt);
+}
+
+NormalisedUrl normalise(std::string_view input) {
+  // Most URLs a crawl meets (the links of a site, resolved) are in normal form already: libcurl's
+  // parse and reassembly, five calls and a dozen allocations, is then skipped.
+  if (detail::in_normal_form(input)) return {std::string(input), ""};
+  return detail::normalise_with_curl(input);
 }
 
 // Transforms the reference itself (RFC 3986 5.2.2) and leaves only the parsing and normalising of

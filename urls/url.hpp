@@ -35,6 +35,14 @@ std::string host_of(std::string_view normalised_url);
 // (RFC 9309 2.3). A view into the argument.
 std::string_view origin_of(std::string_view normalised_url);
 
+namespace detail {
+// Whether `url` is already in the form normalise() gives it, so that normalise() may return it as
+// it is: checked conservatively (a URL in normal form may still answer false, never the reverse).
+bool in_normal_form(std::string_view url);
+// normalise() without that shortcut: libcurl parses and reassembles every URL.
+NormalisedUrl normalise_with_curl(std::string_view input);
+}  // namespace detail
+
 // Remembers which URLs a run has already taken. It stores a 64-bit hash per URL in an
 // open-addressing table (no strings), so memory is 8 bytes / load factor per URL: between about
 // 11.5 and 23 bytes per URL as the table doubles (see bytes_per_url()). Two different URLs share a

@@ -267,3 +267,76 @@ TEST(SeenSet, StaysUnderTwentyFourBytesPerUrlAtAMillion) {
 
 }  // namespace
 }  // namespace crawl::urls
+
+// normalise() returns a URL that is in normal form as it is, without libcurl: the shortcut must
+// never answer yes for a URL libcurl would change. Every combination of tricky hosts, ports, paths
+// and queries is checked against libcurl's own normal form.
+TEST(NormalForm, AUrlTakenAsNormalIsOneLibcurlLeavesAsItIs) {
+  const std::vector<std::string> schemes = {"http://", "https://", "HTTP://", "Https://"};
+  const std::vector<std::string> hosts = {"a.com",        "python.localhost",
+                                          "127.0.0.1",    "127.1",
+                                          "0x7f.0.0.1",   "1.2.3.4.5",
+                                          "3com.com",     "cafe.de",
+                                          "a..b",         "a.b.",
+                                          "-a.com",       "a-.com",
+                                          "010.0.0.1",    "256.1.1.1",
+                                          "A.com",        "xn--bcher-kva.localhost",
+                                          "0.0.0.0",      "1.2.3",
+                                          "a_b.com",      "a.0",
+                                          "user@a.com",   "[::1]",
+                                          "ex%41mple.com"};
+  const std::vector<std::string> ports = {"", ":80", ":443", ":8080", ":0", ":65535", ":65536", ":080", ":"};
+  const std::vector<std::string> paths = {"",           "/",
+                                          "/a/b.html",  "/a/./b",
+                                          "/a/../b",    "/.",
+                                          "/..",        "/a/.",
+                                          "/a/..",      "/a%20b",
+                                          "/a%2Fb",     "/a%2fb",
+                                          "/a%2e%2e/b", "/a%zz",
+                                          "/a%2",       "/%",
+                                          "/a b",       "/\xC3\xA4",
+                                          "/a#f",       "/a?b=c",
+                                          "/a?b=c#d",   "/!$&'()*+,;=:@",
+                                          "/~user/",    "/a\\b",
+                                          "/\"q\"",     "/<x>",
+                                          "/{x}",       "/a|b",
+                                          "/a^b",       "/a`b",
+                                          "/[x]",       "/.hidden",
+                                          "/...",       "/a/.../b",
+                                          "/a?x=/../y", "/a?%zz",
+                                          "/a?q=a b",   "/a??b",
+                                          "//a",        "/a//b",
+                                          "?q",         "/a?"};
+  int normal = 0;
+  int checked = 0;
+  for (const auto& scheme : schemes)
+    for (const auto& host : hosts)
+      for (const auto& port : ports)
+        for (const auto& path : paths) {
+          const std::string url = scheme + host + port + path;
+          ++checked;
+          if (!crawl::urls::detail::in_normal_form(url)) continue;
+          ++normal;
+          const auto by_curl = crawl::urls::detail::normalise_with_curl(url);
+          EXPECT_TRUE(by_curl.ok()) << url << ": " << by_curl.error;
+          EXPECT_EQ(by_curl.url, url) << "taken as normal, but libcurl writes it otherwise";
+        }
+  // The shortcut is taken for the common shapes, or it would save nothing.
+  EXPECT_GT(normal, checked / 50);
+  for (const char* url :
+       {"http://python.localhost:8790/library/os.html", "https://a.com/", "http://127.0.0.1:80a/",
+        "http://10.0.0.1/x?y=1&z=%2F", "https://www.example.org/a/b/c.html?q=(1)"}) {
+    const bool expected = std::string_view(url) != "http://127.0.0.1:80a/";
+    EXPECT_EQ(crawl::urls::detail::in_normal_form(url), expected) << url;
+  }
+}
+
+TEST(NormalForm, NormaliseGivesTheSameAnswerWithOrWithoutTheShortcut) {
+  for (const char* url : {"http://a.com/x", "http://A.com/x", "http://a.com:80/x#f", "https://a.com/./x/../y",
+                          "http://127.1/", "http://a.com/a b"}) {
+    const auto fast = crawl::urls::normalise(url);
+    const auto slow = crawl::urls::detail::normalise_with_curl(url);
+    EXPECT_EQ(fast.url, slow.url) << url;
+    EXPECT_EQ(fast.error, slow.error) << url;
+  }
+}
