@@ -39,6 +39,36 @@ ModeStyle style_of(const std::string& mode) {
   return {"#555555", "circle", ""};
 }
 
+// With parsers compared, each mode's first parser keeps the mode's style and the others a darker
+// shade of its hue, drawn dotted.
+ModeStyle style_of(const std::string& mode, size_t parser_index) {
+  ModeStyle style = style_of(mode);
+  if (parser_index == 0) return style;
+  if (mode == "fiber") style.colour = "#0b3d62";
+  if (mode == "thread") style.colour = "#8c3f00";
+  if (mode == "process") style.colour = "#145214";
+  if (mode == "hybrid") style.colour = "#5a2275";
+  style.dashes = "2 3";
+  return style;
+}
+
+// One line of the chart: a mode, or a (mode, parser) when the bench compares parsers.
+struct Series {
+  std::string label;
+  std::string mode, parser;
+  ModeStyle style;
+};
+std::vector<Series> series_of(const storage::BenchInfo& info) {
+  std::vector<Series> series;
+  for (const auto& mode : info.modes) {
+    if (info.parsers.empty()) series.push_back({mode, mode, "", style_of(mode)});
+    for (size_t i = 0; i < info.parsers.size(); ++i)
+      series.push_back(
+          {storage::pair_label(mode, info.parsers[i]), mode, info.parsers[i], style_of(mode, i)});
+  }
+  return series;
+}
+
 // Modes often measure alike (fibers and hybrid on a latency-bound list); each mode's points move a few
 // pixels sideways from the tick so one never hides another.
 constexpr double kDodge = 6;
@@ -179,16 +209,16 @@ void draw_panel(Svg& svg, const storage::BenchReport& report, const Measure& mea
            "text-anchor=\"middle\" font-size=\"12\" transform=\"rotate(-90 " + num(label_x) + " " +
                num(label_y) + ")\"");
 
-  const auto& modes = report.info.modes;
-  for (size_t index = 0; index < modes.size(); ++index) {
-    const std::string& mode = modes[index];
-    const ModeStyle style = style_of(mode);
-    const double dodge = (static_cast<double>(index) - static_cast<double>(modes.size() - 1) / 2) * kDodge;
+  const std::vector<Series> all = series_of(report.info);
+  for (size_t index = 0; index < all.size(); ++index) {
+    const Series& series = all[index];
+    const ModeStyle& style = series.style;
+    const double dodge = (static_cast<double>(index) - static_cast<double>(all.size() - 1) / 2) * kDodge;
     // A skipped pair breaks the line rather than being bridged over.
     std::vector<std::vector<std::pair<double, double>>> segments(1);
     std::vector<std::pair<double, double>> markers;
     for (const auto& pair : report.pairs) {
-      if (pair.mode != mode) continue;
+      if (pair.mode != series.mode || pair.parser != series.parser) continue;
       const double value = measure.median(pair);
       if (pair.runs == 0 || (y_axis.log && value <= 0)) {
         if (!segments.back().empty()) segments.emplace_back();
@@ -335,15 +365,17 @@ std::string bench_chart_svg(const storage::BenchReport& report) {
   constexpr double kSwatch = 38, kCharWidth = 8.5, kGap = 30;
   std::vector<std::string> labels;
   double legend_width = 0;
-  for (const auto& mode : info.modes) {
-    const bool measured = std::any_of(report.pairs.begin(), report.pairs.end(),
-                                      [&](const auto& pair) { return pair.mode == mode && pair.runs > 0; });
-    labels.push_back(measured ? mode : mode + " (skipped)");
+  const std::vector<Series> all = series_of(info);
+  for (const Series& series : all) {
+    const bool measured = std::any_of(report.pairs.begin(), report.pairs.end(), [&](const auto& pair) {
+      return pair.mode == series.mode && pair.parser == series.parser && pair.runs > 0;
+    });
+    labels.push_back(measured ? series.label : series.label + " (skipped)");
     legend_width += kSwatch + kCharWidth * static_cast<double>(labels.back().size()) + kGap;
   }
   double x = (kWidth - (legend_width - kGap)) / 2;
-  for (size_t i = 0; i < info.modes.size(); ++i) {
-    const ModeStyle style = style_of(info.modes[i]);
+  for (size_t i = 0; i < all.size(); ++i) {
+    const ModeStyle& style = all[i].style;
     svg.line(x, kLegendY, x + 30, kLegendY, style.colour, 2.5,
              *style.dashes ? std::string(" stroke-dasharray=\"") + style.dashes + "\"" : "");
     svg.marker(x + 15, kLegendY, style);

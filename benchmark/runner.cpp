@@ -15,6 +15,7 @@
 
 #include "benchmark/child_process.hpp"
 #include "common/usage_error.hpp"
+#include "parsers/html.hpp"
 #include "storage/bench_report.hpp"
 #include "testbed/site.hpp"
 
@@ -138,6 +139,16 @@ void validate(const BenchOptions& options) {
       throw UsageError("--modes: '" + mode + "' is not a mode: use fiber, thread, process or hybrid");
     if (!seen_modes.insert(mode).second) throw UsageError("--modes lists '" + mode + "' twice: list it once");
   }
+  std::set<std::string> seen_parsers;
+  for (const auto& parser : options.parsers) {
+    if (!parsers::parser_named(parser))
+      throw UsageError("--parsers: '" + parser + "' is not a parser: use gumbo or libxml2");
+    if (!seen_parsers.insert(parser).second)
+      throw UsageError("--parsers lists '" + parser + "' twice: list it once");
+  }
+  for (const auto& flag : options.run_flags)
+    if (flag == "--no-parse" && !options.parsers.empty())
+      throw UsageError("--parsers compares parsing, which --no-parse turns off: pass one of them");
   if (options.concurrencies.empty()) throw UsageError("-c is empty: give concurrencies such as 10,100");
   std::set<int> seen_concurrencies;
   for (int c : options.concurrencies) {
@@ -179,37 +190,42 @@ MachineLimits current_machine_limits() {
 }
 
 std::vector<PlannedPair> plan_pairs(const std::vector<std::string>& modes,
+                                    const std::vector<std::string>& parsers,
                                     const std::vector<int>& concurrencies, int hybrid_threads,
                                     const MachineLimits& limits) {
   const int threads_per_hybrid = hybrid_threads > 0 ? hybrid_threads : limits.cores;
+  const std::vector<std::string> each_parser = parsers.empty() ? std::vector<std::string>{""} : parsers;
   std::vector<PlannedPair> pairs;
   for (const auto& mode : modes) {
-    for (int c : concurrencies) {
-      PlannedPair pair{.mode = mode, .concurrency = c};
-      const std::string count = std::to_string(c);
-      const bool over_process_limit = static_cast<uint64_t>(c) + kThreadSlack > limits.max_user_processes;
-      const std::string limit_text = std::to_string(limits.max_user_processes);
-      if (mode == "hybrid") {
-        pair.layout_flags = {"--mode",    "hybrid",
-                             "--threads", std::to_string(threads_per_hybrid),
-                             "--fibers",  std::to_string(c / threads_per_hybrid)};
-        if (c % threads_per_hybrid != 0)
-          pair.skip_reason = "-c " + count + " is not a multiple of " + std::to_string(threads_per_hybrid) +
-                             " threads (hybrid runs --threads " + std::to_string(threads_per_hybrid) +
-                             " --fibers c/" + std::to_string(threads_per_hybrid) + ")";
-      } else {
-        pair.layout_flags = {"--mode", mode, "-c", count};
-        if (mode == "process" && c > kMaxProcesses)
-          pair.skip_reason = "too many processes for this machine (-c " + count + " is over " +
-                             std::to_string(kMaxProcesses) + ")";
-        else if (mode == "process" && over_process_limit)
-          pair.skip_reason = "-c " + count + " needs " + count + " processes but this user may run only " +
-                             limit_text + " (ulimit -u)";
-        else if (mode == "thread" && over_process_limit)
-          pair.skip_reason = "-c " + count + " needs " + count + " threads but this user may run only " +
-                             limit_text + " (ulimit -u)";
+    for (const auto& parser : each_parser) {
+      for (int c : concurrencies) {
+        PlannedPair pair{.mode = mode, .parser = parser, .concurrency = c};
+        const std::string count = std::to_string(c);
+        const bool over_process_limit = static_cast<uint64_t>(c) + kThreadSlack > limits.max_user_processes;
+        const std::string limit_text = std::to_string(limits.max_user_processes);
+        if (mode == "hybrid") {
+          pair.layout_flags = {"--mode",    "hybrid",
+                               "--threads", std::to_string(threads_per_hybrid),
+                               "--fibers",  std::to_string(c / threads_per_hybrid)};
+          if (c % threads_per_hybrid != 0)
+            pair.skip_reason = "-c " + count + " is not a multiple of " + std::to_string(threads_per_hybrid) +
+                               " threads (hybrid runs --threads " + std::to_string(threads_per_hybrid) +
+                               " --fibers c/" + std::to_string(threads_per_hybrid) + ")";
+        } else {
+          pair.layout_flags = {"--mode", mode, "-c", count};
+          if (mode == "process" && c > kMaxProcesses)
+            pair.skip_reason = "too many processes for this machine (-c " + count + " is over " +
+                               std::to_string(kMaxProcesses) + ")";
+          else if (mode == "process" && over_process_limit)
+            pair.skip_reason = "-c " + count + " needs " + count + " processes but this user may run only " +
+                               limit_text + " (ulimit -u)";
+          else if (mode == "thread" && over_process_limit)
+            pair.skip_reason = "-c " + count + " needs " + count + " threads but this user may run only " +
+                               limit_text + " (ulimit -u)";
+        }
+        if (!parser.empty()) pair.layout_flags.insert(pair.layout_flags.end(), {"--parser", parser});
+        pairs.push_back(std::move(pair));
       }
-      pairs.push_back(std::move(pair));
     }
   }
   return pairs;
@@ -224,8 +240,8 @@ std::vector<size_t> interleaved_order(size_t pairs, int repeat) {
 
 BenchOutcome run_bench(const BenchOptions& options, const std::atomic<bool>& stop, std::ostream& log) {
   validate(options);
-  std::vector<PlannedPair> pairs =
-      plan_pairs(options.modes, options.concurrencies, options.hybrid_threads, current_machine_limits());
+  std::vector<PlannedPair> pairs = plan_pairs(options.modes, options.parsers, options.concurrencies,
+                                              options.hybrid_threads, current_machine_limits());
 
   // Declared before the testbed, so the testbed (which may hold the list open) stops first.
   std::optional<ScratchDir> scratch;
@@ -241,6 +257,7 @@ BenchOutcome run_bench(const BenchOptions& options, const std::atomic<bool>& sto
   storage::BenchRecorder recorder = storage::BenchRecorder::create(options.db_path,
                                                                    {.workload = describe_workload(options),
                                                                     .modes = options.modes,
+                                                                    .parsers = options.parsers,
                                                                     .concurrencies = options.concurrencies,
                                                                     .repeat = options.repeat,
                                                                     .version = CRAWL_VERSION,
@@ -249,9 +266,10 @@ BenchOutcome run_bench(const BenchOptions& options, const std::atomic<bool>& sto
   BenchOutcome outcome{.bench_id = recorder.info().id};
   for (const PlannedPair& pair : pairs) {
     if (pair.skip_reason.empty()) continue;
-    recorder.record_skip({.mode = pair.mode, .concurrency = pair.concurrency, .reason = pair.skip_reason});
+    const std::string label = storage::pair_label(pair.mode, pair.parser);
+    recorder.record_skip({.mode = label, .concurrency = pair.concurrency, .reason = pair.skip_reason});
     if (options.progress)
-      log << pair.mode << " -c " << pair.concurrency << ": skipped: " << pair.skip_reason << "\n";
+      log << label << " -c " << pair.concurrency << ": skipped: " << pair.skip_reason << "\n";
   }
 
   const std::vector<size_t> order = interleaved_order(pairs.size(), options.repeat);
@@ -271,8 +289,8 @@ BenchOutcome run_bench(const BenchOptions& options, const std::atomic<bool>& sto
     argv.insert(argv.end(), options.run_flags.begin(), options.run_flags.end());
     const int repeat = ++runs_done[order[step]];
     if (options.progress)
-      log << "[" << step + 1 << "/" << order.size() << "] " << pair.mode << " -c " << pair.concurrency
-          << " (run " << repeat << "/" << options.repeat << ") " << std::flush;
+      log << "[" << step + 1 << "/" << order.size() << "] " << storage::pair_label(pair.mode, pair.parser)
+          << " -c " << pair.concurrency << " (run " << repeat << "/" << options.repeat << ") " << std::flush;
 
     ChildProcess child(argv);
     const ChildExit exit = child.wait(stop);
@@ -284,7 +302,9 @@ BenchOutcome run_bench(const BenchOptions& options, const std::atomic<bool>& sto
     if (exit.code != 0) {
       // A pair that fails once would fail again: report it rather than spend the remaining repeats.
       pair.skip_reason = why_it_failed(exit);
-      recorder.record_skip({.mode = pair.mode, .concurrency = pair.concurrency, .reason = pair.skip_reason});
+      recorder.record_skip({.mode = storage::pair_label(pair.mode, pair.parser),
+                            .concurrency = pair.concurrency,
+                            .reason = pair.skip_reason});
       if (options.progress) log << "skipped: " << pair.skip_reason << "\n";
       continue;
     }

@@ -22,8 +22,9 @@ struct TestbedWorkload {
 struct BenchOptions {
   std::vector<std::string> lists;  // URL list files; empty with a testbed
   std::optional<TestbedWorkload> testbed;
-  std::vector<std::string> modes;  // fiber, thread, process, hybrid; order kept
-  std::vector<int> concurrencies;  // order kept
+  std::vector<std::string> modes;    // fiber, thread, process, hybrid; order kept
+  std::vector<std::string> parsers;  // gumbo, libxml2; order kept; empty: crawl run's default, not compared
+  std::vector<int> concurrencies;    // order kept
   int repeat = 3;
   std::string db_path = "crawl.db";
   std::vector<std::string> run_flags;  // handed to every `crawl run` as they are
@@ -43,18 +44,21 @@ struct MachineLimits {
 };
 MachineLimits current_machine_limits();
 
-// One (mode, concurrency) pair and how `crawl run` is asked for it.
+// One (mode, concurrency) pair, or (mode, parser, concurrency) when parsers are compared, and how
+// `crawl run` is asked for it.
 struct PlannedPair {
   std::string mode;
+  std::string parser;  // empty when parsers are not compared
   int concurrency = 0;
   std::vector<std::string> layout_flags;  // e.g. {"--mode", "hybrid", "--threads", "2", "--fibers", "50"}
   std::string skip_reason;                // set when it is known in advance that it cannot run
 };
 
-// modes × concurrencies in the order given, with each pair's flags and any reason to skip it:
-// process mode over 2,000 processes, thread or process counts over the process limit, hybrid with a
-// concurrency that is not a multiple of its thread count.
+// modes × parsers × concurrencies in the order given (no parsers: modes × concurrencies), with each
+// pair's flags and any reason to skip it: process mode over 2,000 processes, thread or process
+// counts over the process limit, hybrid with a concurrency that is not a multiple of its thread count.
 std::vector<PlannedPair> plan_pairs(const std::vector<std::string>& modes,
+                                    const std::vector<std::string>& parsers,
                                     const std::vector<int>& concurrencies, int hybrid_threads,
                                     const MachineLimits& limits);
 

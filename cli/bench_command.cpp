@@ -27,6 +27,7 @@ struct BenchFlags {
   std::string latency = "0";
   int testbed_threads = 1;
   std::vector<std::string> modes = {"fiber", "thread"};
+  std::vector<std::string> parsers;
   std::vector<int> concurrencies = {10, 100};
   int repeat = 3;
   int hybrid_threads = 0;
@@ -95,6 +96,7 @@ int run_bench(const BenchFlags& f, const std::string& command_line) {
       .lists = f.lists,
       .testbed = std::nullopt,
       .modes = f.modes,
+      .parsers = f.parsers,
       .concurrencies = f.concurrencies,
       .repeat = f.repeat,
       .db_path = f.db,
@@ -145,6 +147,12 @@ void add_bench_command(CLI::App& app, Runner& runner, const std::string& command
       ->delimiter(',')
       ->allow_extra_args(false)
       ->capture_default_str();
+  cmd->add_option(
+         "--parsers", flags->parsers,
+         "Comma-separated HTML parsers to compare in each mode: gumbo, libxml2 (default: crawl run's "
+         "parser only, not compared)")
+      ->delimiter(',')
+      ->allow_extra_args(false);
   cmd->add_option("-c,--concurrency", flags->concurrencies,
                   "Comma-separated concurrencies (fetches in flight)")
       ->delimiter(',')

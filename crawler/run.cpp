@@ -616,6 +616,7 @@ RunSummary run_crawl(const RunOptions& options) {
                                      : 1;
   config.callback_threads = options.callbacks.empty() ? 0 : std::max(1, options.callback_threads);
   config.parse = options.parse;
+  if (options.parse) config.parser = std::string(parsers::parser_name(options.parser));
   config.version = CRAWL_VERSION;
   config.command_line = options.command_line;
   config.bench_id = options.bench_id;

@@ -73,11 +73,20 @@ bool bench_exists(const Database& db, const std::string& id) {
   return step_read(db, statement, "the benches");
 }
 
-constexpr std::string_view kRunColumns =
-    "id, status, mode, concurrency, processes, threads, fibers, coalesce(urls, 0), coalesce(wall_s, 0), "
-    "coalesce(pages_per_s, 0), coalesce(user_s, 0), coalesce(sys_s, 0), coalesce(peak_rss_kb, 0), "
-    "coalesce(voluntary_ctx, 0), coalesce(involuntary_ctx, 0), coalesce(p50_ms, 0), coalesce(p99_ms, 0), "
-    "coalesce(pages_failed, 0), coalesce(connections, 0), coalesce(connected_hosts, 0)";
+// The columns read_run() reads. A read-only open does not migrate, so columns newer than the file
+// are read as 0 or ''.
+std::string run_columns(const Database& db) {
+  const int version = db.schema_version();
+  return std::string(
+             "id, status, mode, concurrency, processes, threads, fibers, coalesce(urls, 0), coalesce(wall_s, "
+             "0), "
+             "coalesce(pages_per_s, 0), coalesce(user_s, 0), coalesce(sys_s, 0), coalesce(peak_rss_kb, 0), "
+             "coalesce(voluntary_ctx, 0), coalesce(involuntary_ctx, 0), coalesce(p50_ms, 0), "
+             "coalesce(p99_ms, 0), "
+             "coalesce(pages_failed, 0), ") +
+         (version >= 7 ? "coalesce(connections, 0), coalesce(connected_hosts, 0), " : "0, 0, ") +
+         (version >= 9 ? "coalesce(parser, '')" : "''");
+}
 
 BenchRun read_run(const Statement& s) {
   BenchRun run;
@@ -101,6 +110,7 @@ BenchRun read_run(const Statement& s) {
   run.pages_failed = s.integer(17);
   run.connections = s.integer(18);
   run.connected_hosts = s.integer(19);
+  run.parser = s.text(20);
   return run;
 }
 
@@ -141,6 +151,7 @@ std::string fixed(double value, int decimals) {
 // format, so csv and json carry the numbers the table shows.
 constexpr int kWallDecimals = 3;
 constexpr int kCpuDecimals = 2;
+constexpr int kCpuPerPageDecimals = 3;
 constexpr int kMemoryDecimals = 1;
 constexpr int kLatencyDecimals = 1;
 constexpr int kRatioDecimals = 2;
@@ -201,47 +212,57 @@ BenchReport aggregate_bench(const BenchInfo& info, const std::vector<BenchRun>& 
   // Runs went in the order given; a reader compares along rising concurrency.
   std::vector<int> concurrencies = info.concurrencies;
   std::sort(concurrencies.begin(), concurrencies.end());
+  const std::vector<std::string> parsers = info.parsers.empty() ? std::vector<std::string>{""} : info.parsers;
   for (const auto& mode : info.modes) {
-    for (int concurrency : concurrencies) {
-      BenchPair pair{.mode = mode, .concurrency = concurrency};
-      std::vector<const BenchRun*> completed;
-      int unfinished = 0;
-      for (const BenchRun& run : runs) {
-        if (run.mode != mode || run.concurrency != concurrency) continue;
-        if (run.status == "completed")
-          completed.push_back(&run);
-        else
-          ++unfinished;
+    for (const auto& parser : parsers) {
+      for (int concurrency : concurrencies) {
+        BenchPair pair{.mode = mode, .parser = parser, .concurrency = concurrency};
+        const std::string label = pair_label(mode, parser);
+        std::vector<const BenchRun*> completed;
+        int unfinished = 0;
+        for (const BenchRun& run : runs) {
+          if (run.mode != mode || run.concurrency != concurrency || (!parser.empty() && run.parser != parser))
+            continue;
+          if (run.status == "completed")
+            completed.push_back(&run);
+          else
+            ++unfinished;
+        }
+        pair.runs = static_cast<int>(completed.size());
+        if (!completed.empty()) {
+          const BenchRun& first = *completed.front();
+          pair.layout = std::to_string(first.processes) + "×" + std::to_string(first.threads) + "×" +
+                        std::to_string(first.fibers);
+          pair.urls = std::llround(median_of(completed, &BenchRun::urls));
+          pair.wall_s = spread(values_of(completed, &BenchRun::wall_s));
+          pair.pages_per_s = spread(values_of(completed, &BenchRun::pages_per_s));
+          pair.user_s = median_of(completed, &BenchRun::user_s);
+          pair.sys_s = median_of(completed, &BenchRun::sys_s);
+          std::vector<double> per_page;
+          for (const BenchRun* run : completed)
+            if (run->urls > 0)
+              per_page.push_back((run->user_s + run->sys_s) * 1000 / static_cast<double>(run->urls));
+          pair.cpu_ms_per_page = median(per_page);
+          pair.peak_rss_mb = median_of(completed, &BenchRun::peak_rss_kb) / 1024;
+          pair.voluntary_ctx = median_of(completed, &BenchRun::voluntary_ctx);
+          pair.involuntary_ctx = median_of(completed, &BenchRun::involuntary_ctx);
+          pair.p50_ms = median_of(completed, &BenchRun::p50_ms);
+          pair.p99_ms = median_of(completed, &BenchRun::p99_ms);
+          std::vector<double> per_host;
+          for (const BenchRun* run : completed)
+            if (run->connected_hosts > 0)
+              per_host.push_back(static_cast<double>(run->connections) /
+                                 static_cast<double>(run->connected_hosts));
+          pair.connections_per_host = median(per_host);
+          for (const BenchRun* run : completed) pair.failed += run->pages_failed;
+        }
+        for (const BenchSkip& skip : skips)
+          if (skip.mode == label && skip.concurrency == concurrency)
+            pair.note = (completed.empty() ? "skipped: " : "stopped: ") + skip.reason;
+        if (pair.note.empty() && unfinished > 0)
+          pair.note = std::to_string(unfinished) + (unfinished == 1 ? " run" : " runs") + " did not complete";
+        report.pairs.push_back(std::move(pair));
       }
-      pair.runs = static_cast<int>(completed.size());
-      if (!completed.empty()) {
-        const BenchRun& first = *completed.front();
-        pair.layout = std::to_string(first.processes) + "×" + std::to_string(first.threads) + "×" +
-                      std::to_string(first.fibers);
-        pair.urls = std::llround(median_of(completed, &BenchRun::urls));
-        pair.wall_s = spread(values_of(completed, &BenchRun::wall_s));
-        pair.pages_per_s = spread(values_of(completed, &BenchRun::pages_per_s));
-        pair.user_s = median_of(completed, &BenchRun::user_s);
-        pair.sys_s = median_of(completed, &BenchRun::sys_s);
-        pair.peak_rss_mb = median_of(completed, &BenchRun::peak_rss_kb) / 1024;
-        pair.voluntary_ctx = median_of(completed, &BenchRun::voluntary_ctx);
-        pair.involuntary_ctx = median_of(completed, &BenchRun::involuntary_ctx);
-        pair.p50_ms = median_of(completed, &BenchRun::p50_ms);
-        pair.p99_ms = median_of(completed, &BenchRun::p99_ms);
-        std::vector<double> per_host;
-        for (const BenchRun* run : completed)
-          if (run->connected_hosts > 0)
-            per_host.push_back(static_cast<double>(run->connections) /
-                               static_cast<double>(run->connected_hosts));
-        pair.connections_per_host = median(per_host);
-        for (const BenchRun* run : completed) pair.failed += run->pages_failed;
-      }
-      for (const BenchSkip& skip : skips)
-        if (skip.mode == mode && skip.concurrency == concurrency)
-          pair.note = (completed.empty() ? "skipped: " : "stopped: ") + skip.reason;
-      if (pair.note.empty() && unfinished > 0)
-        pair.note = std::to_string(unfinished) + (unfinished == 1 ? " run" : " runs") + " did not complete";
-      report.pairs.push_back(std::move(pair));
     }
   }
   double best = 0;
@@ -253,12 +274,25 @@ BenchReport aggregate_bench(const BenchInfo& info, const std::vector<BenchRun>& 
   return report;
 }
 
+std::string pair_label(std::string_view mode, std::string_view parser) {
+  return parser.empty() ? std::string(mode) : std::string(mode) + "/" + std::string(parser);
+}
+
+std::vector<std::string> series_labels(const BenchInfo& info) {
+  std::vector<std::string> labels;
+  for (const auto& mode : info.modes) {
+    if (info.parsers.empty()) labels.push_back(mode);
+    for (const auto& parser : info.parsers) labels.push_back(pair_label(mode, parser));
+  }
+  return labels;
+}
+
 std::vector<std::string> bench_notes(const BenchReport& report) {
   std::vector<std::string> notes;
-  for (const auto& mode : report.info.modes) {
+  for (const auto& label : series_labels(report.info)) {
     std::vector<std::pair<std::string, std::string>> by_note;  // note, its concurrencies; first seen first
     for (const auto& pair : report.pairs) {
-      if (pair.mode != mode || pair.note.empty()) continue;
+      if (pair_label(pair.mode, pair.parser) != label || pair.note.empty()) continue;
       auto same =
           std::find_if(by_note.begin(), by_note.end(), [&](const auto& n) { return n.first == pair.note; });
       if (same == by_note.end())
@@ -267,7 +301,7 @@ std::vector<std::string> bench_notes(const BenchReport& report) {
         same->second += ", " + std::to_string(pair.concurrency);
     }
     for (const auto& [note, concurrencies] : by_note)
-      notes.push_back(mode + " -c " + concurrencies + ": " + note);
+      notes.push_back(label + " -c " + concurrencies + ": " + note);
   }
   return notes;
 }
@@ -289,7 +323,7 @@ BenchRecorder BenchRecorder::create(const std::string& db_path, BenchInfo info, 
   for (int c : info.concurrencies) concurrencies.push_back(std::to_string(c));
   Statement insert = db->prepare(
       "INSERT INTO benches (id, status, started_at, workload, modes, concurrencies, repeat, version, "
-      "command_line) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+      "command_line, parsers) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
   insert.bind(1, std::string_view(info.id));
   insert.bind(2, std::string_view(info.status));
   insert.bind(3, std::string_view(info.started_at));
@@ -300,6 +334,11 @@ BenchRecorder BenchRecorder::create(const std::string& db_path, BenchInfo info, 
   insert.bind(7, static_cast<int64_t>(info.repeat));
   insert.bind(8, std::string_view(info.version));
   insert.bind(9, std::string_view(info.command_line));
+  const std::string parsers = join(info.parsers);
+  if (parsers.empty())
+    insert.bind_null(10);
+  else
+    insert.bind(10, std::string_view(parsers));
   step_done(*db, insert, "record the bench");
   return BenchRecorder(std::move(db), std::move(info));
 }
@@ -316,8 +355,8 @@ void BenchRecorder::record_skip(const BenchSkip& skip) {
 }
 
 std::optional<BenchRun> BenchRecorder::newest_run() const {
-  Statement select = db_->prepare("SELECT " + std::string(kRunColumns) +
-                                  " FROM runs WHERE bench_id = ?1 ORDER BY id DESC LIMIT 1");
+  Statement select =
+      db_->prepare("SELECT " + run_columns(*db_) + " FROM runs WHERE bench_id = ?1 ORDER BY id DESC LIMIT 1");
   select.bind(1, std::string_view(info_.id));
   if (!step_read(*db_, select, "the runs")) return std::nullopt;
   return read_run(select);
@@ -342,8 +381,8 @@ BenchReport load_bench_report(const std::string& db_path, std::string_view id) {
 
   const std::string columns =
       "SELECT id, status, started_at, coalesce(ended_at, ''), workload, modes, concurrencies, repeat, "
-      "version, "
-      "command_line FROM benches ";
+      "version, command_line, " +
+      std::string(db.schema_version() >= 9 ? "coalesce(parsers, '')" : "''") + " FROM benches ";
   Statement select_bench = db.prepare(id == "latest" ? columns + "ORDER BY started_at DESC, id DESC LIMIT 1"
                                                      : columns + "WHERE id = ?1");
   if (id != "latest") select_bench.bind(1, std::string_view(id));
@@ -360,6 +399,7 @@ BenchReport load_bench_report(const std::string& db_path, std::string_view id) {
                  .ended_at = b.text(3),
                  .workload = b.text(4),
                  .modes = split(b.text(5)),
+                 .parsers = b.text(10).empty() ? std::vector<std::string>{} : split(b.text(10)),
                  .concurrencies = {},
                  .repeat = static_cast<int>(b.integer(7)),
                  .version = b.text(8),
@@ -368,7 +408,7 @@ BenchReport load_bench_report(const std::string& db_path, std::string_view id) {
 
   std::vector<BenchRun> runs;
   Statement select_runs =
-      db.prepare("SELECT " + std::string(kRunColumns) + " FROM runs WHERE bench_id = ?1 ORDER BY id");
+      db.prepare("SELECT " + run_columns(db) + " FROM runs WHERE bench_id = ?1 ORDER BY id");
   select_runs.bind(1, std::string_view(info.id));
   while (step_read(db, select_runs, "the runs")) runs.push_back(read_run(select_runs));
 
@@ -388,27 +428,44 @@ void print_bench_report(const BenchReport& report, Format format, std::ostream& 
   std::vector<std::vector<Value>> rows;
   if (format == Format::table) {
     print_heading(report, out);
-    for (const BenchPair& p : report.pairs)
-      rows.push_back({p.mode, int64_t{p.concurrency}, p.layout.empty() ? Value{} : Value{p.layout},
-                      int64_t{p.runs}, measured(p, p.wall_s.median, kWallDecimals),
-                      range_text(p, p.wall_s, kWallDecimals), measured_count(p, p.pages_per_s.median),
-                      range_text(p, p.pages_per_s, 0), measured(p, p.vs_best, kRatioDecimals),
-                      measured(p, p.user_s, kCpuDecimals), measured(p, p.sys_s, kCpuDecimals),
-                      measured(p, p.peak_rss_mb, kMemoryDecimals), measured_count(p, p.voluntary_ctx),
-                      measured_count(p, p.involuntary_ctx), measured(p, p.p50_ms, kLatencyDecimals),
+    // The parser column only when the bench compares parsers.
+    const bool parsers = !report.info.parsers.empty();
+    for (const BenchPair& p : report.pairs) {
+      rows.push_back({p.mode,
+                      int64_t{p.concurrency},
+                      p.layout.empty() ? Value{} : Value{p.layout},
+                      int64_t{p.runs},
+                      measured(p, p.wall_s.median, kWallDecimals),
+                      range_text(p, p.wall_s, kWallDecimals),
+                      measured_count(p, p.pages_per_s.median),
+                      range_text(p, p.pages_per_s, 0),
+                      measured(p, p.vs_best, kRatioDecimals),
+                      measured(p, p.user_s, kCpuDecimals),
+                      measured(p, p.sys_s, kCpuDecimals),
+                      measured(p, p.cpu_ms_per_page, kCpuPerPageDecimals),
+                      measured(p, p.peak_rss_mb, kMemoryDecimals),
+                      measured_count(p, p.voluntary_ctx),
+                      measured_count(p, p.involuntary_ctx),
+                      measured(p, p.p50_ms, kLatencyDecimals),
                       measured(p, p.p99_ms, kLatencyDecimals),
                       measured(p, p.connections_per_host, kRatioDecimals),
-                      p.runs == 0 ? Value{} : Value{p.failed}, short_note_value(p)});
-    print_rows({"mode", "c", "layout", "runs", "wall_s", "wall_range", "pages/s", "pages/s_range", "vs_best",
-                "user_s", "sys_s", "peak_mb", "vol_ctx", "invol_ctx", "p50_ms", "p99_ms", "conn/host",
-                "failed", "note"},
-               rows, format, out);
+                      p.runs == 0 ? Value{} : Value{p.failed},
+                      short_note_value(p)});
+      if (parsers) rows.back().insert(rows.back().begin() + 1, Value{p.parser});
+    }
+    std::vector<std::string> columns = {"mode",       "c",           "layout",        "runs",    "wall_s",
+                                        "wall_range", "pages/s",     "pages/s_range", "vs_best", "user_s",
+                                        "sys_s",      "cpu_ms/page", "peak_mb",       "vol_ctx", "invol_ctx",
+                                        "p50_ms",     "p99_ms",      "conn/host",     "failed",  "note"};
+    if (parsers) columns.insert(columns.begin() + 1, "parser");
+    print_rows(columns, rows, format, out);
     // The table only starts each note; a reason is worth reading whole.
     for (const std::string& note : bench_notes(report)) out << note << '\n';
     return;
   }
   for (const BenchPair& p : report.pairs)
     rows.push_back({p.mode,
+                    p.parser.empty() ? Value{} : Value{p.parser},
                     int64_t{p.concurrency},
                     p.layout.empty() ? Value{} : Value{p.layout},
                     int64_t{p.runs},
@@ -422,6 +479,7 @@ void print_bench_report(const BenchReport& report, Format format, std::ostream& 
                     measured(p, p.vs_best, kRatioDecimals),
                     measured(p, p.user_s, kCpuDecimals),
                     measured(p, p.sys_s, kCpuDecimals),
+                    measured(p, p.cpu_ms_per_page, kCpuPerPageDecimals),
                     measured(p, p.peak_rss_mb, kMemoryDecimals),
                     measured_count(p, p.voluntary_ctx),
                     measured_count(p, p.involuntary_ctx),
@@ -431,6 +489,7 @@ void print_bench_report(const BenchReport& report, Format format, std::ostream& 
                     p.runs == 0 ? Value{} : Value{p.failed},
                     note_value(p)});
   print_rows({"mode",
+              "parser",
               "concurrency",
               "layout",
               "runs",
@@ -444,6 +503,7 @@ void print_bench_report(const BenchReport& report, Format format, std::ostream& 
               "vs_best",
               "user_s",
               "sys_s",
+              "cpu_ms_per_page",
               "peak_rss_mb",
               "voluntary_ctx",
               "involuntary_ctx",

@@ -19,12 +19,13 @@ class Database;
 // One `benches` row: what was compared, on what.
 struct BenchInfo {
   std::string id;
-  std::string status = "running";  // running | completed | interrupted
-  std::string started_at;          // ISO-8601 UTC
-  std::string ended_at;            // empty while running
-  std::string workload;            // e.g. "testbed, 100ms latency" or the list files
-  std::vector<std::string> modes;  // in the order given
-  std::vector<int> concurrencies;  // in the order given
+  std::string status = "running";    // running | completed | interrupted
+  std::string started_at;            // ISO-8601 UTC
+  std::string ended_at;              // empty while running
+  std::string workload;              // e.g. "testbed, 100ms latency" or the list files
+  std::vector<std::string> modes;    // in the order given
+  std::vector<std::string> parsers;  // in the order given; empty when parsers were not compared
+  std::vector<int> concurrencies;    // in the order given
   int repeat = 1;
   std::string version;
   std::string command_line;
@@ -32,7 +33,7 @@ struct BenchInfo {
 
 // A pair that could not be run, or stopped being run, and why.
 struct BenchSkip {
-  std::string mode;
+  std::string mode;  // its pair_label(): the mode, with "/parser" when the bench compares parsers
   int concurrency = 0;
   std::string reason;
 };
@@ -42,6 +43,7 @@ struct BenchRun {
   int64_t id = 0;
   std::string status;  // only completed runs are measured
   std::string mode;
+  std::string parser;  // empty for runs before schema version 9 and with --no-parse
   int concurrency = 0;
   int processes = 1, threads = 1, fibers = 1;
   int64_t urls = 0;
@@ -56,10 +58,12 @@ struct Spread {
   double median = 0, min = 0, max = 0;
 };
 
-// One (mode, concurrency) pair over its completed runs. Everything but `runs`, `note` and the
+// One (mode, concurrency) pair over its completed runs (one (mode, parser, concurrency) triple when
+// the bench compares parsers; "pair" names both). Everything but `runs`, `note` and the
 // identity is meaningless when runs == 0 (the pair was skipped).
 struct BenchPair {
   std::string mode;
+  std::string parser;  // empty when the bench does not compare parsers
   int concurrency = 0;
   std::string layout;  // P×T×F of its runs, e.g. "1×2×50"
   int runs = 0;
@@ -67,6 +71,7 @@ struct BenchPair {
   Spread wall_s, pages_per_s;
   double vs_best = 0;  // median wall time ÷ the best pair's; 1 for the best
   double user_s = 0, sys_s = 0, peak_rss_mb = 0;
+  double cpu_ms_per_page = 0;  // (user + sys) per URL, the median over the runs
   double voluntary_ctx = 0, involuntary_ctx = 0;
   double p50_ms = 0, p99_ms = 0;
   // Connections opened per host the run connected to: 1 when each host's connection was kept and
@@ -78,8 +83,16 @@ struct BenchPair {
 
 struct BenchReport {
   BenchInfo info;
-  std::vector<BenchPair> pairs;  // modes in the order given, each with its concurrencies rising
+  // Modes in the order given, each with its parsers in the order given, each with its concurrencies
+  // rising.
+  std::vector<BenchPair> pairs;
 };
+
+// What a bench compares along the concurrencies: "fiber", or "fiber/libxml2" when it compares
+// parsers. Each is a line in the chart and the name of its skips.
+std::string pair_label(std::string_view mode, std::string_view parser);
+// The labels of a report's lines, in order.
+std::vector<std::string> series_labels(const BenchInfo& info);
 
 // Medians of each measure over a pair's completed runs, ranges of wall time and throughput, and the
 // ratio to the fastest pair. Pairs appear mode by mode in the order given, concurrencies rising; runs

@@ -287,8 +287,16 @@ CREATE INDEX host_leases_by_depth ON host_leases(run_id, depth, host);
 PRAGMA user_version = 8;
 )sql";
 
-constexpr std::array kMigrations = {kSchemaVersion1, kSchemaVersion2, kSchemaVersion3, kSchemaVersion4,
-                                    kSchemaVersion5, kSchemaVersion6, kSchemaVersion7, kSchemaVersion8};
+// Version 9: which HTML parser a run used, and which parsers a bench compared.
+constexpr const char* kSchemaVersion9 = R"sql(
+ALTER TABLE runs ADD COLUMN parser TEXT;     -- gumbo | libxml2; NULL with --no-parse (and for runs before version 9)
+ALTER TABLE benches ADD COLUMN parsers TEXT; -- comma-separated, in the order given; NULL when parsers were not compared
+
+PRAGMA user_version = 9;
+)sql";
+
+constexpr std::array kMigrations = {kSchemaVersion1, kSchemaVersion2, kSchemaVersion3, kSchemaVersion4, kSchemaVersion5,
+                                    kSchemaVersion6, kSchemaVersion7, kSchemaVersion8, kSchemaVersion9};
 
 }  // namespace
 

@@ -127,6 +127,7 @@ struct RunConfig {
   int consumers = 0;
   int callback_threads = 0;
   bool parse = true;
+  std::string parser;  // gumbo | libxml2; empty with --no-parse
   std::string version;
   std::string command_line;
   std::string bench_id;   // empty unless the run is part of `crawl bench`

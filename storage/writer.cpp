@@ -18,9 +18,9 @@ namespace {
 
 constexpr std::string_view kInsertRun = R"sql(
 INSERT INTO runs (status, started_at, mode, processes, threads, fibers, concurrency, queue_capacity,
-                  consumers, callback_threads, parse, version, command_line, bench_id, host, pid, process_start,
-                  settings)
-VALUES ('running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                  consumers, callback_threads, parse, parser, version, command_line, bench_id, host, pid,
+                  process_start, settings)
+VALUES ('running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 RETURNING id
 )sql";
 
@@ -358,6 +358,7 @@ std::unique_ptr<ResultWriter> ResultWriter::open(const WriterOptions& options, c
           .integer(config.consumers)
           .integer(config.callback_threads)
           .integer(config.parse ? 1 : 0)
+          .text_or_null(config.parser)
           .text(config.version)
           .text(config.command_line)
           .text_or_null(config.bench_id)

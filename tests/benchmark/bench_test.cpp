@@ -23,7 +23,7 @@ TEST(BenchPlan, RunsEveryPairOnceBeforeAnyPairAgain) {
 }
 
 TEST(BenchPlan, PairsFollowTheGivenOrderWithTheirRunFlags) {
-  const auto pairs = plan_pairs({"thread", "fiber"}, {50, 5}, 0, {.cores = 2});
+  const auto pairs = plan_pairs({"thread", "fiber"}, {}, {50, 5}, 0, {.cores = 2});
   ASSERT_EQ(pairs.size(), 4u);
   EXPECT_EQ(pairs[0].mode, "thread");
   EXPECT_EQ(pairs[0].concurrency, 50);
@@ -33,21 +33,21 @@ TEST(BenchPlan, PairsFollowTheGivenOrderWithTheirRunFlags) {
 }
 
 TEST(BenchPlan, HybridSplitsConcurrencyOverOneThreadPerCore) {
-  const auto pairs = plan_pairs({"hybrid"}, {100, 7}, 0, {.cores = 4});
+  const auto pairs = plan_pairs({"hybrid"}, {}, {100, 7}, 0, {.cores = 4});
   EXPECT_EQ(pairs[0].layout_flags,
             (std::vector<std::string>{"--mode", "hybrid", "--threads", "4", "--fibers", "25"}));
   EXPECT_EQ(pairs[0].skip_reason, "");
   EXPECT_NE(pairs[1].skip_reason.find("not a multiple of 4 threads"), std::string::npos)
       << pairs[1].skip_reason;
   // --hybrid-threads overrides the number of cores.
-  const auto three = plan_pairs({"hybrid"}, {9}, 3, {.cores = 4});
+  const auto three = plan_pairs({"hybrid"}, {}, {9}, 3, {.cores = 4});
   EXPECT_EQ(three[0].layout_flags,
             (std::vector<std::string>{"--mode", "hybrid", "--threads", "3", "--fibers", "3"}));
 }
 
 TEST(BenchPlan, SkipsWhatTheMachineCannotRunBeforeStartingIt) {
-  const auto pairs =
-      plan_pairs({"process", "thread", "fiber"}, {1000, 3000}, 0, {.cores = 2, .max_user_processes = 2500});
+  const auto pairs = plan_pairs({"process", "thread", "fiber"}, {}, {1000, 3000}, 0,
+                                {.cores = 2, .max_user_processes = 2500});
   EXPECT_EQ(pairs[0].skip_reason, "");
   EXPECT_NE(pairs[1].skip_reason.find("too many processes for this machine"), std::string::npos);
   EXPECT_EQ(pairs[2].skip_reason, "");
@@ -55,6 +55,23 @@ TEST(BenchPlan, SkipsWhatTheMachineCannotRunBeforeStartingIt) {
   // Fibers are not processes or threads: no limit of that kind applies.
   EXPECT_EQ(pairs[4].skip_reason, "");
   EXPECT_EQ(pairs[5].skip_reason, "");
+}
+
+TEST(BenchPlan, ComparesEachParserInEachModeWithItsFlag) {
+  const auto pairs = plan_pairs({"fiber", "hybrid"}, {"gumbo", "libxml2"}, {4}, 0, {.cores = 2});
+  ASSERT_EQ(pairs.size(), 4u);
+  EXPECT_EQ(pairs[0].parser, "gumbo");
+  EXPECT_EQ(pairs[1].parser, "libxml2");
+  EXPECT_EQ(pairs[1].layout_flags,
+            (std::vector<std::string>{"--mode", "fiber", "-c", "4", "--parser", "libxml2"}));
+  EXPECT_EQ(pairs[3].mode, "hybrid");
+  EXPECT_EQ(pairs[3].layout_flags, (std::vector<std::string>{"--mode", "hybrid", "--threads", "2", "--fibers",
+                                                             "2", "--parser", "libxml2"}));
+  // Without parsers, no --parser: crawl run's own default.
+  for (const auto& pair : plan_pairs({"fiber"}, {}, {4}, 0, {.cores = 2})) {
+    EXPECT_EQ(pair.parser, "");
+    EXPECT_EQ(std::count(pair.layout_flags.begin(), pair.layout_flags.end(), "--parser"), 0);
+  }
 }
 
 TEST(BenchOptionsCheck, RefusesWhatCannotRun) {
@@ -79,6 +96,15 @@ TEST(BenchOptionsCheck, RefusesWhatCannotRun) {
     o.testbed.reset();
     o.lists = {"-"};
   });
+  refused([](BenchOptions& o) { o.parsers = {"html5ever"}; });
+  refused([](BenchOptions& o) { o.parsers = {"gumbo", "gumbo"}; });
+  refused([](BenchOptions& o) {
+    o.parsers = {"gumbo", "libxml2"};
+    o.run_flags = {"--no-parse"};
+  });
+  BenchOptions both = good;
+  both.parsers = {"libxml2", "gumbo"};
+  EXPECT_NO_THROW(validate(both));
 }
 
 BenchRun run_of(std::string mode, int c, double wall_s, int64_t peak_rss_kb = 10240) {
@@ -92,6 +118,31 @@ BenchRun run_of(std::string mode, int c, double wall_s, int64_t peak_rss_kb = 10
           .peak_rss_kb = peak_rss_kb,
           .p50_ms = wall_s * 10,
           .pages_failed = 1};
+}
+
+TEST(BenchAggregate, ComparingParsersMakesOnePairPerModeParserAndConcurrency) {
+  const BenchInfo info{
+      .modes = {"fiber"}, .parsers = {"gumbo", "libxml2"}, .concurrencies = {4}, .repeat = 2};
+  std::vector<BenchRun> runs = {run_of("fiber", 4, 4.0), run_of("fiber", 4, 1.0), run_of("fiber", 4, 6.0),
+                                run_of("fiber", 4, 2.0)};
+  runs[0].parser = runs[2].parser = "gumbo";
+  runs[1].parser = runs[3].parser = "libxml2";
+  const auto report = storage::aggregate_bench(
+      info, runs, {{.mode = "fiber/libxml2", .concurrency = 4, .reason = "crawl run failed (exit 1)"}});
+  ASSERT_EQ(report.pairs.size(), 2u);
+  EXPECT_EQ(report.pairs[0].parser, "gumbo");
+  EXPECT_EQ(report.pairs[0].runs, 2);
+  EXPECT_DOUBLE_EQ(report.pairs[0].wall_s.median, 5.0);
+  EXPECT_EQ(report.pairs[1].parser, "libxml2");
+  EXPECT_DOUBLE_EQ(report.pairs[1].wall_s.median, 1.5);
+  EXPECT_DOUBLE_EQ(report.pairs[1].vs_best, 1.0);
+  EXPECT_DOUBLE_EQ(report.pairs[0].vs_best, 5.0 / 1.5);
+  // A skip names its mode and parser: it is the libxml2 pair's, not the gumbo one's.
+  EXPECT_EQ(report.pairs[0].note, "");
+  EXPECT_EQ(report.pairs[1].note, "stopped: crawl run failed (exit 1)");
+  EXPECT_EQ(storage::series_labels(info), (std::vector<std::string>{"fiber/gumbo", "fiber/libxml2"}));
+  EXPECT_EQ(storage::bench_notes(report),
+            (std::vector<std::string>{"fiber/libxml2 -c 4: stopped: crawl run failed (exit 1)"}));
 }
 
 TEST(BenchAggregate, MediansRangesAndTheRatioToTheBest) {

@@ -187,9 +187,10 @@ TEST(Bench, ComparesModesOnItsOwnTestbedAndStoresEveryRun) {
   EXPECT_EQ(lines[0].rfind("bench " + id + " (completed): testbed, no latency, 50 URLs", 0), 0u) << lines[0];
   const auto header = fields_of(lines[1]);
   EXPECT_EQ(header,
-            (std::vector<std::string>{"mode", "c", "layout", "runs", "wall_s", "wall_range", "pages/s",
-                                      "pages/s_range", "vs_best", "user_s", "sys_s", "peak_mb", "vol_ctx",
-                                      "invol_ctx", "p50_ms", "p99_ms", "conn/host", "failed", "note"}));
+            (std::vector<std::string>{"mode",       "c",           "layout",        "runs",    "wall_s",
+                                      "wall_range", "pages/s",     "pages/s_range", "vs_best", "user_s",
+                                      "sys_s",      "cpu_ms/page", "peak_mb",       "vol_ctx", "invol_ctx",
+                                      "p50_ms",     "p99_ms",      "conn/host",     "failed",  "note"}));
   const std::vector<std::pair<std::string, std::string>> expected_rows = {
       {"fiber", "2"},  {"fiber", "3"},  {"fiber", "8"},  {"thread", "2"}, {"thread", "3"},
       {"thread", "8"}, {"hybrid", "2"}, {"hybrid", "3"}, {"hybrid", "8"}};
@@ -209,10 +210,10 @@ TEST(Bench, ComparesModesOnItsOwnTestbedAndStoresEveryRun) {
     EXPECT_EQ(fields[3], "2");
     best_ratio = std::min(best_ratio, std::stod(fields[8]));
     EXPECT_GE(std::stod(fields[8]), 1.0);
-    EXPECT_EQ(fields[17], "0");  // failed pages
+    EXPECT_EQ(fields[18], "0");  // failed pages
     // One plain HTTP/1.1 host: a connection per fetch in flight at most, at least one.
-    EXPECT_GE(std::stod(fields[16]), 1.0);
-    EXPECT_LE(std::stod(fields[16]), std::stod(expected_rows[i].second));
+    EXPECT_GE(std::stod(fields[17]), 1.0);
+    EXPECT_LE(std::stod(fields[17]), std::stod(expected_rows[i].second));
   }
   EXPECT_EQ(best_ratio, 1.0);
   EXPECT_EQ(lines[12], "(9 rows)");
@@ -303,6 +304,82 @@ TEST(Bench, ComparesModesOnItsOwnTestbedAndStoresEveryRun) {
   EXPECT_LT(white, image.width * image.height * 98 / 100);
 }
 
+// --parsers: each mode once per parser, the parser in every run's row and in the report, a line of
+// its own in the chart.
+TEST(Bench, ComparesParsersInEachModeAndRecordsTheParserOfEveryRun) {
+  test::TempDir dir;
+  const std::string db = dir.file("bench.db"), chart = dir.file("bench.svg");
+  auto r =
+      run_crawl({"bench", "--testbed", "--pages", "30", "--modes", "fiber,thread", "--parsers",
+                 "libxml2,gumbo", "-c", "4", "--repeat", "2", "--db", db, "--chart", chart, "--no-progress"});
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  EXPECT_EQ(query_int(db, "select count(*) from benches where parsers = 'libxml2,gumbo'"), 1);
+  // 2 modes × 2 parsers × 2 repeats, each run with its parser, all 30 pages parsed.
+  EXPECT_EQ(query_int(db, "select count(*) from runs where status = 'completed' and pages_ok = 30"), 8);
+  for (const char* mode : {"fiber", "thread"})
+    for (const char* parser : {"gumbo", "libxml2"})
+      EXPECT_EQ(
+          query_int(db, std::string("select count(*) from runs where mode = '") + mode + "' and parser = '" +
+                            parser + "' and command_line like '%--parser " + parser + "%'"),
+          2)
+          << mode << " " << parser;
+  // Interleaved: the first four runs are the four (mode, parser) pairs.
+  EXPECT_EQ(
+      query_int(db, "select count(distinct mode || parser) from (select * from runs order by id limit 4)"),
+      4);
+
+  const auto lines = lines_of(r.out);
+  ASSERT_EQ(lines.size(), 1u + 2 + 4 + 1) << r.out;
+  const auto header = fields_of(lines[1]);
+  ASSERT_GE(header.size(), 3u);
+  EXPECT_EQ(header[0], "mode");
+  EXPECT_EQ(header[1], "parser");
+  EXPECT_EQ(header[2], "c");
+  const std::vector<std::pair<std::string, std::string>> expected = {
+      {"fiber", "libxml2"}, {"fiber", "gumbo"}, {"thread", "libxml2"}, {"thread", "gumbo"}};
+  for (size_t i = 0; i < expected.size(); ++i) {
+    const auto fields = fields_of(lines[3 + i]);
+    ASSERT_GE(fields.size(), 4u) << lines[3 + i];
+    EXPECT_EQ(fields[0], expected[i].first);
+    EXPECT_EQ(fields[1], expected[i].second);
+    EXPECT_EQ(fields[3], expected[i].first == "fiber" ? "1×1×4" : "1×4×1") << lines[3 + i];  // layout
+  }
+
+  // Machine formats carry the parser, and each row's median is that of its own parser's runs.
+  auto json = run_crawl({"runs", "--db", db, "--bench", "latest", "--format", "json"});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  const auto objects = nlohmann::json::parse(json.out);
+  ASSERT_EQ(objects.size(), 4u);
+  for (size_t i = 0; i < objects.size(); ++i) {
+    EXPECT_EQ(objects[i]["mode"], expected[i].first);
+    EXPECT_EQ(objects[i]["parser"], expected[i].second);
+    std::vector<double> walls, cpu_per_page;
+    for (auto& run :
+         query_rows(db, "select wall_s, (user_s + sys_s) * 1000 / urls as cpu from runs where mode = '" +
+                            expected[i].first + "' and parser = '" + expected[i].second + "'")) {
+      walls.push_back(std::stod(*run.at("wall_s")));
+      cpu_per_page.push_back(std::stod(*run.at("cpu")));
+    }
+    EXPECT_NEAR(objects[i]["wall_s"].get<double>(), median(walls), 0.0005 + 1e-9);
+    EXPECT_NEAR(objects[i]["cpu_ms_per_page"].get<double>(), median(cpu_per_page), 0.0005 + 1e-9);
+  }
+
+  // One chart line per (mode, parser), named in the legend.
+  const std::string svg = test::read_file(chart);
+  for (const char* label : {"fiber/libxml2", "fiber/gumbo", "thread/libxml2", "thread/gumbo"})
+    EXPECT_NE(svg.find(std::string(">") + label + "<"), std::string::npos) << label;
+  ASSERT_TRUE(std::filesystem::exists(kRsvgConvert)) << "install librsvg2-bin (scripts/setup)";
+  auto render = test::run_process({kRsvgConvert, "--output", dir.file("bench.png"), chart});
+  ASSERT_EQ(render.exit_code, 0) << render.err;
+  const Image image = decode_png(test::read_file(dir.file("bench.png")));
+  EXPECT_GT(pixels_of_colour(image, 0x1f, 0x77, 0xb4), 150u) << "fiber, the first parser";
+  EXPECT_GT(pixels_of_colour(image, 0x0b, 0x3d, 0x62), 150u) << "fiber, the second parser";
+
+  // A run without parsing records no parser.
+  ASSERT_EQ(run_crawl({"run", "--url", "http://127.0.0.1:1/", "--no-parse", "--db", db}).exit_code, 0);
+  EXPECT_EQ(query_int(db, "select count(*) from runs where bench_id is null and parser is null"), 1);
+}
+
 TEST(Bench, APairThatCrawlRunRefusesIsSkippedWithItsMessage) {
   rlimit files{};
   ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &files), 0);
@@ -318,7 +395,8 @@ TEST(Bench, APairThatCrawlRunRefusesIsSkippedWithItsMessage) {
   EXPECT_EQ(query_int(db, "select count(*) from runs"), 2);
   const auto lines = lines_of(r.out);
   ASSERT_EQ(lines.size(), 3u) << r.out;
-  EXPECT_EQ(lines[2].rfind("fiber," + too_many + ",,0,", 0), 0u) << lines[2];
+  // mode, parser (none: parsers not compared), concurrency, layout (none), runs
+  EXPECT_EQ(lines[2].rfind("fiber,," + too_many + ",,0,", 0), 0u) << lines[2];
   EXPECT_NE(lines[2].find("skipped: -c " + too_many + " in fiber mode needs about"), std::string::npos)
       << lines[2];
   EXPECT_NE(lines[2].find("open files"), std::string::npos) << lines[2];
@@ -382,6 +460,9 @@ TEST(Bench, BadUsageIsOneLineAndExitTwo) {
       {"bench", "--testbed", "--latency", "soon"},
       {"bench", "--testbed", "--timeout", "soon"},
       {"bench", "--testbed", "--format", "xml"},
+      {"bench", "--testbed", "--parsers", "gumbo,html5ever"},
+      {"bench", "--testbed", "--parsers", "libxml2,libxml2"},
+      {"bench", "--testbed", "--parsers", "gumbo,libxml2", "--no-parse"},
       {"bench", "--testbed", "--chart", dir.file("no/such/dir/c.svg")},
       {"runs", "--bench", "latest"},  // no bench in the database yet
       {"runs", "--chart", dir.file("c.svg")},

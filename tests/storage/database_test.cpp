@@ -27,7 +27,7 @@ TEST(Database, CreatesTheSchemaInANewFile) {
   { Database db = Database::open(path); }
 
   EXPECT_EQ(test::query_int(path, "PRAGMA user_version"), latest_schema_version());
-  EXPECT_EQ(latest_schema_version(), 8);
+  EXPECT_EQ(latest_schema_version(), 9);
   auto journal = test::query_rows(path, "PRAGMA journal_mode");
   EXPECT_EQ(*journal.at(0)["journal_mode"], "wal");
 
@@ -137,10 +137,12 @@ TEST(Database, MigratesVersionOneToTheBenchTables) {
         "ALTER TABLE runs DROP COLUMN tls_full; ALTER TABLE runs DROP COLUMN tls_resumed; "
         "ALTER TABLE runs DROP COLUMN connected_hosts; ALTER TABLE runs DROP COLUMN max_host_connections; "
         "ALTER TABLE runs DROP COLUMN next_seq; DROP TABLE run_urls; DROP TABLE host_leases; "
-        "PRAGMA user_version = 1");
+        "ALTER TABLE runs DROP COLUMN parser; PRAGMA user_version = 1");
   }
   Database db = Database::open(path);
-  EXPECT_EQ(db.schema_version(), 8);
+  EXPECT_EQ(db.schema_version(), 9);
+  // A run from before version 9 did not record its parser.
+  EXPECT_EQ(test::query_rows(path, "SELECT parser FROM runs")[0].at("parser"), std::nullopt);
   EXPECT_EQ(test::query_int(path, "SELECT sessions FROM runs"), 1);
   EXPECT_EQ(test::query_int(path, "SELECT count(*) FROM frontier"), 0);
   // A run from before version 7 did not count its connections: NULL, not 0.
