@@ -32,13 +32,14 @@ import os
 import re
 import resource
 import shutil
-import socket
 import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+
+from nginx import free_port, start_nginx, with_file_replaced
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(ROOT, "build")
@@ -56,26 +57,15 @@ DEPTH = 3
 CONSUMERS = os.cpu_count() or 1
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_nginx(tmp, port):
+def nginx_config(port):
     servers = "".join(f"""
   server {{
     listen 127.0.0.1:{port};
     server_name {host};
     root {root};
   }}""" for host, (root, _) in SITES.items())
-    conf = os.path.join(tmp, "nginx.conf")
-    with open(conf, "w") as f:
-        f.write(f"""
-daemon off;
+    return f"""
 worker_processes 1;
-pid {tmp}/nginx.pid;
-error_log {tmp}/error.log warn;
 events {{ worker_connections 4096; }}
 http {{
   include /etc/nginx/mime.types;
@@ -83,22 +73,11 @@ http {{
   sendfile on;
   keepalive_requests 1000000;
   {servers}
-}}
-""")
-    proc = subprocess.Popen(["nginx", "-c", conf, "-p", tmp, "-e", os.path.join(tmp, "error.log")])
-    for _ in range(100):
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.1):
-                return proc
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    sys.exit(f"nginx did not start: see {tmp}/error.log")
+}}"""
 
 
 def with_hosts(hosts_file, argv):
-    """argv run where /etc/hosts is `hosts_file`: its own mount namespace, nothing else changed."""
-    return ["unshare", "-m", "sh", "-c", f'mount --bind "{hosts_file}" /etc/hosts && exec "$@"', "sh"] + argv
+    return with_file_replaced(hosts_file, "/etc/hosts", argv)
 
 
 def cpu_of(usage_before, usage_after):
@@ -198,7 +177,7 @@ def main():
     seeds_file = os.path.join(tmp, "seeds.txt")
     with open(seeds_file, "w") as f:
         f.write("\n".join(seeds) + "\n")
-    nginx = start_nginx(tmp, port)
+    nginx = start_nginx(tmp, port, nginx_config(port))
     try:
         results = {v: [] for v in variants}
         for rep in range(a.repeat):

@@ -26,13 +26,14 @@ import argparse
 import os
 import re
 import shutil
-import socket
 import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+
+from nginx import free_port, start_nginx, with_file_replaced
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(ROOT, "build")
@@ -51,12 +52,6 @@ WORKLOADS = {
 DEFAULT_VARIANTS = "floor,fiber,fiber-k,thread,thread-k,hybrid,hybrid-k,process,process-k"
 
 PAGE = "<!DOCTYPE html><html><head><title>Page</title></head><body>" + "x" * 2000 + "</body></html>"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def make_certificates(tmp):
@@ -79,15 +74,10 @@ def make_certificates(tmp):
     return pem, key, bundle
 
 
-def start_nginx(tmp, port, cert, key, workers):
-    conf = os.path.join(tmp, "nginx.conf")
-    with open(conf, "w") as f:
-        f.write(f"""
+def start_nginx_tls(tmp, port, cert, key, workers):
+    return start_nginx(tmp, port, f"""
 load_module {ECHO_MODULE};
-daemon off;
 worker_processes {workers};
-pid {tmp}/nginx.pid;
-error_log {tmp}/error.log warn;
 worker_rlimit_nofile 20000;
 events {{ worker_connections 10000; }}
 http {{
@@ -102,22 +92,12 @@ http {{
     location /delay/ {{ default_type text/html; echo_sleep 0.1; echo '{PAGE}'; }}
     location / {{ default_type text/html; return 200 '{PAGE}'; }}
   }}
-}}
-""")
-    proc = subprocess.Popen(["nginx", "-c", conf, "-p", tmp, "-e", os.path.join(tmp, "error.log")])
-    for _ in range(100):
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.1):
-                return proc
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    sys.exit(f"nginx did not start: see {tmp}/error.log")
+}}""")
 
 
 def in_trust_namespace(bundle, argv):
-    """argv run where the system bundle is `bundle`: its own mount namespace, nothing else changed."""
-    return ["unshare", "-m", "sh", "-c", f'mount --bind "{bundle}" {SYSTEM_BUNDLE} && exec "$@"', "sh"] + argv
+    """argv run where the system bundle is `bundle`."""
+    return with_file_replaced(bundle, SYSTEM_BUNDLE, argv)
 
 
 def run_floor(bundle, urls_file, conc):
@@ -224,7 +204,7 @@ def main():
     os.chmod(tmp, 0o755)
     cert, key, bundle = make_certificates(tmp)
     port = free_port()
-    nginx = start_nginx(tmp, port, cert, key, a.nginx_workers)
+    nginx = start_nginx_tls(tmp, port, cert, key, a.nginx_workers)
     try:
         for w in (WORKLOADS if a.workload == "all" else [a.workload]):
             bench(w, a.variants.split(","), a.repeat, bundle, port, tmp, a.crawl, a.other)
