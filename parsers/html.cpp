@@ -10,6 +10,7 @@
 
 #include "parsers/charset.hpp"
 #include "parsers/facts_builder.hpp"
+#include "parsers/gumbo_arena.hpp"
 
 namespace crawl::parsers {
 
@@ -28,17 +29,24 @@ constexpr int kMaxDepth = 4096;
 // gumbo records every parse error by default (one struct per stray end tag, duplicate attribute,
 // ...), kept until the tree is freed: a 10 MB page of stray end tags would hold millions. The facts
 // need none of them. (On the documentation pages of bench/docs.py, leaving them out saves no
-// measurable time: the point is the bound on memory.)
-const GumboOptions kGumboOptions = [] {
+// measurable time: the point is the bound on memory.) Memory comes from the thread's GumboArena.
+GumboOptions gumbo_options(GumboArena& arena) {
   GumboOptions options = kGumboDefaultOptions;
   options.max_errors = 0;
+  options.allocator = [](void* arena, size_t size) {
+    return static_cast<GumboArena*>(arena)->allocate(size);
+  };
+  options.deallocator = [](void* arena, void* p) { static_cast<GumboArena*>(arena)->deallocate(p); };
+  options.userdata = &arena;
   return options;
-}();
+}
 
-struct OutputDeleter {
-  void operator()(GumboOutput* out) const noexcept { gumbo_destroy_output(&kGumboOptions, out); }
-};
-using Output = std::unique_ptr<GumboOutput, OutputDeleter>;
+// gumbo asks for about 20 bytes per byte of the page (16 for the largest of bench/docs.py's pages,
+// 2.6 MB), much of it freed again before the parse ends, which the arena does not reuse. Past 32 MB
+// for one page, or 8 bytes per byte of a larger page, its allocations go to malloc as they would
+// without the arena: the arena adds at most that to what a page holds while it is parsed.
+constexpr size_t kArenaMinimum = size_t{32} << 20;
+constexpr size_t kArenaBytesPerPageByte = 8;
 
 bool is_void_element(std::string_view tag) {
   static constexpr std::array<std::string_view, 14> kVoid = {"area",  "base",   "br",    "col",  "embed",
@@ -153,7 +161,22 @@ namespace {
 // Gumbo's facts about UTF-8 `html` into `facts` (all but the charset); returns the encoding the
 // first <meta> of the tree that names a known one names (nullptr when none does).
 const Encoding* measure_with_gumbo(std::string_view html, const ParseOptions& options, PageFacts& facts) {
-  Output out(gumbo_parse_with_options(&kGumboOptions, html.data(), html.size()));
+  thread_local GumboArena arena(kArenaMinimum);
+  arena.set_limit(std::max(kArenaMinimum, html.size() * kArenaBytesPerPageByte));
+  const GumboOptions gumbo = gumbo_options(arena);
+  GumboOutput* out = gumbo_parse_with_options(&gumbo, html.data(), html.size());
+  // The tree lives in the arena's blocks: it is given back with them, unless part of it went to
+  // malloc (a page past the arena's limit), which is then freed node by node.
+  struct Release {
+    const GumboOptions& gumbo;
+    GumboOutput* out;
+    GumboArena& arena;
+    ~Release() {
+        fprintf(stderr, "ARENA %zu %zu\n", arena.used_bytes(), arena.live_heap_allocations());
+      if (out && arena.live_heap_allocations() > 0) gumbo_destroy_output(&gumbo, out);
+      arena.reset();
+    }
+  } release{gumbo, out, arena};
   if (!out) return nullptr;
 
   FactsBuilder builder(options, facts);

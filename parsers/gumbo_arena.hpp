@@ -1,0 +1,53 @@
+// Memory for gumbo's parse of one page. gumbo allocates every node, attribute, string buffer and
+// vector of the tree separately (about 14% of a gumbo crawl's CPU goes to malloc and another 6% to
+// free, most of it gumbo's, on the documentation pages of bench/docs.py), and frees them one by one
+// at the end. Here they are cut from a few large blocks instead, given back all at once when the page
+// is done, and the blocks stay with the thread for its next page.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace crawl::parsers::detail {
+
+class GumboArena {
+ public:
+  // `limit`: the most bytes one page may take from the blocks; past it, allocations go to malloc
+  // (and come back to free), as without the arena, so a hostile page holds no more than it would
+  // have.
+  explicit GumboArena(size_t limit) : limit_(limit) {}
+  GumboArena(const GumboArena&) = delete;
+  GumboArena& operator=(const GumboArena&) = delete;
+
+  void set_limit(size_t limit) { limit_ = limit; }
+  void* allocate(size_t size);
+  void deallocate(void* p) noexcept;
+
+  // Ends a page: every block allocation is given back, and one block of at most kKeptBytes is kept
+  // for the next page. Allocations that went to malloc are not: while live_heap_allocations() is
+  // not 0, the tree must first be freed node by node (gumbo_destroy_output).
+  void reset() noexcept;
+  size_t live_heap_allocations() const { return live_heap_; }
+  size_t used_bytes() const { return used_; }       // taken from blocks by this page
+  size_t block_bytes() const { return capacity_; }  // held in blocks now
+
+  static constexpr size_t kKeptBytes = size_t{4} << 20;
+
+ private:
+  struct Block {
+    std::unique_ptr<std::byte[]> bytes;
+    size_t size = 0;
+  };
+  void* from_heap(size_t size);
+
+  size_t limit_;
+  std::vector<Block> blocks_;
+  size_t offset_ = 0;  // into blocks_.back()
+  size_t used_ = 0;
+  size_t capacity_ = 0;
+  size_t live_heap_ = 0;
+};
+
+}  // namespace crawl::parsers::detail
