@@ -134,16 +134,17 @@ def parse_alone(hosts_file, seeds_file, tmp, exe, keep):
               ["--save-bodies", bodies])
     total = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(bodies) for f in fs)
     pages = sum(len(fs) for _, _, fs in os.walk(bodies))
-    r = subprocess.run([MICROBENCH, "--benchmark_filter=ParseCorpus", "--benchmark_repetitions=3",
+    r = subprocess.run([MICROBENCH, "--benchmark_filter=Parse(Corpus|Alone)", "--benchmark_repetitions=3",
                         "--benchmark_format=json"], env={**os.environ, "CRAWL_PARSE_CORPUS": bodies},
                        capture_output=True, text=True, check=True)
-    rates = {}
+    rates, alone = {}, {}
     for b in json.loads(r.stdout)["benchmarks"]:
         if b.get("aggregate_name") == "median":
-            rates[b["run_name"].split("/")[1]] = b["bytes_per_second"]
+            kind, parser = b["run_name"].split("/")
+            (rates if kind == "ParseCorpus" else alone)[parser] = b["bytes_per_second"]
     if not keep:
         shutil.rmtree(bodies, ignore_errors=True)
-    return pages, total, rates
+    return pages, total, rates, alone
 
 
 def main():
@@ -193,7 +194,7 @@ def main():
                 results[v].append(m)
                 print(f"  rep {rep + 1} {v:18s} wall {m['wall']:6.3f} s  cpu {m['cpu']:6.2f} s  urls {m['urls']}  "
                       f"200 {m['ok']}", file=sys.stderr)
-        pages, total, rates = parse_alone(hosts_file, seeds_file, tmp, a.crawl, a.keep_bodies and os.path.abspath(a.keep_bodies))
+        pages, total, rates, alone = parse_alone(hosts_file, seeds_file, tmp, a.crawl, a.keep_bodies and os.path.abspath(a.keep_bodies))
     finally:
         nginx.terminate()
         nginx.wait()
@@ -213,20 +214,28 @@ def main():
               f"{(f'{w / wget2:6.2f}' if wget2 else '     -')} {med(v, 'cpu'):6.2f} "
               f"{results[v][-1]['urls'] or '-':>6} {results[v][-1]['ok'] or '-':>6} "
               f"{(f'{body / 1e6:8.1f}' if body else '       -')}")
-    print(f"\nthe parsers alone (crawl_microbench ParseCorpus, one thread) on the {pages} bodies, "
-          f"{total / 1e6:.1f} MB, one crawl fetched:")
+    print(f"\nthe parsers alone on the {pages} bodies, {total / 1e6:.1f} MB, one crawl fetched, one thread: "
+          f"crawl's parse (ParseCorpus: decoding, the parser, the facts) and the library alone (ParseAlone)")
     for parser, rate in sorted(rates.items()):
-        alone = total / rate
-        line = f"  {parser:8s} {rate / 1e6:6.1f} MB/s per core; {alone:6.3f} s alone, {alone / CONSUMERS:6.3f} s " \
+        seconds = total / rate
+        line = f"  {parser:8s} {rate / 1e6:6.1f} MB/s per core; {seconds:6.3f} s alone, {seconds / CONSUMERS:6.3f} s " \
                f"over {CONSUMERS} consumers"
         if parser in results:
-            line += f"; the crawl: {med(parser, 'wall') / (alone / CONSUMERS):.2f} x that"
+            line += f"; the crawl: {med(parser, 'wall') / (seconds / CONSUMERS):.2f} x that"
         print(line)
+        if parser in alone:
+            library = total / alone[parser]
+            line = f"  {parser:8s} {alone[parser] / 1e6:6.1f} MB/s per core alone; {library:6.3f} s, {library / CONSUMERS:6.3f} s " \
+                   f"over {CONSUMERS}"
+            if parser in results:
+                line += f"; the crawl: {med(parser, 'wall') / (library / CONSUMERS):.2f} x that"
+            print(line)
     if wget2 and "libxml2" in results:
         print(f"floor libxml2 <= 2 x wget2: {med('libxml2', 'wall') / wget2:.2f} x")
     if "gumbo" in results and "gumbo" in rates:
         print(f"floor gumbo <= 1.2 x gumbo alone / {CONSUMERS}: "
-              f"{med('gumbo', 'wall') / (total / rates['gumbo'] / CONSUMERS):.2f} x")
+              f"{med('gumbo', 'wall') / (total / rates['gumbo'] / CONSUMERS):.2f} x crawl's gumbo parse, "
+              f"{med('gumbo', 'wall') / (total / alone['gumbo'] / CONSUMERS):.2f} x the library alone")
 
 
 if __name__ == "__main__":

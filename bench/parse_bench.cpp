@@ -4,8 +4,18 @@
 // bytes_per_second is the page bytes one thread parses a second.
 //
 // With CRAWL_PARSE_CORPUS=DIR, ParseCorpus/gumbo and ParseCorpus/libxml2 parse every file under DIR
-// instead (e.g. the bodies a crawl saved with --save-bodies; bench/docs.py does that).
+// instead (e.g. the bodies a crawl saved with --save-bodies; bench/docs.py does that), and
+// ParseAlone/gumbo and ParseAlone/libxml2 time the libraries alone on them, as anyone would call them
+// with nothing of crawl's around them: gumbo_parse with gumbo's default options (malloc, every error
+// recorded) and gumbo_destroy_output; libxml2's HTML push parser with a SAX handler that does
+// nothing. The pages are UTF-8 or ASCII (the documentation of bench/docs.py is), so no decoding is
+// left out.
 #include <benchmark/benchmark.h>
+#include <gumbo.h>
+#include <libxml/HTMLparser.h>
+
+#include <climits>
+#include <cstring>
 
 #include <cstdlib>
 #include <filesystem>
@@ -62,6 +72,38 @@ std::vector<std::string> read_corpus(const char* dir) {
   return pages;
 }
 
+void gumbo_alone(benchmark::State& state, const std::vector<std::string>& pages) {
+  int64_t bytes = 0;
+  for (auto _ : state) {
+    for (const auto& page : pages) {
+      GumboOutput* out = gumbo_parse_with_options(&kGumboDefaultOptions, page.data(), page.size());
+      benchmark::DoNotOptimize(out->root);
+      gumbo_destroy_output(&kGumboDefaultOptions, out);
+      bytes += static_cast<int64_t>(page.size());
+    }
+  }
+  state.SetBytesProcessed(bytes);
+}
+
+void libxml2_alone(benchmark::State& state, const std::vector<std::string>& pages) {
+  htmlSAXHandler handler;
+  std::memset(&handler, 0, sizeof handler);
+  int64_t bytes = 0;
+  for (auto _ : state) {
+    for (const auto& page : pages) {
+      if (page.size() > INT_MAX) continue;
+      htmlParserCtxtPtr context =
+          htmlCreatePushParserCtxt(&handler, nullptr, nullptr, 0, nullptr, XML_CHAR_ENCODING_UTF8);
+      htmlCtxtUseOptions(context, HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
+                                      HTML_PARSE_NONET | HTML_PARSE_IGNORE_ENC | HTML_PARSE_NODEFDTD);
+      htmlParseChunk(context, page.data(), static_cast<int>(page.size()), 1);
+      htmlFreeParserCtxt(context);
+      bytes += static_cast<int64_t>(page.size());
+    }
+  }
+  state.SetBytesProcessed(bytes);
+}
+
 // Registered before main runs, when the variable names a corpus.
 const bool corpus_registered = [] {
   const char* dir = std::getenv("CRAWL_PARSE_CORPUS");
@@ -73,6 +115,12 @@ const bool corpus_registered = [] {
         // As nginx labels them: no charset, so each page's own <meta> decides.
         [parser](benchmark::State& state) { parse_pages(state, corpus, "text/html", parser); })
         ->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("ParseAlone/gumbo", [](benchmark::State& state) {
+    gumbo_alone(state, corpus);
+  })->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("ParseAlone/libxml2", [](benchmark::State& state) {
+    libxml2_alone(state, corpus);
+  })->Unit(benchmark::kMillisecond);
   return true;
 }();
 
