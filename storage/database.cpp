@@ -295,8 +295,9 @@ ALTER TABLE benches ADD COLUMN parsers TEXT; -- comma-separated, in the order gi
 PRAGMA user_version = 9;
 )sql";
 
-constexpr std::array kMigrations = {kSchemaVersion1, kSchemaVersion2, kSchemaVersion3, kSchemaVersion4, kSchemaVersion5,
-                                    kSchemaVersion6, kSchemaVersion7, kSchemaVersion8, kSchemaVersion9};
+constexpr std::array kMigrations = {kSchemaVersion1, kSchemaVersion2, kSchemaVersion3,
+                                    kSchemaVersion4, kSchemaVersion5, kSchemaVersion6,
+                                    kSchemaVersion7, kSchemaVersion8, kSchemaVersion9};
 
 }  // namespace
 

@@ -64,7 +64,8 @@ TEST(GumboArena, ResetKeepsOneBlockOfBoundedSizeForTheNextPage) {
 TEST(GumboArena, APageLargerThanTheArenaParsesWithTheSameFacts) {
   std::string html = "<!DOCTYPE html><title>big</title><body>";
   const int links = 200000;
-  for (int i = 0; i < links; ++i) html += "<p><a href=\"/p/" + std::to_string(i) + "\" class=x id=y>link</a></p>";
+  for (int i = 0; i < links; ++i)
+    html += "<p><a href=\"/p/" + std::to_string(i) + "\" class=x id=y>link</a></p>";
   const ParseOptions options{.parser = HtmlParser::gumbo, .collect_links = true};
   const PageFacts facts = parse_page(html, "text/html; charset=utf-8", options);
   EXPECT_EQ(facts.link_count, links);
