@@ -172,7 +172,6 @@ const Encoding* measure_with_gumbo(std::string_view html, const ParseOptions& op
     GumboOutput* out;
     GumboArena& arena;
     ~Release() {
-      fprintf(stderr, "ARENA %zu %zu\n", arena.used_bytes(), arena.live_heap_allocations());
       if (out && arena.live_heap_allocations() > 0) gumbo_destroy_output(&gumbo, out);
       arena.reset();
     }

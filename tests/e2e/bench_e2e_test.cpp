@@ -309,54 +309,63 @@ TEST(Bench, ComparesModesOnItsOwnTestbedAndStoresEveryRun) {
 TEST(Bench, ComparesParsersInEachModeAndRecordsTheParserOfEveryRun) {
   test::TempDir dir;
   const std::string db = dir.file("bench.db"), chart = dir.file("bench.svg");
-  auto r =
-      run_crawl({"bench", "--testbed", "--pages", "30", "--modes", "fiber,thread", "--parsers",
-                 "libxml2,gumbo", "-c", "4", "--repeat", "2", "--db", db, "--chart", chart, "--no-progress"});
+  auto r = run_crawl({"bench", "--testbed", "--pages", "30", "--modes", "fiber,thread", "--parsers",
+                      "libxml2,gumbo", "-c", "2,4", "--repeat", "2", "--db", db, "--chart", chart,
+                      "--no-progress"});
   ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
   EXPECT_EQ(query_int(db, "select count(*) from benches where parsers = 'libxml2,gumbo'"), 1);
   // 2 modes × 2 parsers × 2 repeats, each run with its parser, all 30 pages parsed.
-  EXPECT_EQ(query_int(db, "select count(*) from runs where status = 'completed' and pages_ok = 30"), 8);
+  // 2 modes × 2 parsers × 2 concurrencies × 2 repeats, each run with its parser, all 30 pages parsed.
+  EXPECT_EQ(query_int(db, "select count(*) from runs where status = 'completed' and pages_ok = 30"), 16);
   for (const char* mode : {"fiber", "thread"})
     for (const char* parser : {"gumbo", "libxml2"})
       EXPECT_EQ(
           query_int(db, std::string("select count(*) from runs where mode = '") + mode + "' and parser = '" +
                             parser + "' and command_line like '%--parser " + parser + "%'"),
-          2)
+          4)
           << mode << " " << parser;
-  // Interleaved: the first four runs are the four (mode, parser) pairs.
+  // Interleaved: the first eight runs are the eight (mode, parser, concurrency) triples.
   EXPECT_EQ(
-      query_int(db, "select count(distinct mode || parser) from (select * from runs order by id limit 4)"),
-      4);
+      query_int(db,
+                "select count(distinct mode || parser || concurrency) from (select * from runs order by "
+                "id limit 8)"),
+      8);
 
   const auto lines = lines_of(r.out);
-  ASSERT_EQ(lines.size(), 1u + 2 + 4 + 1) << r.out;
+  ASSERT_EQ(lines.size(), 1u + 2 + 8 + 1) << r.out;
   const auto header = fields_of(lines[1]);
   ASSERT_GE(header.size(), 3u);
   EXPECT_EQ(header[0], "mode");
   EXPECT_EQ(header[1], "parser");
   EXPECT_EQ(header[2], "c");
+  // Each (mode, parser) with its concurrencies rising.
   const std::vector<std::pair<std::string, std::string>> expected = {
       {"fiber", "libxml2"}, {"fiber", "gumbo"}, {"thread", "libxml2"}, {"thread", "gumbo"}};
-  for (size_t i = 0; i < expected.size(); ++i) {
+  for (size_t i = 0; i < 2 * expected.size(); ++i) {
     const auto fields = fields_of(lines[3 + i]);
     ASSERT_GE(fields.size(), 4u) << lines[3 + i];
-    EXPECT_EQ(fields[0], expected[i].first);
-    EXPECT_EQ(fields[1], expected[i].second);
-    EXPECT_EQ(fields[3], expected[i].first == "fiber" ? "1×1×4" : "1×4×1") << lines[3 + i];  // layout
+    const auto& [mode, parser] = expected[i / 2];
+    const std::string c = i % 2 == 0 ? "2" : "4";
+    EXPECT_EQ(fields[0], mode);
+    EXPECT_EQ(fields[1], parser);
+    EXPECT_EQ(fields[2], c);
+    EXPECT_EQ(fields[3], mode == "fiber" ? "1×1×" + c : "1×" + c + "×1") << lines[3 + i];  // layout
   }
 
   // Machine formats carry the parser, and each row's median is that of its own parser's runs.
   auto json = run_crawl({"runs", "--db", db, "--bench", "latest", "--format", "json"});
   ASSERT_EQ(json.exit_code, 0) << json.err;
   const auto objects = nlohmann::json::parse(json.out);
-  ASSERT_EQ(objects.size(), 4u);
+  ASSERT_EQ(objects.size(), 8u);
   for (size_t i = 0; i < objects.size(); ++i) {
-    EXPECT_EQ(objects[i]["mode"], expected[i].first);
-    EXPECT_EQ(objects[i]["parser"], expected[i].second);
+    const auto& [mode, parser] = expected[i / 2];
+    EXPECT_EQ(objects[i]["mode"], mode);
+    EXPECT_EQ(objects[i]["parser"], parser);
+    const int c = objects[i]["concurrency"].get<int>();
     std::vector<double> walls, cpu_per_page;
-    for (auto& run :
-         query_rows(db, "select wall_s, (user_s + sys_s) * 1000 / urls as cpu from runs where mode = '" +
-                            expected[i].first + "' and parser = '" + expected[i].second + "'")) {
+    for (auto& run : query_rows(
+             db, "select wall_s, (user_s + sys_s) * 1000 / urls as cpu from runs where mode = '" + mode +
+                     "' and parser = '" + parser + "' and concurrency = " + std::to_string(c))) {
       walls.push_back(std::stod(*run.at("wall_s")));
       cpu_per_page.push_back(std::stod(*run.at("cpu")));
     }
@@ -372,6 +381,8 @@ TEST(Bench, ComparesParsersInEachModeAndRecordsTheParserOfEveryRun) {
   auto render = test::run_process({kRsvgConvert, "--output", dir.file("bench.png"), chart});
   ASSERT_EQ(render.exit_code, 0) << render.err;
   const Image image = decode_png(test::read_file(dir.file("bench.png")));
+  // Each line in both panels, beside its legend entry (a dotted legend swatch alone is under 75
+  // pixels of its colour).
   EXPECT_GT(pixels_of_colour(image, 0x1f, 0x77, 0xb4), 150u) << "fiber, the first parser";
   EXPECT_GT(pixels_of_colour(image, 0x0b, 0x3d, 0x62), 150u) << "fiber, the second parser";
 
