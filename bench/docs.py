@@ -103,7 +103,7 @@ def run_wget2(hosts_file, seeds, tmp):
     responses = re.findall(r"^HTTP response (\d+)", r.stdout + r.stderr, re.M)
     fetched, ok = len(responses), responses.count("200")
     return {"wall": wall, "cpu": cpu_of(before, after), "urls": fetched or None, "ok": ok or None,
-            "bytes": None}
+            "bytes": None, "parse_cpu": None}
 
 
 def run_crawl(hosts_file, seeds_file, variant, db, exe, extra=()):
@@ -124,7 +124,8 @@ def run_crawl(hosts_file, seeds_file, variant, db, exe, extra=()):
         "select count(*), sum(status = 200), sum(coalesce(body_bytes, 0)) from pages where run_id = ?",
         (run["id"],)).fetchone()
     con.close()
-    return {"wall": run["wall_s"], "cpu": run["user_s"] + run["sys_s"], "urls": urls, "ok": ok, "bytes": body}
+    return {"wall": run["wall_s"], "cpu": run["user_s"] + run["sys_s"], "urls": urls, "ok": ok, "bytes": body,
+            "parse_cpu": run["parse_cpu_s"], "consumers": run["consumers"]}
 
 
 def save_bodies(hosts_file, seeds_file, tmp, exe, keep):
@@ -217,15 +218,17 @@ def main():
     med = lambda v, key: statistics.median(r[key] for r in results[v])
     print(f"\nfour Debian documentation sites behind nginx, --depth {DEPTH}, {a.repeat} interleaved repeats, "
           f"{CONSUMERS} cores, {time.strftime('%Y-%m-%d')}")
-    print(f"{'variant':18s} {'wall med':>8s} {'min-max':>13s} {'/wget2':>6s} {'cpu s':>6s} {'URLs':>6s} "
-          f"{'200s':>6s} {'body MB':>8s}")
+    print(f"{'variant':18s} {'wall med':>8s} {'min-max':>13s} {'/wget2':>6s} {'cpu s':>6s} {'parse s':>7s} "
+          f"{'URLs':>6s} {'200s':>6s} {'body MB':>8s}")
     wget2 = med("wget2", "wall") if "wget2" in results else None
     for v in variants:
         walls = [r["wall"] for r in results[v]]
         w = statistics.median(walls)
         body = results[v][-1]["bytes"]
+        parse_text = f"{med(v, 'parse_cpu'):7.2f}" if results[v][0]["parse_cpu"] is not None else "      -"
         print(f"{v:18s} {w:8.3f} {min(walls):6.3f}-{max(walls):<6.3f} "
               f"{(f'{w / wget2:6.2f}' if wget2 else '     -')} {med(v, 'cpu'):6.2f} "
+              f"{parse_text} "
               f"{results[v][-1]['urls'] or '-':>6} {results[v][-1]['ok'] or '-':>6} "
               f"{(f'{body / 1e6:8.1f}' if body else '       -')}")
     print(f"\nthe parsers alone on the {pages} bodies, {total / 1e6:.1f} MB, one crawl fetched, one thread: "
@@ -253,6 +256,13 @@ def main():
             if v != "wget2" and v.endswith("libxml2"):
                 ratio = per_repeat(lambda i: results[v][i]["wall"], lambda i: results["wget2"][i]["wall"])
                 print(f"floor {v} <= 2 x wget2: {ratio:.2f} x (median of the repeats' ratios)")
+    # What the pipeline adds, from each crawl's own counters: its wall time over its parsing CPU
+    # (parse_cpu_s) spread over its consumers.
+    for v in variants:
+        if v != "wget2":
+            ratio = per_repeat(lambda i: results[v][i]["wall"],
+                               lambda i: results[v][i]["parse_cpu"] / results[v][i]["consumers"])
+            print(f"{v}: wall {ratio:.2f} x its own parse CPU over its consumers (median of the repeats)")
     for v in variants:
         if v.endswith("gumbo") and not v.startswith("other:"):
             own = per_repeat(lambda i: results[v][i]["wall"],

@@ -104,6 +104,35 @@ void libxml2_alone(benchmark::State& state, const std::vector<std::string>& page
   state.SetBytesProcessed(bytes);
 }
 
+// What gumbo asks its allocator for, in bytes per byte of HTML (counter requested_per_page_byte):
+// what the arena of parsers/gumbo_arena.hpp is sized by. Allocations are counted, then made by
+// malloc as gumbo's defaults make them.
+void gumbo_allocations(benchmark::State& state, const std::vector<std::string>& pages) {
+  struct Count {
+    int64_t bytes = 0;
+  } count;
+  GumboOptions options = kGumboDefaultOptions;
+  options.userdata = &count;
+  options.allocator = [](void* userdata, size_t size) {
+    static_cast<Count*>(userdata)->bytes += static_cast<int64_t>(size);
+    return std::malloc(size);
+  };
+  options.deallocator = [](void*, void* p) { std::free(p); };
+  int64_t page_bytes = 0;
+  for (auto _ : state) {
+    for (const auto& page : pages) {
+      GumboOutput* out = gumbo_parse_with_options(&options, page.data(), page.size());
+      gumbo_destroy_output(&options, out);
+      page_bytes += static_cast<int64_t>(page.size());
+    }
+  }
+  state.counters["requested_per_page_byte"] =
+      static_cast<double>(count.bytes) / static_cast<double>(page_bytes);
+}
+BENCHMARK_CAPTURE(gumbo_allocations, testbed, testbed_pages())
+    ->Name("GumboAllocations/testbed")
+    ->Unit(benchmark::kMillisecond);
+
 // Registered before main runs, when the variable names a corpus.
 const bool corpus_registered = [] {
   const char* dir = std::getenv("CRAWL_PARSE_CORPUS");
@@ -115,6 +144,9 @@ const bool corpus_registered = [] {
         // As nginx labels them: no charset, so each page's own <meta> decides.
         [parser](benchmark::State& state) { parse_pages(state, corpus, "text/html", parser); })
         ->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("GumboAllocations/corpus", [](benchmark::State& state) {
+    gumbo_allocations(state, corpus);
+  })->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("ParseAlone/gumbo", [](benchmark::State& state) {
     gumbo_alone(state, corpus);
   })->Unit(benchmark::kMillisecond);

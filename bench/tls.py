@@ -24,7 +24,6 @@ hybrid (2 processes x 1 thread x c/2 fibers). Needs build/crawl and build/curl_f
 """
 import argparse
 import os
-import re
 import shutil
 import sqlite3
 import statistics
