@@ -424,6 +424,22 @@ BenchReport load_bench_report(const std::string& db_path, std::string_view id) {
   return aggregate_bench(info, runs, skips);
 }
 
+namespace {
+
+// The measures every format shows alike, vs_best to failed, put before the row's last value (its
+// note).
+void insert_measures(std::vector<Value>& row, const BenchPair& p) {
+  row.insert(row.end() - 1,
+             {measured(p, p.vs_best, kRatioDecimals), measured(p, p.user_s, kCpuDecimals),
+              measured(p, p.sys_s, kCpuDecimals), measured(p, p.cpu_ms_per_page, kCpuPerPageDecimals),
+              measured(p, p.peak_rss_mb, kMemoryDecimals), measured_count(p, p.voluntary_ctx),
+              measured_count(p, p.involuntary_ctx), measured(p, p.p50_ms, kLatencyDecimals),
+              measured(p, p.p99_ms, kLatencyDecimals), measured(p, p.connections_per_host, kRatioDecimals),
+              p.runs == 0 ? Value{} : Value{p.failed}});
+}
+
+}  // namespace
+
 void print_bench_report(const BenchReport& report, Format format, std::ostream& out) {
   std::vector<std::vector<Value>> rows;
   if (format == Format::table) {
@@ -431,26 +447,11 @@ void print_bench_report(const BenchReport& report, Format format, std::ostream& 
     // The parser column only when the bench compares parsers.
     const bool parsers = !report.info.parsers.empty();
     for (const BenchPair& p : report.pairs) {
-      rows.push_back({p.mode,
-                      int64_t{p.concurrency},
-                      p.layout.empty() ? Value{} : Value{p.layout},
-                      int64_t{p.runs},
-                      measured(p, p.wall_s.median, kWallDecimals),
-                      range_text(p, p.wall_s, kWallDecimals),
-                      measured_count(p, p.pages_per_s.median),
-                      range_text(p, p.pages_per_s, 0),
-                      measured(p, p.vs_best, kRatioDecimals),
-                      measured(p, p.user_s, kCpuDecimals),
-                      measured(p, p.sys_s, kCpuDecimals),
-                      measured(p, p.cpu_ms_per_page, kCpuPerPageDecimals),
-                      measured(p, p.peak_rss_mb, kMemoryDecimals),
-                      measured_count(p, p.voluntary_ctx),
-                      measured_count(p, p.involuntary_ctx),
-                      measured(p, p.p50_ms, kLatencyDecimals),
-                      measured(p, p.p99_ms, kLatencyDecimals),
-                      measured(p, p.connections_per_host, kRatioDecimals),
-                      p.runs == 0 ? Value{} : Value{p.failed},
-                      short_note_value(p)});
+      rows.push_back({p.mode, int64_t{p.concurrency}, p.layout.empty() ? Value{} : Value{p.layout},
+                      int64_t{p.runs}, measured(p, p.wall_s.median, kWallDecimals),
+                      range_text(p, p.wall_s, kWallDecimals), measured_count(p, p.pages_per_s.median),
+                      range_text(p, p.pages_per_s, 0), short_note_value(p)});
+      insert_measures(rows.back(), p);
       if (parsers) rows.back().insert(rows.back().begin() + 1, Value{p.parser});
     }
     std::vector<std::string> columns = {"mode",       "c",           "layout",        "runs",    "wall_s",
@@ -463,31 +464,15 @@ void print_bench_report(const BenchReport& report, Format format, std::ostream& 
     for (const std::string& note : bench_notes(report)) out << note << '\n';
     return;
   }
-  for (const BenchPair& p : report.pairs)
-    rows.push_back({p.mode,
-                    p.parser.empty() ? Value{} : Value{p.parser},
-                    int64_t{p.concurrency},
-                    p.layout.empty() ? Value{} : Value{p.layout},
-                    int64_t{p.runs},
-                    p.runs == 0 ? Value{} : Value{p.urls},
-                    measured(p, p.wall_s.median, kWallDecimals),
-                    measured(p, p.wall_s.min, kWallDecimals),
-                    measured(p, p.wall_s.max, kWallDecimals),
-                    measured_count(p, p.pages_per_s.median),
-                    measured_count(p, p.pages_per_s.min),
-                    measured_count(p, p.pages_per_s.max),
-                    measured(p, p.vs_best, kRatioDecimals),
-                    measured(p, p.user_s, kCpuDecimals),
-                    measured(p, p.sys_s, kCpuDecimals),
-                    measured(p, p.cpu_ms_per_page, kCpuPerPageDecimals),
-                    measured(p, p.peak_rss_mb, kMemoryDecimals),
-                    measured_count(p, p.voluntary_ctx),
-                    measured_count(p, p.involuntary_ctx),
-                    measured(p, p.p50_ms, kLatencyDecimals),
-                    measured(p, p.p99_ms, kLatencyDecimals),
-                    measured(p, p.connections_per_host, kRatioDecimals),
-                    p.runs == 0 ? Value{} : Value{p.failed},
-                    note_value(p)});
+  for (const BenchPair& p : report.pairs) {
+    rows.push_back({p.mode, p.parser.empty() ? Value{} : Value{p.parser}, int64_t{p.concurrency},
+                    p.layout.empty() ? Value{} : Value{p.layout}, int64_t{p.runs},
+                    p.runs == 0 ? Value{} : Value{p.urls}, measured(p, p.wall_s.median, kWallDecimals),
+                    measured(p, p.wall_s.min, kWallDecimals), measured(p, p.wall_s.max, kWallDecimals),
+                    measured_count(p, p.pages_per_s.median), measured_count(p, p.pages_per_s.min),
+                    measured_count(p, p.pages_per_s.max), note_value(p)});
+    insert_measures(rows.back(), p);
+  }
   print_rows({"mode",
               "parser",
               "concurrency",
