@@ -7,14 +7,14 @@
 #include <memory>
 #include <optional>
 
-#include "benchmark/chart.hpp"
-#include "benchmark/runner.hpp"
+#include "bench/chart.hpp"
+#include "bench/report.hpp"
+#include "bench/runner.hpp"
 #include "cli/commands.hpp"
 #include "common/units.hpp"
 #include "common/usage_error.hpp"
 #include "crawler/signals.hpp"
 #include "crawler/tls.hpp"
-#include "storage/bench_report.hpp"
 #include "storage/query.hpp"
 
 namespace crawl::cli {
@@ -92,7 +92,7 @@ void check_chart_path(const std::string& path) {
 int run_bench(const BenchFlags& f, const std::string& command_line) {
   const storage::Format format = storage::parse_format(f.format);
   check_chart_path(f.chart);
-  benchmark::BenchOptions options{
+  bench::BenchOptions options{
       .lists = f.lists,
       .testbed = std::nullopt,
       .modes = f.modes,
@@ -107,18 +107,18 @@ int run_bench(const BenchFlags& f, const std::string& command_line) {
   };
   if (f.testbed)
     options.testbed =
-        benchmark::TestbedWorkload{.pages = f.pages, .latency = f.latency, .threads = f.testbed_threads};
-  benchmark::validate(options);
+        bench::TestbedWorkload{.pages = f.pages, .latency = f.latency, .threads = f.testbed_threads};
+  bench::validate(options);
 
   // Before any thread or child exists, so that all of them inherit the blocked signals (children
   // get them unblocked again when they start).
   std::atomic<bool> stop{false};
   SignalWatcher signals(stop);
-  const benchmark::BenchOutcome outcome = benchmark::run_bench(options, stop, std::cerr);
+  const bench::BenchOutcome outcome = bench::run_bench(options, stop, std::cerr);
 
-  const storage::BenchReport report = storage::load_bench_report(f.db, outcome.bench_id);
-  storage::print_bench_report(report, format, std::cout);
-  if (!f.chart.empty()) benchmark::write_bench_chart(report, f.chart);
+  const bench::BenchReport report = bench::load_bench_report(f.db, outcome.bench_id);
+  bench::print_bench_report(report, format, std::cout);
+  if (!f.chart.empty()) bench::write_bench_chart(report, f.chart);
   return outcome.interrupted ? 130 : 0;
 }
 

@@ -6,10 +6,10 @@
 #include <optional>
 #include <string>
 
-#include "benchmark/chart.hpp"
+#include "bench/chart.hpp"
+#include "bench/report.hpp"
 #include "cli/commands.hpp"
 #include "common/usage_error.hpp"
-#include "storage/bench_report.hpp"
 #include "storage/query.hpp"
 
 namespace crawl::cli {
@@ -55,9 +55,9 @@ int run_runs(const RunsFlags& f) {
     storage::list_runs(f.db, format, std::cout, f.limit);
     return 0;
   }
-  const storage::BenchReport report = storage::load_bench_report(f.db, f.bench);
-  storage::print_bench_report(report, format, std::cout);
-  if (!f.chart.empty()) benchmark::write_bench_chart(report, f.chart);
+  const bench::BenchReport report = bench::load_bench_report(f.db, f.bench);
+  bench::print_bench_report(report, format, std::cout);
+  if (!f.chart.empty()) bench::write_bench_chart(report, f.chart);
   return 0;
 }
 

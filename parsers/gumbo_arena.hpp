@@ -1,6 +1,6 @@
 // Memory for gumbo's parse of one page. gumbo allocates every node, attribute, string buffer and
 // vector of the tree separately (about 14% of a gumbo crawl's CPU goes to malloc and another 6% to
-// free, most of it gumbo's, on the documentation pages of bench/docs.py), and frees them one by one
+// free, most of it gumbo's, on the documentation pages of perf/docs.py), and frees them one by one
 // at the end. Here they are cut from a few large blocks instead, given back all at once when the page
 // is done, and the blocks stay with the thread for its next page.
 #pragma once

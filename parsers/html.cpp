@@ -28,7 +28,7 @@ constexpr int kMaxDepth = 4096;
 
 // gumbo records every parse error by default (one struct per stray end tag, duplicate attribute,
 // ...), kept until the tree is freed: a 10 MB page of stray end tags would hold millions. The facts
-// need none of them. (On the documentation pages of bench/docs.py, leaving them out saves no
+// need none of them. (On the documentation pages of perf/docs.py, leaving them out saves no
 // measurable time: the point is the bound on memory.) Memory comes from the thread's GumboArena.
 GumboOptions gumbo_options(GumboArena& arena) {
   GumboOptions options = kGumboDefaultOptions;
@@ -41,7 +41,7 @@ GumboOptions gumbo_options(GumboArena& arena) {
   return options;
 }
 
-// gumbo asks for about 11 bytes per byte of the documentation pages of bench/docs.py (2 on the
+// gumbo asks for about 11 bytes per byte of the documentation pages of perf/docs.py (2 on the
 // testbed's: `crawl_microbench --benchmark_filter=GumboAllocations`), much of it freed again before
 // the parse ends, which the arena does not reuse; with its header and alignment per allocation the
 // arena takes about twice that. Past 32 MB for one page, or 8 bytes per byte of a larger page, its

@@ -7,7 +7,7 @@
 //
 //   CRAWL_BENCH_PG=postgresql://crawl@127.0.0.1:5432/bench build/crawl_microbench --benchmark_filter=Leases
 //
-// bench/postgres.py starts a server and runs this with it. Without CRAWL_BENCH_PG it is skipped.
+// perf/postgres.py starts a server and runs this with it. Without CRAWL_BENCH_PG it is skipped.
 #include <benchmark/benchmark.h>
 
 #include <chrono>
@@ -61,7 +61,7 @@ void work(const std::string& uri, int64_t run, const std::string& name) {
 void BM_LeasesAdmitClaimComplete(benchmark::State& state) {
   const char* uri = std::getenv("CRAWL_BENCH_PG");
   if (!uri) {
-    state.SkipWithError("set CRAWL_BENCH_PG to a PostgreSQL URI (bench/postgres.py does)");
+    state.SkipWithError("set CRAWL_BENCH_PG to a PostgreSQL URI (perf/postgres.py does)");
     return;
   }
   const int workers = static_cast<int>(state.range(0));

@@ -10,13 +10,13 @@ A slow or busy host must never hold the others back, so the ratio to that ideal 
 Each crawl is checked against the testbed's own counters: no host ever had more than 4 requests in
 progress at once, and every URL has its row.
 
-  bench/politeness.py                     # both concurrencies, 3 interleaved repeats, fiber mode
-  bench/politeness.py --modes fiber,thread,process --repeat 5
-  bench/politeness.py --control           # also each mode on the same number of URLs of one host
-  bench/politeness.py --crawl OLD/build/crawl   # the same with another build (e.g. an older commit)
-  bench/politeness.py --baseline OLD/build/crawl --repeat 7
+  perf/politeness.py                     # both concurrencies, 3 interleaved repeats, fiber mode
+  perf/politeness.py --modes fiber,thread,process --repeat 5
+  perf/politeness.py --control           # also each mode on the same number of URLs of one host
+  perf/politeness.py --crawl OLD/build/crawl   # the same with another build (e.g. an older commit)
+  perf/politeness.py --baseline OLD/build/crawl --repeat 7
                                           # this build and OLD's interleaved, with their ratio
-  bench/politeness.py --workers 1,2       # also one run shared by 1 and by 2 worker processes
+  perf/politeness.py --workers 1,2       # also one run shared by 1 and by 2 worker processes
                                           # through PostgreSQL (crawl run --shared, crawl resume)
 
 --control adds two crawls beside each: the same shuffled list with no per-host rule ("no cap": a
@@ -29,7 +29,7 @@ shows whether URLs reached a producer already connected to their host.
 
 --workers N,... adds "shared N" rows: the same polite list as one run crawled by N worker processes
 of one build together (`crawl run --shared` and N - 1 `crawl resume 1`, each at -c C) through a
-PostgreSQL 15 the script starts (see bench/postgres.py), for --crawl and for --baseline alike; its
+PostgreSQL 15 the script starts (see perf/postgres.py), for --crawl and for --baseline alike; its
 time is from the first start to the last exit, so it includes each worker's start and end. The per-host cap is checked on the testbed's
 counters, which see every worker's requests together: workers share the hosts' leases, so N
 workers never send a host more than --per-host at once.

@@ -5,9 +5,9 @@
 #include <string>
 #include <vector>
 
-#include "storage/bench_report.hpp"
+#include "bench/report.hpp"
 
-namespace crawl::benchmark {
+namespace crawl::bench {
 
 // One axis: its domain (in data units), whether it is logarithmic, and where its ticks go.
 struct Axis {
@@ -27,9 +27,9 @@ Axis value_axis(const std::vector<double>& values);
 // "950", "2.5k", "12k", "1.5M": tick labels that stay short.
 std::string short_number(double value);
 
-std::string bench_chart_svg(const storage::BenchReport& report);
+std::string bench_chart_svg(const BenchReport& report);
 
 // Writes bench_chart_svg() to `path`; throws crawl::UsageError when the file cannot be written.
-void write_bench_chart(const storage::BenchReport& report, const std::string& path);
+void write_bench_chart(const BenchReport& report, const std::string& path);
 
-}  // namespace crawl::benchmark
+}  // namespace crawl::bench

@@ -19,9 +19,9 @@ alone (ParseAlone). The issue's floors, checked on the medians:
   libxml2 crawl wall <= 2 x wget2 wall
   gumbo crawl wall   <= 1.2 x (gumbo's own parse time for those bytes / consumers)
 
-  bench/docs.py                                    # wget2, crawl gumbo, crawl libxml2; 5 repeats
-  bench/docs.py --variants wget2,libxml2,thread:libxml2,process:libxml2 --repeat 3
-  bench/docs.py --variants libxml2,other:libxml2 --other /tmp/crawl-before
+  perf/docs.py                                    # wget2, crawl gumbo, crawl libxml2; 5 repeats
+  perf/docs.py --variants wget2,libxml2,thread:libxml2,process:libxml2 --repeat 3
+  perf/docs.py --variants libxml2,other:libxml2 --other /tmp/crawl-before
 
 Variants: wget2; PARSER or MODE:PARSER (MODE fiber, thread, process, hybrid; PARSER gumbo, libxml2);
 other:[MODE:]PARSER runs the binary given with --other. Needs scripts/setup's packages plus wget2 and

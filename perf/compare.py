@@ -5,13 +5,13 @@ on the same URL list, against the local testbed, in one run.
 Variants are interleaved (A B C A B C ...) so drift of a shared machine spreads evenly; the table
 gives medians with min-max and each variant's wall time as a ratio to curl_floor's median.
 
-  bench/compare.py --workload w1                     # 2,000 URLs x 100 ms at -c 200
-  bench/compare.py --workload w1proc                 # the same in process and hybrid 2x1x100 modes
-  bench/compare.py --workload w2 --repeat 5          # 20,000 small pages, no latency, -c 50
-  bench/compare.py --workload w2 --variants floor,fiber-noparse,baseline:fiber-noparse --baseline B
+  perf/compare.py --workload w1                     # 2,000 URLs x 100 ms at -c 200
+  perf/compare.py --workload w1proc                 # the same in process and hybrid 2x1x100 modes
+  perf/compare.py --workload w2 --repeat 5          # 20,000 small pages, no latency, -c 50
+  perf/compare.py --workload w2 --variants floor,fiber-noparse,baseline:fiber-noparse --baseline B
                                                      # this build beside B, e.g. an older commit's
-  bench/compare.py --workload w3                     # 10,000 URLs x 1 s at -c 10000
-  bench/compare.py --workload idle                   # 200 URLs x 2 s at -c 200: CPU while waiting
+  perf/compare.py --workload w3                     # 10,000 URLs x 1 s at -c 10000
+  perf/compare.py --workload idle                   # 200 URLs x 2 s at -c 200: CPU while waiting
 
 Needs a release build in build/ (scripts/demo or cmake --build build).
 """

@@ -8,10 +8,10 @@ every variant in a private mount namespace where /etc/ssl/certs/ca-certificates.
 bundle plus that CA: crawl and curl_floor load the whole system store, as on a user's machine, and
 the system's trust store itself is never changed.
 
-  bench/tls.py                              # every workload, 3 interleaved repeats
-  bench/tls.py --workload hosts --repeat 5  # one workload
-  bench/tls.py --variants floor,fiber,fiber-k
-  bench/tls.py --variants fiber,thread,other:fiber,other:thread --other /tmp/crawl-variant
+  perf/tls.py                              # every workload, 3 interleaved repeats
+  perf/tls.py --workload hosts --repeat 5  # one workload
+  perf/tls.py --variants floor,fiber,fiber-k
+  perf/tls.py --variants fiber,thread,other:fiber,other:thread --other /tmp/crawl-variant
 
 Workloads (all --no-parse):
   hosts    300 hosts (hN.localhost), one page each, -c 100: a new verified connection per page

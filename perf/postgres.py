@@ -20,10 +20,10 @@ and into a PostgreSQL database by turns, REPEAT times, and prints the medians an
       workers (`crawl run --shared` and `crawl resume 1` beside it), timed from the first start to
       the last exit
 
-  bench/postgres.py                       # fiber mode, 5 interleaved repeats
-  bench/postgres.py --modes fiber,thread,process --repeat 7
-  bench/postgres.py --leases              # also the host-lease microbenchmark on the same server
-  bench/postgres.py --workloads W3 --workers 1,2,4
+  perf/postgres.py                       # fiber mode, 5 interleaved repeats
+  perf/postgres.py --modes fiber,thread,process --repeat 7
+  perf/postgres.py --leases              # also the host-lease microbenchmark on the same server
+  perf/postgres.py --workloads W3 --workers 1,2,4
 
 crawl's own connections run with synchronous_commit off unless --sync full (as SQLite runs with
 synchronous=NORMAL): a commit does not wait for the server's disk.

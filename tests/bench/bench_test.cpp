@@ -5,12 +5,12 @@
 #include <algorithm>
 #include <regex>
 
-#include "benchmark/chart.hpp"
-#include "benchmark/runner.hpp"
+#include "bench/chart.hpp"
+#include "bench/report.hpp"
+#include "bench/runner.hpp"
 #include "common/usage_error.hpp"
-#include "storage/bench_report.hpp"
 
-namespace crawl::benchmark {
+namespace crawl::bench {
 namespace {
 
 using storage::BenchInfo;
@@ -127,7 +127,7 @@ TEST(BenchAggregate, ComparingParsersMakesOnePairPerModeParserAndConcurrency) {
                                 run_of("fiber", 4, 2.0)};
   runs[0].parser = runs[2].parser = "gumbo";
   runs[1].parser = runs[3].parser = "libxml2";
-  const auto report = storage::aggregate_bench(
+  const auto report = aggregate_bench(
       info, runs, {{.mode = "fiber/libxml2", .concurrency = 4, .reason = "crawl run failed (exit 1)"}});
   ASSERT_EQ(report.pairs.size(), 2u);
   EXPECT_EQ(report.pairs[0].parser, "gumbo");
@@ -140,8 +140,8 @@ TEST(BenchAggregate, ComparingParsersMakesOnePairPerModeParserAndConcurrency) {
   // A skip names its mode and parser: it is the libxml2 pair's, not the gumbo one's.
   EXPECT_EQ(report.pairs[0].note, "");
   EXPECT_EQ(report.pairs[1].note, "stopped: crawl run failed (exit 1)");
-  EXPECT_EQ(storage::series_labels(info), (std::vector<std::string>{"fiber/gumbo", "fiber/libxml2"}));
-  EXPECT_EQ(storage::bench_notes(report),
+  EXPECT_EQ(series_labels(info), (std::vector<std::string>{"fiber/gumbo", "fiber/libxml2"}));
+  EXPECT_EQ(bench_notes(report),
             (std::vector<std::string>{"fiber/libxml2 -c 4: stopped: crawl run failed (exit 1)"}));
 }
 
@@ -152,8 +152,8 @@ TEST(BenchAggregate, MediansRangesAndTheRatioToTheBest) {
                                 run_of("fiber", 8, 1.5)};
   runs.push_back(run_of("thread", 2, 100));
   runs.back().status = "interrupted";  // not measured
-  const auto report = storage::aggregate_bench(
-      info, runs, {{.mode = "thread", .concurrency = 8, .reason = "cannot start a thread"}});
+  const auto report =
+      aggregate_bench(info, runs, {{.mode = "thread", .concurrency = 8, .reason = "cannot start a thread"}});
   ASSERT_EQ(report.pairs.size(), 4u);
   // Rising concurrency within each mode, whatever order -c gave.
   EXPECT_EQ(report.pairs[0].concurrency, 2);
@@ -182,14 +182,13 @@ TEST(BenchAggregate, MediansRangesAndTheRatioToTheBest) {
   const auto& thread8 = report.pairs[3];
   EXPECT_EQ(thread8.runs, 0);
   EXPECT_EQ(thread8.note, "skipped: cannot start a thread");
-  EXPECT_EQ(storage::bench_notes(report),
-            (std::vector<std::string>{"thread -c 2: 1 run did not complete",
-                                      "thread -c 8: skipped: cannot start a thread"}));
+  EXPECT_EQ(bench_notes(report), (std::vector<std::string>{"thread -c 2: 1 run did not complete",
+                                                           "thread -c 8: skipped: cannot start a thread"}));
 }
 
 TEST(BenchAggregate, MedianOfNothingIsZero) {
-  EXPECT_EQ(storage::median({}), 0);
-  EXPECT_EQ(storage::median({3, 1, 2}), 2);
+  EXPECT_EQ(median({}), 0);
+  EXPECT_EQ(median({3, 1, 2}), 2);
 }
 
 TEST(BenchChart, ConcurrencyAxisIsLogarithmicPastTenfold) {
@@ -254,8 +253,8 @@ TEST(BenchChart, DrawsALinePerMeasuredModeInEachPanelAndEscapesText) {
     runs.push_back(run_of("fiber", c, 10.0 / c));
     runs.push_back(run_of("thread", c, 12.0 / c, 10240 + c * 300));
   }
-  const auto report = storage::aggregate_bench(
-      info, runs, {{.mode = "process", .concurrency = 10, .reason = "no processes"}});
+  const auto report =
+      aggregate_bench(info, runs, {{.mode = "process", .concurrency = 10, .reason = "no processes"}});
   const std::string svg = bench_chart_svg(report);
   EXPECT_EQ(svg.rfind("<?xml", 0), 0u);
   EXPECT_EQ(count(svg, "<svg"), 1u);
@@ -280,4 +279,4 @@ TEST(BenchChart, DrawsALinePerMeasuredModeInEachPanelAndEscapesText) {
 }
 
 }  // namespace
-}  // namespace crawl::benchmark
+}  // namespace crawl::bench

@@ -1,4 +1,4 @@
-#include "benchmark/runner.hpp"
+#include "bench/runner.hpp"
 
 #include <sys/resource.h>
 #include <unistd.h>
@@ -13,13 +13,13 @@
 #include <stdexcept>
 #include <thread>
 
-#include "benchmark/child_process.hpp"
+#include "bench/child_process.hpp"
+#include "bench/report.hpp"
 #include "common/usage_error.hpp"
 #include "parsers/html.hpp"
-#include "storage/bench_report.hpp"
 #include "testbed/site.hpp"
 
-namespace crawl::benchmark {
+namespace crawl::bench {
 namespace {
 
 // Forking this many workers would exhaust the machine's memory and process table long before it
@@ -266,7 +266,7 @@ BenchOutcome run_bench(const BenchOptions& options, const std::atomic<bool>& sto
   BenchOutcome outcome{.bench_id = recorder.info().id};
   for (const PlannedPair& pair : pairs) {
     if (pair.skip_reason.empty()) continue;
-    const std::string label = storage::pair_label(pair.mode, pair.parser);
+    const std::string label = pair_label(pair.mode, pair.parser);
     recorder.record_skip({.mode = label, .concurrency = pair.concurrency, .reason = pair.skip_reason});
     if (options.progress)
       log << label << " -c " << pair.concurrency << ": skipped: " << pair.skip_reason << "\n";
@@ -289,8 +289,8 @@ BenchOutcome run_bench(const BenchOptions& options, const std::atomic<bool>& sto
     argv.insert(argv.end(), options.run_flags.begin(), options.run_flags.end());
     const int repeat = ++runs_done[order[step]];
     if (options.progress)
-      log << "[" << step + 1 << "/" << order.size() << "] " << storage::pair_label(pair.mode, pair.parser)
-          << " -c " << pair.concurrency << " (run " << repeat << "/" << options.repeat << ") " << std::flush;
+      log << "[" << step + 1 << "/" << order.size() << "] " << pair_label(pair.mode, pair.parser) << " -c "
+          << pair.concurrency << " (run " << repeat << "/" << options.repeat << ") " << std::flush;
 
     ChildProcess child(argv);
     const ChildExit exit = child.wait(stop);
@@ -302,7 +302,7 @@ BenchOutcome run_bench(const BenchOptions& options, const std::atomic<bool>& sto
     if (exit.code != 0) {
       // A pair that fails once would fail again: report it rather than spend the remaining repeats.
       pair.skip_reason = why_it_failed(exit);
-      recorder.record_skip({.mode = storage::pair_label(pair.mode, pair.parser),
+      recorder.record_skip({.mode = pair_label(pair.mode, pair.parser),
                             .concurrency = pair.concurrency,
                             .reason = pair.skip_reason});
       if (options.progress) log << "skipped: " << pair.skip_reason << "\n";
@@ -320,4 +320,4 @@ BenchOutcome run_bench(const BenchOptions& options, const std::atomic<bool>& sto
   return outcome;
 }
 
-}  // namespace crawl::benchmark
+}  // namespace crawl::bench

@@ -1,4 +1,4 @@
-"""What the nginx benchmarks share (bench/tls.py, bench/docs.py): a free port, Debian's nginx started
+"""What the nginx benchmarks share (perf/tls.py, perf/docs.py): a free port, Debian's nginx started
 in the foreground on a configuration the script writes, and a command run with one file of the system
 replaced in a private mount namespace (root only), so the system itself is never changed."""
 import os

@@ -7,8 +7,8 @@ the crawl's resident memory every second, then kills it with SIGKILL (as a crash
 the database's size per row beside its frontier tables. With --baseline B, the same run of another
 build (e.g. one from before durable state) follows, for the database's size per row.
 
-  bench/big_list.py                                  # 10,000,000 lines, 60 s
-  bench/big_list.py --lines 10000000 --seconds 60 --baseline OLD/build/crawl
+  perf/big_list.py                                  # 10,000,000 lines, 60 s
+  perf/big_list.py --lines 10000000 --seconds 60 --baseline OLD/build/crawl
 
 Needs a release build in build/.
 """

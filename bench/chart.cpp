@@ -1,4 +1,4 @@
-#include "benchmark/chart.hpp"
+#include "bench/chart.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -8,7 +8,7 @@
 
 #include "common/usage_error.hpp"
 
-namespace crawl::benchmark {
+namespace crawl::bench {
 namespace {
 
 // Geometry of the picture, in SVG user units (pixels when rendered at 100%).
@@ -63,8 +63,7 @@ std::vector<Series> series_of(const storage::BenchInfo& info) {
   for (const auto& mode : info.modes) {
     if (info.parsers.empty()) series.push_back({mode, mode, "", style_of(mode)});
     for (size_t i = 0; i < info.parsers.size(); ++i)
-      series.push_back(
-          {storage::pair_label(mode, info.parsers[i]), mode, info.parsers[i], style_of(mode, i)});
+      series.push_back({pair_label(mode, info.parsers[i]), mode, info.parsers[i], style_of(mode, i)});
   }
   return series;
 }
@@ -167,12 +166,12 @@ class Svg {
 struct Measure {
   std::string title;
   std::string axis_label;
-  double (*median)(const storage::BenchPair&);
-  double (*low)(const storage::BenchPair&);  // whisker ends; equal to median when there is no range
-  double (*high)(const storage::BenchPair&);
+  double (*median)(const BenchPair&);
+  double (*low)(const BenchPair&);  // whisker ends; equal to median when there is no range
+  double (*high)(const BenchPair&);
 };
 
-void draw_panel(Svg& svg, const storage::BenchReport& report, const Measure& measure, const PanelBox& box) {
+void draw_panel(Svg& svg, const BenchReport& report, const Measure& measure, const PanelBox& box) {
   const Axis x_axis = concurrency_axis(report.info.concurrencies);
   std::vector<double> values;
   for (const auto& pair : report.pairs) {
@@ -318,9 +317,9 @@ std::string short_number(double value) {
   return text;
 }
 
-std::string bench_chart_svg(const storage::BenchReport& report) {
+std::string bench_chart_svg(const BenchReport& report) {
   const storage::BenchInfo& info = report.info;
-  const std::vector<std::string> footnotes = storage::bench_notes(report);
+  const std::vector<std::string> footnotes = bench_notes(report);
   const double height = kFootnoteY + kFootnoteStep * static_cast<double>(footnotes.size()) + 8;
 
   Svg svg;
@@ -348,16 +347,16 @@ std::string bench_chart_svg(const storage::BenchReport& report) {
   draw_panel(svg, report,
              {.title = "Throughput (higher is better)",
               .axis_label = "pages per second",
-              .median = [](const storage::BenchPair& p) { return p.pages_per_s.median; },
-              .low = [](const storage::BenchPair& p) { return p.pages_per_s.min; },
-              .high = [](const storage::BenchPair& p) { return p.pages_per_s.max; }},
+              .median = [](const BenchPair& p) { return p.pages_per_s.median; },
+              .low = [](const BenchPair& p) { return p.pages_per_s.min; },
+              .high = [](const BenchPair& p) { return p.pages_per_s.max; }},
              kThroughputBox);
   draw_panel(svg, report,
              {.title = "Peak memory (lower is better)",
               .axis_label = "peak RSS (MB)",
-              .median = [](const storage::BenchPair& p) { return p.peak_rss_mb; },
-              .low = [](const storage::BenchPair& p) { return p.peak_rss_mb; },
-              .high = [](const storage::BenchPair& p) { return p.peak_rss_mb; }},
+              .median = [](const BenchPair& p) { return p.peak_rss_mb; },
+              .low = [](const BenchPair& p) { return p.peak_rss_mb; },
+              .high = [](const BenchPair& p) { return p.peak_rss_mb; }},
              kMemoryBox);
 
   // The legend: one entry per mode, centred under both panels. Entry widths follow their labels,
@@ -392,11 +391,11 @@ std::string bench_chart_svg(const storage::BenchReport& report) {
   return svg.str();
 }
 
-void write_bench_chart(const storage::BenchReport& report, const std::string& path) {
+void write_bench_chart(const BenchReport& report, const std::string& path) {
   std::ofstream file(path, std::ios::binary | std::ios::trunc);
   file << bench_chart_svg(report);
   file.flush();
   if (!file) throw UsageError("cannot write the chart to " + path + ": pass --chart with a writable path");
 }
 
-}  // namespace crawl::benchmark
+}  // namespace crawl::bench

@@ -4,11 +4,11 @@
 // bytes_per_second is the page bytes one thread parses a second.
 //
 // With CRAWL_PARSE_CORPUS=DIR, ParseCorpus/gumbo and ParseCorpus/libxml2 parse every file under DIR
-// instead (e.g. the bodies a crawl saved with --save-bodies; bench/docs.py does that), and
+// instead (e.g. the bodies a crawl saved with --save-bodies; perf/docs.py does that), and
 // ParseAlone/gumbo and ParseAlone/libxml2 time the libraries alone on them, as anyone would call them
 // with nothing of crawl's around them: gumbo_parse with gumbo's default options (malloc, every error
 // recorded) and gumbo_destroy_output; libxml2's HTML push parser with a SAX handler that does
-// nothing. The pages are UTF-8 or ASCII (the documentation of bench/docs.py is), so no decoding is
+// nothing. The pages are UTF-8 or ASCII (the documentation of perf/docs.py is), so no decoding is
 // left out.
 #include <benchmark/benchmark.h>
 #include <gumbo.h>

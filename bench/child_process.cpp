@@ -1,4 +1,4 @@
-#include "benchmark/child_process.hpp"
+#include "bench/child_process.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -15,7 +15,7 @@
 
 #include "common/exit_status.hpp"
 
-namespace crawl::benchmark {
+namespace crawl::bench {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -198,4 +198,4 @@ int ChildProcess::terminate(std::chrono::milliseconds grace) {
   return exit_code_;
 }
 
-}  // namespace crawl::benchmark
+}  // namespace crawl::bench

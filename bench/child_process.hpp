@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-namespace crawl::benchmark {
+namespace crawl::bench {
 
 struct ChildExit {
   int code = -1;  // exit status, or 128 + signal when a signal ended it
@@ -54,4 +54,4 @@ class ChildProcess {
   int exit_code_ = -1;
 };
 
-}  // namespace crawl::benchmark
+}  // namespace crawl::bench

@@ -1,6 +1,6 @@
 // `crawl bench`: runs every (mode, concurrency) pair `repeat` times on the same URLs, each run a fresh
 // `crawl run` process tagged with the bench id, in interleaved order; optionally against a testbed it
-// starts itself. The runs land in the database; storage/bench_report.hpp reads them back.
+// starts itself. The runs land in the database; bench/report.hpp reads them back.
 #pragma once
 
 #include <atomic>
@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-namespace crawl::benchmark {
+namespace crawl::bench {
 
 // A testbed the bench starts, and the list of its pages /page/0 .. /page/pages-1.
 struct TestbedWorkload {
@@ -77,4 +77,4 @@ struct BenchOutcome {
 // database cannot be written.
 BenchOutcome run_bench(const BenchOptions& options, const std::atomic<bool>& stop, std::ostream& log);
 
-}  // namespace crawl::benchmark
+}  // namespace crawl::bench
