@@ -15,6 +15,7 @@
 
 #include "bench/child_process.hpp"
 #include "bench/report.hpp"
+#include "common/clock.hpp"
 #include "common/usage_error.hpp"
 #include "parsers/html.hpp"
 #include "testbed/site.hpp"
@@ -35,10 +36,6 @@ constexpr std::string_view kListeningPrefix = "listening on ";
 const std::set<std::string>& known_modes() {
   static const std::set<std::string> modes = {"fiber", "thread", "process", "hybrid"};
   return modes;
-}
-
-double unix_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 // A scratch directory for the testbed's URL list, removed with everything in it.

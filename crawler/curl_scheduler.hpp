@@ -56,7 +56,7 @@ class CurlScheduler : public boost::fibers::algo::algorithm {
 
   // A fetching fiber's wait, on that fiber's own frame for as long as its transfer runs: found from
   // the easy handle (CURLOPT_PRIVATE) when the transfer ends, and linked in a list so that a stop can
-  // end them all. No allocation and no lookup per transfer.
+  // end them all. No lookup per transfer; the promise allocates its shared state, once per transfer.
   struct Origin;
   struct Waiter {
     boost::fibers::promise<int> done;

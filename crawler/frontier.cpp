@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "common/clock.hpp"
 #include "crawler/errors.hpp"
 #include "crawler/frontier/host_ring.hpp"
 #include "crawler/frontier/level_gate.hpp"
@@ -31,10 +32,6 @@ constexpr int64_t kMaxQueuedSeeds = 100'000;
 // left (see wake_for_fetched): a larger reserve means fewer wake-ups, each of which takes a core
 // from the fetching threads for a moment.
 constexpr int64_t kReserve = 256;
-
-double unix_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 // The path and query of a normalised URL, as robots.txt rules are matched against it.
 std::string path_of(const std::string& url) {

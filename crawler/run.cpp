@@ -23,6 +23,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/clock.hpp"
+#include "common/open_files.hpp"
 #include "common/process_identity.hpp"
 #include "common/thread_name.hpp"
 #include "common/usage_error.hpp"
@@ -40,11 +42,6 @@ namespace crawl {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-double unix_now() {
-  using namespace std::chrono;
-  return duration<double>(system_clock::now().time_since_epoch()).count();
-}
 
 double seconds_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
@@ -81,19 +78,14 @@ rlim_t descriptors_needed(const Layout& layout) {
   return kBase + in_this_process;
 }
 
-void raise_open_files_limit(const Layout& layout) {
-  rlimit lim{};
-  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
-  if (lim.rlim_cur < lim.rlim_max) {
-    lim.rlim_cur = lim.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &lim);
-    getrlimit(RLIMIT_NOFILE, &lim);
-  }
+void ensure_open_files_fit(const Layout& layout) {
+  const std::optional<uint64_t> limit = raise_open_files_limit();
+  if (!limit) return;
   const rlim_t needed = descriptors_needed(layout);
-  if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < needed)
+  if (*limit < needed)
     throw UsageError("-c " + std::to_string(layout.concurrency()) + " in " +
                      std::string(mode_name(layout.mode)) + " mode needs about " + std::to_string(needed) +
-                     " open files but this process may open only " + std::to_string(lim.rlim_cur) +
+                     " open files but this process may open only " + std::to_string(*limit) +
                      ": lower -c or raise the hard limit (ulimit -Hn)");
 }
 
@@ -410,10 +402,7 @@ void consume(ConsumerShared& s) {
     }
     batch.clear();
   }
-  // atomic<double> has no fetch_add before C++20 library support; a CAS loop is enough here.
-  double cur = s.parse_cpu_seconds.load();
-  while (!s.parse_cpu_seconds.compare_exchange_weak(cur, cur + parse_cpu)) {
-  }
+  s.parse_cpu_seconds.fetch_add(parse_cpu, std::memory_order_relaxed);
 }
 
 std::string format_bytes(int64_t bytes) {
@@ -579,7 +568,7 @@ RunSummary run_crawl(const RunOptions& options) {
   if (fetch.buffer_size == 0 && layout.concurrency() > 1000) fetch.buffer_size = 2048;
 
   // Before the workers are forked, so that they inherit it.
-  raise_open_files_limit(layout);
+  ensure_open_files_fit(layout);
   // Workers are forked first of all: before any thread (the signal watcher's included), libcurl's
   // global state or the database exist here, so each child starts clean (design.md).
   std::optional<WorkerPool> workers;

@@ -10,6 +10,7 @@
 #include <span>
 #include <unordered_map>
 
+#include "common/clock.hpp"
 #include "storage/rows.hpp"
 
 namespace crawl::storage {
@@ -117,10 +118,6 @@ constexpr std::string_view kListsHost = "";
 
 constexpr std::string_view kReleaseWorker =
     "UPDATE host_leases SET worker = NULL, claim = NULL, expires_at = 0 WHERE run_id = ? AND worker = ?";
-
-double unix_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 }  // namespace
 

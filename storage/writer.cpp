@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/clock.hpp"
 #include "common/thread_name.hpp"
 #include "common/usage_error.hpp"
 #include "storage/rows.hpp"
@@ -95,10 +96,6 @@ double cpu_seconds_of_this_process() {
   getrusage(RUSAGE_SELF, &ru);
   return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
          static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
-
-double unix_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 double steady_now() {

@@ -1,14 +1,8 @@
 #include "crawler/frontier/lease_source.hpp"
 
+#include "common/clock.hpp"
+
 namespace crawl {
-namespace {
-
-double unix_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-}  // namespace
-
 LeaseSource::LeaseSource(const Options& options)
     : options_(options),
       database_(storage::Database::open(options.db_path, {.access = storage::Access::read_write})),
