@@ -138,25 +138,26 @@ PageCallback make_jsonl_writer(const std::string& path) {
     sink->owned = true;
   }
   return [sink, path](const storage::PageRecord& r, std::string_view) {
-    nlohmann::json j = {{"seq", r.seq},
-                        {"source", r.source},
-                        {"line", r.line},
-                        {"input", r.input},
-                        {"url", r.url},
-                        {"final_url", r.final_url},
-                        {"status", r.status},
-                        {"error", r.error.empty() ? nlohmann::json() : nlohmann::json(r.error)},
-                        {"error_message", r.error_message},
-                        {"content_type", r.content_type},
-                        {"wire_bytes", r.wire_bytes},
-                        {"body_bytes", r.body_bytes},
-                        {"text_bytes", r.text_bytes ? nlohmann::json(*r.text_bytes) : nlohmann::json()},
-                        {"title", r.title ? nlohmann::json(*r.title) : nlohmann::json()},
-                        {"link_count", r.link_count ? nlohmann::json(*r.link_count) : nlohmann::json()},
-                        {"depth", r.depth},
-                        {"redirects", r.redirects},
-                        {"total_ms", r.timings.total_ms},
-                        {"worker", r.worker}};
+    nlohmann::json j = {
+        {"seq", r.seq},
+        {"source", r.source},
+        {"line", r.line},
+        {"input", r.input},
+        {"url", r.url},
+        {"final_url", r.final_url},
+        {"status", r.status},
+        {"error", r.error == ErrorCategory::none ? nlohmann::json() : nlohmann::json(name_of(r.error))},
+        {"error_message", r.error_message},
+        {"content_type", r.content_type},
+        {"wire_bytes", r.wire_bytes},
+        {"body_bytes", r.body_bytes},
+        {"text_bytes", r.text_bytes ? nlohmann::json(*r.text_bytes) : nlohmann::json()},
+        {"title", r.title ? nlohmann::json(*r.title) : nlohmann::json()},
+        {"link_count", r.link_count ? nlohmann::json(*r.link_count) : nlohmann::json()},
+        {"depth", r.depth},
+        {"redirects", r.redirects},
+        {"total_ms", r.timings.total_ms},
+        {"worker", r.worker}};
     // Titles come from the web: replace invalid UTF-8 rather than throw.
     std::string line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     line.push_back('\n');

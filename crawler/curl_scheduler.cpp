@@ -29,33 +29,28 @@ int timeout_ms_until(Clock::time_point deadline) {
 }  // namespace
 
 CurlScheduler::CurlScheduler(CurlScheduler** self, const std::atomic<bool>* stop, long max_connections)
-    : stop_(stop) {
-  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
-  wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  multi_ = curl_multi_init();
-  if (epoll_fd_ < 0 || wake_fd_ < 0 || !multi_)
+    : epoll_fd_(epoll_create1(EPOLL_CLOEXEC)), wake_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)), stop_(stop) {
+  // Whatever was made before a failure is closed by its owner.
+  if (!epoll_fd_ || !wake_fd_.get())
     throw std::runtime_error(std::string("cannot set up the fiber scheduler: ") + std::strerror(errno));
+  multi_ = curl::make_multi();
   epoll_event ev{};
   ev.events = EPOLLIN;
-  ev.data.fd = wake_fd_;
-  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
-  curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &CurlScheduler::on_socket);
-  curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
-  curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &CurlScheduler::on_timer);
-  curl_multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
+  ev.data.fd = wake_fd_.get();
+  epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, wake_fd_.get(), &ev);
+  curl_multi_setopt(multi_.get(), CURLMOPT_SOCKETFUNCTION, &CurlScheduler::on_socket);
+  curl_multi_setopt(multi_.get(), CURLMOPT_SOCKETDATA, this);
+  curl_multi_setopt(multi_.get(), CURLMOPT_TIMERFUNCTION, &CurlScheduler::on_timer);
+  curl_multi_setopt(multi_.get(), CURLMOPT_TIMERDATA, this);
   // HTTP/2 streams share a connection where the server offers it.
-  curl_multi_setopt(multi_, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
-  curl_multi_setopt(multi_, CURLMOPT_MAX_CONCURRENT_STREAMS, static_cast<long>(kStreamsPerConnection));
-  if (max_connections > 0) curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, max_connections);
+  curl_multi_setopt(multi_.get(), CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+  curl_multi_setopt(multi_.get(), CURLMOPT_MAX_CONCURRENT_STREAMS, static_cast<long>(kStreamsPerConnection));
+  if (max_connections > 0) curl_multi_setopt(multi_.get(), CURLMOPT_MAXCONNECTS, max_connections);
   *self = this;
 }
 
-CurlScheduler::~CurlScheduler() {
-  // Every fiber has ended by now, so no transfer is left in the multi handle.
-  curl_multi_cleanup(multi_);
-  close(wake_fd_);
-  close(epoll_fd_);
-}
+// Every fiber has ended by now, so no transfer is left in the multi handle.
+CurlScheduler::~CurlScheduler() = default;
 
 int CurlScheduler::perform(CURL* easy, std::string_view https_origin) {
   if (stop_ && stop_->load(std::memory_order_relaxed)) return CURLE_ABORTED_BY_CALLBACK;
@@ -73,7 +68,7 @@ int CurlScheduler::perform(CURL* easy, std::string_view https_origin) {
   // The scheduler owns the handle's private pointer while the transfer runs.
   curl_easy_setopt(easy, CURLOPT_PRIVATE, &waiter);
   link(waiter);
-  CURLMcode rc = curl_multi_add_handle(multi_, easy);
+  CURLMcode rc = curl_multi_add_handle(multi_.get(), easy);
   if (rc != CURLM_OK) {
     unlink(waiter);
     if (waiter.origin) release(*waiter.origin, easy, CURLE_FAILED_INIT);
@@ -192,7 +187,7 @@ bool CurlScheduler::has_ready_fibers() const noexcept {
 
 void CurlScheduler::notify() noexcept {
   const uint64_t one = 1;
-  [[maybe_unused]] auto n = ::write(wake_fd_, &one, sizeof one);
+  [[maybe_unused]] auto n = ::write(wake_fd_.get(), &one, sizeof one);
 }
 
 void CurlScheduler::suspend_until(std::chrono::steady_clock::time_point const& fiber_deadline) noexcept {
@@ -205,11 +200,11 @@ void CurlScheduler::suspend_until(std::chrono::steady_clock::time_point const& f
   Clock::time_point deadline = has_ready_fibers() ? Clock::now() : fiber_deadline;
   if (has_curl_deadline_ && curl_deadline_ < deadline) deadline = curl_deadline_;
   epoll_event events[256];
-  int n = epoll_wait(epoll_fd_, events, 256, timeout_ms_until(deadline));
+  int n = epoll_wait(epoll_fd_.get(), events, 256, timeout_ms_until(deadline));
   for (int i = 0; i < n; ++i) {
-    if (events[i].data.fd == wake_fd_) {
+    if (events[i].data.fd == wake_fd_.get()) {
       uint64_t count;
-      [[maybe_unused]] auto r = ::read(wake_fd_, &count, sizeof count);
+      [[maybe_unused]] auto r = ::read(wake_fd_.get(), &count, sizeof count);
       continue;
     }
     int flags = 0;
@@ -228,12 +223,12 @@ void CurlScheduler::suspend_until(std::chrono::steady_clock::time_point const& f
 
 void CurlScheduler::drive(int fd, int events) {
   int running = 0;
-  curl_multi_socket_action(multi_, fd, events, &running);
+  curl_multi_socket_action(multi_.get(), fd, events, &running);
 }
 
 void CurlScheduler::collect_finished() {
   int left = 0;
-  while (CURLMsg* msg = curl_multi_info_read(multi_, &left)) {
+  while (CURLMsg* msg = curl_multi_info_read(multi_.get(), &left)) {
     if (msg->msg != CURLMSG_DONE) continue;
     CURL* easy = msg->easy_handle;
     const int code = msg->data.result;
@@ -241,7 +236,7 @@ void CurlScheduler::collect_finished() {
     curl_easy_getinfo(easy, CURLINFO_PRIVATE, &waiter);
     curl_easy_setopt(easy, CURLOPT_PRIVATE, nullptr);  // the Waiter is gone once its fiber runs
     // Removed here, outside any curl callback, so its connection goes back to the pool at once.
-    curl_multi_remove_handle(multi_, easy);
+    curl_multi_remove_handle(multi_.get(), easy);
     if (!waiter) continue;
     auto& w = *static_cast<Waiter*>(waiter);
     unlink(w);
@@ -254,7 +249,7 @@ void CurlScheduler::collect_finished() {
 void CurlScheduler::abort_all() {
   aborted_ = true;
   while (Waiter* w = waiting_) {
-    curl_multi_remove_handle(multi_, w->easy);
+    curl_multi_remove_handle(multi_.get(), w->easy);
     curl_easy_setopt(w->easy, CURLOPT_PRIVATE, nullptr);
     unlink(*w);
     if (w->origin) release(*w->origin, w->easy, CURLE_ABORTED_BY_CALLBACK);
@@ -267,18 +262,18 @@ void CurlScheduler::abort_all() {
 int CurlScheduler::on_socket(CURL*, int fd, int what, void* self, void* socket_data) noexcept {
   auto* s = static_cast<CurlScheduler*>(self);
   if (what == CURL_POLL_REMOVE) {
-    epoll_ctl(s->epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+    epoll_ctl(s->epoll_fd_.get(), EPOLL_CTL_DEL, fd, nullptr);
     return 0;
   }
   epoll_event ev{};
   ev.data.fd = fd;
   ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
   if (!socket_data) {
-    if (epoll_ctl(s->epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0 && errno == EEXIST)
-      epoll_ctl(s->epoll_fd_, EPOLL_CTL_MOD, fd, &ev);
-    curl_multi_assign(s->multi_, fd, s);
+    if (epoll_ctl(s->epoll_fd_.get(), EPOLL_CTL_ADD, fd, &ev) != 0 && errno == EEXIST)
+      epoll_ctl(s->epoll_fd_.get(), EPOLL_CTL_MOD, fd, &ev);
+    curl_multi_assign(s->multi_.get(), fd, s);
   } else {
-    epoll_ctl(s->epoll_fd_, EPOLL_CTL_MOD, fd, &ev);
+    epoll_ctl(s->epoll_fd_.get(), EPOLL_CTL_MOD, fd, &ev);
   }
   return 0;
 }

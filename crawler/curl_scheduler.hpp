@@ -17,9 +17,9 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "common/unique_fd.hpp"
+#include "crawler/curl_handles.hpp"
 #include "crawler/fetch.hpp"
-
-using CURLM = void;  // as in curl/multi.h, so callers need not include it
 
 namespace crawl {
 
@@ -94,9 +94,11 @@ class CurlScheduler : public boost::fibers::algo::algorithm {
   int openers_ = 0;  // origins with a connection being set up
 
   boost::fibers::scheduler::ready_queue_type ready_;
-  CURLM* multi_ = nullptr;
-  int epoll_fd_ = -1;
-  int wake_fd_ = -1;  // eventfd written by notify()
+  // Declared, so made, before the multi handle, and so closed after it: libcurl may still tell the
+  // scheduler to forget sockets while the multi handle is cleaned up.
+  UniqueFd epoll_fd_;
+  UniqueFd wake_fd_;  // eventfd written by notify()
+  curl::MultiHandle multi_;
   const std::atomic<bool>* stop_;
   bool aborted_ = false;
   bool has_curl_deadline_ = false;

@@ -2,11 +2,11 @@
 
 namespace crawl {
 
-std::string_view category_for_status(long status) {
-  if (status < 100 || status > 599) return category::kHttpOther;
-  if (status >= 500) return category::kHttp5xx;
-  if (status >= 400) return category::kHttp4xx;
-  return {};
+ErrorCategory category_for_status(long status) {
+  if (status < 100 || status > 599) return ErrorCategory::http_other;
+  if (status >= 500) return ErrorCategory::http_5xx;
+  if (status >= 400) return ErrorCategory::http_4xx;
+  return ErrorCategory::none;
 }
 
 }  // namespace crawl

@@ -28,20 +28,20 @@ double info_ms(CURL* easy, CURLINFO what) {
 }
 
 // One place turns libcurl's result codes into the categories rows are stored with.
-std::string_view category_for(CURLcode rc) {
+ErrorCategory category_for(CURLcode rc) {
   switch (rc) {
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_RESOLVE_PROXY:
-      return category::kDns;
+      return ErrorCategory::dns;
     case CURLE_COULDNT_CONNECT:
-      return category::kConnect;
+      return ErrorCategory::connect;
     case CURLE_OPERATION_TIMEDOUT:
-      return category::kTimeout;
+      return ErrorCategory::timeout;
     case CURLE_RECV_ERROR:
     case CURLE_SEND_ERROR:
     case CURLE_GOT_NOTHING:
     case CURLE_PARTIAL_FILE:
-      return category::kReset;
+      return ErrorCategory::reset;
     case CURLE_SSL_CONNECT_ERROR:
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CERTPROBLEM:
@@ -55,26 +55,26 @@ std::string_view category_for(CURLcode rc) {
     case CURLE_SSL_CRL_BADFILE:
     case CURLE_SSL_SHUTDOWN_FAILED:
     case CURLE_USE_SSL_FAILED:
-      return category::kTls;
+      return ErrorCategory::tls;
     case CURLE_TOO_MANY_REDIRECTS:
-      return category::kRedirects;
+      return ErrorCategory::too_many_redirects;
     case CURLE_FILESIZE_EXCEEDED:
-      return category::kTooLarge;
+      return ErrorCategory::too_large;
     case CURLE_BAD_CONTENT_ENCODING:
-      return category::kDecode;
+      return ErrorCategory::decode;
     case CURLE_UNSUPPORTED_PROTOCOL:
     case CURLE_WEIRD_SERVER_REPLY:
     case CURLE_HTTP2:
     case CURLE_HTTP2_STREAM:
     case CURLE_HTTP3:
     case CURLE_RANGE_ERROR:
-      return category::kProtocol;
+      return ErrorCategory::protocol;
     case CURLE_URL_MALFORMAT:
-      return category::kBadUrl;
+      return ErrorCategory::bad_url;
     case CURLE_ABORTED_BY_CALLBACK:
-      return category::kInterrupted;
+      return ErrorCategory::interrupted;
     default:
-      return category::kOther;
+      return ErrorCategory::other;
   }
 }
 
@@ -130,27 +130,27 @@ TransferFailure transfer_failure(int curl_code, std::string_view error_text, Mem
       // sends the same broken body again, so this is not a reset (and is not retried). Its own
       // allocation failure while unchunking is worded the same way, and is not the server's doing.
       if (error_text.ends_with(" in chunked-encoding")) {
-        if (error_text.starts_with("Out of memory")) return {category::kOther, std::move(message)};
-        return {category::kProtocol, "malformed chunked body: " + std::string(error_text)};
+        if (error_text.starts_with("Out of memory")) return {ErrorCategory::other, std::move(message)};
+        return {ErrorCategory::protocol, "malformed chunked body: " + std::string(error_text)};
       }
       // Debian's 7.88 carries the later limit on all response headers (300 KB), reported this way.
       if (error_text.starts_with("Too large response headers"))
-        return {category::kTooLarge,
+        return {ErrorCategory::too_large,
                 "response headers larger than libcurl accepts (300 KB in all): " + std::string(error_text)};
       break;
     case CURLE_OUT_OF_MEMORY:
       // libcurl 7.88 gives up on a header line over CURL_MAX_HTTP_HEADER with this code and no text.
       if (error_text.empty() && memory == Memory::kAvailable)
-        return {category::kTooLarge, "a response header line larger than libcurl accepts (" +
-                                         std::to_string(CURL_MAX_HTTP_HEADER / 1024) +
-                                         " KB; libcurl reports it as \"Out of memory\")"};
+        return {ErrorCategory::too_large, "a response header line larger than libcurl accepts (" +
+                                              std::to_string(CURL_MAX_HTTP_HEADER / 1024) +
+                                              " KB; libcurl reports it as \"Out of memory\")"};
       break;
 #if LIBCURL_VERSION_NUM >= 0x080600
     case CURLE_TOO_LARGE:  // libcurl 8.6 and later name the header limits by their own code
-      return {category::kTooLarge, std::move(message)};
+      return {ErrorCategory::too_large, std::move(message)};
 #endif
     case CURLE_ABORTED_BY_CALLBACK:
-      return {category::kInterrupted, "the run was interrupted during the fetch"};
+      return {ErrorCategory::interrupted, "the run was interrupted during the fetch"};
     default:
       break;
   }
@@ -178,18 +178,15 @@ void apply_safety_defaults(CURL* easy, const FetchOptions& options) {
     curl_easy_setopt(easy, CURLOPT_PROXY, "");  // no proxy: the same as libcurl would find, found once
 }
 
-CurlShare::CurlShare() : share_(curl_share_init()) {
-  if (!share_) throw std::bad_alloc();
-  curl_share_setopt(share_, CURLSHOPT_LOCKFUNC, &CurlShare::lock);
-  curl_share_setopt(share_, CURLSHOPT_UNLOCKFUNC, &CurlShare::unlock);
-  curl_share_setopt(share_, CURLSHOPT_USERDATA, this);
-  curl_share_setopt(share_, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-  curl_share_setopt(share_, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+CurlShare::CurlShare() : share_(curl::make_share()) {
+  curl_share_setopt(share_.get(), CURLSHOPT_LOCKFUNC, &CurlShare::lock);
+  curl_share_setopt(share_.get(), CURLSHOPT_UNLOCKFUNC, &CurlShare::unlock);
+  curl_share_setopt(share_.get(), CURLSHOPT_USERDATA, this);
+  curl_share_setopt(share_.get(), CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+  curl_share_setopt(share_.get(), CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
 }
 
-CurlShare::~CurlShare() {
-  curl_share_cleanup(share_);
-}
+CurlShare::~CurlShare() = default;
 
 void CurlShare::lock(CURL*, int data, int, void* self) noexcept {
   static_cast<CurlShare*>(self)->locks_[static_cast<unsigned>(data) % 8].lock();
@@ -204,28 +201,28 @@ Transfer::Transfer(const FetchOptions& options, CURLSH* share, const std::atomic
     : options_(options),
       stop_(stop),
       starts_(starts),
-      easy_(curl_easy_init()),
+      easy_(curl::make_easy()),
       tls_hook_(options.trust, options.verify_tls, &handshakes_) {
-  if (!easy_) throw std::bad_alloc();
-  curl_easy_setopt(easy_, CURLOPT_ERRORBUFFER, error_buffer_);
-  curl_easy_setopt(easy_, CURLOPT_WRITEFUNCTION, &Transfer::on_body);
-  curl_easy_setopt(easy_, CURLOPT_WRITEDATA, this);
-  curl_easy_setopt(easy_, CURLOPT_XFERINFOFUNCTION, &Transfer::on_progress);
-  curl_easy_setopt(easy_, CURLOPT_XFERINFODATA, this);
-  curl_easy_setopt(easy_, CURLOPT_NOPROGRESS, stop_ ? 0L : 1L);
+  curl_easy_setopt(easy_.get(), CURLOPT_ERRORBUFFER, error_buffer_);
+  curl_easy_setopt(easy_.get(), CURLOPT_WRITEFUNCTION, &Transfer::on_body);
+  curl_easy_setopt(easy_.get(), CURLOPT_WRITEDATA, this);
+  curl_easy_setopt(easy_.get(), CURLOPT_XFERINFOFUNCTION, &Transfer::on_progress);
+  curl_easy_setopt(easy_.get(), CURLOPT_XFERINFODATA, this);
+  curl_easy_setopt(easy_.get(), CURLOPT_NOPROGRESS, stop_ ? 0L : 1L);
   // Every transfer hears when its first request goes out: the row's fetched_at is that moment.
-  curl_easy_setopt(easy_, CURLOPT_PREREQFUNCTION, &Transfer::on_request);
-  curl_easy_setopt(easy_, CURLOPT_PREREQDATA, this);
-  apply_safety_defaults(easy_, options_);
-  tls_hook_.apply(easy_);  // counts this handle's handshakes into the page
-  curl_easy_setopt(easy_, CURLOPT_MAXREDIRS, static_cast<long>(options_.max_redirects));
-  curl_easy_setopt(easy_, CURLOPT_AUTOREFERER, 1L);
+  curl_easy_setopt(easy_.get(), CURLOPT_PREREQFUNCTION, &Transfer::on_request);
+  curl_easy_setopt(easy_.get(), CURLOPT_PREREQDATA, this);
+  apply_safety_defaults(easy_.get(), options_);
+  tls_hook_.apply(easy_.get());  // counts this handle's handshakes into the page
+  curl_easy_setopt(easy_.get(), CURLOPT_MAXREDIRS, static_cast<long>(options_.max_redirects));
+  curl_easy_setopt(easy_.get(), CURLOPT_AUTOREFERER, 1L);
   // Stops early when Content-Length announces too much; bodies without one are caught in on_body
   // (libcurl 7.88's limit alone does not cover them).
   if (!options_.cut_at_max_body)
-    curl_easy_setopt(easy_, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(options_.max_body_bytes));
-  if (options_.buffer_size > 0) curl_easy_setopt(easy_, CURLOPT_BUFFERSIZE, options_.buffer_size);
-  if (share) curl_easy_setopt(easy_, CURLOPT_SHARE, share);
+    curl_easy_setopt(easy_.get(), CURLOPT_MAXFILESIZE_LARGE,
+                     static_cast<curl_off_t>(options_.max_body_bytes));
+  if (options_.buffer_size > 0) curl_easy_setopt(easy_.get(), CURLOPT_BUFFERSIZE, options_.buffer_size);
+  if (share) curl_easy_setopt(easy_.get(), CURLOPT_SHARE, share);
   // libcurl formats its User-Agent and Accept-Encoding headers anew for every request (an
   // allocation and a few reallocations each); given as fixed lines of the header list they are only
   // copied. A header the user gave (--header) wins, as it would over libcurl's own. Through a proxy
@@ -238,30 +235,17 @@ Transfer::Transfer(const FetchOptions& options, CURLSH* share, const std::atomic
     });
   };
   if (options_.proxy.empty() && !proxy_in_environment() && !given("User-Agent")) {
-    curl_easy_setopt(easy_, CURLOPT_USERAGENT, nullptr);
+    curl_easy_setopt(easy_.get(), CURLOPT_USERAGENT, nullptr);
     if (!options_.user_agent.empty()) lines.push_back("User-Agent: " + options_.user_agent);
   }
   if (!given("Accept-Encoding")) lines.push_back("Accept-Encoding: " + std::string(accepted_encodings()));
-  curl_slist* list = nullptr;
-  for (const auto& h : lines) {
-    curl_slist* grown = curl_slist_append(list, h.c_str());
-    if (!grown) {
-      curl_slist_free_all(list);
-      curl_easy_cleanup(easy_);
-      throw std::bad_alloc();
-    }
-    list = grown;
-  }
-  headers_ = list;
-  if (list) curl_easy_setopt(easy_, CURLOPT_HTTPHEADER, list);
+  headers_ = curl::make_header_list(lines);
+  if (headers_) curl_easy_setopt(easy_.get(), CURLOPT_HTTPHEADER, headers_.get());
   // An empty file name turns on libcurl's cookie engine without reading any file.
-  if (options_.cookies) curl_easy_setopt(easy_, CURLOPT_COOKIEFILE, "");
+  if (options_.cookies) curl_easy_setopt(easy_.get(), CURLOPT_COOKIEFILE, "");
 }
 
-Transfer::~Transfer() {
-  curl_easy_cleanup(easy_);
-  curl_slist_free_all(static_cast<curl_slist*>(headers_));
-}
+Transfer::~Transfer() = default;
 
 void Transfer::begin(UrlTask&& task, std::string_view worker) {
   task_ = std::move(task);
@@ -275,7 +259,7 @@ void Transfer::begin(UrlTask&& task, std::string_view worker) {
   started_unix_ = seconds_since_epoch();
   start_told_ = false;
   handshakes_ = {};
-  curl_easy_setopt(easy_, CURLOPT_URL, task_.url.c_str());
+  curl_easy_setopt(easy_.get(), CURLOPT_URL, task_.url.c_str());
 }
 
 int Transfer::on_request(void* self, char*, char*, int, int) noexcept {
@@ -318,7 +302,7 @@ size_t Transfer::on_body(char* data, size_t size, size_t count, void* self) noex
       // bytes: grown by doubling instead, a 1 MB page is copied twice more, into fresh pages of memory.
       if (t->body_.empty()) {
         curl_off_t announced = -1;
-        if (curl_easy_getinfo(t->easy_, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &announced) == CURLE_OK &&
+        if (curl_easy_getinfo(t->easy_.get(), CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &announced) == CURLE_OK &&
             announced > 0)
           t->body_.reserve(static_cast<size_t>(std::min<int64_t>(announced, t->options_.max_body_bytes)));
       }
@@ -337,7 +321,7 @@ int Transfer::on_progress(void* self, int64_t, int64_t, int64_t, int64_t) noexce
 }
 
 Page Transfer::perform() {
-  return finish(curl_easy_perform(easy_));
+  return finish(curl_easy_perform(easy_.get()));
 }
 
 Page Transfer::finish(int curl_code) {
@@ -359,60 +343,59 @@ Page Transfer::finish(int curl_code) {
   r.fetched_at = started_unix_;
 
   long status = 0;
-  curl_easy_getinfo(easy_, CURLINFO_RESPONSE_CODE, &status);
+  curl_easy_getinfo(easy_.get(), CURLINFO_RESPONSE_CODE, &status);
   r.status = status;
   char* final_url = nullptr;
   // Left empty when it is the URL itself (most pages): the consumer fills it in (see Page), so the
   // copy is made there rather than on the fetching thread.
-  if (curl_easy_getinfo(easy_, CURLINFO_EFFECTIVE_URL, &final_url) == CURLE_OK && final_url && status > 0 &&
-      r.url != final_url)
+  if (curl_easy_getinfo(easy_.get(), CURLINFO_EFFECTIVE_URL, &final_url) == CURLE_OK && final_url &&
+      status > 0 && r.url != final_url)
     r.final_url = final_url;
   char* content_type = nullptr;
-  if (curl_easy_getinfo(easy_, CURLINFO_CONTENT_TYPE, &content_type) == CURLE_OK && content_type)
+  if (curl_easy_getinfo(easy_.get(), CURLINFO_CONTENT_TYPE, &content_type) == CURLE_OK && content_type)
     r.content_type = content_type;
   long redirects = 0;
-  curl_easy_getinfo(easy_, CURLINFO_REDIRECT_COUNT, &redirects);
+  curl_easy_getinfo(easy_.get(), CURLINFO_REDIRECT_COUNT, &redirects);
   r.redirects = static_cast<int>(redirects);
   curl_off_t wire = 0;
-  curl_easy_getinfo(easy_, CURLINFO_SIZE_DOWNLOAD_T, &wire);
+  curl_easy_getinfo(easy_.get(), CURLINFO_SIZE_DOWNLOAD_T, &wire);
   r.wire_bytes = wire;
   r.body_bytes = body_bytes_;
   long connects = 0;
-  curl_easy_getinfo(easy_, CURLINFO_NUM_CONNECTS, &connects);
+  curl_easy_getinfo(easy_.get(), CURLINFO_NUM_CONNECTS, &connects);
   r.connections.opened = static_cast<int>(connects);
   r.connections.tls_full = static_cast<int>(handshakes_.full);
   r.connections.tls_resumed = static_cast<int>(handshakes_.resumed);
   curl_off_t retry_after = -1;
-  if (curl_easy_getinfo(easy_, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK && retry_after > 0)
+  if (curl_easy_getinfo(easy_.get(), CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK && retry_after > 0)
     page.retry_after_s = retry_after;
 
   // libcurl reports each phase as time since the start; rows store how long each phase took.
-  const double dns = info_ms(easy_, CURLINFO_NAMELOOKUP_TIME_T);
-  const double connect = info_ms(easy_, CURLINFO_CONNECT_TIME_T);
-  const double tls = info_ms(easy_, CURLINFO_APPCONNECT_TIME_T);
+  const double dns = info_ms(easy_.get(), CURLINFO_NAMELOOKUP_TIME_T);
+  const double connect = info_ms(easy_.get(), CURLINFO_CONNECT_TIME_T);
+  const double tls = info_ms(easy_.get(), CURLINFO_APPCONNECT_TIME_T);
   r.timings.dns_ms = dns;
   r.timings.connect_ms = connect > dns ? connect - dns : 0;
   r.timings.tls_ms = tls > connect ? tls - connect : 0;
-  r.timings.ttfb_ms = info_ms(easy_, CURLINFO_STARTTRANSFER_TIME_T);
-  r.timings.total_ms = info_ms(easy_, CURLINFO_TOTAL_TIME_T);
+  r.timings.ttfb_ms = info_ms(easy_.get(), CURLINFO_STARTTRANSFER_TIME_T);
+  r.timings.total_ms = info_ms(easy_.get(), CURLINFO_TOTAL_TIME_T);
 
   if (rc == CURLE_OK) {
-    const std::string_view category = category_for_status(status);
-    r.error = std::string(category);
-    if (!r.error.empty()) r.error_message = "HTTP " + std::to_string(status);
-    if (category == category::kHttpOther) r.error_message += " (not a status HTTP defines: 100-599)";
+    r.error = category_for_status(status);
+    if (r.error != ErrorCategory::none) r.error_message = "HTTP " + std::to_string(status);
+    if (r.error == ErrorCategory::http_other) r.error_message += " (not a status HTTP defines: 100-599)";
   } else if (too_large_ || rc == CURLE_FILESIZE_EXCEEDED) {
-    r.error = std::string(category::kTooLarge);
+    r.error = ErrorCategory::too_large;
     r.error_message = "body larger than --max-size (" + std::to_string(options_.max_body_bytes) + " bytes)";
   } else if (out_of_memory_) {
-    r.error = std::string(category::kOther);
+    r.error = ErrorCategory::other;
     r.error_message = "out of memory while receiving the body";
   } else {
     const std::string_view text(error_buffer_);
     // The probe only runs for the one code it can tell apart.
     const Memory memory = rc == CURLE_OUT_OF_MEMORY ? memory_now() : Memory::kAvailable;
     TransferFailure failure = transfer_failure(rc, text, memory);
-    r.error = std::string(failure.category);
+    r.error = failure.category;
     r.error_message = std::move(failure.message);
     // Which certificates were trusted is what the user can change.
     if (rc == CURLE_PEER_FAILED_VERIFICATION && options_.verify_tls)
@@ -420,7 +403,7 @@ Page Transfer::finish(int curl_code) {
     // Out of descriptors: libcurl says only that it could not open a socket (or resolve); the
     // limit, and what to do about it, is what the user needs to know.
     long os_errno = 0;
-    curl_easy_getinfo(easy_, CURLINFO_OS_ERRNO, &os_errno);
+    curl_easy_getinfo(easy_.get(), CURLINFO_OS_ERRNO, &os_errno);
     if (os_errno == EMFILE || os_errno == ENFILE) {
       rlimit lim{};
       getrlimit(RLIMIT_NOFILE, &lim);

@@ -12,12 +12,9 @@
 #include <string_view>
 #include <vector>
 
+#include "crawler/curl_handles.hpp"
 #include "crawler/page.hpp"
 #include "crawler/tls.hpp"
-
-// Same as curl.h's own typedefs, so callers need not include curl.h.
-using CURL = void;
-using CURLSH = void;
 
 namespace crawl {
 
@@ -49,12 +46,12 @@ class CurlShare {
   ~CurlShare();
   CurlShare(const CurlShare&) = delete;
   CurlShare& operator=(const CurlShare&) = delete;
-  CURLSH* get() const { return share_; }
+  CURLSH* get() const { return share_.get(); }
 
  private:
   static void lock(CURL*, int data, int access, void* self) noexcept;
   static void unlock(CURL*, int data, void* self) noexcept;
-  CURLSH* share_ = nullptr;
+  curl::ShareHandle share_;
   std::mutex locks_[8];  // one per curl_lock_data value
 };
 
@@ -81,7 +78,7 @@ enum class Memory { kAvailable, kShort };
 
 // Why a transfer failed, as rows store it.
 struct TransferFailure {
-  std::string_view category;  // one of crawl::category
+  ErrorCategory category = ErrorCategory::other;
   std::string message;
 };
 
@@ -99,11 +96,13 @@ class Transfer {
   // null) hears of the tasks that ask for it.
   Transfer(const FetchOptions& options, CURLSH* share, const std::atomic<bool>* stop,
            StartListener* starts = nullptr);
+  // The options are read for as long as the transfer lives: a temporary would be gone.
+  Transfer(FetchOptions&&, CURLSH*, const std::atomic<bool>*, StartListener* = nullptr) = delete;
   ~Transfer();
   Transfer(const Transfer&) = delete;
   Transfer& operator=(const Transfer&) = delete;
 
-  CURL* easy() const { return easy_; }
+  CURL* easy() const { return easy_.get(); }
   // Points the handle at `task` and resets per-transfer state; the connection is kept. The task is
   // moved in and its strings moved on into the page: a page costs no copies of them.
   void begin(UrlTask&& task, std::string_view worker);
@@ -122,7 +121,7 @@ class Transfer {
   const std::atomic<bool>* stop_;
   StartListener* starts_;
   bool start_told_ = false;
-  CURL* easy_ = nullptr;
+  curl::EasyHandle easy_;
   UrlTask task_;
   std::string worker_;
   std::string body_;
@@ -134,7 +133,7 @@ class Transfer {
   HandshakeCount handshakes_;  // made by the transfer begun last
   TlsHook tls_hook_;
   char error_buffer_[256] = {};
-  void* headers_ = nullptr;  // curl_slist of FetchOptions::headers, owned
+  curl::HeaderList headers_;  // FetchOptions::headers and the fixed lines; read by libcurl at each request
 };
 
 }  // namespace crawl

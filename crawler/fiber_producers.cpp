@@ -161,7 +161,7 @@ void fetch_loop(const ProducerContext& ctx, CurlScheduler& scheduler, ThreadQueu
     // resident stack (10,000 of them at -c 10000).
     if (ctx.stop.load(std::memory_order_relaxed)) {
       q.outbox.push_back(
-          unfetched_page(task, category::kInterrupted, "the run was interrupted before the fetch"));
+          unfetched_page(task, ErrorCategory::interrupted, "the run was interrupted before the fetch"));
     } else {
       ctx.in_flight.fetch_add(1, std::memory_order_relaxed);
       transfer.begin(std::move(task), worker);

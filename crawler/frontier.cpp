@@ -222,7 +222,7 @@ struct Frontier::State {
   // A row for a URL the crawl took in but will not fetch.
   // Rows go out a batch at a time, so that the page channel bounds them like fetched pages (a list
   // of a million duplicate lines must not pile up here or in a few giant batches).
-  void row(const UrlTask& task, std::string_view category, std::string message) {
+  void row(const UrlTask& task, ErrorCategory category, std::string message) {
     rows.push_back(unfetched_page(task, category, std::move(message)));
     if (!track_links) close_open(task.seq);
     if (rows.size() >= batch) flush_rows();
@@ -254,15 +254,15 @@ struct Frontier::State {
 
   void take_seed(UrlTask&& task) {
     if (interrupted || stop.load()) {
-      row(task, category::kInterrupted, "the run was interrupted before the fetch");
+      row(task, ErrorCategory::interrupted, "the run was interrupted before the fetch");
       return;
     }
     if (!seen.insert(task.url)) {
-      row(task, category::kDuplicate, "the same URL appears earlier in the input");
+      row(task, ErrorCategory::duplicate, "the same URL appears earlier in the input");
       return;
     }
     if (gate.spent()) {
-      row(task, category::kMaxPages,
+      row(task, ErrorCategory::max_pages,
           "--max-pages " + std::to_string(gate.max_pages()) + " was reached before this URL");
       return;
     }
@@ -322,7 +322,7 @@ struct Frontier::State {
             ++stats.robots_denied;
           }
           const std::string rule = h.robots->matching_rule(path_of(task.url));
-          row(task, category::kRobots,
+          row(task, ErrorCategory::robots,
               "robots.txt of " + h.origin + " disallows it" + (rule.empty() ? "" : " (" + rule + ")"));
           return false;
         },
@@ -559,10 +559,11 @@ struct Frontier::State {
   void interrupt_all() {
     interrupted = true;
     ring.drain([this](Host&, const UrlTask& t) {
-      row(t, category::kInterrupted, "the run was interrupted before the fetch");
+      row(t, ErrorCategory::interrupted, "the run was interrupted before the fetch");
     });
     while (!retry_timers.empty()) {
-      row(retry_timers.top().task, category::kInterrupted, "the run was interrupted before it was retried");
+      row(retry_timers.top().task, ErrorCategory::interrupted,
+          "the run was interrupted before it was retried");
       retry_timers.pop();
     }
     gate.clear();

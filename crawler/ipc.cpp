@@ -141,7 +141,7 @@ std::string encode_page(const Page& page) {
   w.str(p.url);
   w.str(p.final_url);
   w.i64(p.status);
-  w.str(p.error);
+  w.u8(static_cast<uint8_t>(p.error));
   w.str(p.error_message);
   w.str(p.content_type);
   w.str(p.charset);
@@ -183,7 +183,8 @@ Page decode_page(std::string_view payload) {
   p.url = r.str();
   p.final_url = r.str();
   p.status = static_cast<long>(r.i64());
-  p.error = r.str();
+  const uint8_t category = r.u8();
+  p.error = category < kErrorCategories ? static_cast<ErrorCategory>(category) : ErrorCategory::other;
   p.error_message = r.str();
   p.content_type = r.str();
   p.charset = r.str();

@@ -2,7 +2,7 @@
 
 namespace crawl {
 
-Page unfetched_page(const UrlTask& task, std::string_view category, std::string message) {
+Page unfetched_page(const UrlTask& task, ErrorCategory category, std::string message) {
   Page page;
   auto& r = page.record;
   r.seq = task.seq;
@@ -13,7 +13,7 @@ Page unfetched_page(const UrlTask& task, std::string_view category, std::string 
   r.depth = task.depth;
   r.parent_url = task.parent_url;
   page.seed_host = task.seed_host;
-  r.error = std::string(category);
+  r.error = category;
   r.error_message = std::move(message);
   page.enqueued_at = std::chrono::steady_clock::now();
   return page;

@@ -41,6 +41,6 @@ struct Page {
 };
 
 // A row for a task that was never fetched (bad line, duplicate, interrupted run).
-Page unfetched_page(const UrlTask& task, std::string_view category, std::string message);
+Page unfetched_page(const UrlTask& task, ErrorCategory category, std::string message);
 
 }  // namespace crawl

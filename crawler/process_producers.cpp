@@ -148,7 +148,7 @@ class StartsToWriter final : public StartListener {
     UrlTask task = ipc::decode_task(frame->payload);
     Page page;
     if (g_worker_stop.load(std::memory_order_relaxed)) {
-      page = unfetched_page(task, category::kInterrupted, "the run was interrupted before the fetch");
+      page = unfetched_page(task, ErrorCategory::interrupted, "the run was interrupted before the fetch");
     } else {
       transfer.begin(std::move(task), worker);
       page = transfer.perform();
@@ -319,7 +319,8 @@ struct WorkerPool::State {
       // Retries wait only for room, and a stopped run makes none (with no worker left, the
       // collector has recorded them already).
       for (auto& task : retries) {
-        Page row = unfetched_page(task, category::kInterrupted, "the run was interrupted before the fetch");
+        Page row =
+            unfetched_page(task, ErrorCategory::interrupted, "the run was interrupted before the fetch");
         row.record.attempts = task.attempt - 1;
         rows.push_back(std::move(row));
       }
@@ -327,8 +328,9 @@ struct WorkerPool::State {
       for (auto& task : pending.take_all())
         rows.push_back(
             alive == 0 && !stopping && !ctx.stop.load()
-                ? unfetched_page(task, category::kWorkerCrash, "no worker process is left to fetch it")
-                : unfetched_page(task, category::kInterrupted, "the run was interrupted before the fetch"));
+                ? unfetched_page(task, ErrorCategory::worker_crash, "no worker process is left to fetch it")
+                : unfetched_page(task, ErrorCategory::interrupted,
+                                 "the run was interrupted before the fetch"));
       return;
     }
     while (!retries.empty()) {
@@ -563,13 +565,13 @@ void WorkerPool::run(const ProducerContext& ctx) {
       ctx.in_flight.fetch_sub(1, std::memory_order_relaxed);
       if (s.stopping || ctx.stop.load()) {
         pages.push_back(unfetched_page(
-            task, category::kInterrupted,
+            task, ErrorCategory::interrupted,
             "the run was interrupted while worker p" + std::to_string(w.index) + " held this URL"));
       } else if (task.attempt < 2 && others) {
         ++task.attempt;
         s.retries.push_back(std::move(task));
       } else {
-        Page row = unfetched_page(task, category::kWorkerCrash,
+        Page row = unfetched_page(task, ErrorCategory::worker_crash,
                                   "worker process p" + std::to_string(w.index) + " " + how +
                                       " while fetching this URL" +
                                       (task.attempt > 1 ? " (its second attempt)" : ""));
@@ -581,7 +583,8 @@ void WorkerPool::run(const ProducerContext& ctx) {
     if (!others) {
       // Nobody is left to fetch: what waited for a retry is recorded now.
       for (auto& task : s.retries) {
-        Page row = unfetched_page(task, category::kWorkerCrash, "no worker process is left to retry it on");
+        Page row =
+            unfetched_page(task, ErrorCategory::worker_crash, "no worker process is left to retry it on");
         row.record.attempts = task.attempt - 1;
         pages.push_back(std::move(row));
       }

@@ -284,8 +284,8 @@ void read_sources(urls::UrlReader& reader, Frontier& frontier, PageChannel& page
     if (shared) {
       if (!error.empty() || !filter.wanted(task.url)) {
         Page row = !error.empty()
-                       ? unfetched_page(task, category::kBadUrl, std::move(error))
-                       : unfetched_page(task, category::kExcluded, "left out by --include/--exclude");
+                       ? unfetched_page(task, ErrorCategory::bad_url, std::move(error))
+                       : unfetched_page(task, ErrorCategory::excluded, "left out by --include/--exclude");
         tally.add(row.record);
         to_page_callbacks(callbacks, page_callbacks, row.record, {});
         shared->submit(storage::ListedRow{std::move(row.record)});
@@ -300,9 +300,9 @@ void read_sources(urls::UrlReader& reader, Frontier& frontier, PageChannel& page
       continue;
     }
     if (!error.empty()) {
-      page_batch.push_back(unfetched_page(task, category::kBadUrl, std::move(error)));
+      page_batch.push_back(unfetched_page(task, ErrorCategory::bad_url, std::move(error)));
     } else if (!filter.wanted(task.url)) {
-      page_batch.push_back(unfetched_page(task, category::kExcluded, "left out by --include/--exclude"));
+      page_batch.push_back(unfetched_page(task, ErrorCategory::excluded, "left out by --include/--exclude"));
     } else {
       if (!rereadable) {
         task.seed_host = urls::host_of(task.url);
@@ -359,8 +359,8 @@ void consume(ConsumerShared& s) {
         const double before = thread_cpu_seconds();
         parsers::PageFacts facts = parsers::parse_page(page.body, r.content_type, parse_options);
         r.charset = std::move(facts.charset);
-        if (!facts.charset_problem.empty() && r.error.empty()) {
-          r.error = category::kCharset;
+        if (!facts.charset_problem.empty() && r.error == ErrorCategory::none) {
+          r.error = ErrorCategory::charset;
           r.error_message = std::move(facts.charset_problem);
         }
         if (facts.is_html) {
@@ -766,7 +766,7 @@ RunSummary run_crawl(const RunOptions& options) {
       auto record = [&](const TaskBatch& left) {
         PageBatch rows;
         for (const auto& task : left) {
-          Page row = unfetched_page(task, category::kInterrupted, "no producer could be started");
+          Page row = unfetched_page(task, ErrorCategory::interrupted, "no producer could be started");
           if (ctx.keep(row)) rows.push_back(std::move(row));
         }
         pages.push(std::move(rows));
@@ -921,11 +921,16 @@ void print_summary(const RunSummary& s, std::ostream& out) {
         << std::setprecision(2) << s.session_wall_s << " s\n";
   out << "  ok        " << t.ok << "\n";
   auto list = [&](bool failures) {
-    std::string items;
-    for (const auto& [category, n] : t.by_category) {
-      if (is_failure(category) != failures) continue;
-      items += (items.empty() ? "" : ", ") + category + " " + std::to_string(n);
+    std::vector<std::pair<std::string_view, int64_t>> counts;
+    for (size_t i = 0; i < kErrorCategories; ++i) {
+      const auto category = static_cast<ErrorCategory>(i);
+      if (t.by_category[i] > 0 && is_failure(category) == failures)
+        counts.emplace_back(name_of(category), t.by_category[i]);
     }
+    std::sort(counts.begin(), counts.end());  // by name, as users look them up
+    std::string items;
+    for (const auto& [name, n] : counts)
+      items += (items.empty() ? "" : ", ") + std::string(name) + " " + std::to_string(n);
     return items;
   };
   out << "  failed    " << t.failed << (t.failed ? "  (" + list(true) + ")" : "") << "\n";

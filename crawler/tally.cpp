@@ -62,13 +62,13 @@ void Tally::add(const storage::PageRecord& r, double finished_s) {
   {
     std::lock_guard lock(mutex_);
     ++totals_.urls;
-    if (r.error.empty())
+    if (r.error == ErrorCategory::none)
       ++totals_.ok;
     else if (failed)
       ++totals_.failed;
     else
       ++totals_.skipped;
-    if (!r.error.empty()) ++totals_.by_category[r.error];
+    if (r.error != ErrorCategory::none) ++totals_.by_category[static_cast<size_t>(r.error)];
     if (r.fetched_at > 0) {
       ++totals_.fetched;
       latency_.add(r.timings.total_ms);

@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "common/error_category.hpp"
 #include "storage/records.hpp"
 
 namespace crawl {
@@ -39,7 +40,9 @@ struct TallySnapshot {
   int64_t fetched = 0;  // pages that went to the network (ok or not)
   int64_t bytes_wire = 0;
   int64_t bytes_body = 0;
-  std::map<std::string, int64_t> by_category;
+  std::array<int64_t, kErrorCategories> by_category{};  // rows per category, indexed by ErrorCategory
+
+  int64_t count(ErrorCategory category) const { return by_category[static_cast<size_t>(category)]; }
   int64_t connections = 0;  // opened by page fetches
   int64_t tls_full = 0;     // full TLS handshakes on them
   int64_t tls_resumed = 0;  // resumed ones

@@ -83,7 +83,7 @@ void run_thread_producers(const ProducerContext& ctx, TaskRouter& router, int th
         PageBatch out;
         if (ctx.stop.load(std::memory_order_relaxed)) {
           out.push_back(
-              unfetched_page(*task, category::kInterrupted, "the run was interrupted before the fetch"));
+              unfetched_page(*task, ErrorCategory::interrupted, "the run was interrupted before the fetch"));
         } else {
           ctx.in_flight.fetch_add(1, std::memory_order_relaxed);
           transfer.begin(std::move(*task), worker);

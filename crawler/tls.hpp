@@ -13,7 +13,7 @@
 #include <cstdint>
 #include <string>
 
-using CURL = void;
+#include "crawler/curl_handles.hpp"
 
 namespace crawl {
 

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "common/error_category.hpp"
+
 namespace crawl::storage {
 
 // Per-page timings in milliseconds, as libcurl measured them (each one the duration of that phase,
@@ -29,14 +31,14 @@ struct ConnectionUse {
 
 // One row of `pages`: one URL handed in (or discovered), fetched or not.
 struct PageRecord {
-  int64_t seq = 0;        // order in which the URL was read, unique within a run
-  std::string source;     // the list it came from: a file name, "-" for stdin, "--url"
-  int64_t line = 0;       // 1-based line in `source`; 0 when not from a file
-  std::string input;      // the line as given, trimmed
-  std::string url;        // normalised URL; empty when the line was not a usable URL
-  std::string final_url;  // after redirects
-  long status = 0;        // last HTTP status; 0 when there was no response
-  std::string error;      // error category (see crawler/errors.hpp); empty when the fetch succeeded
+  int64_t seq = 0;                            // order in which the URL was read, unique within a run
+  std::string source;                         // the list it came from: a file name, "-" for stdin, "--url"
+  int64_t line = 0;                           // 1-based line in `source`; 0 when not from a file
+  std::string input;                          // the line as given, trimmed
+  std::string url;                            // normalised URL; empty when the line was not a usable URL
+  std::string final_url;                      // after redirects
+  long status = 0;                            // last HTTP status; 0 when there was no response
+  ErrorCategory error = ErrorCategory::none;  // stored by its name; NULL when the fetch succeeded
   std::string error_message;
   std::string content_type;
   std::string charset;

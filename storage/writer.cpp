@@ -87,8 +87,9 @@ constexpr std::string_view kAbandonRun = "UPDATE runs SET status = ?, ended_at =
 
 // Categories of rows whose URL the run did not take in: a later line or link with the same URL is
 // not a duplicate of them.
-bool took_url_in(std::string_view error) {
-  return error != "bad_url" && error != "excluded" && error != "duplicate" && error != "max_pages";
+bool took_url_in(ErrorCategory error) {
+  return error != ErrorCategory::bad_url && error != ErrorCategory::excluded &&
+         error != ErrorCategory::duplicate && error != ErrorCategory::max_pages;
 }
 
 double cpu_seconds_of_this_process() {
@@ -302,7 +303,8 @@ FROM pages WHERE run_id = ?
     r.line = q.integer(2);
     r.input = q.text(3);
     r.url = q.text(4);
-    r.error = q.text(5);
+    // A name this build does not know (a newer build's) is a failure of some other kind.
+    r.error = category_named(q.text(5)).value_or(ErrorCategory::other);
     r.status = static_cast<long>(q.integer(6));
     r.depth = static_cast<int>(q.integer(7));
     r.wire_bytes = q.integer(8);
@@ -646,7 +648,7 @@ void ResultWriter::write(const Item& item) {
 // its entry, for another worker or a resumed run.
 void ResultWriter::write_shared(const Item& item) {
   if (const auto* row = std::get_if<PageRecord>(&item)) {
-    if (row->error != "interrupted") fenced_.push_back(*row);
+    if (row->error != ErrorCategory::interrupted) fenced_.push_back(*row);
   } else if (const auto* line = std::get_if<ListedRow>(&item)) {
     if (options_.ledger) options_.ledger->done(line->row.seq);
     PageRecord r = line->row;
@@ -719,7 +721,7 @@ void ResultWriter::end_shared_batch() {
                             .line = u.line,
                             .input = u.input,
                             .url = u.url,
-                            .error = "duplicate",
+                            .error = ErrorCategory::duplicate,
                             .error_message = "the same URL appears earlier in the input"});
     }
   }
@@ -804,7 +806,7 @@ void ResultWriter::insert_row(const PageRecord& r) {
       .text_or_null(r.url)
       .text_or_null(r.final_url)
       .integer_or_null(r.status)
-      .text_or_null(r.error)
+      .text_or_null(name_of(r.error))
       .text_or_null(r.error_message)
       .text_or_null(r.content_type)
       .text_or_null(r.charset)

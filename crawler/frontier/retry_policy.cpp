@@ -9,10 +9,11 @@ namespace crawl {
 using std::chrono::milliseconds;
 
 FetchOutcome FetchOutcome::of(const storage::PageRecord& r, int64_t retry_after_s) {
-  std::string_view error;
-  for (std::string_view c : {category::kConnect, category::kTimeout, category::kReset})
-    if (r.error == c) error = c;
-  if (error.empty() && !r.error.empty()) error = category::kOther;
+  // Only what retries tell apart is kept.
+  ErrorCategory error = r.error;
+  if (error != ErrorCategory::none && error != ErrorCategory::connect && error != ErrorCategory::timeout &&
+      error != ErrorCategory::reset)
+    error = ErrorCategory::other;
   return {.error = error, .status = r.status, .attempts = r.attempts, .retry_after_s = retry_after_s};
 }
 
@@ -23,7 +24,8 @@ FetchOutcome FetchOutcome::of(const storage::PageRecord& r, int64_t retry_after_
 // malformed response, one over the limits, a status outside HTTP's) would come back the same
 // unless the status says the server is in trouble.
 bool is_transient(const FetchOutcome& o) {
-  if (o.error == category::kConnect || o.error == category::kTimeout || o.error == category::kReset)
+  if (o.error == ErrorCategory::connect || o.error == ErrorCategory::timeout ||
+      o.error == ErrorCategory::reset)
     return true;
   return o.status == 408 || o.status == 429 || o.status == 500 || o.status == 502 || o.status == 503 ||
          o.status == 504;
@@ -31,7 +33,7 @@ bool is_transient(const FetchOutcome& o) {
 
 // A URL that times out or is reset says little about its host, so those only retry the URL.
 bool host_in_trouble(const FetchOutcome& o) {
-  return o.error == category::kConnect || o.status == 429 || o.status == 503;
+  return o.error == ErrorCategory::connect || o.status == 429 || o.status == 503;
 }
 
 std::optional<TimePoint> RetryPolicy::server_asked_until(const FetchOutcome& o, TimePoint now) const {

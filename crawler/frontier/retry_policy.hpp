@@ -17,10 +17,10 @@ namespace crawl {
 
 // What a fetch ended with, as far as retrying goes.
 struct FetchOutcome {
-  std::string_view error;      // the row's category (crawl::category), empty on success
-  int64_t status = 0;          // the final HTTP status; 0 without a response
-  int attempts = 1;            // fetches made so far, this one included
-  int64_t retry_after_s = -1;  // the response's Retry-After, seconds from now; -1 when none
+  ErrorCategory error = ErrorCategory::none;  // connect, timeout, reset, other or none
+  int64_t status = 0;                         // the final HTTP status; 0 without a response
+  int attempts = 1;                           // fetches made so far, this one included
+  int64_t retry_after_s = -1;                 // the response's Retry-After, seconds from now; -1 when none
 
   // A row's outcome. Its category is kept only as far as the policy tells categories apart, as one
   // of crawl::category's constants, so the outcome outlives the row.

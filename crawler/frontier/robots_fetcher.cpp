@@ -11,11 +11,12 @@ namespace crawl {
 
 urls::Robots robots_from(const Page& page, std::string_view user_agent) {
   const auto& r = page.record;
-  if (r.error.empty() && r.status >= 200 && r.status < 300) return urls::Robots::parse(page.body, user_agent);
+  if (r.error == ErrorCategory::none && r.status >= 200 && r.status < 300)
+    return urls::Robots::parse(page.body, user_agent);
   // 2.3.1.3: unavailable, crawl without restrictions. A redirect that is not followed to its end
   // (a loop, a chain over five) counts as unavailable too.
-  if (r.error == category::kHttp4xx || r.error == category::kRedirects ||
-      (r.error.empty() && r.status >= 300 && r.status < 400))
+  if (r.error == ErrorCategory::http_4xx || r.error == ErrorCategory::too_many_redirects ||
+      (r.error == ErrorCategory::none && r.status >= 300 && r.status < 400))
     return urls::Robots::allow_all();
   // 2.3.1.4: 5xx or unreachable: assume complete disallow.
   return urls::Robots::disallow_all();
@@ -51,8 +52,7 @@ RobotsFetcher::RobotsFetcher(const FetchOptions& options, const std::atomic<bool
       user_agent_(user_agent_sent(options.headers, options.user_agent)),
       stop_(stop),
       time_(time),
-      multi_(curl_multi_init()) {
-  if (!multi_) throw std::bad_alloc();
+      multi_(curl::make_multi()) {
   options_.keep_body = true;  // even with --no-parse
   options_.max_body_bytes = kMaxRobotsBytes;
   options_.cut_at_max_body = true;
@@ -60,33 +60,32 @@ RobotsFetcher::RobotsFetcher(const FetchOptions& options, const std::atomic<bool
 }
 
 RobotsFetcher::~RobotsFetcher() {
-  for (auto& [easy, fetch] : fetches_) curl_multi_remove_handle(multi_, easy);
+  for (auto& [easy, fetch] : fetches_) curl_multi_remove_handle(multi_.get(), easy);
   fetches_.clear();
-  curl_multi_cleanup(multi_);
 }
 
 void RobotsFetcher::fetch(const std::string& origin) {
   auto f = std::make_unique<Fetch>(options_, stop_, origin, time_.now());
   f->transfer.begin(UrlTask{.url = origin + "/robots.txt", .report_start = true}, "robots");
   CURL* easy = f->transfer.easy();
-  if (curl_multi_add_handle(multi_, easy) != CURLM_OK) throw std::bad_alloc();
+  if (curl_multi_add_handle(multi_.get(), easy) != CURLM_OK) throw std::bad_alloc();
   fetches_.emplace(easy, std::move(f));
 }
 
 std::vector<RobotsFetcher::Known> RobotsFetcher::poll(std::chrono::milliseconds timeout) {
   int numfds = 0;
-  curl_multi_poll(multi_, nullptr, 0, static_cast<int>(std::max<int64_t>(timeout.count(), 0)), &numfds);
+  curl_multi_poll(multi_.get(), nullptr, 0, static_cast<int>(std::max<int64_t>(timeout.count(), 0)), &numfds);
   int running = 0;
-  curl_multi_perform(multi_, &running);
+  curl_multi_perform(multi_.get(), &running);
   std::vector<Known> known;
   int left = 0;
-  while (CURLMsg* m = curl_multi_info_read(multi_, &left)) {
+  while (CURLMsg* m = curl_multi_info_read(multi_.get(), &left)) {
     if (m->msg != CURLMSG_DONE) continue;
     auto it = fetches_.find(m->easy_handle);
     if (it == fetches_.end()) continue;
     const CURLcode rc = m->data.result;  // read before the handle is removed: m is then gone
     Fetch& f = *it->second;
-    curl_multi_remove_handle(multi_, it->first);
+    curl_multi_remove_handle(multi_.get(), it->first);
     const Page page = f.transfer.finish(rc);
     known.push_back({std::move(f.origin), robots_from(page, user_agent_), f.sent_at});
     fetches_.erase(it);
@@ -95,7 +94,7 @@ std::vector<RobotsFetcher::Known> RobotsFetcher::poll(std::chrono::milliseconds 
 }
 
 void RobotsFetcher::wake() {
-  curl_multi_wakeup(multi_);
+  curl_multi_wakeup(multi_.get());
 }
 
 }  // namespace crawl

@@ -59,7 +59,7 @@ class RobotsFetcher {
   std::string user_agent_;
   const std::atomic<bool>& stop_;
   const TimeSource& time_;
-  void* multi_ = nullptr;  // CURLM
+  curl::MultiHandle multi_;
   std::unordered_map<CURL*, std::unique_ptr<Fetch>> fetches_;
 };
 

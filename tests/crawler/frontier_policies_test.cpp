@@ -237,7 +237,7 @@ TEST(HostRing, WaitsOutAHostsBackoff) {
 
 // ---- RetryPolicy and HostBackoff ----
 
-FetchOutcome outcome(std::string_view error, int64_t status, int attempts = 1, int64_t retry_after = -1) {
+FetchOutcome outcome(ErrorCategory error, int64_t status, int attempts = 1, int64_t retry_after = -1) {
   return {.error = error, .status = status, .attempts = attempts, .retry_after_s = retry_after};
 }
 
@@ -245,17 +245,17 @@ TEST(RetryPolicy, RetriesWhatMaySucceedWhileAttemptsAreLeft) {
   PolitenessOptions polite;
   polite.retries = 2;
   const RetryPolicy policy(polite);
-  for (auto e : {category::kConnect, category::kTimeout, category::kReset})
+  for (auto e : {ErrorCategory::connect, ErrorCategory::timeout, ErrorCategory::reset})
     EXPECT_TRUE(policy.retries(outcome(e, 0), false)) << e;
   for (int64_t status : {408, 429, 500, 502, 503, 504})
-    EXPECT_TRUE(policy.retries(outcome(category::kHttp5xx, status), false)) << status;
+    EXPECT_TRUE(policy.retries(outcome(ErrorCategory::http_5xx, status), false)) << status;
   for (int64_t status : {404, 501, 505, 999})
-    EXPECT_FALSE(policy.retries(outcome("x", status), false)) << status;
-  for (auto e : {category::kDns, category::kTls, category::kTooLarge, category::kProtocol})
+    EXPECT_FALSE(policy.retries(outcome(ErrorCategory::other, status), false)) << status;
+  for (auto e : {ErrorCategory::dns, ErrorCategory::tls, ErrorCategory::too_large, ErrorCategory::protocol})
     EXPECT_FALSE(policy.retries(outcome(e, 0), false)) << e;
-  EXPECT_TRUE(policy.retries(outcome(category::kTimeout, 0, 2), false));
-  EXPECT_FALSE(policy.retries(outcome(category::kTimeout, 0, 3), false));  // 1 + 2 retries made
-  EXPECT_FALSE(policy.retries(outcome(category::kTimeout, 0, 1), true));   // the run is stopping
+  EXPECT_TRUE(policy.retries(outcome(ErrorCategory::timeout, 0, 2), false));
+  EXPECT_FALSE(policy.retries(outcome(ErrorCategory::timeout, 0, 3), false));  // 1 + 2 retries made
+  EXPECT_FALSE(policy.retries(outcome(ErrorCategory::timeout, 0, 1), true));   // the run is stopping
 }
 
 TEST(RetryPolicy, BacksOffExponentiallyWithJitterUpToTheMaximum) {
@@ -269,7 +269,7 @@ TEST(RetryPolicy, BacksOffExponentiallyWithJitterUpToTheMaximum) {
     const auto base = std::min<int64_t>(1000, 100 << (attempts - 1));
     for (int i = 0; i < 50; ++i) {
       const auto wait = std::chrono::duration_cast<milliseconds>(
-                            policy.retry_at(outcome(category::kReset, 0, attempts), now, random) - now)
+                            policy.retry_at(outcome(ErrorCategory::reset, 0, attempts), now, random) - now)
                             .count();
       EXPECT_GE(wait, base / 2) << attempts;
       EXPECT_LE(wait, base * 3 / 2) << attempts;
@@ -283,27 +283,29 @@ TEST(RetryPolicy, TakesRetryAfterAsTheServerGaveItButNoLongerThanTheMaximum) {
   const RetryPolicy policy(polite);
   std::mt19937_64 random(1);
   const TimePoint now{};
-  EXPECT_EQ(policy.retry_at(outcome(category::kHttp5xx, 503, 1, 3), now, random), now + milliseconds(3000));
-  EXPECT_EQ(policy.retry_at(outcome(category::kHttp4xx, 429, 1, 3600), now, random),
+  EXPECT_EQ(policy.retry_at(outcome(ErrorCategory::http_5xx, 503, 1, 3), now, random),
+            now + milliseconds(3000));
+  EXPECT_EQ(policy.retry_at(outcome(ErrorCategory::http_4xx, 429, 1, 3600), now, random),
             now + milliseconds(5000));
-  EXPECT_EQ(policy.server_asked_until(outcome(category::kHttp4xx, 429, 1, 2), now), now + milliseconds(2000));
+  EXPECT_EQ(policy.server_asked_until(outcome(ErrorCategory::http_4xx, 429, 1, 2), now),
+            now + milliseconds(2000));
   // Retry-After on a status that is not retried asks nothing of the crawl.
-  EXPECT_FALSE(policy.server_asked_until(outcome(category::kHttp4xx, 404, 1, 2), now));
+  EXPECT_FALSE(policy.server_asked_until(outcome(ErrorCategory::http_4xx, 404, 1, 2), now));
 }
 
 TEST(RetryPolicy, ReadsARowsOutcome) {
   storage::PageRecord r;
-  r.error = "reset";
+  r.error = ErrorCategory::reset;
   r.attempts = 2;
   const auto o = FetchOutcome::of(r, 7);
-  EXPECT_EQ(o.error, category::kReset);
+  EXPECT_EQ(o.error, ErrorCategory::reset);
   EXPECT_EQ(o.attempts, 2);
   EXPECT_EQ(o.retry_after_s, 7);
-  r.error = "http_5xx";
+  r.error = ErrorCategory::http_5xx;
   r.status = 503;
   EXPECT_TRUE(is_transient(FetchOutcome::of(r, -1)));
   EXPECT_TRUE(host_in_trouble(FetchOutcome::of(r, -1)));
-  r.error = "";
+  r.error = ErrorCategory::none;
   r.status = 200;
   EXPECT_FALSE(is_transient(FetchOutcome::of(r, -1)));
 }
@@ -342,24 +344,26 @@ TEST(HostBackoff, BacksOffAHostInTroubleAndDoublesWhileItStaysThere) {
 
 // ---- robots.txt as RFC 9309 reads a fetch ----
 
-Page robots_page(std::string_view error, int64_t status, std::string body = {}) {
+Page robots_page(ErrorCategory error, int64_t status, std::string body = {}) {
   Page p;
-  p.record.error = std::string(error);
+  p.record.error = error;
   p.record.status = status;
   p.body = std::move(body);
   return p;
 }
 
 TEST(RobotsFrom, ReadsTheBodyOf2xxAllowsOn4xxAndDisallowsWhenUnreachable) {
-  const auto parsed = robots_from(robots_page("", 200, "User-agent: *\nDisallow: /private\n"), "crawl");
+  const auto parsed =
+      robots_from(robots_page(ErrorCategory::none, 200, "User-agent: *\nDisallow: /private\n"), "crawl");
   EXPECT_FALSE(parsed.allowed("/private/x"));
   EXPECT_TRUE(parsed.allowed("/public"));
-  for (const auto& p : {robots_page(category::kHttp4xx, 404), robots_page(category::kHttp4xx, 403),
-                        robots_page(category::kRedirects, 301), robots_page("", 304)})
+  for (const auto& p :
+       {robots_page(ErrorCategory::http_4xx, 404), robots_page(ErrorCategory::http_4xx, 403),
+        robots_page(ErrorCategory::too_many_redirects, 301), robots_page(ErrorCategory::none, 304)})
     EXPECT_TRUE(robots_from(p, "crawl").allowed("/private")) << p.record.status;
-  for (const auto& p : {robots_page(category::kHttp5xx, 503), robots_page(category::kConnect, 0),
-                        robots_page(category::kTimeout, 0), robots_page(category::kDns, 0),
-                        robots_page(category::kHttpOther, 999)})
+  for (const auto& p : {robots_page(ErrorCategory::http_5xx, 503), robots_page(ErrorCategory::connect, 0),
+                        robots_page(ErrorCategory::timeout, 0), robots_page(ErrorCategory::dns, 0),
+                        robots_page(ErrorCategory::http_other, 999)})
     EXPECT_FALSE(robots_from(p, "crawl").allowed("/anything")) << p.record.error;
 }
 

@@ -37,7 +37,7 @@ Page sample_page() {
   r.url = "http://h.test/x";
   r.final_url = "http://h.test/y";
   r.status = 404;
-  r.error = "http_4xx";
+  r.error = ErrorCategory::http_4xx;
   r.error_message = "HTTP 404";
   r.content_type = "text/html; charset=utf-8";
   r.charset = "utf-8";

@@ -30,9 +30,9 @@ TEST(Tally, CountsOkFailedAndSkippedByCategory) {
   ok.wire_bytes = 100;
   ok.body_bytes = 300;
   storage::PageRecord missing = ok;
-  missing.error = std::string(category::kHttp4xx);
+  missing.error = ErrorCategory::http_4xx;
   storage::PageRecord dup;
-  dup.error = std::string(category::kDuplicate);
+  dup.error = ErrorCategory::duplicate;
   t.add(ok);
   t.add(ok);
   t.add(missing);
@@ -43,8 +43,8 @@ TEST(Tally, CountsOkFailedAndSkippedByCategory) {
   EXPECT_EQ(s.failed, 1);
   EXPECT_EQ(s.skipped, 1);
   EXPECT_EQ(s.fetched, 3);
-  EXPECT_EQ(s.by_category["http_4xx"], 1);
-  EXPECT_EQ(s.by_category["duplicate"], 1);
+  EXPECT_EQ(s.count(ErrorCategory::http_4xx), 1);
+  EXPECT_EQ(s.count(ErrorCategory::duplicate), 1);
   EXPECT_EQ(s.bytes_wire, 300);
   EXPECT_EQ(s.bytes_body, 900);
   EXPECT_EQ(t.done(), 4);
@@ -81,7 +81,7 @@ TEST(Tally, TailTellsTheFewLatePagesFromTheRest) {
   for (int i = 1; i <= 99; ++i) t.add(page, 0.02 * i);
   t.add(page, 90.0);
   storage::PageRecord unfetched;  // a bad line: no time of its own to count
-  unfetched.error = std::string(category::kBadUrl);
+  unfetched.error = ErrorCategory::bad_url;
   t.add(unfetched, 89.0);
   const CrawlTail tail = t.tail(90.0);
   EXPECT_EQ(tail.late, 1);
@@ -106,10 +106,10 @@ TEST(ChannelCapacity, HoldsAtLeastTheRequestedItems) {
 }
 
 TEST(CategoryForStatus, SplitsClientAndServerErrors) {
-  EXPECT_EQ(category_for_status(200), "");
-  EXPECT_EQ(category_for_status(301), "");
-  EXPECT_EQ(category_for_status(404), "http_4xx");
-  EXPECT_EQ(category_for_status(503), "http_5xx");
+  EXPECT_EQ(category_for_status(200), ErrorCategory::none);
+  EXPECT_EQ(category_for_status(301), ErrorCategory::none);
+  EXPECT_EQ(category_for_status(404), ErrorCategory::http_4xx);
+  EXPECT_EQ(category_for_status(503), ErrorCategory::http_5xx);
 }
 
 }  // namespace

@@ -28,11 +28,11 @@ TEST(Transfer, CutsABodyAtTheLimitWhenToldTo) {
   options.max_body_bytes = kMaxRobotsBytes;
   for (const char* route : {"/big/700000", "/big-chunked/700000"}) {
     const auto failed = fetch(options, testbed.url(route));
-    EXPECT_EQ(failed.record.error, category::kTooLarge) << route;
+    EXPECT_EQ(failed.record.error, ErrorCategory::too_large) << route;
     EXPECT_FALSE(failed.body_kept) << route;
     options.cut_at_max_body = true;
     const auto cut = fetch(options, testbed.url(route));
-    EXPECT_EQ(cut.record.error, "") << route << ": " << cut.record.error_message;
+    EXPECT_EQ(cut.record.error, ErrorCategory::none) << route << ": " << cut.record.error_message;
     EXPECT_EQ(cut.record.status, 200) << route;
     EXPECT_TRUE(cut.body_kept) << route;
     EXPECT_EQ(cut.body.size(), static_cast<size_t>(kMaxRobotsBytes)) << route;
@@ -42,7 +42,7 @@ TEST(Transfer, CutsABodyAtTheLimitWhenToldTo) {
   // Under the limit, nothing changes.
   options.cut_at_max_body = true;
   const auto small = fetch(options, testbed.url("/big/1000"));
-  EXPECT_EQ(small.record.error, "");
+  EXPECT_EQ(small.record.error, ErrorCategory::none);
   EXPECT_EQ(small.body.size(), 1000u);
 }
 

@@ -261,8 +261,8 @@ PageRecord page(int64_t seq, long status, int64_t body_bytes, double total_ms, s
   if (status) r.final_url = r.input;
   r.body_bytes = body_bytes;
   r.wire_bytes = body_bytes;
-  r.error = std::move(error);
-  if (!r.error.empty()) r.error_message = r.error + " on page " + std::to_string(seq);
+  r.error = category_named(error).value();
+  if (!error.empty()) r.error_message = error + " on page " + std::to_string(seq);
   r.attempts = 1;
   r.timings.total_ms = total_ms;
   r.timings.ttfb_ms = total_ms / 2;
@@ -287,10 +287,10 @@ Crawled crawl_two_runs(const test::TempDir& dir) {
   auto second = ResultWriter::open({.path = crawled.path}, config);
   second->submit(page(1, 200, 5000, 12.5));
   second->submit(page(2, 200, 90000, 40));
-  second->submit(page(3, 404, 300, 3, "http_status"));
+  second->submit(page(3, 404, 300, 3, "http_4xx"));
   second->submit(page(4, 0, 0, 1000, "timeout"));
   second->submit(page(5, 0, 0, 1000, "timeout"));
-  second->submit(page(6, 500, 20, 2, "http_status"));
+  second->submit(page(6, 500, 20, 2, "http_5xx"));
   second->finish(RunStats{.wall_s = 1.5, .urls = 6, .pages_ok = 2, .pages_failed = 4, .pages_per_s = 4});
   crawled.second_run = second->run_id();
   return crawled;
@@ -336,14 +336,17 @@ TEST(Reports, ErrorsAreCountedByCategoryWithAnExample) {
   test::TempDir dir;
   Crawled crawled = crawl_two_runs(dir);
   auto rows = report_rows(crawled, "errors");
-  ASSERT_EQ(rows.size(), 2u);
-  EXPECT_EQ(rows[0]["error"], "http_status");  // ties are ordered by name
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0]["error"], "timeout");  // the most pages first
   EXPECT_EQ(rows[0]["pages"], 2);
   EXPECT_EQ(rows[0]["pct"], 33.3);
-  EXPECT_EQ(rows[0]["first_seq"], 3);
-  EXPECT_EQ(rows[0]["example_message"], "http_status on page 3");
-  EXPECT_EQ(rows[1]["error"], "timeout");
-  EXPECT_EQ(rows[1]["example_message"], "timeout on page 4");
+  EXPECT_EQ(rows[0]["first_seq"], 4);
+  EXPECT_EQ(rows[0]["example_message"], "timeout on page 4");
+  EXPECT_EQ(rows[1]["error"], "http_4xx");  // ties are ordered by name
+  EXPECT_EQ(rows[1]["pages"], 1);
+  EXPECT_EQ(rows[1]["example_message"], "http_4xx on page 3");
+  EXPECT_EQ(rows[2]["error"], "http_5xx");
+  EXPECT_EQ(rows[2]["first_seq"], 6);
   EXPECT_TRUE(report_rows(crawled, "errors", crawled.first_run).empty());
 }
 

@@ -101,7 +101,7 @@ TEST(ResultWriter, StoresEveryFieldAndNullsForWhatIsMissing) {
   bad_url.source = "urls.txt";
   bad_url.line = 10;
   bad_url.input = "not a url";
-  bad_url.error = "bad_url";
+  bad_url.error = ErrorCategory::bad_url;
   bad_url.error_message = "no scheme";
   bad_url.title = "";  // present but empty reads as missing
   writer->submit(std::move(bad_url));
@@ -386,7 +386,7 @@ TEST(ResultWriter, ASharedRunStoresARowOnlyForTheEntryItRemoves) {
                                       .source = "urls.txt",
                                       .line = 2,
                                       .input = "nope",
-                                      .error = "bad_url",
+                                      .error = ErrorCategory::bad_url,
                                       .error_message = "not a URL"}});
   writer->submit(ListedUrl{line(3, "http://a.test/2")});
   writer->submit(ListedUrl{line(4, "http://a.test/1")});
@@ -403,11 +403,11 @@ TEST(ResultWriter, ASharedRunStoresARowOnlyForTheEntryItRemoves) {
 
   PageRecord malformed = simple_page(first);
   malformed.url = "http://a.test/1";
-  malformed.error = "bad_url";
+  malformed.error = ErrorCategory::bad_url;
   writer->submit(PageRecord(malformed));
   PageRecord stopped = simple_page(second);
   stopped.url = "http://a.test/2";
-  stopped.error = "interrupted";
+  stopped.error = ErrorCategory::interrupted;
   writer->submit(std::move(stopped));
   ASSERT_TRUE(eventually([&] { return writer->rows_written() == 3; }));
   // Once more, as a worker whose lease had lapsed would: not stored again.
