@@ -1,10 +1,8 @@
-// Process mode and hybrid mode with --processes: forked workers fed over framed socket pairs.
-#include <curl/curl.h>
-#include <fcntl.h>
+// Process mode and hybrid mode with --processes, the parent's side: forked workers (crawler/
+// worker_process.cpp) fed over framed socket pairs.
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -31,192 +29,11 @@
 #include "crawler/errors.hpp"
 #include "crawler/ipc.hpp"
 #include "crawler/producers.hpp"
+#include "crawler/worker_process.hpp"
 #include "urls/url.hpp"
 
 namespace crawl {
 namespace {
-
-// ---- The worker side (runs in the child, never returns) ----
-
-// Set by SIGUSR1, which the parent sends to a blocking worker when the run is interrupted: that
-// worker sits in curl_easy_perform and reads nothing else, and libcurl's progress callback (which
-// Transfer polls) is the one place it looks. A signal handler can only reach a global.
-std::atomic<bool> g_worker_stop{false};
-static_assert(std::atomic<bool>::is_always_lock_free, "set from a signal handler");
-
-void on_stop_signal(int) {
-  g_worker_stop.store(true, std::memory_order_relaxed);
-}
-
-// What every worker does first: die with the parent, leave Ctrl-C, SIGTERM and SIGHUP to the parent
-// (a terminal, `timeout`, `kill -TERM -PGID` and systemd send them to the whole process group; the
-// parent decides what is interrupted and tells the workers), close every descriptor but its own
-// socket, and initialise libcurl for itself.
-void prepare_worker(int sock, pid_t parent) {
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (getppid() != parent) _exit(1);  // the parent died before prctl took effect
-  signal(SIGINT, SIG_IGN);
-  signal(SIGTERM, SIG_IGN);
-  signal(SIGHUP, SIG_IGN);
-  signal(SIGPIPE, SIG_IGN);
-  struct sigaction sa {};
-  sa.sa_handler = &on_stop_signal;
-  sa.sa_flags = SA_RESTART;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGUSR1, &sa, nullptr);
-  // The list files, the other workers' sockets and whatever the caller had open are not ours.
-  if (sock > 3) close_range(3, static_cast<unsigned>(sock) - 1, 0);
-  close_range(static_cast<unsigned>(sock) + 1, ~0U, 0);
-  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) _exit(1);
-}
-
-// Reads from `sock` until one whole frame has arrived; nullopt at end of input.
-std::optional<ipc::Frame> read_frame(int sock, ipc::FrameBuffer& in) {
-  char buf[16 * 1024];
-  for (;;) {
-    if (auto f = in.next()) return f;
-    const ssize_t n = ::read(sock, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return std::nullopt;
-    in.append(buf, static_cast<size_t>(n));
-  }
-}
-
-// A blocking worker tells the parent of a start at once, from inside libcurl, on the one thread it
-// has: the frame goes out before the page's, as the parent expects.
-class StartsToSocket final : public StartListener {
- public:
-  explicit StartsToSocket(int sock) : sock_(sock) {}
-  void started(int64_t seq, std::chrono::steady_clock::time_point at) noexcept override {
-    try {
-      std::string frame;
-      ipc::append_frame(frame, ipc::FrameKind::started, ipc::encode_started(seq, at));
-      if (!ipc::write_all(sock_, frame)) _exit(1);  // the parent is gone
-    } catch (const std::bad_alloc&) {
-      // Untold, the parent counts the delay from the fetch's end instead: later, never sooner.
-    }
-  }
-
- private:
-  int sock_;
-};
-
-// A fiber worker's starts are heard on its fiber threads, often inside the scheduler, where
-// nothing may block: they wait here for the thread that writes to the socket, and an empty batch
-// in the page channel wakes that thread.
-class StartsToWriter final : public StartListener {
- public:
-  explicit StartsToWriter(PageChannel& pages) : pages_(pages) {}
-  void started(int64_t seq, std::chrono::steady_clock::time_point at) noexcept override {
-    try {
-      {
-        std::lock_guard lock(mutex_);
-        starts_.emplace_back(seq, at);
-      }
-      // Full: pages are on their way, and the writer looks here before writing each.
-      pages_.try_push(PageBatch{});
-    } catch (const std::bad_alloc&) {
-    }
-  }
-  // Appends the frames of the starts heard so far.
-  void take(std::string& out) {
-    std::vector<std::pair<int64_t, std::chrono::steady_clock::time_point>> starts;
-    {
-      std::lock_guard lock(mutex_);
-      starts.swap(starts_);
-    }
-    for (const auto& [seq, at] : starts)
-      ipc::append_frame(out, ipc::FrameKind::started, ipc::encode_started(seq, at));
-  }
-
- private:
-  PageChannel& pages_;
-  std::mutex mutex_;
-  std::vector<std::pair<int64_t, std::chrono::steady_clock::time_point>> starts_;
-};
-
-// Process mode: the classic pre-forked worker. One blocking transfer at a time, one URL in, one
-// page out; no thread and no fiber.
-[[noreturn]] void blocking_worker(int sock, int index, const FetchOptions& fetch) {
-  const std::string worker = "p" + std::to_string(index);
-  StartsToSocket starts(sock);
-  Transfer transfer(fetch, nullptr, &g_worker_stop, &starts);
-  ipc::FrameBuffer in;
-  std::string out;
-  while (auto frame = read_frame(sock, in)) {
-    if (frame->kind != ipc::FrameKind::task) continue;  // a stop frame: SIGUSR1 does the work
-    UrlTask task = ipc::decode_task(frame->payload);
-    Page page;
-    if (g_worker_stop.load(std::memory_order_relaxed)) {
-      page = unfetched_page(task, ErrorCategory::interrupted, "the run was interrupted before the fetch");
-    } else {
-      transfer.begin(std::move(task), worker);
-      page = transfer.perform();
-    }
-    out.clear();
-    ipc::append_frame(out, ipc::FrameKind::page, ipc::encode_page(page));
-    if (!ipc::write_all(sock, out)) _exit(1);  // the parent is gone
-  }
-  _exit(0);
-}
-
-// Hybrid: the same fiber producers as in-process, fed by a thread that reads tasks from the socket;
-// this thread sends the pages back, several frames to a write.
-[[noreturn]] void fiber_worker(int sock, int index, const WorkerSpec& spec, const FetchOptions& fetch) {
-  const int fetches = spec.threads * spec.fibers;
-  // Pages go out one at a time: a worker gets more URLs only once the parent has its pages, so a
-  // page left in a fiber thread's outbox for want of room (crawler/fiber_producers.cpp) while the
-  // thread sleeps with nothing more to fetch would never leave.
-  const size_t batch = 1;
-  TaskChannel tasks(channel_capacity_for(static_cast<size_t>(fetches) + 1));
-  // Room for a page and a start's wake-up (StartsToWriter) per fetch.
-  PageChannel pages(channel_capacity_for(2 * static_cast<size_t>(fetches) + 1));
-  StartsToWriter starts(pages);
-  std::atomic<int64_t> in_flight{0};
-  Wakers wakers;
-  std::thread control([&] {
-    name_this_thread("crawl-control");
-    ipc::FrameBuffer in;
-    char buf[64 * 1024];
-    for (;;) {
-      const ssize_t n = ::read(sock, buf, sizeof buf);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      in.append(buf, static_cast<size_t>(n));
-      TaskBatch received;
-      while (auto frame = in.next()) {
-        if (frame->kind == ipc::FrameKind::task) {
-          received.push_back(ipc::decode_task(frame->payload));
-        } else if (frame->kind == ipc::FrameKind::stop) {
-          g_worker_stop.store(true);
-          wakers.wake_all();  // fiber schedulers sleeping in epoll_wait abandon their transfers now
-        }
-      }
-      if (!received.empty()) tasks.push(std::move(received));
-    }
-    tasks.close();
-  });
-  std::thread producers([&] {
-    ProducerContext ctx{tasks,     pages,  fetch, g_worker_stop,
-                        in_flight, wakers, batch, "p" + std::to_string(index) + ".",
-                        nullptr,   &starts};
-    run_fiber_producers(ctx, spec.threads, spec.fibers);
-    pages.close();
-  });
-  PageBatch done;
-  std::string out;
-  bool parent_gone = false;
-  while (pages.pop(done) == boost::fibers::channel_op_status::success) {
-    if (parent_gone) continue;
-    out.clear();
-    starts.take(out);  // before the pages: a fetch's start always reaches the parent before its page
-    for (const Page& page : done) ipc::append_frame(out, ipc::FrameKind::page, ipc::encode_page(page));
-    if (!out.empty()) parent_gone = !ipc::write_all(sock, out);
-  }
-  producers.join();
-  control.join();
-  _exit(parent_gone ? 1 : 0);
-}
 
 std::string describe_exit(int status) {
   if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
@@ -238,8 +55,6 @@ int64_t resident_kb(pid_t pid, bool private_only) {
 }
 
 }  // namespace
-
-// ---- The parent side ----
 
 struct WorkerPool::State {
   using Clock = std::chrono::steady_clock;
@@ -433,11 +248,7 @@ WorkerPool::WorkerPool(const WorkerSpec& spec, const FetchOptions& fetch)
                        std::to_string(spec.processes) + ": " + std::strerror(err) +
                        " (lower -c or --processes, or raise the process limit: ulimit -u)");
     }
-    if (pid == 0) {
-      prepare_worker(sv[1], parent);
-      if (spec.blocking) blocking_worker(sv[1], i, fetch);
-      fiber_worker(sv[1], i, spec, fetch);
-    }
+    if (pid == 0) run_worker_process(sv[1], parent, i, spec, fetch);
     ::close(sv[1]);
     State::Worker w;
     w.pid = pid;
