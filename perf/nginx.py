@@ -1,11 +1,14 @@
-"""What the nginx benchmarks share (perf/tls.py, perf/docs.py): a free port, Debian's nginx started
-in the foreground on a configuration the script writes, and a command run with one file of the system
-replaced in a private mount namespace (root only), so the system itself is never changed."""
+"""What the nginx benchmarks share (perf/tls.py, perf/docs.py, perf/compare.py): a free port,
+Debian's nginx started in the foreground on a configuration the script writes (echo_config: the echo
+module's latency, the limits, no access log), and a command run with one file of the system replaced in
+a private mount namespace (root only), so the system itself is never changed."""
 import os
 import socket
 import subprocess
 import sys
 import time
+
+ECHO_MODULE = "/usr/lib/nginx/modules/ngx_http_echo_module.so"  # libnginx-mod-http-echo
 
 
 def free_port():
@@ -28,6 +31,24 @@ def start_nginx(tmp, port, config):
             time.sleep(0.05)
     proc.kill()
     sys.exit(f"nginx did not start: see {tmp}/error.log")
+
+
+def echo_config(workers, connections, nofile, http):
+    """A configuration for start_nginx: the echo module loaded (echo_sleep answers after a delay),
+    `workers` worker processes of `connections` connections each, `nofile` open files per worker, and
+    `http` (its servers) in an http block that logs no request (a line per request would be written to
+    a file) and closes no keep-alive connection for the number of its requests, so clients keep
+    reusing their connections."""
+    return f"""
+load_module {ECHO_MODULE};
+worker_processes {workers};
+worker_rlimit_nofile {nofile};
+events {{ worker_connections {connections}; }}
+http {{
+  access_log off;
+  keepalive_requests 1000000;
+{http}
+}}"""
 
 
 def with_file_replaced(replacement, target, argv):

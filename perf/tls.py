@@ -32,14 +32,13 @@ import sys
 import tempfile
 import time
 
-from nginx import free_port, start_nginx, with_file_replaced
+from nginx import ECHO_MODULE, echo_config, free_port, start_nginx, with_file_replaced
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(ROOT, "build")
 CRAWL = os.path.join(BUILD, "crawl")
 FLOOR = os.path.join(BUILD, "curl_floor")
 SYSTEM_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
-ECHO_MODULE = "/usr/lib/nginx/modules/ngx_http_echo_module.so"
 HOSTS = 300
 
 WORKLOADS = {
@@ -74,14 +73,7 @@ def make_certificates(tmp):
 
 
 def start_nginx_tls(tmp, port, cert, key, workers):
-    return start_nginx(tmp, port, f"""
-load_module {ECHO_MODULE};
-worker_processes {workers};
-worker_rlimit_nofile 20000;
-events {{ worker_connections 10000; }}
-http {{
-  access_log off;
-  keepalive_requests 1000000;
+    return start_nginx(tmp, port, echo_config(workers, 10000, 20000, f"""
   http2_max_concurrent_streams 128;
   server {{
     listen 127.0.0.1:{port} ssl http2 default_server;
@@ -90,8 +82,7 @@ http {{
     ssl_certificate_key {key};
     location /delay/ {{ default_type text/html; echo_sleep 0.1; echo '{PAGE}'; }}
     location / {{ default_type text/html; return 200 '{PAGE}'; }}
-  }}
-}}""")
+  }}"""))
 
 
 def in_trust_namespace(bundle, argv):
