@@ -238,7 +238,6 @@ RunOptions options_from(const RunFlags& f, const std::string& command_line) {
     o.politeness.robots = false;
   else if (!f.robots.empty())
     throw UsageError("--robots '" + f.robots + "': use on or off");
-  if (f.retries < 0) throw UsageError("--retries must be 0 or more");
   o.politeness.retries = f.retries;
   o.politeness.max_retry_wait = parse_duration(f.max_retry_wait, "--max-retry-wait");
   for (const auto& h : f.headers) check_header(h);
