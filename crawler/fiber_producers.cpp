@@ -160,8 +160,7 @@ void fetch_loop(const ProducerContext& ctx, CurlScheduler& scheduler, ThreadQueu
     // Pages are built in the outbox itself: a Page on this fiber's stack would grow every fiber's
     // resident stack (10,000 of them at -c 10000).
     if (ctx.stop.load(std::memory_order_relaxed)) {
-      q.outbox.push_back(
-          unfetched_page(task, ErrorCategory::interrupted, "the run was interrupted before the fetch"));
+      q.outbox.push_back(interrupted_page(task));
     } else {
       ctx.in_flight.fetch_add(1, std::memory_order_relaxed);
       transfer.begin(std::move(task), worker);

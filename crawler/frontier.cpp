@@ -223,7 +223,10 @@ struct Frontier::State {
   // Rows go out a batch at a time, so that the page channel bounds them like fetched pages (a list
   // of a million duplicate lines must not pile up here or in a few giant batches).
   void row(const UrlTask& task, ErrorCategory category, std::string message) {
-    rows.push_back(unfetched_page(task, category, std::move(message)));
+    row(task, unfetched_page(task, category, std::move(message)));
+  }
+  void row(const UrlTask& task, Page&& page) {
+    rows.push_back(std::move(page));
     if (!track_links) close_open(task.seq);
     if (rows.size() >= batch) flush_rows();
   }
@@ -254,7 +257,7 @@ struct Frontier::State {
 
   void take_seed(UrlTask&& task) {
     if (interrupted || stop.load()) {
-      row(task, ErrorCategory::interrupted, "the run was interrupted before the fetch");
+      row(task, interrupted_page(task));
       return;
     }
     if (!seen.insert(task.url)) {
@@ -558,9 +561,7 @@ struct Frontier::State {
 
   void interrupt_all() {
     interrupted = true;
-    ring.drain([this](Host&, const UrlTask& t) {
-      row(t, ErrorCategory::interrupted, "the run was interrupted before the fetch");
-    });
+    ring.drain([this](Host&, const UrlTask& t) { row(t, interrupted_page(t)); });
     while (!retry_timers.empty()) {
       row(retry_timers.top().task, ErrorCategory::interrupted,
           "the run was interrupted before it was retried");

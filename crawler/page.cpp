@@ -19,4 +19,8 @@ Page unfetched_page(const UrlTask& task, ErrorCategory category, std::string mes
   return page;
 }
 
+Page interrupted_page(const UrlTask& task) {
+  return unfetched_page(task, ErrorCategory::interrupted, "the run was interrupted before the fetch");
+}
+
 }  // namespace crawl

@@ -42,5 +42,7 @@ struct Page {
 
 // A row for a task that was never fetched (bad line, duplicate, interrupted run).
 Page unfetched_page(const UrlTask& task, ErrorCategory category, std::string message);
+// The row of a task a stop reached before its fetch began, in whichever mode or stage held it.
+Page interrupted_page(const UrlTask& task);
 
 }  // namespace crawl

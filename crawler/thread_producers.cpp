@@ -82,8 +82,7 @@ void run_thread_producers(const ProducerContext& ctx, TaskRouter& router, int th
       while (std::optional<UrlTask> task = router.take(i)) {
         PageBatch out;
         if (ctx.stop.load(std::memory_order_relaxed)) {
-          out.push_back(
-              unfetched_page(*task, ErrorCategory::interrupted, "the run was interrupted before the fetch"));
+          out.push_back(interrupted_page(*task));
         } else {
           ctx.in_flight.fetch_add(1, std::memory_order_relaxed);
           transfer.begin(std::move(*task), worker);

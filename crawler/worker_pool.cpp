@@ -134,8 +134,7 @@ struct WorkerPool::State {
       // Retries wait only for room, and a stopped run makes none (with no worker left, the
       // collector has recorded them already).
       for (auto& task : retries) {
-        Page row =
-            unfetched_page(task, ErrorCategory::interrupted, "the run was interrupted before the fetch");
+        Page row = interrupted_page(task);
         row.record.attempts = task.attempt - 1;
         rows.push_back(std::move(row));
       }
@@ -144,8 +143,7 @@ struct WorkerPool::State {
         rows.push_back(
             alive == 0 && !stopping && !ctx.stop.load()
                 ? unfetched_page(task, ErrorCategory::worker_crash, "no worker process is left to fetch it")
-                : unfetched_page(task, ErrorCategory::interrupted,
-                                 "the run was interrupted before the fetch"));
+                : interrupted_page(task));
       return;
     }
     while (!retries.empty()) {

@@ -131,7 +131,7 @@ class StartsToWriter final : public StartListener {
     UrlTask task = ipc::decode_task(frame->payload);
     Page page;
     if (g_worker_stop.load(std::memory_order_relaxed)) {
-      page = unfetched_page(task, ErrorCategory::interrupted, "the run was interrupted before the fetch");
+      page = interrupted_page(task);
     } else {
       transfer.begin(std::move(task), worker);
       page = transfer.perform();
