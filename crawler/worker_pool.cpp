@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "common/thread_name.hpp"
+#include "common/unique_fd.hpp"
 #include "common/usage_error.hpp"
 #include "crawler/errors.hpp"
 #include "crawler/ipc.hpp"
@@ -61,7 +62,7 @@ struct WorkerPool::State {
 
   struct Worker {
     pid_t pid = -1;
-    int fd = -1;
+    UniqueFd fd;
     int index = 0;
     bool alive = true;
     bool stop_sent = false;
@@ -79,8 +80,8 @@ struct WorkerPool::State {
   // stopped or stuck: every fetch ends within the transfer timeout, so the margin only covers
   // scheduling and the write of a finished page.
   Clock::duration silence_limit{};
-  int epoll_fd = -1;
-  int wake_fd = -1;                  // an eventfd: wakes the collector (closed, stopped)
+  UniqueFd epoll_fd;
+  UniqueFd wake_fd;                  // an eventfd: wakes the collector (closed, stopped)
   mutable std::mutex mutex;          // guards everything below
   std::condition_variable attached;  // run() has set `ctx`
   const ProducerContext* ctx = nullptr;
@@ -96,6 +97,16 @@ struct WorkerPool::State {
   Clock::duration paused{};
   WorkerUsage usage;
   int64_t peak_rss_sum_kb = 0;
+
+  // Also what a constructor that threw part way leaves: the workers started so far are ended and
+  // reaped, and every descriptor is closed by its owner.
+  ~State() {
+    for (auto& w : workers)
+      if (w.pid > 0) {
+        kill(w.pid, SIGKILL);
+        reap(w);
+      }
+  }
 
   bool has_room(const Worker& w) const {
     return w.alive && w.held.size() < static_cast<size_t>(spec.fetches_per_worker());
@@ -122,7 +133,7 @@ struct WorkerPool::State {
     w.held.emplace(task.seq, std::move(task));
     ++held_total;
     ctx.in_flight.fetch_add(1, std::memory_order_relaxed);
-    ipc::write_all(w.fd, frame);
+    ipc::write_all(w.fd.get(), frame);
   }
 
   // Under `mutex`: retries go out before new tasks, to whoever has room; then what waits, each task
@@ -189,7 +200,7 @@ struct WorkerPool::State {
 
   void wake_collector() const {
     uint64_t one = 1;
-    [[maybe_unused]] auto w = write(wake_fd, &one, sizeof one);
+    [[maybe_unused]] auto w = write(wake_fd.get(), &one, sizeof one);
   }
 
   // Waits for the worker to end; the caller may hold `mutex` or not (see account()).
@@ -250,38 +261,28 @@ WorkerPool::WorkerPool(const WorkerSpec& spec, const FetchOptions& fetch)
     ::close(sv[1]);
     State::Worker w;
     w.pid = pid;
-    w.fd = sv[0];
+    w.fd.reset(sv[0]);
     w.index = i;
     state_->workers.push_back(std::move(w));
     ++state_->alive;
   }
-  state_->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-  state_->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (state_->epoll_fd < 0 || state_->wake_fd < 0)
+  state_->epoll_fd.reset(epoll_create1(EPOLL_CLOEXEC));
+  state_->wake_fd.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!state_->epoll_fd || !state_->wake_fd.get())
     throw UsageError(std::string("cannot create the workers' epoll set: ") + std::strerror(errno));
   for (size_t i = 0; i < state_->workers.size(); ++i) {
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLRDHUP;
     ev.data.u64 = i;
-    epoll_ctl(state_->epoll_fd, EPOLL_CTL_ADD, state_->workers[i].fd, &ev);
+    epoll_ctl(state_->epoll_fd.get(), EPOLL_CTL_ADD, state_->workers[i].fd.get(), &ev);
   }
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.u64 = ~uint64_t{0};
-  epoll_ctl(state_->epoll_fd, EPOLL_CTL_ADD, state_->wake_fd, &ev);
+  epoll_ctl(state_->epoll_fd.get(), EPOLL_CTL_ADD, state_->wake_fd.get(), &ev);
 }
 
-WorkerPool::~WorkerPool() {
-  for (auto& w : state_->workers) {
-    if (w.pid > 0) {
-      kill(w.pid, SIGKILL);
-      state_->reap(w);
-    }
-    if (w.fd >= 0) ::close(w.fd);
-  }
-  if (state_->epoll_fd >= 0) ::close(state_->epoll_fd);
-  if (state_->wake_fd >= 0) ::close(state_->wake_fd);
-}
+WorkerPool::~WorkerPool() = default;
 
 std::vector<int> WorkerPool::pids() const {
   std::lock_guard lock(state_->mutex);
@@ -316,7 +317,7 @@ void WorkerPool::stop_workers() {
     } else {
       std::string frame;
       ipc::append_frame(frame, ipc::FrameKind::stop, {});
-      ipc::write_all(w.fd, frame);
+      ipc::write_all(w.fd.get(), frame);
     }
   }
   // URLs waiting for room become rows now.
@@ -356,7 +357,7 @@ void WorkerPool::run(const ProducerContext& ctx) {
   // how the worker ended in the rows' message when set.
   auto bury = [&](State::Worker& w, std::unique_lock<std::mutex>& lock, const std::string& why,
                   PageBatch& pages) {
-    epoll_ctl(s.epoll_fd, EPOLL_CTL_DEL, w.fd, nullptr);
+    epoll_ctl(s.epoll_fd.get(), EPOLL_CTL_DEL, w.fd.get(), nullptr);
     // No more URLs for it from here on (push() may run while this waits below).
     w.alive = false;
     --s.alive;
@@ -365,8 +366,7 @@ void WorkerPool::run(const ProducerContext& ctx) {
     lock.lock();
     std::string how = s.account(w, ended);
     if (!why.empty()) how = why;
-    ::close(w.fd);
-    w.fd = -1;
+    w.fd.reset();
     ++s.usage.workers_lost;
     const bool others = s.alive > 0;
     for (auto& [seq, task] : w.held) {
@@ -418,7 +418,7 @@ void WorkerPool::run(const ProducerContext& ctx) {
       std::lock_guard lock(s.mutex);
       if (s.closed && s.held_total == 0 && s.retries.empty() && s.pending.empty()) break;
     }
-    const int n = epoll_wait(s.epoll_fd, events.data(), static_cast<int>(events.size()),
+    const int n = epoll_wait(s.epoll_fd.get(), events.data(), static_cast<int>(events.size()),
                              static_cast<int>(kWatchEvery.count()));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {  // only a broken invariant (a bad descriptor) gets here
@@ -430,7 +430,7 @@ void WorkerPool::run(const ProducerContext& ctx) {
       if (events[static_cast<size_t>(e)].data.u64 == ~uint64_t{0}) {
         // Clear the eventfd, or epoll would report it again at once, forever.
         uint64_t value;
-        [[maybe_unused]] auto r = read(s.wake_fd, &value, sizeof value);
+        [[maybe_unused]] auto r = read(s.wake_fd.get(), &value, sizeof value);
         continue;
       }
       State::Worker& w = s.workers[events[static_cast<size_t>(e)].data.u64];
@@ -438,7 +438,7 @@ void WorkerPool::run(const ProducerContext& ctx) {
       bool heard = false;
       // At most a few reads per worker per round, so one sending big pages cannot starve the rest.
       for (int reads = 0; reads < 4; ++reads) {
-        const ssize_t got = recv(w.fd, buf.data(), buf.size(), MSG_DONTWAIT);
+        const ssize_t got = recv(w.fd.get(), buf.data(), buf.size(), MSG_DONTWAIT);
         if (got < 0 && errno == EINTR) continue;
         if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
         if (got <= 0) {
@@ -494,7 +494,7 @@ void WorkerPool::run(const ProducerContext& ctx) {
         if (quiet <= s.silence_limit) continue;
         // Bytes (or the end) waiting unread: it has spoken, this thread has not listened yet.
         char byte;
-        if (recv(w.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) >= 0) continue;
+        if (recv(w.fd.get(), &byte, 1, MSG_PEEK | MSG_DONTWAIT) >= 0) continue;
         kill(w.pid, SIGKILL);
         ++s.usage.workers_unresponsive;
         bury(w, lock,
@@ -524,7 +524,7 @@ void WorkerPool::run(const ProducerContext& ctx) {
   // Every URL has its row: the workers see their sockets close, exit, and are reaped here. One
   // that does not end within a few seconds (stopped, stuck) holds nothing, and is killed.
   for (auto& w : s.workers) {
-    if (w.fd >= 0) shutdown(w.fd, SHUT_WR);
+    if (w.fd.get()) shutdown(w.fd.get(), SHUT_WR);
   }
   const auto deadline = Clock::now() + std::chrono::seconds(5);
   for (auto& w : s.workers) {
@@ -541,10 +541,7 @@ void WorkerPool::run(const ProducerContext& ctx) {
       std::lock_guard lock(s.mutex);  // pids() may be reading from the progress thread
       s.account(w, *ended);
     }
-    if (w.fd >= 0) {
-      ::close(w.fd);
-      w.fd = -1;
-    }
+    w.fd.reset();
     w.alive = false;
   }
 }
