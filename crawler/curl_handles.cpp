@@ -43,11 +43,11 @@ ShareHandle make_share() {
 HeaderList make_header_list(const std::vector<std::string>& lines) {
   HeaderList list;
   for (const auto& line : lines) {
-    // On failure libcurl leaves the list as it was, which `list` still owns.
-    curl_slist* grown = curl_slist_append(list.get(), line.c_str());
-    if (!grown) throw std::bad_alloc();
-    (void)list.release();
-    list.reset(grown);
+    // libcurl appends in place and returns the head, which is new only for the first line; on
+    // failure the list stays as it was, still owned by `list`.
+    curl_slist* head = curl_slist_append(list.get(), line.c_str());
+    if (!head) throw std::bad_alloc();
+    if (!list) list.reset(head);
   }
   return list;
 }

@@ -32,7 +32,6 @@ import re
 import resource
 import shutil
 import socket
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -40,7 +39,7 @@ import tempfile
 import time
 import urllib.request
 
-from nginx import ECHO_MODULE, echo_config, free_port, start_nginx
+from nginx import ECHO_MODULE, echo_config, free_port, run_crawl_and_open, start_nginx
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(ROOT, "build")
@@ -173,13 +172,8 @@ def run_crawl(urls_file, conc, mode, parse, db, extra, exe=CRAWL):
         args += ["-c", str(conc)]
     if not parse:
         args.append("--no-parse")
-    r = subprocess.run(args, capture_output=True, text=True)
+    run, con = run_crawl_and_open(args, db)
     resource_children()
-    if r.returncode != 0:
-        sys.exit(f"crawl failed ({r.returncode}): {r.stderr}\n{r.stdout}")
-    con = sqlite3.connect(db)
-    con.row_factory = sqlite3.Row
-    run = con.execute("select * from runs order by id desc limit 1").fetchone()
     ok200 = con.execute("select count(distinct url) from pages where run_id = ? and status = 200 and error is "
                         "null", (run["id"],)).fetchone()[0]
     others = con.execute("select status, error, count(*) from pages where run_id = ? and (status is not 200 or "

@@ -4,6 +4,7 @@ module's latency, the limits, no access log), and a command run with one file of
 a private mount namespace (root only), so the system itself is never changed."""
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -49,6 +50,17 @@ http {{
   keepalive_requests 1000000;
 {http}
 }}"""
+
+
+def run_crawl_and_open(argv, db):
+    """Runs a `crawl run` command line (exiting with its output when it fails) and returns its runs row
+    and the database, open for the caller's own queries (the caller closes it)."""
+    r = subprocess.run(argv, capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit(f"crawl failed ({r.returncode}): {r.stderr}\n{r.stdout}")
+    con = sqlite3.connect(db)
+    con.row_factory = sqlite3.Row
+    return con.execute("select * from runs order by id desc limit 1").fetchone(), con
 
 
 def with_file_replaced(replacement, target, argv):

@@ -25,14 +25,13 @@ hybrid (2 processes x 1 thread x c/2 fibers). Needs build/crawl and build/curl_f
 import argparse
 import os
 import shutil
-import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
-from nginx import ECHO_MODULE, echo_config, free_port, start_nginx, with_file_replaced
+from nginx import ECHO_MODULE, echo_config, free_port, run_crawl_and_open, start_nginx, with_file_replaced
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(ROOT, "build")
@@ -110,12 +109,7 @@ def run_crawl(bundle, urls_file, conc, variant, db, exe):
         args += ["--mode", mode, "-c", str(conc)]
     if insecure:
         args.append("-k")
-    r = subprocess.run(in_trust_namespace(bundle, args), capture_output=True, text=True)
-    if r.returncode != 0:
-        sys.exit(f"crawl failed ({r.returncode}): {r.stderr}\n{r.stdout}")
-    con = sqlite3.connect(db)
-    con.row_factory = sqlite3.Row
-    run = con.execute("select * from runs order by id desc limit 1").fetchone()
+    run, con = run_crawl_and_open(in_trust_namespace(bundle, args), db)
     failures = con.execute("select error, error_message, count(*) n from pages where run_id = ? and error is "
                            "not null group by 1, 2", (run["id"],)).fetchall()
     con.close()
