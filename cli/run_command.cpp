@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "cli/commands.hpp"
+#include "cli/summary.hpp"
 #include "common/units.hpp"
 #include "common/usage_error.hpp"
 #include "crawler/run.hpp"

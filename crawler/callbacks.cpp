@@ -17,6 +17,19 @@
 
 namespace crawl {
 
+void submit_page(CallbackPool* pool, const Callbacks& callbacks, const storage::PageRecord& record,
+                 std::string body) {
+  if (!pool || callbacks.on_page.empty()) return;
+  struct Item {
+    storage::PageRecord record;
+    std::string body;
+  };
+  auto item = std::make_shared<Item>(Item{record, std::move(body)});
+  pool->submit([item, &cbs = callbacks.on_page] {
+    for (const auto& cb : cbs) cb(item->record, item->body);
+  });
+}
+
 CallbackPool::CallbackPool(int threads, size_t max_backlog) : max_backlog_(std::max<size_t>(max_backlog, 1)) {
   for (int i = 0; i < std::max(threads, 1); ++i) threads_.emplace_back([this] { work(); });
 }

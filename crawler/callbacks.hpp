@@ -84,6 +84,11 @@ class CallbackPool {
   std::atomic<bool> output_closed_{false};
 };
 
+// Hands a row (and its body, when a callback asked for bodies) to every on_page callback, on the
+// pool's threads. Nothing happens without a pool or page callbacks.
+void submit_page(CallbackPool* pool, const Callbacks& callbacks, const storage::PageRecord& record,
+                 std::string body);
+
 // Built-in callbacks exposed on the command line.
 // --jsonl FILE|-: one JSON object per page, written as pages complete. A line that cannot be
 // written throws OutputError (on stdout, a closed pipe throws OutputClosed: the reader went away,

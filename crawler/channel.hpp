@@ -1,13 +1,12 @@
-// The bounded queues of the pipeline. boost::fibers::buffered_channel blocks only the calling fiber
-// (or, on a thread with no other fibers, the thread) and is safe across threads, so one type serves
-// fiber and thread producers alike.
+// The queues of the pipeline: tasks from the frontier to the producers, pages from the producers to
+// the consumers; both BoundedQueue (crawler/bounded_queue.hpp), of batches.
 #pragma once
 
 #include <algorithm>
-#include <boost/fiber/buffered_channel.hpp>
 #include <cstddef>
 #include <vector>
 
+#include "crawler/bounded_queue.hpp"
 #include "crawler/page.hpp"
 
 namespace crawl {
@@ -18,20 +17,12 @@ namespace crawl {
 // balanced, and they are single items where a fetch blocks its thread (thread mode, stdin).
 using TaskBatch = std::vector<UrlTask>;
 using PageBatch = std::vector<Page>;
-using PageChannel = boost::fibers::buffered_channel<PageBatch>;
-using TaskChannel = boost::fibers::buffered_channel<TaskBatch>;
+using PageChannel = BoundedQueue<PageBatch>;
+using TaskChannel = BoundedQueue<TaskBatch>;
 
 // The batch size for a thread running `fibers` fetches at once.
 inline std::size_t batch_size_for(int fibers) {
   return static_cast<std::size_t>(std::max(1, std::min(16, fibers / 4)));
-}
-
-// buffered_channel needs a power-of-two capacity and holds one item less than it; this returns the
-// capacity that holds at least `items`.
-inline std::size_t channel_capacity_for(std::size_t items) {
-  std::size_t c = 2;
-  while (c - 1 < items) c *= 2;
-  return c;
 }
 
 }  // namespace crawl

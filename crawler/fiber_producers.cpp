@@ -143,7 +143,7 @@ void fetch_loop(const ProducerContext& ctx, CurlScheduler& scheduler, ThreadQueu
       q.refilling = true;
       TaskBatch batch;
       // pop() suspends only this fiber: the thread goes on running the others.
-      if (ctx.tasks.pop(batch) == boost::fibers::channel_op_status::success) {
+      if (ctx.tasks.pop(batch) == TaskChannel::Popped::item) {
         for (auto& t : batch) q.tasks.push_back(std::move(t));
       } else {
         q.input_done = true;
@@ -199,7 +199,7 @@ void run_thread(const ProducerContext& ctx, int thread_index, int fibers, CURLSH
   // room appears. The scheduler does not sleep while the courier is ready to run.
   scheduler->set_before_sleep([&ctx, &queues] {
     if (queues.outbox.empty() || queues.flush_wanted) return;
-    if (ctx.pages.try_push(std::move(queues.outbox)) == boost::fibers::channel_op_status::success) {
+    if (ctx.pages.try_push(std::move(queues.outbox))) {
       queues.outbox = PageBatch{};
       queues.outbox.reserve(ctx.page_batch);
       return;

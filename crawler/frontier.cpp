@@ -83,7 +83,7 @@ struct Frontier::State {
   int concurrency;
   bool robots_on;
   TaskSink& tasks;
-  PageChannel& pages;
+  RowSink& row_sink;
   const std::atomic<bool>& stop;
   std::atomic<int64_t>& next_seq;
   SteadyTime time;
@@ -116,7 +116,7 @@ struct Frontier::State {
   LevelGate gate;
   std::priority_queue<RetryTimer, std::vector<RetryTimer>, std::greater<>> retry_timers;
   std::unordered_map<int64_t, Open> open;  // taken into the crawl, row not yet seen by a consumer
-  PageBatch rows;                          // rows the frontier makes itself (duplicates, robots, interrupted)
+  std::vector<int64_t> rows_done;          // rows the frontier made this round (see row())
   std::vector<UrlTask> to_release;         // tasks handed out this round, pushed together
   size_t batch;                            // tasks per batch (see channel.hpp)
   bool interrupted = false;
@@ -143,15 +143,15 @@ struct Frontier::State {
   }
 
   State(const FollowOptions& f, const PolitenessOptions& p, const FetchOptions& fo, int c, size_t b,
-        TaskSink& t, PageChannel& pg, const std::atomic<bool>& s, std::atomic<int64_t>& seq,
-        FrontierStore* st, LeaseSource* l)
+        TaskSink& t, RowSink& rs, const std::atomic<bool>& s, std::atomic<int64_t>& seq, FrontierStore* st,
+        LeaseSource* l)
       : store(st),
         leases(l),
         follow(f),
         concurrency(c),
         robots_on(p.robots.value_or(f.max_depth > 0)),
         tasks(t),
-        pages(pg),
+        row_sink(rs),
         stop(s),
         next_seq(seq),
         retry_policy(p),
@@ -219,16 +219,19 @@ struct Frontier::State {
     ring.own_request_done(h, k.sent_at, delay);
   }
 
-  // A row for a URL the crawl took in but will not fetch.
-  // Rows go out a batch at a time, so that the page channel bounds them like fetched pages (a list
-  // of a million duplicate lines must not pile up here or in a few giant batches).
+  // A row for a URL the crawl took in but will not fetch. It is stored at once (the writer's queue
+  // bounds how many wait, as the page queue bounds fetched pages); when pages' rows finish URLs,
+  // the frontier hears of it at the end of the round, as it would from a consumer, so that the
+  // rings and hosts are never changed while one of their callbacks is making the row.
   void row(const UrlTask& task, ErrorCategory category, std::string message) {
     row(task, unfetched_page(task, category, std::move(message)));
   }
   void row(const UrlTask& task, Page&& page) {
-    rows.push_back(std::move(page));
-    if (!track_links) close_open(task.seq);
-    if (rows.size() >= batch) flush_rows();
+    row_sink.store(std::move(page.record));
+    if (track_links)
+      rows_done.push_back(task.seq);
+    else
+      close_open(task.seq);
   }
 
   // The URL has its final row: it no longer holds the run open.
@@ -583,17 +586,17 @@ struct Frontier::State {
     to_release.clear();
   }
 
-  void flush_rows() {
-    if (rows.empty()) return;
-    pages.push(std::exchange(rows, {}));
+  void rows_finished() {
+    for (const int64_t seq : rows_done) on_page_done(seq, {});
+    rows_done.clear();
   }
 };
 
 Frontier::Frontier(const FollowOptions& follow, const PolitenessOptions& politeness,
-                   const FetchOptions& fetch, int concurrency, size_t batch, TaskSink& tasks,
-                   PageChannel& pages, const std::atomic<bool>& stop, std::atomic<int64_t>& next_seq,
-                   FrontierStore* store, LeaseSource* leases)
-    : state_(std::make_unique<State>(follow, politeness, fetch, concurrency, batch, tasks, pages, stop,
+                   const FetchOptions& fetch, int concurrency, size_t batch, TaskSink& tasks, RowSink& rows,
+                   const std::atomic<bool>& stop, std::atomic<int64_t>& next_seq, FrontierStore* store,
+                   LeaseSource* leases)
+    : state_(std::make_unique<State>(follow, politeness, fetch, concurrency, batch, tasks, rows, stop,
                                      next_seq, store, leases)) {}
 
 Frontier::~Frontier() = default;
@@ -793,7 +796,7 @@ void Frontier::run() {
     else
       s.dispatch();
     s.flush_released();
-    s.flush_rows();
+    s.rows_finished();
     held_by_hosts = s.ring.in_flight() < s.concurrency && s.ring.queued() > 0;
     {
       std::lock_guard lock(s.mutex);

@@ -20,6 +20,7 @@
 #include "crawler/frontier/link_filter.hpp"
 #include "crawler/frontier/options.hpp"
 #include "crawler/frontier/store.hpp"
+#include "crawler/row_sink.hpp"
 #include "crawler/task_router.hpp"
 #include "storage/records.hpp"
 
@@ -44,6 +45,7 @@ class Frontier final : public StartListener {
   // `batch`: tasks pushed together into `tasks`, which must take capacity_for(concurrency) + 1 batches
   // without blocking (without per-host rules, a small reserve of tasks waits there so no producer
   // idles).
+  // The rows it makes itself (duplicates, robots.txt refusals, --max-pages, a stop) go to `rows`.
   // `next_seq` numbers the links it takes in, after the lines of the lists.
   // `store`, when given, keeps every URL taken in that must outlive the process (FrontierStore).
   // `leases`, for a run shared by several workers: the frontier takes its URLs from hosts it claims
@@ -51,7 +53,7 @@ class Frontier final : public StartListener {
   // pages, ListedUrl and PageRecord::follow), gives each host back through `store` once its URLs
   // have their rows (FrontierStore::host_done), and ends when the run's frontier is empty.
   Frontier(const FollowOptions& follow, const PolitenessOptions& politeness, const FetchOptions& fetch,
-           int concurrency, size_t batch, TaskSink& tasks, PageChannel& pages, const std::atomic<bool>& stop,
+           int concurrency, size_t batch, TaskSink& tasks, RowSink& rows, const std::atomic<bool>& stop,
            std::atomic<int64_t>& next_seq, FrontierStore* store = nullptr, LeaseSource* leases = nullptr);
   ~Frontier();
   Frontier(const Frontier&) = delete;

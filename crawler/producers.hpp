@@ -15,6 +15,7 @@
 #include "crawler/channel.hpp"
 #include "crawler/fetch.hpp"
 #include "crawler/frontier.hpp"
+#include "crawler/row_sink.hpp"
 #include "crawler/task_router.hpp"
 
 namespace crawl {
@@ -49,8 +50,21 @@ struct ProducerContext {
   // Bodies waiting for the parsers, in bytes (null: no bound, as inside worker processes, whose
   // parent holds the budget).
   ByteBudget* budget = nullptr;
+  // Where rows that need no parsing are finished (null inside worker processes: their parent
+  // finishes them).
+  RowSink* rows = nullptr;
   // False when the frontier will fetch the URL again (a retry): the page is dropped.
   bool keep(const Page& page) const { return !frontier || frontier->fetched(page); }
+  // Rows of tasks that were never fetched (a stop, a dead worker): each the frontier keeps is
+  // finished at once, or, without a row sink, sent on through the page queue.
+  void finish_unfetched(PageBatch&& unfetched) const {
+    std::erase_if(unfetched, [&](const Page& p) { return !keep(p); });
+    if (!rows) {
+      if (!unfetched.empty()) pages.push(std::move(unfetched));
+      return;
+    }
+    for (Page& row : unfetched) rows->finish(std::move(row.record));
+  }
   // Takes the page's body from the budget, waiting while it is spent (blocks the calling fiber).
   void reserve(Page& page) const {
     if (!budget || page.body.empty()) return;

@@ -4,40 +4,19 @@
 
 #include <atomic>
 #include <cstdint>
-#include <iosfwd>
 #include <optional>
 #include <string>
 
 #include "crawler/callbacks.hpp"
 #include "crawler/fetch.hpp"
 #include "crawler/frontier.hpp"
+#include "crawler/layout.hpp"
 #include "crawler/tally.hpp"
 #include "parsers/html.hpp"
 #include "storage/records.hpp"
 #include "urls/reader.hpp"
 
 namespace crawl {
-
-enum class Mode { fiber, thread, process, hybrid };
-std::string_view mode_name(Mode mode);
-
-// P processes × T threads × F fibers; `concurrency` (fetches in flight) is their product.
-struct Layout {
-  Mode mode = Mode::thread;
-  int processes = 1;
-  int threads = 1;
-  int fibers = 1;
-  int concurrency() const { return processes * threads * fibers; }
-};
-
-// Fills in the layout a mode implies for `concurrency` (default 64; design.md: modes are presets).
-// Hybrid takes explicit --processes/--threads/--fibers; a -c that disagrees with their product is
-// a UsageError.
-Layout make_layout(Mode mode, std::optional<int> concurrency, int processes, int threads, int fibers);
-
-// Process mode, and hybrid with more than one process, fork worker processes; the rest run in this
-// process.
-bool uses_worker_processes(const Layout& layout);
 
 struct RunOptions {
   urls::ReaderInputs inputs;
@@ -89,12 +68,5 @@ struct RunSummary {
 // Runs the crawl to the end (or to a clean stop after SIGINT/SIGTERM). Throws UsageError for input
 // that cannot be used, std::runtime_error when the database cannot be opened.
 RunSummary run_crawl(const RunOptions& options);
-
-// The end-of-run report printed on stdout.
-void print_summary(const RunSummary& summary, std::ostream& out);
-
-// 0 completed, 1 failed, 130 interrupted, 141 stopped by a closed standard output (the status a
-// shell shows for a process that SIGPIPE killed, so pipelines read the same as before).
-int exit_code(const RunSummary& summary);
 
 }  // namespace crawl

@@ -67,15 +67,10 @@ void SmallStackThread::join() {
 
 void run_thread_producers(const ProducerContext& ctx, TaskRouter& router, int threads) {
   CurlShare share;
-  // The page channel guards its state with a spinlock made for fibers. Dozens of OS threads spinning
-  // on it while its holder is preempted burned most of the CPU of a fast crawl (measured: 57% of all
-  // cycles in spinlock_ttas::lock at -c 50). This sleeping lock lets one producer thread at a time
-  // reach it; the others sleep instead of spinning.
-  std::mutex page_gate;
   std::vector<SmallStackThread> workers;
   workers.reserve(static_cast<size_t>(threads));
-  auto body = [&ctx, &share, &router, &page_gate](int i) {
-    return [&ctx, &share, &router, &page_gate, i] {
+  auto body = [&ctx, &share, &router](int i) {
+    return [&ctx, &share, &router, i] {
       name_this_thread("crawl-fetch" + std::to_string(i));
       Transfer transfer(ctx.fetch, share.get(), &ctx.stop, ctx.starts);
       const std::string worker = ctx.worker_prefix + "t" + std::to_string(i);
@@ -94,7 +89,6 @@ void run_thread_producers(const ProducerContext& ctx, TaskRouter& router, int th
         router.returning(i);
         if (!ctx.keep(out.back())) continue;
         ctx.reserve(out.back());
-        std::lock_guard lock(page_gate);
         ctx.pages.push(std::move(out));
       }
     };

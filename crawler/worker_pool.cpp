@@ -333,8 +333,7 @@ void WorkerPool::push(TaskBatch&& batch) {
   for (UrlTask& task : batch) s.pending.push(std::move(task));
   s.dispatch_waiting(ctx, rows);
   lock.unlock();
-  std::erase_if(rows, [&](const Page& p) { return !ctx.keep(p); });
-  if (!rows.empty()) ctx.pages.push(std::move(rows));
+  ctx.finish_unfetched(std::move(rows));
 }
 
 void WorkerPool::close() {
@@ -356,7 +355,7 @@ void WorkerPool::run(const ProducerContext& ctx) {
   // was killed, and turns each URL it held into a retry on another worker or a row. `why` replaces
   // how the worker ended in the rows' message when set.
   auto bury = [&](State::Worker& w, std::unique_lock<std::mutex>& lock, const std::string& why,
-                  PageBatch& pages) {
+                  PageBatch& rows) {
     epoll_ctl(s.epoll_fd.get(), EPOLL_CTL_DEL, w.fd.get(), nullptr);
     // No more URLs for it from here on (push() may run while this waits below).
     w.alive = false;
@@ -373,7 +372,7 @@ void WorkerPool::run(const ProducerContext& ctx) {
       --s.held_total;
       ctx.in_flight.fetch_sub(1, std::memory_order_relaxed);
       if (s.stopping || ctx.stop.load()) {
-        pages.push_back(unfetched_page(
+        rows.push_back(unfetched_page(
             task, ErrorCategory::interrupted,
             "the run was interrupted while worker p" + std::to_string(w.index) + " held this URL"));
       } else if (task.attempt < 2 && others) {
@@ -385,7 +384,7 @@ void WorkerPool::run(const ProducerContext& ctx) {
                                       " while fetching this URL" +
                                       (task.attempt > 1 ? " (its second attempt)" : ""));
         row.record.attempts = task.attempt;
-        pages.push_back(std::move(row));
+        rows.push_back(std::move(row));
       }
     }
     w.held.clear();
@@ -395,7 +394,7 @@ void WorkerPool::run(const ProducerContext& ctx) {
         Page row =
             unfetched_page(task, ErrorCategory::worker_crash, "no worker process is left to retry it on");
         row.record.attempts = task.attempt - 1;
-        pages.push_back(std::move(row));
+        rows.push_back(std::move(row));
       }
       s.retries.clear();
     }
@@ -425,7 +424,8 @@ void WorkerPool::run(const ProducerContext& ctx) {
       std::fprintf(stderr, "crawl: epoll_wait on the workers failed: %s\n", std::strerror(errno));
       std::abort();
     }
-    PageBatch pages;
+    PageBatch pages;  // fetched by the workers, for the consumers
+    PageBatch rows;   // of URLs the workers never fetched: they need no parsing
     for (int e = 0; e < n; ++e) {
       if (events[static_cast<size_t>(e)].data.u64 == ~uint64_t{0}) {
         // Clear the eventfd, or epoll would report it again at once, forever.
@@ -474,7 +474,7 @@ void WorkerPool::run(const ProducerContext& ctx) {
         kill(w.pid, SIGKILL);
         gone = true;
       }
-      if (gone) bury(w, lock, "", pages);
+      if (gone) bury(w, lock, "", rows);
     }
     if (const auto now = Clock::now(); now >= next_watch) {
       // A worker that holds URLs and has said nothing for longer than any fetch may last, while
@@ -500,14 +500,15 @@ void WorkerPool::run(const ProducerContext& ctx) {
         bury(w, lock,
              "was killed for being unresponsive for " +
                  std::to_string(std::chrono::duration_cast<std::chrono::seconds>(quiet).count()) + " s",
-             pages);
+             rows);
       }
     }
     {
       // Pages back and workers gone make room; a wake-up may mean stopped or closed.
       std::lock_guard lock(s.mutex);
-      s.dispatch_waiting(ctx, pages);
+      s.dispatch_waiting(ctx, rows);
     }
+    ctx.finish_unfetched(std::move(rows));
     // The frontier hears of each page before it goes on, so it may hand out the host's next URL.
     std::erase_if(pages, [&](const Page& p) { return !ctx.keep(p); });
     if (pages.empty()) continue;

@@ -85,8 +85,8 @@ class StartsToSocket final : public StartListener {
 };
 
 // A fiber worker's starts are heard on its fiber threads, often inside the scheduler, where
-// nothing may block: they wait here for the thread that writes to the socket, and an empty batch
-// in the page channel wakes that thread.
+// nothing may block: they wait here for the thread that writes to the socket, which the page
+// queue's wake_pop() wakes.
 class StartsToWriter final : public StartListener {
  public:
   explicit StartsToWriter(PageChannel& pages) : pages_(pages) {}
@@ -96,8 +96,7 @@ class StartsToWriter final : public StartListener {
         std::lock_guard lock(mutex_);
         starts_.emplace_back(seq, at);
       }
-      // Full: pages are on their way, and the writer looks here before writing each.
-      pages_.try_push(PageBatch{});
+      pages_.wake_pop();
     } catch (const std::bad_alloc&) {
     }
   }
@@ -151,9 +150,9 @@ class StartsToWriter final : public StartListener {
   // page left in a fiber thread's outbox for want of room (crawler/fiber_producers.cpp) while the
   // thread sleeps with nothing more to fetch would never leave.
   const size_t batch = 1;
-  TaskChannel tasks(channel_capacity_for(static_cast<size_t>(fetches) + 1));
+  TaskChannel tasks(static_cast<size_t>(fetches) + 1);
   // Room for a page and a start's wake-up (StartsToWriter) per fetch.
-  PageChannel pages(channel_capacity_for(2 * static_cast<size_t>(fetches) + 1));
+  PageChannel pages(2 * static_cast<size_t>(fetches) + 1);
   StartsToWriter starts(pages);
   std::atomic<int64_t> in_flight{0};
   Wakers wakers;
@@ -189,11 +188,14 @@ class StartsToWriter final : public StartListener {
   PageBatch done;
   std::string out;
   bool parent_gone = false;
-  while (pages.pop(done) == boost::fibers::channel_op_status::success) {
+  for (;;) {
+    const auto popped = pages.pop(done);
+    if (popped == PageChannel::Popped::closed) break;
     if (parent_gone) continue;
     out.clear();
     starts.take(out);  // before the pages: a fetch's start always reaches the parent before its page
-    for (const Page& page : done) ipc::append_frame(out, ipc::FrameKind::page, ipc::encode_page(page));
+    if (popped == PageChannel::Popped::item)
+      for (const Page& page : done) ipc::append_frame(out, ipc::FrameKind::page, ipc::encode_page(page));
     if (!out.empty()) parent_gone = !ipc::write_all(sock, out);
   }
   producers.join();

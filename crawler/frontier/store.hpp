@@ -2,8 +2,8 @@
 // yet, and the pages whose links it has dealt with; and, for a resumed run, what an earlier
 // session left. The rows themselves, and the links a page is to follow, go to the store with the
 // page (storage::PageRecord::follow), so that each URL is always either final or pending there.
-// Implementations: in memory (below), and the crawl's SQLite database (SqliteFrontierStore in
-// run.cpp, through the writer). Internal to crawler/.
+// Implementations: in memory (below), and the crawl's database (WriterFrontierStore in
+// frontier/writer_store.hpp, through the writer). Internal to crawler/.
 #pragma once
 
 #include <algorithm>

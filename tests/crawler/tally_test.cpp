@@ -98,13 +98,6 @@ TEST(Tally, NoTailWhenPagesFinishedEvenly) {
   EXPECT_NEAR(tail.bulk_s, 5.0, 0.05);
 }
 
-TEST(ChannelCapacity, HoldsAtLeastTheRequestedItems) {
-  EXPECT_EQ(channel_capacity_for(1), 2u);
-  EXPECT_EQ(channel_capacity_for(1000), 1024u);
-  EXPECT_EQ(channel_capacity_for(1023), 1024u);
-  EXPECT_EQ(channel_capacity_for(1024), 2048u);
-}
-
 TEST(CategoryForStatus, SplitsClientAndServerErrors) {
   EXPECT_EQ(category_for_status(200), ErrorCategory::none);
   EXPECT_EQ(category_for_status(301), ErrorCategory::none);
