@@ -104,7 +104,7 @@ class HostRing {
   };
   std::chrono::milliseconds jittered(std::chrono::milliseconds d);
   bool can_start(const Host& h) const;
-  bool release_front(Host& h, std::vector<UrlTask>& out, auto& keep);
+  bool release_front(Host& h, TimePoint now, std::vector<UrlTask>& out, auto& keep);
 
   Rules rules_;
   const TimeSource& time_;
@@ -122,7 +122,7 @@ inline bool HostRing::can_start(const Host& h) const {
          (rules_.per_host <= 0 || h.in_flight < rules_.per_host);
 }
 
-bool HostRing::release_front(Host& h, std::vector<UrlTask>& out, auto& keep) {
+bool HostRing::release_front(Host& h, TimePoint now, std::vector<UrlTask>& out, auto& keep) {
   UrlTask task = std::move(h.queue.front());
   h.queue.pop_front();
   --queued_;
@@ -130,7 +130,10 @@ bool HostRing::release_front(Host& h, std::vector<UrlTask>& out, auto& keep) {
   ++h.in_flight;
   ++in_flight_;
   h.gap = jittered(h.delay);
-  h.next_start = time_.now() + h.gap;
+  // From the dispatch's own "now": a fresh clock read would put a host without a delay a few
+  // nanoseconds in the future, and the dispatch would then hand out one of its URLs per round
+  // instead of as many as the limit allows.
+  h.next_start = now + h.gap;
   if (h.gap.count() > 0) {
     // The task may wait for a producer, and the one before it may have waited longer: the next
     // start is counted from when this one's request really goes out (started()).
@@ -158,7 +161,7 @@ void HostRing::dispatch(int64_t limit, Keep keep, std::vector<UrlTask>& out) {
     if (in_flight_ >= limit) break;
     if (!ready_.empty() && ready_.front()->queue.size() > h->queue.size()) continue;
     if (!can_start(*h) || std::max(h->next_start, h->backoff.until()) > now) continue;
-    release_front(*h, out, keep);
+    release_front(*h, now, out, keep);
   }
   just_freed_.clear();
   while (in_flight_ < limit && !ready_.empty()) {
@@ -174,7 +177,7 @@ void HostRing::dispatch(int64_t limit, Keep keep, std::vector<UrlTask>& out) {
       timers_.push({start_at, &h});
       continue;
     }
-    release_front(h, out, keep);
+    release_front(h, now, out, keep);
     schedule(h);
   }
 }

@@ -130,6 +130,30 @@ TEST(HostRing, HandsOutNoMoreThanTheLimit) {
   EXPECT_EQ(out.size(), 3u);
 }
 
+// A clock that moves on by a microsecond each time it is read, as the real one does between two
+// reads.
+class TickingTime final : public TimeSource {
+ public:
+  TimePoint now() const override { return now_ += std::chrono::microseconds(1); }
+
+ private:
+  mutable TimePoint now_ = TimePoint{} + std::chrono::hours(1);
+};
+
+// Regression: each URL handed out set its host's next start from a fresh clock read, a moment after
+// the dispatch's "now", so a host without a delay counted as not ready yet: one URL per dispatch,
+// and a frontier that went round (and round) once per URL of a one-host list.
+TEST(HostRing, HandsOutAHostWithoutADelayUpToTheLimitWhileTheClockMoves) {
+  TickingTime time;
+  HostRing ring({.affinity = false}, time, 1);
+  auto& a = ring.host("http://a.localhost");
+  for (int i = 0; i < 100; ++i) ring.push(a, task(i, "u"));
+  std::vector<UrlTask> out;
+  ring.dispatch(50, keep_all, out);
+  EXPECT_EQ(out.size(), 50u);
+  EXPECT_EQ(ring.next_due(), TimePoint::max()) << "no timer for a host that may start now";
+}
+
 // --delay: the next start comes a delay after the previous request went out, which may be later
 // than when the task was handed out.
 TEST(HostRing, SpacesStartsByTheDelayFromWhenTheRequestWentOut) {
