@@ -45,15 +45,98 @@ void init_curl_once() {
   (void)done;
 }
 
-}  // namespace
-
-RunSummary run_crawl(const RunOptions& options) {
-  const Layout& layout = options.layout;
+void check_run_options(const RunOptions& options) {
   if (options.follow.max_depth < 0) throw UsageError("--depth must be 0 or more");
   if (options.follow.max_depth > 0 && !options.parse)
     throw UsageError("following links (--depth) needs the pages parsed: drop --no-parse");
   if (options.follow.max_pages < 0) throw UsageError("--max-pages must be 0 (no limit) or more");
   if (options.politeness.retries < 0) throw UsageError("--retries must be 0 or more");
+}
+
+FetchOptions fetch_options_for(const RunOptions& options) {
+  FetchOptions fetch = options.fetch;
+  fetch.keep_body = options.parse || options.callbacks.needs_bodies;
+  // libcurl gives every handle a 16 KiB receive buffer; with thousands in flight those buffers are
+  // most of the memory, and small pages fit in a smaller one.
+  if (fetch.buffer_size == 0 && options.layout.concurrency() > 1000) fetch.buffer_size = 2048;
+  return fetch;
+}
+
+// The run's row as it starts (its lists are added by the caller).
+storage::RunConfig run_config_for(const RunOptions& options, size_t queue_pages, const ProcessIdentity& me) {
+  const Layout& layout = options.layout;
+  storage::RunConfig config;
+  config.mode = std::string(mode_name(layout.mode));
+  config.processes = layout.processes;
+  config.threads = layout.threads;
+  config.fibers = layout.fibers;
+  config.concurrency = layout.concurrency();
+  config.queue_capacity = static_cast<int>(queue_pages);
+  // Without parsing a consumer only counts and hands rows to the writer, a few microseconds a page:
+  // one keeps up with any crawl, and a second would only add wake-ups that take cores from the
+  // fetching threads.
+  config.consumers = options.consumers > 0 ? options.consumers
+                     : options.parse ? std::max(1, static_cast<int>(std::thread::hardware_concurrency()))
+                                     : 1;
+  config.callback_threads = options.callbacks.empty() ? 0 : std::max(1, options.callback_threads);
+  config.parse = options.parse;
+  if (options.parse) config.parser = std::string(parsers::parser_name(options.parser));
+  config.version = CRAWL_VERSION;
+  config.command_line = options.command_line;
+  config.bench_id = options.bench_id;
+  config.started_at = unix_now();
+  config.host = me.host;
+  config.pid = me.pid;
+  config.process_start = me.start;
+  config.settings = options.settings;
+  return config;
+}
+
+// The run's counts, from the tally (which covers every session of the run).
+void count_into(storage::RunStats& st, const TallySnapshot& t) {
+  st.urls = t.urls;
+  st.pages_ok = t.ok;
+  st.pages_failed = t.failed;
+  st.bytes_wire = t.bytes_wire;
+  st.bytes_body = t.bytes_body;
+  st.connections = t.connections;
+  st.tls_full = t.tls_full;
+  st.tls_resumed = t.tls_resumed;
+  st.connected_hosts = t.connected_hosts;
+  st.max_host_connections = t.max_host_connections;
+  st.pages_per_s = st.crawl_s > 0 ? t.fetched / st.crawl_s : 0;
+  st.p50_ms = t.p50_ms;
+  st.p90_ms = t.p90_ms;
+  st.p99_ms = t.p99_ms;
+}
+
+// This session's CPU, memory and context switches: this process's, and its worker processes'.
+void add_process_usage(storage::RunStats& st, WorkerPool* workers, RunSummary& summary) {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  st.user_s = static_cast<double>(ru.ru_utime.tv_sec) + static_cast<double>(ru.ru_utime.tv_usec) / 1e6;
+  st.sys_s = static_cast<double>(ru.ru_stime.tv_sec) + static_cast<double>(ru.ru_stime.tv_usec) / 1e6;
+  st.peak_rss_kb = ru.ru_maxrss;
+  st.voluntary_ctx = ru.ru_nvcsw;
+  st.involuntary_ctx = ru.ru_nivcsw;
+  if (!workers) return;
+  // The run's cost includes its workers': their CPU and context switches (from wait4 as each was
+  // reaped), and the largest sum of resident memory over all processes that was sampled.
+  const WorkerUsage u = workers->usage();
+  st.user_s += u.user_s;
+  st.sys_s += u.sys_s;
+  st.voluntary_ctx += u.voluntary_ctx;
+  st.involuntary_ctx += u.involuntary_ctx;
+  st.peak_rss_kb = std::max<int64_t>(st.peak_rss_kb, u.peak_rss_sum_kb);
+  summary.workers_lost = u.workers_lost;
+  summary.workers_unresponsive = u.workers_unresponsive;
+}
+
+}  // namespace
+
+RunSummary run_crawl(const RunOptions& options) {
+  const Layout& layout = options.layout;
+  check_run_options(options);
   const LinkFilter link_filter(options.follow);  // a bad --include/--exclude is refused up front
   // A list that cannot be read is refused before anything starts; a resumed run's lists must be the
   // files it read before, unchanged (it goes on from a line number and a byte offset in each).
@@ -68,11 +151,7 @@ RunSummary run_crawl(const RunOptions& options) {
     if (!options.shared) check_lists_unchanged(options.inputs, options.resume_run, resumed_sources);
   }
 
-  FetchOptions fetch = options.fetch;
-  fetch.keep_body = options.parse || options.callbacks.needs_bodies;
-  // libcurl gives every handle a 16 KiB receive buffer; with thousands in flight those buffers are
-  // most of the memory, and small pages fit in a smaller one.
-  if (fetch.buffer_size == 0 && layout.concurrency() > 1000) fetch.buffer_size = 2048;
+  const FetchOptions fetch = fetch_options_for(options);
 
   // Before the workers are forked, so that they inherit it.
   ensure_open_files_fit(layout);
@@ -94,35 +173,12 @@ RunSummary run_crawl(const RunOptions& options) {
 
   RunSummary summary;
   summary.db_path = storage::redact_password(options.db_path);
-  auto& config = summary.config;
-  config.mode = std::string(mode_name(layout.mode));
-  config.processes = layout.processes;
-  config.threads = layout.threads;
-  config.fibers = layout.fibers;
-  config.concurrency = layout.concurrency();
-  // --queue counts pages; the channel holds batches of up to `batch` pages.
+  // --queue counts pages; the queue holds batches of up to `batch` pages.
   const size_t batch = layout.mode == Mode::thread ? 1 : batch_size_for(layout.fibers);
   const size_t page_capacity = std::max<size_t>(options.queue_capacity / batch, 1);
-  config.queue_capacity = static_cast<int>(page_capacity * batch);
-  // Without parsing a consumer only counts and hands rows to the writer, a few microseconds a page:
-  // one keeps up with any crawl, and a second would only add wake-ups that take cores from the
-  // fetching threads.
-  config.consumers = options.consumers > 0 ? options.consumers
-                     : options.parse ? std::max(1, static_cast<int>(std::thread::hardware_concurrency()))
-                                     : 1;
-  config.callback_threads = options.callbacks.empty() ? 0 : std::max(1, options.callback_threads);
-  config.parse = options.parse;
-  if (options.parse) config.parser = std::string(parsers::parser_name(options.parser));
-  config.version = CRAWL_VERSION;
-  config.command_line = options.command_line;
-  config.bench_id = options.bench_id;
-  config.started_at = unix_now();
   const ProcessIdentity me = this_process();
-  config.host = me.host;
-  config.pid = me.pid;
-  config.process_start = me.start;
-
-  config.settings = options.settings;
+  summary.config = run_config_for(options, page_capacity * batch, me);
+  auto& config = summary.config;
   if (reader)
     for (const auto& p : reader->positions())
       config.sources.push_back({.source = p.source, .size = p.size, .mtime_ns = p.mtime_ns});
@@ -344,25 +400,11 @@ RunSummary run_crawl(const RunOptions& options) {
   if (auto f = writer->failure()) summary.failure = *f;
 
   auto& st = summary.stats;
-  const double session_crawl_s = seconds_between(start, crawl_end);
-  st.crawl_s = before.crawl_s + session_crawl_s;
-  st.urls = summary.tally.urls;
-  st.pages_ok = summary.tally.ok;
-  st.pages_failed = summary.tally.failed;
-  st.bytes_wire = summary.tally.bytes_wire;
-  st.bytes_body = summary.tally.bytes_body;
-  st.connections = summary.tally.connections;
-  st.tls_full = summary.tally.tls_full;
-  st.tls_resumed = summary.tally.tls_resumed;
-  st.connected_hosts = summary.tally.connected_hosts;
-  st.max_host_connections = summary.tally.max_host_connections;
-  st.pages_per_s = st.crawl_s > 0 ? summary.tally.fetched / st.crawl_s : 0;
+  st.crawl_s = before.crawl_s + seconds_between(start, crawl_end);
+  count_into(st, summary.tally);
   summary.session_urls = summary.tally.urls - previous_rows;
   // The tail is a session's story: rows of earlier sessions have no finishing times here.
   if (summary.session == 1) summary.tail = tally.tail(st.crawl_s);
-  st.p50_ms = summary.tally.p50_ms;
-  st.p90_ms = summary.tally.p90_ms;
-  st.p99_ms = summary.tally.p99_ms;
   st.parse_cpu_s = parse_cpu.load();
   st.status = !summary.failure.empty() ? "failed" : summary.interrupted ? "interrupted" : "completed";
 
@@ -380,27 +422,8 @@ RunSummary run_crawl(const RunOptions& options) {
       st.status = "failed";
     }
   }
-  const auto end = Clock::now();
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  st.wall_s = seconds_between(start, end);
-  st.user_s = static_cast<double>(ru.ru_utime.tv_sec) + static_cast<double>(ru.ru_utime.tv_usec) / 1e6;
-  st.sys_s = static_cast<double>(ru.ru_stime.tv_sec) + static_cast<double>(ru.ru_stime.tv_usec) / 1e6;
-  st.peak_rss_kb = ru.ru_maxrss;
-  st.voluntary_ctx = ru.ru_nvcsw;
-  st.involuntary_ctx = ru.ru_nivcsw;
-  if (workers) {
-    // The run's cost includes its workers': their CPU and context switches (from wait4 as each
-    // was reaped), and the largest sum of resident memory over all processes that was sampled.
-    const WorkerUsage u = workers->usage();
-    st.user_s += u.user_s;
-    st.sys_s += u.sys_s;
-    st.voluntary_ctx += u.voluntary_ctx;
-    st.involuntary_ctx += u.involuntary_ctx;
-    st.peak_rss_kb = std::max<int64_t>(st.peak_rss_kb, u.peak_rss_sum_kb);
-    summary.workers_lost = u.workers_lost;
-    summary.workers_unresponsive = u.workers_unresponsive;
-  }
+  st.wall_s = seconds_between(start, Clock::now());
+  add_process_usage(st, workers ? &*workers : nullptr, summary);
   for (const auto& p : reader->positions())
     st.sources.push_back({.source = p.source,
                           .lines_read = p.lines,
