@@ -87,8 +87,6 @@ class BoundedQueue {
     has_room_.notify_all();
   }
 
-  std::size_t capacity() const { return capacity_; }
-
  private:
   const std::size_t capacity_;
   std::mutex mutex_;

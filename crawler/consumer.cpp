@@ -10,7 +10,7 @@
 
 namespace crawl {
 
-void consume(ConsumerContext& s) {
+void consume(const ConsumerContext& s) {
   parsers::ParseOptions parse_options;
   parse_options.parser = s.options.parser;
   parse_options.collect_links = s.options.follow.max_depth > 0 || s.options.follow.store_links;

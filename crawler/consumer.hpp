@@ -25,6 +25,6 @@ struct ConsumerContext {
 };
 
 // Runs one consumer until the page queue is closed and empty.
-void consume(ConsumerContext& s);
+void consume(const ConsumerContext& s);
 
 }  // namespace crawl

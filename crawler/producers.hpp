@@ -55,15 +55,11 @@ struct ProducerContext {
   RowSink* rows = nullptr;
   // False when the frontier will fetch the URL again (a retry): the page is dropped.
   bool keep(const Page& page) const { return !frontier || frontier->fetched(page); }
-  // Rows of tasks that were never fetched (a stop, a dead worker): each the frontier keeps is
-  // finished at once, or, without a row sink, sent on through the page queue.
+  // Rows of tasks that were never fetched (a stop, a dead worker), in the crawl's own process:
+  // each the frontier keeps is finished at once.
   void finish_unfetched(PageBatch&& unfetched) const {
-    std::erase_if(unfetched, [&](const Page& p) { return !keep(p); });
-    if (!rows) {
-      if (!unfetched.empty()) pages.push(std::move(unfetched));
-      return;
-    }
-    for (Page& row : unfetched) rows->finish(std::move(row.record));
+    for (Page& row : unfetched)
+      if (keep(row)) rows->finish(std::move(row.record));
   }
   // Takes the page's body from the budget, waiting while it is spent (blocks the calling fiber).
   void reserve(Page& page) const {

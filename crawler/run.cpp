@@ -367,17 +367,17 @@ RunSummary run_crawl(const RunOptions& options) {
     }
   });
   std::vector<std::thread> consumers;
-  ConsumerContext shared{.pages = pages,
-                         .frontier = frontier,
-                         .links = link_filter,
-                         .options = options,
-                         .rows = rows,
-                         .parse_cpu_seconds = parse_cpu,
-                         .budget = budget};
+  const ConsumerContext consumer_context{.pages = pages,
+                                         .frontier = frontier,
+                                         .links = link_filter,
+                                         .options = options,
+                                         .rows = rows,
+                                         .parse_cpu_seconds = parse_cpu,
+                                         .budget = budget};
   for (int i = 0; i < config.consumers; ++i)
-    consumers.emplace_back([&shared, i] {
+    consumers.emplace_back([&consumer_context, i] {
       name_this_thread("crawl-consume" + std::to_string(i));
-      consume(shared);
+      consume(consumer_context);
     });
 
   reader_thread.join();

@@ -11,13 +11,6 @@
 namespace crawl {
 namespace {
 
-std::string_view trimmed(std::string_view s) {
-  const char* ws = " \t\r\n\v\f";
-  const auto b = s.find_first_not_of(ws);
-  if (b == std::string_view::npos) return {};
-  return s.substr(b, s.find_last_not_of(ws) - b + 1);
-}
-
 UrlTask task_from(urls::UrlLine&& line) {
   UrlTask t;
   t.seq = line.seq;
@@ -39,7 +32,8 @@ Rereading::Rereading(const storage::ResumeState& state, const urls::ReaderInputs
   const int64_t urls_done =
       static_cast<size_t>(url_position) < state.sources.size() ? state.sources[url_position].lines_done : 0;
   for (int64_t i = 0; i < urls_done && i < static_cast<int64_t>(inputs.urls.size()); ++i)
-    if (auto v = trimmed(inputs.urls[static_cast<size_t>(i)]); !v.empty()) --url_counts_[std::string(v)];
+    if (auto v = urls::trim_line(inputs.urls[static_cast<size_t>(i)]); !v.empty())
+      --url_counts_[std::string(v)];
   for (const auto& d : state.done_lines) {
     if (d.source == "--url") {
       ++url_counts_[d.input];

@@ -151,8 +151,8 @@ class StartsToWriter final : public StartListener {
   // thread sleeps with nothing more to fetch would never leave.
   const size_t batch = 1;
   TaskChannel tasks(static_cast<size_t>(fetches) + 1);
-  // Room for a page and a start's wake-up (StartsToWriter) per fetch.
-  PageChannel pages(2 * static_cast<size_t>(fetches) + 1);
+  // Room for every fetch's page (a start's wake-up takes none: StartsToWriter).
+  PageChannel pages(static_cast<size_t>(fetches) + 1);
   StartsToWriter starts(pages);
   std::atomic<int64_t> in_flight{0};
   Wakers wakers;

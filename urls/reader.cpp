@@ -18,14 +18,6 @@ namespace {
 constexpr size_t kMaxLine = 8192;
 constexpr size_t kBufferBytes = 64 * 1024;
 
-std::string_view trim(std::string_view s) {
-  const char* ws = " \t\r\n\v\f";
-  auto b = s.find_first_not_of(ws);
-  if (b == std::string_view::npos) return {};
-  auto e = s.find_last_not_of(ws);
-  return s.substr(b, e - b + 1);
-}
-
 void fill(UrlLine& out, std::string_view text, bool truncated) {
   out.input.assign(text);
   out.url.clear();
@@ -43,6 +35,14 @@ void fill(UrlLine& out, std::string_view text, bool truncated) {
 }
 
 }  // namespace
+
+std::string_view trim_line(std::string_view s) {
+  const char* ws = " \t\r\n\v\f";
+  auto b = s.find_first_not_of(ws);
+  if (b == std::string_view::npos) return {};
+  auto e = s.find_last_not_of(ws);
+  return s.substr(b, e - b + 1);
+}
 
 // One list. Read with read(2) through a buffer of our own rather than stdio, so that a read that
 // would block on a pipe can wait on the interrupt too, and the offset of each line is known.
@@ -227,7 +227,7 @@ bool UrlReader::next(UrlLine& out) {
     }
     std::string_view text = line_;
     if (s.line == 1 && text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);  // UTF-8 BOM
-    text = trim(text);
+    text = trim_line(text);
     if (text.empty() || text.front() == '#') continue;
     if (truncated) text = text.substr(0, std::min(text.size(), kMaxLine));
     out.seq = seq_++;
@@ -244,7 +244,7 @@ bool UrlReader::next(UrlLine& out) {
   }
   while (!skip_urls_ && url_index_ < literal_urls_.size()) {
     if (interrupted()) return false;
-    std::string_view text = trim(literal_urls_[url_index_++]);
+    std::string_view text = trim_line(literal_urls_[url_index_++]);
     if (text.empty()) continue;
     out.seq = seq_++;
     out.source = "--url";

@@ -53,6 +53,10 @@ struct SourcePosition {
   bool finished = false;  // read to the end
 };
 
+// A line (or --url value) without the whitespace around it, as the reader takes it: what a resumed
+// run compares with the inputs it stored.
+std::string_view trim_line(std::string_view s);
+
 class UrlReader {
  public:
   // Opens every file up front so that a missing one, a directory or an unreadable one is a usage
