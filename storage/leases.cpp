@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <map>
+#include <numeric>
 #include <span>
 #include <unordered_map>
 
@@ -116,8 +117,18 @@ std::string text_array(const Items& items, Text text_of) {
 // The host of the lease on reading a run's lists.
 constexpr std::string_view kListsHost = "";
 
-constexpr std::string_view kReleaseWorker =
-    "UPDATE host_leases SET worker = NULL, claim = NULL, expires_at = 0 WHERE run_id = ? AND worker = ?";
+// An update of every lease a worker holds (`set`), its rows locked in the hosts' order as admit()
+// locks them: in the table's order, a renewal could lock a host a batch admitting links wants next
+// while waiting for one that batch holds. (SQLite has one writer at a time and no FOR UPDATE.)
+std::string update_held_sql(Engine engine, std::string_view set, std::string_view returning = "") {
+  return "WITH held AS MATERIALIZED (SELECT host FROM host_leases WHERE run_id = ?1 AND worker = ?2 ORDER "
+         "BY host" +
+         std::string(engine == Engine::postgres ? " FOR UPDATE" : "") + ")\nUPDATE host_leases SET " +
+         std::string(set) + " WHERE run_id = ?1 AND worker = ?2 AND host IN (SELECT host FROM held)" +
+         std::string(returning);
+}
+
+constexpr std::string_view kReleaseWorker = "worker = NULL, claim = NULL, expires_at = 0";
 
 }  // namespace
 
@@ -136,7 +147,7 @@ RETURNING host
 }
 
 void release_leases_of(const Database& database, int64_t run_id, const std::string& worker) {
-  Statement release = database.prepare(kReleaseWorker);
+  Statement release = database.prepare(update_held_sql(database.engine(), kReleaseWorker));
   Binder(release).integer(run_id).text(worker);
   release.run();
 }
@@ -166,8 +177,7 @@ HostLeases::HostLeases(Database& database, LeaseOptions options)
       reserve_(database_.prepare(
           "UPDATE runs SET next_seq = coalesce(next_seq, 0) + ?2 WHERE id = ?1 RETURNING next_seq")),
       claim_(database_.prepare(claim_sql(database_.engine()))),
-      renew_(database_.prepare(
-          "UPDATE host_leases SET expires_at = ?3 WHERE run_id = ?1 AND worker = ?2 RETURNING host")),
+      renew_(database_.prepare(update_held_sql(database_.engine(), "expires_at = ?3", " RETURNING host"))),
       release_(database_.prepare(R"sql(
 UPDATE host_leases SET worker = NULL, claim = NULL, expires_at = 0, next_fetch_at = ?4,
   depth = coalesce((SELECT min(depth) FROM frontier WHERE run_id = ?1 AND host = ?3), ?5)
@@ -212,28 +222,39 @@ int64_t HostLeases::reserve_seqs(int64_t count) {
   return next - count;
 }
 
+// Every row a batch locks in the shared tables it locks in one order, the same in every worker's batch:
+// run_urls by URL, then host_leases by host (a multi-row statement takes its rows in the order of
+// its VALUES). Two workers' batches that admit the same URLs, or links to the same hosts, then never
+// each hold a row the other waits for, which PostgreSQL ends by failing one of the transactions
+// (and with it that worker's run). The rows of each URL's own host go after the batch's commit
+// (release(), see ResultWriter), in a transaction that locks nothing else.
 std::vector<bool> HostLeases::admit(const std::vector<PendingUrl>& urls,
                                     const std::vector<std::string>& hosts) {
   std::vector<bool> admitted(urls.size(), false);
-  for (size_t start = 0; start < urls.size(); start += kRowsPerStatement) {
-    const size_t rows = std::min(kRowsPerStatement, urls.size() - start);
+  std::vector<size_t> by_url(urls.size());
+  std::iota(by_url.begin(), by_url.end(), size_t{0});
+  std::stable_sort(by_url.begin(), by_url.end(),
+                   [&](size_t a, size_t b) { return urls[a].url < urls[b].url; });
+  std::map<std::string_view, int64_t> depth_of;  // each host once, at the lowest depth of its new URLs
+  for (size_t start = 0; start < by_url.size(); start += kRowsPerStatement) {
+    const auto chunk = std::span(by_url).subspan(start, std::min(kRowsPerStatement, by_url.size() - start));
     // The run's seen-set: the URLs this insert added are the ones admitted (a URL twice in the
-    // batch is added once, and admitted at its first place).
-    Statement& seen = statement_for(seen_, rows, "INSERT INTO run_urls (run_id, url) VALUES ", "?1",
+    // batch is added once, and admitted at its first place: the sort kept the places' order).
+    Statement& seen = statement_for(seen_, chunk.size(), "INSERT INTO run_urls (run_id, url) VALUES ", "?1",
                                     " ON CONFLICT DO NOTHING RETURNING url", 2, 1);
     seen.bind(1, options_.run_id);
-    for (size_t r = 0; r < rows; ++r)
-      seen.bind(static_cast<int>(r) + 2, std::string_view(urls[start + r].url));
+    for (size_t r = 0; r < chunk.size(); ++r)
+      seen.bind(static_cast<int>(r) + 2, std::string_view(urls[chunk[r]].url));
     std::unordered_map<std::string, int> added;
     while (seen.step()) ++added[seen.text(0)];
     seen.reset();
     std::vector<size_t> in;
-    for (size_t r = 0; r < rows; ++r) {
-      auto it = added.find(urls[start + r].url);
+    for (size_t i : chunk) {
+      auto it = added.find(urls[i].url);
       if (it != added.end() && it->second > 0) {
         --it->second;
-        admitted[start + r] = true;
-        in.push_back(start + r);
+        admitted[i] = true;
+        in.push_back(i);
       }
     }
     if (in.empty()) continue;
@@ -254,24 +275,24 @@ std::vector<bool> HostLeases::admit(const std::vector<PendingUrl>& urls,
       else
         row.null();
       row.text(hosts[i]);
+      auto [it, fresh] = depth_of.emplace(hosts[i], u.depth);
+      if (!fresh) it->second = std::min<int64_t>(it->second, u.depth);
     }
     entries.queue();
-
-    // Each host once per statement (PostgreSQL refuses to update one row twice in one statement),
-    // at the lowest depth among its new URLs.
-    std::map<std::string_view, int64_t> depth_of;
-    for (size_t i : in) {
-      auto [it, fresh] = depth_of.emplace(hosts[i], urls[i].depth);
-      if (!fresh) it->second = std::min<int64_t>(it->second, urls[i].depth);
-    }
+  }
+  // The hosts, after every URL: each once per statement (PostgreSQL refuses to update one row twice
+  // in one statement).
+  for (auto it = depth_of.begin(); it != depth_of.end();) {
+    const size_t rows =
+        std::min<size_t>(kRowsPerStatement, static_cast<size_t>(std::distance(it, depth_of.end())));
     Statement& host_rows =
-        statement_for(hosts_, depth_of.size(), "INSERT INTO host_leases (run_id, host, depth) VALUES ", "?1",
+        statement_for(hosts_, rows, "INSERT INTO host_leases (run_id, host, depth) VALUES ", "?1",
                       " ON CONFLICT (run_id, host) DO UPDATE SET depth = excluded.depth WHERE excluded.depth "
                       "< host_leases.depth",
                       2, 2);
     Binder host_row(host_rows);
     host_row.integer(options_.run_id);
-    for (const auto& [host, depth] : depth_of) host_row.text(host).integer(depth);
+    for (size_t r = 0; r < rows; ++r, ++it) host_row.text(it->first).integer(it->second);
     host_rows.queue();
   }
   database_.flush();

@@ -542,6 +542,13 @@ void ResultWriter::stop_thread() {
   has_room_.notify_all();
 }
 
+// What a user can look at when the database stopped taking rows.
+std::string ResultWriter::what_to_check() const {
+  if (database_->engine() == Engine::postgres)
+    return "check that the server is up and reachable, and its log for the statement's cause";
+  return "check free disk space and that the file is still there and writable";
+}
+
 void ResultWriter::write_until_closed() {
   name_this_thread("crawl-writer");
   try {
@@ -549,8 +556,8 @@ void ResultWriter::write_until_closed() {
     }
   } catch (const std::exception& e) {
     database_->rollback_quietly();
-    fail("writing pages to " + options_.path + " failed after " + std::to_string(rows_written()) +
-         " rows: " + e.what() + ": check free disk space and that the file is still there and writable");
+    fail("writing pages to " + redact_password(options_.path) + " failed after " +
+         std::to_string(rows_written()) + " rows: " + e.what() + ": " + what_to_check());
   }
 }
 
@@ -614,6 +621,7 @@ bool ResultWriter::write_one_batch() {
   session_rows_ += rows_in_batch;
   record_progress();
   commit_.queue();
+  if (leases_) give_back_shared_hosts();
   // Every statement of the batch was queued: one round trip to a PostgreSQL server for all of them.
   database_->flush();
   // On Linux a deleted file stays writable through the open descriptor, so SQLite reports success
@@ -725,11 +733,23 @@ void ResultWriter::end_shared_batch() {
                             .error_message = "the same URL appears earlier in the input"});
     }
   }
-  for (const auto& done : hosts_done_) leases_->release(done.host, done.next_fetch_at);
-  if (!hosts_done_.empty()) work_in_batch_ = true;
-  if (lists_read_) leases_->lists_read();
   fenced_.clear();
   listed_.clear();
+}
+
+// The hosts this worker is done with, given back in a transaction of their own after the batch's:
+// in it, a host's lease would be locked after the hosts of the links the batch admitted, and a
+// batch of another worker admitting links to it could hold one of those while waiting for it
+// (see HostLeases::admit). Here nothing else is held, and the hosts are taken in their order.
+void ResultWriter::give_back_shared_hosts() {
+  if (hosts_done_.empty() && !lists_read_) return;
+  std::sort(hosts_done_.begin(), hosts_done_.end(),
+            [](const HostDone& a, const HostDone& b) { return a.host < b.host; });
+  begin_.queue();
+  for (const auto& done : hosts_done_) leases_->release(done.host, done.next_fetch_at);
+  if (lists_read_) leases_->lists_read();
+  commit_.queue();
+  work_in_batch_ = work_in_batch_ || !hosts_done_.empty();
   hosts_done_.clear();
   lists_read_ = false;
 }
@@ -940,8 +960,8 @@ WHERE id = ?1
       end_source.run();
     }
   } catch (const StorageError& e) {
-    fail("cannot record the end of run " + std::to_string(run_id_) + " in " + options_.path + ": " +
-         e.what() + ": check free disk space and that the file is still there and writable");
+    fail("cannot record the end of run " + std::to_string(run_id_) + " in " + redact_password(options_.path) +
+         ": " + e.what() + ": " + what_to_check());
   }
 }
 

@@ -128,6 +128,8 @@ class ResultWriter {
   void insert(const PendingUrl& pending);
   void insert_row(const PageRecord& record);
   void write_shared(const Item& item);
+  void give_back_shared_hosts();
+  std::string what_to_check() const;
   void end_shared_batch();
   int64_t shared_seq();
   void record_progress(bool at_once = false);

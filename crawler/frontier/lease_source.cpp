@@ -9,16 +9,31 @@ LeaseSource::LeaseSource(const Options& options)
       leases_(database_, {.run_id = options.run_id, .worker = options.worker, .ttl_s = options.ttl_s}),
       renewed_(std::chrono::steady_clock::now()) {}
 
+void LeaseSource::fail(const storage::StorageError& e) {
+  failure_ =
+      "the shared run's frontier in " + storage::redact_password(options_.db_path) + " failed: " + e.what();
+  database_.rollback_quietly();
+}
+
 template <class F>
 auto LeaseSource::guarded(F f, decltype(f()) otherwise) {
   if (failure_) return otherwise;
-  try {
-    return f();
-  } catch (const storage::StorageError& e) {
-    failure_ =
-        "the shared run's frontier in " + storage::redact_password(options_.db_path) + " failed: " + e.what();
-    database_.rollback_quietly();
-    return otherwise;
+  // A statement PostgreSQL ended to break a deadlock is run again, as its manual advises: each of
+  // these is a transaction of its own, undone whole. (The statements lock rows in one order, see
+  // HostLeases::admit, so this is a net under that order, not the order itself.)
+  for (int attempt = 1;; ++attempt) {
+    try {
+      return f();
+    } catch (const storage::StatementError& e) {
+      if (attempt == 3 || (e.sqlstate != "40P01" && e.sqlstate != "40001")) {
+        fail(e);
+        return otherwise;
+      }
+      database_.rollback_quietly();
+    } catch (const storage::StorageError& e) {
+      fail(e);
+      return otherwise;
+    }
   }
 }
 

@@ -55,6 +55,7 @@ class LeaseSource {
  private:
   template <class F>
   auto guarded(F f, decltype(f()) otherwise);
+  void fail(const storage::StorageError& e);
 
   Options options_;
   storage::Database database_;

@@ -5,7 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <map>
 #include <mutex>
 #include <set>
@@ -283,6 +285,81 @@ TEST(LeasesOnPostgres, ARunsFirstClaimGivesTheFrontierStatisticsSoUrlsCompleteBy
   while (explain.step()) plan += explain.text(0) + "\n";
   EXPECT_NE(plan.find("Index Cond: ((run_id = $1) AND (seq = ANY"), std::string::npos) << plan;
   EXPECT_EQ(plan.find("Filter"), std::string::npos) << plan;
+}
+
+// Whether a statement of another connection to `where` waits for a row lock, within 30 s.
+bool some_statement_waits_for_a_lock(const std::string& where) {
+  Database db = Database::open(where);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    Statement waiting = db.prepare(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = "
+        "'Lock'");
+    if (waiting.step() && waiting.integer(0) > 0) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+// A worker renewing its leases while another worker's batch admits links to two of its hosts: the
+// renewal locked its rows in the table's order (hb, then ha) and the batch in the hosts' (ha, then
+// hb), so each held a row the other waited for, and PostgreSQL failed one of them ("deadlock
+// detected", seen in a four-worker run). Both now go by the hosts' order: the renewal waits for
+// the batch's commit, and both succeed.
+TEST(LeasesOnPostgres, RenewingLeasesWaitsForABatchAdmittingLinksToThemInsteadOfDeadlocking) {
+  const std::string where = test::fresh_postgres_database("renew");
+  Database w_db = Database::open(where);
+  w_db.exec(
+      "INSERT INTO runs (status, started_at, mode, processes, threads, fibers, concurrency, queue_capacity, "
+      "consumers, callback_threads, parse, version, command_line) VALUES ('running', "
+      "'2026-12-04T00:00:00.000Z', 'fiber', 1, 1, 1, 1, 1, 1, 1, 1, 'test', 'test')");
+  HostLeases w(w_db, {.run_id = 1, .worker = "w", .ttl_s = 60});
+  const auto page = [](int64_t seq, const std::string& host, int depth) {
+    const std::string url = "http://" + host + "/" + std::to_string(seq);
+    return PendingUrl{.seq = seq,
+                      .source = "list.txt",
+                      .line = seq,
+                      .input = url,
+                      .url = url,
+                      .depth = depth,
+                      .seed_host = host};
+  };
+  // hb's row first in the table, then ha's.
+  w.admit({page(0, "hb", 0)}, {"hb"});
+  w.admit({page(1, "ha", 0)}, {"ha"});
+  ASSERT_EQ(w.claim(2, 10, 100).size(), 2u);
+
+  Database v_db = Database::open(where);
+  HostLeases v(v_db, {.run_id = 1, .worker = "v", .ttl_s = 60});
+  v_db.exec("BEGIN");
+  v.admit({page(2, "ha", 1)}, {"ha"});
+
+  std::string renewal_failure;
+  std::vector<std::string> renewed;
+  std::thread renewal([&] {
+    try {
+      renewed = w.renew(100);
+    } catch (const StorageError& e) {
+      renewal_failure = e.what();
+    }
+  });
+  ASSERT_TRUE(some_statement_waits_for_a_lock(where));
+  std::string batch_failure;
+  try {
+    v.admit({page(3, "hb", 1)}, {"hb"});
+    v_db.exec("COMMIT");
+  } catch (const StorageError& e) {
+    batch_failure = e.what();
+    v_db.rollback_quietly();
+  }
+  renewal.join();
+  EXPECT_EQ(batch_failure, "");
+  EXPECT_EQ(renewal_failure, "");
+  std::sort(renewed.begin(), renewed.end());
+  EXPECT_EQ(renewed, (std::vector<std::string>{"ha", "hb"}));
+  Statement entries = w_db.prepare("SELECT count(*) FROM frontier");
+  ASSERT_TRUE(entries.step());
+  EXPECT_EQ(entries.integer(0), 4);
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, Leases, ::testing::Values(Where::sqlite, Where::postgres),

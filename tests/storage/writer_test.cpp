@@ -12,7 +12,10 @@
 #include <thread>
 #include <vector>
 
+#include "common/clock.hpp"
+#include "storage/leases.hpp"
 #include "tests/support/db.hpp"
+#include "tests/support/postgres.hpp"
 #include "tests/support/process.hpp"
 
 namespace crawl::storage {
@@ -419,6 +422,73 @@ TEST(ResultWriter, ASharedRunStoresARowOnlyForTheEntryItRemoves) {
   EXPECT_EQ(test::query_int(path, "SELECT seq FROM frontier"), second);
   EXPECT_EQ(test::query_int(path, "SELECT rows FROM run_sessions"), 3);
   EXPECT_EQ(test::query_int(path, "SELECT count(*) FROM host_leases WHERE worker IS NOT NULL"), 0);
+}
+
+// Two workers, each done with its host (hv, hw) in a batch that admits a link to the other's. The
+// batch used to give its host back in its own transaction, after admitting the link: v's held hw
+// (the link's host) while waiting for hv, which w's batch held (its link) while waiting to give hw
+// back, and PostgreSQL failed one of them ("deadlock detected"). The host goes back in a
+// transaction of its own now, after the batch's commit: v's release waits for w's commit, and
+// both end.
+TEST(ResultWriter, ASharedRunGivesAHostBackWithoutDeadlockingWithABatchLinkingToIt) {
+  const std::string where = test::fresh_postgres_database("give_back");
+  const auto host_of = [](const std::string& url) { return url.substr(0, url.find('/', 8)); };
+  WriterOptions options{
+      .path = where, .batch_interval = 5ms, .shared = true, .worker = "v/1", .host_of = host_of};
+  auto writer = ResultWriter::open(options, thread_run_config());
+
+  Database w_db = Database::open(where);
+  HostLeases w(w_db, {.run_id = writer->run_id(), .worker = "w", .ttl_s = 60});
+  const int64_t seq = w.reserve_seqs(3);
+  const auto entry = [&](int64_t n, const std::string& url, int depth) {
+    return PendingUrl{.seq = n,
+                      .source = "urls.txt",
+                      .line = n,
+                      .input = url,
+                      .url = url,
+                      .depth = depth,
+                      .seed_host = host_of(url)};
+  };
+  w.admit({entry(seq, "http://hv.test/1", 0), entry(seq + 1, "http://hw.test/1", 0)},
+          {"http://hv.test", "http://hw.test"});
+  Database v_db = Database::open(where);
+  HostLeases v(v_db, {.run_id = writer->run_id(), .worker = "v/1", .ttl_s = 60});
+  ASSERT_EQ(v.claim(1, 10, unix_now()).at(0).host, "http://hv.test");
+  ASSERT_EQ(w.claim(1, 10, unix_now()).at(0).host, "http://hw.test");
+
+  // w's batch so far: a link to hv.
+  w_db.exec("BEGIN");
+  w.admit({entry(seq + 2, "http://hv.test/2", 1)}, {"http://hv.test"});
+  // v's batch: hv's page, with a link to hw, and hv given back.
+  PageRecord page = simple_page(seq);
+  page.url = "http://hv.test/1";
+  page.seed_host = "http://hv.test";
+  page.follow = {"http://hw.test/2"};
+  writer->submit(std::move(page));
+  writer->submit(HostDone{.host = "http://hv.test", .next_fetch_at = 0});
+  writer->commit_soon();
+  const auto lock_waits = [&] {
+    Statement waiting = v_db.prepare(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = "
+        "'Lock'");
+    return waiting.step() && waiting.integer(0) > 0;
+  };
+  ASSERT_TRUE(eventually(lock_waits, 30s));
+  // w's batch ends: hw given back.
+  std::string w_failure;
+  try {
+    w.release("http://hw.test", 0);
+    w_db.exec("COMMIT");
+  } catch (const StorageError& e) {
+    w_failure = e.what();
+    w_db.rollback_quietly();
+  }
+  EXPECT_EQ(w_failure, "");
+  EXPECT_TRUE(eventually([&] { return writer->rows_written() == 1; }, 30s));
+  writer->finish(RunStats{.status = "interrupted"});
+  EXPECT_EQ(str(writer->failure()), "<NULL>");
+  EXPECT_EQ(test::query_int(where, "SELECT count(*) FROM host_leases WHERE worker IS NOT NULL"), 0);
+  EXPECT_EQ(test::query_int(where, "SELECT count(*) FROM frontier"), 3);  // hw/1, hv/2, hw/2
 }
 
 // commit_soon() commits what waits at once, however long the batch interval: here an hour, so
