@@ -28,8 +28,12 @@ int timeout_ms_until(Clock::time_point deadline) {
 
 }  // namespace
 
-CurlScheduler::CurlScheduler(CurlScheduler** self, const std::atomic<bool>* stop, long max_connections)
-    : epoll_fd_(epoll_create1(EPOLL_CLOEXEC)), wake_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)), stop_(stop) {
+CurlScheduler::CurlScheduler(CurlScheduler** self, const std::atomic<bool>* stop, long max_connections,
+                             int connecting_at_once)
+    : connecting_at_once_(connecting_at_once),
+      epoll_fd_(epoll_create1(EPOLL_CLOEXEC)),
+      wake_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
+      stop_(stop) {
   // Whatever was made before a failure is closed by its owner.
   if (!epoll_fd_ || !wake_fd_.get())
     throw std::runtime_error(std::string("cannot set up the fiber scheduler: ") + std::strerror(errno));
@@ -60,6 +64,12 @@ int CurlScheduler::perform(CURL* easy, std::string_view https_origin) {
     waiter.origin = admit(https_origin, easy);
     if (!waiter.origin) return CURLE_ABORTED_BY_CALLBACK;
   }
+  if (!wait_for_connect_room()) {
+    if (waiter.origin) release(*waiter.origin, easy, CURLE_ABORTED_BY_CALLBACK);
+    return CURLE_ABORTED_BY_CALLBACK;
+  }
+  waiter.connecting = true;
+  ++connecting_;
   auto result = waiter.done.get_future();
   // PIPEWAIT: a new transfer to a host with a connection being set up waits to learn whether it can
   // share it (HTTP/2) instead of opening another. Only TLS can negotiate HTTP/2 (ALPN) here, so for
@@ -71,10 +81,37 @@ int CurlScheduler::perform(CURL* easy, std::string_view https_origin) {
   CURLMcode rc = curl_multi_add_handle(multi_.get(), easy);
   if (rc != CURLM_OK) {
     unlink(waiter);
+    end_connecting(waiter);
     if (waiter.origin) release(*waiter.origin, easy, CURLE_FAILED_INIT);
     return CURLE_FAILED_INIT;
   }
   return result.get();
+}
+
+// False once the crawl stops: a fiber woken by abort_all() must not start a transfer nothing would
+// abort any more.
+bool CurlScheduler::wait_for_connect_room() {
+  const auto stopped = [this] { return stop_ && stop_->load(std::memory_order_relaxed); };
+  if (connecting_ >= connecting_at_once_) {
+    std::unique_lock lock(connect_mutex_);
+    ++waiting_to_connect_;
+    while (connecting_ >= connecting_at_once_ && !stopped()) connect_room_.wait(lock);
+    --waiting_to_connect_;
+  }
+  return !stopped();
+}
+
+void CurlScheduler::end_connecting(Waiter& w) {
+  if (!w.connecting) return;
+  w.connecting = false;
+  --connecting_;
+  if (waiting_to_connect_ > 0) connect_room_.notify_one();
+}
+
+void CurlScheduler::connected(CURL* easy) noexcept {
+  void* waiter = nullptr;
+  curl_easy_getinfo(easy, CURLINFO_PRIVATE, &waiter);
+  if (waiter) end_connecting(*static_cast<Waiter*>(waiter));
 }
 
 CurlScheduler::Origin* CurlScheduler::admit(std::string_view https_origin, CURL* easy) {
@@ -240,6 +277,7 @@ void CurlScheduler::collect_finished() {
     if (!waiter) continue;
     auto& w = *static_cast<Waiter*>(waiter);
     unlink(w);
+    end_connecting(w);
     if (w.origin) release(*w.origin, easy, code);
     // Makes the fetching fiber ready; it runs after suspend_until returns, and its Waiter goes.
     w.done.set_value(code);
@@ -252,11 +290,13 @@ void CurlScheduler::abort_all() {
     curl_multi_remove_handle(multi_.get(), w->easy);
     curl_easy_setopt(w->easy, CURLOPT_PRIVATE, nullptr);
     unlink(*w);
+    end_connecting(*w);
     if (w->origin) release(*w->origin, w->easy, CURLE_ABORTED_BY_CALLBACK);
     w->done.set_value(CURLE_ABORTED_BY_CALLBACK);
   }
-  // Fibers held at an origin's gate see the stop when woken.
+  // Fibers held at an origin's gate, or waiting to connect, see the stop when woken.
   for (auto& [name, o] : origins_) o.changed.notify_all();
+  connect_room_.notify_all();
 }
 
 int CurlScheduler::on_socket(CURL*, int fd, int what, void* self, void* socket_data) noexcept {

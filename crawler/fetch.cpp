@@ -267,6 +267,7 @@ int Transfer::on_request(void* self, char*, char*, int, int) noexcept {
   // Only the first request counts: a redirect's follow-up is part of the same fetch.
   if (t->start_told_) return CURL_PREREQFUNC_OK;
   t->start_told_ = true;
+  if (t->connects_) t->connects_->connected(t->easy_.get());
   // The row records the very moment --delay is counted from, so the stored start times show that
   // the delay was kept, whatever the load on the machine or the server.
   const auto now = std::chrono::steady_clock::now();

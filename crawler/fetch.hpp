@@ -73,6 +73,16 @@ class StartListener {
   ~StartListener() = default;
 };
 
+// Told when a transfer's first request is about to go out: its connection is made (or reused).
+// Called on the fetching thread inside libcurl: it must not block or call libcurl.
+class ConnectListener {
+ public:
+  virtual void connected(CURL* easy) noexcept = 0;
+
+ protected:
+  ~ConnectListener() = default;
+};
+
 // Whether memory could be had when libcurl said it had none (see transfer_failure).
 enum class Memory { kAvailable, kShort };
 
@@ -111,6 +121,8 @@ class Transfer {
   Page finish(int curl_code);
   // Runs the begun transfer to completion on this thread (thread and process modes).
   Page perform();
+  // Hears of every transfer's connection from now on (fiber mode's scheduler).
+  void listen_for_connections(ConnectListener* listener) { connects_ = listener; }
 
  private:
   static size_t on_body(char* data, size_t size, size_t count, void* self) noexcept;
@@ -120,6 +132,7 @@ class Transfer {
   const FetchOptions& options_;
   const std::atomic<bool>* stop_;
   StartListener* starts_;
+  ConnectListener* connects_ = nullptr;
   bool start_told_ = false;
   curl::EasyHandle easy_;
   UrlTask task_;

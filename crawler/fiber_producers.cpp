@@ -132,6 +132,7 @@ void fetch_loop(const ProducerContext& ctx, CurlScheduler& scheduler, ThreadQueu
   // No `stop` for the transfer: on a stop the scheduler abandons every transfer itself (abort_all),
   // so libcurl's progress callback, which would only watch for it, stays off.
   Transfer transfer(ctx.fetch, share, nullptr, ctx.starts);
+  transfer.listen_for_connections(&scheduler);
   for (;;) {
     if (q.tasks.empty()) {
       if (q.input_done) return;

@@ -1,19 +1,26 @@
 // The fiber scheduler on its own, against the real testbed: fibers that fetch suspend only
-// themselves, a stop ends every transfer in flight, and a Transfer reused for the next URL keeps its
+// themselves, a stop ends every transfer in flight, no more transfers connect at once than its
+// limit, and a Transfer reused for the next URL keeps its
 // connection but none of the last URL's outcome.
 #include "crawler/curl_scheduler.hpp"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <atomic>
 #include <boost/fiber/all.hpp>
 #include <chrono>
+#include <functional>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "common/unique_fd.hpp"
 #include "crawler/fetch.hpp"
 #include "tests/support/testbed.hpp"
 
@@ -96,6 +103,97 @@ TEST(CurlScheduler, AStopEndsEveryTransferInFlight) {
     EXPECT_EQ(results[i].page.record.error, ErrorCategory::interrupted) << urls[i];
     EXPECT_EQ(results[i].page.record.status, 0) << urls[i];
   }
+}
+
+// A listener whose accept queue is full and stays full (it never accepts): the kernel drops every
+// SYN that comes next, so a connection to it stays in the making until its timeout.
+class FullListener {
+ public:
+  FullListener() {
+    fd_.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    if (::bind(fd_.get(), reinterpret_cast<sockaddr*>(&address), length) != 0 ||
+        ::listen(fd_.get(), 0) != 0 ||
+        ::getsockname(fd_.get(), reinterpret_cast<sockaddr*>(&address), &length) != 0)
+      throw std::runtime_error("cannot listen on 127.0.0.1");
+    port_ = ntohs(address.sin_port);
+    // The one connection a backlog of 0 admits fills the queue.
+    filler_.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (::connect(filler_.get(), reinterpret_cast<sockaddr*>(&address), length) != 0)
+      throw std::runtime_error("cannot fill the listener's queue");
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/"; }
+
+ private:
+  UniqueFd fd_, filler_;
+  uint16_t port_ = 0;
+};
+
+// Runs one fiber per URL on a CurlScheduler letting `at_once` transfers connect at a time; `watch`
+// runs in a fiber of its own beside them, with the scheduler.
+void fetch_with_connect_limit(const std::vector<std::string>& urls, int at_once, std::atomic<bool>& stop,
+                              std::vector<int>& codes, const std::function<void(CurlScheduler&)>& watch) {
+  codes.assign(urls.size(), -1);
+  std::thread thread([&] {
+    CurlScheduler* scheduler = nullptr;
+    boost::fibers::use_scheduling_algorithm<CurlScheduler>(&scheduler, &stop, 0L, at_once);
+    const FetchOptions options;
+    std::vector<boost::fibers::fiber> fibers;
+    for (size_t i = 0; i < urls.size(); ++i)
+      fibers.emplace_back([&, i] {
+        Transfer transfer(options, nullptr, nullptr);
+        transfer.listen_for_connections(scheduler);
+        transfer.begin(UrlTask{.url = urls[i]}, "test");
+        codes[i] = scheduler->perform(transfer.easy(), "");
+      });
+    boost::fibers::fiber watcher([&] { watch(*scheduler); });
+    watcher.join();
+    for (auto& f : fibers) f.join();
+  });
+  thread.join();
+}
+
+// Connections that cannot be made hold their places: no more than the limit are made at once, and
+// the other fetches wait for their turn (until a stop ends them all).
+TEST(CurlScheduler, NoMoreTransfersConnectAtOnceThanItsLimit) {
+  FullListener listener;
+  const std::vector<std::string> urls(8, listener.url());
+  std::atomic<bool> stop{false};
+  std::vector<int> codes;
+  int most_connecting = 0;
+  bool all_placed = false;
+  fetch_with_connect_limit(urls, 3, stop, codes, [&](CurlScheduler& scheduler) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(8);
+    while (std::chrono::steady_clock::now() < deadline) {
+      most_connecting = std::max(most_connecting, scheduler.connecting());
+      if (scheduler.connecting() == 3 && scheduler.waiting_to_connect() == 5) {
+        all_placed = true;
+        break;
+      }
+      boost::this_fiber::sleep_for(std::chrono::milliseconds(5));
+    }
+    stop.store(true);
+    scheduler.notify();
+  });
+  EXPECT_TRUE(all_placed);
+  EXPECT_EQ(most_connecting, 3);
+  for (int code : codes) EXPECT_EQ(code, CURLE_ABORTED_BY_CALLBACK);
+}
+
+// A transfer gives its place up once connected, not when done: ten slow pages, two connecting at a
+// time, are all in flight together.
+TEST(CurlScheduler, AConnectedTransferLetsTheNextOneConnect) {
+  auto testbed = test::Testbed::start();
+  std::vector<std::string> urls;
+  for (int i = 0; i < 10; ++i) urls.push_back(testbed.url("/delay/1000/page/" + std::to_string(i)));
+  std::atomic<bool> stop{false};
+  std::vector<int> codes;
+  fetch_with_connect_limit(urls, 2, stop, codes, [](CurlScheduler&) {});
+  for (int code : codes) EXPECT_EQ(code, CURLE_OK);
+  EXPECT_GE(testbed.stats().value("connections_peak", 0), 10);
 }
 
 TEST(Transfer, AReusedTransferKeepsItsConnectionButNotTheLastOutcome) {
