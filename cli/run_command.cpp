@@ -59,6 +59,7 @@ struct RunFlags {
   std::string proxy;
   bool cookies = false;
   std::optional<bool> progress;
+  bool fail = false;
   std::string bench_id;
   std::string sync = "normal";
   bool shared = false;
@@ -247,7 +248,11 @@ RunOptions options_from(const RunFlags& f, const std::string& command_line) {
   o.fetch.cookies = f.cookies;
   o.command_line = command_line;
   o.bench_id = f.bench_id;
-  o.progress = f.progress.value_or(isatty(STDERR_FILENO) == 1);
+  // Asked for, or by default on a terminal: rewritten in place there, plain lines for a log.
+  const bool terminal = isatty(STDERR_FILENO) == 1;
+  o.progress = !f.progress.value_or(terminal) ? ProgressStyle::none
+               : terminal                     ? ProgressStyle::terminal
+                                              : ProgressStyle::plain;
   if (f.sync != "normal" && f.sync != "full")
     throw UsageError("--sync '" + f.sync + "': use normal (survives a crash) or full (survives a power cut)");
   o.synchronous_full = f.sync == "full";
@@ -281,7 +286,7 @@ int execute(RunOptions o, const RunFlags& f) {
   print_summary(summary, out);
   // The summary may be going to a file or a pipe: say on stderr, in one line, why the run failed.
   if (!summary.failure.empty()) std::cerr << "crawl: " << summary.failure << '\n';
-  return exit_code(summary);
+  return exit_code(summary, f.fail);
 }
 
 int run(const RunFlags& f, const std::string& command_line) {
@@ -389,6 +394,7 @@ int resume(const RunFlags& given, const CLI::App& cmd, std::optional<int64_t> ru
   f.jsonl = given.jsonl;
   f.save_bodies = given.save_bodies;
   f.progress = given.progress;
+  f.fail = given.fail;
   given_if("--lease-ttl", f.lease_ttl, given.lease_ttl);
   RunOptions o = options_from(f, command_line);
   o.inputs.paths = std::move(paths);
@@ -474,7 +480,11 @@ void declare_run_flags(CLI::App* cmd, const std::shared_ptr<RunFlags>& flags) {
   cmd->add_flag("--cookies", flags->cookies, "Keep the cookies sites set (off by default)");
   cmd->add_flag(
       "--progress,!--no-progress", [flags](int64_t n) { flags->progress = n > 0; },
-      "Progress line on stderr (default: when stderr is a terminal)");
+      "How far the crawl is, on stderr: a line rewritten in place on a terminal (the default there), a "
+      "plain line every 5 s and at the end otherwise");
+  cmd->add_flag("--fail", flags->fail,
+                "Exit with status 22 when the run completed but some URLs failed (as curl --fail does on an "
+                "HTTP error)");
   cmd->add_option("--sync", flags->sync,
                   "When a commit is durable: normal (survives a crash of crawl) or full (a power cut too)")
       ->capture_default_str();

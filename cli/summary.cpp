@@ -121,10 +121,11 @@ void print_summary(const RunSummary& s, std::ostream& out) {
       << " --run " << s.run_id << "\n";
 }
 
-int exit_code(const RunSummary& s) {
+int exit_code(const RunSummary& s, bool fail_on_failed_urls) {
   if (!s.failure.empty()) return 1;
   if (s.interrupted && s.output_closed) return 141;
   if (s.interrupted) return 130;
+  if (fail_on_failed_urls && s.tally.failed > 0) return kSomeUrlsFailed;
   return 0;
 }
 

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <optional>
 #include <stdexcept>
+#include <stop_token>
 #include <string>
 #include <thread>
 #include <utility>
@@ -295,7 +296,35 @@ RunSummary run_crawl(const RunOptions& options) {
   wakers.add([&frontier] { frontier.wake(); });
   wakers.add([&reader] { reader->interrupt(); });
   if (workers) wakers.add([&workers] { workers->stop_workers(); });
-  ProgressLine progress(options.progress, tally, in_flight, [&] {
+  // The lists' URL lines, counted ahead for the progress line's total. Not for a shared run (other
+  // workers crawl part of it) nor with a list on standard input (it can be read only once).
+  std::atomic<int64_t> listed{-1};
+  std::jthread counting;
+  if (options.progress != ProgressStyle::none && !shared_run)
+    counting = std::jthread([&](std::stop_token token) {
+      name_this_thread("crawl-count");
+      std::atomic<bool> quit{false};
+      const std::stop_callback on_stop(token, [&quit] { quit.store(true); });
+      int64_t lines = static_cast<int64_t>(inputs.urls.size());
+      for (size_t i = 0; i < inputs.files.size(); ++i) {
+        const int64_t n = urls::count_url_lines(
+            i < inputs.paths.size() && !inputs.paths[i].empty() ? inputs.paths[i] : inputs.files[i], quit);
+        if (n < 0) return;
+        lines += n;
+      }
+      listed.store(lines);
+    });
+  const ProgressSources progress_sources{.tally = tally,
+                                         .in_flight = in_flight,
+                                         .total = [&]() -> int64_t {
+                                           const int64_t lines = listed.load();
+                                           if (lines < 0) return -1;
+                                           // Seqs number every URL taken in, earlier sessions' too.
+                                           return std::max(lines + frontier.stats().discovered,
+                                                           next_seq.load());
+                                         },
+                                         .follows_links = options.follow.max_depth > 0};
+  ProgressLine progress(options.progress, progress_sources, [&] {
     // A database that stopped taking rows ends the run: there is nowhere to record the rest.
     if (writer->failure()) stop.store(true);
     // Nor does output that can no longer be written (--jsonl, --save-bodies).

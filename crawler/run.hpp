@@ -11,6 +11,7 @@
 #include "crawler/fetch.hpp"
 #include "crawler/frontier.hpp"
 #include "crawler/layout.hpp"
+#include "crawler/progress.hpp"
 #include "crawler/tally.hpp"
 #include "parsers/html.hpp"
 #include "storage/records.hpp"
@@ -32,8 +33,8 @@ struct RunOptions {
   PolitenessOptions politeness;  // --per-host, --delay, --robots, --retries
   std::string db_path = "crawl.db";
   Callbacks callbacks;
-  bool progress = false;       // a progress line on stderr
-  bool handle_signals = true;  // SIGINT/SIGTERM stop the run cleanly
+  ProgressStyle progress = ProgressStyle::none;  // how far the crawl is, on stderr
+  bool handle_signals = true;                    // SIGINT/SIGTERM stop the run cleanly
   std::string command_line;
   std::string bench_id;
   std::string settings;           // what the run crawls, as JSON (stored for `crawl resume`)

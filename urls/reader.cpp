@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
 #include "common/usage_error.hpp"
 #include "urls/url.hpp"
@@ -42,6 +43,55 @@ std::string_view trim_line(std::string_view s) {
   if (b == std::string_view::npos) return {};
   auto e = s.find_last_not_of(ws);
   return s.substr(b, e - b + 1);
+}
+
+int64_t count_url_lines(const std::string& path, const std::atomic<bool>& stop) {
+  // Looked at before it is opened: opening a named pipe would wait for its writer.
+  struct stat named {};
+  if (::stat(path.c_str(), &named) != 0 || !S_ISREG(named.st_mode)) return -1;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return -1;
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return -1;
+  }
+  constexpr std::string_view kBom = "\xEF\xBB\xBF";
+  std::vector<char> buffer(1 << 20);
+  int64_t urls = 0;
+  int64_t line = 1;
+  size_t column = 0;     // bytes of the line seen so far
+  bool decided = false;  // its first character that is not white space was seen
+  for (;;) {
+    if (stop.load(std::memory_order_relaxed)) {
+      ::close(fd);
+      return -1;
+    }
+    const ssize_t n = ::read(fd, buffer.data(), buffer.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      ::close(fd);
+      return -1;
+    }
+    if (n == 0) break;
+    for (ssize_t i = 0; i < n; ++i) {
+      const char c = buffer[static_cast<size_t>(i)];
+      if (c == '\n') {
+        ++line;
+        column = 0;
+        decided = false;
+        continue;
+      }
+      const size_t at = column++;
+      if (decided) continue;
+      if (line == 1 && at < kBom.size() && c == kBom[at]) continue;  // a UTF-8 byte order mark
+      if (c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f') continue;
+      decided = true;
+      if (c != '#') ++urls;
+    }
+  }
+  ::close(fd);
+  return urls;
 }
 
 // One list. Read with read(2) through a buffer of our own rather than stdio, so that a read that

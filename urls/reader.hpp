@@ -57,6 +57,11 @@ struct SourcePosition {
 // run compares with the inputs it stored.
 std::string_view trim_line(std::string_view s);
 
+// The URL lines of the list at `path` (what UrlReader::next() would return of it: not blank lines
+// nor comments), counted ahead of the crawl for the progress line; -1 when it is not a regular file
+// (a pipe can be read once only), cannot be read, or `stop` became true meanwhile.
+int64_t count_url_lines(const std::string& path, const std::atomic<bool>& stop);
+
 class UrlReader {
  public:
   // Opens every file up front so that a missing one, a directory or an unreadable one is a usage

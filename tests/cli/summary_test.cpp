@@ -46,6 +46,22 @@ TEST(ExitCode, SaysHowTheRunEnded) {
   EXPECT_EQ(exit_code(s), 1);
 }
 
+// --fail: a run that completed with failed URLs says so in its status (22, as curl --fail); one
+// without, or one that ended otherwise, keeps its own.
+TEST(ExitCode, WithFailSaysThatSomeUrlsFailed) {
+  RunSummary s;
+  EXPECT_EQ(exit_code(s, true), 0);
+  s.tally.failed = 3;
+  EXPECT_EQ(exit_code(s, false), 0);
+  EXPECT_EQ(exit_code(s, true), kSomeUrlsFailed);
+  EXPECT_EQ(kSomeUrlsFailed, 22);
+  s.interrupted = true;
+  EXPECT_EQ(exit_code(s, true), 130);
+  s.interrupted = false;
+  s.failure = "the database is full";
+  EXPECT_EQ(exit_code(s, true), 1);
+}
+
 // Failures are listed by category name, skipped rows apart from them, and a run's failure said last.
 TEST(PrintSummary, ListsFailuresByCategory) {
   RunSummary s;

@@ -1,7 +1,9 @@
 #include "urls/reader.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
+#include <atomic>
 #include <chrono>
 #include <thread>
 
@@ -40,6 +42,28 @@ TEST(UrlReader, SkipsBlanksAndCommentsAndNumbersLines) {
   EXPECT_EQ(lines[5].source, "--url");
   EXPECT_EQ(lines[5].url, "https://e.example.test/");
   for (size_t i = 0; i < lines.size(); ++i) EXPECT_EQ(lines[i].seq, static_cast<int64_t>(i));
+}
+
+// Counted ahead for the progress line: as many lines as the reader returns of the list, whatever
+// its blanks, comments, byte order mark, CRLFs and last line; a named pipe (which opening would wait
+// on, and reading would consume) and a missing file are not counted.
+TEST(CountUrlLines, CountsWhatTheReaderReturns) {
+  test::TempDir dir;
+  const std::string text =
+      "\xEF\xBB\xBFhttp://a.example.test/\n\n  # a comment\n  http://b.example.test/x  \r\nnot a url at all\n"
+      " \t \r\n#http://commented.example.test/\nftp://c.example.test/\nhttp://d.example.test/";
+  test::write_file(dir.file("list.txt"), text);
+  const std::atomic<bool> stop{false};
+  EXPECT_EQ(count_url_lines(dir.file("list.txt"), stop),
+            static_cast<int64_t>(read_all({.files = {dir.file("list.txt")}}).size()));
+  EXPECT_EQ(count_url_lines(dir.file("list.txt"), stop), 5);
+  test::write_file(dir.file("empty.txt"), "");
+  EXPECT_EQ(count_url_lines(dir.file("empty.txt"), stop), 0);
+  EXPECT_EQ(count_url_lines(dir.file("missing.txt"), stop), -1);
+  ASSERT_EQ(::mkfifo(dir.file("fifo").c_str(), 0600), 0);
+  EXPECT_EQ(count_url_lines(dir.file("fifo"), stop), -1);
+  const std::atomic<bool> stopped{true};
+  EXPECT_EQ(count_url_lines(dir.file("list.txt"), stopped), -1);
 }
 
 // A line without a scheme is read as http:// when it names a host, and is an error naming the
