@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -60,6 +61,7 @@ struct RunFlags {
   bool cookies = false;
   std::optional<bool> progress;
   bool fail = false;
+  bool print_urls = false;
   std::string bench_id;
   std::string sync = "normal";
   bool shared = false;
@@ -271,7 +273,15 @@ int execute(RunOptions o, const RunFlags& f) {
   // --save-bodies names files after the run's id and start time, known once the database has the
   // run row (and before any page reaches a callback).
   auto stamp = std::make_shared<RunStamp>();
+  if (f.print_urls && f.jsonl == "-")
+    throw UsageError("--print-urls and --jsonl - both write to stdout: give --jsonl a file, or drop one");
   if (!f.jsonl.empty()) o.callbacks.on_page.push_back(make_jsonl_writer(f.jsonl));
+  if (f.print_urls) {
+    // Coloured for a terminal, unless the user's NO_COLOR says otherwise (no-color.org).
+    const char* no_colour = std::getenv("NO_COLOR");
+    o.callbacks.on_page.push_back(
+        make_url_printer(isatty(STDOUT_FILENO) == 1 && (no_colour == nullptr || *no_colour == '\0')));
+  }
   if (!f.save_bodies.empty()) {
     o.callbacks.on_page.push_back(make_body_saver(f.save_bodies, stamp));
     o.callbacks.needs_bodies = true;
@@ -395,6 +405,7 @@ int resume(const RunFlags& given, const CLI::App& cmd, std::optional<int64_t> ru
   f.save_bodies = given.save_bodies;
   f.progress = given.progress;
   f.fail = given.fail;
+  f.print_urls = given.print_urls;
   given_if("--lease-ttl", f.lease_ttl, given.lease_ttl);
   RunOptions o = options_from(f, command_line);
   o.inputs.paths = std::move(paths);
@@ -482,6 +493,8 @@ void declare_run_flags(CLI::App* cmd, const std::shared_ptr<RunFlags>& flags) {
       "--progress,!--no-progress", [flags](int64_t n) { flags->progress = n > 0; },
       "How far the crawl is, on stderr: a line rewritten in place on a terminal (the default there), a "
       "plain line every 5 s and at the end otherwise");
+  cmd->add_flag("--print-urls", flags->print_urls,
+                "Print a line per URL as it finishes on stdout: URL [status] [size] [title] [time]");
   cmd->add_flag("--fail", flags->fail,
                 "Exit with status 22 when the run completed but some URLs failed (as curl --fail does on an "
                 "HTTP error)");

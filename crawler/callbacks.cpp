@@ -3,12 +3,14 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
@@ -183,6 +185,80 @@ PageCallback make_jsonl_writer(const std::string& path) {
     if (sink->file == stdout && err == EPIPE) throw OutputClosed("standard output was closed");
     throw OutputError("cannot write --jsonl " +
                       (sink->file == stdout ? std::string("to stdout") : "file '" + path + "'") + ": " +
+                      (err ? std::strerror(err) : "write error"));
+  };
+}
+
+namespace {
+
+// `text` with each control character (and DEL) as a space, and cut to `most` bytes (not inside a
+// UTF-8 sequence).
+std::string printable(std::string_view text, size_t most) {
+  std::string out;
+  out.reserve(std::min(text.size(), most));
+  for (char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    out.push_back(u < 0x20 || u == 0x7f ? ' ' : c);
+  }
+  if (out.size() > most) {
+    size_t cut = most;
+    while (cut > 0 && (static_cast<unsigned char>(out[cut]) & 0xC0) == 0x80) --cut;
+    out.resize(cut);
+    out += "...";
+  }
+  return out;
+}
+
+std::string size_text(int64_t bytes) {
+  char text[32];
+  if (bytes < 1000)
+    std::snprintf(text, sizeof text, "%lld B", static_cast<long long>(bytes));
+  else if (bytes < 1000 * 1000)
+    std::snprintf(text, sizeof text, "%.1f kB", static_cast<double>(bytes) / 1e3);
+  else
+    std::snprintf(text, sizeof text, "%.1f MB", static_cast<double>(bytes) / 1e6);
+  return text;
+}
+
+}  // namespace
+
+std::string url_line(const storage::PageRecord& r, bool colour) {
+  const auto paint = [colour](const std::string& text, const char* code) {
+    return colour ? std::string("\033[") + code + "m" + text + "\033[0m" : text;
+  };
+  std::string line = printable(r.url.empty() ? r.input : r.url, 2048);
+  const bool skipped = r.error != ErrorCategory::none && !is_failure(r.error);
+  if (skipped) return line + " " + paint("[" + std::string(name_of(r.error)) + "]", "2");
+  if (r.status > 0) {
+    const char* code = r.status < 300 ? "32" : r.status < 400 ? "33" : "31";
+    line += " " + paint("[" + std::to_string(r.status) + "]", code);
+    if (r.error != ErrorCategory::none && r.error != ErrorCategory::http_4xx &&
+        r.error != ErrorCategory::http_5xx)
+      line += " " + paint("[" + std::string(name_of(r.error)) + "]", "31");
+    line += " [" + size_text(r.body_bytes) + "]";
+    if (r.title && !r.title->empty()) line += " [" + printable(*r.title, 120) + "]";
+    char time[32];
+    std::snprintf(time, sizeof time, " [%.0f ms]", r.timings.total_ms);
+    return line + time;
+  }
+  line += " " + paint("[" + std::string(name_of(r.error)) + "]", "31");
+  if (!r.error_message.empty()) line += " [" + printable(r.error_message, 300) + "]";
+  return line;
+}
+
+PageCallback make_url_printer(bool colour) {
+  auto mutex = std::make_shared<std::mutex>();
+  return [mutex, colour](const storage::PageRecord& r, std::string_view) {
+    std::string line = url_line(r, colour);
+    line.push_back('\n');
+    std::lock_guard lock(*mutex);
+    errno = 0;
+    const bool written = std::fwrite(line.data(), 1, line.size(), stdout) == line.size();
+    if (std::fflush(stdout) == 0 && written) return;
+    const int err = errno;
+    std::clearerr(stdout);
+    if (err == EPIPE) throw OutputClosed("standard output was closed");
+    throw OutputError(std::string("cannot write --print-urls to stdout: ") +
                       (err ? std::strerror(err) : "write error"));
   };
 }

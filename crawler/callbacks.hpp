@@ -95,6 +95,14 @@ void submit_page(CallbackPool* pool, const Callbacks& callbacks, const storage::
 // which is a request to stop, not a failure).
 PageCallback make_jsonl_writer(const std::string& path);
 
+// --print-urls: one line per URL as it finishes, on stdout, as httpx prints them:
+// "URL [200] [18.2 kB] [Title] [125 ms]", "URL [timeout] [message]", "URL [duplicate]". `colour`:
+// the status in green, yellow or red, skipped URLs dim (for a terminal). Text from the web (titles,
+// messages, list lines) has its control characters replaced, so a page cannot send escape codes to
+// the user's terminal.
+std::string url_line(const storage::PageRecord& record, bool colour);
+PageCallback make_url_printer(bool colour);
+
 // What names a run's files: its id and start time (runs.id, runs.started_at), set by on_run_start.
 struct RunStamp {
   std::atomic<int64_t> run_id{0};

@@ -77,5 +77,48 @@ TEST(CallbackPool, OutputErrorsAreKeptApartFromOtherFailures) {
   EXPECT_EQ(output.output_failure(), "disk full");
 }
 
+// --print-urls: what each kind of row prints, in colour and not, and that text from the web
+// cannot reach the terminal as escape codes.
+TEST(UrlLine, PrintsEachKindOfRowAsHttpxDoes) {
+  storage::PageRecord ok;
+  ok.url = "http://a.test/";
+  ok.status = 200;
+  ok.body_bytes = 18234;
+  ok.title = "Home";
+  ok.timings.total_ms = 125.4;
+  EXPECT_EQ(url_line(ok, false), "http://a.test/ [200] [18.2 kB] [Home] [125 ms]");
+  EXPECT_EQ(url_line(ok, true), "http://a.test/ \033[32m[200]\033[0m [18.2 kB] [Home] [125 ms]");
+
+  storage::PageRecord missing = ok;
+  missing.status = 404;
+  missing.error = ErrorCategory::http_4xx;
+  missing.body_bytes = 512;
+  missing.title = std::nullopt;
+  EXPECT_EQ(url_line(missing, false), "http://a.test/ [404] [512 B] [125 ms]");
+  EXPECT_EQ(url_line(missing, true), "http://a.test/ \033[31m[404]\033[0m [512 B] [125 ms]");
+
+  storage::PageRecord refused;
+  refused.url = "http://b.test/";
+  refused.error = ErrorCategory::connect;
+  refused.error_message = "Failed to connect";
+  EXPECT_EQ(url_line(refused, false), "http://b.test/ [connect] [Failed to connect]");
+
+  storage::PageRecord bad;
+  bad.input = "not a url\x1b[2J";
+  bad.error = ErrorCategory::bad_url;
+  bad.error_message = "no host";
+  EXPECT_EQ(url_line(bad, false), "not a url [2J [bad_url] [no host]");
+
+  storage::PageRecord again = ok;
+  again.error = ErrorCategory::duplicate;
+  again.status = 0;
+  EXPECT_EQ(url_line(again, false), "http://a.test/ [duplicate]");
+  EXPECT_EQ(url_line(again, true), "http://a.test/ \033[2m[duplicate]\033[0m");
+
+  storage::PageRecord hostile = ok;
+  hostile.title = "Pwned\x1b]0;evil\x07 title";
+  EXPECT_EQ(url_line(hostile, false), "http://a.test/ [200] [18.2 kB] [Pwned ]0;evil  title] [125 ms]");
+}
+
 }  // namespace
 }  // namespace crawl

@@ -127,5 +127,34 @@ TEST(Fail, TheExitStatusSaysSomeUrlsFailed) {
   EXPECT_EQ(good.exit_code, 0) << good.err;
 }
 
+// --print-urls: a line per URL as it finishes, before the summary, plain in a pipe; it and
+// --jsonl - cannot share stdout.
+TEST(PrintUrls, ALinePerUrlAsItFinishes) {
+  test::TempDir dir;
+  auto testbed = test::Testbed::start();
+  const std::string page = testbed.url("/page/1");
+  test::write_file(dir.file("urls.txt"),
+                   page + "\n" + testbed.url("/status/404") + "\nnot a url\n" + page + "\n");
+  const auto r = test::run_crawl(
+      {"run", dir.file("urls.txt"), "--print-urls", "--db", dir.file("crawl.db"), "--no-progress"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.find('\033'), std::string::npos) << r.out;
+  EXPECT_TRUE(std::regex_search(
+      r.out, std::regex(std::regex_replace(page, std::regex(R"([.?*+^$()\[\]{}|\\/])"), R"(\$&)") +
+                        R"( \[200\] \[[0-9.]+ (B|kB)\] \[[^\]]+\] \[\d+ ms\]\n)")))
+      << r.out;
+  EXPECT_NE(r.out.find(testbed.url("/status/404") + " [404] ["), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("not a url [bad_url] ["), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(page + " [duplicate]\n"), std::string::npos) << r.out;
+  // Four lines, then the summary.
+  ASSERT_NE(r.out.find("run 1 completed"), std::string::npos) << r.out;
+  EXPECT_LT(r.out.find(" [404] ["), r.out.find("run 1 completed")) << r.out;
+
+  const auto both = test::run_crawl(
+      {"run", dir.file("urls.txt"), "--print-urls", "--jsonl", "-", "--db", dir.file("b.db")});
+  EXPECT_EQ(both.exit_code, 2);
+  EXPECT_NE(both.err.find("both write to stdout"), std::string::npos) << both.err;
+}
+
 }  // namespace
 }  // namespace crawl
