@@ -130,7 +130,7 @@ BenchReport aggregate_bench(const BenchInfo& info, const std::vector<BenchRun>& 
         pair.runs = static_cast<int>(completed.size());
         if (!completed.empty()) {
           const BenchRun& first = *completed.front();
-          pair.layout = std::to_string(first.processes) + "×" + std::to_string(first.threads) + "×" +
+          pair.layout = std::to_string(first.processes) + "x" + std::to_string(first.threads) + "x" +
                         std::to_string(first.fibers);
           pair.urls = std::llround(median_of(completed, &BenchRun::urls));
           pair.wall_s = spread(values_of(completed, &BenchRun::wall_s));

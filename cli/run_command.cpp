@@ -275,7 +275,7 @@ int execute(RunOptions o, const RunFlags& f) {
   auto stamp = std::make_shared<RunStamp>();
   if (f.print_urls && f.jsonl == "-")
     throw UsageError("--print-urls and --jsonl - both write to stdout: give --jsonl a file, or drop one");
-  if (!f.jsonl.empty()) o.callbacks.on_page.push_back(make_jsonl_writer(f.jsonl));
+  if (!f.jsonl.empty()) o.callbacks.on_page.push_back(make_jsonl_writer(f.jsonl, stamp));
   if (f.print_urls) {
     // Coloured for a terminal, unless the user's NO_COLOR says otherwise (no-color.org).
     const char* no_colour = std::getenv("NO_COLOR");

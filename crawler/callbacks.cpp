@@ -16,6 +16,7 @@
 
 #include "common/thread_name.hpp"
 #include "common/usage_error.hpp"
+#include "storage/database.hpp"
 
 namespace crawl {
 
@@ -133,7 +134,44 @@ std::string compact_utc(double unix_seconds) {
 
 }  // namespace
 
-PageCallback make_jsonl_writer(const std::string& path) {
+nlohmann::ordered_json page_object(const storage::PageRecord& r, int64_t run_id) {
+  using json = nlohmann::ordered_json;
+  const auto text = [](std::string_view v) { return v.empty() ? json() : json(v); };
+  const auto count = [](const std::optional<int64_t>& v) { return v ? json(*v) : json(); };
+  // The timings are the table's: 0 for a URL never fetched (its columns are NOT NULL).
+  const auto ms = [](double v) { return json(v); };
+  return json{{"run_id", run_id},
+              {"seq", r.seq},
+              {"source", r.source},
+              {"line", r.line},
+              {"input", r.input},
+              {"url", text(r.url)},
+              {"final_url", text(r.final_url)},
+              {"status", r.status == 0 ? json() : json(r.status)},
+              {"error", text(name_of(r.error))},
+              {"error_message", text(r.error_message)},
+              {"content_type", text(r.content_type)},
+              {"charset", text(r.charset)},
+              {"wire_bytes", r.wire_bytes},
+              {"body_bytes", r.body_bytes},
+              {"text_bytes", count(r.text_bytes)},
+              {"title", r.title ? json(*r.title) : json()},
+              {"link_count", count(r.link_count)},
+              {"depth", r.depth},
+              {"parent_url", text(r.parent_url)},
+              {"attempts", r.attempts},
+              {"redirects", r.redirects},
+              {"dns_ms", ms(r.timings.dns_ms)},
+              {"connect_ms", ms(r.timings.connect_ms)},
+              {"tls_ms", ms(r.timings.tls_ms)},
+              {"ttfb_ms", ms(r.timings.ttfb_ms)},
+              {"total_ms", ms(r.timings.total_ms)},
+              {"queue_ms", ms(r.timings.queue_ms)},
+              {"worker", text(r.worker)},
+              {"fetched_at", r.fetched_at == 0 ? json() : json(storage::iso8601_utc(r.fetched_at))}};
+}
+
+PageCallback make_jsonl_writer(const std::string& path, std::shared_ptr<const RunStamp> stamp) {
   struct Sink {
     std::mutex mutex;
     std::FILE* file = nullptr;
@@ -152,28 +190,8 @@ PageCallback make_jsonl_writer(const std::string& path) {
                        " (give a writable path, or '-' for stdout)");
     sink->owned = true;
   }
-  return [sink, path](const storage::PageRecord& r, std::string_view) {
-    nlohmann::json j = {
-        {"seq", r.seq},
-        {"source", r.source},
-        {"line", r.line},
-        {"input", r.input},
-        {"url", r.url},
-        {"final_url", r.final_url},
-        {"status", r.status},
-        {"error", r.error == ErrorCategory::none ? nlohmann::json() : nlohmann::json(name_of(r.error))},
-        {"error_message", r.error_message},
-        {"content_type", r.content_type},
-        {"wire_bytes", r.wire_bytes},
-        {"body_bytes", r.body_bytes},
-        {"text_bytes", r.text_bytes ? nlohmann::json(*r.text_bytes) : nlohmann::json()},
-        {"title", r.title ? nlohmann::json(*r.title) : nlohmann::json()},
-        {"link_count", r.link_count ? nlohmann::json(*r.link_count) : nlohmann::json()},
-        {"depth", r.depth},
-        {"redirects", r.redirects},
-        {"total_ms", r.timings.total_ms},
-        {"worker", r.worker}};
-    // Titles come from the web: replace invalid UTF-8 rather than throw.
+  return [sink, path, stamp](const storage::PageRecord& r, std::string_view) {
+    const nlohmann::ordered_json j = page_object(r, stamp->run_id.load());
     std::string line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     line.push_back('\n');
     std::lock_guard lock(sink->mutex);

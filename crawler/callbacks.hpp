@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -93,7 +94,12 @@ void submit_page(CallbackPool* pool, const Callbacks& callbacks, const storage::
 // --jsonl FILE|-: one JSON object per page, written as pages complete. A line that cannot be
 // written throws OutputError (on stdout, a closed pipe throws OutputClosed: the reader went away,
 // which is a request to stop, not a failure).
-PageCallback make_jsonl_writer(const std::string& path);
+// The object is the page's row as the pages table holds it (crawl query --format jsonl "SELECT *
+// FROM pages" gives the same but for the table's own `id`): the same keys in the same order, NULL
+// for what is not known, times in ISO 8601 UTC. `stamp` says the run's id.
+struct RunStamp;
+PageCallback make_jsonl_writer(const std::string& path, std::shared_ptr<const RunStamp> stamp);
+nlohmann::ordered_json page_object(const storage::PageRecord& record, int64_t run_id);
 
 // --print-urls: one line per URL as it finishes, on stdout, as httpx prints them:
 // "URL [200] [18.2 kB] [Title] [125 ms]", "URL [timeout] [message]", "URL [duplicate]". `colour`:

@@ -31,7 +31,7 @@ struct Report {
 constexpr std::array kReports = {
     Report{"summary", "Run totals: pages, failures, bytes, latency, throughput", R"sql(
 SELECT r.id AS run, r.status, r.mode,
-       r.processes || '×' || r.threads || '×' || r.fibers AS layout, r.concurrency,
+       r.processes || 'x' || r.threads || 'x' || r.fibers AS layout, r.concurrency,
        count(p.id) AS pages,
        coalesce(r.pages_ok, count(p.id) - count(p.error)) AS ok,
        coalesce(r.pages_failed, count(p.error)) AS failed,
@@ -103,12 +103,12 @@ ORDER BY pages DESC, worker
 // done_pct is the share of the URLs known so far that have their row: a list not read to its end
 // yet, or links not found yet, are not counted.
 constexpr std::string_view kListRuns = R"sql(
-SELECT id, started_utc, status, mode, layout, concurrency, urls, pending,
+SELECT id AS run, started_at, status, mode, layout, concurrency, urls, pending,
        CASE WHEN urls + pending > 0 THEN round(100.0 * urls / (urls + pending), 1) END AS done_pct,
        ok, failed, sessions, workers, wall_s, pages_per_s, p50_ms, p99_ms
 FROM (
-SELECT id, replace(substr(started_at, 1, 19), 'T', ' ') AS started_utc, {status} AS status, mode,
-       processes || '×' || threads || '×' || fibers AS layout, concurrency,
+SELECT id, started_at, {status} AS status, mode,
+       processes || 'x' || threads || 'x' || fibers AS layout, concurrency,
        CASE WHEN status = 'completed' THEN urls
             ELSE (SELECT count(*) FROM pages WHERE run_id = runs.id) END AS urls,
        {pending} AS pending,

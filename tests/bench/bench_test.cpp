@@ -167,7 +167,7 @@ TEST(BenchAggregate, MediansRangesAndTheRatioToTheBest) {
   EXPECT_DOUBLE_EQ(fiber2.pages_per_s.median, 50);
   EXPECT_DOUBLE_EQ(fiber2.peak_rss_mb, 10);
   EXPECT_EQ(fiber2.failed, 3);
-  EXPECT_EQ(fiber2.layout, "1×1×2");
+  EXPECT_EQ(fiber2.layout, "1x1x2");
 
   const auto& fiber8 = report.pairs[1];
   EXPECT_DOUBLE_EQ(fiber8.wall_s.median, 1.0);  // even count: mean of the middle two

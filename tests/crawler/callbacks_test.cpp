@@ -52,7 +52,7 @@ TEST(BodySaver, AFileThatExistsIsAnOutputError) {
 }
 
 TEST(JsonlWriter, AWriteThatFailsIsAnOutputError) {
-  PageCallback write = make_jsonl_writer("/dev/full");
+  PageCallback write = make_jsonl_writer("/dev/full", std::make_shared<RunStamp>());
   try {
     write(fetched_page(0), "");
     FAIL() << "a write to /dev/full succeeded";

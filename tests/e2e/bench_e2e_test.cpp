@@ -349,7 +349,7 @@ TEST(Bench, ComparesParsersInEachModeAndRecordsTheParserOfEveryRun) {
     EXPECT_EQ(fields[0], mode);
     EXPECT_EQ(fields[1], parser);
     EXPECT_EQ(fields[2], c);
-    EXPECT_EQ(fields[3], mode == "fiber" ? "1×1×" + c : "1×" + c + "×1") << lines[3 + i];  // layout
+    EXPECT_EQ(fields[3], mode == "fiber" ? "1x1x" + c : "1x" + c + "x1") << lines[3 + i];  // layout
   }
 
   // Machine formats carry the parser, and each row's median is that of its own parser's runs.

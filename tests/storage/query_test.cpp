@@ -320,7 +320,7 @@ TEST(Reports, SummaryDefaultsToTheLatestRun) {
   ASSERT_EQ(latest.size(), 1u);
   EXPECT_EQ(latest[0]["run"], crawled.second_run);
   EXPECT_EQ(latest[0]["mode"], "fiber");
-  EXPECT_EQ(latest[0]["layout"], "1×1×64");
+  EXPECT_EQ(latest[0]["layout"], "1x1x64");
   EXPECT_EQ(latest[0]["pages"], 6);
   EXPECT_EQ(latest[0]["ok"], 2);
   EXPECT_EQ(latest[0]["failed"], 4);
@@ -416,16 +416,16 @@ TEST(Runs, ListsNewestFirstWithTheLayout) {
   std::vector<nlohmann::json> rows;
   for (std::string line; std::getline(lines, line);) rows.push_back(nlohmann::json::parse(line));
   ASSERT_EQ(rows.size(), 2u);
-  EXPECT_EQ(rows[0]["id"], crawled.second_run);
-  EXPECT_EQ(rows[0]["layout"], "1×1×64");
+  EXPECT_EQ(rows[0]["run"], crawled.second_run);
+  EXPECT_EQ(rows[0]["layout"], "1x1x64");
   EXPECT_EQ(rows[0]["concurrency"], 64);
   EXPECT_EQ(rows[0]["urls"], 6);
   EXPECT_EQ(rows[0]["ok"], 2);
   EXPECT_EQ(rows[0]["failed"], 4);
   EXPECT_EQ(rows[0]["status"], "completed");
-  EXPECT_EQ(rows[1]["id"], crawled.first_run);
-  EXPECT_EQ(rows[1]["layout"], "1×4×1");
-  for (const char* column : {"started_utc", "mode", "wall_s", "pages_per_s", "p50_ms", "p99_ms"})
+  EXPECT_EQ(rows[1]["run"], crawled.first_run);
+  EXPECT_EQ(rows[1]["layout"], "1x4x1");
+  for (const char* column : {"started_at", "mode", "wall_s", "pages_per_s", "p50_ms", "p99_ms"})
     EXPECT_TRUE(rows[0].contains(column)) << column;
 
   std::ostringstream limited;
