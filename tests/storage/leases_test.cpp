@@ -23,17 +23,20 @@ namespace {
 
 enum class Where { sqlite, postgres };
 
+// Run 1, for the leases to belong to.
+void insert_run(Database& db) {
+  db.exec(
+      "INSERT INTO runs (status, started_at, mode, processes, threads, fibers, concurrency, queue_capacity, "
+      "consumers, callback_threads, parse, version, command_line) VALUES ('running', "
+      "'2026-12-02T00:00:00.000Z', 'fiber', 1, 1, 1, 1, 1, 1, 1, 1, 'test', 'test')");
+}
+
 class Leases : public ::testing::TestWithParam<Where> {
  protected:
   void SetUp() override {
     where_ = GetParam() == Where::sqlite ? dir_.file("leases.db") : test::fresh_postgres_database("leases");
     Database db = Database::open(where_);
-    db.exec(
-        "INSERT INTO runs (status, started_at, mode, processes, threads, fibers, concurrency, "
-        "queue_capacity, "
-        "consumers, callback_threads, parse, version, command_line) VALUES ('running', "
-        "'2026-12-02T00:00:00.000Z', "
-        "'fiber', 1, 1, 1, 1, 1, 1, 1, 1, 'test', 'test')");
+    insert_run(db);
   }
 
   static PendingUrl url(int64_t seq, const std::string& host, int page, int depth = 0) {
@@ -246,11 +249,7 @@ TEST_P(Leases, FourWorkersShareARunWithoutOverlap) {
 TEST(LeasesOnPostgres, ARunsFirstClaimGivesTheFrontierStatisticsSoUrlsCompleteByTheirKey) {
   const std::string where = test::fresh_postgres_database("plans");
   Database db = Database::open(where);
-  db.exec(
-      "INSERT INTO runs (status, started_at, mode, processes, threads, fibers, concurrency, queue_capacity, "
-      "consumers, callback_threads, parse, version, command_line) VALUES ('running', "
-      "'2026-12-03T00:00:00.000Z', "
-      "'fiber', 1, 1, 1, 1, 1, 1, 1, 1, 'test', 'test')");
+  insert_run(db);
   HostLeases leases(db, {.run_id = 1, .worker = "w"});
   std::vector<PendingUrl> urls;
   std::vector<std::string> hosts;
@@ -287,20 +286,6 @@ TEST(LeasesOnPostgres, ARunsFirstClaimGivesTheFrontierStatisticsSoUrlsCompleteBy
   EXPECT_EQ(plan.find("Filter"), std::string::npos) << plan;
 }
 
-// Whether a statement of another connection to `where` waits for a row lock, within 30 s.
-bool some_statement_waits_for_a_lock(const std::string& where) {
-  Database db = Database::open(where);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (std::chrono::steady_clock::now() < deadline) {
-    Statement waiting = db.prepare(
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = "
-        "'Lock'");
-    if (waiting.step() && waiting.integer(0) > 0) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return false;
-}
-
 // A worker renewing its leases while another worker's batch admits links to two of its hosts: the
 // renewal locked its rows in the table's order (hb, then ha) and the batch in the hosts' (ha, then
 // hb), so each held a row the other waited for, and PostgreSQL failed one of them ("deadlock
@@ -309,10 +294,7 @@ bool some_statement_waits_for_a_lock(const std::string& where) {
 TEST(LeasesOnPostgres, RenewingLeasesWaitsForABatchAdmittingLinksToThemInsteadOfDeadlocking) {
   const std::string where = test::fresh_postgres_database("renew");
   Database w_db = Database::open(where);
-  w_db.exec(
-      "INSERT INTO runs (status, started_at, mode, processes, threads, fibers, concurrency, queue_capacity, "
-      "consumers, callback_threads, parse, version, command_line) VALUES ('running', "
-      "'2026-12-04T00:00:00.000Z', 'fiber', 1, 1, 1, 1, 1, 1, 1, 1, 'test', 'test')");
+  insert_run(w_db);
   HostLeases w(w_db, {.run_id = 1, .worker = "w", .ttl_s = 60});
   const auto page = [](int64_t seq, const std::string& host, int depth) {
     const std::string url = "http://" + host + "/" + std::to_string(seq);
@@ -343,7 +325,7 @@ TEST(LeasesOnPostgres, RenewingLeasesWaitsForABatchAdmittingLinksToThemInsteadOf
       renewal_failure = e.what();
     }
   });
-  ASSERT_TRUE(some_statement_waits_for_a_lock(where));
+  ASSERT_TRUE(test::a_statement_waits_for_a_lock(where, std::chrono::seconds(30)));
   std::string batch_failure;
   try {
     v.admit({page(3, "hb", 1)}, {"hb"});

@@ -467,13 +467,7 @@ TEST(ResultWriter, ASharedRunGivesAHostBackWithoutDeadlockingWithABatchLinkingTo
   writer->submit(std::move(page));
   writer->submit(HostDone{.host = "http://hv.test", .next_fetch_at = 0});
   writer->commit_soon();
-  const auto lock_waits = [&] {
-    Statement waiting = v_db.prepare(
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = "
-        "'Lock'");
-    return waiting.step() && waiting.integer(0) > 0;
-  };
-  ASSERT_TRUE(eventually(lock_waits, 30s));
+  ASSERT_TRUE(test::a_statement_waits_for_a_lock(where, 30s));
   // w's batch ends: hw given back.
   std::string w_failure;
   try {

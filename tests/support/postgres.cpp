@@ -1,5 +1,7 @@
 #include "tests/support/postgres.hpp"
 
+#include "tests/support/db.hpp"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -335,6 +337,18 @@ std::string fresh_postgres_database(const std::string& prefix) {
   static std::atomic<int> databases{0};
   return shared_postgres().create_database(prefix + "_" + std::to_string(getpid()) + "_" +
                                            std::to_string(++databases));
+}
+
+bool a_statement_waits_for_a_lock(const std::string& uri, std::chrono::seconds within) {
+  const auto deadline = std::chrono::steady_clock::now() + within;
+  for (;;) {
+    if (query_int(uri,
+                  "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND "
+                  "wait_event_type = 'Lock'") > 0)
+      return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
 }
 
 }  // namespace crawl::test

@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 
@@ -57,5 +58,9 @@ PostgresServer& shared_postgres();
 // A new empty database on shared_postgres(), named `prefix`, this process's id and a count, so
 // that no two tests, in this process or another, share one. Returns its URI.
 std::string fresh_postgres_database(const std::string& prefix);
+
+// Whether, within `within`, a statement of some connection to the database at `uri` waits for a
+// lock held by another (pg_stat_activity): how a test knows that the step it set up is blocked.
+bool a_statement_waits_for_a_lock(const std::string& uri, std::chrono::seconds within);
 
 }  // namespace crawl::test
