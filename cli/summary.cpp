@@ -11,26 +11,10 @@
 #include <vector>
 
 #include "common/error_category.hpp"
+#include "common/units.hpp"
 #include "parsers/html.hpp"
 
 namespace crawl::cli {
-namespace {
-
-std::string format_bytes(int64_t bytes) {
-  std::ostringstream o;
-  o << std::fixed << std::setprecision(1);
-  if (bytes >= 1'000'000'000)
-    o << bytes / 1e9 << " GB";
-  else if (bytes >= 1'000'000)
-    o << bytes / 1e6 << " MB";
-  else if (bytes >= 1'000)
-    o << bytes / 1e3 << " kB";
-  else
-    o << bytes << " B";
-  return o.str();
-}
-
-}  // namespace
 
 void print_summary(const RunSummary& s, std::ostream& out) {
   const auto& t = s.tally;

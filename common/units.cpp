@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 
 #include "common/usage_error.hpp"
@@ -50,6 +51,19 @@ int64_t parse_size(std::string_view text, std::string_view flag) {
   }
   throw UsageError(std::string(flag) + ": '" + std::string(text) +
                    "' is not a size (write e.g. 512k, 10M or 1G)");
+}
+
+std::string format_bytes(int64_t bytes) {
+  char text[32];
+  if (bytes >= 1'000'000'000)
+    std::snprintf(text, sizeof text, "%.1f GB", static_cast<double>(bytes) / 1e9);
+  else if (bytes >= 1'000'000)
+    std::snprintf(text, sizeof text, "%.1f MB", static_cast<double>(bytes) / 1e6);
+  else if (bytes >= 1'000)
+    std::snprintf(text, sizeof text, "%.1f kB", static_cast<double>(bytes) / 1e3);
+  else
+    std::snprintf(text, sizeof text, "%lld B", static_cast<long long>(bytes));
+  return text;
 }
 
 }  // namespace crawl

@@ -15,6 +15,7 @@
 #include <stdexcept>
 
 #include "common/thread_name.hpp"
+#include "common/units.hpp"
 #include "common/usage_error.hpp"
 #include "storage/database.hpp"
 
@@ -134,12 +135,27 @@ std::string compact_utc(double unix_seconds) {
 
 }  // namespace
 
+namespace {
+
+// Writes and flushes `line` (the caller holds the file's lock). A write that fails throws
+// OutputError naming `what`; on stdout a closed pipe throws OutputClosed: the reader went away.
+void write_line(std::FILE* file, const std::string& line, const std::string& what) {
+  errno = 0;
+  const bool written = std::fwrite(line.data(), 1, line.size(), file) == line.size();
+  if (std::fflush(file) == 0 && written) return;
+  const int err = errno;
+  std::clearerr(file);
+  if (file == stdout && err == EPIPE) throw OutputClosed("standard output was closed");
+  throw OutputError("cannot write " + what + ": " + (err ? std::strerror(err) : "write error"));
+}
+
+}  // namespace
+
 nlohmann::ordered_json page_object(const storage::PageRecord& r, int64_t run_id) {
   using json = nlohmann::ordered_json;
   const auto text = [](std::string_view v) { return v.empty() ? json() : json(v); };
   const auto count = [](const std::optional<int64_t>& v) { return v ? json(*v) : json(); };
   // The timings are the table's: 0 for a URL never fetched (its columns are NOT NULL).
-  const auto ms = [](double v) { return json(v); };
   return json{{"run_id", run_id},
               {"seq", r.seq},
               {"source", r.source},
@@ -161,12 +177,12 @@ nlohmann::ordered_json page_object(const storage::PageRecord& r, int64_t run_id)
               {"parent_url", text(r.parent_url)},
               {"attempts", r.attempts},
               {"redirects", r.redirects},
-              {"dns_ms", ms(r.timings.dns_ms)},
-              {"connect_ms", ms(r.timings.connect_ms)},
-              {"tls_ms", ms(r.timings.tls_ms)},
-              {"ttfb_ms", ms(r.timings.ttfb_ms)},
-              {"total_ms", ms(r.timings.total_ms)},
-              {"queue_ms", ms(r.timings.queue_ms)},
+              {"dns_ms", r.timings.dns_ms},
+              {"connect_ms", r.timings.connect_ms},
+              {"tls_ms", r.timings.tls_ms},
+              {"ttfb_ms", r.timings.ttfb_ms},
+              {"total_ms", r.timings.total_ms},
+              {"queue_ms", r.timings.queue_ms},
               {"worker", text(r.worker)},
               {"fetched_at", r.fetched_at == 0 ? json() : json(storage::iso8601_utc(r.fetched_at))}};
 }
@@ -195,15 +211,8 @@ PageCallback make_jsonl_writer(const std::string& path, std::shared_ptr<const Ru
     std::string line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     line.push_back('\n');
     std::lock_guard lock(sink->mutex);
-    errno = 0;
-    const bool written = std::fwrite(line.data(), 1, line.size(), sink->file) == line.size();
-    if (std::fflush(sink->file) == 0 && written) return;
-    const int err = errno;
-    std::clearerr(sink->file);
-    if (sink->file == stdout && err == EPIPE) throw OutputClosed("standard output was closed");
-    throw OutputError("cannot write --jsonl " +
-                      (sink->file == stdout ? std::string("to stdout") : "file '" + path + "'") + ": " +
-                      (err ? std::strerror(err) : "write error"));
+    write_line(sink->file, line,
+               sink->file == stdout ? std::string("--jsonl to stdout") : "--jsonl file '" + path + "'");
   };
 }
 
@@ -227,17 +236,6 @@ std::string printable(std::string_view text, size_t most) {
   return out;
 }
 
-std::string size_text(int64_t bytes) {
-  char text[32];
-  if (bytes < 1000)
-    std::snprintf(text, sizeof text, "%lld B", static_cast<long long>(bytes));
-  else if (bytes < 1000 * 1000)
-    std::snprintf(text, sizeof text, "%.1f kB", static_cast<double>(bytes) / 1e3);
-  else
-    std::snprintf(text, sizeof text, "%.1f MB", static_cast<double>(bytes) / 1e6);
-  return text;
-}
-
 }  // namespace
 
 std::string url_line(const storage::PageRecord& r, bool colour) {
@@ -253,7 +251,7 @@ std::string url_line(const storage::PageRecord& r, bool colour) {
     if (r.error != ErrorCategory::none && r.error != ErrorCategory::http_4xx &&
         r.error != ErrorCategory::http_5xx)
       line += " " + paint("[" + std::string(name_of(r.error)) + "]", "31");
-    line += " [" + size_text(r.body_bytes) + "]";
+    line += " [" + format_bytes(r.body_bytes) + "]";
     if (r.title && !r.title->empty()) line += " [" + printable(*r.title, 120) + "]";
     char time[32];
     std::snprintf(time, sizeof time, " [%.0f ms]", r.timings.total_ms);
@@ -270,14 +268,7 @@ PageCallback make_url_printer(bool colour) {
     std::string line = url_line(r, colour);
     line.push_back('\n');
     std::lock_guard lock(*mutex);
-    errno = 0;
-    const bool written = std::fwrite(line.data(), 1, line.size(), stdout) == line.size();
-    if (std::fflush(stdout) == 0 && written) return;
-    const int err = errno;
-    std::clearerr(stdout);
-    if (err == EPIPE) throw OutputClosed("standard output was closed");
-    throw OutputError(std::string("cannot write --print-urls to stdout: ") +
-                      (err ? std::strerror(err) : "write error"));
+    write_line(stdout, line, "--print-urls to stdout");
   };
 }
 

@@ -91,16 +91,6 @@ void submit_page(CallbackPool* pool, const Callbacks& callbacks, const storage::
                  std::string body);
 
 // Built-in callbacks exposed on the command line.
-// --jsonl FILE|-: one JSON object per page, written as pages complete. A line that cannot be
-// written throws OutputError (on stdout, a closed pipe throws OutputClosed: the reader went away,
-// which is a request to stop, not a failure).
-// The object is the page's row as the pages table holds it (crawl query --format jsonl "SELECT *
-// FROM pages" gives the same but for the table's own `id`): the same keys in the same order, NULL
-// for what is not known, times in ISO 8601 UTC. `stamp` says the run's id.
-struct RunStamp;
-PageCallback make_jsonl_writer(const std::string& path, std::shared_ptr<const RunStamp> stamp);
-nlohmann::ordered_json page_object(const storage::PageRecord& record, int64_t run_id);
-
 // --print-urls: one line per URL as it finishes, on stdout, as httpx prints them:
 // "URL [200] [18.2 kB] [Title] [125 ms]", "URL [timeout] [message]", "URL [duplicate]". `colour`:
 // the status in green, yellow or red, skipped URLs dim (for a terminal). Text from the web (titles,
@@ -114,6 +104,16 @@ struct RunStamp {
   std::atomic<int64_t> run_id{0};
   std::atomic<double> started_at{0};
 };
+
+// --jsonl FILE|-: one JSON object per page, written as pages complete. A line that cannot be
+// written throws OutputError (on stdout, a closed pipe throws OutputClosed: the reader went away,
+// which is a request to stop, not a failure).
+// The object is the page's row as the pages table holds it (crawl query --format jsonl "SELECT *
+// FROM pages" gives the same but for the table's own `id`): the same keys in the same order, NULL
+// for what is not known, times in ISO 8601 UTC. `stamp` says the run's id.
+PageCallback make_jsonl_writer(const std::string& path, std::shared_ptr<const RunStamp> stamp);
+nlohmann::ordered_json page_object(const storage::PageRecord& record, int64_t run_id);
+
 // --save-bodies DIR: each body as DIR/<started>-<run>-<seq>.<ext>, e.g. 20261202T040131.123Z-1-7.html,
 // a name that never comes from the URL. The start time keeps runs of different databases that share
 // an id (every database has a run 1) apart. A body that cannot be written (the file exists, a full

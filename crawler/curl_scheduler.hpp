@@ -44,8 +44,8 @@ class CurlScheduler : public boost::fibers::algo::algorithm, public ConnectListe
   // opened at once to one server overflow its listen queue (the kernel counts ListenOverflows): the
   // SYNs it drops are sent again only after TCP's 1 s timeout, then 3 s, so a 1 s crawl took 5 s.
   // 256: W3 against nginx (10,000 URLs x 1 s at -c 10000, perf/compare.py) took 5.4 s without the
-  // limit, 3.4-3.9 s with 128 to 512 (curl_floor, opening all at once: 3.4-3.7 s); below it, -c 200
-  // (W1) never waits.
+  // limit, 3.4-3.9 s with 128 to 512 (curl_floor, opening all at once: 3.4-3.7 s; perf/RESULTS.md,
+  // "Connections paced", says how they were measured); below it, -c 200 (W1) never waits.
   static constexpr int kConnectingAtOnce = 256;
   // Tells the scheduler that `easy`'s connection is ready (its Transfer does: see ConnectListener).
   void connected(CURL* easy) noexcept override;

@@ -303,12 +303,10 @@ RunSummary run_crawl(const RunOptions& options) {
   if (options.progress != ProgressStyle::none && !shared_run)
     counting = std::jthread([&](std::stop_token token) {
       name_this_thread("crawl-count");
-      std::atomic<bool> quit{false};
-      const std::stop_callback on_stop(token, [&quit] { quit.store(true); });
       int64_t lines = static_cast<int64_t>(inputs.urls.size());
       for (size_t i = 0; i < inputs.files.size(); ++i) {
         const int64_t n = urls::count_url_lines(
-            i < inputs.paths.size() && !inputs.paths[i].empty() ? inputs.paths[i] : inputs.files[i], quit);
+            i < inputs.paths.size() && !inputs.paths[i].empty() ? inputs.paths[i] : inputs.files[i], token);
         if (n < 0) return;
         lines += n;
       }

@@ -45,10 +45,8 @@ std::string_view trim_line(std::string_view s) {
   return s.substr(b, e - b + 1);
 }
 
-int64_t count_url_lines(const std::string& path, const std::atomic<bool>& stop) {
-  // Looked at before it is opened: opening a named pipe would wait for its writer.
-  struct stat named {};
-  if (::stat(path.c_str(), &named) != 0 || !S_ISREG(named.st_mode)) return -1;
+int64_t count_url_lines(const std::string& path, std::stop_token stop) {
+  // O_NONBLOCK: opening a named pipe would otherwise wait for its writer.
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return -1;
   struct stat st {};
@@ -63,7 +61,7 @@ int64_t count_url_lines(const std::string& path, const std::atomic<bool>& stop) 
   size_t column = 0;     // bytes of the line seen so far
   bool decided = false;  // its first character that is not white space was seen
   for (;;) {
-    if (stop.load(std::memory_order_relaxed)) {
+    if (stop.stop_requested()) {
       ::close(fd);
       return -1;
     }

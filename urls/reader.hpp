@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -59,8 +60,8 @@ std::string_view trim_line(std::string_view s);
 
 // The URL lines of the list at `path` (what UrlReader::next() would return of it: not blank lines
 // nor comments), counted ahead of the crawl for the progress line; -1 when it is not a regular file
-// (a pipe can be read once only), cannot be read, or `stop` became true meanwhile.
-int64_t count_url_lines(const std::string& path, const std::atomic<bool>& stop);
+// (a pipe can be read once only), cannot be read, or `stop` was requested meanwhile.
+int64_t count_url_lines(const std::string& path, std::stop_token stop = {});
 
 class UrlReader {
  public:

@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
-#include <atomic>
 #include <chrono>
+#include <stop_token>
 #include <thread>
 
 #include "common/usage_error.hpp"
@@ -53,17 +53,17 @@ TEST(CountUrlLines, CountsWhatTheReaderReturns) {
       "\xEF\xBB\xBFhttp://a.example.test/\n\n  # a comment\n  http://b.example.test/x  \r\nnot a url at all\n"
       " \t \r\n#http://commented.example.test/\nftp://c.example.test/\nhttp://d.example.test/";
   test::write_file(dir.file("list.txt"), text);
-  const std::atomic<bool> stop{false};
-  EXPECT_EQ(count_url_lines(dir.file("list.txt"), stop),
+  EXPECT_EQ(count_url_lines(dir.file("list.txt")),
             static_cast<int64_t>(read_all({.files = {dir.file("list.txt")}}).size()));
-  EXPECT_EQ(count_url_lines(dir.file("list.txt"), stop), 5);
+  EXPECT_EQ(count_url_lines(dir.file("list.txt")), 5);
   test::write_file(dir.file("empty.txt"), "");
-  EXPECT_EQ(count_url_lines(dir.file("empty.txt"), stop), 0);
-  EXPECT_EQ(count_url_lines(dir.file("missing.txt"), stop), -1);
+  EXPECT_EQ(count_url_lines(dir.file("empty.txt")), 0);
+  EXPECT_EQ(count_url_lines(dir.file("missing.txt")), -1);
   ASSERT_EQ(::mkfifo(dir.file("fifo").c_str(), 0600), 0);
-  EXPECT_EQ(count_url_lines(dir.file("fifo"), stop), -1);
-  const std::atomic<bool> stopped{true};
-  EXPECT_EQ(count_url_lines(dir.file("list.txt"), stopped), -1);
+  EXPECT_EQ(count_url_lines(dir.file("fifo")), -1);
+  std::stop_source stopped;
+  stopped.request_stop();
+  EXPECT_EQ(count_url_lines(dir.file("list.txt"), stopped.get_token()), -1);
 }
 
 // A line without a scheme is read as http:// when it names a host, and is an error naming the
