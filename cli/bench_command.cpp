@@ -166,8 +166,9 @@ void add_bench_command(CLI::App& app, Runner& runner, const std::string& command
   cmd->add_option("--chart", flags->chart, "Also draw throughput and peak memory per mode to FILE.svg");
   cmd->add_option("--format", flags->format, "Output: table, csv, json or jsonl")->capture_default_str();
   cmd->add_flag(
-      "--progress,!--no-progress", [flags](int64_t n) { flags->progress = n > 0; },
-      "One line per run on stderr (default: when stderr is a terminal)");
+      "--progress", [flags](int64_t) { flags->progress = true; },
+      "One line per run on stderr [when stderr is a terminal]");
+  cmd->add_flag("--no-progress", [flags](int64_t) { flags->progress = false; }, "No line per run");
   const std::string passed = "Passed to crawl run";
   cmd->add_flag("--no-parse", flags->no_parse, "Fetch only: no parsing")->group(passed);
   cmd->add_flag("-k,--insecure", flags->insecure, "Do not verify TLS certificates")->group(passed);

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "cli/commands.hpp"
+#include "cli/suggest.hpp"
 #include "common/usage_error.hpp"
 #include "storage/connection.hpp"
 
@@ -31,6 +32,10 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
+  } catch (const CLI::ExtrasError& e) {
+    // A flag that does not exist is most often a typo: name the one meant.
+    std::cerr << "crawl: " << e.what() << crawl::cli::did_you_mean(app, e.what()) << '\n';
+    return 2;
   } catch (const CLI::ParseError& e) {
     // One line that says what was wrong and where to look, exit status 2 (design.md).
     std::cerr << "crawl: " << e.what() << " (see 'crawl --help' or 'crawl SUBCOMMAND --help')\n";

@@ -62,6 +62,7 @@ struct RunFlags {
   std::optional<bool> progress;
   bool fail = false;
   bool print_urls = false;
+  bool quiet = false;
   std::string bench_id;
   std::string sync = "normal";
   bool shared = false;
@@ -252,9 +253,9 @@ RunOptions options_from(const RunFlags& f, const std::string& command_line) {
   o.bench_id = f.bench_id;
   // Asked for, or by default on a terminal: rewritten in place there, plain lines for a log.
   const bool terminal = isatty(STDERR_FILENO) == 1;
-  o.progress = !f.progress.value_or(terminal) ? ProgressStyle::none
-               : terminal                     ? ProgressStyle::terminal
-                                              : ProgressStyle::plain;
+  o.progress = f.quiet || !f.progress.value_or(terminal) ? ProgressStyle::none
+               : terminal                                ? ProgressStyle::terminal
+                                                         : ProgressStyle::plain;
   if (f.sync != "normal" && f.sync != "full")
     throw UsageError("--sync '" + f.sync + "': use normal (survives a crash) or full (survives a power cut)");
   o.synchronous_full = f.sync == "full";
@@ -293,7 +294,7 @@ int execute(RunOptions o, const RunFlags& f) {
   RunSummary summary = run_crawl(o);
   // With --jsonl -, stdout carries the pages; the summary moves to stderr.
   std::ostream& out = f.jsonl == "-" ? std::cerr : std::cout;
-  print_summary(summary, out);
+  if (!f.quiet) print_summary(summary, out);
   // The summary may be going to a file or a pipe: say on stderr, in one line, why the run failed.
   if (!summary.failure.empty()) std::cerr << "crawl: " << summary.failure << '\n';
   return exit_code(summary, f.fail);
@@ -406,6 +407,7 @@ int resume(const RunFlags& given, const CLI::App& cmd, std::optional<int64_t> ru
   f.progress = given.progress;
   f.fail = given.fail;
   f.print_urls = given.print_urls;
+  f.quiet = given.quiet;
   given_if("--lease-ttl", f.lease_ttl, given.lease_ttl);
   RunOptions o = options_from(f, command_line);
   o.inputs.paths = std::move(paths);
@@ -415,97 +417,191 @@ int resume(const RunFlags& given, const CLI::App& cmd, std::optional<int64_t> ru
   return execute(std::move(o), f);
 }
 
-// The flags of `crawl run`, and of `crawl resume` (which refuses those that decide what is crawled).
+// The flags of `crawl run`, and of `crawl resume` (which refuses those that decide what is crawled),
+// grouped as users look for them in --help, with their values' forms and their defaults. The short
+// flags are curl's and wget's: -H, -A, -x, -k, -q, -v.
 void declare_run_flags(CLI::App* cmd, const std::shared_ptr<RunFlags>& flags) {
+  constexpr const char* kDuration = "DURATION";  // 30s, 500ms, 2m; a bare number is seconds
+  const auto group = [](CLI::Option* option, const char* name) { return option->group(name); };
   // CLI11 lets an option that fills a vector take every word after it, so `--url URL list.txt`
   // would swallow the list; allow_extra_args(false) makes each repeatable option take exactly one
   // value per occurrence.
-  cmd->add_option("--url", flags->urls, "A URL to crawl (repeatable)")->allow_extra_args(false);
-  cmd->add_option("--mode", flags->mode, "Execution layout: fiber, thread, process or hybrid")
-      ->capture_default_str();
-  cmd->add_option("-c,--concurrency", flags->concurrency, "Fetches in flight (default 64)");
-  cmd->add_option("--processes", flags->processes, "Hybrid mode: worker processes");
-  cmd->add_option("--threads", flags->threads, "Hybrid mode: producer threads per process");
-  cmd->add_option("--fibers", flags->fibers, "Hybrid mode: fibers per thread");
-  cmd->add_option("--queue", flags->queue, "Fetched pages that may wait for a consumer")
-      ->capture_default_str();
-  cmd->add_option("--queue-bytes", flags->queue_bytes,
-                  "Body bytes that may wait for a consumer, all pages together (e.g. 256M; 0: no bound)")
-      ->capture_default_str();
-  cmd->add_option("--consumers", flags->consumers,
-                  "Parsing threads (default: one per core; one with --no-parse)");
-  cmd->add_option("--callback-threads", flags->callback_threads, "Threads that run callbacks")
-      ->capture_default_str();
-  cmd->add_flag("--no-parse", flags->no_parse, "Fetch only: store status and sizes, keep no bodies");
-  cmd->add_option("--parser", flags->parser,
-                  "HTML parser: gumbo (a full tree, as browsers parse) or libxml2 (a stream, several times "
-                  "faster; see the README for where they differ)")
-      ->capture_default_str();
-  cmd->add_option("--db", flags->db, "SQLite file or postgresql:// URI")->capture_default_str();
-  cmd->add_option("--timeout", flags->timeout, "Whole-transfer timeout (e.g. 30s, 500ms)")
-      ->capture_default_str();
-  cmd->add_option("--connect-timeout", flags->connect_timeout, "Connect timeout")->capture_default_str();
-  cmd->add_option("--max-size", flags->max_size, "Largest body kept, after decoding (e.g. 10M)")
-      ->capture_default_str();
-  cmd->add_option("--max-redirects", flags->max_redirects, "Redirects followed per URL")
-      ->capture_default_str();
-  cmd->add_option("--user-agent", flags->user_agent, "User-Agent header")->capture_default_str();
-  cmd->add_flag("-k,--insecure", flags->insecure, "Do not verify TLS certificates");
-  cmd->add_option("--cacert", flags->cacert,
-                  "Trust the CA certificates in this PEM file instead of the system's");
-  cmd->add_option(
-      "--capath", flags->capath,
-      "Trust the CA certificates in this hashed directory (openssl rehash) instead of the system's");
-  cmd->add_option("--jsonl", flags->jsonl, "Also stream one JSON object per page to FILE ('-': stdout)");
-  cmd->add_option("--save-bodies", flags->save_bodies,
-                  "Save each body under DIR as <started>-<run>-<seq>.<ext>");
-  cmd->add_option("--depth", flags->depth, "Follow links this many levels from the list (0: the list only)")
-      ->capture_default_str();
-  cmd->add_option("--scope", flags->scope, "Which links to follow: host, domain or any (of each seed)")
-      ->capture_default_str();
-  cmd->add_option("--include", flags->include, "Follow only URLs matching this regex (repeatable)")
-      ->allow_extra_args(false);
-  cmd->add_option("--exclude", flags->exclude, "Skip URLs matching this regex (repeatable)")
-      ->allow_extra_args(false);
-  cmd->add_option("--max-pages", flags->max_pages, "Fetch at most this many URLs in all (0: no limit)")
-      ->capture_default_str();
-  cmd->add_option("--order", flags->order, "Crawl order when following links: bfs or dfs")
-      ->capture_default_str();
-  cmd->add_flag("--store-links", flags->store_links, "Also store every page's links in the links table");
-  cmd->add_option("--per-host", flags->per_host,
-                  "Fetches in flight per host (default: no limit for a list, 8 with --depth)");
-  cmd->add_option("--delay", flags->delay, "Time between the starts of two fetches to one host (e.g. 250ms)")
-      ->capture_default_str();
-  cmd->add_option("--jitter", flags->jitter, "Up to this much added at random to each --delay")
-      ->capture_default_str();
-  cmd->add_option("--robots", flags->robots, "Obey robots.txt: on or off (default: on with --depth)");
-  cmd->add_option(
-         "--retries", flags->retries,
-         "Retries of transient failures (connect, timeout, reset; HTTP 408, 429, 500, 502, 503, 504)")
-      ->capture_default_str();
-  cmd->add_option("--max-retry-wait", flags->max_retry_wait, "Longest wait before a retry (Retry-After too)")
-      ->capture_default_str();
-  cmd->add_option("--header", flags->headers, "Extra request header 'Name: value' (repeatable)")
-      ->allow_extra_args(false);
-  cmd->add_option("--proxy", flags->proxy, "Proxy URL (default: libcurl's http_proxy/https_proxy variables)");
-  cmd->add_flag("--cookies", flags->cookies, "Keep the cookies sites set (off by default)");
-  cmd->add_flag(
-      "--progress,!--no-progress", [flags](int64_t n) { flags->progress = n > 0; },
-      "How far the crawl is, on stderr: a line rewritten in place on a terminal (the default there), a "
-      "plain line every 5 s and at the end otherwise");
-  cmd->add_flag("--print-urls", flags->print_urls,
-                "Print a line per URL as it finishes on stdout: URL [status] [size] [title] [time]");
-  cmd->add_flag("--fail", flags->fail,
-                "Exit with status 22 when the run completed but some URLs failed (as curl --fail does on an "
-                "HTTP error)");
-  cmd->add_option("--sync", flags->sync,
-                  "When a commit is durable: normal (survives a crash of crawl) or full (a power cut too)")
-      ->capture_default_str();
-  cmd->add_flag("--shared", flags->shared,
-                "Let other workers join the run (crawl resume RUN on any machine with the same --db)");
-  cmd->add_option("--lease-ttl", flags->lease_ttl,
-                  "Shared runs: how long a worker's hold on a host lasts unless it renews it")
-      ->capture_default_str();
+  const char* input = "Input";
+  group(cmd->add_option("--url", flags->urls, "A URL to crawl (repeatable)")
+            ->allow_extra_args(false)
+            ->type_name("URL"),
+        input);
+  group(cmd->add_option("--include", flags->include,
+                        "Fetch and follow only URLs matching this regex (repeatable)")
+            ->allow_extra_args(false)
+            ->type_name("REGEX"),
+        input);
+  group(cmd->add_option("--exclude", flags->exclude, "Skip URLs matching this regex (repeatable)")
+            ->allow_extra_args(false)
+            ->type_name("REGEX"),
+        input);
+  group(cmd->add_option("--max-pages", flags->max_pages, "Fetch at most this many URLs in all (0: no limit)")
+            ->capture_default_str(),
+        input);
+
+  const char* concurrency = "Concurrency";
+  group(cmd->add_option("--mode", flags->mode, "Execution layout (see the README)")
+            ->type_name("fiber|thread|process|hybrid")
+            ->capture_default_str(),
+        concurrency);
+  group(cmd->add_option("-c,--concurrency", flags->concurrency, "Fetches in flight [64]"), concurrency);
+  group(cmd->add_option("--processes", flags->processes, "Hybrid mode: worker processes"), concurrency);
+  group(cmd->add_option("--threads", flags->threads, "Hybrid mode: producer threads per process"),
+        concurrency);
+  group(cmd->add_option("--fibers", flags->fibers, "Hybrid mode: fibers per thread"), concurrency);
+  group(cmd->add_option("--queue", flags->queue, "Fetched pages that may wait for a consumer")
+            ->capture_default_str(),
+        concurrency);
+  group(cmd->add_option("--queue-bytes", flags->queue_bytes,
+                        "Body bytes that may wait for a consumer, all pages together (0: no bound)")
+            ->type_name("SIZE")
+            ->capture_default_str(),
+        concurrency);
+  group(
+      cmd->add_option("--consumers", flags->consumers, "Parsing threads [one per core; one with --no-parse]"),
+      concurrency);
+  group(cmd->add_option("--callback-threads", flags->callback_threads, "Threads that run callbacks")
+            ->capture_default_str(),
+        concurrency);
+  group(cmd->add_flag("--no-parse", flags->no_parse, "Fetch only: store status and sizes, keep no bodies"),
+        concurrency);
+  group(
+      cmd->add_option("--parser", flags->parser,
+                      "HTML parser: a full tree as browsers build it, or a stream several times faster (see "
+                      "the README for where they differ)")
+          ->type_name("gumbo|libxml2")
+          ->capture_default_str(),
+      concurrency);
+
+  const char* http = "HTTP";
+  group(cmd->add_option("--timeout", flags->timeout,
+                        "Whole-transfer timeout (30s, 500ms, 2m; a bare number is seconds)")
+            ->type_name(kDuration)
+            ->capture_default_str(),
+        http);
+  group(cmd->add_option("--connect-timeout", flags->connect_timeout, "Connect timeout")
+            ->type_name(kDuration)
+            ->capture_default_str(),
+        http);
+  group(cmd->add_option("--max-size", flags->max_size, "Largest body kept, after decoding (512k, 10M, 1G)")
+            ->type_name("SIZE")
+            ->capture_default_str(),
+        http);
+  group(cmd->add_option("--max-redirects", flags->max_redirects, "Redirects followed per URL")
+            ->capture_default_str(),
+        http);
+  group(cmd->add_option("-A,--user-agent", flags->user_agent, "User-Agent header")->capture_default_str(),
+        http);
+  group(cmd->add_option("-H,--header", flags->headers, "Extra request header (repeatable)")
+            ->allow_extra_args(false)
+            ->type_name("'NAME: VALUE'"),
+        http);
+  group(cmd->add_option("-x,--proxy", flags->proxy, "Proxy [libcurl's http_proxy/https_proxy variables]")
+            ->type_name("URL"),
+        http);
+  group(cmd->add_flag("--cookies", flags->cookies, "Keep the cookies sites set (off by default)"), http);
+  group(cmd->add_flag("-k,--insecure", flags->insecure, "Do not verify TLS certificates"), http);
+  group(cmd->add_option("--cacert", flags->cacert,
+                        "Trust the CA certificates in this PEM file instead of the system's")
+            ->type_name("FILE"),
+        http);
+  group(cmd->add_option("--capath", flags->capath,
+                        "Trust the CA certificates in this hashed directory (openssl rehash) instead of the "
+                        "system's")
+            ->type_name("DIR"),
+        http);
+  group(cmd->add_option(
+               "--retries", flags->retries,
+               "Retries of transient failures (connect, timeout, reset; HTTP 408, 429, 500, 502, 503, 504)")
+            ->capture_default_str(),
+        http);
+  group(cmd->add_option("--max-retry-wait", flags->max_retry_wait,
+                        "Longest wait before a retry (Retry-After too)")
+            ->type_name(kDuration)
+            ->capture_default_str(),
+        http);
+
+  const char* following = "Following links and politeness";
+  group(cmd->add_option("--depth", flags->depth,
+                        "Follow links this many levels from the list (0: the list only)")
+            ->capture_default_str(),
+        following);
+  group(cmd->add_option("--scope", flags->scope, "Which links to follow, relative to each list URL")
+            ->type_name("host|domain|any")
+            ->capture_default_str(),
+        following);
+  group(cmd->add_option("--order", flags->order, "Breadth-first or depth-first when following links")
+            ->type_name("bfs|dfs")
+            ->capture_default_str(),
+        following);
+  group(
+      cmd->add_flag("--store-links", flags->store_links, "Also store every page's links in the links table"),
+      following);
+  group(cmd->add_option("--per-host", flags->per_host,
+                        "Fetches in flight per host [no limit for a list, 8 with --depth]"),
+        following);
+  group(cmd->add_option("--delay", flags->delay, "Time between the starts of two fetches to one host")
+            ->type_name(kDuration)
+            ->capture_default_str(),
+        following);
+  group(cmd->add_option("--jitter", flags->jitter, "Up to this much added at random to each --delay")
+            ->type_name(kDuration)
+            ->capture_default_str(),
+        following);
+  group(cmd->add_option("--robots", flags->robots, "Obey robots.txt [off for a list, on with --depth]")
+            ->type_name("on|off"),
+        following);
+
+  const char* output = "Output";
+  group(
+      cmd->add_flag(
+          "--progress", [flags](int64_t) { flags->progress = true; },
+          "How far the crawl is, on stderr: rewritten in place on a terminal, a plain line every 5 s and at "
+          "the end in a log [on a terminal]"),
+      output);
+  group(cmd->add_flag(
+            "--no-progress", [flags](int64_t) { flags->progress = false; }, "No progress line"),
+        output);
+  group(cmd->add_flag("-v,--print-urls", flags->print_urls,
+                      "A line per URL on stdout as it finishes: URL [status] [size] [title] [time]"),
+        output);
+  group(cmd->add_flag("-q,--quiet", flags->quiet,
+                      "No progress line and no summary: errors only, and the exit status"),
+        output);
+  group(
+      cmd->add_flag("--fail", flags->fail, "Exit with status 22 when the run completed but some URLs failed"),
+      output);
+  group(cmd->add_option("--jsonl", flags->jsonl, "Also stream each page's row as a JSON object ('-': stdout)")
+            ->type_name("FILE"),
+        output);
+  group(cmd->add_option("--save-bodies", flags->save_bodies,
+                        "Save each body as DIR/<started>-<run>-<seq>.<ext>")
+            ->type_name("DIR"),
+        output);
+
+  const char* storage = "Storage";
+  group(cmd->add_option("--db", flags->db, "SQLite file or postgresql:// URI")
+            ->type_name("FILE|URI")
+            ->capture_default_str(),
+        storage);
+  group(
+      cmd->add_option("--sync", flags->sync, "When a commit is durable: a crash of crawl, or a power cut too")
+          ->type_name("normal|full")
+          ->capture_default_str(),
+      storage);
+  group(cmd->add_flag("--shared", flags->shared,
+                      "Let other workers join the run (crawl resume RUN on any machine with the same --db)"),
+        storage);
+  group(cmd->add_option("--lease-ttl", flags->lease_ttl,
+                        "Shared runs: how long a worker's hold on a host lasts unless renewed")
+            ->type_name(kDuration)
+            ->capture_default_str(),
+        storage);
   // Set by `crawl bench` on the runs it starts; hidden from --help.
   cmd->add_option("--bench-id", flags->bench_id, "Tag the run as part of a crawl bench")->group("");
 }

@@ -202,6 +202,8 @@ TEST(Cli, SendsOneUserAgentAndAcceptEncodingOrTheUsersOwn) {
       {{"--header", "user-agent: mine", "--header", "X-A: b", "--header", "Accept-Encoding: identity"},
        {"user-agent: mine\r\n", "X-A: b\r\n", "Accept-Encoding: identity\r\n"},
        {"crawl/", "gzip"}},
+      // curl's and wget's short flags.
+      {{"-A", "bot/2", "-H", "X-B: c"}, {"User-Agent: bot/2\r\n", "X-B: c\r\n"}, {"crawl/"}},
   };
   for (const auto& c : cases) {
     OneRequestServer server;
@@ -215,6 +217,51 @@ TEST(Cli, SendsOneUserAgentAndAcceptEncodingOrTheUsersOwn) {
     EXPECT_EQ(count_of(head, "ser-Agent:") + count_of(head, "ser-agent:"), 1);
     EXPECT_EQ(count_of(head, "Accept-Encoding:"), 1);
   }
+}
+
+// -x is curl's --proxy: the request goes to the proxy, naming the whole URL (nothing is resolved
+// here: the proxy is a local server that answers it).
+TEST(Cli, TheShortProxyFlagSendsTheRequestThroughTheProxy) {
+  test::TempDir dir;
+  OneRequestServer proxy;
+  const auto r = run_crawl({"run", "--url", "http://proxied.test/page", "-x", proxy.url(), "--db",
+                            dir.file("p.db"), "--no-progress", "--retries", "0"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(proxy.head().find("GET http://proxied.test/page HTTP/1.1\r\n"), std::string::npos)
+      << proxy.head();
+}
+
+// -q: nothing on stdout or stderr, only the exit status (and errors); -v is --print-urls.
+TEST(Cli, QuietSaysNothingAndVerbosePrintsAUrlLine) {
+  auto testbed = test::Testbed::start();
+  test::TempDir dir;
+  const auto quiet =
+      run_crawl({"run", "--url", testbed.base_url() + "/page/1", "--db", dir.file("q.db"), "-q"});
+  EXPECT_EQ(quiet.exit_code, 0);
+  EXPECT_EQ(quiet.out, "");
+  EXPECT_EQ(quiet.err, "");
+  EXPECT_EQ(test::query_int(dir.file("q.db"), "select count(*) from pages"), 1);
+  const auto verbose = run_crawl(
+      {"run", "--url", testbed.base_url() + "/page/1", "--db", dir.file("v.db"), "-v", "--no-progress"});
+  EXPECT_EQ(verbose.exit_code, 0);
+  EXPECT_EQ(verbose.out.find(testbed.base_url() + "/page/1 [200] ["), 0u) << verbose.out;
+}
+
+// A flag that does not exist gets the one meant, in one line, exit 2.
+TEST(Cli, AMisspeltFlagIsNamedWithTheOneMeant) {
+  const auto r = run_crawl({"run", "--concurency", "4", "urls.txt"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(
+      r.err,
+      "crawl: The following argument was not expected: --concurency; did you mean --concurrency? (see 'crawl "
+      "run --help')\n");
+  const auto help = run_crawl({"run", "--help"});
+  // Grouped, with the values' forms.
+  for (const char* shown : {"Input:", "Concurrency:", "HTTP:", "Following links and politeness:", "Output:",
+                            "Storage:", "--mode fiber|thread|process|hybrid=fiber", "--timeout DURATION=30s",
+                            "-H,--header", "-A,--user-agent", "-x,--proxy", "-q,--quiet", "-v,--print-urls"})
+    EXPECT_NE(help.out.find(shown), std::string::npos) << shown << "\n" << help.out;
+  EXPECT_EQ(help.out.find("{false}"), std::string::npos) << help.out;
 }
 
 TEST(Cli, QueriesAreReadOnly) {

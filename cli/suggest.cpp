@@ -1,0 +1,89 @@
+#include "cli/suggest.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+namespace crawl::cli {
+namespace {
+
+// Optimal string alignment distance: insertions, deletions, substitutions and swaps of two
+// neighbours, one each.
+size_t edits_between(std::string_view a, std::string_view b) {
+  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
+  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (size_t i = 1; i <= a.size(); ++i)
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t change = a[i - 1] == b[j - 1] ? 0 : 1;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + change});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  return d[a.size()][b.size()];
+}
+
+}  // namespace
+
+std::string closest_flag(std::string_view given, const std::vector<std::string>& known) {
+  // "--timeout=5s": the name alone.
+  given = given.substr(0, given.find('='));
+  // "--conc" for "--concurrency": a start long enough to mean something, and of one flag only.
+  std::string best;
+  if (given.size() >= 5) {
+    int starts = 0;
+    for (const std::string& flag : known)
+      if (flag.starts_with(given)) {
+        ++starts;
+        best = flag;
+      }
+    if (starts == 1) return best;
+    best.clear();
+  }
+  // "-Q" for "-q": the case.
+  for (const std::string& flag : known)
+    if (flag.size() == given.size() &&
+        std::equal(flag.begin(), flag.end(), given.begin(), [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+        }))
+      return flag;
+  // Any one letter is one edit from any other: short flags are not guessed at.
+  const std::string_view letters = given.substr(std::min(given.find_first_not_of('-'), given.size()));
+  if (letters.size() < 3) return "";
+  size_t best_edits = std::max<size_t>(1, letters.size() / 4) + 1;
+  for (const std::string& flag : known) {
+    const size_t edits = edits_between(given, flag);
+    if (edits < best_edits) {
+      best_edits = edits;
+      best = flag;
+    }
+  }
+  return best;
+}
+
+std::string did_you_mean(const CLI::App& app, std::string_view what) {
+  const CLI::App* command = &app;
+  for (const CLI::App* sub : app.get_subcommands()) command = sub;
+  std::vector<std::string> known;
+  for (const CLI::App* scope : {&app, command})
+    for (const CLI::Option* option : scope->get_options()) {
+      if (option->get_group().empty()) continue;  // hidden
+      for (const auto& name : option->get_lnames()) known.push_back("--" + name);
+      for (const auto& name : option->get_snames()) known.push_back("-" + name);
+    }
+  std::string hint;
+  const size_t colon = what.find(": ");
+  std::string_view args = colon == std::string_view::npos ? std::string_view() : what.substr(colon + 2);
+  while (!args.empty() && hint.empty()) {
+    const size_t space = args.find(' ');
+    const std::string_view arg = args.substr(0, space);
+    args = space == std::string_view::npos ? std::string_view() : args.substr(space + 1);
+    if (arg.starts_with("-")) {
+      const std::string flag = closest_flag(arg, known);
+      if (!flag.empty()) hint = "; did you mean " + flag + "?";
+    }
+  }
+  const std::string help = command == &app ? "crawl --help" : "crawl " + command->get_name() + " --help";
+  return hint + " (see '" + help + "')";
+}
+
+}  // namespace crawl::cli
