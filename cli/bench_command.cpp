@@ -15,6 +15,7 @@
 #include "common/usage_error.hpp"
 #include "crawler/signals.hpp"
 #include "crawler/tls.hpp"
+#include "storage/connection.hpp"
 #include "storage/query.hpp"
 
 namespace crawl::cli {
@@ -119,6 +120,12 @@ int run_bench(const BenchFlags& f, const std::string& command_line) {
   const bench::BenchReport report = bench::load_bench_report(f.db, outcome.bench_id);
   bench::print_bench_report(report, format, std::cout);
   if (!f.chart.empty()) bench::write_bench_chart(report, f.chart);
+  // Where it all went, on stderr: stdout may be csv or json for a program.
+  std::cerr << "bench " << outcome.bench_id << " stored in " << storage::redact_password(f.db)
+            << " (crawl runs --db " << storage::redact_password(f.db) << " --bench " << outcome.bench_id
+            << " shows it again)";
+  if (!f.chart.empty()) std::cerr << "; chart written to " << f.chart;
+  std::cerr << '\n';
   return outcome.interrupted ? 130 : 0;
 }
 
@@ -168,7 +175,8 @@ void add_bench_command(CLI::App& app, Runner& runner, const std::string& command
   cmd->add_flag(
       "--progress", [flags](int64_t) { flags->progress = true; },
       "One line per run on stderr [when stderr is a terminal]");
-  cmd->add_flag("--no-progress", [flags](int64_t) { flags->progress = false; }, "No line per run");
+  cmd->add_flag(
+      "--no-progress", [flags](int64_t) { flags->progress = false; }, "No line per run");
   const std::string passed = "Passed to crawl run";
   cmd->add_flag("--no-parse", flags->no_parse, "Fetch only: no parsing")->group(passed);
   cmd->add_flag("-k,--insecure", flags->insecure, "Do not verify TLS certificates")->group(passed);

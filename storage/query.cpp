@@ -105,9 +105,9 @@ ORDER BY pages DESC, worker
 constexpr std::string_view kListRuns = R"sql(
 SELECT id AS run, started_at, status, mode, layout, concurrency, urls, pending,
        CASE WHEN urls + pending > 0 THEN round(100.0 * urls / (urls + pending), 1) END AS done_pct,
-       ok, failed, sessions, workers, wall_s, pages_per_s, p50_ms, p99_ms
+       ok, failed, sessions, workers, wall_s, pages_per_s, p50_ms, p99_ms, bench, crawled
 FROM (
-SELECT id, started_at, {status} AS status, mode,
+SELECT id, started_at, {status} AS status, mode, bench_id AS bench, {crawled} AS crawled,
        processes || 'x' || threads || 'x' || fibers AS layout, concurrency,
        CASE WHEN status = 'completed' THEN urls
             ELSE (SELECT count(*) FROM pages WHERE run_id = runs.id) END AS urls,
@@ -664,6 +664,20 @@ void list_runs(const std::string& db_path, Format format, std::ostream& out, int
   sql.replace(sql.find("{pending}"), 9,
               durable ? "(SELECT count(*) FROM frontier WHERE run_id = runs.id)" : "NULL");
   sql.replace(sql.find("{sessions}"), 10, durable ? "sessions" : "1");
+  // What the run crawled: its first list, or its first --url, and how many more lists and --url
+  // values it had.
+  sql.replace(sql.find("{crawled}"), 9,
+              db.schema_version() < 5 ? std::string("NULL") : std::string(R"sql((
+  SELECT CASE WHEN s.source = '--url'
+              THEN coalesce((SELECT p.input FROM pages p WHERE p.run_id = runs.id AND p.source = '--url'
+                             ORDER BY p.seq LIMIT 1), '--url')
+              ELSE s.source END ||
+         CASE WHEN m.more > 0 THEN ' +' || CAST(m.more AS TEXT) || ' more' ELSE '' END
+  FROM run_sources s
+  CROSS JOIN (SELECT count(*) - 1 + coalesce(sum(CASE WHEN source = '--url' THEN lines_read - 1 ELSE 0 END), 0)
+                AS more
+              FROM run_sources WHERE run_id = runs.id) AS m
+  WHERE s.run_id = runs.id ORDER BY s.position LIMIT 1))sql"));
   // Sessions at work on the run now (the workers of a shared run), those whose process is gone aside.
   std::string workers = durable ? "0" : "1";
   if (durable) {

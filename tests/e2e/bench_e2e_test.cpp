@@ -155,6 +155,13 @@ TEST(Bench, ComparesModesOnItsOwnTestbedAndStoresEveryRun) {
   EXPECT_EQ(*bench[0].at("status"), "completed");
   EXPECT_EQ(*bench[0].at("modes"), "fiber,thread,hybrid");
   EXPECT_EQ(*bench[0].at("concurrencies"), "8,2,3");
+  // It says where it stored the results and drew the chart.
+  EXPECT_NE(r.err.find("bench " + id + " stored in " + db + " (crawl runs --db " + db + " --bench " + id +
+                       " shows it again); chart written to " + chart + "\n"),
+            std::string::npos)
+      << r.err;
+  // crawl runs tells the bench's runs apart.
+  EXPECT_NE(run_crawl({"runs", "--db", db, "--format", "csv"}).out.find("," + id + ","), std::string::npos);
   // 3 modes × 3 concurrencies, less the skipped pair, × 2 repeats.
   const int runs = (3 * 3 - 1) * 2;
   EXPECT_EQ(query_int(db, "select count(*) from runs"), runs);

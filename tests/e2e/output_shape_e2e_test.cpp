@@ -92,6 +92,13 @@ TEST(OutputShape, APageReadsTheSameThroughJsonlAndEveryQueryFormat) {
                                std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)")))
       << listed[0];
   EXPECT_EQ(listed[0]["layout"], "1x1x64");
+  // What it crawled, and no bench.
+  EXPECT_EQ(listed[0]["crawled"], dir.file("urls.txt"));
+  EXPECT_TRUE(listed[0]["bench"].is_null());
+  ASSERT_EQ(test::run_crawl({"run", "--url", page, "--url", page + "?2", "--db", db, "-q"}).exit_code, 0);
+  const std::vector<json> both = json_lines(test::run_crawl({"runs", "--db", db, "--format", "jsonl"}).out);
+  ASSERT_EQ(both.size(), 2u);
+  EXPECT_EQ(both[0]["crawled"], page + " +1 more");
   for (const auto& text : {runs.out, lines.out, csv.out, array.out})
     EXPECT_TRUE(std::all_of(text.begin(), text.end(), [](char c) {
       return static_cast<unsigned char>(c) < 0x80;
