@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "common/usage_error.hpp"
@@ -11,18 +12,22 @@
 namespace crawl::bench {
 namespace {
 
-// Geometry of the picture, in SVG user units (pixels when rendered at 100%).
+// Geometry of the picture, in SVG user units (pixels when rendered at 100%): four panels in two rows
+// of two, the legend and the footnotes below them.
 constexpr double kWidth = 1000;
-constexpr double kPlotTop = 96;
-constexpr double kPlotBottom = 420;
-constexpr double kLegendY = 492;
-constexpr double kFootnoteY = 524;
-constexpr double kFootnoteStep = 17;
 struct PanelBox {
-  double left, right;
+  double left, right, top, bottom;
 };
-constexpr PanelBox kThroughputBox{82, 468};
-constexpr PanelBox kMemoryBox{584, 970};
+constexpr double kLeftColumn = 82, kRightColumn = 584, kPanelWidth = 386;
+constexpr double kTopRow = 96, kBottomRow = 430, kPanelHeight = 240;
+constexpr PanelBox kThroughputBox{kLeftColumn, kLeftColumn + kPanelWidth, kTopRow, kTopRow + kPanelHeight};
+constexpr PanelBox kMemoryBox{kRightColumn, kRightColumn + kPanelWidth, kTopRow, kTopRow + kPanelHeight};
+constexpr PanelBox kCpuBox{kLeftColumn, kLeftColumn + kPanelWidth, kBottomRow, kBottomRow + kPanelHeight};
+constexpr PanelBox kSwitchesBox{kRightColumn, kRightColumn + kPanelWidth, kBottomRow,
+                                kBottomRow + kPanelHeight};
+constexpr double kLegendY = kBottomRow + kPanelHeight + 72;
+constexpr double kLegendRowStep = 24;
+constexpr double kFootnoteStep = 17;
 
 // Hues that stay apart for the common colour-vision deficiencies; each mode also has its own marker.
 // Each mode also has its own marker and dash pattern, so lines that coincide stay apart.
@@ -38,6 +43,9 @@ ModeStyle style_of(const std::string& mode) {
   if (mode == "hybrid") return {"#9c4fbd", "diamond", "10 3 2 3"};
   return {"#555555", "circle", ""};
 }
+
+// The ideal line: dark grey and dashed, apart from every mode's colour.
+constexpr ModeStyle kReferenceStyle{"#333333", "", "6 4"};
 
 // With parsers compared, each mode's first parser keeps the mode's style and the others a darker
 // shade of its hue, drawn dotted.
@@ -132,9 +140,10 @@ class Svg {
     out_ << "<text x=\"" << num(x) << "\" y=\"" << num(y) << "\" " << attributes << ">" << escape_xml(content)
          << "</text>\n";
   }
-  void polyline(const std::vector<std::pair<double, double>>& points, const ModeStyle& style) {
+  void polyline(const std::vector<std::pair<double, double>>& points, const ModeStyle& style,
+                double width = 2.5) {
     if (points.size() < 2) return;
-    out_ << "<polyline fill=\"none\" stroke=\"" << style.colour << "\" stroke-width=\"2.5\"";
+    out_ << "<polyline fill=\"none\" stroke=\"" << style.colour << "\" stroke-width=\"" << width << "\"";
     if (*style.dashes) out_ << " stroke-dasharray=\"" << style.dashes << "\"";
     out_ << " points=\"";
     for (const auto& [x, y] : points) out_ << num(x) << ',' << num(y) << ' ';
@@ -171,7 +180,26 @@ struct Measure {
   double (*high)(const BenchPair&);
 };
 
-void draw_panel(Svg& svg, const BenchReport& report, const Measure& measure, const PanelBox& box) {
+// A line drawn under the measured ones for comparison: (concurrency, value) points and their label.
+struct Reference {
+  std::string label;
+  std::vector<std::pair<double, double>> points;
+};
+
+// What throughput would be if every fetch took the testbed's added latency and nothing else: c fetches
+// in flight finish c pages per latency. Nothing to draw when the latency is unknown or zero.
+std::optional<Reference> ideal_throughput(const storage::BenchInfo& info) {
+  if (!info.latency_ms || *info.latency_ms <= 0 || info.concurrencies.empty()) return std::nullopt;
+  std::vector<int> concurrencies = info.concurrencies;
+  std::sort(concurrencies.begin(), concurrencies.end());
+  concurrencies.erase(std::unique(concurrencies.begin(), concurrencies.end()), concurrencies.end());
+  Reference ideal{.label = "ideal (c / latency)", .points = {}};
+  for (int c : concurrencies) ideal.points.emplace_back(c, c * 1000.0 / *info.latency_ms);
+  return ideal;
+}
+
+void draw_panel(Svg& svg, const BenchReport& report, const Measure& measure, const PanelBox& box,
+                const std::optional<Reference>& reference = std::nullopt) {
   const Axis x_axis = concurrency_axis(report.info.concurrencies);
   std::vector<double> values;
   for (const auto& pair : report.pairs) {
@@ -179,12 +207,14 @@ void draw_panel(Svg& svg, const BenchReport& report, const Measure& measure, con
     values.push_back(measure.low(pair));
     values.push_back(measure.high(pair));
   }
+  if (reference)
+    for (const auto& point : reference->points) values.push_back(point.second);
   const Axis y_axis = value_axis(values);
   auto to_x = [&](double c) { return box.left + x_axis.fraction(c) * (box.right - box.left); };
-  auto to_y = [&](double v) { return kPlotBottom - y_axis.fraction(v) * (kPlotBottom - kPlotTop); };
+  auto to_y = [&](double v) { return box.bottom - y_axis.fraction(v) * (box.bottom - box.top); };
   const double middle = (box.left + box.right) / 2;
 
-  svg.text(middle, kPlotTop - 14, measure.title,
+  svg.text(middle, box.top - 14, measure.title,
            "text-anchor=\"middle\" font-size=\"14\" font-weight=\"bold\"");
   for (double tick : y_axis.ticks) {
     const double y = to_y(tick);
@@ -193,17 +223,16 @@ void draw_panel(Svg& svg, const BenchReport& report, const Measure& measure, con
   }
   for (double tick : x_axis.ticks) {
     const double x = to_x(tick);
-    svg.line(x, kPlotBottom, x, kPlotBottom + 5, "#333", 1);
-    svg.text(x, kPlotBottom + 19, short_number(tick),
-             "text-anchor=\"middle\" font-size=\"11\" fill=\"#333\"");
+    svg.line(x, box.bottom, x, box.bottom + 5, "#333", 1);
+    svg.text(x, box.bottom + 19, short_number(tick), "text-anchor=\"middle\" font-size=\"11\" fill=\"#333\"");
   }
-  svg.line(box.left, kPlotBottom, box.right, kPlotBottom, "#333", 1);
-  svg.line(box.left, kPlotTop, box.left, kPlotBottom, "#333", 1);
-  svg.text(middle, kPlotBottom + 40,
+  svg.line(box.left, box.bottom, box.right, box.bottom, "#333", 1);
+  svg.line(box.left, box.top, box.left, box.bottom, "#333", 1);
+  svg.text(middle, box.bottom + 40,
            std::string("concurrency (fetches in flight") + (x_axis.log ? ", log scale)" : ")"),
            "text-anchor=\"middle\" font-size=\"12\"");
   const double label_x = box.left - 52;
-  const double label_y = (kPlotTop + kPlotBottom) / 2;
+  const double label_y = (box.top + box.bottom) / 2;
   svg.text(label_x, label_y, measure.axis_label + (y_axis.log ? " (log scale)" : ""),
            "text-anchor=\"middle\" font-size=\"12\" transform=\"rotate(-90 " + num(label_x) + " " +
                num(label_y) + ")\"");
@@ -236,6 +265,47 @@ void draw_panel(Svg& svg, const BenchReport& report, const Measure& measure, con
     for (const auto& segment : segments) svg.polyline(segment, style);
     for (const auto& [x, y] : markers) svg.marker(x, y, style);
   }
+
+  // Over the measured lines: where a mode reaches the ideal, the two coincide and the ideal must
+  // still show.
+  if (reference && !reference->points.empty()) {
+    std::vector<std::pair<double, double>> points;
+    for (const auto& [c, value] : reference->points) points.emplace_back(to_x(c), to_y(value));
+    // A single concurrency has no line to draw: a short dash across its tick shows the level.
+    if (points.size() == 1)
+      points = {{points[0].first - 24, points[0].second}, {points[0].first + 24, points[0].second}};
+    svg.polyline(points, kReferenceStyle, 1.5);
+    // Beside its highest point, inside the panel, where the measured lines fall short of it.
+    const auto& [x, y] = points.back();
+    svg.text(x - 6, std::max(y - 8, box.top + 12), reference->label,
+             "text-anchor=\"end\" font-size=\"11.5\" fill=\"" + std::string(kReferenceStyle.colour) + "\"");
+  }
+}
+
+// Characters, not bytes, of UTF-8 text: what its width on the page follows.
+size_t characters(std::string_view text) {
+  return static_cast<size_t>(std::count_if(
+      text.begin(), text.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
+}
+
+// Hybrid's layout changes with the concurrency (fibers per thread grow with it), so its legend entry
+// names the layouts measured: "hybrid (1×2×5 … 1×2×500)". The other modes' layouts follow from c.
+std::string legend_label(const Series& series, const BenchReport& report) {
+  std::vector<std::string> layouts;
+  for (const auto& pair : report.pairs)
+    if (pair.mode == series.mode && pair.parser == series.parser && pair.runs > 0 && !pair.layout.empty())
+      layouts.push_back(pair.layout);
+  if (layouts.empty()) return series.label + " (skipped)";
+  if (series.mode != "hybrid") return series.label;
+  auto shown = [](std::string layout) {
+    for (size_t at = layout.find('x'); at != std::string::npos; at = layout.find('x', at))
+      layout.replace(at, 1, "×");
+    return layout;
+  };
+  std::string text = shown(layouts.front());
+  if (layouts.size() == 2) text += ", " + shown(layouts.back());
+  if (layouts.size() > 2) text += " … " + shown(layouts.back());
+  return series.label + " (" + text + ")";
 }
 
 }  // namespace
@@ -320,7 +390,30 @@ std::string short_number(double value) {
 std::string bench_chart_svg(const BenchReport& report) {
   const storage::BenchInfo& info = report.info;
   const std::vector<std::string> footnotes = bench_notes(report);
-  const double height = kFootnoteY + kFootnoteStep * static_cast<double>(footnotes.size()) + 8;
+
+  // The legend: one entry per line, in rows centred under the panels. Entry widths follow their
+  // labels, estimated at 8.5 units per character of 14-unit DejaVu Sans.
+  constexpr double kSwatch = 38, kCharWidth = 8.5, kGap = 30, kLegendWidth = kWidth - 80;
+  struct LegendEntry {
+    const Series* series;
+    std::string label;
+    double width;
+  };
+  const std::vector<Series> all = series_of(info);
+  std::vector<std::vector<LegendEntry>> legend_rows(1);
+  double row_width = 0;
+  for (const Series& series : all) {
+    std::string label = legend_label(series, report);
+    const double width = kSwatch + kCharWidth * static_cast<double>(characters(label));
+    if (!legend_rows.back().empty() && row_width + kGap + width > kLegendWidth) {
+      legend_rows.emplace_back();
+      row_width = 0;
+    }
+    row_width += (legend_rows.back().empty() ? 0 : kGap) + width;
+    legend_rows.back().push_back({&series, std::move(label), width});
+  }
+  const double footnote_y = kLegendY + kLegendRowStep * static_cast<double>(legend_rows.size() - 1) + 32;
+  const double height = footnote_y + kFootnoteStep * static_cast<double>(footnotes.size()) + 8;
 
   Svg svg;
   svg.raw("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
@@ -337,6 +430,7 @@ std::string bench_chart_svg(const BenchReport& report) {
            "text-anchor=\"middle\" font-size=\"18\" font-weight=\"bold\"");
   std::string subtitle = workload;
   if (urls > 0) subtitle += " · " + std::to_string(urls) + " URLs";
+  if (info.cores > 0) subtitle += " · " + std::to_string(info.cores) + (info.cores == 1 ? " core" : " cores");
   subtitle += info.repeat == 1 ? " · one run per point · "
                                : " · median of " + std::to_string(info.repeat) +
                                      " interleaved runs per point (bars: min–max) · ";
@@ -350,7 +444,7 @@ std::string bench_chart_svg(const BenchReport& report) {
               .median = [](const BenchPair& p) { return p.pages_per_s.median; },
               .low = [](const BenchPair& p) { return p.pages_per_s.min; },
               .high = [](const BenchPair& p) { return p.pages_per_s.max; }},
-             kThroughputBox);
+             kThroughputBox, ideal_throughput(info));
   draw_panel(svg, report,
              {.title = "Peak memory (lower is better)",
               .axis_label = "peak RSS (MB)",
@@ -358,30 +452,38 @@ std::string bench_chart_svg(const BenchReport& report) {
               .low = [](const BenchPair& p) { return p.peak_rss_mb; },
               .high = [](const BenchPair& p) { return p.peak_rss_mb; }},
              kMemoryBox);
+  // CPU milliseconds per page are CPU seconds per 1,000 pages: the same number in a unit that reads.
+  draw_panel(svg, report,
+             {.title = "CPU s per 1,000 pages (lower is better)",
+              .axis_label = "user + system CPU seconds",
+              .median = [](const BenchPair& p) { return p.cpu_ms_per_page; },
+              .low = [](const BenchPair& p) { return p.cpu_ms_per_page; },
+              .high = [](const BenchPair& p) { return p.cpu_ms_per_page; }},
+             kCpuBox);
+  draw_panel(svg, report,
+             {.title = "Context switches per page (lower is better)",
+              .axis_label = "voluntary + involuntary",
+              .median = [](const BenchPair& p) { return p.context_switches_per_page; },
+              .low = [](const BenchPair& p) { return p.context_switches_per_page; },
+              .high = [](const BenchPair& p) { return p.context_switches_per_page; }},
+             kSwitchesBox);
 
-  // The legend: one entry per mode, centred under both panels. Entry widths follow their labels,
-  // estimated at 8.5 units per character of 14-unit DejaVu Sans.
-  constexpr double kSwatch = 38, kCharWidth = 8.5, kGap = 30;
-  std::vector<std::string> labels;
-  double legend_width = 0;
-  const std::vector<Series> all = series_of(info);
-  for (const Series& series : all) {
-    const bool measured = std::any_of(report.pairs.begin(), report.pairs.end(), [&](const auto& pair) {
-      return pair.mode == series.mode && pair.parser == series.parser && pair.runs > 0;
-    });
-    labels.push_back(measured ? series.label : series.label + " (skipped)");
-    legend_width += kSwatch + kCharWidth * static_cast<double>(labels.back().size()) + kGap;
+  double y = kLegendY;
+  for (const auto& row : legend_rows) {
+    double width = -kGap;
+    for (const auto& entry : row) width += entry.width + kGap;
+    double x = (kWidth - width) / 2;
+    for (const auto& entry : row) {
+      const ModeStyle& style = entry.series->style;
+      svg.line(x, y, x + 30, y, style.colour, 2.5,
+               *style.dashes ? std::string(" stroke-dasharray=\"") + style.dashes + "\"" : "");
+      svg.marker(x + 15, y, style);
+      svg.text(x + kSwatch, y + 5, entry.label, "font-size=\"14\"");
+      x += entry.width + kGap;
+    }
+    y += kLegendRowStep;
   }
-  double x = (kWidth - (legend_width - kGap)) / 2;
-  for (size_t i = 0; i < all.size(); ++i) {
-    const ModeStyle& style = all[i].style;
-    svg.line(x, kLegendY, x + 30, kLegendY, style.colour, 2.5,
-             *style.dashes ? std::string(" stroke-dasharray=\"") + style.dashes + "\"" : "");
-    svg.marker(x + 15, kLegendY, style);
-    svg.text(x + kSwatch, kLegendY + 5, labels[i], "font-size=\"14\"");
-    x += kSwatch + kCharWidth * static_cast<double>(labels[i].size()) + kGap;
-  }
-  double y = kFootnoteY;
+  y = footnote_y;
   for (const auto& footnote : footnotes) {
     std::string line = footnote.size() > 150 ? footnote.substr(0, 149) + "…" : footnote;
     svg.text(40, y, line, "font-size=\"12\" fill=\"#8a1c1c\"");

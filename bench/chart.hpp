@@ -1,5 +1,6 @@
-// The picture of a bench: throughput and peak memory of each mode against concurrency, as a
-// self-contained SVG (no scripts, no external fonts or files) that browsers and rsvg-convert render.
+// The picture of a bench: throughput, peak memory, CPU per page and context switches per page of each
+// mode against concurrency, as a self-contained SVG (no scripts, no external fonts or files) that browsers
+// and rsvg-convert render.
 #pragma once
 
 #include <string>

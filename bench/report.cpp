@@ -137,11 +137,16 @@ BenchReport aggregate_bench(const BenchInfo& info, const std::vector<BenchRun>& 
           pair.pages_per_s = spread(values_of(completed, &BenchRun::pages_per_s));
           pair.user_s = median_of(completed, &BenchRun::user_s);
           pair.sys_s = median_of(completed, &BenchRun::sys_s);
-          std::vector<double> per_page;
-          for (const BenchRun* run : completed)
-            if (run->urls > 0)
-              per_page.push_back((run->user_s + run->sys_s) * 1000 / static_cast<double>(run->urls));
-          pair.cpu_ms_per_page = median(per_page);
+          std::vector<double> cpu_per_page, switches_per_page;
+          for (const BenchRun* run : completed) {
+            if (run->urls <= 0) continue;
+            const auto urls = static_cast<double>(run->urls);
+            cpu_per_page.push_back((run->user_s + run->sys_s) * 1000 / urls);
+            switches_per_page.push_back(static_cast<double>(run->voluntary_ctx + run->involuntary_ctx) /
+                                        urls);
+          }
+          pair.cpu_ms_per_page = median(cpu_per_page);
+          pair.context_switches_per_page = median(switches_per_page);
           pair.peak_rss_mb = median_of(completed, &BenchRun::peak_rss_kb) / 1024;
           pair.voluntary_ctx = median_of(completed, &BenchRun::voluntary_ctx);
           pair.involuntary_ctx = median_of(completed, &BenchRun::involuntary_ctx);

@@ -33,8 +33,9 @@ struct BenchPair {
   Spread wall_s, pages_per_s;
   double vs_best = 0;  // median wall time ÷ the best pair's; 1 for the best
   double user_s = 0, sys_s = 0, peak_rss_mb = 0;
-  double cpu_ms_per_page = 0;  // (user + sys) per URL, the median over the runs
-  double voluntary_ctx = 0, involuntary_ctx = 0;
+  double cpu_ms_per_page = 0;                     // (user + sys) per URL, the median over the runs
+  double voluntary_ctx = 0, involuntary_ctx = 0;  // per run, the medians
+  double context_switches_per_page = 0;           // (voluntary + involuntary) per URL, the median
   double p50_ms = 0, p99_ms = 0;
   // Connections opened per host the run connected to: 1 when each host's connection was kept and
   // shared (HTTP/2 streams), about -c for one HTTP/1.1 host.

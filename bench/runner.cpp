@@ -108,6 +108,14 @@ std::string describe_workload(const BenchOptions& options) {
   return text;
 }
 
+// The mean of the testbed's added latency (it picks each page's from [min, max] evenly by path);
+// nothing for URL lists, whose latency only their servers know.
+std::optional<double> testbed_latency_ms(const BenchOptions& options) {
+  if (!options.testbed) return std::nullopt;
+  const testbed::Latency latency = testbed::parse_latency(options.testbed->latency);
+  return static_cast<double>(latency.min.count() + latency.max.count()) / 2;
+}
+
 // `crawl run` reports a usage problem as "crawl: what to do" on its last line of stderr.
 std::string last_message(const std::string& err) {
   std::string_view text(err);
@@ -237,8 +245,9 @@ std::vector<size_t> interleaved_order(size_t pairs, int repeat) {
 
 BenchOutcome run_bench(const BenchOptions& options, const std::atomic<bool>& stop, std::ostream& log) {
   validate(options);
-  std::vector<PlannedPair> pairs = plan_pairs(options.modes, options.parsers, options.concurrencies,
-                                              options.hybrid_threads, current_machine_limits());
+  const MachineLimits machine = current_machine_limits();
+  std::vector<PlannedPair> pairs =
+      plan_pairs(options.modes, options.parsers, options.concurrencies, options.hybrid_threads, machine);
 
   // Declared before the testbed, so the testbed (which may hold the list open) stops first.
   std::optional<ScratchDir> scratch;
@@ -258,7 +267,9 @@ BenchOutcome run_bench(const BenchOptions& options, const std::atomic<bool>& sto
                                                                     .concurrencies = options.concurrencies,
                                                                     .repeat = options.repeat,
                                                                     .version = CRAWL_VERSION,
-                                                                    .command_line = options.command_line},
+                                                                    .command_line = options.command_line,
+                                                                    .latency_ms = testbed_latency_ms(options),
+                                                                    .cores = machine.cores},
                                                                    unix_now());
   BenchOutcome outcome{.bench_id = recorder.info().id};
   for (const PlannedPair& pair : pairs) {

@@ -170,7 +170,9 @@ void add_bench_command(CLI::App& app, Runner& runner, const std::string& command
                   "Hybrid: producer threads (default: one per core)");
   cmd->add_option("--db", flags->db, "SQLite file, or postgresql:// URI, for the runs")
       ->capture_default_str();
-  cmd->add_option("--chart", flags->chart, "Also draw throughput and peak memory per mode to FILE.svg");
+  cmd->add_option(
+      "--chart", flags->chart,
+      "Also draw throughput, peak memory, CPU and context switches per page of each mode to FILE.svg");
   cmd->add_option("--format", flags->format, "Output: table, csv, json or jsonl")->capture_default_str();
   cmd->add_flag(
       "--progress", [flags](int64_t) { flags->progress = true; },

@@ -128,7 +128,7 @@ BenchRecorder BenchRecorder::create(const std::string& db_path, BenchInfo info, 
   for (int c : info.concurrencies) concurrencies.push_back(std::to_string(c));
   Statement insert = db->prepare(
       "INSERT INTO benches (id, status, started_at, workload, modes, concurrencies, repeat, version, "
-      "command_line, parsers) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+      "command_line, parsers, latency_ms, cores) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
   insert.bind(1, std::string_view(info.id));
   insert.bind(2, std::string_view(info.status));
   insert.bind(3, std::string_view(info.started_at));
@@ -144,6 +144,14 @@ BenchRecorder BenchRecorder::create(const std::string& db_path, BenchInfo info, 
     insert.bind_null(10);
   else
     insert.bind(10, std::string_view(parsers));
+  if (info.latency_ms)
+    insert.bind(11, *info.latency_ms);
+  else
+    insert.bind_null(11);
+  if (info.cores > 0)
+    insert.bind(12, static_cast<int64_t>(info.cores));
+  else
+    insert.bind_null(12);
   step_done(*db, insert, "record the bench");
   return BenchRecorder(std::move(db), std::move(info));
 }
@@ -187,7 +195,9 @@ StoredBench load_bench(const std::string& db_path, std::string_view id) {
   const std::string columns =
       "SELECT id, status, started_at, coalesce(ended_at, ''), workload, modes, concurrencies, repeat, "
       "version, command_line, " +
-      std::string(db.schema_version() >= 9 ? "coalesce(parsers, '')" : "''") + " FROM benches ";
+      std::string(db.schema_version() >= 9 ? "coalesce(parsers, '')" : "''") + ", " +
+      std::string(db.schema_version() >= 10 ? "latency_ms, coalesce(cores, 0)" : "NULL, 0") +
+      " FROM benches ";
   Statement select_bench = db.prepare(id == "latest" ? columns + "ORDER BY started_at DESC, id DESC LIMIT 1"
                                                      : columns + "WHERE id = ?1");
   if (id != "latest") select_bench.bind(1, std::string_view(id));
@@ -208,7 +218,9 @@ StoredBench load_bench(const std::string& db_path, std::string_view id) {
                  .concurrencies = {},
                  .repeat = static_cast<int>(b.integer(7)),
                  .version = b.text(8),
-                 .command_line = b.text(9)};
+                 .command_line = b.text(9),
+                 .latency_ms = b.is_null(11) ? std::nullopt : std::optional<double>(b.real(11)),
+                 .cores = static_cast<int>(b.integer(12))};
   for (const auto& c : split(b.text(6))) info.concurrencies.push_back(std::stoi(c));
 
   std::vector<BenchRun> runs;

@@ -27,6 +27,10 @@ struct BenchInfo {
   int repeat = 1;
   std::string version;
   std::string command_line;
+  // The testbed's mean added latency per request; unknown (nullopt) for URL lists and for benches
+  // stored before schema version 10.
+  std::optional<double> latency_ms;
+  int cores = 0;  // hardware threads of the machine it ran on; 0: not recorded (before version 10)
 };
 
 // A pair that could not be run, or stopped being run, and why.

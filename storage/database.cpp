@@ -295,9 +295,18 @@ ALTER TABLE benches ADD COLUMN parsers TEXT; -- comma-separated, in the order gi
 PRAGMA user_version = 9;
 )sql";
 
-constexpr std::array kMigrations = {kSchemaVersion1, kSchemaVersion2, kSchemaVersion3,
-                                    kSchemaVersion4, kSchemaVersion5, kSchemaVersion6,
-                                    kSchemaVersion7, kSchemaVersion8, kSchemaVersion9};
+// Version 10: what a bench's chart says of where it ran: the testbed's added latency, from which the
+// ideal throughput (concurrency / latency) follows, and the machine's cores.
+constexpr const char* kSchemaVersion10 = R"sql(
+ALTER TABLE benches ADD COLUMN latency_ms REAL; -- the testbed's mean added latency; NULL for URL lists, where it is unknown
+ALTER TABLE benches ADD COLUMN cores INTEGER;   -- hardware threads of the machine; NULL for benches before version 10
+
+PRAGMA user_version = 10;
+)sql";
+
+constexpr std::array kMigrations = {kSchemaVersion1, kSchemaVersion2, kSchemaVersion3, kSchemaVersion4,
+                                    kSchemaVersion5, kSchemaVersion6, kSchemaVersion7, kSchemaVersion8,
+                                    kSchemaVersion9, kSchemaVersion10};
 
 }  // namespace
 

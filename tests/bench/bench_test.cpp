@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <regex>
+#include <set>
 
 #include "bench/chart.hpp"
 #include "bench/report.hpp"
@@ -186,6 +187,23 @@ TEST(BenchAggregate, MediansRangesAndTheRatioToTheBest) {
                                                            "thread -c 8: skipped: cannot start a thread"}));
 }
 
+// The chart's CPU and context-switch panels compare modes per page: a run's counters are totals.
+TEST(BenchAggregate, CpuAndContextSwitchesPerPageAreMediansOverTheRuns) {
+  const BenchInfo info{.modes = {"thread"}, .concurrencies = {10}, .repeat = 3};
+  std::vector<BenchRun> runs;
+  for (int64_t switches : {300, 900, 500}) {
+    runs.push_back(run_of("thread", 10, 1.0));
+    runs.back().voluntary_ctx = switches - 100;
+    runs.back().involuntary_ctx = 100;
+    runs.back().user_s = static_cast<double>(switches) / 1000;
+    runs.back().sys_s = 0.1;
+  }
+  const auto report = aggregate_bench(info, runs, {});
+  ASSERT_EQ(report.pairs.size(), 1u);
+  EXPECT_DOUBLE_EQ(report.pairs[0].context_switches_per_page, 5.0);  // 500 over 100 URLs
+  EXPECT_DOUBLE_EQ(report.pairs[0].cpu_ms_per_page, 6.0);            // 0.6 s over 100 URLs
+}
+
 TEST(BenchAggregate, MedianOfNothingIsZero) {
   EXPECT_EQ(median({}), 0);
   EXPECT_EQ(median({3, 1, 2}), 2);
@@ -259,9 +277,9 @@ TEST(BenchChart, DrawsALinePerMeasuredModeInEachPanelAndEscapesText) {
   EXPECT_EQ(svg.rfind("<?xml", 0), 0u);
   EXPECT_EQ(count(svg, "<svg"), 1u);
   EXPECT_EQ(count(svg, "</svg>"), 1u);
-  // fiber and thread, in two panels; process has nothing to draw.
-  EXPECT_EQ(count(svg, "<polyline"), 4u);
-  EXPECT_EQ(count(svg, "stroke=\"#1f77b4\" stroke-width=\"2.5\" points"), 2u);
+  // fiber and thread, in four panels; process has nothing to draw.
+  EXPECT_EQ(count(svg, "<polyline"), 8u);
+  EXPECT_EQ(count(svg, "stroke=\"#1f77b4\" stroke-width=\"2.5\" points"), 4u);
   EXPECT_NE(svg.find("lists a&amp;b &lt;1&gt;"), std::string::npos);
   EXPECT_EQ(svg.find("a&b"), std::string::npos);
   EXPECT_NE(svg.find("process (skipped)"), std::string::npos);
@@ -276,6 +294,136 @@ TEST(BenchChart, DrawsALinePerMeasuredModeInEachPanelAndEscapesText) {
     EXPECT_GE(x, 0);
     EXPECT_LE(x, 1000);
   }
+}
+
+// The `points` of each polyline drawn in `colour`, in drawing order: the panels' order.
+std::vector<std::string> polyline_points(const std::string& svg, const std::string& colour) {
+  std::vector<std::string> points;
+  const std::regex polyline("<polyline[^>]*stroke=\"" + colour + "\"[^>]*points=\"([^\"]*)\"");
+  for (auto it = std::sregex_iterator(svg.begin(), svg.end(), polyline); it != std::sregex_iterator(); ++it)
+    points.push_back((*it)[1]);
+  return points;
+}
+
+constexpr const char* kIdealColour = "#333333";
+constexpr const char* kFiberColour = "#1f77b4";
+
+// A bench of fibers alone whose throughput at each concurrency is `pages_per_c` × c.
+BenchReport fibers_at(double pages_per_c, BenchInfo info) {
+  info.modes = {"fiber"};
+  std::vector<BenchRun> runs;
+  for (int c : info.concurrencies) {
+    runs.push_back(run_of("fiber", c, 100 / (pages_per_c * c)));
+    runs.back().user_s = 0.01 * c;
+    runs.back().voluntary_ctx = 1000 / c;
+  }
+  return aggregate_bench(info, runs, {});
+}
+
+TEST(BenchChart, FourPanels) {
+  const std::string svg = bench_chart_svg(fibers_at(1, {.concurrencies = {10, 100}, .repeat = 1}));
+  for (const char* title :
+       {"Throughput (higher is better)", "Peak memory (lower is better)",
+        "CPU s per 1,000 pages (lower is better)", "Context switches per page (lower is better)"})
+    EXPECT_EQ(count(svg, std::string(">") + title + "<"), 1u) << title;
+  EXPECT_EQ(count(svg, "concurrency (fetches in flight"), 4u);
+  EXPECT_EQ(polyline_points(svg, kFiberColour).size(), 4u);
+}
+
+// With the testbed's latency known, the throughput panel draws c / latency under the measured lines:
+// a mode measuring exactly that lies on it.
+TEST(BenchChart, IdealThroughputIsConcurrencyOverLatency) {
+  // 100 ms: c / 0.1 s = 10 × c pages per second.
+  const BenchReport report =
+      fibers_at(10, {.concurrencies = {10, 100, 1000}, .repeat = 1, .latency_ms = 100, .cores = 2});
+  ASSERT_DOUBLE_EQ(report.pairs[1].pages_per_s.median, 1000);
+  const std::string svg = bench_chart_svg(report);
+  const auto ideal = polyline_points(svg, kIdealColour);
+  ASSERT_EQ(ideal.size(), 1u) << "in the throughput panel only";
+  EXPECT_EQ(ideal[0], polyline_points(svg, kFiberColour).at(0));
+  EXPECT_EQ(count(svg, ">ideal (c / latency)<"), 1u);
+
+  // Half the latency, twice the ideal: the fibers now lie under it.
+  BenchReport faster = report;
+  faster.info.latency_ms = 50;
+  const std::string faster_svg = bench_chart_svg(faster);
+  ASSERT_EQ(polyline_points(faster_svg, kIdealColour).size(), 1u);
+  EXPECT_NE(polyline_points(faster_svg, kIdealColour)[0], polyline_points(faster_svg, kFiberColour).at(0));
+}
+
+// A list's latency is unknown and no latency has no bound: no ideal line either way.
+TEST(BenchChart, NoIdealLineWithoutALatency) {
+  for (std::optional<double> latency : {std::optional<double>{}, std::optional<double>{0.0}}) {
+    const std::string svg =
+        bench_chart_svg(fibers_at(10, {.concurrencies = {10, 100}, .repeat = 1, .latency_ms = latency}));
+    EXPECT_TRUE(polyline_points(svg, kIdealColour).empty());
+    EXPECT_EQ(svg.find("ideal"), std::string::npos);
+  }
+}
+
+TEST(BenchChart, SubtitleNamesTheCoresWhenRecorded) {
+  const BenchInfo info{.workload = "testbed, 100ms latency", .concurrencies = {10, 100}, .repeat = 1};
+  BenchInfo two = info;
+  two.cores = 2;
+  EXPECT_NE(bench_chart_svg(fibers_at(1, two)).find("testbed, 100ms latency · 100 URLs · 2 cores · "),
+            std::string::npos);
+  BenchInfo one = info;
+  one.cores = 1;
+  EXPECT_NE(bench_chart_svg(fibers_at(1, one)).find(" · 1 core · "), std::string::npos);
+  // A bench stored before the cores were.
+  EXPECT_EQ(bench_chart_svg(fibers_at(1, info)).find("core"), std::string::npos);
+}
+
+BenchRun hybrid_run(int c, int threads) {
+  BenchRun run = run_of("hybrid", c, 1.0);
+  run.threads = threads;
+  run.fibers = c / threads;
+  return run;
+}
+
+// Hybrid's layout changes with c; the legend names the first and last measured.
+TEST(BenchChart, HybridLegendNamesItsLayouts) {
+  const BenchInfo info{.modes = {"fiber", "hybrid"}, .concurrencies = {10, 100, 1000}, .repeat = 1};
+  std::vector<BenchRun> runs = {run_of("fiber", 10, 1.0), hybrid_run(10, 2), hybrid_run(100, 2),
+                                hybrid_run(1000, 2)};
+  const std::string svg = bench_chart_svg(aggregate_bench(info, runs, {}));
+  EXPECT_EQ(count(svg, ">hybrid (1×2×5 … 1×2×500)<"), 1u);
+  EXPECT_EQ(count(svg, ">fiber<"), 1u);
+
+  // Two measured: both named. A skipped one is not.
+  runs.pop_back();
+  const std::string two = bench_chart_svg(
+      aggregate_bench(info, runs, {{.mode = "hybrid", .concurrency = 1000, .reason = "too many"}}));
+  EXPECT_EQ(count(two, ">hybrid (1×2×5, 1×2×50)<"), 1u);
+}
+
+// Eight lines with long hybrid labels do not fit one row of legend: it wraps, and stays in the picture.
+TEST(BenchChart, ALongLegendWrapsInsideThePicture) {
+  const BenchInfo info{.modes = {"fiber", "thread", "process", "hybrid"},
+                       .parsers = {"gumbo", "libxml2"},
+                       .concurrencies = {10, 1000},
+                       .repeat = 1};
+  std::vector<BenchRun> runs;
+  for (const char* parser : {"gumbo", "libxml2"}) {
+    for (int c : {10, 1000}) {
+      runs.push_back(hybrid_run(c, 2));
+      runs.back().parser = parser;
+    }
+  }
+  const std::string svg = bench_chart_svg(aggregate_bench(info, runs, {}));
+  EXPECT_EQ(count(svg, "(1×2×5, 1×2×500)<"), 2u);
+  const std::regex legend_text(R"re(<text x="(-?[0-9.]+)" y="([0-9.]+)" font-size="14">([^<]*)<)re");
+  std::set<std::string> rows;
+  for (auto it = std::sregex_iterator(svg.begin(), svg.end(), legend_text); it != std::sregex_iterator();
+       ++it) {
+    const double x = std::stod((*it)[1]);
+    const std::string label = (*it)[3];
+    EXPECT_GE(x, 0) << label;
+    // Its width at the legend's own estimate of 8.5 units per character ("×": two bytes, one character).
+    EXPECT_LE(x + 8.5 * static_cast<double>(label.size() - count(label, "×")), 1000) << label;
+    rows.insert((*it)[2]);
+  }
+  EXPECT_GE(rows.size(), 2u);
 }
 
 }  // namespace

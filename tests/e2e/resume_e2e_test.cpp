@@ -417,7 +417,8 @@ TEST(ResumeAfterStop, ADatabaseFromThePreviousSchemaIsMigratedForward) {
        "ALTER TABLE runs DROP COLUMN tls_resumed; ALTER TABLE runs DROP COLUMN connected_hosts; "
        "ALTER TABLE runs DROP COLUMN max_host_connections; ALTER TABLE runs DROP COLUMN next_seq; "
        "DROP TABLE run_urls; DROP TABLE host_leases; ALTER TABLE runs DROP COLUMN parser; "
-       "ALTER TABLE benches DROP COLUMN parsers; "
+       "ALTER TABLE benches DROP COLUMN parsers; ALTER TABLE benches DROP COLUMN latency_ms; "
+       "ALTER TABLE benches DROP COLUMN cores; "
        "UPDATE runs SET status = 'interrupted'; PRAGMA user_version = 5;"});
   ASSERT_EQ(downgrade.exit_code, 0) << downgrade.err;
   ASSERT_EQ(query_int(db, "PRAGMA user_version"), 5);

@@ -27,7 +27,7 @@ TEST(Database, CreatesTheSchemaInANewFile) {
   { Database db = Database::open(path); }
 
   EXPECT_EQ(test::query_int(path, "PRAGMA user_version"), latest_schema_version());
-  EXPECT_EQ(latest_schema_version(), 9);
+  EXPECT_EQ(latest_schema_version(), 10);
   auto journal = test::query_rows(path, "PRAGMA journal_mode");
   EXPECT_EQ(*journal.at(0)["journal_mode"], "wal");
 
@@ -140,7 +140,10 @@ TEST(Database, MigratesVersionOneToTheBenchTables) {
         "ALTER TABLE runs DROP COLUMN parser; PRAGMA user_version = 1");
   }
   Database db = Database::open(path);
-  EXPECT_EQ(db.schema_version(), 9);
+  EXPECT_EQ(db.schema_version(), 10);
+  // A bench records the testbed's latency and the machine's cores from version 10.
+  for (const char* column : {"latency_ms", "cores"})
+    EXPECT_EQ(column_names(path, "benches").count(column), 1u);
   // A run from before version 9 did not record its parser.
   EXPECT_EQ(test::query_rows(path, "SELECT parser FROM runs")[0].at("parser"), std::nullopt);
   EXPECT_EQ(test::query_int(path, "SELECT sessions FROM runs"), 1);
