@@ -666,8 +666,7 @@ void list_runs(const std::string& db_path, Format format, std::ostream& out, int
   sql.replace(sql.find("{sessions}"), 10, durable ? "sessions" : "1");
   // What the run crawled: its first list, or its first --url, and how many more lists and --url
   // values it had.
-  sql.replace(sql.find("{crawled}"), 9,
-              db.schema_version() < 5 ? std::string("NULL") : std::string(R"sql((
+  sql.replace(sql.find("{crawled}"), 9, db.schema_version() < 5 ? std::string("NULL") : std::string(R"sql((
   SELECT CASE WHEN s.source = '--url'
               THEN coalesce((SELECT p.input FROM pages p WHERE p.run_id = runs.id AND p.source = '--url'
                              ORDER BY p.seq LIMIT 1), '--url')
