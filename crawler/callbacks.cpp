@@ -18,6 +18,7 @@
 #include "common/units.hpp"
 #include "common/usage_error.hpp"
 #include "storage/database.hpp"
+#include "urls/url.hpp"
 
 namespace crawl {
 
@@ -184,7 +185,13 @@ nlohmann::ordered_json page_object(const storage::PageRecord& r, int64_t run_id)
               {"total_ms", r.timings.total_ms},
               {"queue_ms", r.timings.queue_ms},
               {"worker", text(r.worker)},
-              {"fetched_at", r.fetched_at == 0 ? json() : json(storage::iso8601_utc(r.fetched_at))}};
+              {"fetched_at", r.fetched_at == 0 ? json() : json(storage::iso8601_utc(r.fetched_at))},
+              {"host", text(urls::host_of(r.url))},
+              {"http_version", text(r.http_version)},
+              {"server_ip", text(r.server_ip)},
+              {"etag", text(r.etag)},
+              {"last_modified", text(r.last_modified)},
+              {"body_hash", text(r.body_hash)}};
 }
 
 PageCallback make_jsonl_writer(const std::string& path, std::shared_ptr<const RunStamp> stamp) {

@@ -21,6 +21,45 @@ double seconds_since_epoch() {
   return duration<double>(system_clock::now().time_since_epoch()).count();
 }
 
+std::string http_version_name(long version) {
+  switch (version) {
+    case CURL_HTTP_VERSION_1_0:
+      return "1.0";
+    case CURL_HTTP_VERSION_1_1:
+      return "1.1";
+    case CURL_HTTP_VERSION_2_0:
+      return "2";
+    case CURL_HTTP_VERSION_3:
+      return "3";
+    default:
+      return {};
+  }
+}
+
+// The value of the last response's header `name` (the final one after redirects), as sent; empty
+// when it has none. A header sent twice gives its last value, as a cache would keep.
+std::string last_header(CURL* easy, const char* name) {
+  curl_header* header = nullptr;
+  if (curl_easy_header(easy, name, 0, CURLH_HEADER, -1, &header) != CURLHE_OK || !header) return {};
+  if (header->amount > 1 &&
+      curl_easy_header(easy, name, header->amount - 1, CURLH_HEADER, -1, &header) != CURLHE_OK)
+    return {};
+  return header->value;
+}
+
+// As xxh128sum prints it: the high 64 bits, then the low, each as 16 hex digits.
+std::string hex_of(XXH128_hash_t hash) {
+  XXH128_canonical_t canonical;
+  XXH128_canonicalFromHash(&canonical, hash);
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string hex(32, '0');
+  for (size_t i = 0; i < sizeof(canonical.digest); ++i) {
+    hex[2 * i] = kDigits[canonical.digest[i] >> 4];
+    hex[2 * i + 1] = kDigits[canonical.digest[i] & 0xf];
+  }
+  return hex;
+}
+
 double info_ms(CURL* easy, CURLINFO what) {
   curl_off_t us = 0;
   curl_easy_getinfo(easy, what, &us);
@@ -259,6 +298,7 @@ void Transfer::begin(UrlTask&& task, std::string_view worker) {
   started_unix_ = seconds_since_epoch();
   start_told_ = false;
   handshakes_ = {};
+  if (hash_) XXH3_128bits_reset(hash_.get());
   curl_easy_setopt(easy_.get(), CURLOPT_URL, task_.url.c_str());
 }
 
@@ -284,6 +324,7 @@ size_t Transfer::on_body(char* data, size_t size, size_t count, void* self) noex
     const auto fits = n - static_cast<size_t>(t->body_bytes_ - t->options_.max_body_bytes);
     t->body_bytes_ = t->options_.max_body_bytes;
     t->cut_ = true;
+    if (t->hash_) XXH3_128bits_update(t->hash_.get(), data, fits);
     if (t->options_.keep_body) {
       try {
         t->body_.append(data, fits);
@@ -297,6 +338,7 @@ size_t Transfer::on_body(char* data, size_t size, size_t count, void* self) noex
     t->too_large_ = true;
     return 0;  // makes libcurl stop with CURLE_WRITE_ERROR
   }
+  if (t->hash_) XXH3_128bits_update(t->hash_.get(), data, n);
   if (t->options_.keep_body) {
     try {
       // The body is made as large as its Content-Length says (within the limit) before its first
@@ -367,6 +409,15 @@ Page Transfer::finish(int curl_code) {
   r.connections.opened = static_cast<int>(connects);
   r.connections.tls_full = static_cast<int>(handshakes_.full);
   r.connections.tls_resumed = static_cast<int>(handshakes_.resumed);
+  long http_version = 0;
+  if (status > 0 && curl_easy_getinfo(easy_.get(), CURLINFO_HTTP_VERSION, &http_version) == CURLE_OK)
+    r.http_version = http_version_name(http_version);
+  char* ip = nullptr;
+  if (curl_easy_getinfo(easy_.get(), CURLINFO_PRIMARY_IP, &ip) == CURLE_OK && ip) r.server_ip = ip;
+  if (status > 0) {
+    r.etag = last_header(easy_.get(), "ETag");
+    r.last_modified = last_header(easy_.get(), "Last-Modified");
+  }
   curl_off_t retry_after = -1;
   if (curl_easy_getinfo(easy_.get(), CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK && retry_after > 0)
     page.retry_after_s = retry_after;
@@ -414,6 +465,7 @@ Page Transfer::finish(int curl_code) {
           " files; lower -c or raise the limit with ulimit -n)";
     }
   }
+  if (rc == CURLE_OK && hash_) r.body_hash = hex_of(XXH3_128bits_digest(hash_.get()));
   // A body is only worth parsing when it arrived whole.
   page.body_kept = options_.keep_body && (rc == CURLE_OK);
   if (page.body_kept)

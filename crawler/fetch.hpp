@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include <xxhash.h>
+
 #include "crawler/curl_handles.hpp"
 #include "crawler/page.hpp"
 #include "crawler/tls.hpp"
@@ -145,6 +147,9 @@ class Transfer {
   double started_unix_ = 0;
   HandshakeCount handshakes_;  // made by the transfer begun last
   TlsHook tls_hook_;
+  // The body's hash as it streams through (Page's record.body_hash): kept bodies or not, and
+  // without a second pass over them. One state per transfer, reset by begin().
+  std::unique_ptr<XXH3_state_t, XXH_errorcode (*)(XXH3_state_t*)> hash_{XXH3_createState(), &XXH3_freeState};
   char error_buffer_[256] = {};
   curl::HeaderList headers_;  // FetchOptions::headers and the fixed lines; read by libcurl at each request
 };

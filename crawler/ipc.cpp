@@ -162,6 +162,11 @@ std::string encode_page(const Page& page) {
   w.f64(p.timings.queue_ms);
   w.str(p.worker);
   w.f64(p.fetched_at);
+  w.str(p.http_version);
+  w.str(p.server_ip);
+  w.str(p.etag);
+  w.str(p.last_modified);
+  w.str(p.body_hash);
   w.i64(p.connections.opened);
   w.i64(p.connections.tls_full);
   w.i64(p.connections.tls_resumed);
@@ -205,6 +210,11 @@ Page decode_page(std::string_view payload) {
   p.timings.queue_ms = r.f64();
   p.worker = r.str();
   p.fetched_at = r.f64();
+  p.http_version = r.str();
+  p.server_ip = r.str();
+  p.etag = r.str();
+  p.last_modified = r.str();
+  p.body_hash = r.str();
   p.connections.opened = static_cast<int>(r.i64());
   p.connections.tls_full = static_cast<int>(r.i64());
   p.connections.tls_resumed = static_cast<int>(r.i64());

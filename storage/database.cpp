@@ -304,9 +304,24 @@ ALTER TABLE benches ADD COLUMN cores INTEGER;   -- hardware threads of the machi
 PRAGMA user_version = 10;
 )sql";
 
-constexpr std::array kMigrations = {kSchemaVersion1, kSchemaVersion2, kSchemaVersion3, kSchemaVersion4,
-                                    kSchemaVersion5, kSchemaVersion6, kSchemaVersion7, kSchemaVersion8,
-                                    kSchemaVersion9, kSchemaVersion10};
+// Version 11: what the reports ask of a page without parsing URLs in SQL (its host), and what tells
+// two fetches of a URL apart, or lets a re-crawl ask only for what changed (its validators and the
+// hash of its body), with the HTTP version and address curl -w and httpx users look for. Rows stored
+// before version 11 have NULL in each.
+constexpr const char* kSchemaVersion11 = R"sql(
+ALTER TABLE pages ADD COLUMN host TEXT;          -- the URL's host, lower case (IDN as punycode); NULL when not a URL
+ALTER TABLE pages ADD COLUMN http_version TEXT;  -- of the last response: 1.0 | 1.1 | 2 | 3; NULL without one
+ALTER TABLE pages ADD COLUMN server_ip TEXT;     -- the address the last response came from
+ALTER TABLE pages ADD COLUMN etag TEXT;          -- the last response's ETag, as sent
+ALTER TABLE pages ADD COLUMN last_modified TEXT; -- its Last-Modified, as sent
+ALTER TABLE pages ADD COLUMN body_hash TEXT;     -- XXH3-128 of the decoded body, hex (as xxh128sum prints it); NULL without a whole body
+
+PRAGMA user_version = 11;
+)sql";
+
+constexpr std::array kMigrations = {kSchemaVersion1, kSchemaVersion2,  kSchemaVersion3, kSchemaVersion4,
+                                    kSchemaVersion5, kSchemaVersion6,  kSchemaVersion7, kSchemaVersion8,
+                                    kSchemaVersion9, kSchemaVersion10, kSchemaVersion11};
 
 }  // namespace
 

@@ -56,6 +56,14 @@ struct PageRecord {
   // Unix time (seconds) the first request went out, its connection made (--delay counts from this
   // moment); when no request went out (DNS, connect), when the fetch began. 0 if never fetched.
   double fetched_at = 0;
+  // Empty for each of these is NULL in the table.
+  std::string http_version;   // of the last response: "1.0", "1.1", "2", "3"
+  std::string server_ip;      // the address the last response came from
+  std::string etag;           // the last response's ETag header, as sent
+  std::string last_modified;  // its Last-Modified header, as sent
+  // XXH3-128 of the body after content decoding, in hex as xxh128sum prints it: what tells two
+  // fetches of a URL apart without keeping bodies. Empty when no whole body arrived.
+  std::string body_hash;
   std::vector<std::string> links;  // written to `links` (--store-links); not a column of pages
   // The page's links the crawl is to follow (depth `depth + 1`), kept in `frontier_links` with the
   // row until the frontier has taken them in (see LinksTaken); not a column of pages.

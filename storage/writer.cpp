@@ -13,6 +13,7 @@
 #include "common/thread_name.hpp"
 #include "common/usage_error.hpp"
 #include "storage/rows.hpp"
+#include "urls/url.hpp"
 
 namespace crawl::storage {
 namespace {
@@ -70,8 +71,8 @@ constexpr std::string_view kInsertPage = R"sql(
 INSERT INTO pages (run_id, seq, source, line, input, url, final_url, status, error, error_message,
                    content_type, charset, wire_bytes, body_bytes, text_bytes, title, link_count, depth,
                    parent_url, attempts, redirects, dns_ms, connect_ms, tls_ms, ttfb_ms, total_ms, queue_ms,
-                   worker, fetched_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   worker, fetched_at, host, http_version, server_ip, etag, last_modified, body_hash)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 )sql";
 
 constexpr std::string_view kEndRun = R"sql(
@@ -815,6 +816,7 @@ void ResultWriter::insert(const PageRecord& r) {
 void ResultWriter::insert_row(const PageRecord& r) {
   ++rows_inserted_;
   std::string fetched_at;
+  const std::string host = urls::host_of(r.url);
   const Timings& t = r.timings;
   std::string_view title = r.title ? std::string_view(*r.title) : std::string_view();
   Binder(insert_page_)
@@ -846,7 +848,13 @@ void ResultWriter::insert_row(const PageRecord& r) {
       .real(t.total_ms)
       .real(t.queue_ms)
       .text_or_null(r.worker)
-      .time_or_null(r.fetched_at, fetched_at);
+      .time_or_null(r.fetched_at, fetched_at)
+      .text_or_null(host)
+      .text_or_null(r.http_version)
+      .text_or_null(r.server_ip)
+      .text_or_null(r.etag)
+      .text_or_null(r.last_modified)
+      .text_or_null(r.body_hash);
   insert_page_.queue();
   for (const auto& link : r.links) {
     Binder(insert_link_).integer(run_id_).integer(r.seq).text(r.url).text(link);

@@ -204,6 +204,21 @@ Response complete(std::string_view content_type, std::string body,
   return r;
 }
 
+// A page's validators, as a server that knows its files sends them: an ETag that changes with the
+// bytes (FNV-1a of the body) and a Last-Modified that the unchanging site never moves.
+Response with_validators(Response r) {
+  uint64_t hash = 0xcbf29ce484222325ULL;
+  for (const unsigned char c : r.body) hash = (hash ^ c) * 0x100000001b3ULL;
+  char etag[32];
+  std::snprintf(etag, sizeof etag, "\"%016llx\"", static_cast<unsigned long long>(hash));
+  r.extra_headers += "ETag: ";
+  r.extra_headers += etag;
+  r.extra_headers += "\r\nLast-Modified: ";
+  r.extra_headers += kPagesLastModified;
+  r.extra_headers += "\r\n";
+  return r;
+}
+
 Response redirect_to(std::string location) {
   Response r;
   r.status = 302;
@@ -347,8 +362,8 @@ Response serve_path(std::string_view path, std::string_view query, const SiteOpt
 
   if (name == "page" && origin.host) {
     if (auto n = host_page_number())
-      return complete(kHtml, host_page_html(*origin.host, *n, site, origin.port),
-                      host_page_title(*origin.host, *n));
+      return with_validators(complete(kHtml, host_page_html(*origin.host, *n, site, origin.port),
+                                      host_page_title(*origin.host, *n)));
   } else if (name == "private" && origin.host) {
     if (auto n = host_page_number()) {
       std::string title = "Private " + std::to_string(*n);
@@ -380,7 +395,7 @@ Response serve_path(std::string_view path, std::string_view query, const SiteOpt
     if (k && *k < href_cases(origin.port).size())
       return complete(kHtml, href_case_html(*k, origin.port), "Hrefs " + std::to_string(*k));
   } else if (name == "page") {
-    if (auto n = page_number()) return complete(kHtml, page_html(*n, site), page_title(*n));
+    if (auto n = page_number()) return with_validators(complete(kHtml, page_html(*n, site), page_title(*n)));
   } else if (name == "status") {
     auto code = one_number(rest);
     if (code && *code >= 200 && *code <= 999) {

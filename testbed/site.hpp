@@ -6,7 +6,8 @@
 //
 //   /page/N              0 <= N < pages: 200 text/html, an HTML5 document titled "Page N" of exactly
 //                        page_body_bytes(N) bytes (2 KiB..60 KiB) linking to page_links(N). N written
-//                        without leading zeros; anything else, or N out of range: 404.
+//                        without leading zeros; anything else, or N out of range: 404. With an
+//                        ETag (a hash of the body, quoted) and Last-Modified: kPagesLastModified.
 //   /delay/MS/REST       waits MS milliseconds (on a timer), then serves /REST.
 //   /status/CODE         200 <= CODE <= 999: that status with a small HTML body titled "Status CODE"
 //                        (no body for 204 and 304). 600..999 are not HTTP statuses, but clients
@@ -357,6 +358,9 @@ enum class Encoding {
   kGzip,        // `body` is sent gzip-compressed with Content-Encoding: gzip
   kBrokenGzip,  // `body` is sent as is with Content-Encoding: gzip, and is not gzip
 };
+
+// The Last-Modified of every /page/N: the site never changes.
+inline constexpr std::string_view kPagesLastModified = "Tue, 01 Dec 2026 00:00:00 GMT";
 
 struct Response {
   Behaviour kind = Behaviour::kComplete;

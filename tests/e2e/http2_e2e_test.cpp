@@ -49,6 +49,7 @@ TEST_P(Http2Connections, AreAsManyAsTheStreamsNeed) {
   ASSERT_EQ(result.exit_code, 0) << result.err;
 
   EXPECT_EQ(query_int(db, "SELECT count(*) FROM pages WHERE status = 200 AND error IS NULL"), kPages);
+  EXPECT_EQ(query_int(db, "SELECT count(*) FROM pages WHERE http_version = '2'"), kPages);
   const auto seen = nginx->seen();
   EXPECT_EQ(seen.requests, kPages);
   EXPECT_EQ(seen.http2_requests, kPages);

@@ -418,7 +418,10 @@ TEST(ResumeAfterStop, ADatabaseFromThePreviousSchemaIsMigratedForward) {
        "ALTER TABLE runs DROP COLUMN max_host_connections; ALTER TABLE runs DROP COLUMN next_seq; "
        "DROP TABLE run_urls; DROP TABLE host_leases; ALTER TABLE runs DROP COLUMN parser; "
        "ALTER TABLE benches DROP COLUMN parsers; ALTER TABLE benches DROP COLUMN latency_ms; "
-       "ALTER TABLE benches DROP COLUMN cores; "
+       "ALTER TABLE benches DROP COLUMN cores; ALTER TABLE pages DROP COLUMN host; "
+       "ALTER TABLE pages DROP COLUMN http_version; ALTER TABLE pages DROP COLUMN server_ip; "
+       "ALTER TABLE pages DROP COLUMN etag; ALTER TABLE pages DROP COLUMN last_modified; "
+       "ALTER TABLE pages DROP COLUMN body_hash; "
        "UPDATE runs SET status = 'interrupted'; PRAGMA user_version = 5;"});
   ASSERT_EQ(downgrade.exit_code, 0) << downgrade.err;
   ASSERT_EQ(query_int(db, "PRAGMA user_version"), 5);

@@ -27,7 +27,7 @@ TEST(Database, CreatesTheSchemaInANewFile) {
   { Database db = Database::open(path); }
 
   EXPECT_EQ(test::query_int(path, "PRAGMA user_version"), latest_schema_version());
-  EXPECT_EQ(latest_schema_version(), 10);
+  EXPECT_EQ(latest_schema_version(), 11);
   auto journal = test::query_rows(path, "PRAGMA journal_mode");
   EXPECT_EQ(*journal.at(0)["journal_mode"], "wal");
 
@@ -60,13 +60,14 @@ TEST(Database, CreatesTheSchemaInANewFile) {
 
   std::set<std::string> pages = column_names(path, "pages");
   for (const char* column :
-       {"id",      "run_id",     "seq",        "source",     "line",          "input",
-        "url",     "final_url",  "status",     "error",      "error_message", "content_type",
-        "charset", "wire_bytes", "body_bytes", "text_bytes", "title",         "link_count",
-        "depth",   "parent_url", "attempts",   "redirects",  "dns_ms",        "connect_ms",
-        "tls_ms",  "ttfb_ms",    "total_ms",   "queue_ms",   "worker",        "fetched_at"})
+       {"id",      "run_id",       "seq",        "source",     "line",          "input",
+        "url",     "final_url",    "status",     "error",      "error_message", "content_type",
+        "charset", "wire_bytes",   "body_bytes", "text_bytes", "title",         "link_count",
+        "depth",   "parent_url",   "attempts",   "redirects",  "dns_ms",        "connect_ms",
+        "tls_ms",  "ttfb_ms",      "total_ms",   "queue_ms",   "worker",        "fetched_at",
+        "host",    "http_version", "server_ip",  "etag",       "last_modified", "body_hash"})
     EXPECT_TRUE(pages.count(column)) << column;
-  EXPECT_EQ(pages.size(), 30u);
+  EXPECT_EQ(pages.size(), 36u);
 
   EXPECT_EQ(
       test::query_int(path, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'pages'"),
@@ -137,10 +138,16 @@ TEST(Database, MigratesVersionOneToTheBenchTables) {
         "ALTER TABLE runs DROP COLUMN tls_full; ALTER TABLE runs DROP COLUMN tls_resumed; "
         "ALTER TABLE runs DROP COLUMN connected_hosts; ALTER TABLE runs DROP COLUMN max_host_connections; "
         "ALTER TABLE runs DROP COLUMN next_seq; DROP TABLE run_urls; DROP TABLE host_leases; "
-        "ALTER TABLE runs DROP COLUMN parser; PRAGMA user_version = 1");
+        "ALTER TABLE runs DROP COLUMN parser; ALTER TABLE pages DROP COLUMN host; "
+        "ALTER TABLE pages DROP COLUMN http_version; ALTER TABLE pages DROP COLUMN server_ip; "
+        "ALTER TABLE pages DROP COLUMN etag; ALTER TABLE pages DROP COLUMN last_modified; "
+        "ALTER TABLE pages DROP COLUMN body_hash; PRAGMA user_version = 1");
   }
   Database db = Database::open(path);
-  EXPECT_EQ(db.schema_version(), 10);
+  EXPECT_EQ(db.schema_version(), 11);
+  // A page keeps its host, its validators and its body's hash from version 11.
+  for (const char* column : {"host", "http_version", "server_ip", "etag", "last_modified", "body_hash"})
+    EXPECT_EQ(column_names(path, "pages").count(column), 1u) << column;
   // A bench records the testbed's latency and the machine's cores from version 10.
   for (const char* column : {"latency_ms", "cores"})
     EXPECT_EQ(column_names(path, "benches").count(column), 1u);
