@@ -388,7 +388,8 @@ std::string postgres_ddl(std::string_view sqlite_ddl) {
 }
 
 // SQLite functions the reports and users' queries use that PostgreSQL lacks or names otherwise,
-// defined in the database so that the same SQL runs on both. PostgreSQL rounds only numeric to a
+// defined in the database so that the same SQL runs on both (group_concat(value, separator) is
+// PostgreSQL's string_agg). PostgreSQL rounds only numeric to a
 // number of places; crawl_run_status is registered by `crawl query` on SQLite connections, where it
 // also tells a run whose process is gone on this machine.
 constexpr std::string_view kPostgresFunctions = R"sql(
@@ -396,6 +397,10 @@ CREATE OR REPLACE FUNCTION round(value DOUBLE PRECISION, places INTEGER) RETURNS
   LANGUAGE sql IMMUTABLE STRICT AS 'SELECT round(value::numeric, places)::double precision';
 CREATE OR REPLACE FUNCTION crawl_run_status(status TEXT, host TEXT, pid BIGINT, process_start TEXT)
   RETURNS TEXT LANGUAGE sql IMMUTABLE AS 'SELECT status';
+CREATE OR REPLACE FUNCTION crawl_concat_step(joined TEXT, value TEXT, separator TEXT) RETURNS TEXT
+  LANGUAGE sql IMMUTABLE AS
+  'SELECT CASE WHEN value IS NULL THEN joined WHEN joined IS NULL THEN value ELSE joined || separator || value END';
+CREATE OR REPLACE AGGREGATE group_concat(TEXT, TEXT) (SFUNC = crawl_concat_step, STYPE = TEXT);
 )sql";
 
 }  // namespace

@@ -87,6 +87,33 @@ SELECT count(*) AS pages,
 FROM pages
 WHERE run_id = ?1 AND fetched_at IS NOT NULL
 )sql"},
+    Report{"hosts", "Per host: pages, failures by category, robots.txt refusals, p50/p99 time, bytes", R"sql(
+WITH p AS (
+  SELECT host, error, total_ms, body_bytes, fetched_at,
+         error IS NOT NULL AND error NOT IN ('duplicate', 'interrupted', 'robots', 'excluded', 'max_pages') AS failed
+  FROM pages WHERE run_id = ?1 AND host IS NOT NULL),
+timed AS (
+  SELECT host, total_ms, row_number() OVER (PARTITION BY host ORDER BY total_ms) AS k,
+         count(*) OVER (PARTITION BY host) AS n
+  FROM p WHERE fetched_at IS NOT NULL),
+percentiles AS (
+  SELECT host, min(CASE WHEN k >= 0.5 * n THEN total_ms END) AS p50_ms,
+         min(CASE WHEN k >= 0.99 * n THEN total_ms END) AS p99_ms
+  FROM timed GROUP BY host),
+failures AS (
+  SELECT host, group_concat(error || ' ' || pages, ', ') AS failures
+  FROM (SELECT host, error, count(*) AS pages FROM p WHERE failed
+        GROUP BY host, error ORDER BY host, count(*) DESC, error) f
+  GROUP BY host)
+SELECT p.host, count(*) AS pages, sum(CASE WHEN p.error IS NULL THEN 1 ELSE 0 END) AS ok,
+       sum(CASE WHEN p.failed THEN 1 ELSE 0 END) AS failed, f.failures,
+       sum(CASE WHEN p.error = 'robots' THEN 1 ELSE 0 END) AS robots,
+       round(t.p50_ms, 1) AS p50_ms, round(t.p99_ms, 1) AS p99_ms,
+       round(sum(p.body_bytes) / 1e6, 2) AS body_mb
+FROM p LEFT JOIN percentiles t ON t.host = p.host LEFT JOIN failures f ON f.host = p.host
+GROUP BY p.host, f.failures, t.p50_ms, t.p99_ms
+ORDER BY pages DESC, p.host
+)sql"},
     Report{"workers", "Pages, failures and busy time per worker", R"sql(
 SELECT worker, count(*) AS pages, count(error) AS failed, round(avg(total_ms), 1) AS avg_ms,
        round(sum(total_ms) / 1000, 2) AS fetch_s
