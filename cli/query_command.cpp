@@ -21,6 +21,7 @@ struct QueryFlags {
   std::string format = "table";
   std::string report;
   std::optional<int64_t> run;
+  std::optional<int64_t> against;
   bool list_reports = false;
 };
 
@@ -43,7 +44,7 @@ int run_query(const QueryFlags& f) {
   // With neither, the question is usually "how did the last run go?".
   const std::string sql =
       !f.sql.empty() ? f.sql : storage::report_sql(f.report.empty() ? "summary" : f.report);
-  storage::run_query(f.db, sql, format, std::cout, f.run);
+  storage::run_query(f.db, sql, format, std::cout, f.run, f.against);
   return 0;
 }
 
@@ -75,6 +76,8 @@ void add_query_commands(CLI::App& app, Runner& runner) {
       ->capture_default_str();
   query_cmd->add_option("--report", query->report, "A named report (see --list-reports)");
   query_cmd->add_option("--run", query->run, "Run id for the report or ?1 (default: the latest run)");
+  query_cmd->add_option("--against", query->against,
+                        "Run the changes report (or ?2) compares with (default: the run before --run)");
   query_cmd->add_flag("--list-reports", query->list_reports, "List the named reports and exit");
   query_cmd->callback([query, &runner] { runner = [query] { return run_query(*query); }; });
 

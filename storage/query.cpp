@@ -114,6 +114,36 @@ FROM p LEFT JOIN percentiles t ON t.host = p.host LEFT JOIN failures f ON f.host
 GROUP BY p.host, f.failures, t.p50_ms, t.p99_ms
 ORDER BY pages DESC, p.host
 )sql"},
+    Report{"changes",
+           "What changed since an earlier run (--against, default the run before): new, gone, status, "
+           "content, title",
+           R"sql(
+WITH now AS (
+  SELECT url, status, error, title, body_hash FROM pages
+  WHERE run_id = ?1 AND url IS NOT NULL
+    AND (error IS NULL OR error NOT IN ('duplicate', 'interrupted', 'excluded', 'max_pages'))),
+before AS (
+  SELECT url, status, error, title, body_hash FROM pages
+  WHERE run_id = ?2 AND url IS NOT NULL
+    AND (error IS NULL OR error NOT IN ('duplicate', 'interrupted', 'excluded', 'max_pages'))),
+compared AS (
+  SELECT CASE WHEN b.url IS NULL THEN 'new'
+              WHEN n.url IS NULL THEN 'gone'
+              ELSE substr(CASE WHEN coalesce(CAST(n.status AS TEXT), n.error)
+                                    IS DISTINCT FROM coalesce(CAST(b.status AS TEXT), b.error)
+                               THEN ',status' ELSE '' END ||
+                          CASE WHEN n.body_hash <> b.body_hash THEN ',content' ELSE '' END ||
+                          CASE WHEN n.title <> b.title THEN ',title' ELSE '' END, 2)
+         END AS change,
+         coalesce(n.url, b.url) AS url,
+         coalesce(CAST(b.status AS TEXT), b.error) AS was, coalesce(CAST(n.status AS TEXT), n.error) AS now,
+         b.title AS title_before, n.title AS title
+  FROM now n FULL OUTER JOIN before b ON b.url = n.url)
+SELECT change, url, was, now, title_before, title
+FROM compared
+WHERE change <> ''
+ORDER BY CASE WHEN change = 'new' THEN 0 WHEN change = 'gone' THEN 1 ELSE 2 END, change, url
+)sql"},
     Report{"workers", "Pages, failures and busy time per worker", R"sql(
 SELECT worker, count(*) AS pages, count(error) AS failed, round(avg(total_ms), 1) AS avg_ms,
        round(sum(total_ms) / 1000, 2) AS fetch_s
@@ -572,18 +602,33 @@ int64_t resolve_run(const Database& db, std::optional<int64_t> requested) {
   return *latest;
 }
 
-void bind_run_id(const Database& db, Statement& statement, std::optional<int64_t> run_id) {
+void bind_run_ids(const Database& db, Statement& statement, std::optional<int64_t> run_id,
+                  std::optional<int64_t> against) {
   const int parameters = statement.parameter_count();
   if (parameters == 0) {
     if (run_id) throw UsageError("--run applies to reports and to SQL that uses ?1 for the run id");
+    if (against) throw UsageError("--against applies to the changes report and to SQL that uses ?2");
     return;
   }
-  if (parameters > 1)
+  if (parameters > 2)
     throw UsageError(
-        "crawl query binds one parameter, ?1, to the run id (--run, default the latest run); this "
-        "SQL uses " +
+        "crawl query binds two parameters, ?1 to the run id (--run, default the latest run) and ?2 to "
+        "the run compared against (--against, default the run before); this SQL uses " +
         std::to_string(parameters));
-  statement.bind(1, resolve_run(db, run_id));
+  if (parameters == 1 && against)
+    throw UsageError("--against applies to the changes report and to SQL that uses ?2");
+  const int64_t run = resolve_run(db, run_id);
+  statement.bind(1, run);
+  if (parameters == 1) return;
+  if (against) {
+    statement.bind(2, resolve_run(db, against));
+    return;
+  }
+  auto earlier = query_integer(db, "SELECT max(id) FROM runs WHERE id < ?1", run);
+  if (!earlier)
+    throw UsageError("run " + std::to_string(run) + " is the first in " + db.path() +
+                     ": there is no earlier run to compare it with; pass --against RUN");
+  statement.bind(2, *earlier);
 }
 
 // crawl_run_status(status, host, pid, process_start): 'crashed' for a run stored as running whose
@@ -654,10 +699,10 @@ void print_reports(Format format, std::ostream& out) {
 }
 
 void run_query(const std::string& db_path, const std::string& sql, Format format, std::ostream& out,
-               std::optional<int64_t> run_id) {
+               std::optional<int64_t> run_id, std::optional<int64_t> against) {
   Database db = open_for_reading(db_path);
   Statement statement = prepare_single_read(db, sql);
-  bind_run_id(db, statement, run_id);
+  bind_run_ids(db, statement, run_id, against);
   auto sink = make_sink(format, out);
   write_rows(db, statement, *sink);
 }

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -65,7 +66,8 @@ struct Shared {
   std::unique_ptr<AccessLog> log;  // null without --log
   HostStats hosts;
   ThrottleCounters throttles;
-  uint16_t https_port = 0;  // 0: no HTTPS
+  uint16_t https_port = 0;            // 0: no HTTPS
+  std::atomic<uint64_t> revision{0};  // the site's, as /__revision last set it
 };
 
 // What the answer depends on, copied out of Beast's parser.
@@ -305,7 +307,8 @@ void Session::answer_server_routes(Request& request) {
 }
 
 asio::awaitable<bool> Session::answer(const Request& request) {
-  const SiteOptions& site = shared_.options.site;
+  SiteOptions site = shared_.options.site;
+  site.revision = shared_.revision.load(std::memory_order_relaxed);
   constexpr std::string_view kToHttps = "/to-https/";
   if (request.target.starts_with(kToHttps) && shared_.https_port != 0) {
     std::string name = request.host.empty() ? std::string("127.0.0.1") : request.host;
@@ -323,7 +326,9 @@ asio::awaitable<bool> Session::answer(const Request& request) {
   Response response = describe(request.target, site, {.host = host, .port = host_header_port(request.host)});
 
   if (response.kind == Behaviour::kStats || response.kind == Behaviour::kHosts ||
-      response.kind == Behaviour::kResetStats) {
+      response.kind == Behaviour::kResetStats || response.kind == Behaviour::kSetRevision) {
+    if (response.kind == Behaviour::kSetRevision)
+      shared_.revision.store(response.revision, std::memory_order_relaxed);
     if (response.kind == Behaviour::kResetStats) {
       shared_.stats.reset();
       shared_.hosts.reset();
@@ -331,7 +336,9 @@ asio::awaitable<bool> Session::answer(const Request& request) {
     }
     response.body = response.kind == Behaviour::kStats   ? shared_.stats.to_json()
                     : response.kind == Behaviour::kHosts ? shared_.hosts.to_json()
-                                                         : R"({"reset":true})";
+                    : response.kind == Behaviour::kSetRevision
+                        ? R"({"revision":)" + std::to_string(response.revision) + "}"
+                        : R"({"reset":true})";
     Sent sent;
     counting_bytes_ = false;
     const bool keep_alive = co_await send_complete(request, response, sent);
@@ -385,6 +392,7 @@ asio::awaitable<bool> Session::answer(const Request& request) {
     case Behaviour::kStats:
     case Behaviour::kHosts:
     case Behaviour::kResetStats:
+    case Behaviour::kSetRevision:
       break;
   }
   log(request, response, sent);

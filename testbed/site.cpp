@@ -395,7 +395,10 @@ Response serve_path(std::string_view path, std::string_view query, const SiteOpt
     if (k && *k < href_cases(origin.port).size())
       return complete(kHtml, href_case_html(*k, origin.port), "Hrefs " + std::to_string(*k));
   } else if (name == "page") {
-    if (auto n = page_number()) return with_validators(complete(kHtml, page_html(*n, site), page_title(*n)));
+    if (auto n = page_number()) {
+      if (page_revision(*n, site) == PageRevision::kGone) return not_found();
+      return with_validators(complete(kHtml, page_html(*n, site), page_title(*n, site)));
+    }
   } else if (name == "status") {
     auto code = one_number(rest);
     if (code && *code >= 200 && *code <= 999) {
@@ -468,6 +471,14 @@ Response serve_path(std::string_view path, std::string_view query, const SiteOpt
                       charset_page_html(*sample, meta),
                       sample->title.empty() ? std::nullopt : std::optional<std::string>(sample->title));
     }
+  } else if (name == "__revision") {
+    if (auto revision = one_number(rest)) {
+      Response r;
+      r.kind = Behaviour::kSetRevision;
+      r.content_type = kJson;
+      r.revision = *revision;
+      return r;
+    }
   } else if (name == "__stats" || name == "__hosts" || name == "__reset-stats") {
     if (rest.empty()) {
       Response r;
@@ -505,6 +516,26 @@ std::string page_title(uint64_t n) {
   return "Page " + std::to_string(n);
 }
 
+PageRevision page_revision(uint64_t n, const SiteOptions& site) {
+  if (site.revision == 0) return PageRevision::kSame;
+  switch (n % 4) {
+    case 1:
+      return PageRevision::kText;
+    case 2:
+      return PageRevision::kTitle;
+    case 3:
+      return PageRevision::kGone;
+    default:
+      return PageRevision::kSame;
+  }
+}
+
+std::string page_title(uint64_t n, const SiteOptions& site) {
+  if (page_revision(n, site) == PageRevision::kTitle)
+    return page_title(n) + ", revision " + std::to_string(site.revision);
+  return page_title(n);
+}
+
 size_t page_body_bytes(uint64_t n) {
   // Squaring a uniform draw skews sizes towards small pages, as on real sites.
   const uint64_t draw = mix(n ^ kSizeSalt) >> 48;  // 16 bits
@@ -519,7 +550,11 @@ std::vector<uint64_t> page_links(uint64_t n, const SiteOptions& site) {
 
 std::string page_html(uint64_t n, const SiteOptions& site) {
   const size_t total = page_body_bytes(n);
-  const std::string title = page_title(n);
+  const std::string title = page_title(n, site);
+  const PageRevision revision = page_revision(n, site);
+  // A revised page's text comes from another seed: other words, the same size.
+  const uint64_t text_seed =
+      revision == PageRevision::kSame ? mix(n ^ kTextSalt) : mix(n ^ kTextSalt ^ (site.revision << 40));
   std::string html;
   html.reserve(total);
   html += "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>";
@@ -539,7 +574,7 @@ std::string page_html(uint64_t n, const SiteOptions& site) {
   constexpr std::string_view kEnd = "</p>\n</body>\n</html>\n";
   // Holds while pages <= kMaxPages: the markup above stays under 1.5 KiB.
   assert(html.size() + kEnd.size() <= total);
-  append_paragraphs(html, mix(n ^ kTextSalt), total - html.size() - kEnd.size());
+  append_paragraphs(html, text_seed, total - html.size() - kEnd.size());
   html += kEnd;
   return html;
 }
@@ -986,6 +1021,7 @@ std::string received_body(const Response& response) {
     case Behaviour::kStats:
     case Behaviour::kHosts:
     case Behaviour::kResetStats:
+    case Behaviour::kSetRevision:
       break;
   }
   return {};

@@ -50,6 +50,8 @@
 //                        are left out.
 //   /__reset-stats       zeroes the counters (/__stats, /__hosts, throttles); peaks restart from what
 //                        is in progress now.
+//   /__revision/R        the default site's pages change to revision R from the next request on
+//                        (page_revision() says how); /__revision/0 puts them back. Not counted.
 //
 //   Malformed and oversized responses:
 //   /bad-chunked         200 text/html, chunked: one valid chunk (the start of a page titled "Bad
@@ -157,7 +159,15 @@ struct SiteOptions {
   uint64_t pages = 100000;    // /page/0 .. /page/pages-1 exist on the default site
   uint64_t hosts = 100;       // named hosts h0.localhost .. h(hosts-1).localhost
   uint64_t host_pages = 100;  // /page/0 .. /page/host_pages-1 exist on every named host
+  // The default site's edition: 0 as started; /__revision/R moves it (see page_revision()).
+  uint64_t revision = 0;
 };
+
+// What a revision of the site does to the default site's /page/N, so that two crawls of one list
+// see pages change: from revision 1 on, N % 4 == 1 has other text (same title, same size), N % 4 == 2
+// other text and the title "Page N, revision R", N % 4 == 3 is gone (404); N % 4 == 0 stays.
+enum class PageRevision { kSame, kText, kTitle, kGone };
+PageRevision page_revision(uint64_t n, const SiteOptions& site);
 
 // The largest --pages accepted: keeps every page's fixed markup well under its smallest size.
 inline constexpr uint64_t kMaxPages = 1'000'000'000'000;
@@ -176,6 +186,8 @@ inline constexpr uint64_t kHangingRobotsSite = 9;
 inline constexpr size_t kMaxStartsPerHost = 100'000;
 
 std::string page_title(uint64_t n);  // "Page N"
+// Page N's title in the site's revision: "Page N", or "Page N, revision R" (page_revision()).
+std::string page_title(uint64_t n, const SiteOptions& site);
 // Size in bytes of page N's HTML, also the size of /bin/N, /text/N and /json/N.
 size_t page_body_bytes(uint64_t n);
 // Pages that page N links to, in document order: 5 to 15 distinct pages other than N (fewer when the
@@ -341,6 +353,7 @@ enum class Behaviour {
   kStats,          // the server's counters as JSON
   kHosts,          // the server's per-host counters as JSON
   kResetStats,     // zeroes the counters
+  kSetRevision,    // /__revision/R: the default site's pages change to revision R (`revision`)
   kBadChunked,     // chunked: `body` as one valid chunk, then a malformed chunk-size line, then close
 };
 
@@ -379,6 +392,7 @@ struct Response {
   std::string retry_after;               // the Retry-After header; empty: none
   Throttle throttle;                     // what the server answers while the target is throttled
   std::string extra_headers;             // header lines ("Name: value\r\n" each) sent after the others
+  uint64_t revision = 0;                 // kSetRevision: the site's revision from now on
 };
 
 // What `target` (path and optional query) serves on the host `origin` names.

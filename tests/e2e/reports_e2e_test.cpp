@@ -82,5 +82,67 @@ TEST(Reports, HostsCountsWhatRobotsTxtRefused) {
   EXPECT_EQ(hosts[0]["failed"], 0);
 }
 
+TEST(Reports, ChangesSaysWhatIsNewGoneAndChangedSinceTheRunBefore) {
+  test::TempDir dir;
+  auto testbed = test::Testbed::start();
+  std::string common;
+  for (int n = 0; n < 8; ++n) common += testbed.url("/page/" + std::to_string(n)) + "\n";
+  test::write_file(dir.file("first.txt"), common + testbed.url("/page/100") + "\n");
+  test::write_file(dir.file("second.txt"), common + testbed.url("/page/200") + "\n");
+  const std::string db = dir.file("crawl.db");
+  auto crawl = [&](const std::string& list) {
+    const auto run = test::run_crawl({"run", dir.file(list), "--retries", "0", "--db", db, "--no-progress"});
+    ASSERT_EQ(run.exit_code, 0) << run.err;
+  };
+  crawl("first.txt");
+  // With one run there is nothing to compare it with: say so, and how to choose.
+  const auto alone = test::run_crawl({"query", "--db", db, "--report", "changes"});
+  EXPECT_EQ(alone.exit_code, 2);
+  EXPECT_NE(alone.err.find("no earlier run"), std::string::npos) << alone.err;
+  EXPECT_NE(alone.err.find("--against"), std::string::npos) << alone.err;
+
+  // The site moves on between the crawls (testbed/site.hpp, page_revision()): pages 1 and 5 get
+  // other text, 2 and 6 another title too, 3 and 7 are gone; 0 and 4 stay.
+  test::HttpClient client;
+  ASSERT_EQ(client.get(testbed.url("/__revision/1")).status, 200);
+  crawl("second.txt");
+
+  const std::vector<json> changes = report(db, "changes");
+  std::vector<std::string> seen;
+  for (const json& row : changes) {
+    const std::string path = row["url"].get<std::string>().substr(testbed.url("").size());
+    seen.push_back(row["change"].get<std::string>() + " " + path);
+  }
+  const std::vector<std::string> expected = {"new /page/200",
+                                             "gone /page/100",
+                                             "content /page/1",
+                                             "content /page/5",
+                                             "content,title /page/2",
+                                             "content,title /page/6",
+                                             "status,content,title /page/3",
+                                             "status,content,title /page/7"};
+  EXPECT_EQ(seen, expected);
+  for (const json& row : changes) {
+    if (row["change"] == "content,title") {
+      EXPECT_EQ(row["title"], row["title_before"].get<std::string>() + ", revision 1") << row.dump();
+    }
+    if (row["change"] == "status,content,title") {
+      EXPECT_EQ(row["was"], "200") << row.dump();
+      EXPECT_EQ(row["now"], "404") << row.dump();
+    }
+  }
+
+  // Any two runs, either way round; a run against itself has no changes.
+  const auto backwards = test::run_crawl(
+      {"query", "--db", db, "--report", "changes", "--run", "1", "--against", "2", "--format", "csv"});
+  ASSERT_EQ(backwards.exit_code, 0) << backwards.err;
+  EXPECT_NE(backwards.out.find("gone," + testbed.url("/page/200")), std::string::npos) << backwards.out;
+  EXPECT_NE(backwards.out.find("new," + testbed.url("/page/100")), std::string::npos) << backwards.out;
+  const auto itself = test::run_crawl(
+      {"query", "--db", db, "--report", "changes", "--run", "2", "--against", "2", "--format", "jsonl"});
+  ASSERT_EQ(itself.exit_code, 0) << itself.err;
+  EXPECT_EQ(itself.out, "");
+}
+
 }  // namespace
 }  // namespace crawl

@@ -49,6 +49,9 @@ TEST(BenchRecords, ABenchFromBeforeVersionTenHasNoLatencyOrCores) {
     Database db = Database::open(path);
     db.exec(
         "ALTER TABLE benches DROP COLUMN latency_ms; ALTER TABLE benches DROP COLUMN cores; "
+        "ALTER TABLE pages DROP COLUMN host; ALTER TABLE pages DROP COLUMN http_version; "
+        "ALTER TABLE pages DROP COLUMN server_ip; ALTER TABLE pages DROP COLUMN etag; "
+        "ALTER TABLE pages DROP COLUMN last_modified; ALTER TABLE pages DROP COLUMN body_hash; "
         "INSERT INTO benches (id, status, started_at, workload, modes, concurrencies, repeat, version, "
         "command_line) VALUES ('b1', 'completed', '2026-11-24T09:37:00.000Z', 'testbed, 100ms latency', "
         "'fiber', '10', 1, '0.0.0', 'crawl bench'); PRAGMA user_version = 9");
@@ -60,7 +63,7 @@ TEST(BenchRecords, ABenchFromBeforeVersionTenHasNoLatencyOrCores) {
   EXPECT_EQ(before.info.cores, 0);
 
   { Database db = Database::open(path); }
-  EXPECT_EQ(test::query_int(path, "PRAGMA user_version"), 10);
+  EXPECT_EQ(test::query_int(path, "PRAGMA user_version"), latest_schema_version());
   const auto row = test::query_rows(path, "SELECT latency_ms, cores FROM benches");
   ASSERT_EQ(row.size(), 1u);
   EXPECT_EQ(row[0].at("latency_ms"), std::nullopt);

@@ -372,7 +372,7 @@ TEST(Reports, SlowestLargestAndStatusesOrderTheirRows) {
   EXPECT_EQ(statuses[3]["status"], 500);
 }
 
-TEST(Reports, RunIdsAreCheckedAndBoundOnlyToParameterOne) {
+TEST(Reports, RunIdsAreCheckedAndBoundToParametersOneAndTwo) {
   test::TempDir dir;
   Crawled crawled = crawl_two_runs(dir);
   EXPECT_EQ(query_output(crawled.path, "SELECT ?1 AS run", Format::csv),
@@ -385,8 +385,15 @@ TEST(Reports, RunIdsAreCheckedAndBoundOnlyToParameterOne) {
   message =
       error_of<UsageError>([&] { query_output(crawled.path, "SELECT 1", Format::csv, crawled.first_run); });
   EXPECT_NE(message.find("--run applies to"), std::string::npos) << message;
-  message = error_of<UsageError>([&] { query_output(crawled.path, "SELECT ?1, ?2", Format::csv); });
-  EXPECT_NE(message.find("binds one parameter"), std::string::npos) << message;
+  // ?2 is the run compared against: by default the run before ?1's.
+  EXPECT_EQ(
+      query_output(crawled.path, "SELECT ?1 AS run, ?2 AS against", Format::csv),
+      "run,against\n" + std::to_string(crawled.second_run) + "," + std::to_string(crawled.first_run) + "\n");
+  message = error_of<UsageError>(
+      [&] { query_output(crawled.path, "SELECT ?1, ?2", Format::csv, crawled.first_run); });
+  EXPECT_NE(message.find("no earlier run"), std::string::npos) << message;
+  message = error_of<UsageError>([&] { query_output(crawled.path, "SELECT ?1, ?2, ?3", Format::csv); });
+  EXPECT_NE(message.find("binds two parameters"), std::string::npos) << message;
 }
 
 TEST(Reports, ADatabaseWithoutRunsSaysSo) {

@@ -436,5 +436,34 @@ TEST(TestbedSite, ManyHeadersAreLinesOf1024Bytes) {
   EXPECT_EQ(describe("/many-headers/0", site).extra_headers, "");
 }
 
+// A revision changes each kind of page as page_revision() says, and only those; /__revision/R asks
+// the server for it.
+TEST(TestbedSite, ARevisionChangesTextTitlesAndPagesAsDocumented) {
+  SiteOptions first{.pages = 100};
+  SiteOptions second = first;
+  second.revision = 1;
+  const Response same = describe("/page/4", second);
+  EXPECT_EQ(same.body, describe("/page/4", first).body);
+  EXPECT_EQ(same.extra_headers, describe("/page/4", first).extra_headers);
+
+  const Response text = describe("/page/5", second);
+  EXPECT_NE(text.body, describe("/page/5", first).body);
+  EXPECT_EQ(text.body.size(), page_body_bytes(5));
+  EXPECT_EQ(text.title, "Page 5");
+  EXPECT_NE(text.extra_headers, describe("/page/5", first).extra_headers);  // the ETag follows the bytes
+
+  const Response title = describe("/page/6", second);
+  EXPECT_EQ(title.title, "Page 6, revision 1");
+  EXPECT_EQ(title.body.size(), page_body_bytes(6));
+  EXPECT_NE(title.body.find("<title>Page 6, revision 1</title>"), std::string::npos);
+
+  EXPECT_EQ(describe("/page/7", second).status, 404);
+  EXPECT_EQ(describe("/page/7", first).status, 200);
+
+  const Response set = describe("/__revision/3", first);
+  EXPECT_EQ(set.kind, Behaviour::kSetRevision);
+  EXPECT_EQ(set.revision, 3u);
+}
+
 }  // namespace
 }  // namespace crawl::testbed
