@@ -78,6 +78,8 @@ struct Request {
   bool keep_alive = true;
   bool close_after = false;  // /close/REST: the answer ends the connection
   bool http11 = true;
+  std::string if_none_match;  // the conditional headers of a re-crawl; empty when absent
+  std::string if_modified_since;
 };
 
 // What went out for one request.
@@ -130,6 +132,16 @@ std::string response_head(const Response& r, Framing framing, uint64_t content_l
     head += "\r\n";
   }
   if (r.status == 405) head += "Allow: GET\r\n";
+  if (!r.etag.empty()) {
+    head += "ETag: ";
+    head += r.etag;
+    head += "\r\n";
+  }
+  if (!r.last_modified.empty()) {
+    head += "Last-Modified: ";
+    head += r.last_modified;
+    head += "\r\n";
+  }
   head += r.extra_headers;
   if (framing == Framing::kLength) {
     head += "Content-Length: ";
@@ -281,6 +293,10 @@ asio::awaitable<void> Session::run() {
                     .is_get = message.method() == http::verb::get,
                     .keep_alive = message.keep_alive(),
                     .http11 = message.version() >= 11};
+    if (const auto tag = message.find(http::field::if_none_match); tag != message.end())
+      request.if_none_match = std::string(tag->value());
+    if (const auto since = message.find(http::field::if_modified_since); since != message.end())
+      request.if_modified_since = std::string(since->value());
     // A request sent to a proxy names the whole URL ("GET http://host/path"): the testbed answers
     // it as that host would, so a crawl through --proxy can be tested against it.
     if (request.target.starts_with("http://")) {
@@ -357,6 +373,8 @@ asio::awaitable<bool> Session::answer(const Request& request) {
       shared_.throttles.next(last_host_key_, request.target) < response.throttle.times)
     response = throttled(response, std::chrono::system_clock::now());
   if (!request.is_get) response = error_response(405, "Method Not Allowed", response.route);
+  if (not_modified(response, request.if_none_match, request.if_modified_since))
+    response = as_not_modified(response);
   const auto wait = latency_for(request.target, shared_.options.latency) + response.delay;
   if (wait.count() > 0 && !co_await wait_until(Clock::now() + wait)) co_return false;
   // Counted before anything is written, so a client that has its answer also sees it counted.

@@ -211,12 +211,18 @@ Response with_validators(Response r) {
   for (const unsigned char c : r.body) hash = (hash ^ c) * 0x100000001b3ULL;
   char etag[32];
   std::snprintf(etag, sizeof etag, "\"%016llx\"", static_cast<unsigned long long>(hash));
-  r.extra_headers += "ETag: ";
-  r.extra_headers += etag;
-  r.extra_headers += "\r\nLast-Modified: ";
-  r.extra_headers += kPagesLastModified;
-  r.extra_headers += "\r\n";
+  r.etag = etag;
+  r.last_modified = kPagesLastModified;
   return r;
+}
+
+// Seconds since the epoch of an IMF-fixdate ("Tue, 01 Dec 2026 00:00:00 GMT"); nullopt otherwise.
+std::optional<int64_t> imf_fixdate_seconds(std::string_view text) {
+  std::tm tm{};
+  const std::string copy(text);
+  const char* end = strptime(copy.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  if (end == nullptr || *end != '\0') return std::nullopt;
+  return static_cast<int64_t>(timegm(&tm));
 }
 
 Response redirect_to(std::string location) {
@@ -985,6 +991,42 @@ Response throttled(const Response& response, std::chrono::system_clock::time_poi
     r.retry_after =
         http_date(std::chrono::ceil<std::chrono::seconds>(now) + std::chrono::seconds(throttle.seconds));
   }
+  return r;
+}
+
+bool not_modified(const Response& response, std::string_view if_none_match,
+                  std::string_view if_modified_since) {
+  if (response.status != 200 || (response.etag.empty() && response.last_modified.empty())) return false;
+  if (!if_none_match.empty()) {
+    if (if_none_match == "*") return true;
+    // A list of entity tags, compared weakly (W/ prefixes ignored) as RFC 9110 asks for GET.
+    auto strip_weak = [](std::string_view tag) { return tag.starts_with("W/") ? tag.substr(2) : tag; };
+    const std::string_view own = strip_weak(response.etag);
+    size_t at = 0;
+    while (at < if_none_match.size()) {
+      size_t comma = if_none_match.find(',', at);
+      if (comma == std::string_view::npos) comma = if_none_match.size();
+      std::string_view tag = if_none_match.substr(at, comma - at);
+      while (!tag.empty() && tag.front() == ' ') tag.remove_prefix(1);
+      while (!tag.empty() && tag.back() == ' ') tag.remove_suffix(1);
+      if (!own.empty() && strip_weak(tag) == own) return true;
+      at = comma + 1;
+    }
+    return false;
+  }
+  if (if_modified_since.empty() || response.last_modified.empty()) return false;
+  const auto since = imf_fixdate_seconds(if_modified_since);
+  const auto modified = imf_fixdate_seconds(response.last_modified);
+  return since && modified && *modified <= *since;
+}
+
+Response as_not_modified(const Response& response) {
+  Response r;
+  r.route = response.route;
+  r.status = 304;
+  r.etag = response.etag;
+  r.last_modified = response.last_modified;
+  r.delay = response.delay;
   return r;
 }
 

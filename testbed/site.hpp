@@ -393,7 +393,19 @@ struct Response {
   Throttle throttle;                     // what the server answers while the target is throttled
   std::string extra_headers;             // header lines ("Name: value\r\n" each) sent after the others
   uint64_t revision = 0;                 // kSetRevision: the site's revision from now on
+  // Validators (/page/N): sent as ETag and Last-Modified; a GET that names them back
+  // (If-None-Match, or If-Modified-Since without it) is answered 304 (not_modified()).
+  std::string etag;           // quoted, as sent
+  std::string last_modified;  // an IMF-fixdate
 };
+
+// Whether a GET with these conditional headers ("" when absent) may be answered 304 for
+// `response`: If-None-Match names its ETag (or is "*"), or, without If-None-Match, If-Modified-Since
+// is an IMF-fixdate no earlier than its Last-Modified (RFC 9110, 13.1).
+bool not_modified(const Response& response, std::string_view if_none_match,
+                  std::string_view if_modified_since);
+// The 304 that stands for `response`: no body, its validators kept.
+Response as_not_modified(const Response& response);
 
 // What `target` (path and optional query) serves on the host `origin` names.
 Response describe(std::string_view target, const SiteOptions& site, const Origin& origin = {});

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "testbed/site.hpp"
+#include "tests/support/process.hpp"
 #include "tests/support/testbed.hpp"
 
 namespace crawl::testbed {
@@ -77,6 +78,25 @@ TEST(TestbedServer, ServesPagesAsTheSiteDescribesThem) {
   }
   EXPECT_EQ(get("/page/100000").status, 404);
   EXPECT_EQ(get("/page/3?x=1").body, page_html(3, site));
+}
+
+// A GET that names a page's ETag back gets 304, headers only; one that names another gets the page.
+TEST(TestbedServer, AnswersConditionalRequestsWith304) {
+  const auto& testbed = shared_testbed();
+  const HttpResult page = get("/page/1");
+  const std::string etag = page.header("ETag");
+  ASSERT_FALSE(etag.empty());
+  EXPECT_EQ(page.header("Last-Modified"), kPagesLastModified);
+  auto conditional = [&](const std::string& header) {
+    const auto curl =
+        test::run_process({"/usr/bin/curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{size_download}",
+                           "-H", header, testbed.url("/page/1")});
+    EXPECT_EQ(curl.exit_code, 0) << curl.err;
+    return curl.out;
+  };
+  EXPECT_EQ(conditional("If-None-Match: " + etag), "304 0");
+  EXPECT_EQ(conditional("If-Modified-Since: " + std::string(kPagesLastModified)), "304 0");
+  EXPECT_EQ(conditional("If-None-Match: \"not-it\""), "200 " + std::to_string(page_body_bytes(1)));
 }
 
 TEST(TestbedServer, KeepsConnectionsAlive) {

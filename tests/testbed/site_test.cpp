@@ -444,13 +444,13 @@ TEST(TestbedSite, ARevisionChangesTextTitlesAndPagesAsDocumented) {
   second.revision = 1;
   const Response same = describe("/page/4", second);
   EXPECT_EQ(same.body, describe("/page/4", first).body);
-  EXPECT_EQ(same.extra_headers, describe("/page/4", first).extra_headers);
+  EXPECT_EQ(same.etag, describe("/page/4", first).etag);
 
   const Response text = describe("/page/5", second);
   EXPECT_NE(text.body, describe("/page/5", first).body);
   EXPECT_EQ(text.body.size(), page_body_bytes(5));
   EXPECT_EQ(text.title, "Page 5");
-  EXPECT_NE(text.extra_headers, describe("/page/5", first).extra_headers);  // the ETag follows the bytes
+  EXPECT_NE(text.etag, describe("/page/5", first).etag);  // the ETag follows the bytes
 
   const Response title = describe("/page/6", second);
   EXPECT_EQ(title.title, "Page 6, revision 1");
@@ -460,9 +460,39 @@ TEST(TestbedSite, ARevisionChangesTextTitlesAndPagesAsDocumented) {
   EXPECT_EQ(describe("/page/7", second).status, 404);
   EXPECT_EQ(describe("/page/7", first).status, 200);
 
+  // A re-crawl naming the first revision's ETag gets the page again once it changed.
+  EXPECT_TRUE(not_modified(describe("/page/4", first), describe("/page/4", second).etag, ""));
+  EXPECT_FALSE(not_modified(describe("/page/5", second), describe("/page/5", first).etag, ""));
+
   const Response set = describe("/__revision/3", first);
   EXPECT_EQ(set.kind, Behaviour::kSetRevision);
   EXPECT_EQ(set.revision, 3u);
+}
+
+// Conditional GETs (RFC 9110, 13.1): If-None-Match wins over If-Modified-Since; ETags compare
+// weakly; a date no earlier than Last-Modified means not modified; only pages carry validators.
+TEST(TestbedSite, ConditionalRequestsAreAnsweredAsRfc9110Says) {
+  const SiteOptions site{.pages = 100};
+  const Response page = describe("/page/1", site);
+  ASSERT_FALSE(page.etag.empty());
+  EXPECT_EQ(page.last_modified, kPagesLastModified);
+  EXPECT_TRUE(not_modified(page, page.etag, ""));
+  EXPECT_TRUE(not_modified(page, "\"other\", W/" + page.etag, ""));
+  EXPECT_TRUE(not_modified(page, "*", ""));
+  EXPECT_FALSE(not_modified(page, "\"other\"", ""));
+  EXPECT_FALSE(not_modified(page, "\"other\"", kPagesLastModified));  // If-None-Match decides
+  EXPECT_TRUE(not_modified(page, "", kPagesLastModified));
+  EXPECT_TRUE(not_modified(page, "", "Wed, 02 Dec 2026 00:00:00 GMT"));
+  EXPECT_FALSE(not_modified(page, "", "Mon, 30 Nov 2026 23:59:59 GMT"));
+  EXPECT_FALSE(not_modified(page, "", "yesterday"));
+  EXPECT_FALSE(not_modified(page, "", ""));
+  EXPECT_FALSE(not_modified(describe("/status/200", site), "*", ""));
+
+  const Response answer = as_not_modified(page);
+  EXPECT_EQ(answer.status, 304);
+  EXPECT_TRUE(answer.body.empty());
+  EXPECT_EQ(answer.etag, page.etag);
+  EXPECT_EQ(answer.route, page.route);
 }
 
 }  // namespace
