@@ -17,6 +17,7 @@
 #include "common/usage_error.hpp"
 #include "crawler/run.hpp"
 #include "parsers/html.hpp"
+#include "storage/since.hpp"
 #include "storage/writer.hpp"
 
 namespace crawl::cli {
@@ -59,6 +60,7 @@ struct RunFlags {
   std::vector<std::string> headers;
   std::string proxy;
   bool cookies = false;
+  std::optional<int64_t> since;
   std::optional<bool> progress;
   bool fail = false;
   bool print_urls = false;
@@ -77,7 +79,7 @@ constexpr const char* kWhatFlags[] = {"--url",         "--no-parse", "--max-size
                                       "--store-links", "--per-host", "--delay",          "--jitter",
                                       "--robots",      "--retries",  "--max-retry-wait", "--header",
                                       "--proxy",       "--cookies",  "--bench-id",       "--cacert",
-                                      "--capath",      "--shared",   "--parser"};
+                                      "--capath",      "--shared",   "--parser",         "--since"};
 
 std::string absolute_path(const std::string& name) {
   if (name == "-" || name.starts_with('/')) return name;
@@ -115,6 +117,7 @@ nlohmann::json settings_of(const RunFlags& f) {
           {"headers", f.headers},
           {"proxy", f.proxy},
           {"cookies", f.cookies},
+          {"since", f.since ? nlohmann::json(*f.since) : nlohmann::json()},
           {"cacert", f.cacert.empty() ? f.cacert : absolute_path(f.cacert)},
           {"capath", f.capath.empty() ? f.capath : absolute_path(f.capath)},
           {"layout",
@@ -205,6 +208,15 @@ RunOptions options_from(const RunFlags& f, const std::string& command_line) {
   if (o.fetch.timeout.count() <= 0) throw UsageError("--timeout must be more than 0");
   o.fetch.max_body_bytes = parse_size(f.max_size, "--max-size");
   o.fetch.max_redirects = f.max_redirects;
+  if (f.since) {
+    if (f.shared) throw UsageError("--since and --shared cannot go together yet: re-crawl with one process");
+    try {
+      o.fetch.since =
+          std::make_shared<const storage::EarlierPages>(storage::load_earlier_pages(f.db, *f.since));
+    } catch (const storage::StorageError& e) {
+      throw UsageError("--since " + std::to_string(*f.since) + ": " + e.what());
+    }
+  }
   o.fetch.user_agent = f.user_agent;
   o.fetch.verify_tls = !f.insecure;
   if (!f.cacert.empty()) {
@@ -358,6 +370,7 @@ int resume(const RunFlags& given, const CLI::App& cmd, std::optional<int64_t> ru
     take(j, "headers", f.headers);
     take(j, "proxy", f.proxy);
     take(j, "cookies", f.cookies);
+    take(j, "since", f.since);
     take(j, "cacert", f.cacert);
     take(j, "capath", f.capath);
     const auto& layout = j.at("layout");
@@ -505,6 +518,11 @@ void declare_run_flags(CLI::App* cmd, const std::shared_ptr<RunFlags>& flags) {
             ->type_name("URL"),
         http);
   group(cmd->add_flag("--cookies", flags->cookies, "Keep the cookies sites set (off by default)"), http);
+  group(cmd->add_option("--since", flags->since,
+                        "Re-crawl: ask only whether each page changed since run RUN (If-None-Match, "
+                        "If-Modified-Since); a 304 keeps that run's facts")
+            ->type_name("RUN"),
+        http);
   group(cmd->add_flag("-k,--insecure", flags->insecure, "Do not verify TLS certificates"), http);
   group(cmd->add_option("--cacert", flags->cacert,
                         "Trust the CA certificates in this PEM file instead of the system's")

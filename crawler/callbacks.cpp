@@ -191,7 +191,8 @@ nlohmann::ordered_json page_object(const storage::PageRecord& r, int64_t run_id)
               {"server_ip", text(r.server_ip)},
               {"etag", text(r.etag)},
               {"last_modified", text(r.last_modified)},
-              {"body_hash", text(r.body_hash)}};
+              {"body_hash", text(r.body_hash)},
+              {"not_modified", r.not_modified ? 1 : 0}};
 }
 
 PageCallback make_jsonl_writer(const std::string& path, std::shared_ptr<const RunStamp> stamp) {

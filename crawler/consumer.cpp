@@ -43,7 +43,7 @@ void consume(const ConsumerContext& s) {
         }
         r.text_bytes = facts.text_bytes;
         parse_cpu += thread_cpu_seconds() - before;
-      } else if (!r.content_type.empty()) {
+      } else if (!r.content_type.empty() && !r.not_modified) {  // a 304 keeps the charset found before
         r.charset = parsers::charset_from_content_type(r.content_type);
       }
       s.rows.finish(std::move(r), std::move(follow), page.seed_host,

@@ -60,6 +60,24 @@ std::string hex_of(XXH128_hash_t hash) {
   return hex;
 }
 
+// A 304's row: the earlier run's status and facts, this answer's validators where it sent them.
+void carry_forward(const storage::EarlierPage& earlier, storage::PageRecord& r) {
+  r.not_modified = true;
+  r.status = earlier.status;
+  r.error = ErrorCategory::none;
+  r.error_message.clear();
+  r.content_type = earlier.content_type;
+  r.charset = earlier.charset;
+  r.wire_bytes = earlier.wire_bytes;
+  r.body_bytes = earlier.body_bytes;
+  r.text_bytes = earlier.text_bytes;
+  r.title = earlier.title;
+  r.link_count = earlier.link_count;
+  r.body_hash = earlier.body_hash;
+  if (r.etag.empty()) r.etag = earlier.etag;
+  if (r.last_modified.empty()) r.last_modified = earlier.last_modified;
+}
+
 double info_ms(CURL* easy, CURLINFO what) {
   curl_off_t us = 0;
   curl_easy_getinfo(easy, what, &us);
@@ -280,6 +298,7 @@ Transfer::Transfer(const FetchOptions& options, CURLSH* share, const std::atomic
   if (!given("Accept-Encoding")) lines.push_back("Accept-Encoding: " + std::string(accepted_encodings()));
   headers_ = curl::make_header_list(lines);
   if (headers_) curl_easy_setopt(easy_.get(), CURLOPT_HTTPHEADER, headers_.get());
+  header_lines_ = std::move(lines);
   // An empty file name turns on libcurl's cookie engine without reading any file.
   if (options_.cookies) curl_easy_setopt(easy_.get(), CURLOPT_COOKIEFILE, "");
 }
@@ -299,7 +318,28 @@ void Transfer::begin(UrlTask&& task, std::string_view worker) {
   start_told_ = false;
   handshakes_ = {};
   if (hash_) XXH3_128bits_reset(hash_.get());
+  ask_conditionally();
   curl_easy_setopt(easy_.get(), CURLOPT_URL, task_.url.c_str());
+}
+
+void Transfer::ask_conditionally() {
+  const storage::EarlierPage* earlier = nullptr;
+  if (options_.since) {
+    const auto found = options_.since->find(task_.url);
+    if (found != options_.since->end()) earlier = &found->second;
+  }
+  if (earlier == nullptr) {
+    if (earlier_ != nullptr) curl_easy_setopt(easy_.get(), CURLOPT_HTTPHEADER, headers_.get());
+    earlier_ = nullptr;
+    return;
+  }
+  earlier_ = earlier;
+  // Both when both are known: a server that honours If-None-Match ignores the other (RFC 9110, 13.2.2).
+  std::vector<std::string> lines = header_lines_;
+  if (!earlier->etag.empty()) lines.push_back("If-None-Match: " + earlier->etag);
+  if (!earlier->last_modified.empty()) lines.push_back("If-Modified-Since: " + earlier->last_modified);
+  conditional_headers_ = curl::make_header_list(lines);
+  curl_easy_setopt(easy_.get(), CURLOPT_HTTPHEADER, conditional_headers_.get());
 }
 
 int Transfer::on_request(void* self, char*, char*, int, int) noexcept {
@@ -466,8 +506,10 @@ Page Transfer::finish(int curl_code) {
     }
   }
   if (rc == CURLE_OK && hash_) r.body_hash = hex_of(XXH3_128bits_digest(hash_.get()));
+  // Not modified since the earlier run: the page is what that run found (as wget -N keeps its copy).
+  if (rc == CURLE_OK && status == 304 && earlier_ != nullptr) carry_forward(*earlier_, r);
   // A body is only worth parsing when it arrived whole.
-  page.body_kept = options_.keep_body && (rc == CURLE_OK);
+  page.body_kept = options_.keep_body && rc == CURLE_OK && !r.not_modified;
   if (page.body_kept)
     page.body = std::move(body_);
   else

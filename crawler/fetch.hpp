@@ -17,6 +17,7 @@
 #include "crawler/curl_handles.hpp"
 #include "crawler/page.hpp"
 #include "crawler/tls.hpp"
+#include "storage/since.hpp"
 
 namespace crawl {
 
@@ -37,6 +38,9 @@ struct FetchOptions {
   std::vector<std::string> headers;  // extra request headers, "Name: value" (--header)
   std::string proxy;                 // --proxy; empty: libcurl's usual proxy environment variables
   bool cookies = false;              // keep cookies a site sets, per producer (--cookies)
+  // --since: an earlier run's validators, sent back as If-None-Match / If-Modified-Since; a 304
+  // answer takes that run's facts (PageRecord::not_modified). Null: no conditional requests.
+  std::shared_ptr<const storage::EarlierPages> since;
 };
 
 // DNS cache and TLS sessions shared between the easy handles of several threads or fibers: a
@@ -127,6 +131,8 @@ class Transfer {
   void listen_for_connections(ConnectListener* listener) { connects_ = listener; }
 
  private:
+  // Sets the request's headers: with If-None-Match / If-Modified-Since when --since knows the URL.
+  void ask_conditionally();
   static size_t on_body(char* data, size_t size, size_t count, void* self) noexcept;
   static int on_progress(void* self, int64_t, int64_t, int64_t, int64_t) noexcept;
   static int on_request(void* self, char*, char*, int, int) noexcept;
@@ -152,6 +158,11 @@ class Transfer {
   std::unique_ptr<XXH3_state_t, XXH_errorcode (*)(XXH3_state_t*)> hash_{XXH3_createState(), &XXH3_freeState};
   char error_buffer_[256] = {};
   curl::HeaderList headers_;  // FetchOptions::headers and the fixed lines; read by libcurl at each request
+  std::vector<std::string> header_lines_;  // what headers_ holds, for the conditional list below
+  // --since: the earlier page the current request names back (null: an unconditional request), and
+  // the header list that does it, set in place of headers_ for that request only.
+  const storage::EarlierPage* earlier_ = nullptr;
+  curl::HeaderList conditional_headers_;
 };
 
 }  // namespace crawl

@@ -167,6 +167,7 @@ std::string encode_page(const Page& page) {
   w.str(p.etag);
   w.str(p.last_modified);
   w.str(p.body_hash);
+  w.u8(p.not_modified ? 1 : 0);
   w.i64(p.connections.opened);
   w.i64(p.connections.tls_full);
   w.i64(p.connections.tls_resumed);
@@ -215,6 +216,7 @@ Page decode_page(std::string_view payload) {
   p.etag = r.str();
   p.last_modified = r.str();
   p.body_hash = r.str();
+  p.not_modified = r.u8() != 0;
   p.connections.opened = static_cast<int>(r.i64());
   p.connections.tls_full = static_cast<int>(r.i64());
   p.connections.tls_resumed = static_cast<int>(r.i64());

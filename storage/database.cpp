@@ -315,6 +315,7 @@ ALTER TABLE pages ADD COLUMN server_ip TEXT;     -- the address the last respons
 ALTER TABLE pages ADD COLUMN etag TEXT;          -- the last response's ETag, as sent
 ALTER TABLE pages ADD COLUMN last_modified TEXT; -- its Last-Modified, as sent
 ALTER TABLE pages ADD COLUMN body_hash TEXT;     -- XXH3-128 of the decoded body, hex (as xxh128sum prints it); NULL without a whole body
+ALTER TABLE pages ADD COLUMN not_modified INTEGER NOT NULL DEFAULT 0; -- 1: a --since re-crawl got 304; the facts are the earlier run's
 
 PRAGMA user_version = 11;
 )sql";

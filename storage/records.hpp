@@ -64,6 +64,9 @@ struct PageRecord {
   // XXH3-128 of the body after content decoding, in hex as xxh128sum prints it: what tells two
   // fetches of a URL apart without keeping bodies. Empty when no whole body arrived.
   std::string body_hash;
+  // --since: the server answered 304 Not Modified; status, sizes, title and hash are the earlier
+  // run's.
+  bool not_modified = false;
   std::vector<std::string> links;  // written to `links` (--store-links); not a column of pages
   // The page's links the crawl is to follow (depth `depth + 1`), kept in `frontier_links` with the
   // row until the frontier has taken them in (see LinksTaken); not a column of pages.

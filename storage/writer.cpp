@@ -71,8 +71,8 @@ constexpr std::string_view kInsertPage = R"sql(
 INSERT INTO pages (run_id, seq, source, line, input, url, final_url, status, error, error_message,
                    content_type, charset, wire_bytes, body_bytes, text_bytes, title, link_count, depth,
                    parent_url, attempts, redirects, dns_ms, connect_ms, tls_ms, ttfb_ms, total_ms, queue_ms,
-                   worker, fetched_at, host, http_version, server_ip, etag, last_modified, body_hash)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   worker, fetched_at, host, http_version, server_ip, etag, last_modified, body_hash, not_modified)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 )sql";
 
 constexpr std::string_view kEndRun = R"sql(
@@ -854,7 +854,8 @@ void ResultWriter::insert_row(const PageRecord& r) {
       .text_or_null(r.server_ip)
       .text_or_null(r.etag)
       .text_or_null(r.last_modified)
-      .text_or_null(r.body_hash);
+      .text_or_null(r.body_hash)
+      .integer(r.not_modified ? 1 : 0);
   insert_page_.queue();
   for (const auto& link : r.links) {
     Binder(insert_link_).integer(run_id_).integer(r.seq).text(r.url).text(link);

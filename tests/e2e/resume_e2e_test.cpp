@@ -421,7 +421,7 @@ TEST(ResumeAfterStop, ADatabaseFromThePreviousSchemaIsMigratedForward) {
        "ALTER TABLE benches DROP COLUMN cores; ALTER TABLE pages DROP COLUMN host; "
        "ALTER TABLE pages DROP COLUMN http_version; ALTER TABLE pages DROP COLUMN server_ip; "
        "ALTER TABLE pages DROP COLUMN etag; ALTER TABLE pages DROP COLUMN last_modified; "
-       "ALTER TABLE pages DROP COLUMN body_hash; "
+       "ALTER TABLE pages DROP COLUMN body_hash; ALTER TABLE pages DROP COLUMN not_modified; "
        "UPDATE runs SET status = 'interrupted'; PRAGMA user_version = 5;"});
   ASSERT_EQ(downgrade.exit_code, 0) << downgrade.err;
   ASSERT_EQ(query_int(db, "PRAGMA user_version"), 5);

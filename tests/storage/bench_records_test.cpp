@@ -52,6 +52,7 @@ TEST(BenchRecords, ABenchFromBeforeVersionTenHasNoLatencyOrCores) {
         "ALTER TABLE pages DROP COLUMN host; ALTER TABLE pages DROP COLUMN http_version; "
         "ALTER TABLE pages DROP COLUMN server_ip; ALTER TABLE pages DROP COLUMN etag; "
         "ALTER TABLE pages DROP COLUMN last_modified; ALTER TABLE pages DROP COLUMN body_hash; "
+        "ALTER TABLE pages DROP COLUMN not_modified; "
         "INSERT INTO benches (id, status, started_at, workload, modes, concurrencies, repeat, version, "
         "command_line) VALUES ('b1', 'completed', '2026-11-24T09:37:00.000Z', 'testbed, 100ms latency', "
         "'fiber', '10', 1, '0.0.0', 'crawl bench'); PRAGMA user_version = 9");

@@ -67,7 +67,7 @@ TEST(Database, CreatesTheSchemaInANewFile) {
         "tls_ms",  "ttfb_ms",      "total_ms",   "queue_ms",   "worker",        "fetched_at",
         "host",    "http_version", "server_ip",  "etag",       "last_modified", "body_hash"})
     EXPECT_TRUE(pages.count(column)) << column;
-  EXPECT_EQ(pages.size(), 36u);
+  EXPECT_EQ(pages.size(), 37u);
 
   EXPECT_EQ(
       test::query_int(path, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'pages'"),
@@ -141,12 +141,14 @@ TEST(Database, MigratesVersionOneToTheBenchTables) {
         "ALTER TABLE runs DROP COLUMN parser; ALTER TABLE pages DROP COLUMN host; "
         "ALTER TABLE pages DROP COLUMN http_version; ALTER TABLE pages DROP COLUMN server_ip; "
         "ALTER TABLE pages DROP COLUMN etag; ALTER TABLE pages DROP COLUMN last_modified; "
-        "ALTER TABLE pages DROP COLUMN body_hash; PRAGMA user_version = 1");
+        "ALTER TABLE pages DROP COLUMN body_hash; ALTER TABLE pages DROP COLUMN not_modified; PRAGMA "
+        "user_version = 1");
   }
   Database db = Database::open(path);
   EXPECT_EQ(db.schema_version(), 11);
   // A page keeps its host, its validators and its body's hash from version 11.
-  for (const char* column : {"host", "http_version", "server_ip", "etag", "last_modified", "body_hash"})
+  for (const char* column :
+       {"host", "http_version", "server_ip", "etag", "last_modified", "body_hash", "not_modified"})
     EXPECT_EQ(column_names(path, "pages").count(column), 1u) << column;
   // A bench records the testbed's latency and the machine's cores from version 10.
   for (const char* column : {"latency_ms", "cores"})
