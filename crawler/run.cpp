@@ -209,7 +209,8 @@ RunSummary run_crawl(const RunOptions& options) {
            [&link] {
              std::lock_guard lock(link.mutex);
              if (link.frontier) link.frontier->shared_store_committed();
-           }},
+           },
+       .link_edges = options.follow.max_depth > 0 && !options.follow.store_links},
       config, &resume,
       // The run's figures cover every session: the earlier ones' rows count as finished at the start.
       [&tally, &previous_rows](const storage::PageRecord& r) {

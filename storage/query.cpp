@@ -144,6 +144,24 @@ FROM compared
 WHERE change <> ''
 ORDER BY CASE WHEN change = 'new' THEN 0 WHEN change = 'gone' THEN 1 ELSE 2 END, change, url
 )sql"},
+    Report{"broken-links",
+           "Each failed URL with each page linking to it (links are kept when following; a list line "
+           "shows as file:line)",
+           R"sql(
+WITH failed AS (
+  SELECT seq, url, status, error, error_message, depth, source, line, parent_url FROM pages
+  WHERE run_id = ?1 AND url IS NOT NULL AND error IS NOT NULL
+    AND error NOT IN ('duplicate', 'interrupted', 'robots', 'excluded', 'max_pages')),
+referred AS (
+  SELECT f.url, l.from_url AS referrer FROM failed f JOIN links l ON l.run_id = ?1 AND l.to_url = f.url
+  UNION
+  SELECT url, parent_url FROM failed WHERE depth > 0 AND parent_url IS NOT NULL
+  UNION
+  SELECT url, source || ':' || line FROM failed WHERE depth = 0)
+SELECT f.url, f.status, f.error, r.referrer, f.error_message AS message
+FROM failed f LEFT JOIN referred r ON r.url = f.url
+ORDER BY f.url, r.referrer
+)sql"},
     Report{"workers", "Pages, failures and busy time per worker", R"sql(
 SELECT worker, count(*) AS pages, count(error) AS failed, round(avg(total_ms), 1) AS avg_ms,
        round(sum(total_ms) / 1000, 2) AS fetch_s

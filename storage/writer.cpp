@@ -812,7 +812,7 @@ void ResultWriter::insert(const PageRecord& r) {
   if (r.depth == 0 && options_.ledger) options_.ledger->done(r.seq);
 }
 
-// The row and its links (--store-links).
+// The row and its links (--store-links), or the links it follows (WriterOptions::link_edges).
 void ResultWriter::insert_row(const PageRecord& r) {
   ++rows_inserted_;
   std::string fetched_at;
@@ -857,7 +857,7 @@ void ResultWriter::insert_row(const PageRecord& r) {
       .text_or_null(r.body_hash)
       .integer(r.not_modified ? 1 : 0);
   insert_page_.queue();
-  for (const auto& link : r.links) {
+  for (const auto& link : options_.link_edges ? r.follow : r.links) {
     Binder(insert_link_).integer(run_id_).integer(r.seq).text(r.url).text(link);
     insert_link_.queue();
   }
@@ -943,6 +943,17 @@ void ResultWriter::update_run_row(const RunStats* stats) {
         .integer(s.max_host_connections)
         .integer(run_id_);
     end_run.run();
+    if (options_.link_edges && !failed && s.status == "completed") {
+      // Edges into URLs that were fetched, or not fetched for a reason of the crawl's own, answer
+      // no question the broken-links report asks. Until the run completes any URL may still fail.
+      Statement prune = database_->prepare(R"sql(
+DELETE FROM links WHERE run_id = ?1 AND to_url NOT IN (
+  SELECT url FROM pages WHERE run_id = ?1 AND url IS NOT NULL AND error IS NOT NULL
+    AND error NOT IN ('duplicate', 'interrupted', 'robots', 'excluded', 'max_pages'))
+)sql");
+      Binder(prune).integer(run_id_);
+      prune.run();
+    }
     if (leases_) {
       // Every worker's rows, not only this one's.
       Statement totals = database_->prepare(R"sql(

@@ -63,6 +63,10 @@ struct WriterOptions {
   // the run's frontier or gave hosts back, so that the worker's own frontier asks for work, or
   // whether the run is over, at once.
   std::function<void()> on_work_committed;
+  // Links are followed without --store-links: each row's links to follow (PageRecord::follow) are
+  // stored in `links` too, and once the run completes only those into URLs that failed are kept,
+  // which is what the broken-links report needs and no more.
+  bool link_edges = false;
 };
 
 // Each row of the run being resumed, as ResultWriter::open reads them: every column but the

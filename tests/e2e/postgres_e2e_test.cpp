@@ -153,6 +153,39 @@ TEST(Postgres, RunsAndEveryReportWorkAndQueriesCannotWrite) {
   EXPECT_NE(bad.err.find("column \"nope\" does not exist"), std::string::npos) << bad.err;
 }
 
+// A shared run following links into pages that are gone: its broken-links report on PostgreSQL
+// reads as the same crawl's on SQLite, and once it completes both keep only the links it needs.
+TEST(Postgres, BrokenLinksOfASharedFollowingRunReadAsOnSqlite) {
+  test::TempDir dir;
+  auto testbed = test::Testbed::start({"--pages", "40"});
+  test::HttpClient client;
+  ASSERT_EQ(client.get(testbed.url("/__revision/1")).status, 200);  // page N % 4 == 3 is gone
+  const std::string pg = test::fresh_postgres_database("broken");
+  const std::string file = dir.file("crawl.db");
+  for (const std::string& db : {pg, file}) {
+    std::vector<std::string> args = {
+        "run",  "--url", testbed.url("/page/0"), "--depth", "100", "--retries", "0",
+        "--db", db,      "--no-progress"};
+    if (db == pg) args.push_back("--shared");
+    const auto r = test::run_crawl(args);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  const auto from_pg = test::run_crawl({"query", "--db", pg, "--report", "broken-links", "--format", "csv"});
+  const auto from_file =
+      test::run_crawl({"query", "--db", file, "--report", "broken-links", "--format", "csv"});
+  ASSERT_EQ(from_pg.exit_code, 0) << from_pg.err;
+  EXPECT_EQ(from_pg.out, from_file.out);
+  EXPECT_NE(from_pg.out.find(testbed.url("/page/3") + ",404,http_4xx," + testbed.url("/page/2") + ","),
+            std::string::npos)
+      << from_pg.out;
+  const std::string kept =
+      "select count(*) from links l where not exists (select 1 from pages p where "
+      "p.url = l.to_url and p.error = 'http_4xx')";
+  EXPECT_EQ(query_int(pg, kept), 0);
+  EXPECT_EQ(query_int(file, kept), 0);
+  EXPECT_GT(query_int(pg, "select count(*) from links"), 5);
+}
+
 TEST(Postgres, BenchRecordsItsRunsAndReportsThem) {
   const std::string pg = test::fresh_postgres_database("bench");
   auto r = test::run_crawl({"bench", "--testbed", "--pages", "30", "--modes", "fiber,thread", "-c", "4",

@@ -2,11 +2,16 @@
 // crawl whose answers are known from the list it was given.
 #include <gtest/gtest.h>
 
+#include <deque>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "testbed/site.hpp"
+#include "tests/support/db.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/testbed.hpp"
 
@@ -142,6 +147,106 @@ TEST(Reports, ChangesSaysWhatIsNewGoneAndChangedSinceTheRunBefore) {
       {"query", "--db", db, "--report", "changes", "--run", "2", "--against", "2", "--format", "jsonl"});
   ASSERT_EQ(itself.exit_code, 0) << itself.err;
   EXPECT_EQ(itself.out, "");
+}
+
+// A crawl following links on a site where a quarter of the pages are gone: the broken-links report
+// names each gone page with every page that links to it, and the list line it came from when it
+// was listed, in every mode and with --store-links. After the run completes, the links kept are
+// those the report needs (all of them with --store-links).
+struct BrokenLinksCase {
+  std::string name;
+  std::vector<std::string> args;
+};
+
+void PrintTo(const BrokenLinksCase& c, std::ostream* os) {
+  *os << c.name;
+}
+
+class BrokenLinks : public ::testing::TestWithParam<BrokenLinksCase> {};
+
+TEST_P(BrokenLinks, NameEachFailedUrlWithEveryPageLinkingToIt) {
+  constexpr uint64_t kPages = 40;
+  test::TempDir dir;
+  auto testbed = test::Testbed::start({"--pages", std::to_string(kPages)});
+  test::HttpClient client;
+  // From revision 1 on, page N with N % 4 == 3 answers 404 (testbed/site.hpp, page_revision()).
+  ASSERT_EQ(client.get(testbed.url("/__revision/1")).status, 200);
+  testbed::SiteOptions site;
+  site.pages = kPages;
+  site.revision = 1;
+  auto url = [&](uint64_t n) { return testbed.url("/page/" + std::to_string(n)); };
+  auto gone = [&](uint64_t n) { return testbed::page_revision(n, site) == testbed::PageRevision::kGone; };
+
+  // Listed: page 0, and page 7, which is gone and also linked to.
+  test::write_file(dir.file("urls.txt"), url(0) + "\n" + url(7) + "\n");
+  const std::string db = dir.file("crawl.db");
+  std::vector<std::string> args = {"run", dir.file("urls.txt"), "--depth", "100", "--retries", "0", "--db",
+                                   db,    "--no-progress"};
+  for (const auto& a : GetParam().args) args.push_back(a);
+  const auto run = test::run_crawl(args);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+
+  // The walk the crawl makes: a gone page has no links; every page it reaches is followed.
+  std::map<std::string, std::set<std::string>> expected;
+  std::set<uint64_t> seen{0, 7};
+  std::deque<uint64_t> queue{0};
+  size_t links_into_gone = 0;
+  while (!queue.empty()) {
+    const uint64_t n = queue.front();
+    queue.pop_front();
+    for (uint64_t m : testbed::page_links(n, site)) {
+      if (gone(m) && expected[url(m)].insert(url(n)).second) ++links_into_gone;
+      if (!gone(m) && seen.insert(m).second) queue.push_back(m);
+      if (gone(m)) seen.insert(m);
+    }
+  }
+  expected[url(7)].insert(dir.file("urls.txt") + ":2");
+  ASSERT_GT(expected.size(), 3U);
+  // Page 2 links to page 3 first (testbed::page_links), whatever else does.
+  ASSERT_TRUE(expected[url(3)].contains(url(2)));
+
+  std::map<std::string, std::set<std::string>> got;
+  for (const json& row : report(db, "broken-links")) {
+    EXPECT_EQ(row["status"], 404) << row.dump();
+    EXPECT_EQ(row["error"], "http_4xx") << row.dump();
+    EXPECT_FALSE(row["message"].get<std::string>().empty()) << row.dump();
+    ASSERT_TRUE(row["referrer"].is_string()) << row.dump();
+    got[row["url"].get<std::string>()].insert(row["referrer"].get<std::string>());
+  }
+  EXPECT_EQ(got, expected);
+
+  const long long links = test::query_int(db, "SELECT count(*) FROM links");
+  if (GetParam().name == "store_links")
+    EXPECT_GT(links, static_cast<long long>(links_into_gone));
+  else
+    EXPECT_EQ(links, static_cast<long long>(links_into_gone));
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryMode, BrokenLinks,
+                         ::testing::Values(BrokenLinksCase{"fiber", {"--mode", "fiber"}},
+                                           BrokenLinksCase{"thread", {"--mode", "thread"}},
+                                           BrokenLinksCase{"process", {"--mode", "process"}},
+                                           BrokenLinksCase{"store_links", {"--store-links"}}),
+                         [](const auto& info) { return info.param.name; });
+
+// Without links followed the report still lists each failed URL, with the list line it came from.
+TEST(Reports, BrokenLinksOfAListWithoutLinksFollowedNameTheListLine) {
+  test::TempDir dir;
+  auto testbed = test::Testbed::start();
+  test::write_file(dir.file("urls.txt"), testbed.url("/page/1") + "\n" + testbed.url("/status/500") + "\n" +
+                                             testbed.url("/status/404") + "\n");
+  const std::string db = dir.file("crawl.db");
+  const auto run =
+      test::run_crawl({"run", dir.file("urls.txt"), "--retries", "0", "--db", db, "--no-progress"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const std::vector<json> rows = report(db, "broken-links");
+  ASSERT_EQ(rows.size(), 2U);
+  EXPECT_EQ(rows[0]["url"], testbed.url("/status/404"));
+  EXPECT_EQ(rows[0]["referrer"], dir.file("urls.txt") + ":3");
+  EXPECT_EQ(rows[0]["error"], "http_4xx");
+  EXPECT_EQ(rows[1]["url"], testbed.url("/status/500"));
+  EXPECT_EQ(rows[1]["referrer"], dir.file("urls.txt") + ":2");
+  EXPECT_EQ(rows[1]["status"], 500);
 }
 
 }  // namespace
