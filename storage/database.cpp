@@ -320,9 +320,47 @@ ALTER TABLE pages ADD COLUMN not_modified INTEGER NOT NULL DEFAULT 0; -- 1: a --
 PRAGMA user_version = 11;
 )sql";
 
-constexpr std::array kMigrations = {kSchemaVersion1, kSchemaVersion2,  kSchemaVersion3, kSchemaVersion4,
-                                    kSchemaVersion5, kSchemaVersion6,  kSchemaVersion7, kSchemaVersion8,
-                                    kSchemaVersion9, kSchemaVersion10, kSchemaVersion11};
+// Version 12: views for tools that open the file as it is (the sqlite3 shell, sqlite-utils,
+// Datasette): what the reports answer, over every run, each row with its run_id. What counts as a
+// failure is said once, in failed_pages.
+constexpr const char* kSchemaVersion12 = R"sql(
+CREATE VIEW failed_pages AS  -- rows of URLs that failed; not duplicates, robots.txt refusals, exclusions, what a stop left
+SELECT run_id, seq, url, host, status, error, error_message, depth, parent_url, source, line, attempts, fetched_at
+FROM pages
+WHERE error IS NOT NULL AND error NOT IN ('duplicate', 'interrupted', 'robots', 'excluded', 'max_pages');
+
+CREATE VIEW broken_links AS  -- each failed URL once per page linking to it, and once per list line naming it
+WITH referred AS (
+  -- Driven from links, looked up in the failed URLs (links has no index on to_url: the writer
+  -- would pay for it on every link; a join the other way round reads a run's links per failure).
+  SELECT l.run_id, l.to_url AS url, l.from_url AS referrer
+  FROM links l WHERE (l.run_id, l.to_url) IN (SELECT run_id, url FROM failed_pages)
+  UNION
+  SELECT run_id, url, parent_url FROM failed_pages WHERE depth > 0 AND parent_url IS NOT NULL
+  UNION
+  SELECT run_id, url, source || ':' || line FROM failed_pages WHERE depth = 0 AND url IS NOT NULL)
+SELECT f.run_id, f.url, f.status, f.error, r.referrer, f.error_message AS message
+FROM failed_pages f LEFT JOIN referred r ON r.run_id = f.run_id AND r.url = f.url
+WHERE f.url IS NOT NULL;
+
+CREATE VIEW host_summary AS  -- per run and host: rows, ok, failed, robots.txt refusals, times, bytes
+SELECT run_id, host, count(*) AS pages, sum(CASE WHEN error IS NULL THEN 1 ELSE 0 END) AS ok,
+       sum(CASE WHEN error IS NOT NULL AND error NOT IN ('duplicate', 'interrupted', 'robots', 'excluded', 'max_pages')
+                THEN 1 ELSE 0 END) AS failed,
+       sum(CASE WHEN error = 'robots' THEN 1 ELSE 0 END) AS robots,
+       avg(CASE WHEN fetched_at IS NOT NULL THEN total_ms END) AS avg_ms,
+       max(CASE WHEN fetched_at IS NOT NULL THEN total_ms END) AS max_ms,
+       sum(body_bytes) AS body_bytes
+FROM pages
+WHERE host IS NOT NULL
+GROUP BY run_id, host;
+
+PRAGMA user_version = 12;
+)sql";
+
+constexpr std::array kMigrations = {kSchemaVersion1, kSchemaVersion2,  kSchemaVersion3,  kSchemaVersion4,
+                                    kSchemaVersion5, kSchemaVersion6,  kSchemaVersion7,  kSchemaVersion8,
+                                    kSchemaVersion9, kSchemaVersion10, kSchemaVersion11, kSchemaVersion12};
 
 }  // namespace
 
@@ -564,13 +602,14 @@ void Database::migrate_postgres() {
   try {
     exec("CREATE TABLE IF NOT EXISTS crawl_schema (version INTEGER NOT NULL)");
     exec("INSERT INTO crawl_schema (version) SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM crawl_schema)");
+    // The functions first: the schema's views use them.
+    exec(kPostgresFunctions);
     for (int version = schema_version(); version < latest_schema_version(); ++version) {
       exec(postgres_ddl(kMigrations[static_cast<size_t>(version)]));
       if (schema_version() != version + 1)
         throw StorageError("internal error: migration step " + std::to_string(version + 1) +
                            " did not set the version");
     }
-    exec(kPostgresFunctions);
     exec("COMMIT");
   } catch (...) {
     rollback_quietly();

@@ -148,19 +148,7 @@ ORDER BY CASE WHEN change = 'new' THEN 0 WHEN change = 'gone' THEN 1 ELSE 2 END,
            "Each failed URL with each page linking to it (links are kept when following; a list line "
            "shows as file:line)",
            R"sql(
-WITH failed AS (
-  SELECT seq, url, status, error, error_message, depth, source, line, parent_url FROM pages
-  WHERE run_id = ?1 AND url IS NOT NULL AND error IS NOT NULL
-    AND error NOT IN ('duplicate', 'interrupted', 'robots', 'excluded', 'max_pages')),
-referred AS (
-  SELECT f.url, l.from_url AS referrer FROM failed f JOIN links l ON l.run_id = ?1 AND l.to_url = f.url
-  UNION
-  SELECT url, parent_url FROM failed WHERE depth > 0 AND parent_url IS NOT NULL
-  UNION
-  SELECT url, source || ':' || line FROM failed WHERE depth = 0)
-SELECT f.url, f.status, f.error, r.referrer, f.error_message AS message
-FROM failed f LEFT JOIN referred r ON r.url = f.url
-ORDER BY f.url, r.referrer
+SELECT url, status, error, referrer, message FROM broken_links WHERE run_id = ?1 ORDER BY url, referrer
 )sql"},
     Report{"workers", "Pages, failures and busy time per worker", R"sql(
 SELECT worker, count(*) AS pages, count(error) AS failed, round(avg(total_ms), 1) AS avg_ms,
@@ -515,8 +503,20 @@ std::string read_only_refusal(const Database& db) {
     throw UsageError("crawl query runs one SQL statement at a time: remove what follows the first ';'");
   const std::string schema_hint = db.engine() == Engine::sqlite ? "`sqlite3 " + db.path() + " .schema`"
                                                                 : "`psql '" + db.path() + "' -c '\\d pages'`";
+  // A query never writes, so an older file is read as it is; a report may need what it lacks.
+  int version = latest_schema_version();
+  try {
+    version = db.schema_version();
+  } catch (const StorageError&) {
+    // Only a hint.
+  }
+  const std::string older = version < latest_schema_version()
+                                ? "; this database is at schema version " + std::to_string(version) +
+                                      " and this crawl's is " + std::to_string(latest_schema_version()) +
+                                      ": the next `crawl run` with it upgrades it"
+                                : "";
   throw UsageError("the SQL cannot run: " + message + " (it can read " + queryable_names(db) + "; " +
-                   schema_hint + " shows their columns)");
+                   schema_hint + " shows their columns" + older + ")");
 }
 
 // The same for a failure SQLite reports while preparing. `rc` is the failing call's result: on a

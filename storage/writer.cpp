@@ -948,8 +948,7 @@ void ResultWriter::update_run_row(const RunStats* stats) {
       // no question the broken-links report asks. Until the run completes any URL may still fail.
       Statement prune = database_->prepare(R"sql(
 DELETE FROM links WHERE run_id = ?1 AND to_url NOT IN (
-  SELECT url FROM pages WHERE run_id = ?1 AND url IS NOT NULL AND error IS NOT NULL
-    AND error NOT IN ('duplicate', 'interrupted', 'robots', 'excluded', 'max_pages'))
+  SELECT url FROM failed_pages WHERE run_id = ?1 AND url IS NOT NULL)
 )sql");
       Binder(prune).integer(run_id_);
       prune.run();

@@ -249,5 +249,61 @@ TEST(Reports, BrokenLinksOfAListWithoutLinksFollowedNameTheListLine) {
   EXPECT_EQ(rows[1]["status"], 500);
 }
 
+// Debian's sqlite-utils (scripts/setup installs it).
+constexpr const char* kSqliteUtils = "/usr/bin/sqlite-utils";
+
+// The database as it is, opened with sqlite-utils (what Datasette users reach for too): its views
+// list, and read the same answers the reports give.
+TEST(Reports, TheViewsReadInSqliteUtilsAsTheReportsAnswer) {
+  test::TempDir dir;
+  auto testbed = test::Testbed::start({"--pages", "40"});
+  test::HttpClient client;
+  ASSERT_EQ(client.get(testbed.url("/__revision/1")).status, 200);  // page N % 4 == 3 is gone
+  const std::string db = dir.file("crawl.db");
+  for (int run = 0; run < 2; ++run) {
+    const auto r = test::run_crawl({"run", "--url", testbed.url("/page/0"), "--depth", "100", "--retries",
+                                    "0", "--db", db, "--no-progress"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  auto lines = [](const std::string& out) {
+    std::vector<json> rows;
+    std::istringstream in(out);
+    for (std::string line; std::getline(in, line);)
+      if (!line.empty()) rows.push_back(json::parse(line));
+    return rows;
+  };
+  const auto views = test::run_process({kSqliteUtils, "views", db, "--nl"});
+  ASSERT_EQ(views.exit_code, 0) << views.err;
+  std::set<std::string> names;
+  for (const json& row : lines(views.out)) names.insert(row["view"].get<std::string>());
+  EXPECT_EQ(names, (std::set<std::string>{"failed_pages", "broken_links", "host_summary"}));
+
+  using Edge = std::pair<std::string, std::string>;
+  std::set<Edge> from_view, from_report;
+  const auto rows =
+      test::run_process({kSqliteUtils, "rows", db, "broken_links", "--nl", "--where", "run_id = 2"});
+  ASSERT_EQ(rows.exit_code, 0) << rows.err;
+  for (const json& row : lines(rows.out))
+    from_view.insert({row["url"].get<std::string>(), row["referrer"].get<std::string>()});
+  for (const json& row : report(db, "broken-links"))
+    from_report.insert({row["url"].get<std::string>(), row["referrer"].get<std::string>()});
+  EXPECT_GT(from_view.size(), 5U);
+  EXPECT_EQ(from_view, from_report);
+
+  const auto hosts =
+      test::run_process({kSqliteUtils, "query", db, "--nl",
+                         "SELECT host, pages, ok, failed, robots FROM host_summary WHERE run_id = 2"});
+  ASSERT_EQ(hosts.exit_code, 0) << hosts.err;
+  const std::vector<json> from_summary = lines(hosts.out);
+  const std::vector<json> hosts_report = report(db, "hosts");
+  ASSERT_EQ(from_summary.size(), 1U);
+  ASSERT_EQ(hosts_report.size(), 1U);
+  for (const char* column : {"host", "pages", "ok", "failed", "robots"})
+    EXPECT_EQ(from_summary[0][column], hosts_report[0][column]) << column;
+  std::set<std::string> failed_urls;
+  for (const auto& [url, referrer] : from_view) failed_urls.insert(url);
+  EXPECT_EQ(from_summary[0]["failed"], failed_urls.size());
+}
+
 }  // namespace
 }  // namespace crawl

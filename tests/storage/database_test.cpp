@@ -27,7 +27,7 @@ TEST(Database, CreatesTheSchemaInANewFile) {
   { Database db = Database::open(path); }
 
   EXPECT_EQ(test::query_int(path, "PRAGMA user_version"), latest_schema_version());
-  EXPECT_EQ(latest_schema_version(), 11);
+  EXPECT_EQ(latest_schema_version(), 12);
   auto journal = test::query_rows(path, "PRAGMA journal_mode");
   EXPECT_EQ(*journal.at(0)["journal_mode"], "wal");
 
@@ -128,6 +128,7 @@ TEST(Database, MigratesVersionOneToTheBenchTables) {
         "run')");
     // What version 1 had and later versions do not.
     db.exec(
+        "DROP VIEW broken_links; DROP VIEW failed_pages; DROP VIEW host_summary; "
         "DROP TABLE links; DROP TABLE bench_skips; DROP TABLE benches; DROP INDEX pages_failed_by_run; "
         "CREATE INDEX pages_by_run_total_ms ON pages(run_id, total_ms); "
         "CREATE INDEX pages_by_run_error ON pages(run_id, error); DROP TABLE run_sources; "
@@ -145,7 +146,13 @@ TEST(Database, MigratesVersionOneToTheBenchTables) {
         "user_version = 1");
   }
   Database db = Database::open(path);
-  EXPECT_EQ(db.schema_version(), 11);
+  EXPECT_EQ(db.schema_version(), 12);
+  // The views tools read from version 12.
+  EXPECT_EQ(test::query_int(path,
+                            "SELECT count(*) FROM sqlite_schema WHERE type = 'view' AND name IN "
+                            "('failed_pages', 'broken_links', 'host_summary')"),
+            3);
+  EXPECT_EQ(test::query_int(path, "SELECT count(*) FROM broken_links"), 0);
   // A page keeps its host, its validators and its body's hash from version 11.
   for (const char* column :
        {"host", "http_version", "server_ip", "etag", "last_modified", "body_hash", "not_modified"})
