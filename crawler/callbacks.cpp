@@ -156,7 +156,8 @@ nlohmann::ordered_json page_object(const storage::PageRecord& r, int64_t run_id)
   using json = nlohmann::ordered_json;
   const auto text = [](std::string_view v) { return v.empty() ? json() : json(v); };
   const auto count = [](const std::optional<int64_t>& v) { return v ? json(*v) : json(); };
-  // The timings are the table's: 0 for a URL never fetched (its columns are NOT NULL).
+  // The timings are the table's: null for a URL never fetched.
+  const auto timing = [&r](double ms) { return r.fetched_at > 0 ? json(ms) : json(); };
   return json{{"run_id", run_id},
               {"seq", r.seq},
               {"source", r.source},
@@ -178,12 +179,12 @@ nlohmann::ordered_json page_object(const storage::PageRecord& r, int64_t run_id)
               {"parent_url", text(r.parent_url)},
               {"attempts", r.attempts},
               {"redirects", r.redirects},
-              {"dns_ms", r.timings.dns_ms},
-              {"connect_ms", r.timings.connect_ms},
-              {"tls_ms", r.timings.tls_ms},
-              {"ttfb_ms", r.timings.ttfb_ms},
-              {"total_ms", r.timings.total_ms},
-              {"queue_ms", r.timings.queue_ms},
+              {"dns_ms", timing(r.timings.dns_ms)},
+              {"connect_ms", timing(r.timings.connect_ms)},
+              {"tls_ms", timing(r.timings.tls_ms)},
+              {"ttfb_ms", timing(r.timings.ttfb_ms)},
+              {"total_ms", timing(r.timings.total_ms)},
+              {"queue_ms", timing(r.timings.queue_ms)},
               {"worker", text(r.worker)},
               {"fetched_at", r.fetched_at == 0 ? json() : json(storage::iso8601_utc(r.fetched_at))},
               {"host", text(urls::host_of(r.url))},

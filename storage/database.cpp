@@ -320,10 +320,15 @@ ALTER TABLE pages ADD COLUMN not_modified INTEGER NOT NULL DEFAULT 0; -- 1: a --
 PRAGMA user_version = 11;
 )sql";
 
-// Version 12: views for tools that open the file as it is (the sqlite3 shell, sqlite-utils,
-// Datasette): what the reports answer, over every run, each row with its run_id. What counts as a
-// failure is said once, in failed_pages.
+// Version 12: timings are NULL for rows never fetched; views for tools that open the file as it is
+// (the sqlite3 shell, sqlite-utils, Datasette): what the reports answer, over every run, each row
+// with its run_id. What counts as a failure is said once, in failed_pages.
 constexpr const char* kSchemaVersion12 = R"sql(
+-- A row never fetched has no timings (NULL, where it had 0). The columns' NOT NULL is dropped
+-- first, by each engine's own means (relax_page_timings).
+UPDATE pages SET dns_ms = NULL, connect_ms = NULL, tls_ms = NULL, ttfb_ms = NULL, total_ms = NULL, queue_ms = NULL
+WHERE fetched_at IS NULL;
+
 CREATE VIEW failed_pages AS  -- rows of URLs that failed; not duplicates, robots.txt refusals, exclusions, what a stop left
 SELECT run_id, seq, url, host, status, error, error_message, depth, parent_url, source, line, attempts, fetched_at
 FROM pages
@@ -363,6 +368,9 @@ constexpr std::array kMigrations = {kSchemaVersion1, kSchemaVersion2,  kSchemaVe
                                     kSchemaVersion9, kSchemaVersion10, kSchemaVersion11, kSchemaVersion12};
 
 }  // namespace
+
+// The timing columns of pages, NOT NULL before version 12.
+constexpr std::array kTimingColumns = {"dns_ms", "connect_ms", "tls_ms", "ttfb_ms", "total_ms", "queue_ms"};
 
 int latest_schema_version() {
   return static_cast<int>(kMigrations.size());
@@ -580,6 +588,7 @@ void Database::migrate() {
   begin_exclusive();
   try {
     for (int version = schema_version(); version < latest_schema_version(); ++version) {
+      if (version + 1 == 12) relax_page_timings();
       exec(kMigrations[static_cast<size_t>(version)]);
       if (schema_version() != version + 1)
         throw StorageError("internal error: migration step " + std::to_string(version + 1) +
@@ -605,6 +614,7 @@ void Database::migrate_postgres() {
     // The functions first: the schema's views use them.
     exec(kPostgresFunctions);
     for (int version = schema_version(); version < latest_schema_version(); ++version) {
+      if (version + 1 == 12) relax_page_timings();
       exec(postgres_ddl(kMigrations[static_cast<size_t>(version)]));
       if (schema_version() != version + 1)
         throw StorageError("internal error: migration step " + std::to_string(version + 1) +
@@ -615,6 +625,37 @@ void Database::migrate_postgres() {
     rollback_quietly();
     throw;
   }
+}
+
+// Drops NOT NULL from the timing columns of pages, within the migration's transaction. PostgreSQL
+// alters the columns; SQLite, whose ALTER TABLE cannot, has the table's stored definition edited,
+// the procedure SQLite documents for dropping NOT NULL (lang_altertable.html, "other kinds of table
+// schema changes"): the rows on disk do not change, so a database of any size migrates at once.
+// The only REAL columns of pages are the timings.
+void Database::relax_page_timings() {
+  if (engine() == Engine::postgres) {
+    std::string alterations;
+    for (const char* column : kTimingColumns)
+      alterations +=
+          std::string(alterations.empty() ? "" : ", ") + "ALTER COLUMN " + column + " DROP NOT NULL";
+    exec("ALTER TABLE pages " + alterations);
+    return;
+  }
+  const int64_t cookie = single_integer(*this, "PRAGMA schema_version");
+  exec("PRAGMA writable_schema = ON");
+  exec(
+      "UPDATE sqlite_schema SET sql = replace(sql, ' REAL NOT NULL', ' REAL') WHERE type = 'table' AND name "
+      "= "
+      "'pages'");
+  exec("PRAGMA schema_version = " + std::to_string(cookie + 1));
+  exec("PRAGMA writable_schema = RESET");
+  std::string names;
+  for (const char* column : kTimingColumns) names += std::string(names.empty() ? "'" : ", '") + column + "'";
+  if (single_integer(
+          *this, "SELECT count(*) FROM pragma_table_info('pages') WHERE \"notnull\" AND name IN (" + names +
+                     ")") != 0)
+    throw StorageError(
+        "internal error: the timing columns of pages still refuse NULL after migration step 12");
 }
 
 void Database::exec(std::string_view sql) const {

@@ -72,6 +72,7 @@ class Database {
   static Database open_postgres_database(const std::string& uri, const OpenOptions& options);
   void migrate();
   void migrate_postgres();
+  void relax_page_timings();
 
   std::string path_;
   std::unique_ptr<Connection> connection_;

@@ -38,6 +38,7 @@ class Binder {
   // For columns where "nothing" reads better as NULL than as "" or 0.
   Binder& text_or_null(std::string_view value) { return value.empty() ? null() : text(value); }
   Binder& integer_or_null(int64_t value) { return value == 0 ? null() : integer(value); }
+  Binder& real_or_null(double value, bool known) { return known ? real(value) : null(); }
   Binder& integer_or_null(const std::optional<int64_t>& value) { return value ? integer(*value) : null(); }
   Binder& time_or_null(double unix_seconds, std::string& storage) {
     if (unix_seconds == 0) return null();

@@ -818,6 +818,7 @@ void ResultWriter::insert_row(const PageRecord& r) {
   std::string fetched_at;
   const std::string host = urls::host_of(r.url);
   const Timings& t = r.timings;
+  const bool fetched = r.fetched_at > 0;  // a row never fetched has no timings: NULL, not 0
   std::string_view title = r.title ? std::string_view(*r.title) : std::string_view();
   Binder(insert_page_)
       .integer(run_id_)
@@ -841,12 +842,12 @@ void ResultWriter::insert_row(const PageRecord& r) {
       .text_or_null(r.parent_url)
       .integer(r.attempts)
       .integer(r.redirects)
-      .real(t.dns_ms)
-      .real(t.connect_ms)
-      .real(t.tls_ms)
-      .real(t.ttfb_ms)
-      .real(t.total_ms)
-      .real(t.queue_ms)
+      .real_or_null(t.dns_ms, fetched)
+      .real_or_null(t.connect_ms, fetched)
+      .real_or_null(t.tls_ms, fetched)
+      .real_or_null(t.ttfb_ms, fetched)
+      .real_or_null(t.total_ms, fetched)
+      .real_or_null(t.queue_ms, fetched)
       .text_or_null(r.worker)
       .time_or_null(r.fetched_at, fetched_at)
       .text_or_null(host)

@@ -60,12 +60,16 @@ TEST(OutputShape, APageReadsTheSameThroughJsonlAndEveryQueryFormat) {
                                 << streamed[i].dump();
   }
   // What is not known is NULL: a line that is no URL has no URL, status or worker; the duplicate
-  // was never fetched.
+  // was never fetched; neither has timings.
   EXPECT_TRUE(streamed[2]["url"].is_null());
   EXPECT_TRUE(streamed[2]["status"].is_null());
   EXPECT_TRUE(streamed[2]["worker"].is_null());
   EXPECT_EQ(streamed[3]["error"], "duplicate");
   EXPECT_TRUE(streamed[3]["fetched_at"].is_null());
+  for (const char* timing : {"dns_ms", "connect_ms", "tls_ms", "ttfb_ms", "total_ms", "queue_ms"}) {
+    EXPECT_TRUE(streamed[2][timing].is_null()) << timing;
+    EXPECT_TRUE(streamed[3][timing].is_null()) << timing;
+  }
   EXPECT_TRUE(streamed[0]["total_ms"].is_number());
   EXPECT_TRUE(std::regex_match(streamed[0]["fetched_at"].get<std::string>(),
                                std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)")))

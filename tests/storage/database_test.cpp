@@ -114,6 +114,51 @@ TEST(Database, ReopeningAtTheLatestVersionKeepsTheData) {
   EXPECT_EQ(test::query_int(path, "SELECT count(*) FROM runs"), 1);
 }
 
+// Before version 12 a row never fetched had 0 in each timing column (NOT NULL); from 12 on it has
+// NULL, and a fetched row keeps its times. The version-11 file is this one with the constraint put
+// back as version 11 made it.
+TEST(Database, RowsNeverFetchedHaveNullTimingsFromVersion12) {
+  test::TempDir dir;
+  const std::string path = dir.file("v11.db");
+  const std::string timings = "dns_ms, connect_ms, tls_ms, ttfb_ms, total_ms, queue_ms";
+  {
+    Database db = Database::open(path);
+    db.exec(
+        "INSERT INTO runs (status, started_at, mode, processes, threads, fibers, concurrency, "
+        "queue_capacity, consumers, callback_threads, parse, version, command_line) "
+        "VALUES ('completed', '2024-01-01T00:00:00.000Z', 'fiber', 1, 1, 8, 8, 10, 1, 1, 1, '0.1.0', 'crawl "
+        "run')");
+    const std::string insert =
+        "INSERT INTO pages (run_id, seq, source, line, input, url, wire_bytes, body_bytes, "
+        "depth, attempts, redirects, worker, fetched_at, " +
+        timings + ") VALUES ";
+    db.exec(insert + "(1, 1, 'a.txt', 1, 'x', NULL, 0, 0, 0, 0, 0, NULL, NULL, 0, 0, 0, 0, 0, 0)");
+    db.exec(insert +
+            "(1, 2, 'a.txt', 2, 'http://a/', 'http://a/', 5, 5, 0, 1, 0, 't0', '2024-01-01T00:00:01.000Z', "
+            "1, 2, 3, 4, 5, 6)");
+    const int64_t cookie = test::query_int(path, "PRAGMA schema_version");
+    db.exec(
+        "DROP VIEW broken_links; DROP VIEW failed_pages; DROP VIEW host_summary; PRAGMA writable_schema = "
+        "ON; "
+        "UPDATE sqlite_schema SET sql = replace(sql, ' REAL', ' REAL NOT NULL') WHERE name = 'pages'; "
+        "PRAGMA schema_version = " +
+        std::to_string(cookie + 1) + "; PRAGMA writable_schema = RESET; PRAGMA user_version = 11");
+    EXPECT_THROW(db.exec("UPDATE pages SET total_ms = NULL"), StorageError);  // as version 11 was
+  }
+  Database db = Database::open(path);
+  EXPECT_EQ(db.schema_version(), latest_schema_version());
+  EXPECT_EQ(test::query_int(path,
+                            "SELECT count(*) FROM pragma_table_info('pages') WHERE \"notnull\" AND name "
+                            "IN ('dns_ms', 'connect_ms', 'tls_ms', 'ttfb_ms', 'total_ms', 'queue_ms')"),
+            0);
+  EXPECT_EQ(test::query_rows(path, "PRAGMA integrity_check")[0].at("integrity_check"), "ok");
+  const auto rows = test::query_rows(path, "SELECT " + timings + " FROM pages ORDER BY seq");
+  ASSERT_EQ(rows.size(), 2u);
+  for (const auto& [column, value] : rows[0]) EXPECT_EQ(value, std::nullopt) << column;
+  EXPECT_EQ(rows[1].at("dns_ms"), "1.0");
+  EXPECT_EQ(rows[1].at("queue_ms"), "6.0");
+}
+
 // A file written before `crawl bench` existed (version 1) gains the bench tables, trades two indexes
 // for the partial one (version 4) and keeps its runs.
 TEST(Database, MigratesVersionOneToTheBenchTables) {
