@@ -163,14 +163,15 @@ void fetch_loop(const ProducerContext& ctx, CurlScheduler& scheduler, ThreadQueu
     if (ctx.stop.load(std::memory_order_relaxed)) {
       q.outbox.push_back(interrupted_page(task));
     } else {
-      ctx.in_flight.fetch_add(1, std::memory_order_relaxed);
+      const int64_t seq = task.seq;
+      ctx.in_flight.begin(seq, task.url);
       transfer.begin(std::move(task), worker);
       // "https://host:port" of the normalised URL: what HTTP/2 connections are shared by.
       std::string_view origin;
       if (const std::string& url = transfer.task().url; url.starts_with("https://"))
         origin = std::string_view(url).substr(0, url.find_first_of("/?#", 8));
       q.outbox.push_back(transfer.finish(scheduler.perform(transfer.easy(), origin)));
-      ctx.in_flight.fetch_sub(1, std::memory_order_relaxed);
+      ctx.in_flight.end(seq);
     }
     if (!ctx.keep(q.outbox.back())) {
       q.outbox.pop_back();

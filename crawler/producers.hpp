@@ -15,6 +15,7 @@
 #include "crawler/channel.hpp"
 #include "crawler/fetch.hpp"
 #include "crawler/frontier.hpp"
+#include "crawler/in_flight.hpp"
 #include "crawler/row_sink.hpp"
 #include "crawler/task_router.hpp"
 
@@ -38,8 +39,8 @@ struct ProducerContext {
   TaskChannel& tasks;
   PageChannel& pages;
   const FetchOptions& fetch;
-  const std::atomic<bool>& stop;    // set on Ctrl-C: stop fetching, record the rest as interrupted
-  std::atomic<int64_t>& in_flight;  // fetches under way, for the progress line
+  const std::atomic<bool>& stop;  // set on Ctrl-C: stop fetching, record the rest as interrupted
+  InFlight& in_flight;            // fetches under way, for the progress line
   Wakers& wakers;
   std::size_t page_batch;          // pages pushed together (see channel.hpp)
   std::string worker_prefix = {};  // "p3." inside worker process 3: rows name their process too

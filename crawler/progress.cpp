@@ -53,8 +53,12 @@ std::string progress_text(const ProgressFigures& f) {
   // Only a total that cannot grow gives an end to count down to.
   if (to_do > 0 && !f.total_grows && f.rate > 0) text += ", ETA " + short_duration(to_do / f.rate);
   text += ", " + short_duration(f.elapsed_s);
-  if (f.in_flight > 0 && f.idle_s >= kQuietAfterS)
+  if (f.in_flight > 0 && f.idle_s >= kQuietAfterS) {
     text += ", none finished for " + short_duration(std::floor(f.idle_s));
+    // Last, so that a terminal too narrow for the URL cuts only the URL.
+    if (!f.oldest_url.empty())
+      text += "; oldest " + short_duration(std::floor(f.oldest_s)) + ": " + f.oldest_url;
+  }
   return text;
 }
 
@@ -62,7 +66,7 @@ ProgressFigures ProgressLine::figures(std::chrono::steady_clock::time_point now)
   ProgressFigures f;
   f.done = sources_.tally.done();
   f.failed = sources_.tally.failed();
-  f.in_flight = sources_.in_flight.load(std::memory_order_relaxed);
+  f.in_flight = sources_.in_flight.count();
   f.total = sources_.total ? sources_.total() : -1;
   f.total_grows = sources_.follows_links;
   f.elapsed_s = seconds_between(start_, now);
@@ -71,6 +75,12 @@ ProgressFigures ProgressLine::figures(std::chrono::steady_clock::time_point now)
     last_change_ = now;
   }
   f.idle_s = seconds_between(last_change_, now);
+  if (f.idle_s >= kQuietAfterS) {
+    if (auto oldest = sources_.in_flight.oldest(now)) {
+      f.oldest_url = std::move(oldest->url);
+      f.oldest_s = oldest->seconds;
+    }
+  }
   samples_.emplace_back(now, f.done);
   while (samples_.size() > 2 && now - samples_[1].first >= kRateWindow) samples_.pop_front();
   const double span = seconds_between(samples_.front().first, now);

@@ -13,6 +13,7 @@
 #include <string>
 #include <thread>
 
+#include "crawler/in_flight.hpp"
 #include "crawler/tally.hpp"
 
 namespace crawl {
@@ -27,6 +28,9 @@ struct ProgressFigures {
   double rate = 0;           // pages/s over the last few seconds
   double elapsed_s = 0;
   double idle_s = 0;  // since a page last finished
+  // When nothing has finished for a while: the fetch under way longest, and for how long.
+  std::string oldest_url;
+  double oldest_s = 0;
 };
 
 // "751/2000 done (3 failed), 1249 to do, 64 in flight, 993 pages/s, ETA 1.3 s, 0.8 s": the total,
@@ -45,7 +49,7 @@ enum class ProgressStyle {
 
 struct ProgressSources {
   const Tally& tally;
-  const std::atomic<int64_t>& in_flight;
+  const InFlight& in_flight;
   // The URLs the crawl holds so far (-1: not known), and whether links are followed.
   std::function<int64_t()> total;
   bool follows_links = false;

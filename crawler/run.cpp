@@ -253,7 +253,7 @@ RunSummary run_crawl(const RunOptions& options) {
   TaskChannel tasks(Frontier::capacity_for(layout.concurrency()) + 1);
   PageChannel pages(page_capacity);
   ByteBudget budget(options.queue_bytes);
-  std::atomic<int64_t> in_flight{0};
+  InFlight in_flight;
   std::atomic<double> parse_cpu{0};
   std::optional<CallbackPool> callbacks;
   if (!options.callbacks.empty()) callbacks.emplace(config.callback_threads, 100'000);

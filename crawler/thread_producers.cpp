@@ -79,10 +79,11 @@ void run_thread_producers(const ProducerContext& ctx, TaskRouter& router, int th
         if (ctx.stop.load(std::memory_order_relaxed)) {
           out.push_back(interrupted_page(*task));
         } else {
-          ctx.in_flight.fetch_add(1, std::memory_order_relaxed);
+          const int64_t seq = task->seq;
+          ctx.in_flight.begin(seq, task->url);
           transfer.begin(std::move(*task), worker);
           out.push_back(transfer.perform());
-          ctx.in_flight.fetch_sub(1, std::memory_order_relaxed);
+          ctx.in_flight.end(seq);
         }
         out.back().lane = i;
         // Before the frontier hears of the page: the next task from this host is meant for us.

@@ -130,9 +130,9 @@ struct WorkerPool::State {
     ipc::append_frame(frame, ipc::FrameKind::task, ipc::encode_task(task));
     w.origin.assign(urls::origin_of(task.url));
     if (w.held.empty()) heard(w);  // an idle worker owes nothing: its silence counts from now
+    ctx.in_flight.begin(task.seq, task.url);
     w.held.emplace(task.seq, std::move(task));
     ++held_total;
-    ctx.in_flight.fetch_add(1, std::memory_order_relaxed);
     ipc::write_all(w.fd.get(), frame);
   }
 
@@ -370,7 +370,7 @@ void WorkerPool::run(const ProducerContext& ctx) {
     const bool others = s.alive > 0;
     for (auto& [seq, task] : w.held) {
       --s.held_total;
-      ctx.in_flight.fetch_sub(1, std::memory_order_relaxed);
+      ctx.in_flight.end(seq);
       if (s.stopping || ctx.stop.load()) {
         rows.push_back(unfetched_page(
             task, ErrorCategory::interrupted,
@@ -464,7 +464,7 @@ void WorkerPool::run(const ProducerContext& ctx) {
           page.lane = w.index;
           if (w.held.erase(page.record.seq) == 0) continue;  // not ours to count (never happens)
           --s.held_total;
-          ctx.in_flight.fetch_sub(1, std::memory_order_relaxed);
+          ctx.in_flight.end(page.record.seq);
           pages.push_back(std::move(page));
         }
       } catch (const std::exception& ex) {

@@ -154,7 +154,7 @@ class StartsToWriter final : public StartListener {
   // Room for every fetch's page (a start's wake-up takes none: StartsToWriter).
   PageChannel pages(static_cast<size_t>(fetches) + 1);
   StartsToWriter starts(pages);
-  std::atomic<int64_t> in_flight{0};
+  InFlight in_flight;
   Wakers wakers;
   std::thread control([&] {
     name_this_thread("crawl-control");

@@ -86,6 +86,27 @@ TEST(Progress, OnATerminalTheLineIsRewrittenInPlaceWithATotalAndAnEta) {
   EXPECT_EQ(seen.find("done", last), std::string::npos) << "the line was not cleared at the end: " << seen;
 }
 
+// A crawl where nothing finishes for a while says which fetch it waits for, and since when, in
+// every mode (thread and fiber producers, and the parent of worker processes, track their fetches).
+class ProgressWaiting : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ProgressWaiting, NamesTheFetchUnderWayLongestWhenNothingFinishes) {
+  test::TempDir dir;
+  auto testbed = test::Testbed::start();
+  const std::string slow = testbed.url("/delay/7500/page/2");
+  test::write_file(dir.file("urls.txt"), testbed.url("/page/1") + "\n" + slow + "\n");
+  const auto [seen, status] = run_on_a_terminal(
+      {"run", dir.file("urls.txt"), "--mode", GetParam(), "-c", "2", "--db", dir.file("crawl.db")});
+  ASSERT_EQ(status, 0) << seen;
+  const std::regex waiting(
+      "1/2 done \\(0 failed\\), 1 to do, 1 in flight, .*none finished for [5-7]\\.0 s; oldest "
+      "[5-7]\\.0 s: " +
+      std::regex_replace(slow, std::regex(R"([.?/])"), R"(\$&)"));
+  EXPECT_TRUE(std::regex_search(seen, waiting)) << seen;
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, ProgressWaiting, ::testing::Values("fiber", "thread", "process"));
+
 // Without a terminal, --progress writes plain lines, no escape codes, every few seconds and once
 // at the end.
 TEST(Progress, InALogItIsAPlainLineEveryFewSecondsAndAtTheEnd) {
