@@ -21,6 +21,15 @@ std::set<std::string> column_names(const std::string& path, const std::string& t
   return names;
 }
 
+// A completed run as a crawl of version 1 stored it: only the columns every version has.
+void insert_a_completed_run(const Database& db) {
+  db.exec(
+      "INSERT INTO runs (status, started_at, mode, processes, threads, fibers, concurrency, "
+      "queue_capacity, consumers, callback_threads, parse, version, command_line) "
+      "VALUES ('completed', '2024-01-01T00:00:00.000Z', 'fiber', 1, 1, 8, 8, 10, 1, 1, 1, '0.1.0', 'crawl "
+      "run')");
+}
+
 TEST(Database, CreatesTheSchemaInANewFile) {
   test::TempDir dir;
   const std::string path = dir.file("new.db");
@@ -123,11 +132,7 @@ TEST(Database, RowsNeverFetchedHaveNullTimingsFromVersion12) {
   const std::string timings = "dns_ms, connect_ms, tls_ms, ttfb_ms, total_ms, queue_ms";
   {
     Database db = Database::open(path);
-    db.exec(
-        "INSERT INTO runs (status, started_at, mode, processes, threads, fibers, concurrency, "
-        "queue_capacity, consumers, callback_threads, parse, version, command_line) "
-        "VALUES ('completed', '2024-01-01T00:00:00.000Z', 'fiber', 1, 1, 8, 8, 10, 1, 1, 1, '0.1.0', 'crawl "
-        "run')");
+    insert_a_completed_run(db);
     const std::string insert =
         "INSERT INTO pages (run_id, seq, source, line, input, url, wire_bytes, body_bytes, "
         "depth, attempts, redirects, worker, fetched_at, " +
@@ -166,11 +171,7 @@ TEST(Database, MigratesVersionOneToTheBenchTables) {
   const std::string path = dir.file("v1.db");
   {
     Database db = Database::open(path);
-    db.exec(
-        "INSERT INTO runs (status, started_at, mode, processes, threads, fibers, concurrency, "
-        "queue_capacity, consumers, callback_threads, parse, version, command_line) "
-        "VALUES ('completed', '2024-01-01T00:00:00.000Z', 'fiber', 1, 1, 8, 8, 10, 1, 1, 1, '0.1.0', 'crawl "
-        "run')");
+    insert_a_completed_run(db);
     // What version 1 had and later versions do not.
     db.exec(
         "DROP VIEW broken_links; DROP VIEW failed_pages; DROP VIEW host_summary; "
