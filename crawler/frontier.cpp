@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <queue>
@@ -746,6 +747,15 @@ bool Frontier::shared_run_done() const {
 FrontierStats Frontier::stats() const {
   std::lock_guard lock(state_->mutex);
   return state_->stats;
+}
+
+std::vector<storage::HostWait> Frontier::politeness_waits() const {
+  std::lock_guard lock(state_->mutex);
+  std::map<std::string, double> by_host;
+  for (const auto& [origin, seconds] : state_->ring.held_seconds()) by_host[urls::host_of(origin)] += seconds;
+  std::vector<storage::HostWait> waits;
+  for (auto& [host, seconds] : by_host) waits.push_back({.host = host, .held_s = seconds});
+  return waits;
 }
 
 void Frontier::run() {

@@ -101,6 +101,9 @@ class Frontier final : public StartListener {
   // at its next idle look.
   void shared_store_committed();
   FrontierStats stats() const;
+  // How long each host's politeness held its URLs back (HostRing::held_seconds), by host name as
+  // pages.host has it (the origins of one name summed).
+  std::vector<storage::HostWait> politeness_waits() const;
   // A shared run: whether the run is over (every URL has its row), rather than this worker stopped
   // or the worker reading the lists is gone.
   bool shared_run_done() const;

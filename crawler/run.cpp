@@ -418,6 +418,7 @@ RunSummary run_crawl(const RunOptions& options) {
 
   summary.tally = tally.snapshot();
   summary.frontier = frontier.stats();
+  summary.stats.politeness_waits = frontier.politeness_waits();
   summary.interrupted = stop.load() && producer_failure.empty() && !writer->failure();
   if (!producer_failure.empty()) summary.failure = producer_failure;
   if (shared_run && !stop.load() && !frontier.shared_run_done() && summary.failure.empty()) {

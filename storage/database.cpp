@@ -329,6 +329,15 @@ constexpr const char* kSchemaVersion12 = R"sql(
 UPDATE pages SET dns_ms = NULL, connect_ms = NULL, tls_ms = NULL, ttfb_ms = NULL, total_ms = NULL, queue_ms = NULL
 WHERE fetched_at IS NULL;
 
+-- Per run and host: how long politeness held its URLs back (--delay, Crawl-delay, --per-host, a
+-- retry's back-off, its robots.txt), summed over the run's sessions and workers.
+CREATE TABLE run_hosts (
+  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  host   TEXT NOT NULL, -- as pages.host
+  held_s REAL NOT NULL, -- seconds the host had URLs waiting that its rules did not let start
+  PRIMARY KEY (run_id, host)
+) WITHOUT ROWID;
+
 CREATE VIEW failed_pages AS  -- rows of URLs that failed; not duplicates, robots.txt refusals, exclusions, what a stop left
 SELECT run_id, seq, url, host, status, error, error_message, depth, parent_url, source, line, attempts, fetched_at
 FROM pages
@@ -348,14 +357,15 @@ SELECT f.run_id, f.url, f.status, f.error, r.referrer, f.error_message AS messag
 FROM failed_pages f LEFT JOIN referred r ON r.run_id = f.run_id AND r.url = f.url
 WHERE f.url IS NOT NULL;
 
-CREATE VIEW host_summary AS  -- per run and host: rows, ok, failed, robots.txt refusals, times, bytes
+CREATE VIEW host_summary AS  -- per run and host: rows, ok, failed, robots.txt refusals, times, bytes, politeness waits
 SELECT run_id, host, count(*) AS pages, sum(CASE WHEN error IS NULL THEN 1 ELSE 0 END) AS ok,
        sum(CASE WHEN error IS NOT NULL AND error NOT IN ('duplicate', 'interrupted', 'robots', 'excluded', 'max_pages')
                 THEN 1 ELSE 0 END) AS failed,
        sum(CASE WHEN error = 'robots' THEN 1 ELSE 0 END) AS robots,
        avg(CASE WHEN fetched_at IS NOT NULL THEN total_ms END) AS avg_ms,
        max(CASE WHEN fetched_at IS NOT NULL THEN total_ms END) AS max_ms,
-       sum(body_bytes) AS body_bytes
+       sum(body_bytes) AS body_bytes,
+       coalesce((SELECT h.held_s FROM run_hosts h WHERE h.run_id = pages.run_id AND h.host = pages.host), 0) AS held_s
 FROM pages
 WHERE host IS NOT NULL
 GROUP BY run_id, host;

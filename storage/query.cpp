@@ -87,7 +87,10 @@ SELECT count(*) AS pages,
 FROM pages
 WHERE run_id = ?1 AND fetched_at IS NOT NULL
 )sql"},
-    Report{"hosts", "Per host: pages, failures by category, robots.txt refusals, p50/p99 time, bytes", R"sql(
+    Report{
+        "hosts",
+        "Per host: pages, failures by category, robots.txt refusals, p50/p99 time, bytes, politeness waits",
+        R"sql(
 WITH p AS (
   SELECT host, error, total_ms, body_bytes, fetched_at,
          error IS NOT NULL AND error NOT IN ('duplicate', 'interrupted', 'robots', 'excluded', 'max_pages') AS failed
@@ -109,9 +112,10 @@ SELECT p.host, count(*) AS pages, sum(CASE WHEN p.error IS NULL THEN 1 ELSE 0 EN
        sum(CASE WHEN p.failed THEN 1 ELSE 0 END) AS failed, f.failures,
        sum(CASE WHEN p.error = 'robots' THEN 1 ELSE 0 END) AS robots,
        round(t.p50_ms, 1) AS p50_ms, round(t.p99_ms, 1) AS p99_ms,
-       round(sum(p.body_bytes) / 1e6, 2) AS body_mb
+       round(sum(p.body_bytes) / 1e6, 2) AS body_mb, round(coalesce(h.held_s, 0), 2) AS held_s
 FROM p LEFT JOIN percentiles t ON t.host = p.host LEFT JOIN failures f ON f.host = p.host
-GROUP BY p.host, f.failures, t.p50_ms, t.p99_ms
+     LEFT JOIN run_hosts h ON h.run_id = ?1 AND h.host = p.host
+GROUP BY p.host, f.failures, t.p50_ms, t.p99_ms, h.held_s
 ORDER BY pages DESC, p.host
 )sql"},
     Report{"changes",

@@ -210,6 +210,13 @@ struct ResumeState {
   bool reads_lists = true;
 };
 
+// How long politeness (--delay, Crawl-delay, --per-host, a retry's back-off, robots.txt) held back
+// the URLs of one host in a session: the time it had URLs waiting that its rules did not let start.
+struct HostWait {
+  std::string host;  // as pages.host
+  double held_s = 0;
+};
+
 // What is known when it ends (the same row is updated with these).
 struct RunStats {
   std::string status = "completed";  // running | completed | interrupted | failed (crashed: see runs)
@@ -235,9 +242,10 @@ struct RunStats {
   int64_t connections = 0;
   int64_t tls_full = 0;
   int64_t tls_resumed = 0;
-  int64_t connected_hosts = 0;        // hosts those connections went to
-  int64_t max_host_connections = 0;   // the most opened to one host
-  std::vector<SourceRecord> sources;  // in the order they were given
+  int64_t connected_hosts = 0;             // hosts those connections went to
+  int64_t max_host_connections = 0;        // the most opened to one host
+  std::vector<SourceRecord> sources;       // in the order they were given
+  std::vector<HostWait> politeness_waits;  // this session's; stored added to earlier sessions' and workers'
   // This session's own (the figures above cover every session of the run).
   double session_wall_s = 0;
   double session_user_s = 0;

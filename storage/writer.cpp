@@ -968,6 +968,16 @@ WHERE id = ?1
       totals.run();
     }
     end_session(failed ? std::string_view("failed") : std::string_view(s.status), &s);
+    if (!s.politeness_waits.empty()) {
+      // Added to what earlier sessions, and the other workers of a shared run, stored.
+      Statement held = database_->prepare(
+          "INSERT INTO run_hosts (run_id, host, held_s) VALUES (?, ?, ?) "
+          "ON CONFLICT (run_id, host) DO UPDATE SET held_s = run_hosts.held_s + excluded.held_s");
+      for (const HostWait& wait : s.politeness_waits) {
+        Binder(held).integer(run_id_).text(wait.host).real(wait.held_s);
+        held.run();
+      }
+    }
     Statement end_source = database_->prepare(kEndSource);
     int64_t position = 0;
     for (const SourceRecord& source : s.sources) {

@@ -40,6 +40,26 @@ void HostRing::schedule(Host& h) {
   if (h.scheduled || h.queue.empty()) return;
   h.scheduled = true;
   ready_.push_back(&h);
+  // Back in the ring: its wait ends if its rules let it start now (a host back in the ring still at
+  // its cap, say, waits on).
+  if (h.held_since) {
+    const auto now = time_.now();
+    if (can_start(h) && std::max(h.next_start, h.backoff.until()) <= now) let_go(h, now);
+  }
+}
+
+void HostRing::let_go(Host& h, TimePoint now) {
+  if (h.held_since) h.held += now - *std::exchange(h.held_since, std::nullopt);
+}
+
+std::vector<std::pair<std::string, double>> HostRing::held_seconds() const {
+  const auto now = time_.now();
+  std::vector<std::pair<std::string, double>> held;
+  for (const auto& [origin, h] : hosts_) {
+    const auto total = h->held + (h->held_since ? now - *h->held_since : std::chrono::nanoseconds(0));
+    if (total.count() > 0) held.emplace_back(origin, std::chrono::duration<double>(total).count());
+  }
+  return held;
 }
 
 void HostRing::wake_due() {

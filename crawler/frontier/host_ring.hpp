@@ -39,6 +39,10 @@ class HostRing {
     bool scheduled = false;            // in the ring or waiting on a timer
     bool robots_asked = false;         // its robots.txt was asked for (or is not wanted)
     std::optional<urls::Robots> robots;
+    // Politeness: how long it had URLs waiting that its rules held back (its delay or back-off, its
+    // cap, its robots.txt, a start not yet heard of), and since when it is held now, if it is.
+    std::chrono::nanoseconds held{0};
+    std::optional<TimePoint> held_since;
   };
 
   struct Rules {
@@ -92,6 +96,10 @@ class HostRing {
   // is in the ring, and is passed over while its queue is empty.
   std::deque<UrlTask> take_queue(Host& h);
 
+  // Each host's politeness wait so far (Host::held, a wait under way counted up to now), by origin;
+  // hosts never held are left out.
+  std::vector<std::pair<std::string, double>> held_seconds() const;
+
   // Takes every URL out of every queue (an interrupted run), in no particular order.
   template <class Each>
   void drain(Each each);
@@ -105,6 +113,8 @@ class HostRing {
   std::chrono::milliseconds jittered(std::chrono::milliseconds d);
   bool can_start(const Host& h) const;
   bool release_front(Host& h, TimePoint now, std::vector<UrlTask>& out, auto& keep);
+  // Ends the host's politeness wait, if one is under way (Host::held).
+  void let_go(Host& h, TimePoint now);
 
   Rules rules_;
   const TimeSource& time_;
@@ -123,6 +133,7 @@ inline bool HostRing::can_start(const Host& h) const {
 }
 
 bool HostRing::release_front(Host& h, TimePoint now, std::vector<UrlTask>& out, auto& keep) {
+  let_go(h, now);
   UrlTask task = std::move(h.queue.front());
   h.queue.pop_front();
   --queued_;
@@ -170,9 +181,13 @@ void HostRing::dispatch(int64_t limit, Keep keep, std::vector<UrlTask>& out) {
     h.scheduled = false;
     // A host that cannot start now is put back by what lets it: a completion (--per-host), its
     // request going out (awaiting_start), its robots.txt arriving.
-    if (!can_start(h)) continue;
+    if (!can_start(h)) {
+      if (!h.queue.empty() && !h.held_since) h.held_since = now;
+      continue;
+    }
     const auto start_at = std::max(h.next_start, h.backoff.until());
     if (start_at > now) {
+      if (!h.held_since) h.held_since = now;
       h.scheduled = true;
       timers_.push({start_at, &h});
       continue;

@@ -181,6 +181,36 @@ TEST(HostRing, SpacesStartsByTheDelayFromWhenTheRequestWentOut) {
   EXPECT_EQ(seqs(out), (std::vector<int64_t>{0, 1}));
 }
 
+// The politeness wait of a host: from when its rules first held a waiting URL back to when they let
+// it go, whatever held it (the delay, the start not yet heard of, the cap); not the time it had
+// nothing to wait for. A host never held is not listed.
+TEST(HostRing, CountsHowLongEachHostsRulesHeldItsUrlsBack) {
+  ManualTime time;
+  HostRing ring({.per_host = 1, .delay = milliseconds(100)}, time, 1);
+  auto& a = ring.host("http://a.localhost");
+  auto& b = ring.host("http://b.localhost");
+  ring.push(b, task(10, "u"));
+  for (int i = 0; i < 2; ++i) ring.push(a, task(i, "u"));
+  std::vector<UrlTask> out;
+  ring.dispatch(100, keep_all, out);
+  ASSERT_EQ(seqs(out), (std::vector<int64_t>{10, 0}));  // a's second URL is held from here
+  time.advance(milliseconds(30));
+  ring.started(a, 0, time.now());
+  time.advance(milliseconds(40));
+  ring.finished(a, 0, -1);  // a is back in the ring after 70 ms, and held by its delay again at once
+  ring.dispatch(100, keep_all, out);
+  EXPECT_EQ(out.size(), 2u);
+  time.advance(milliseconds(60));  // the delay, counted from the start, ends now
+  ring.wake_due();
+  ring.dispatch(100, keep_all, out);
+  ASSERT_EQ(seqs(out), (std::vector<int64_t>{10, 0, 1}));
+  time.advance(milliseconds(500));  // with nothing waiting, a is not held
+  const auto held = ring.held_seconds();
+  ASSERT_EQ(held.size(), 1u);
+  EXPECT_EQ(held[0].first, "http://a.localhost");
+  EXPECT_DOUBLE_EQ(held[0].second, 0.130);
+}
+
 // A URL turned down (robots.txt) has its row from the caller; nothing starts for it.
 TEST(HostRing, AURLTurnedDownTakesNoSlot) {
   ManualTime time;

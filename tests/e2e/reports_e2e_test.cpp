@@ -2,12 +2,16 @@
 // crawl whose answers are known from the list it was given.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <chrono>
+#include <csignal>
 #include <deque>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "testbed/site.hpp"
@@ -68,6 +72,63 @@ TEST(Reports, HostsCountsEachHostsPagesFailuresAndTimes) {
     EXPECT_LE(host["p50_ms"].get<double>(), host["p99_ms"].get<double>()) << host.dump();
   }
   EXPECT_GT(hosts[1]["body_mb"].get<double>(), 0);
+}
+
+// --delay holds each host's next URL back between two starts: the hosts report (and the
+// host_summary view) say for how long, per host, added up over a run's sessions.
+TEST(Reports, HostsSayHowLongPolitenessHeldEachHostBack) {
+  test::TempDir dir;
+  auto testbed = test::Testbed::start();
+  const std::string h0 = "h0.localhost", h1 = "h1.localhost";
+  std::string list;
+  for (int n = 0; n < 4; ++n)
+    list += testbed.host_url(h0, "/page/" + std::to_string(n)) + "\n" +
+            testbed.host_url(h1, "/page/" + std::to_string(n)) + "\n";
+  list += testbed.url("/page/1") + "\n";
+  test::write_file(dir.file("urls.txt"), list);
+  const std::string db = dir.file("crawl.db");
+  const auto run =
+      test::run_crawl({"run", dir.file("urls.txt"), "--delay", "300ms", "--db", db, "--no-progress"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const std::vector<json> hosts = report(db, "hosts");
+  ASSERT_EQ(hosts.size(), 3u);
+  for (const json& host : hosts) {
+    if (host["host"] == "127.0.0.1") {
+      EXPECT_EQ(host["held_s"], 0) << host.dump();  // one URL: nothing to hold back
+      continue;
+    }
+    // Three gaps of 300 ms at least: each counts from the start of the request before it, and the
+    // wait from before that start.
+    EXPECT_GE(host["held_s"].get<double>(), 0.89) << host.dump();
+    EXPECT_LT(host["held_s"].get<double>(), 30) << host.dump();
+  }
+  EXPECT_EQ(test::query_int(db, "SELECT count(*) FROM host_summary WHERE held_s > 0.89"), 2);
+
+  // A run stopped and resumed: the resumed session's waits are added to the first's.
+  test::write_file(dir.file("more.txt"), [&] {
+    std::string more;
+    for (int n = 0; n < 8; ++n) more += testbed.host_url(h0, "/page/" + std::to_string(n)) + "\n";
+    return more;
+  }());
+  test::Child crawl(
+      {test::crawl_binary(), "run", dir.file("more.txt"), "--delay", "300ms", "--db", db, "--no-progress"});
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (test::query_int(db, "SELECT count(*) FROM pages WHERE run_id = 2 AND error IS NULL") < 3 &&
+         std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_EQ(crawl.stop(SIGINT), 130);
+  const auto held = [&] {
+    const auto rows = test::query_rows(db, "SELECT held_s FROM run_hosts WHERE run_id = 2");
+    return rows.empty() ? 0.0 : std::stod(*rows[0].at("held_s"));
+  };
+  const double first = held();
+  EXPECT_GE(first, 0.59);  // two gaps at least before the third page
+  const long long left =
+      test::query_int(db, "SELECT count(*) FROM pages WHERE run_id = 2 AND error = 'interrupted'");
+  const auto resumed = test::run_crawl({"resume", "--db", db, "--no-progress"});
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  // The resumed session's first URL goes at once; each after it waits its gap.
+  EXPECT_GE(held(), first + 0.299 * static_cast<double>(std::max(0LL, left - 1))) << left << " left";
 }
 
 TEST(Reports, HostsCountsWhatRobotsTxtRefused) {

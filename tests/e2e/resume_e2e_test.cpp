@@ -410,7 +410,7 @@ TEST(ResumeAfterStop, ADatabaseFromThePreviousSchemaIsMigratedForward) {
   // Back to version 5, with an interrupted run, as that crawl left it.
   auto downgrade = test::run_process(
       {"/usr/bin/sqlite3", db,
-       "DROP VIEW broken_links; DROP VIEW failed_pages; DROP VIEW host_summary; "
+       "DROP VIEW broken_links; DROP VIEW failed_pages; DROP VIEW host_summary; DROP TABLE run_hosts; "
        "ALTER TABLE runs DROP COLUMN settings; ALTER TABLE runs DROP COLUMN sessions; "
        "ALTER TABLE run_sources DROP COLUMN lines_done; ALTER TABLE run_sources DROP COLUMN bytes_done; "
        "DROP TABLE frontier; DROP TABLE frontier_links; DROP TABLE run_sessions; "

@@ -48,7 +48,7 @@ TEST(BenchRecords, ABenchFromBeforeVersionTenHasNoLatencyOrCores) {
   {
     Database db = Database::open(path);
     db.exec(
-        "DROP VIEW broken_links; DROP VIEW failed_pages; DROP VIEW host_summary; "
+        "DROP VIEW broken_links; DROP VIEW failed_pages; DROP VIEW host_summary; DROP TABLE run_hosts; "
         "ALTER TABLE benches DROP COLUMN latency_ms; ALTER TABLE benches DROP COLUMN cores; "
         "ALTER TABLE pages DROP COLUMN host; ALTER TABLE pages DROP COLUMN http_version; "
         "ALTER TABLE pages DROP COLUMN server_ip; ALTER TABLE pages DROP COLUMN etag; "

@@ -143,7 +143,8 @@ TEST(Database, RowsNeverFetchedHaveNullTimingsFromVersion12) {
             "1, 2, 3, 4, 5, 6)");
     const int64_t cookie = test::query_int(path, "PRAGMA schema_version");
     db.exec(
-        "DROP VIEW broken_links; DROP VIEW failed_pages; DROP VIEW host_summary; PRAGMA writable_schema = "
+        "DROP VIEW broken_links; DROP VIEW failed_pages; DROP VIEW host_summary; DROP TABLE run_hosts; "
+        "PRAGMA writable_schema = "
         "ON; "
         "UPDATE sqlite_schema SET sql = replace(sql, ' REAL', ' REAL NOT NULL') WHERE name = 'pages'; "
         "PRAGMA schema_version = " +
@@ -174,7 +175,7 @@ TEST(Database, MigratesVersionOneToTheBenchTables) {
     insert_a_completed_run(db);
     // What version 1 had and later versions do not.
     db.exec(
-        "DROP VIEW broken_links; DROP VIEW failed_pages; DROP VIEW host_summary; "
+        "DROP VIEW broken_links; DROP VIEW failed_pages; DROP VIEW host_summary; DROP TABLE run_hosts; "
         "DROP TABLE links; DROP TABLE bench_skips; DROP TABLE benches; DROP INDEX pages_failed_by_run; "
         "CREATE INDEX pages_by_run_total_ms ON pages(run_id, total_ms); "
         "CREATE INDEX pages_by_run_error ON pages(run_id, error); DROP TABLE run_sources; "

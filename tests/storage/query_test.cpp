@@ -198,9 +198,11 @@ TEST(Query, SqlErrorsCarrySQLitesMessage) {
   EXPECT_NE(message.find("too big"), std::string::npos) << message;
   // The hint names every table and view there is to read.
   message = error_of<UsageError>([&] { query_output(path, "SELECT nope FROM t", Format::table); });
-  EXPECT_NE(message.find("runs, pages, benches, bench_skips, links, run_sources, frontier, frontier_links, "
-                         "run_sessions, run_urls, host_leases, t, failed_pages, broken_links, host_summary;"),
-            std::string::npos)
+  EXPECT_NE(
+      message.find(
+          "runs, pages, benches, bench_skips, links, run_sources, frontier, frontier_links, "
+          "run_sessions, run_urls, host_leases, run_hosts, t, failed_pages, broken_links, host_summary;"),
+      std::string::npos)
       << message;
 }
 
