@@ -327,6 +327,9 @@ void Transfer::ask_conditionally() {
   if (options_.since) {
     const auto found = options_.since->find(task_.url);
     if (found != options_.since->end()) earlier = &found->second;
+    if (earlier && task_.depth < options_.follow_depth &&
+        earlier->content_type.find("html") != std::string::npos)
+      earlier = nullptr;
   }
   if (earlier == nullptr) {
     if (earlier_ != nullptr) curl_easy_setopt(easy_.get(), CURLOPT_HTTPHEADER, headers_.get());

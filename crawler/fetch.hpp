@@ -41,6 +41,10 @@ struct FetchOptions {
   // --since: an earlier run's validators, sent back as If-None-Match / If-Modified-Since; a 304
   // answer takes that run's facts (PageRecord::not_modified). Null: no conditional requests.
   std::shared_ptr<const storage::EarlierPages> since;
+  // --depth: the links of pages at a lower depth are followed. --since asks for such an HTML page
+  // in full, as a 304 brings no links to follow: a site re-crawled since an earlier run reaches
+  // every page it reached, and the pages at the last depth (most of them) are asked conditionally.
+  int follow_depth = 0;
 };
 
 // DNS cache and TLS sessions shared between the easy handles of several threads or fibers: a

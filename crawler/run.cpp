@@ -57,6 +57,7 @@ void check_run_options(const RunOptions& options) {
 FetchOptions fetch_options_for(const RunOptions& options) {
   FetchOptions fetch = options.fetch;
   fetch.keep_body = options.parse || options.callbacks.needs_bodies;
+  fetch.follow_depth = options.follow.max_depth;
   // libcurl gives every handle a 16 KiB receive buffer; with thousands in flight those buffers are
   // most of the memory, and small pages fit in a smaller one.
   if (fetch.buffer_size == 0 && options.layout.concurrency() > 1000) fetch.buffer_size = 2048;

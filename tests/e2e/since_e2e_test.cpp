@@ -6,6 +6,7 @@
 #include <chrono>
 #include <csignal>
 #include <map>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -144,6 +145,45 @@ TEST(SinceResumed, AStoppedReCrawlResumedStillAsksOnlyWhetherPagesChanged) {
   // A fetch under way at the stop may have been answered (304 too) and is asked again.
   EXPECT_EQ(by_status.count("200"), 0U);
   EXPECT_GE(by_status["304"], kUrls);
+}
+
+// A site re-crawled with --depth since an earlier crawl: pages whose links are followed are fetched
+// in full (a 304 brings no links), so the re-crawl reaches every page the first one reached; the
+// pages at the last depth, whose links are not followed, are asked only whether they changed.
+TEST(SinceDepth, AReCrawlOfASiteReachesEveryPageAndAsksOnlyTheLastDepthConditionally) {
+  test::TempDir dir;
+  auto testbed = test::Testbed::start({"--pages", "60"});
+  const std::string db = dir.file("crawl.db");
+  auto crawl = [&](std::vector<std::string> more) {
+    std::vector<std::string> args = {"run",  "--url", testbed.url("/page/0"), "--depth", "2",
+                                     "--db", db,      "--no-progress"};
+    args.insert(args.end(), more.begin(), more.end());
+    const auto run = test::run_crawl(args);
+    ASSERT_EQ(run.exit_code, 0) << run.err;
+  };
+  crawl({});
+  test::HttpClient client;
+  ASSERT_EQ(client.get(testbed.url("/__reset-stats")).status, 200);
+  crawl({"--since", "1"});
+
+  auto urls = [&](int run, const std::string& where) {
+    std::set<std::string> found;
+    for (auto& row : test::query_rows(db, "SELECT url FROM pages WHERE url LIKE '%/page/%' AND run_id = " +
+                                              std::to_string(run) + where))
+      found.insert(*row.at("url"));
+    return found;
+  };
+  const auto first = urls(1, ""), second = urls(2, "");
+  EXPECT_EQ(second, first);
+  const auto last_depth = urls(2, " AND depth = 2");
+  ASSERT_GT(last_depth.size(), 5U);
+  EXPECT_EQ(urls(2, " AND not_modified = 1"), last_depth);
+  EXPECT_EQ(urls(2, " AND depth < 2 AND not_modified = 0 AND status = 200").size(),
+            first.size() - last_depth.size());
+  std::map<std::string, int> by_status;
+  const auto stats = testbed.stats();
+  for (const auto& [status, count] : stats.at("by_status").items()) by_status[status] = count;
+  EXPECT_EQ(by_status["304"], static_cast<int>(last_depth.size()));
 }
 
 }  // namespace
