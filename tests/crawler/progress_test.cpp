@@ -46,11 +46,11 @@ TEST(ProgressText, SaysHowLongNothingHasFinished) {
 TEST(ProgressText, NamesTheFetchItWaitsFor) {
   ProgressFigures f{
       .done = 10, .failed = 0, .in_flight = 1, .total = 11, .rate = 0, .elapsed_s = 20, .idle_s = 9.4};
-  f.oldest_url = "https://slow.example/report";
+  f.oldest_url = "http://127.0.0.1:8080/delay/20000/page/1";
   f.oldest_s = 12.7;
   EXPECT_EQ(progress_text(f),
             "10/11 done (0 failed), 1 to do, 1 in flight, 0 pages/s, 20.0 s, none finished for "
-            "9.0 s; oldest 12.0 s: https://slow.example/report");
+            "9.0 s; oldest 12.0 s: http://127.0.0.1:8080/delay/20000/page/1");
 }
 
 TEST(InFlight, CountsFetchesAndKnowsTheOneUnderWayLongest) {
@@ -58,14 +58,14 @@ TEST(InFlight, CountsFetchesAndKnowsTheOneUnderWayLongest) {
   const auto now = [] { return std::chrono::steady_clock::now(); };
   EXPECT_EQ(in_flight.count(), 0);
   EXPECT_FALSE(in_flight.oldest(now()).has_value());
-  in_flight.begin(7, "http://a/7");
+  in_flight.begin(7, "http://127.0.0.1:8080/page/7");
   std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  in_flight.begin(3, "http://a/3");
-  in_flight.begin(9, "http://a/9");
+  in_flight.begin(3, "http://127.0.0.1:8080/page/3");
+  in_flight.begin(9, "http://127.0.0.1:8080/page/9");
   EXPECT_EQ(in_flight.count(), 3);
   auto oldest = in_flight.oldest(now());
   ASSERT_TRUE(oldest.has_value());
-  EXPECT_EQ(oldest->url, "http://a/7");
+  EXPECT_EQ(oldest->url, "http://127.0.0.1:8080/page/7");
   EXPECT_GE(oldest->seconds, 0.005);
   in_flight.end(7);
   in_flight.end(7);  // ended twice (a dead worker's task, then its page): counted once
@@ -73,7 +73,8 @@ TEST(InFlight, CountsFetchesAndKnowsTheOneUnderWayLongest) {
   EXPECT_EQ(in_flight.count(), 2);
   oldest = in_flight.oldest(now());
   ASSERT_TRUE(oldest.has_value());
-  EXPECT_TRUE(oldest->url == "http://a/3" || oldest->url == "http://a/9") << oldest->url;
+  EXPECT_TRUE(oldest->url == "http://127.0.0.1:8080/page/3" || oldest->url == "http://127.0.0.1:8080/page/9")
+      << oldest->url;
   in_flight.end(3);
   in_flight.end(9);
   EXPECT_EQ(in_flight.count(), 0);

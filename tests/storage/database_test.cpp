@@ -139,7 +139,8 @@ TEST(Database, RowsNeverFetchedHaveNullTimingsFromVersion12) {
         timings + ") VALUES ";
     db.exec(insert + "(1, 1, 'a.txt', 1, 'x', NULL, 0, 0, 0, 0, 0, NULL, NULL, 0, 0, 0, 0, 0, 0)");
     db.exec(insert +
-            "(1, 2, 'a.txt', 2, 'http://a/', 'http://a/', 5, 5, 0, 1, 0, 't0', '2024-01-01T00:00:01.000Z', "
+            "(1, 2, 'a.txt', 2, 'http://127.0.0.1:1/', 'http://127.0.0.1:1/', 5, 5, 0, 1, 0, 't0', "
+            "'2024-01-01T00:00:01.000Z', "
             "1, 2, 3, 4, 5, 6)");
     const int64_t cookie = test::query_int(path, "PRAGMA schema_version");
     db.exec(
