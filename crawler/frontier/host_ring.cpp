@@ -32,6 +32,7 @@ void HostRing::push(Host& h, UrlTask&& task, bool front) {
 }
 
 std::deque<UrlTask> HostRing::take_queue(Host& h) {
+  let_go(h, time_.now());  // nothing of its waits here any more
   queued_ -= static_cast<int64_t>(h.queue.size());
   return std::exchange(h.queue, {});
 }

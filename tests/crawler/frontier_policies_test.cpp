@@ -211,6 +211,24 @@ TEST(HostRing, CountsHowLongEachHostsRulesHeldItsUrlsBack) {
   EXPECT_DOUBLE_EQ(held[0].second, 0.130);
 }
 
+// A host whose URLs are taken away (its lease went to another worker) waits no more here.
+TEST(HostRing, AHostWhoseQueueIsTakenIsNoLongerHeld) {
+  ManualTime time;
+  HostRing ring({.per_host = 1}, time, 1);
+  auto& a = ring.host("http://a.localhost");
+  for (int i = 0; i < 2; ++i) ring.push(a, task(i, "u"));
+  std::vector<UrlTask> out;
+  ring.dispatch(100, keep_all, out);
+  ring.dispatch(100, keep_all, out);  // at its cap with a URL waiting: held from here
+  ASSERT_EQ(out.size(), 1u);
+  time.advance(milliseconds(40));
+  EXPECT_EQ(ring.take_queue(a).size(), 1u);
+  time.advance(milliseconds(500));
+  const auto held = ring.held_seconds();
+  ASSERT_EQ(held.size(), 1u);
+  EXPECT_DOUBLE_EQ(held[0].second, 0.040);
+}
+
 // A URL turned down (robots.txt) has its row from the caller; nothing starts for it.
 TEST(HostRing, AURLTurnedDownTakesNoSlot) {
   ManualTime time;
