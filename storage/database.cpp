@@ -359,8 +359,7 @@ WHERE f.url IS NOT NULL;
 
 CREATE VIEW host_summary AS  -- per run and host: rows, ok, failed, robots.txt refusals, times, bytes, politeness waits
 SELECT run_id, host, count(*) AS pages, sum(CASE WHEN error IS NULL THEN 1 ELSE 0 END) AS ok,
-       sum(CASE WHEN error IS NOT NULL AND error NOT IN ('duplicate', 'interrupted', 'robots', 'excluded', 'max_pages')
-                THEN 1 ELSE 0 END) AS failed,
+       (SELECT count(*) FROM failed_pages f WHERE f.run_id = pages.run_id AND f.host = pages.host) AS failed,
        sum(CASE WHEN error = 'robots' THEN 1 ELSE 0 END) AS robots,
        avg(CASE WHEN fetched_at IS NOT NULL THEN total_ms END) AS avg_ms,
        max(CASE WHEN fetched_at IS NOT NULL THEN total_ms END) AS max_ms,
@@ -378,9 +377,6 @@ constexpr std::array kMigrations = {kSchemaVersion1, kSchemaVersion2,  kSchemaVe
                                     kSchemaVersion9, kSchemaVersion10, kSchemaVersion11, kSchemaVersion12};
 
 }  // namespace
-
-// The timing columns of pages, NOT NULL before version 12.
-constexpr std::array kTimingColumns = {"dns_ms", "connect_ms", "tls_ms", "ttfb_ms", "total_ms", "queue_ms"};
 
 int latest_schema_version() {
   return static_cast<int>(kMigrations.size());
@@ -645,7 +641,7 @@ void Database::migrate_postgres() {
 void Database::relax_page_timings() {
   if (engine() == Engine::postgres) {
     std::string alterations;
-    for (const char* column : kTimingColumns)
+    for (const char* column : {"dns_ms", "connect_ms", "tls_ms", "ttfb_ms", "total_ms", "queue_ms"})
       alterations +=
           std::string(alterations.empty() ? "" : ", ") + "ALTER COLUMN " + column + " DROP NOT NULL";
     exec("ALTER TABLE pages " + alterations);
@@ -653,17 +649,13 @@ void Database::relax_page_timings() {
   }
   const int64_t cookie = single_integer(*this, "PRAGMA schema_version");
   exec("PRAGMA writable_schema = ON");
-  exec(
-      "UPDATE sqlite_schema SET sql = replace(sql, ' REAL NOT NULL', ' REAL') WHERE type = 'table' AND name "
-      "= "
-      "'pages'");
+  exec(R"sql(UPDATE sqlite_schema SET sql = replace(sql, ' REAL NOT NULL', ' REAL')
+WHERE type = 'table' AND name = 'pages')sql");
   exec("PRAGMA schema_version = " + std::to_string(cookie + 1));
   exec("PRAGMA writable_schema = RESET");
-  std::string names;
-  for (const char* column : kTimingColumns) names += std::string(names.empty() ? "'" : ", '") + column + "'";
   if (single_integer(
-          *this, "SELECT count(*) FROM pragma_table_info('pages') WHERE \"notnull\" AND name IN (" + names +
-                     ")") != 0)
+          *this,
+          R"sql(SELECT count(*) FROM pragma_table_info('pages') WHERE "notnull" AND type = 'REAL')sql") != 0)
     throw StorageError(
         "internal error: the timing columns of pages still refuse NULL after migration step 12");
 }
