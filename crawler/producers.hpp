@@ -87,6 +87,9 @@ struct WorkerSpec {
   int threads = 1;
   int fibers = 1;
   bool blocking = true;  // process mode: one curl_easy_perform at a time, no threads, no fibers
+  // Each worker loads the trust store as it starts, while the parent sets up the database, rather
+  // than at its first verified connection (the lists look as if they hold https URLs).
+  bool load_trust = false;
   int fetches_per_worker() const { return blocking ? 1 : threads * fibers; }
 };
 

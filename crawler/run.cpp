@@ -25,6 +25,7 @@
 #include "crawler/progress.hpp"
 #include "crawler/signals.hpp"
 #include "crawler/sources.hpp"
+#include "crawler/tls.hpp"
 #include "parsers/html.hpp"
 #include "storage/connection.hpp"
 #include "storage/source_ledger.hpp"
@@ -155,6 +156,10 @@ RunSummary run_crawl(const RunOptions& options) {
 
   const FetchOptions fetch = fetch_options_for(options);
 
+  // A guess that the lists hold https URLs: the trust store is then loaded while the database is set
+  // up, not at the first verified connection (crawler/tls.hpp).
+  const bool load_trust = fetch.verify_tls && lists_name_https(options.inputs);
+
   // Before the workers are forked, so that they inherit it.
   ensure_open_files_fit(layout);
   // Workers are forked first of all: before any thread (the signal watcher's included), libcurl's
@@ -164,7 +169,8 @@ RunSummary run_crawl(const RunOptions& options) {
     workers.emplace(WorkerSpec{.processes = layout.processes,
                                .threads = layout.threads,
                                .fibers = layout.fibers,
-                               .blocking = layout.mode == Mode::process},
+                               .blocking = layout.mode == Mode::process,
+                               .load_trust = load_trust},
                     fetch);
 
   std::atomic<bool> stop{false};
@@ -172,6 +178,10 @@ RunSummary run_crawl(const RunOptions& options) {
   std::optional<SignalWatcher> signals;
   if (options.handle_signals) signals.emplace(stop);
   init_curl_once();
+  // Here only where this process fetches: worker processes load their own. After the fork, which a
+  // load under way must not meet.
+  std::jthread trust_loading;
+  if (load_trust && !workers) trust_loading = load_trust_in_background(fetch.trust);
 
   RunSummary summary;
   summary.db_path = storage::redact_password(options.db_path);

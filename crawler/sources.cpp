@@ -4,7 +4,10 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <string_view>
 
+#include "common/text.hpp"
 #include "common/usage_error.hpp"
 #include "urls/url.hpp"
 
@@ -46,6 +49,28 @@ Rereading::Rereading(const storage::ResumeState& state, const urls::ReaderInputs
   }
   for (const auto& [input, n] : url_counts_)
     if (n > 0) window_end_ = std::max(window_end_, std::pair<int, int64_t>(url_position, 0));
+}
+
+bool lists_name_https(const urls::ReaderInputs& inputs, size_t peek_bytes) {
+  const auto names_https = [](std::string_view text) {
+    for (size_t at = text.find("://"); at != std::string_view::npos; at = text.find("://", at + 3))
+      if (at >= 5 && iequals(text.substr(at - 5, 5), "https")) return true;
+    return false;
+  };
+  for (const std::string& url : inputs.urls)
+    if (names_https(url)) return true;
+  std::string head(peek_bytes, '\0');
+  for (size_t i = 0; i < inputs.files.size(); ++i) {
+    const std::string& path =
+        i < inputs.paths.size() && !inputs.paths[i].empty() ? inputs.paths[i] : inputs.files[i];
+    if (path == "-") continue;
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    std::ifstream in(path, std::ios::binary);
+    in.read(head.data(), static_cast<std::streamsize>(head.size()));
+    if (names_https(std::string_view(head.data(), static_cast<size_t>(in.gcount())))) return true;
+  }
+  return false;
 }
 
 void check_lists_unchanged(const urls::ReaderInputs& inputs, int64_t resume_run,

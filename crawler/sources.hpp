@@ -54,6 +54,13 @@ class Rereading {
 void check_lists_unchanged(const urls::ReaderInputs& inputs, int64_t resume_run,
                            const std::vector<storage::SourceRecord>& sources);
 
+// Whether the lists look as if they hold https URLs: a --url value, or "https://" (in any case) in
+// the first `peek_bytes` of a list that is a regular file (a pipe is never read here: its bytes
+// would be lost to the reader). A guess, for work worth starting early: a list whose https URLs come
+// later, or a crawl that reaches https by a redirect or a link, still works, only without the head
+// start.
+bool lists_name_https(const urls::ReaderInputs& inputs, size_t peek_bytes = 64 * 1024);
+
 // What read_sources reads from and hands to.
 struct SourceFeed {
   urls::UrlReader& reader;

@@ -4,6 +4,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,6 +16,8 @@
 #include <iterator>
 #include <list>
 #include <mutex>
+
+#include "common/thread_name.hpp"
 
 namespace crawl {
 namespace {
@@ -43,6 +47,8 @@ class SharedStore {
     loaded_.store(store, std::memory_order_release);
     return store;
   }
+
+  bool loaded() const { return loaded_.load(std::memory_order_acquire) != nullptr; }
 
  private:
   X509_STORE* load() const {
@@ -148,6 +154,27 @@ const TlsHook& TlsHook::uncounted(const TrustOptions& trust, bool verify) {
   for (const TlsHook& h : *hooks)
     if (h.store() == wanted.store()) return h;
   return hooks->emplace_back(wanted);
+}
+
+std::jthread load_trust_in_background(const TrustOptions& trust) {
+  SharedStore& store = store_for(trust);
+  // The thread takes no signals: in a worker process, one meant to interrupt the fetching thread
+  // (SIGUSR1 at a stop) must not land here instead. It inherits the mask it is started with.
+  sigset_t all, previous;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &previous);
+  struct Restore {
+    sigset_t mask;
+    ~Restore() { pthread_sigmask(SIG_SETMASK, &mask, nullptr); }
+  } restore{previous};
+  return std::jthread([&store] {
+    name_this_thread("crawl-trust");
+    store.get();
+  });
+}
+
+bool trust_loaded(const TrustOptions& trust) {
+  return store_for(trust).loaded();
 }
 
 std::string check_ca_file(const std::string& path) {

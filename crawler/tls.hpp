@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <string>
+#include <thread>
 
 #include "crawler/curl_handles.hpp"
 
@@ -50,6 +51,17 @@ class TlsHook {
   void* store_ = nullptr;  // the shared store (internal type); null: no verification
   HandshakeCount* count_ = nullptr;
 };
+
+// Loads the process's store for `trust` on a thread of its own. Decoding a system store takes tens
+// of milliseconds of CPU (Debian's, ~140 certificates: about 60 ms on OpenSSL 3), and the first
+// verified connection would otherwise wait for it; started as a run starts, it overlaps the
+// database's set-up. Connections that need the store before it is ready wait for it, as they would
+// for a load of their own. The thread ends with the load: join it (a std::jthread does) before the
+// process exits. Never in a process that forks afterwards: a child would inherit the load's lock.
+std::jthread load_trust_in_background(const TrustOptions& trust);
+
+// Whether this process has loaded the store for `trust` (tests).
+bool trust_loaded(const TrustOptions& trust);
 
 // Empty when the file or directory can be used; else a one-line message saying what is wrong, for a
 // usage error (the flag's name first).

@@ -17,6 +17,7 @@
 #include "crawler/errors.hpp"
 #include "crawler/ipc.hpp"
 #include "crawler/producers.hpp"
+#include "crawler/tls.hpp"
 
 namespace crawl {
 namespace {
@@ -208,6 +209,9 @@ class StartsToWriter final : public StartListener {
 [[noreturn]] void run_worker_process(int sock, pid_t parent, int index, const WorkerSpec& spec,
                                      const FetchOptions& fetch) {
   prepare_worker(sock, parent);
+  // Never joined: the worker ends with _exit, by when the load is long done, or is cut short with it.
+  std::jthread trust_loading;
+  if (spec.load_trust && fetch.verify_tls) trust_loading = load_trust_in_background(fetch.trust);
   if (spec.blocking) blocking_worker(sock, index, fetch);
   fiber_worker(sock, index, spec, fetch);
 }
