@@ -135,6 +135,7 @@ CurlScheduler::Origin* CurlScheduler::admit(std::string_view https_origin, CURL*
       o.opener = easy;
       o.capacity += kStreamsPerConnection;
       ++openers_;
+      ++origin_openers_;
       break;
     }
     o.changed.wait(lock);
@@ -161,16 +162,25 @@ void CurlScheduler::release(Origin& o, CURL* easy, int code) {
     o.opener = nullptr;
     --openers_;
   }
-  // With nothing in flight its connections may have closed (idle, GOAWAY): the next transfer
-  // opens one again rather than trusting an old count.
-  if (--o.in_flight == 0) o.capacity = 0;
-  // An origin nothing waits for is forgotten, so a crawl of a million hosts does not keep them all.
-  if (o.in_flight == 0 && o.waiting == 0) {
-    const std::string name = o.name;  // not a reference into the node being erased
-    origins_.erase(name);
+  // An origin with nothing in flight is forgotten when the scheduler next sleeps (a crawl of a
+  // million hosts does not keep them all), and with it what it knew of its connections, which may
+  // close while idle (a timeout, a GOAWAY): the transfer after that opens one again. Not at once:
+  // the fibers whose transfers just ended start their next ones before the scheduler sleeps, mostly
+  // to the same origin, and finding it unknown they would go one at a time behind a new opener
+  // (every batch of a fast HTTP/2 crawl split into 1 transfer, then the other 49).
+  if (--o.in_flight == 0 && o.waiting == 0) {
+    idle_origins_.push_back(o.name);
     return;
   }
   o.changed.notify_all();
+}
+
+void CurlScheduler::forget_idle_origins() {
+  for (const std::string& name : idle_origins_) {
+    auto it = origins_.find(name);
+    if (it != origins_.end() && it->second.in_flight == 0 && it->second.waiting == 0) origins_.erase(it);
+  }
+  idle_origins_.clear();
 }
 
 void CurlScheduler::check_openers() {
@@ -232,6 +242,7 @@ void CurlScheduler::suspend_until(std::chrono::steady_clock::time_point const& f
     abort_all();
     return;
   }
+  forget_idle_origins();
   if (before_sleep_) before_sleep_();
   // The hook may have made a fiber ready: then look at the sockets without waiting.
   Clock::time_point deadline = has_ready_fibers() ? Clock::now() : fiber_deadline;

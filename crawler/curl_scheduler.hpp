@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "common/unique_fd.hpp"
 #include "crawler/curl_handles.hpp"
@@ -52,6 +53,9 @@ class CurlScheduler : public boost::fibers::algo::algorithm, public ConnectListe
   // Transfers connecting now, and fibers waiting for their turn.
   int connecting() const { return connecting_; }
   int waiting_to_connect() const { return waiting_to_connect_; }
+  // Transfers let into libcurl to open a new connection for their https origin while the origin's
+  // other transfers waited for it (one per origin and connection a crawl needs).
+  int64_t origin_openers() const { return origin_openers_; }
 
   // Called (on this thread) each time it is about to block waiting for events.
   void set_before_sleep(std::function<void()> hook) { before_sleep_ = std::move(hook); }
@@ -107,6 +111,7 @@ class CurlScheduler : public boost::fibers::algo::algorithm, public ConnectListe
   Origin* admit(std::string_view https_origin, CURL* easy);
   void release(Origin& origin, CURL* easy, int code);
   void check_openers();
+  void forget_idle_origins();
 
   const int connecting_at_once_;
   int connecting_ = 0;
@@ -116,6 +121,10 @@ class CurlScheduler : public boost::fibers::algo::algorithm, public ConnectListe
 
   std::unordered_map<std::string, Origin> origins_;
   int openers_ = 0;  // origins with a connection being set up
+  int64_t origin_openers_ = 0;
+  // Origins left with nothing in flight since the scheduler last slept: forgotten as it next sleeps,
+  // unless a fiber took them up again in between.
+  std::vector<std::string> idle_origins_;
 
   boost::fibers::scheduler::ready_queue_type ready_;
   // Declared, so made, before the multi handle, and so closed after it: libcurl may still tell the
