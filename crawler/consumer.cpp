@@ -10,6 +10,28 @@
 
 namespace crawl {
 
+namespace {
+
+// Every row a fetch made: its final URL is the URL when libcurl followed no redirect.
+void settle_final_url(storage::PageRecord& r) {
+  if (r.status > 0 && r.final_url.empty()) r.final_url = r.url;  // see Page::record
+}
+
+// Without a parse, the charset is the one the Content-Type names. A 304 keeps the one found before.
+void charset_from_header(storage::PageRecord& r) {
+  if (!r.content_type.empty() && !r.not_modified)
+    r.charset = parsers::charset_from_content_type(r.content_type);
+}
+
+}  // namespace
+
+void finish_unparsed(Page&& page, RowSink& rows, bool body_to_callbacks) {
+  auto& r = page.record;
+  settle_final_url(r);
+  charset_from_header(r);
+  rows.finish(std::move(r), {}, page.seed_host, body_to_callbacks ? std::move(page.body) : std::string());
+}
+
 void consume(const ConsumerContext& s) {
   parsers::ParseOptions parse_options;
   parse_options.parser = s.options.parser;
@@ -21,7 +43,7 @@ void consume(const ConsumerContext& s) {
       auto& r = page.record;
       if (r.fetched_at > 0)
         r.timings.queue_ms = seconds_between(page.enqueued_at, std::chrono::steady_clock::now()) * 1000.0;
-      if (r.status > 0 && r.final_url.empty()) r.final_url = r.url;  // see Page::record
+      settle_final_url(r);
       std::vector<std::string> follow;
       if (s.options.parse && page.body_kept) {
         const double before = thread_cpu_seconds();
@@ -43,8 +65,8 @@ void consume(const ConsumerContext& s) {
         }
         r.text_bytes = facts.text_bytes;
         parse_cpu += thread_cpu_seconds() - before;
-      } else if (!r.content_type.empty() && !r.not_modified) {  // a 304 keeps the charset found before
-        r.charset = parsers::charset_from_content_type(r.content_type);
+      } else {
+        charset_from_header(r);
       }
       s.rows.finish(std::move(r), std::move(follow), page.seed_host,
                     s.options.callbacks.needs_bodies ? std::move(page.body) : std::string());

@@ -378,7 +378,9 @@ RunSummary run_crawl(const RunOptions& options) {
                         .frontier = &frontier,
                         .starts = &frontier,
                         .budget = &budget,
-                        .rows = &rows};
+                        .rows = &rows,
+                        .finish_unparsed_here = router.has_value() && !options.parse,
+                        .body_to_callbacks = options.callbacks.needs_bodies};
     try {
       if (workers)
         workers->run(ctx);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/thread_name.hpp"
+#include "crawler/consumer.hpp"
 #include "crawler/errors.hpp"
 #include "crawler/producers.hpp"
 
@@ -89,6 +90,10 @@ void run_thread_producers(const ProducerContext& ctx, TaskRouter& router, int th
         // Before the frontier hears of the page: the next task from this host is meant for us.
         router.returning(i);
         if (!ctx.keep(out.back())) continue;
+        if (ctx.finish_unparsed_here && ctx.rows) {
+          finish_unparsed(std::move(out.back()), *ctx.rows, ctx.body_to_callbacks);
+          continue;
+        }
         ctx.reserve(out.back());
         ctx.pages.push(std::move(out));
       }
