@@ -3,7 +3,9 @@
 on the same URL list, against the local testbed or Debian's nginx (--server), in one run.
 
 Variants are interleaved (A B C A B C ...) so drift of a shared machine spreads evenly; the table
-gives medians with min-max and each variant's wall time as a ratio to curl_floor's median.
+gives medians with min-max, each variant's wall time as a ratio to curl_floor's median (/floor),
+and the median of its per-repeat ratios to curl_floor's run of the same repeat (pair/fl), which
+holds when the machine changes speed between repeats.
 
   perf/compare.py --workload w1                     # 2,000 URLs x 100 ms at -c 200
   perf/compare.py --workload w1proc                 # the same in process and hybrid 2x1x100 modes
@@ -262,15 +264,22 @@ def main():
     print(f"\nserver: {server_name} at {base}; the first URL's body {first_body} bytes")
     print(f"workload {a.workload}: {count} URLs like {template} at -c {conc}, {a.repeat} interleaved "
           f"repeats, {time.strftime('%Y-%m-%d')}")
-    print(f"{'variant':20s} {'wall median':>11s} {'min-max':>15s} {'/floor':>7s} {'pages/s':>8s} "
+    # A repeat's variants run one after the other, seconds apart: the median of their ratios holds
+    # when the machine's speed changes between repeats, which the ratio of two medians does not.
+    def pair_ratio(v):
+        if "floor" not in results:
+            return "      -"
+        return f"{statistics.median(r['wall'] / f['wall'] for r, f in zip(results[v], results['floor'])):7.3f}"
+
+    print(f"{'variant':20s} {'wall median':>11s} {'min-max':>15s} {'/floor':>7s} {'pair/fl':>7s} {'pages/s':>8s} "
           f"{'cpu s':>6s} {'cpu/wall':>8s} {'RSS MB':>7s}")
     for v in variants:
         walls = [r["wall"] for r in results[v]]
         w = statistics.median(walls)
         cpu = med(v, "cpu")
         ratio = f"{w / floor_wall:7.3f}" if floor_wall else "      -"
-        print(f"{v:20s} {w:11.3f} {min(walls):7.3f}-{max(walls):<7.3f} {ratio} {count / w:8.0f} {cpu:6.2f} "
-              f"{cpu / w:8.1%} {med(v, 'rss_mb'):7.0f}")
+        print(f"{v:20s} {w:11.3f} {min(walls):7.3f}-{max(walls):<7.3f} {ratio} {pair_ratio(v)} {count / w:8.0f} "
+              f"{cpu:6.2f} {cpu / w:8.1%} {med(v, 'rss_mb'):7.0f}")
     # Pipeline efficiency (design.md): max(W_fetch, P_cpu / K) / W_full per mode.
     for mode in sorted({v.rpartition("-")[0] for v in variants if "-" in v}):
         full, fetch = f"{mode}-parse", f"{mode}-noparse"

@@ -21,6 +21,9 @@ Workloads (all --no-parse):
   latency  2,000 URLs x 100 ms (echo_sleep) on one host, -c 200: HTTP/2 streams on few connections
   fast     20,000 small pages on one host, -c 50
 
+The table gives medians and ratios of medians (/floor, /-k), and the medians of per-repeat ratios
+(pair/fl, pair/-k), which hold when the machine changes speed between repeats.
+
 Variants: floor (curl_floor), MODE (verified), MODE-k (--insecure); MODE: fiber, thread, process,
 hybrid (2 processes x 1 thread x c/2 fibers). Needs build/crawl and build/curl_floor, run as root
 (for the mount namespace).
@@ -153,8 +156,16 @@ def bench(workload, variants, repeat, bundle, port, tmp, crawl, other):
 
     print(f"\nworkload {workload}: {len(urls)} URLs like {urls[0]} at -c {conc}, --no-parse, {repeat} "
           f"interleaved repeats, {time.strftime('%Y-%m-%d')}")
-    print(f"{'variant':10s} {'wall med':>9s} {'min-max':>15s} {'/floor':>7s} {'/-k':>6s} {'cpu s':>6s} "
-          f"{'conns':>6s} {'per host max':>12s} {'tls full/resumed':>16s} {'cpu ms/new conn vs -k':>22s}")
+    # The median of per-repeat ratios: a repeat's variants run seconds apart, so it holds when the
+    # machine changes speed between repeats, which a ratio of two medians does not.
+    def pair(v, other):
+        if other not in results or other == v:
+            return "     -"
+        return f"{statistics.median(r['wall'] / o['wall'] for r, o in zip(results[v], results[other])):6.2f}"
+
+    print(f"{'variant':10s} {'wall med':>9s} {'min-max':>15s} {'/floor':>7s} {'/-k':>6s} {'pair/fl':>7s} "
+          f"{'pair/-k':>7s} {'cpu s':>6s} {'conns':>6s} {'per host max':>12s} {'tls full/resumed':>16s} "
+          f"{'cpu ms/new conn vs -k':>22s}")
     floor = med("floor", "wall") if "floor" in results else None
     for v in variants:
         walls = [r["wall"] for r in results[v]]
@@ -169,6 +180,7 @@ def bench(workload, variants, repeat, bundle, port, tmp, crawl, other):
         if insecure in results and insecure != v and full and full >= 50:
             per_conn = f"{(med(v, 'cpu') - med(insecure, 'cpu')) * 1000 / full:.2f}"
         print(f"{v:10s} {w:9.3f} {min(walls):7.3f}-{max(walls):<7.3f} {ratio_floor} {ratio_k} "
+              f"{pair(v, 'floor'):>7s} {pair(v, insecure):>7s} "
               f"{med(v, 'cpu'):6.2f} {conns if conns is not None else '-':>6} "
               f"{med(v, 'max_host') if conns is not None else '-':>12} "
               f"{(f'{full}/{resumed}' if full is not None else '-'):>16s} {per_conn:>22s}")
