@@ -25,11 +25,11 @@ void charset_from_header(storage::PageRecord& r) {
 
 }  // namespace
 
-void finish_unparsed(Page&& page, RowSink& rows, bool body_to_callbacks) {
+void finish_unparsed(Page&& page, RowSink& rows) {
   auto& r = page.record;
   settle_final_url(r);
   charset_from_header(r);
-  rows.finish(std::move(r), {}, page.seed_host, body_to_callbacks ? std::move(page.body) : std::string());
+  rows.finish(std::move(r), {}, page.seed_host, rows.wants_bodies() ? std::move(page.body) : std::string());
 }
 
 void consume(const ConsumerContext& s) {
@@ -69,7 +69,7 @@ void consume(const ConsumerContext& s) {
         charset_from_header(r);
       }
       s.rows.finish(std::move(r), std::move(follow), page.seed_host,
-                    s.options.callbacks.needs_bodies ? std::move(page.body) : std::string());
+                    s.rows.wants_bodies() ? std::move(page.body) : std::string());
       const int64_t held = page.budget_bytes;
       page = Page{};  // the body is freed here, not when the batch goes
       s.budget.release(held);

@@ -28,7 +28,7 @@ struct ConsumerContext {
 void consume(const ConsumerContext& s);
 
 // Finishes the row of a page that is not parsed (--no-parse, or a body not kept): what a consumer
-// does with it, for a producer to do itself. `body_to_callbacks`: hand the body to the callbacks.
-void finish_unparsed(Page&& page, RowSink& rows, bool body_to_callbacks);
+// does with it, for a producer to do itself.
+void finish_unparsed(Page&& page, RowSink& rows);
 
 }  // namespace crawl

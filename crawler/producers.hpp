@@ -54,12 +54,10 @@ struct ProducerContext {
   // Where rows that need no parsing are finished (null inside worker processes: their parent
   // finishes them).
   RowSink* rows = nullptr;
-  // Rows of fetched pages that will not be parsed are finished by the producer itself, without a
-  // trip through the page queue to a consumer thread (thread mode without parsing: there, that trip
-  // is a wake-up and two context switches for every page). `body_to_callbacks` as in
-  // finish_unparsed.
+  // Rows of fetched pages that will not be parsed are finished by the producer itself, in `rows`,
+  // without a trip through the page queue to a consumer thread (thread mode without parsing: there,
+  // that trip is a wake-up and two context switches for every page).
   bool finish_unparsed_here = false;
-  bool body_to_callbacks = false;
   // False when the frontier will fetch the URL again (a retry): the page is dropped.
   bool keep(const Page& page) const { return !frontier || frontier->fetched(page); }
   // Rows of tasks that were never fetched (a stop, a dead worker), in the crawl's own process:

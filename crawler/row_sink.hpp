@@ -34,6 +34,10 @@ class RowSink {
   };
   explicit RowSink(const Options& options) : o_(options) {}
 
+  // Whether the page callbacks want bodies (--save-bodies, a library on_page that asked): pass them
+  // to finish().
+  bool wants_bodies() const { return o_.page_callbacks.needs_bodies; }
+
   // The frontier to report rows to; set once, before any row that it took in is finished.
   void attach(Frontier* frontier) { frontier_ = frontier; }
 

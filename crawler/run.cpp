@@ -379,8 +379,7 @@ RunSummary run_crawl(const RunOptions& options) {
                         .starts = &frontier,
                         .budget = &budget,
                         .rows = &rows,
-                        .finish_unparsed_here = router.has_value() && !options.parse,
-                        .body_to_callbacks = options.callbacks.needs_bodies};
+                        .finish_unparsed_here = router.has_value() && !options.parse};
     try {
       if (workers)
         workers->run(ctx);

@@ -90,8 +90,8 @@ void run_thread_producers(const ProducerContext& ctx, TaskRouter& router, int th
         // Before the frontier hears of the page: the next task from this host is meant for us.
         router.returning(i);
         if (!ctx.keep(out.back())) continue;
-        if (ctx.finish_unparsed_here && ctx.rows) {
-          finish_unparsed(std::move(out.back()), *ctx.rows, ctx.body_to_callbacks);
+        if (ctx.finish_unparsed_here) {
+          finish_unparsed(std::move(out.back()), *ctx.rows);
           continue;
         }
         ctx.reserve(out.back());

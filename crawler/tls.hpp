@@ -53,7 +53,7 @@ class TlsHook {
 };
 
 // Loads the process's store for `trust` on a thread of its own. Decoding a system store takes tens
-// of milliseconds of CPU (Debian's, ~140 certificates: about 60 ms on OpenSSL 3), and the first
+// of milliseconds of CPU (Debian's, ~140 certificates: about 40 ms on OpenSSL 3), and the first
 // verified connection would otherwise wait for it; started as a run starts, it overlaps the
 // database's set-up. Connections that need the store before it is ready wait for it, as they would
 // for a load of their own. The thread ends with the load: join it (a std::jthread does) before the

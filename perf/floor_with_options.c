@@ -85,27 +85,26 @@ static void configure(CURL *e) {
     curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
   }
 }
+/* What crawl reads of every finished transfer (crawler/fetch.cpp), by the type each answer has. */
+static const CURLINFO text_infos[] = {CURLINFO_EFFECTIVE_URL, CURLINFO_CONTENT_TYPE, CURLINFO_PRIMARY_IP};
+static const CURLINFO long_infos[] = {CURLINFO_REDIRECT_COUNT, CURLINFO_NUM_CONNECTS, CURLINFO_HTTP_VERSION};
+static const CURLINFO off_infos[] = {CURLINFO_SIZE_DOWNLOAD_T,      CURLINFO_RETRY_AFTER,
+                                     CURLINFO_NAMELOOKUP_TIME_T,    CURLINFO_CONNECT_TIME_T,
+                                     CURLINFO_APPCONNECT_TIME_T,    CURLINFO_STARTTRANSFER_TIME_T,
+                                     CURLINFO_TOTAL_TIME_T};
+static const char *const headers_read[] = {"ETag", "Last-Modified"};
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
 static void read_info(CURL *e) {
   if (!wanted("getinfo")) return;
   char *s;
   long l;
   curl_off_t o;
   struct curl_header *h;
-  curl_easy_getinfo(e, CURLINFO_EFFECTIVE_URL, &s);
-  curl_easy_getinfo(e, CURLINFO_CONTENT_TYPE, &s);
-  curl_easy_getinfo(e, CURLINFO_PRIMARY_IP, &s);
-  curl_easy_getinfo(e, CURLINFO_REDIRECT_COUNT, &l);
-  curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &l);
-  curl_easy_getinfo(e, CURLINFO_HTTP_VERSION, &l);
-  curl_easy_getinfo(e, CURLINFO_SIZE_DOWNLOAD_T, &o);
-  curl_easy_getinfo(e, CURLINFO_RETRY_AFTER, &o);
-  curl_easy_getinfo(e, CURLINFO_NAMELOOKUP_TIME_T, &o);
-  curl_easy_getinfo(e, CURLINFO_CONNECT_TIME_T, &o);
-  curl_easy_getinfo(e, CURLINFO_APPCONNECT_TIME_T, &o);
-  curl_easy_getinfo(e, CURLINFO_STARTTRANSFER_TIME_T, &o);
-  curl_easy_getinfo(e, CURLINFO_TOTAL_TIME_T, &o);
-  curl_easy_header(e, "ETag", 0, CURLH_HEADER, -1, &h);
-  curl_easy_header(e, "Last-Modified", 0, CURLH_HEADER, -1, &h);
+  for (size_t i = 0; i < COUNT(text_infos); i++) curl_easy_getinfo(e, text_infos[i], &s);
+  for (size_t i = 0; i < COUNT(long_infos); i++) curl_easy_getinfo(e, long_infos[i], &l);
+  for (size_t i = 0; i < COUNT(off_infos); i++) curl_easy_getinfo(e, off_infos[i], &o);
+  for (size_t i = 0; i < COUNT(headers_read); i++) curl_easy_header(e, headers_read[i], 0, CURLH_HEADER, -1, &h);
 }
 
 int main(int argc, char **argv) {

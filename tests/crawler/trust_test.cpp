@@ -1,10 +1,14 @@
 // The trust store loaded ahead of the first verified connection, and the guess that decides it.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
-#include <fstream>
+#include <chrono>
+#include <future>
 #include <string>
 
+#include "common/unique_fd.hpp"
 #include "crawler/sources.hpp"
 #include "crawler/tls.hpp"
 #include "tests/support/certs.hpp"
@@ -14,9 +18,8 @@ namespace crawl {
 namespace {
 
 std::string write_list(const test::TempDir& dir, const std::string& name, const std::string& text) {
-  const std::string path = dir.file(name);
-  std::ofstream(path) << text;
-  return path;
+  test::write_file(dir.file(name), text);
+  return dir.file(name);
 }
 
 TEST(ListsNameHttps, AnHttpsUrlInAListOrGivenWithUrlCounts) {
@@ -43,13 +46,20 @@ TEST(ListsNameHttps, OnlyTheHeadOfAListIsRead) {
   EXPECT_TRUE(lists_name_https({.files = {path}}, 200 * 1024));
 }
 
-// A pipe's bytes belong to the reader: peeking would lose them. Opening a FIFO that no one writes
-// would block, so a peek that tried would hang this test (and fail it by ctest's timeout).
+// A pipe's bytes belong to the reader: peeking would lose them. The FIFO holds an https line, and
+// this test keeps a writer open so that opening it does not block; a peek that read it would wait
+// for the pipe's end, so after a while the writer closes, and such a peek would answer yes.
 TEST(ListsNameHttps, APipeIsNeverOpened) {
   test::TempDir dir;
   const std::string fifo = dir.file("fifo");
   ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
-  EXPECT_FALSE(lists_name_https({.files = {fifo, "-"}}));
+  UniqueFd writer(::open(fifo.c_str(), O_RDWR | O_NONBLOCK));  // Linux: a FIFO opens O_RDWR at once
+  ASSERT_TRUE(writer);
+  const std::string line = "https://a.localhost/\n";
+  ASSERT_EQ(::write(writer.get(), line.data(), line.size()), static_cast<ssize_t>(line.size()));
+  auto peek = std::async(std::launch::async, [&] { return lists_name_https({.files = {fifo, "-"}}); });
+  if (peek.wait_for(std::chrono::seconds(5)) != std::future_status::ready) writer.reset();
+  EXPECT_FALSE(peek.get());
 }
 
 TEST(TrustStore, IsLoadedInTheBackgroundBeforeAnyConnectionAsksForIt) {
