@@ -7,15 +7,16 @@
 namespace crawl::parsers::detail {
 namespace {
 
-// Each allocation is preceded by a header that says where it came from, so that deallocate() knows
-// what to do with it; its size keeps the allocation aligned as malloc's are.
-constexpr size_t kHeader = alignof(std::max_align_t);
-constexpr uint64_t kFromBlock = 0xA3E1A3E1;
-constexpr uint64_t kFromHeap = 0x4EA94EA9;
+// Each allocation is preceded by a header: the size cut from the block for it, or kFromHeap, so
+// that deallocate() knows what to do with it. gumbo's structures hold pointers, sizes and ints:
+// the header's eight bytes keep every allocation aligned as they need.
+using Header = uint64_t;
+constexpr size_t kHeader = sizeof(Header);
+constexpr Header kFromHeap = ~Header{0};
 constexpr size_t kFirstBlock = size_t{64} << 10;
 
-size_t round_up(size_t n) {
-  return (n + kHeader - 1) / kHeader * kHeader;
+size_t round_up(size_t n, size_t grain) {
+  return (n + grain - 1) / grain * grain;
 }
 
 }  // namespace
@@ -23,13 +24,23 @@ size_t round_up(size_t n) {
 void* GumboArena::from_heap(size_t size) {
   auto* base = static_cast<std::byte*>(std::malloc(kHeader + size));
   if (!base) throw std::bad_alloc();
-  *reinterpret_cast<uint64_t*>(base) = kFromHeap;
+  *reinterpret_cast<Header*>(base) = kFromHeap;
   ++live_heap_;
   return base + kHeader;
 }
 
 void* GumboArena::allocate(size_t size) {
-  const size_t need = kHeader + round_up(size);
+  // At least a grain: a piece given back holds the address of the next one.
+  const size_t payload = std::max(round_up(size, kGrain), kGrain);
+  if (payload <= kLargestReused) {
+    void*& head = reusable_[payload / kGrain];
+    if (head) {
+      void* p = head;
+      head = *static_cast<void**>(p);
+      return p;
+    }
+  }
+  const size_t need = kHeader + payload;
   if (used_ + need > limit_) return from_heap(size);
   if (blocks_.empty() || offset_ + need > blocks_.back().size) {
     // Each block twice the one before, so a page of any size takes few of them.
@@ -42,17 +53,24 @@ void* GumboArena::allocate(size_t size) {
   std::byte* base = blocks_.back().bytes.get() + offset_;
   offset_ += need;
   used_ += need;
-  *reinterpret_cast<uint64_t*>(base) = kFromBlock;
+  *reinterpret_cast<Header*>(base) = payload;
   return base + kHeader;
 }
 
 void GumboArena::deallocate(void* p) noexcept {
   if (!p) return;
   std::byte* base = static_cast<std::byte*>(p) - kHeader;
-  // Block memory comes back all at once in reset().
-  if (*reinterpret_cast<uint64_t*>(base) != kFromHeap) return;
-  --live_heap_;
-  std::free(base);
+  const Header header = *reinterpret_cast<Header*>(base);
+  if (header == kFromHeap) {
+    --live_heap_;
+    std::free(base);
+    return;
+  }
+  // Larger block memory comes back all at once in reset().
+  if (header > kLargestReused) return;
+  void*& head = reusable_[header / kGrain];
+  *static_cast<void**>(p) = head;
+  head = p;
 }
 
 void GumboArena::reset() noexcept {
@@ -66,6 +84,7 @@ void GumboArena::reset() noexcept {
       blocks_.push_back(std::move(kept));
     }
   }
+  reusable_.fill(nullptr);
   offset_ = 0;
   used_ = 0;
 }

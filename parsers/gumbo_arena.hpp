@@ -3,8 +3,14 @@
 // free, most of it gumbo's, on the documentation pages of perf/docs.py), and frees them one by one
 // at the end. Here they are cut from a few large blocks instead, given back all at once when the page
 // is done, and the blocks stay with the thread for its next page.
+//
+// While it parses, gumbo also frees much of what it asked for: every string buffer and vector grows
+// by allocating twice the size, copying and freeing the old one, and each text's buffer is freed
+// once copied out. Small pieces given back are cut again for the next allocation of their size, from
+// memory still in the cache, instead of from fresh memory further along the block.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -40,6 +46,10 @@ class GumboArena {
     std::unique_ptr<std::byte[]> bytes;
     size_t size = 0;
   };
+  // Pieces of block memory given back, by size in steps of kGrain up to kLargestReused; each free
+  // piece holds the address of the next one of its size.
+  static constexpr size_t kGrain = 8;
+  static constexpr size_t kLargestReused = 512;
   void* from_heap(size_t size);
 
   size_t limit_;
@@ -48,6 +58,7 @@ class GumboArena {
   size_t used_ = 0;
   size_t capacity_ = 0;
   size_t live_heap_ = 0;
+  std::array<void*, kLargestReused / kGrain + 1> reusable_{};
 };
 
 }  // namespace crawl::parsers::detail

@@ -43,10 +43,10 @@ GumboOptions gumbo_options(GumboArena& arena) {
 
 // gumbo asks for about 11 bytes per byte of the documentation pages of perf/docs.py (2 on the
 // testbed's: `crawl_microbench --benchmark_filter=GumboAllocations`), much of it freed again before
-// the parse ends, which the arena does not reuse; with its header and alignment per allocation the
-// arena takes about twice that. Past 32 MB for one page, or 8 bytes per byte of a larger page, its
-// allocations go to malloc as they would without the arena: the arena adds at most that to what a
-// page holds while it is parsed.
+// the parse ends; the arena takes about as much from its blocks (arena_per_page_byte: its headers
+// take what reusing the small pieces gumbo frees gives back). Past 32 MB for one page, or 8 bytes
+// per byte of a larger page, its allocations go to malloc as they would without the arena: the
+// arena adds at most that to what a page holds while it is parsed.
 constexpr size_t kArenaMinimum = size_t{32} << 20;
 constexpr size_t kArenaBytesPerPageByte = 8;
 

@@ -19,7 +19,7 @@ TEST(GumboArena, AllocationsAreAlignedDistinctAndWritable) {
   for (size_t size : {1, 7, 16, 100, 4096, 70000, 3, 0}) {
     auto* p = static_cast<unsigned char*>(arena.allocate(size));
     ASSERT_NE(p, nullptr);
-    EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % alignof(std::max_align_t), 0u) << size;
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % alignof(void*), 0u) << size;
     EXPECT_TRUE(seen.insert(reinterpret_cast<uintptr_t>(p)).second);
     std::memset(p, static_cast<int>(size & 0xFF), size);
     all.emplace_back(p, size);
@@ -28,6 +28,40 @@ TEST(GumboArena, AllocationsAreAlignedDistinctAndWritable) {
   for (const auto& [p, size] : all)
     for (size_t i = 0; i < size; ++i) ASSERT_EQ(p[i], static_cast<unsigned char>(size & 0xFF)) << size;
   EXPECT_EQ(arena.live_heap_allocations(), 0u);
+}
+
+// gumbo grows its buffers by allocating anew and freeing the old one: a small piece given back is
+// cut again for the next allocation of its size, and only for that size.
+TEST(GumboArena, ASmallPieceGivenBackIsReusedForItsSizeOnly) {
+  GumboArena arena(size_t{1} << 20);
+  void* forty = arena.allocate(40);
+  void* hundred = arena.allocate(100);
+  const size_t used = arena.used_bytes();
+  arena.deallocate(forty);
+  arena.deallocate(hundred);
+  void* other_size = arena.allocate(64);
+  EXPECT_NE(other_size, forty);
+  EXPECT_NE(other_size, hundred);
+  EXPECT_GT(arena.used_bytes(), used);
+  const size_t used_after_other = arena.used_bytes();
+  // Sizes that round to the same step share pieces; the last given back comes first.
+  EXPECT_EQ(arena.allocate(97), hundred);
+  EXPECT_EQ(arena.allocate(33), forty);
+  EXPECT_EQ(arena.used_bytes(), used_after_other);
+  // Nothing is left to reuse: the next one is cut from the block, distinct from both.
+  void* fresh = arena.allocate(40);
+  EXPECT_NE(fresh, forty);
+  EXPECT_GT(arena.used_bytes(), used_after_other);
+  // A large piece given back is not reused before reset().
+  void* large = arena.allocate(4096);
+  arena.deallocate(large);
+  EXPECT_NE(arena.allocate(4096), large);
+  // reset() forgets the pieces: they are part of the block again.
+  arena.deallocate(fresh);
+  arena.reset();
+  EXPECT_EQ(arena.used_bytes(), 0u);
+  arena.allocate(40);
+  EXPECT_GT(arena.used_bytes(), 0u);
 }
 
 TEST(GumboArena, PastItsLimitMemoryComesFromMallocAndGoesBackToFree) {
