@@ -158,21 +158,13 @@ void fetch_loop(const ProducerContext& ctx, CurlScheduler& scheduler, ThreadQueu
     }
     UrlTask task = std::move(q.tasks.front());
     q.tasks.pop_front();
-    // Pages are built in the outbox itself: a Page on this fiber's stack would grow every fiber's
-    // resident stack (10,000 of them at -c 10000).
-    if (ctx.stop.load(std::memory_order_relaxed)) {
-      q.outbox.push_back(interrupted_page(task));
-    } else {
-      const int64_t seq = task.seq;
-      ctx.in_flight.begin(seq, task.url);
-      transfer.begin(std::move(task), worker);
+    q.outbox.push_back(fetch_task(std::move(task), transfer, worker, ctx.stop, &ctx.in_flight, [&] {
       // "https://host:port" of the normalised URL: what HTTP/2 connections are shared by.
       std::string_view origin;
       if (const std::string& url = transfer.task().url; url.starts_with("https://"))
         origin = std::string_view(url).substr(0, url.find_first_of("/?#", 8));
-      q.outbox.push_back(transfer.finish(scheduler.perform(transfer.easy(), origin)));
-      ctx.in_flight.end(seq);
-    }
+      return transfer.finish(scheduler.perform(transfer.easy(), origin));
+    }));
     if (!ctx.keep(q.outbox.back())) {
       q.outbox.pop_back();
     } else {

@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "crawler/byte_budget.hpp"
@@ -16,6 +17,7 @@
 #include "crawler/fetch.hpp"
 #include "crawler/frontier.hpp"
 #include "crawler/in_flight.hpp"
+#include "crawler/page.hpp"
 #include "crawler/row_sink.hpp"
 #include "crawler/task_router.hpp"
 
@@ -73,6 +75,22 @@ struct ProducerContext {
     budget->acquire(page.budget_bytes);
   }
 };
+
+// One task, the same in every layout: its page, or, once the crawl is stopping, the row of a URL
+// never fetched. `perform` runs the transfer begun on `transfer` to its end and returns its page (a
+// blocking perform, or a fiber suspended in its scheduler); `in_flight` (null in a process worker,
+// whose parent shows the progress) holds the fetch while it lasts.
+template <class Perform>
+Page fetch_task(UrlTask&& task, Transfer& transfer, std::string_view worker, const std::atomic<bool>& stop,
+                InFlight* in_flight, Perform&& perform) {
+  if (stop.load(std::memory_order_relaxed)) return interrupted_page(task);
+  const int64_t seq = task.seq;
+  if (in_flight) in_flight->begin(seq, task.url);
+  transfer.begin(std::move(task), worker);
+  Page page = perform();
+  if (in_flight) in_flight->end(seq);
+  return page;
+}
 
 // `threads` OS threads, each with one blocking easy handle reused for keep-alive, taking their tasks
 // from `router` (lane i is thread i) rather than from ctx.tasks. Returns when all tasks are done.

@@ -77,15 +77,8 @@ void run_thread_producers(const ProducerContext& ctx, TaskRouter& router, int th
       const std::string worker = ctx.worker_prefix + "t" + std::to_string(i);
       while (std::optional<UrlTask> task = router.take(i)) {
         PageBatch out;
-        if (ctx.stop.load(std::memory_order_relaxed)) {
-          out.push_back(interrupted_page(*task));
-        } else {
-          const int64_t seq = task->seq;
-          ctx.in_flight.begin(seq, task->url);
-          transfer.begin(std::move(*task), worker);
-          out.push_back(transfer.perform());
-          ctx.in_flight.end(seq);
-        }
+        out.push_back(fetch_task(std::move(*task), transfer, worker, ctx.stop, &ctx.in_flight,
+                                 [&] { return transfer.perform(); }));
         out.back().lane = i;
         // Before the frontier hears of the page: the next task from this host is meant for us.
         router.returning(i);

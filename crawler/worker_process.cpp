@@ -128,14 +128,8 @@ class StartsToWriter final : public StartListener {
   std::string out;
   while (auto frame = read_frame(sock, in)) {
     if (frame->kind != ipc::FrameKind::task) continue;  // a stop frame: SIGUSR1 does the work
-    UrlTask task = ipc::decode_task(frame->payload);
-    Page page;
-    if (g_worker_stop.load(std::memory_order_relaxed)) {
-      page = interrupted_page(task);
-    } else {
-      transfer.begin(std::move(task), worker);
-      page = transfer.perform();
-    }
+    const Page page = fetch_task(ipc::decode_task(frame->payload), transfer, worker, g_worker_stop, nullptr,
+                                 [&] { return transfer.perform(); });
     out.clear();
     ipc::append_frame(out, ipc::FrameKind::page, ipc::encode_page(page));
     if (!ipc::write_all(sock, out)) _exit(1);  // the parent is gone
