@@ -10,6 +10,8 @@
 // memory still in the cache, instead of from fresh memory further along the block.
 #pragma once
 
+#include <gumbo.h>
+
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -60,5 +62,8 @@ class GumboArena {
   size_t live_heap_ = 0;
   std::array<void*, kLargestReused / kGrain + 1> reusable_{};
 };
+
+// Makes gumbo take its memory from `arena` (GumboOptions' allocator, deallocator and userdata).
+void use_arena(GumboOptions& options, GumboArena& arena);
 
 }  // namespace crawl::parsers::detail

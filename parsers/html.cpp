@@ -33,20 +33,16 @@ constexpr int kMaxDepth = 4096;
 GumboOptions gumbo_options(GumboArena& arena) {
   GumboOptions options = kGumboDefaultOptions;
   options.max_errors = 0;
-  options.allocator = [](void* arena, size_t size) {
-    return static_cast<GumboArena*>(arena)->allocate(size);
-  };
-  options.deallocator = [](void* arena, void* p) { static_cast<GumboArena*>(arena)->deallocate(p); };
-  options.userdata = &arena;
+  use_arena(options, arena);
   return options;
 }
 
 // gumbo asks for about 11 bytes per byte of the documentation pages of perf/docs.py (2 on the
 // testbed's: `crawl_microbench --benchmark_filter=GumboAllocations`), much of it freed again before
-// the parse ends; the arena takes about as much from its blocks (arena_per_page_byte: its headers
-// take what reusing the small pieces gumbo frees gives back). Past 32 MB for one page, or 8 bytes
-// per byte of a larger page, its allocations go to malloc as they would without the arena: the
-// arena adds at most that to what a page holds while it is parsed.
+// the parse ends. The arena takes about as much from its blocks (arena_per_page_byte): the 8-byte
+// header it adds to each allocation costs about what reusing the small pieces gumbo frees saves.
+// Past 32 MB for one page, or 8 bytes per byte of a larger page, its allocations go to malloc as
+// they would without the arena: the arena adds at most that to what a page holds while it is parsed.
 constexpr size_t kArenaMinimum = size_t{32} << 20;
 constexpr size_t kArenaBytesPerPageByte = 8;
 

@@ -133,13 +133,7 @@ void gumbo_allocations(benchmark::State& state, const std::vector<std::string>& 
       static_cast<double>(count.bytes) / static_cast<double>(page_bytes);
   crawl::parsers::detail::GumboArena arena(SIZE_MAX);
   GumboOptions in_arena = kGumboDefaultOptions;
-  in_arena.userdata = &arena;
-  in_arena.allocator = [](void* a, size_t size) {
-    return static_cast<crawl::parsers::detail::GumboArena*>(a)->allocate(size);
-  };
-  in_arena.deallocator = [](void* a, void* p) {
-    static_cast<crawl::parsers::detail::GumboArena*>(a)->deallocate(p);
-  };
+  crawl::parsers::detail::use_arena(in_arena, arena);
   int64_t arena_bytes = 0;
   int64_t arena_page_bytes = 0;
   for (const auto& page : pages) {

@@ -44,7 +44,7 @@ TEST(GumboArena, ASmallPieceGivenBackIsReusedForItsSizeOnly) {
   EXPECT_NE(other_size, hundred);
   EXPECT_GT(arena.used_bytes(), used);
   const size_t used_after_other = arena.used_bytes();
-  // Sizes that round to the same step share pieces; the last given back comes first.
+  // Sizes that round to the same 8-byte step share pieces.
   EXPECT_EQ(arena.allocate(97), hundred);
   EXPECT_EQ(arena.allocate(33), forty);
   EXPECT_EQ(arena.used_bytes(), used_after_other);
