@@ -1,16 +1,8 @@
-#include <sys/mman.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <boost/context/stack_context.hpp>
 #include <boost/fiber/all.hpp>
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
 #include <deque>
 #include <memory>
 #include <mutex>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -18,6 +10,7 @@
 #include "crawler/curl_scheduler.hpp"
 #include "crawler/errors.hpp"
 #include "crawler/producers.hpp"
+#include "crawler/stack_pool.hpp"
 
 namespace crawl {
 namespace {
@@ -29,60 +22,6 @@ constexpr size_t kFiberStack = 256 * 1024;
 #else
 constexpr size_t kFiberStack = 64 * 1024;
 #endif
-
-// All the stacks of one thread's fibers carved out of one mapping, each below a guard page: one
-// allocation for thousands of fibers, and a stack overflow faults instead of corrupting the next
-// stack. Only the pages a fiber touches become resident.
-class StackPool {
- public:
-  StackPool(size_t stacks, size_t stack_bytes) {
-    page_ = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-    slot_ = (stack_bytes + page_ - 1) / page_ * page_ + page_;
-    bytes_ = slot_ * stacks;
-    void* base =
-        mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (base == MAP_FAILED)
-      throw std::runtime_error(std::string("cannot map fiber stacks: ") + std::strerror(errno));
-    base_ = static_cast<char*>(base);
-    for (size_t i = 0; i < stacks; ++i) {
-      mprotect(base_ + i * slot_, page_, PROT_NONE);  // the guard sits below: stacks grow down
-      free_.push_back(i);
-    }
-  }
-  ~StackPool() { munmap(base_, bytes_); }
-  StackPool(const StackPool&) = delete;
-  StackPool& operator=(const StackPool&) = delete;
-
-  boost::context::stack_context allocate() {
-    std::lock_guard lock(mutex_);
-    if (free_.empty()) throw std::bad_alloc();
-    size_t i = free_.back();
-    free_.pop_back();
-    boost::context::stack_context sc;
-    sc.size = slot_ - page_;
-    sc.sp = base_ + (i + 1) * slot_;
-    return sc;
-  }
-  void deallocate(boost::context::stack_context& sc) {
-    std::lock_guard lock(mutex_);
-    free_.push_back((static_cast<char*>(sc.sp) - base_) / slot_ - 1);
-  }
-
- private:
-  std::mutex mutex_;  // only contended if fibers ever migrated; they do not
-  char* base_ = nullptr;
-  size_t page_ = 0, slot_ = 0, bytes_ = 0;
-  std::vector<size_t> free_;
-};
-
-// The StackAllocator concept Boost.Fiber copies into every fiber: a handle on the pool.
-// Shared ownership: a finished fiber's stack may be handed back after the thread's fiber loop
-// has ended (the scheduler frees terminated fibers lazily).
-struct PooledStack {
-  std::shared_ptr<StackPool> pool;
-  boost::context::stack_context allocate() { return pool->allocate(); }
-  void deallocate(boost::context::stack_context& sc) noexcept { pool->deallocate(sc); }
-};
 
 // What the fibers of one thread share. They never run at the same time (one OS thread), so no lock
 // is needed: a fiber only gives up the thread where it waits (a channel, a transfer).
