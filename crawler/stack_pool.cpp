@@ -44,7 +44,7 @@ boost::context::stack_context StackPool::allocate() {
   size_t i = free_.back();
   free_.pop_back();
   boost::context::stack_context sc;
-  sc.size = slot_ - page_;
+  sc.size = stack_bytes();
   sc.sp = base_ + (i + 1) * slot_;
 #if defined(__SANITIZE_ADDRESS__)
   ASAN_UNPOISON_MEMORY_REGION(static_cast<char*>(sc.sp) - sc.size, sc.size);

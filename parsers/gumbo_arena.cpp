@@ -73,12 +73,6 @@ void GumboArena::deallocate(void* p) noexcept {
   head = p;
 }
 
-void use_arena(GumboOptions& options, GumboArena& arena) {
-  options.allocator = [](void* a, size_t size) { return static_cast<GumboArena*>(a)->allocate(size); };
-  options.deallocator = [](void* a, void* p) { static_cast<GumboArena*>(a)->deallocate(p); };
-  options.userdata = &arena;
-}
-
 void GumboArena::reset() noexcept {
   // The last block is the largest; it is kept unless it is larger than a page usually needs.
   if (!blocks_.empty()) {
@@ -93,6 +87,12 @@ void GumboArena::reset() noexcept {
   reusable_.fill(nullptr);
   offset_ = 0;
   used_ = 0;
+}
+
+void use_arena(GumboOptions& options, GumboArena& arena) {
+  options.allocator = [](void* a, size_t size) { return static_cast<GumboArena*>(a)->allocate(size); };
+  options.deallocator = [](void* a, void* p) { static_cast<GumboArena*>(a)->deallocate(p); };
+  options.userdata = &arena;
 }
 
 }  // namespace crawl::parsers::detail
