@@ -1,7 +1,10 @@
 #include "crawler/ipc.hpp"
 
+#include <limits.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -9,9 +12,14 @@
 namespace crawl::ipc {
 namespace {
 
+constexpr size_t kMinRoom = 64 * 1024;
+constexpr size_t kMaxRoomStep = 64 * 1024 * 1024;
+constexpr size_t kKeptBytes = 1024 * 1024;
+
 // Both ends are the same binary on the same machine, so values travel in host byte order.
 class Writer {
  public:
+  explicit Writer(std::string& out) : out_(out) {}
   void u8(uint8_t v) { out_.push_back(static_cast<char>(v)); }
   void i64(int64_t v) { raw(&v, sizeof v); }
   void f64(double v) { raw(&v, sizeof v); }
@@ -27,11 +35,10 @@ class Writer {
     u8(v ? 1 : 0);
     if (v) i64(*v);
   }
-  std::string take() { return std::move(out_); }
 
  private:
   void raw(const void* p, size_t n) { out_.append(static_cast<const char*>(p), n); }
-  std::string out_;
+  std::string& out_;
 };
 
 class Reader {
@@ -84,6 +91,26 @@ class Reader {
   size_t at_ = 0;
 };
 
+// Writes every piece to a blocking descriptor, retrying on EINTR and short writes.
+bool write_all(int fd, std::vector<iovec>& pieces) {
+  size_t i = 0;
+  while (i < pieces.size()) {
+    const int count = static_cast<int>(std::min<size_t>(pieces.size() - i, IOV_MAX));
+    const ssize_t n = ::writev(fd, pieces.data() + i, count);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    auto left = static_cast<size_t>(n);
+    while (i < pieces.size() && left >= pieces[i].iov_len) left -= pieces[i++].iov_len;
+    if (left > 0) {
+      pieces[i].iov_base = static_cast<char*>(pieces[i].iov_base) + left;
+      pieces[i].iov_len -= left;
+    }
+  }
+  return true;
+}
+
 void put_task(Writer& w, const UrlTask& t) {
   w.i64(t.seq);
   w.str(t.source);
@@ -100,17 +127,32 @@ void put_task(Writer& w, const UrlTask& t) {
 
 }  // namespace
 
-void append_frame(std::string& out, FrameKind kind, std::string_view payload) {
-  if (payload.size() > kMaxPayload) throw std::length_error("frame payload too large");
-  const uint32_t header[2] = {static_cast<uint32_t>(kind), static_cast<uint32_t>(payload.size())};
-  out.append(reinterpret_cast<const char*>(header), sizeof header);
-  out.append(payload);
+size_t Outgoing::begin_frame(FrameKind kind) {
+  const size_t at = bytes_.size();
+  const uint32_t header[2] = {static_cast<uint32_t>(kind), 0};
+  bytes_.append(reinterpret_cast<const char*>(header), sizeof header);
+  return at;
 }
 
-std::string encode_task(const UrlTask& task) {
-  Writer w;
+void Outgoing::end_frame(size_t header_at, size_t external_bytes) {
+  const size_t payload = bytes_.size() - header_at - kHeaderBytes + external_bytes;
+  if (payload > kMaxPayload) {
+    bytes_.resize(header_at);
+    throw std::length_error("frame payload too large");
+  }
+  const auto length = static_cast<uint32_t>(payload);
+  std::memcpy(bytes_.data() + header_at + sizeof(uint32_t), &length, sizeof length);
+}
+
+void Outgoing::task(const UrlTask& task) {
+  const size_t at = begin_frame(FrameKind::task);
+  Writer w(bytes_);
   put_task(w, task);
-  return w.take();
+  end_frame(at, 0);
+}
+
+void Outgoing::stop() {
+  end_frame(begin_frame(FrameKind::stop), 0);
 }
 
 UrlTask decode_task(std::string_view payload) {
@@ -131,9 +173,10 @@ UrlTask decode_task(std::string_view payload) {
   return t;
 }
 
-std::string encode_page(const Page& page) {
+void Outgoing::page(const Page& page) {
   const auto& p = page.record;
-  Writer w;
+  const size_t at = begin_frame(FrameKind::page);
+  Writer w(bytes_);
   w.i64(p.seq);
   w.str(p.source);
   w.i64(p.line);
@@ -174,8 +217,10 @@ std::string encode_page(const Page& page) {
   w.u8(page.body_kept ? 1 : 0);
   w.i64(page.retry_after_s);
   w.str(page.seed_host);
-  w.str(page.body);
-  return w.take();
+  // The body goes last, as a length here and the bytes from the Page itself when written.
+  w.i64(static_cast<int64_t>(page.body.size()));
+  end_frame(at, page.body.size());
+  if (!page.body.empty()) bodies_.push_back({bytes_.size(), page.body});
 }
 
 Page decode_page(std::string_view payload) {
@@ -230,11 +275,47 @@ Page decode_page(std::string_view payload) {
   return page;
 }
 
-std::string encode_started(int64_t seq, std::chrono::steady_clock::time_point at) {
-  Writer w;
+void Outgoing::started(int64_t seq, std::chrono::steady_clock::time_point at) {
+  const size_t header_at = begin_frame(FrameKind::started);
+  Writer w(bytes_);
   w.i64(seq);
   w.i64(std::chrono::duration_cast<std::chrono::nanoseconds>(at.time_since_epoch()).count());
-  return w.take();
+  end_frame(header_at, 0);
+}
+
+std::string Outgoing::str() const {
+  std::string all;
+  size_t from = 0;
+  for (const Body& b : bodies_) {
+    all.append(bytes_, from, b.after - from);
+    all.append(b.bytes);
+    from = b.after;
+  }
+  all.append(bytes_, from);
+  return all;
+}
+
+void Outgoing::clear() {
+  bytes_.clear();
+  bodies_.clear();
+}
+
+bool Outgoing::write_to(int fd) {
+  std::vector<iovec> pieces;
+  pieces.reserve(2 * bodies_.size() + 1);
+  const auto add = [&](const char* data, size_t n) {
+    if (n > 0) pieces.push_back({const_cast<char*>(data), n});
+  };
+  size_t from = 0;
+  for (const Body& b : bodies_) {
+    add(bytes_.data() + from, b.after - from);
+    add(b.bytes.data(), b.bytes.size());
+    from = b.after;
+  }
+  add(bytes_.data() + from, bytes_.size() - from);
+  const bool written = write_all(fd, pieces);
+  clear();
+  return written;
 }
 
 std::pair<int64_t, std::chrono::steady_clock::time_point> decode_started(std::string_view payload) {
@@ -245,39 +326,61 @@ std::pair<int64_t, std::chrono::steady_clock::time_point> decode_started(std::st
   return {seq, at};
 }
 
+void FrameBuffer::make_room(size_t n) {
+  if (begin_ == end_) {
+    begin_ = end_ = 0;
+    // A buffer a big page made big is not kept for the small frames that follow.
+    if (capacity_ > kKeptBytes && capacity_ > n) {
+      data_.reset();
+      capacity_ = 0;
+    }
+  }
+  if (capacity_ - end_ >= n) return;
+  const size_t live = end_ - begin_;
+  if (live + n <= capacity_) {
+    std::memmove(data_.get(), data_.get() + begin_, live);
+  } else {
+    const size_t grown = std::max(live + n, 2 * capacity_);
+    auto bigger = std::make_unique_for_overwrite<char[]>(grown);
+    if (live > 0) std::memcpy(bigger.get(), data_.get() + begin_, live);
+    data_ = std::move(bigger);
+    capacity_ = grown;
+  }
+  begin_ = 0;
+  end_ = live;
+}
+
+std::span<char> FrameBuffer::room() {
+  size_t want = kMinRoom;
+  if (end_ - begin_ >= kHeaderBytes) {
+    uint32_t header[2];
+    std::memcpy(header, data_.get() + begin_, sizeof header);
+    const size_t frame = kHeaderBytes + std::min<size_t>(header[1], kMaxPayload);
+    if (frame > end_ - begin_) want = std::clamp(frame - (end_ - begin_), kMinRoom, kMaxRoomStep);
+  }
+  make_room(want);
+  return {data_.get() + end_, capacity_ - end_};
+}
+
+void FrameBuffer::append(std::string_view bytes) {
+  make_room(bytes.size());
+  if (!bytes.empty()) std::memcpy(data_.get() + end_, bytes.data(), bytes.size());
+  end_ += bytes.size();
+}
+
 std::optional<Frame> FrameBuffer::next() {
-  const size_t available = buffer_.size() - consumed_;
+  const size_t available = end_ - begin_;
   if (available < kHeaderBytes) return std::nullopt;
   uint32_t header[2];
-  std::memcpy(header, buffer_.data() + consumed_, sizeof header);
+  std::memcpy(header, data_.get() + begin_, sizeof header);
   const uint32_t kind = header[0], length = header[1];
   if (kind < 1 || kind > 4 || length > kMaxPayload)
     throw std::runtime_error("malformed frame header (kind " + std::to_string(kind) + ", length " +
                              std::to_string(length) + ")");
   if (available - kHeaderBytes < length) return std::nullopt;
-  Frame f{static_cast<FrameKind>(kind), buffer_.substr(consumed_ + kHeaderBytes, length)};
-  consumed_ += kHeaderBytes + length;
-  // Drop what has been consumed once it is most of the buffer, so it never grows without bound.
-  if (consumed_ == buffer_.size()) {
-    buffer_.clear();
-    consumed_ = 0;
-  } else if (consumed_ > buffer_.size() / 2) {
-    buffer_.erase(0, consumed_);
-    consumed_ = 0;
-  }
+  Frame f{static_cast<FrameKind>(kind), std::string_view(data_.get() + begin_ + kHeaderBytes, length)};
+  begin_ += kHeaderBytes + length;
   return f;
-}
-
-bool write_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    const ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return true;
 }
 
 }  // namespace crawl::ipc

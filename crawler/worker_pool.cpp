@@ -19,6 +19,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -126,14 +127,14 @@ struct WorkerPool::State {
   // Under `mutex`. A write to a dead worker fails quietly: the collector sees its socket close and
   // deals with what it held, this task included.
   void send(Worker& w, UrlTask&& task, const ProducerContext& ctx) {
-    std::string frame;
-    ipc::append_frame(frame, ipc::FrameKind::task, ipc::encode_task(task));
+    ipc::Outgoing frame;
+    frame.task(task);
     w.origin.assign(urls::origin_of(task.url));
     if (w.held.empty()) heard(w);  // an idle worker owes nothing: its silence counts from now
     ctx.in_flight.begin(task.seq, task.url);
     w.held.emplace(task.seq, std::move(task));
     ++held_total;
-    ipc::write_all(w.fd.get(), frame);
+    frame.write_to(w.fd.get());
   }
 
   // Under `mutex`: retries go out before new tasks, to whoever has room; then what waits, each task
@@ -315,9 +316,9 @@ void WorkerPool::stop_workers() {
     if (state_->spec.blocking) {
       kill(w.pid, SIGUSR1);
     } else {
-      std::string frame;
-      ipc::append_frame(frame, ipc::FrameKind::stop, {});
-      ipc::write_all(w.fd.get(), frame);
+      ipc::Outgoing frame;
+      frame.stop();
+      frame.write_to(w.fd.get());
     }
   }
   // URLs waiting for room become rows now.
@@ -405,7 +406,6 @@ void WorkerPool::run(const ProducerContext& ctx) {
   // next write: memory stays flat. The frontier hands tasks straight to the workers (push()), so
   // a page's way back and its host's next URL's way out cost one thread hop each.
   std::vector<epoll_event> events(64);
-  std::vector<char> buf(1 << 20);
   // The watchdog looks at the workers this often; epoll_wait never sleeps longer, so a worker that
   // stops while no other sends anything is still found.
   constexpr auto kWatchEvery = std::chrono::milliseconds(250);
@@ -438,7 +438,8 @@ void WorkerPool::run(const ProducerContext& ctx) {
       bool heard = false;
       // At most a few reads per worker per round, so one sending big pages cannot starve the rest.
       for (int reads = 0; reads < 4; ++reads) {
-        const ssize_t got = recv(w.fd.get(), buf.data(), buf.size(), MSG_DONTWAIT);
+        const std::span<char> room = w.in.room();
+        const ssize_t got = recv(w.fd.get(), room.data(), room.size(), MSG_DONTWAIT);
         if (got < 0 && errno == EINTR) continue;
         if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
         if (got <= 0) {
@@ -446,8 +447,8 @@ void WorkerPool::run(const ProducerContext& ctx) {
           break;
         }
         heard = true;
-        w.in.append(buf.data(), static_cast<size_t>(got));
-        if (static_cast<size_t>(got) < buf.size()) break;
+        w.in.commit(static_cast<size_t>(got));
+        if (static_cast<size_t>(got) < room.size()) break;
       }
       std::unique_lock lock(s.mutex);
       // Any byte counts, not only a whole frame: a big page on its way is a worker at work.

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -55,14 +56,15 @@ void prepare_worker(int sock, pid_t parent) {
 }
 
 // Reads from `sock` until one whole frame has arrived; nullopt at end of input.
+// The frame's payload is valid until the next call.
 std::optional<ipc::Frame> read_frame(int sock, ipc::FrameBuffer& in) {
-  char buf[16 * 1024];
   for (;;) {
     if (auto f = in.next()) return f;
-    const ssize_t n = ::read(sock, buf, sizeof buf);
+    const std::span<char> room = in.room();
+    const ssize_t n = ::read(sock, room.data(), room.size());
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return std::nullopt;
-    in.append(buf, static_cast<size_t>(n));
+    in.commit(static_cast<size_t>(n));
   }
 }
 
@@ -73,9 +75,9 @@ class StartsToSocket final : public StartListener {
   explicit StartsToSocket(int sock) : sock_(sock) {}
   void started(int64_t seq, std::chrono::steady_clock::time_point at) noexcept override {
     try {
-      std::string frame;
-      ipc::append_frame(frame, ipc::FrameKind::started, ipc::encode_started(seq, at));
-      if (!ipc::write_all(sock_, frame)) _exit(1);  // the parent is gone
+      ipc::Outgoing frame;
+      frame.started(seq, at);
+      if (!frame.write_to(sock_)) _exit(1);  // the parent is gone
     } catch (const std::bad_alloc&) {
       // Untold, the parent counts the delay from the fetch's end instead: later, never sooner.
     }
@@ -101,15 +103,14 @@ class StartsToWriter final : public StartListener {
     } catch (const std::bad_alloc&) {
     }
   }
-  // Appends the frames of the starts heard so far.
-  void take(std::string& out) {
+  // Adds the frames of the starts heard so far.
+  void take(ipc::Outgoing& out) {
     std::vector<std::pair<int64_t, std::chrono::steady_clock::time_point>> starts;
     {
       std::lock_guard lock(mutex_);
       starts.swap(starts_);
     }
-    for (const auto& [seq, at] : starts)
-      ipc::append_frame(out, ipc::FrameKind::started, ipc::encode_started(seq, at));
+    for (const auto& [seq, at] : starts) out.started(seq, at);
   }
 
  private:
@@ -125,14 +126,13 @@ class StartsToWriter final : public StartListener {
   StartsToSocket starts(sock);
   Transfer transfer(fetch, nullptr, &g_worker_stop, &starts);
   ipc::FrameBuffer in;
-  std::string out;
+  ipc::Outgoing out;
   while (auto frame = read_frame(sock, in)) {
     if (frame->kind != ipc::FrameKind::task) continue;  // a stop frame: SIGUSR1 does the work
     const Page page = fetch_task(ipc::decode_task(frame->payload), transfer, worker, g_worker_stop, nullptr,
                                  [&] { return transfer.perform(); });
-    out.clear();
-    ipc::append_frame(out, ipc::FrameKind::page, ipc::encode_page(page));
-    if (!ipc::write_all(sock, out)) _exit(1);  // the parent is gone
+    out.page(page);
+    if (!out.write_to(sock)) _exit(1);  // the parent is gone
   }
   _exit(0);
 }
@@ -154,12 +154,12 @@ class StartsToWriter final : public StartListener {
   std::thread control([&] {
     name_this_thread("crawl-control");
     ipc::FrameBuffer in;
-    char buf[64 * 1024];
     for (;;) {
-      const ssize_t n = ::read(sock, buf, sizeof buf);
+      const std::span<char> room = in.room();
+      const ssize_t n = ::read(sock, room.data(), room.size());
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) break;
-      in.append(buf, static_cast<size_t>(n));
+      in.commit(static_cast<size_t>(n));
       TaskBatch received;
       while (auto frame = in.next()) {
         if (frame->kind == ipc::FrameKind::task) {
@@ -181,17 +181,16 @@ class StartsToWriter final : public StartListener {
     pages.close();
   });
   PageBatch done;
-  std::string out;
+  ipc::Outgoing out;
   bool parent_gone = false;
   for (;;) {
     const auto popped = pages.pop(done);
     if (popped == PageChannel::Popped::closed) break;
     if (parent_gone) continue;
-    out.clear();
     starts.take(out);  // before the pages: a fetch's start always reaches the parent before its page
     if (popped == PageChannel::Popped::item)
-      for (const Page& page : done) ipc::append_frame(out, ipc::FrameKind::page, ipc::encode_page(page));
-    if (!out.empty()) parent_gone = !ipc::write_all(sock, out);
+      for (const Page& page : done) out.page(page);  // written from `done` itself, before it is reused
+    if (!out.empty()) parent_gone = !out.write_to(sock);
   }
   producers.join();
   control.join();

@@ -6,7 +6,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <csignal>
+#include <cstring>
+#include <span>
+#include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 namespace crawl::ipc {
 namespace {
@@ -101,15 +107,34 @@ void expect_same(const Page& a, const Page& b) {
   EXPECT_EQ(a.body, b.body);
 }
 
+// The payload of the one frame `out` holds.
+std::string payload_of(const Outgoing& out) {
+  return out.str().substr(kHeaderBytes);
+}
+
+std::string task_payload(const UrlTask& task) {
+  Outgoing out;
+  out.task(task);
+  return payload_of(out);
+}
+
+std::string page_payload(const Page& page) {
+  Outgoing out;
+  out.page(page);
+  return payload_of(out);
+}
+
 TEST(Ipc, StartsKeepTheirMomentAcrossProcesses) {
   const auto at = std::chrono::steady_clock::now() + std::chrono::nanoseconds(123);
-  const auto [seq, back] = decode_started(encode_started(987654321, at));
+  Outgoing frames;
+  frames.started(987654321, at);
+  const auto [seq, back] = decode_started(payload_of(frames));
   EXPECT_EQ(seq, 987654321);
   EXPECT_EQ(back, at);
-  std::string frames;
-  append_frame(frames, FrameKind::started, encode_started(5, at));
+  frames.clear();
+  frames.started(5, at);
   FrameBuffer in;
-  in.append(frames.data(), frames.size());
+  in.append(frames.str());
   auto f = in.next();
   ASSERT_TRUE(f);
   EXPECT_EQ(f->kind, FrameKind::started);
@@ -119,7 +144,7 @@ TEST(Ipc, StartsKeepTheirMomentAcrossProcesses) {
 
 TEST(Ipc, TasksAndPagesSurviveTheTrip) {
   const UrlTask t = sample_task();
-  const UrlTask u = decode_task(encode_task(t));
+  const UrlTask u = decode_task(task_payload(t));
   EXPECT_EQ(u.seq, t.seq);
   EXPECT_EQ(u.source, t.source);
   EXPECT_EQ(u.line, t.line);
@@ -133,78 +158,146 @@ TEST(Ipc, TasksAndPagesSurviveTheTrip) {
   EXPECT_TRUE(u.report_start);
 
   const Page p = sample_page();
-  expect_same(decode_page(encode_page(p)), p);
+  expect_same(decode_page(page_payload(p)), p);
   Page empty;
-  expect_same(decode_page(encode_page(empty)), empty);
+  expect_same(decode_page(page_payload(empty)), empty);
 }
 
+// Several frames to a write, bodies among them written from their pages: the stream is the frames
+// in the order they were added.
 TEST(Ipc, FramesAreCutRightHoweverTheBytesArrive) {
-  std::string stream;
-  append_frame(stream, FrameKind::task, encode_task(sample_task()));
-  append_frame(stream, FrameKind::stop, {});
-  const std::string page = encode_page(sample_page());
-  append_frame(stream, FrameKind::page, page);
-  for (size_t piece : {size_t{1}, size_t{7}, size_t{4096}, stream.size()}) {
+  const Page big = sample_page();
+  Page small = sample_page();
+  small.body = "<p>small</p>";
+  small.record.seq = 8;
+  Outgoing out;  // holds the pages' bodies by reference: the pages outlive it
+  out.task(sample_task());
+  out.stop();
+  out.page(big);
+  out.started(77, std::chrono::steady_clock::time_point{});
+  out.page(small);
+  const std::string stream = out.str();
+  for (size_t piece : {size_t{1}, size_t{7}, size_t{4096}, size_t{100'000}, stream.size()}) {
     FrameBuffer in;
-    std::vector<Frame> frames;
+    std::vector<std::pair<FrameKind, std::string>> frames;  // copied: a payload lives until more bytes come
+    const auto take = [&] {
+      while (auto f = in.next()) frames.emplace_back(f->kind, f->payload);
+    };
     for (size_t at = 0; at < stream.size(); at += piece) {
-      in.append(stream.data() + at, std::min(piece, stream.size() - at));
-      while (auto f = in.next()) frames.push_back(std::move(*f));
+      in.append(std::string_view(stream).substr(at, piece));
+      take();
       if (piece == 1 && at > 50'000) {  // byte by byte through a megabyte takes too long; jump ahead
-        in.append(stream.data() + at + 1, stream.size() - at - 1);
-        while (auto f = in.next()) frames.push_back(std::move(*f));
+        in.append(std::string_view(stream).substr(at + 1));
+        take();
         break;
       }
     }
-    ASSERT_EQ(frames.size(), 3u) << "pieces of " << piece;
-    EXPECT_EQ(frames[0].kind, FrameKind::task);
-    EXPECT_EQ(decode_task(frames[0].payload).url, sample_task().url);
-    EXPECT_EQ(frames[1].kind, FrameKind::stop);
-    EXPECT_TRUE(frames[1].payload.empty());
-    EXPECT_EQ(frames[2].kind, FrameKind::page);
-    EXPECT_EQ(frames[2].payload, page);
+    ASSERT_EQ(frames.size(), 5u) << "pieces of " << piece;
+    EXPECT_EQ(frames[0].first, FrameKind::task);
+    EXPECT_EQ(decode_task(frames[0].second).url, sample_task().url);
+    EXPECT_EQ(frames[1].first, FrameKind::stop);
+    EXPECT_TRUE(frames[1].second.empty());
+    EXPECT_EQ(frames[2].first, FrameKind::page);
+    expect_same(decode_page(frames[2].second), sample_page());
+    EXPECT_EQ(frames[3].first, FrameKind::started);
+    EXPECT_EQ(decode_started(frames[3].second).first, 77);
+    EXPECT_EQ(frames[4].first, FrameKind::page);
+    expect_same(decode_page(frames[4].second), small);
     EXPECT_TRUE(in.empty());
   }
 }
 
+// Bytes received in place: once a big frame's header is in, the room offered is the rest of that
+// frame, so the frame is not grown into piece by piece; a buffer a big frame made big is let go
+// once that frame has been read.
+TEST(Ipc, ABigFrameIsReceivedIntoRoomForAllOfIt) {
+  const Page page = sample_page();  // a megabyte of body
+  Outgoing out;
+  out.page(page);
+  const std::string stream = out.str();
+  FrameBuffer in;
+  std::span<char> room = in.room();
+  ASSERT_GE(room.size(), 64u * 1024);
+  std::memcpy(room.data(), stream.data(), 1000);  // the header and the start of the fields
+  in.commit(1000);
+  EXPECT_FALSE(in.next());
+  room = in.room();
+  ASSERT_GE(room.size(), stream.size() - 1000);
+  const size_t capacity = in.capacity();
+  std::memcpy(room.data(), stream.data() + 1000, stream.size() - 1000);
+  in.commit(stream.size() - 1000);
+  EXPECT_EQ(in.capacity(), capacity);
+  auto frame = in.next();
+  ASSERT_TRUE(frame);
+  expect_same(decode_page(frame->payload), sample_page());
+  EXPECT_TRUE(in.empty());
+  in.append(task_payload(sample_task()).substr(0, 3));  // a small read after the big frame
+  EXPECT_LT(in.capacity(), capacity);
+}
+
 TEST(Ipc, DamagedInputIsRefused) {
-  const std::string task = encode_task(sample_task());
+  const std::string task = task_payload(sample_task());
   EXPECT_THROW(decode_task(task.substr(0, task.size() - 1)), std::runtime_error);
   EXPECT_THROW(decode_task(task + "x"), std::runtime_error);
   EXPECT_THROW(decode_page(task), std::runtime_error);
   FrameBuffer bad_kind;
   const uint32_t header[2] = {99, 4};
-  bad_kind.append(reinterpret_cast<const char*>(header), sizeof header);
+  bad_kind.append(std::string_view(reinterpret_cast<const char*>(header), sizeof header));
   EXPECT_THROW(bad_kind.next(), std::runtime_error);
   FrameBuffer huge;
   const uint32_t huge_header[2] = {2, kMaxPayload + 1};
-  huge.append(reinterpret_cast<const char*>(huge_header), sizeof huge_header);
+  huge.append(std::string_view(reinterpret_cast<const char*>(huge_header), sizeof huge_header));
+  EXPECT_LE(huge.room().size(), 65u * 1024 * 1024) << "a header's claim is never allocated at once";
   EXPECT_THROW(huge.next(), std::runtime_error);
 }
 
-// A page bigger than the socket's buffer crosses a real socket pair whole.
-TEST(Ipc, ABigPageCrossesASocketPair) {
+// Pages bigger than the socket's buffer cross a real socket pair whole, several to a write, their
+// bodies written from the pages themselves.
+TEST(Ipc, BigPagesCrossASocketPair) {
   int sv[2];
   ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-  const Page p = sample_page();
+  std::vector<Page> pages(3, sample_page());
+  for (size_t i = 0; i < pages.size(); ++i) {
+    pages[i].record.seq = static_cast<int64_t>(i);
+    pages[i].body[i] = 'y';
+  }
   std::thread writer([&] {
-    std::string out;
-    append_frame(out, FrameKind::page, encode_page(p));
-    EXPECT_TRUE(write_all(sv[0], out));
+    Outgoing out;
+    for (const Page& p : pages) out.page(p);
+    EXPECT_TRUE(out.write_to(sv[0]));
+    EXPECT_TRUE(out.empty());
     close(sv[0]);
   });
   FrameBuffer in;
-  std::optional<Frame> frame;
-  char buf[65536];
-  while (!frame) {
-    const ssize_t n = read(sv[1], buf, sizeof buf);
-    ASSERT_GT(n, 0);
-    in.append(buf, static_cast<size_t>(n));
-    frame = in.next();
+  size_t received = 0;
+  for (;;) {
+    const std::span<char> room = in.room();
+    const ssize_t n = read(sv[1], room.data(), room.size());
+    ASSERT_GE(n, 0);
+    if (n == 0) break;
+    in.commit(static_cast<size_t>(n));
+    while (auto frame = in.next()) {
+      ASSERT_LT(received, pages.size());
+      expect_same(decode_page(frame->payload), pages[received++]);
+    }
   }
   writer.join();
   close(sv[1]);
-  expect_same(decode_page(frame->payload), p);
+  EXPECT_EQ(received, pages.size());
+  EXPECT_TRUE(in.empty());
+}
+
+// A peer gone: the write says so instead of killing the writer with SIGPIPE.
+TEST(Ipc, AWriteToAClosedSocketFails) {
+  int sv[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+  close(sv[1]);
+  signal(SIGPIPE, SIG_IGN);
+  Outgoing out;
+  out.page(sample_page());
+  EXPECT_FALSE(out.write_to(sv[0]));
+  EXPECT_TRUE(out.empty());
+  close(sv[0]);
 }
 
 }  // namespace
