@@ -177,11 +177,8 @@ void Outgoing::page(const Page& page) {
   const auto& p = page.record;
   const size_t at = begin_frame(FrameKind::page);
   Writer w(bytes_);
+  // seq first, for page_seq(); what came with the task stays behind (see decode_page()).
   w.i64(p.seq);
-  w.str(p.source);
-  w.i64(p.line);
-  w.str(p.input);
-  w.str(p.url);
   w.str(p.final_url);
   w.i64(p.status);
   w.u8(static_cast<uint8_t>(p.error));
@@ -193,8 +190,6 @@ void Outgoing::page(const Page& page) {
   w.opt_i64(p.text_bytes);
   w.opt_str(p.title);
   w.opt_i64(p.link_count);
-  w.i64(p.depth);
-  w.str(p.parent_url);
   w.i64(p.attempts);
   w.i64(p.redirects);
   w.f64(p.timings.dns_ms);
@@ -216,22 +211,24 @@ void Outgoing::page(const Page& page) {
   w.i64(p.connections.tls_resumed);
   w.u8(page.body_kept ? 1 : 0);
   w.i64(page.retry_after_s);
-  w.str(page.seed_host);
   // The body goes last, as a length here and the bytes from the Page itself when written.
   w.i64(static_cast<int64_t>(page.body.size()));
   end_frame(at, page.body.size());
   if (!page.body.empty()) bodies_.push_back({bytes_.size(), page.body});
 }
 
-Page decode_page(std::string_view payload) {
+int64_t page_seq(std::string_view payload) {
+  return Reader(payload).i64();
+}
+
+Page decode_page(std::string_view payload, UrlTask&& sent) {
   Reader r(payload);
   Page page;
   auto& p = page.record;
   p.seq = r.i64();
-  p.source = r.str();
-  p.line = r.i64();
-  p.input = r.str();
-  p.url = r.str();
+  if (p.seq != sent.seq)
+    throw std::runtime_error("malformed frame: a page for URL " + std::to_string(p.seq) + " decoded with task " +
+                             std::to_string(sent.seq));
   p.final_url = r.str();
   p.status = static_cast<long>(r.i64());
   const uint8_t category = r.u8();
@@ -244,8 +241,6 @@ Page decode_page(std::string_view payload) {
   p.text_bytes = r.opt_i64();
   p.title = r.opt_str();
   p.link_count = r.opt_i64();
-  p.depth = static_cast<int>(r.i64());
-  p.parent_url = r.str();
   p.attempts = static_cast<int>(r.i64());
   p.redirects = static_cast<int>(r.i64());
   p.timings.dns_ms = r.f64();
@@ -267,9 +262,17 @@ Page decode_page(std::string_view payload) {
   p.connections.tls_resumed = static_cast<int>(r.i64());
   page.body_kept = r.u8() != 0;
   page.retry_after_s = r.i64();
-  page.seed_host = r.str();
   page.body = r.str();
   r.done();
+  // Only now, once nothing can throw: a worker that sent garbage is buried with the tasks it held
+  // whole, this one included.
+  p.source = std::move(sent.source);
+  p.line = sent.line;
+  p.input = std::move(sent.input);
+  p.url = std::move(sent.url);
+  p.depth = sent.depth;
+  p.parent_url = std::move(sent.parent_url);
+  page.seed_host = std::move(sent.seed_host);
   // The wait for a parser starts when the parent hands the page on, not when the worker sent it.
   page.enqueued_at = std::chrono::steady_clock::now();
   return page;

@@ -35,6 +35,8 @@ inline constexpr uint32_t kMaxPayload = 1u << 30;
 class Outgoing {
  public:
   void task(const UrlTask& task);
+  // What the worker learned about the page. What came with its task (source, line, input, url,
+  // depth, parent_url, seed_host) stays behind: the parent still holds the task (decode_page()).
   void page(const Page& page);
   // The steady clock is CLOCK_MONOTONIC, one clock for every process on the machine, so a worker's
   // time means the same in the parent.
@@ -62,7 +64,10 @@ class Outgoing {
 
 // Throws std::runtime_error on a truncated or malformed payload.
 UrlTask decode_task(std::string_view payload);
-Page decode_page(std::string_view payload);
+// The URL a page frame is for, so the parent can find the task it sent.
+int64_t page_seq(std::string_view payload);
+// The page, with the fields its task gave it taken from `sent`, the task the parent sent for it.
+Page decode_page(std::string_view payload, UrlTask&& sent);
 std::pair<int64_t, std::chrono::steady_clock::time_point> decode_started(std::string_view payload);
 
 struct Frame {

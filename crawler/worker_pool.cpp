@@ -461,9 +461,12 @@ void WorkerPool::run(const ProducerContext& ctx) {
             continue;
           }
           if (frame->kind != ipc::FrameKind::page) continue;
-          Page page = ipc::decode_page(frame->payload);
+          const auto held = w.held.find(ipc::page_seq(frame->payload));
+          if (held == w.held.end()) continue;  // not ours to count (never happens)
+          // The task's strings move into the page instead of coming back over the socket.
+          Page page = ipc::decode_page(frame->payload, std::move(held->second));
+          w.held.erase(held);
           page.lane = w.index;
-          if (w.held.erase(page.record.seq) == 0) continue;  // not ours to count (never happens)
           --s.held_total;
           ctx.in_flight.end(page.record.seq);
           pages.push_back(std::move(page));

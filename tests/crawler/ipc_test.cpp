@@ -124,6 +124,25 @@ std::string page_payload(const Page& page) {
   return payload_of(out);
 }
 
+// The task the parent sent for `page` and holds until the page comes back.
+UrlTask task_for(const Page& page) {
+  const auto& r = page.record;
+  return UrlTask{.seq = r.seq,
+                 .source = r.source,
+                 .line = r.line,
+                 .input = r.input,
+                 .url = r.url,
+                 .depth = r.depth,
+                 .parent_url = r.parent_url,
+                 .attempt = r.attempts,
+                 .seed_host = page.seed_host};
+}
+
+// Decodes a page frame as the parent does, with the task it sent for `expected`.
+Page received(std::string_view payload, const Page& expected) {
+  return decode_page(payload, task_for(expected));
+}
+
 TEST(Ipc, StartsKeepTheirMomentAcrossProcesses) {
   const auto at = std::chrono::steady_clock::now() + std::chrono::nanoseconds(123);
   Outgoing frames;
@@ -158,9 +177,29 @@ TEST(Ipc, TasksAndPagesSurviveTheTrip) {
   EXPECT_TRUE(u.report_start);
 
   const Page p = sample_page();
-  expect_same(decode_page(page_payload(p)), p);
+  expect_same(received(page_payload(p), p), p);
   Page empty;
-  expect_same(decode_page(page_payload(empty)), empty);
+  expect_same(received(page_payload(empty), empty), empty);
+}
+
+// The parent holds every task it sent until its page comes back, so the task's strings do not
+// travel back: a page's frame is as long whatever its list name, input, URL, parent and seed host.
+// A damaged frame leaves the held task whole, for the rows the parent makes when it buries the
+// worker.
+TEST(Ipc, APageLeavesItsTaskBehind) {
+  const Page page = sample_page();
+  Page long_strings = page;
+  auto& r = long_strings.record;
+  for (std::string* s : {&r.source, &r.input, &r.url, &r.parent_url, &long_strings.seed_host})
+    *s = std::string(10'000, 'q');
+  EXPECT_EQ(page_payload(long_strings).size(), page_payload(page).size());
+  expect_same(received(page_payload(long_strings), long_strings), long_strings);
+
+  UrlTask held = task_for(long_strings);
+  const std::string payload = page_payload(long_strings);
+  EXPECT_THROW(decode_page(payload.substr(0, payload.size() - 1), std::move(held)), std::runtime_error);
+  EXPECT_EQ(held.url, r.url);  // NOLINT(bugprone-use-after-move): a throwing decode takes nothing
+  EXPECT_EQ(held.seed_host, long_strings.seed_host);
 }
 
 // Several frames to a write, bodies among them written from their pages: the stream is the frames
@@ -198,11 +237,11 @@ TEST(Ipc, FramesAreCutRightHoweverTheBytesArrive) {
     EXPECT_EQ(frames[1].first, FrameKind::stop);
     EXPECT_TRUE(frames[1].second.empty());
     EXPECT_EQ(frames[2].first, FrameKind::page);
-    expect_same(decode_page(frames[2].second), sample_page());
+    expect_same(received(frames[2].second, sample_page()), sample_page());
     EXPECT_EQ(frames[3].first, FrameKind::started);
     EXPECT_EQ(decode_started(frames[3].second).first, 77);
     EXPECT_EQ(frames[4].first, FrameKind::page);
-    expect_same(decode_page(frames[4].second), small);
+    expect_same(received(frames[4].second, small), small);
     EXPECT_TRUE(in.empty());
   }
 }
@@ -229,7 +268,7 @@ TEST(Ipc, ABigFrameIsReceivedIntoRoomForAllOfIt) {
   EXPECT_EQ(in.capacity(), capacity);
   auto frame = in.next();
   ASSERT_TRUE(frame);
-  expect_same(decode_page(frame->payload), sample_page());
+  expect_same(received(frame->payload, sample_page()), sample_page());
   EXPECT_TRUE(in.empty());
   in.append(task_payload(sample_task()).substr(0, 3));  // a small read after the big frame
   EXPECT_LT(in.capacity(), capacity);
@@ -239,7 +278,12 @@ TEST(Ipc, DamagedInputIsRefused) {
   const std::string task = task_payload(sample_task());
   EXPECT_THROW(decode_task(task.substr(0, task.size() - 1)), std::runtime_error);
   EXPECT_THROW(decode_task(task + "x"), std::runtime_error);
-  EXPECT_THROW(decode_page(task), std::runtime_error);
+  EXPECT_THROW(decode_page(task, UrlTask{.seq = sample_task().seq}), std::runtime_error);
+  const std::string page = page_payload(sample_page());
+  EXPECT_THROW(decode_page(page.substr(0, page.size() - 1), task_for(sample_page())), std::runtime_error);
+  UrlTask other = task_for(sample_page());
+  other.seq += 1;
+  EXPECT_THROW(decode_page(page, std::move(other)), std::runtime_error) << "a page is never given another URL's task";
   FrameBuffer bad_kind;
   const uint32_t header[2] = {99, 4};
   bad_kind.append(std::string_view(reinterpret_cast<const char*>(header), sizeof header));
@@ -269,7 +313,7 @@ TEST(Ipc, BigPagesCrossASocketPair) {
     close(sv[0]);
   });
   FrameBuffer in;
-  size_t received = 0;
+  size_t got = 0;
   for (;;) {
     const std::span<char> room = in.room();
     const ssize_t n = read(sv[1], room.data(), room.size());
@@ -277,13 +321,15 @@ TEST(Ipc, BigPagesCrossASocketPair) {
     if (n == 0) break;
     in.commit(static_cast<size_t>(n));
     while (auto frame = in.next()) {
-      ASSERT_LT(received, pages.size());
-      expect_same(decode_page(frame->payload), pages[received++]);
+      ASSERT_LT(got, pages.size());
+      EXPECT_EQ(page_seq(frame->payload), pages[got].record.seq);
+      expect_same(received(frame->payload, pages[got]), pages[got]);
+      ++got;
     }
   }
   writer.join();
   close(sv[1]);
-  EXPECT_EQ(received, pages.size());
+  EXPECT_EQ(got, pages.size());
   EXPECT_TRUE(in.empty());
 }
 
