@@ -227,8 +227,8 @@ Page decode_page(std::string_view payload, UrlTask&& sent) {
   auto& p = page.record;
   p.seq = r.i64();
   if (p.seq != sent.seq)
-    throw std::runtime_error("malformed frame: a page for URL " + std::to_string(p.seq) + " decoded with task " +
-                             std::to_string(sent.seq));
+    throw std::runtime_error("malformed frame: a page for URL " + std::to_string(p.seq) +
+                             " decoded with task " + std::to_string(sent.seq));
   p.final_url = r.str();
   p.status = static_cast<long>(r.i64());
   const uint8_t category = r.u8();

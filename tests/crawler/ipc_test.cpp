@@ -283,7 +283,8 @@ TEST(Ipc, DamagedInputIsRefused) {
   EXPECT_THROW(decode_page(page.substr(0, page.size() - 1), task_for(sample_page())), std::runtime_error);
   UrlTask other = task_for(sample_page());
   other.seq += 1;
-  EXPECT_THROW(decode_page(page, std::move(other)), std::runtime_error) << "a page is never given another URL's task";
+  EXPECT_THROW(decode_page(page, std::move(other)), std::runtime_error)
+      << "a page is never given another URL's task";
   FrameBuffer bad_kind;
   const uint32_t header[2] = {99, 4};
   bad_kind.append(std::string_view(reinterpret_cast<const char*>(header), sizeof header));
