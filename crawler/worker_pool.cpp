@@ -344,6 +344,7 @@ void WorkerPool::close() {
 }
 
 void WorkerPool::run(const ProducerContext& ctx) {
+  name_this_thread("crawl-workers");  // the parent's end of every worker's socket
   using Clock = State::Clock;
   State& s = *state_;
   {
