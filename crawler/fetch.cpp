@@ -416,15 +416,8 @@ Page Transfer::finish(int curl_code) {
       cut_ && !out_of_memory_ && curl_code == CURLE_WRITE_ERROR ? CURLE_OK : static_cast<CURLcode>(curl_code);
   Page page;
   auto& r = page.record;
-  r.seq = task_.seq;
-  r.source = std::move(task_.source);
-  r.line = task_.line;
-  r.input = std::move(task_.input);
-  r.url = std::move(task_.url);
-  r.depth = task_.depth;
-  r.parent_url = std::move(task_.parent_url);
   r.attempts = task_.attempt;
-  page.seed_host = std::move(task_.seed_host);
+  take_task_fields(page, std::move(task_));
   r.worker = worker_;
   r.fetched_at = started_unix_;
 

@@ -673,19 +673,10 @@ bool Frontier::wants_links(int depth) const {
 
 namespace {
 
-// The task a page was fetched for, rebuilt from the page (which carries all of it), so no map of
-// the tasks out is kept. Kept out of line: most pages need no task, and fetched()'s frame stays small.
-[[gnu::noinline]] std::unique_ptr<UrlTask> task_of(const Page& page) {
-  const auto& r = page.record;
-  return std::make_unique<UrlTask>(UrlTask{.seq = r.seq,
-                                           .source = r.source,
-                                           .line = r.line,
-                                           .input = r.input,
-                                           .url = r.url,
-                                           .depth = r.depth,
-                                           .parent_url = r.parent_url,
-                                           .attempt = r.attempts,
-                                           .seed_host = page.seed_host});
+// The task a page was fetched for, rebuilt from the page, so no map of the tasks out is kept. Kept
+// out of line: most pages need no task, and fetched()'s frame stays small.
+[[gnu::noinline]] std::unique_ptr<UrlTask> task_on_heap(const Page& page) {
+  return std::make_unique<UrlTask>(task_of(page));
 }
 
 }  // namespace
@@ -696,7 +687,7 @@ bool Frontier::fetched(const Page& page) {
   const FetchOutcome outcome = FetchOutcome::of(r, page.retry_after_s);
   const bool retry = s.retry_policy.retries(outcome, s.stop.load());
   std::unique_ptr<UrlTask> task;
-  if (retry || s.track_links) task = task_of(page);
+  if (retry || s.track_links) task = task_on_heap(page);
   if (retry) task->attempt = r.attempts + 1;
   std::lock_guard lock(s.mutex);
   if (!retry && s.track_links) s.finished.emplace(r.seq, std::move(*task));

@@ -266,13 +266,7 @@ Page decode_page(std::string_view payload, UrlTask&& sent) {
   r.done();
   // Only now, once nothing can throw: a worker that sent garbage is buried with the tasks it held
   // whole, this one included.
-  p.source = std::move(sent.source);
-  p.line = sent.line;
-  p.input = std::move(sent.input);
-  p.url = std::move(sent.url);
-  p.depth = sent.depth;
-  p.parent_url = std::move(sent.parent_url);
-  page.seed_host = std::move(sent.seed_host);
+  take_task_fields(page, std::move(sent));
   // The wait for a parser starts when the parent hands the page on, not when the worker sent it.
   page.enqueued_at = std::chrono::steady_clock::now();
   return page;

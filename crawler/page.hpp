@@ -40,6 +40,11 @@ struct Page {
   int64_t budget_bytes = 0;    // what it holds of the ByteBudget until a consumer is done with it
 };
 
+// The page's record takes what its task says of it: seq, list, line, input, URL, depth, parent, and
+// the seed host (not the attempt: a page tells how many fetches it took).
+void take_task_fields(Page& page, UrlTask&& task);
+// The task a page was fetched for, rebuilt from the page (which carries all of it).
+UrlTask task_of(const Page& page);
 // A row for a task that was never fetched (bad line, duplicate, interrupted run).
 Page unfetched_page(const UrlTask& task, ErrorCategory category, std::string message);
 // The row of a task a stop reached before its fetch began, in whichever mode or stage held it.

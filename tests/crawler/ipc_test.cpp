@@ -124,23 +124,9 @@ std::string page_payload(const Page& page) {
   return payload_of(out);
 }
 
-// The task the parent sent for `page` and holds until the page comes back.
-UrlTask task_for(const Page& page) {
-  const auto& r = page.record;
-  return UrlTask{.seq = r.seq,
-                 .source = r.source,
-                 .line = r.line,
-                 .input = r.input,
-                 .url = r.url,
-                 .depth = r.depth,
-                 .parent_url = r.parent_url,
-                 .attempt = r.attempts,
-                 .seed_host = page.seed_host};
-}
-
 // Decodes a page frame as the parent does, with the task it sent for `expected`.
 Page received(std::string_view payload, const Page& expected) {
-  return decode_page(payload, task_for(expected));
+  return decode_page(payload, task_of(expected));
 }
 
 TEST(Ipc, StartsKeepTheirMomentAcrossProcesses) {
@@ -195,7 +181,7 @@ TEST(Ipc, APageLeavesItsTaskBehind) {
   EXPECT_EQ(page_payload(long_strings).size(), page_payload(page).size());
   expect_same(received(page_payload(long_strings), long_strings), long_strings);
 
-  UrlTask held = task_for(long_strings);
+  UrlTask held = task_of(long_strings);
   const std::string payload = page_payload(long_strings);
   EXPECT_THROW(decode_page(payload.substr(0, payload.size() - 1), std::move(held)), std::runtime_error);
   EXPECT_EQ(held.url, r.url);  // NOLINT(bugprone-use-after-move): a throwing decode takes nothing
@@ -280,8 +266,8 @@ TEST(Ipc, DamagedInputIsRefused) {
   EXPECT_THROW(decode_task(task + "x"), std::runtime_error);
   EXPECT_THROW(decode_page(task, UrlTask{.seq = sample_task().seq}), std::runtime_error);
   const std::string page = page_payload(sample_page());
-  EXPECT_THROW(decode_page(page.substr(0, page.size() - 1), task_for(sample_page())), std::runtime_error);
-  UrlTask other = task_for(sample_page());
+  EXPECT_THROW(decode_page(page.substr(0, page.size() - 1), task_of(sample_page())), std::runtime_error);
+  UrlTask other = task_of(sample_page());
   other.seq += 1;
   EXPECT_THROW(decode_page(page, std::move(other)), std::runtime_error)
       << "a page is never given another URL's task";
