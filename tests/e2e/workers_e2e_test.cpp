@@ -40,6 +40,18 @@ std::vector<pid_t> wait_for_workers(pid_t parent, size_t count) {
   return workers;
 }
 
+// Whether the testbed has received `count` requests within a minute. The workers are forked before
+// the parent reads its list or opens its database, so their being there says nothing of whether a
+// URL has gone out; on a loaded machine (a sanitizer build beside busy processes) none may have.
+bool wait_for_requests(const test::Testbed& testbed, int64_t count) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (testbed.stats()["requests"].get<int64_t>() < count) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
 bool all_ended(const std::vector<pid_t>& pids, std::chrono::seconds within) {
   const auto deadline = std::chrono::steady_clock::now() + within;
   for (;;) {
@@ -154,6 +166,8 @@ TEST(Workers, CtrlCToTheProcessGroupLeavesNoWorker) {
       start_crawl(dir, {"--mode", "hybrid", "--processes", "3", "--threads", "2", "--fibers", "5"});
   auto workers = wait_for_workers(crawl.pid(), 3);
   ASSERT_EQ(workers.size(), 3u);
+  // Every fetch under way: the list has been read, so all of it is to be recorded as interrupted.
+  ASSERT_TRUE(wait_for_requests(testbed, 30));
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   kill(-crawl.pid(), SIGINT);
   EXPECT_EQ(crawl.wait(std::chrono::seconds(30)), 130);
@@ -173,6 +187,7 @@ TEST(Workers, SigtermToTheParentLeavesNoWorker) {
   test::Child crawl = start_crawl(dir, {"--mode", "process", "-c", "8"});
   auto workers = wait_for_workers(crawl.pid(), 8);
   ASSERT_EQ(workers.size(), 8u);
+  ASSERT_TRUE(wait_for_requests(testbed, 8));
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   EXPECT_EQ(crawl.stop(SIGTERM), 130);
   for (pid_t w : workers) EXPECT_FALSE(std::filesystem::exists("/proc/" + std::to_string(w))) << w;
