@@ -203,6 +203,7 @@ TEST(Workers, SigtermToTheProcessGroupIsAnInterruptNotACrash) {
   test::Child crawl = start_crawl(dir, {"--mode", "process", "-c", "8"});
   auto workers = wait_for_workers(crawl.pid(), 8);
   ASSERT_EQ(workers.size(), 8u);
+  ASSERT_TRUE(wait_for_requests(testbed, 8));
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   kill(-crawl.pid(), SIGTERM);
   EXPECT_EQ(crawl.wait(std::chrono::seconds(30)), 130);
@@ -226,6 +227,7 @@ TEST(Workers, AnInterruptWhileARetryWaitsStillEnds) {
   test::Child crawl = start_crawl(dir, {"--mode", "process", "-c", "2"});
   auto workers = wait_for_workers(crawl.pid(), 2);
   ASSERT_EQ(workers.size(), 2u);
+  ASSERT_TRUE(wait_for_requests(testbed, 2));
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   kill(workers[0], SIGKILL);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
@@ -251,6 +253,7 @@ TEST_P(StoppedWorker, IsKilledAndItsUrlsGoElsewhere) {
   test::Child crawl = start_crawl(dir, layout);
   auto workers = wait_for_workers(crawl.pid(), 2);
   ASSERT_GE(workers.size(), 2u);
+  ASSERT_TRUE(wait_for_requests(testbed, 2));
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   kill(workers[0], SIGSTOP);
   ASSERT_EQ(crawl.wait(std::chrono::seconds(60)), 0) << "the run waited for the stopped worker";
@@ -287,6 +290,7 @@ TEST(Workers, AStoppedLastWorkerLeavesRowsSayingWhy) {
   test::Child crawl = start_crawl(dir, {"--mode", "process", "-c", "1", "--timeout", "2s"});
   auto workers = wait_for_workers(crawl.pid(), 1);
   ASSERT_EQ(workers.size(), 1u);
+  ASSERT_TRUE(wait_for_requests(testbed, 1));
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   kill(workers[0], SIGSTOP);
   ASSERT_EQ(crawl.wait(std::chrono::seconds(60)), 0) << "the run waited for the stopped worker";
