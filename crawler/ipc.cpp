@@ -292,16 +292,10 @@ std::string Outgoing::str() const {
   return all;
 }
 
-void Outgoing::clear() {
-  bytes_.clear();
-  bodies_.clear();
-}
-
 bool Outgoing::write_to(int fd) {
-  std::vector<iovec> pieces;
-  pieces.reserve(2 * bodies_.size() + 1);
+  pieces_.clear();
   const auto add = [&](const char* data, size_t n) {
-    if (n > 0) pieces.push_back({const_cast<char*>(data), n});
+    if (n > 0) pieces_.push_back({const_cast<char*>(data), n});
   };
   size_t from = 0;
   for (const Body& b : bodies_) {
@@ -310,8 +304,9 @@ bool Outgoing::write_to(int fd) {
     from = b.after;
   }
   add(bytes_.data() + from, bytes_.size() - from);
-  const bool written = write_all(fd, pieces);
-  clear();
+  const bool written = write_all(fd, pieces_);
+  bytes_.clear();
+  bodies_.clear();
   return written;
 }
 
@@ -347,12 +342,16 @@ void FrameBuffer::make_room(size_t n) {
   end_ = live;
 }
 
+std::pair<uint32_t, uint32_t> FrameBuffer::header() const {
+  uint32_t fields[2];
+  std::memcpy(fields, data_.get() + begin_, sizeof fields);
+  return {fields[0], fields[1]};
+}
+
 std::span<char> FrameBuffer::room() {
   size_t want = kMinRoom;
   if (end_ - begin_ >= kHeaderBytes) {
-    uint32_t header[2];
-    std::memcpy(header, data_.get() + begin_, sizeof header);
-    const size_t frame = kHeaderBytes + std::min<size_t>(header[1], kMaxPayload);
+    const size_t frame = kHeaderBytes + std::min<size_t>(header().second, kMaxPayload);
     if (frame > end_ - begin_) want = std::clamp(frame - (end_ - begin_), kMinRoom, kMaxRoomStep);
   }
   make_room(want);
@@ -368,9 +367,7 @@ void FrameBuffer::append(std::string_view bytes) {
 std::optional<Frame> FrameBuffer::next() {
   const size_t available = end_ - begin_;
   if (available < kHeaderBytes) return std::nullopt;
-  uint32_t header[2];
-  std::memcpy(header, data_.get() + begin_, sizeof header);
-  const uint32_t kind = header[0], length = header[1];
+  const auto [kind, length] = header();
   if (kind < 1 || kind > 4 || length > kMaxPayload)
     throw std::runtime_error("malformed frame header (kind " + std::to_string(kind) + ", length " +
                              std::to_string(length) + ")");

@@ -3,6 +3,8 @@
 // frame carries the whole body, so it can be many megabytes. Internal to crawler/.
 #pragma once
 
+#include <sys/uio.h>
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -49,7 +51,6 @@ class Outgoing {
   bool write_to(int fd);
   // What write_to() would write, as one string.
   std::string str() const;
-  void clear();
 
  private:
   size_t begin_frame(FrameKind kind);
@@ -60,6 +61,7 @@ class Outgoing {
     std::string_view bytes;
   };
   std::vector<Body> bodies_;
+  std::vector<iovec> pieces_;  // write_to()'s, kept so a sender that writes again allocates nothing
 };
 
 // Throws std::runtime_error on a truncated or malformed payload.
@@ -102,6 +104,8 @@ class FrameBuffer {
   size_t capacity() const { return capacity_; }
 
  private:
+  // The kind and payload length the header at the front claims, as sent; kHeaderBytes must be in.
+  std::pair<uint32_t, uint32_t> header() const;
   void make_room(size_t n);
   std::unique_ptr<char[]> data_;
   size_t capacity_ = 0, begin_ = 0, end_ = 0;

@@ -136,10 +136,10 @@ TEST(Ipc, StartsKeepTheirMomentAcrossProcesses) {
   const auto [seq, back] = decode_started(payload_of(frames));
   EXPECT_EQ(seq, 987654321);
   EXPECT_EQ(back, at);
-  frames.clear();
-  frames.started(5, at);
+  Outgoing another;
+  another.started(5, at);
   FrameBuffer in;
-  in.append(frames.str());
+  in.append(another.str());
   auto f = in.next();
   ASSERT_TRUE(f);
   EXPECT_EQ(f->kind, FrameKind::started);
