@@ -113,6 +113,11 @@ struct WorkerSpec {
   // than at its first verified connection (the lists look as if they hold https URLs).
   bool load_trust = false;
   int fetches_per_worker() const { return blocking ? 1 : threads * fibers; }
+  // URLs a fiber worker holds beyond its fetches, so that a finished fetch starts the next at once
+  // and URLs cross to it in batches: topped up one URL per page back, a worker woke its reading
+  // thread and then its fiber thread for every page. A blocking worker holds none: a URL queued
+  // behind its one slow fetch would wait while another worker sat idle.
+  int reserve_per_worker() const { return blocking ? 0 : threads * fibers; }
 };
 
 // What the workers used, summed over every worker once it has been reaped.

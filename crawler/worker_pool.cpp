@@ -61,14 +61,26 @@ int64_t resident_kb(pid_t pid, bool private_only) {
 struct WorkerPool::State {
   using Clock = std::chrono::steady_clock;
 
+  struct Held {
+    UrlTask task;
+    bool begun = false;  // counted in the in-flight table: taken as fetching, not waiting in the worker
+  };
   struct Worker {
     pid_t pid = -1;
     UniqueFd fd;
     int index = 0;
     bool alive = true;
     bool stop_sent = false;
-    std::map<int64_t, UrlTask> held;  // sent, no page back yet; by seq
-    std::string origin;               // of the latest task sent to it
+    std::map<int64_t, Held> held;  // sent, no page back yet; by seq
+    // A worker fetches what it holds in the order it got it, as fast as its fetches end; the parent
+    // hears of a start only where politeness asks for it. So the first `fetches` held are taken as
+    // under way, and the next in line begins when a page comes back: the progress line counts
+    // fetches, not URLs waiting in a worker.
+    std::deque<int64_t> unbegun;
+    int fetching = 0;
+    bool topping_up = false;  // held fell to the low mark; gets URLs until it holds its limit
+    ipc::Outgoing out;        // tasks for it, written once the frontier's batch is dealt out
+    std::string origin;       // of the latest task sent to it
     ipc::FrameBuffer in;
     // The watchdog's clock: when the worker was last heard from (a byte received, or given its
     // first URL after holding none), and `paused` as it was then.
@@ -109,39 +121,78 @@ struct WorkerPool::State {
       }
   }
 
-  bool has_room(const Worker& w) const {
-    return w.alive && w.held.size() < static_cast<size_t>(spec.fetches_per_worker());
+  // Under `mutex`. A worker holds up to its fetches and its reserve; once full, it gets more only
+  // when it is down to its fetches and half its reserve, and then is filled up again: URLs cross
+  // half a reserve to a write, and each write wakes the worker once.
+  bool has_room(Worker& w) const {
+    if (!w.alive) return false;
+    const auto held = static_cast<int>(w.held.size());
+    if (held >= spec.fetches_per_worker() + spec.reserve_per_worker()) {
+      w.topping_up = false;
+      return false;
+    }
+    if (held <= spec.fetches_per_worker() + spec.reserve_per_worker() / 2) w.topping_up = true;
+    return w.topping_up;
   }
 
   Worker* roomiest() {
     Worker* best = nullptr;
-    size_t best_held = static_cast<size_t>(spec.fetches_per_worker());
     for (auto& w : workers)
-      if (w.alive && w.held.size() < best_held) {
-        best = &w;
-        best_held = w.held.size();
-      }
+      if (has_room(w) && (!best || w.held.size() < best->held.size())) best = &w;
     return best;
   }
 
-  // Under `mutex`. A write to a dead worker fails quietly: the collector sees its socket close and
-  // deals with what it held, this task included.
+  // Under `mutex`: the task's frame waits in the worker's `out` until write_out().
   void send(Worker& w, UrlTask&& task, const ProducerContext& ctx) {
-    ipc::Outgoing frame;
-    frame.task(task);
+    w.out.task(task);
     w.origin.assign(urls::origin_of(task.url));
     if (w.held.empty()) heard(w);  // an idle worker owes nothing: its silence counts from now
-    ctx.in_flight.begin(task.seq, task.url);
-    w.held.emplace(task.seq, std::move(task));
+    const int64_t seq = task.seq;
+    const auto it = w.held.emplace(seq, Held{.task = std::move(task)}).first;
     ++held_total;
-    frame.write_to(w.fd.get());
+    if (w.fetching < spec.fetches_per_worker())
+      begin(w, it->second, ctx);
+    else
+      w.unbegun.push_back(seq);
+  }
+  void begin(Worker& w, Held& h, const ProducerContext& ctx) {
+    ctx.in_flight.begin(h.task.seq, h.task.url);
+    h.begun = true;
+    ++w.fetching;
+  }
+  // Under `mutex`: the page of `it` came back.
+  void release(Worker& w, std::map<int64_t, Held>::iterator it, const ProducerContext& ctx) {
+    if (it->second.begun) {
+      ctx.in_flight.end(it->first);
+      --w.fetching;
+    } else {
+      w.unbegun.erase(std::find(w.unbegun.begin(), w.unbegun.end(), it->first));
+    }
+    w.held.erase(it);
+    --held_total;
+    while (w.fetching < spec.fetches_per_worker() && !w.unbegun.empty()) {
+      begin(w, w.held.at(w.unbegun.front()), ctx);
+      w.unbegun.pop_front();
+    }
+  }
+  // Under `mutex`. A write to a dead worker fails quietly: the collector sees its socket close and
+  // deals with what it held, these tasks included.
+  void write_out() {
+    for (auto& w : workers)
+      if (!w.out.empty()) w.out.write_to(w.fd.get());
+  }
+
+  // Under `mutex`.
+  void dispatch_waiting(const ProducerContext& ctx, PageBatch& rows) {
+    deal_out(ctx, rows);
+    write_out();
   }
 
   // Under `mutex`: retries go out before new tasks, to whoever has room; then what waits, each task
   // to the worker it names (the one holding a connection to its host) if that one has room, the
   // rest to the workers with room, the roomiest first and one task each in turn, so the last tasks
   // of a list spread out. Once stopped, or with no worker left, what waits becomes rows instead.
-  void dispatch_waiting(const ProducerContext& ctx, PageBatch& rows) {
+  void deal_out(const ProducerContext& ctx, PageBatch& rows) {
     if (stopping || ctx.stop.load() || alive == 0) {
       // Retries wait only for room, and a stopped run makes none (with no worker left, the
       // collector has recorded them already).
@@ -370,9 +421,10 @@ void WorkerPool::run(const ProducerContext& ctx) {
     w.fd.reset();
     ++s.usage.workers_lost;
     const bool others = s.alive > 0;
-    for (auto& [seq, task] : w.held) {
+    for (auto& [seq, held] : w.held) {
+      UrlTask& task = held.task;
       --s.held_total;
-      ctx.in_flight.end(seq);
+      if (held.begun) ctx.in_flight.end(seq);
       if (s.stopping || ctx.stop.load()) {
         rows.push_back(unfetched_page(
             task, ErrorCategory::interrupted,
@@ -383,13 +435,15 @@ void WorkerPool::run(const ProducerContext& ctx) {
       } else {
         Page row = unfetched_page(task, ErrorCategory::worker_crash,
                                   "worker process p" + std::to_string(w.index) + " " + how +
-                                      " while fetching this URL" +
+                                      (held.begun ? " while fetching this URL" : " while it held this URL") +
                                       (task.attempt > 1 ? " (its second attempt)" : ""));
         row.record.attempts = task.attempt;
         rows.push_back(std::move(row));
       }
     }
     w.held.clear();
+    w.unbegun.clear();
+    w.fetching = 0;
     if (!others) {
       // Nobody is left to fetch: what waited for a retry is recorded now.
       for (auto& task : s.retries) {
@@ -465,11 +519,9 @@ void WorkerPool::run(const ProducerContext& ctx) {
           const auto held = w.held.find(ipc::page_seq(frame->payload));
           if (held == w.held.end()) continue;  // not ours to count (never happens)
           // The task's strings move into the page instead of coming back over the socket.
-          Page page = ipc::decode_page(frame->payload, std::move(held->second));
-          w.held.erase(held);
+          Page page = ipc::decode_page(frame->payload, std::move(held->second.task));
+          s.release(w, held, ctx);
           page.lane = w.index;
-          --s.held_total;
-          ctx.in_flight.end(page.record.seq);
           pages.push_back(std::move(page));
         }
       } catch (const std::exception& ex) {

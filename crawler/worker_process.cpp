@@ -140,12 +140,15 @@ class StartsToWriter final : public StartListener {
 // Hybrid: the same fiber producers as in-process, fed by a thread that reads tasks from the socket;
 // this thread sends the pages back, several frames to a write.
 [[noreturn]] void fiber_worker(int sock, int index, const WorkerSpec& spec, const FetchOptions& fetch) {
-  const int fetches = spec.threads * spec.fibers;
-  // Pages go out one at a time: a worker gets more URLs only once the parent has its pages, so a
-  // page left in a fiber thread's outbox for want of room (crawler/fiber_producers.cpp) while the
-  // thread sleeps with nothing more to fetch would never leave.
-  const size_t batch = 1;
-  TaskChannel tasks(static_cast<size_t>(fetches) + 1);
+  const int fetches = spec.fetches_per_worker();
+  // Pages reach this thread in batches, as in-process fibers hand them to the consumers: one
+  // wake-up for several pages. A batch not yet full leaves the fiber thread before it sleeps
+  // (crawler/fiber_producers.cpp), so no page waits there for URLs the parent sends only once it
+  // has the pages.
+  const size_t batch = batch_size_for(spec.fibers);
+  // Room for every URL the parent lets this worker hold (its fetches and its reserve): the thread
+  // that reads them never waits for room, so it always reads a stop.
+  TaskChannel tasks(static_cast<size_t>(fetches + spec.reserve_per_worker()) + 1);
   // Room for every fetch's page (a start's wake-up takes none: StartsToWriter).
   PageChannel pages(static_cast<size_t>(fetches) + 1);
   StartsToWriter starts(pages);

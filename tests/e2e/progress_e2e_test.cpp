@@ -107,6 +107,24 @@ TEST_P(ProgressWaiting, NamesTheFetchUnderWayLongestWhenNothingFinishes) {
 
 INSTANTIATE_TEST_SUITE_P(Modes, ProgressWaiting, ::testing::Values("fiber", "thread", "process"));
 
+// A hybrid worker holds URLs beyond its fetches, waiting their turn in it; the line counts only
+// fetches: never more than --processes × --threads × --fibers.
+TEST(Progress, InFlightCountsTheFetchesNotTheUrlsAWorkerHolds) {
+  test::TempDir dir;
+  auto testbed = test::Testbed::start();
+  const std::string list = slow_list(dir, testbed, 8, 1500);
+  const auto [seen, status] =
+      run_on_a_terminal({"run", list, "--mode", "hybrid", "--processes", "2", "--threads", "1", "--fibers",
+                         "1", "--db", dir.file("crawl.db")});
+  ASSERT_EQ(status, 0) << seen;
+  const std::regex in_flight(R"((\d+) in flight)");
+  int most = -1;
+  for (auto it = std::sregex_iterator(seen.begin(), seen.end(), in_flight); it != std::sregex_iterator();
+       ++it)
+    most = std::max(most, std::stoi((*it)[1].str()));
+  EXPECT_EQ(most, 2) << seen;
+}
+
 // Without a terminal, --progress writes plain lines, no escape codes, every few seconds and once
 // at the end.
 TEST(Progress, InALogItIsAPlainLineEveryFewSecondsAndAtTheEnd) {

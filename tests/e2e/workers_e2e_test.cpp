@@ -304,6 +304,38 @@ TEST(Workers, AStoppedLastWorkerLeavesRowsSayingWhy) {
             1);
 }
 
+// A hybrid worker holds a URL beyond each fetch, waiting its turn. Its only worker left stopped,
+// the rows say which URL it was fetching and which it only held.
+TEST(Workers, AStoppedLastHybridWorkerSaysWhichUrlsItFetchedAndWhichItHeld) {
+  auto testbed = test::Testbed::start();
+  test::TempDir dir;
+  test::write_file(dir.file("urls.txt"), delayed_list(testbed.base_url(), 8, 1000));
+  test::Child crawl = start_crawl(
+      dir, {"--mode", "hybrid", "--processes", "2", "--threads", "1", "--fibers", "1", "--timeout", "2s"});
+  auto workers = wait_for_workers(crawl.pid(), 2);
+  ASSERT_EQ(workers.size(), 2u);
+  ASSERT_TRUE(wait_for_requests(testbed, 2));
+  kill(workers[0], SIGKILL);
+  // The other takes what the first held, then stops for good.
+  ASSERT_TRUE(wait_for_requests(testbed, 3));
+  kill(workers[1], SIGSTOP);
+  ASSERT_EQ(crawl.wait(std::chrono::seconds(60)), 0) << "the run waited for the stopped worker";
+  EXPECT_TRUE(all_ended(workers, std::chrono::seconds(5)));
+  const std::string db = dir.file("c.db");
+  EXPECT_EQ(query_int(db, "select count(*) from pages"), 8);
+  EXPECT_EQ(query_int(db, "select count(distinct seq) from pages"), 8);
+  EXPECT_EQ(
+      query_int(db,
+                "select count(*) from pages where error = 'worker_crash' and error_message like "
+                "'worker process p1 was killed for being unresponsive for % s while fetching this URL%'"),
+      1);
+  EXPECT_EQ(
+      query_int(db,
+                "select count(*) from pages where error = 'worker_crash' and error_message like "
+                "'worker process p1 was killed for being unresponsive for % s while it held this URL%'"),
+      1);
+}
+
 // Ctrl-Z stops the whole process group, parent included, for as long as the user likes; after `fg`
 // the workers are not silent, they were stopped with everyone else: none is killed.
 TEST(Workers, AStoppedAndResumedRunKillsNoWorker) {
