@@ -14,6 +14,7 @@ namespace crawl {
 namespace {
 
 using test::query_int;
+using test::wait_for_requests;
 
 std::string delayed_list(const std::string& base, int count, int delay_ms) {
   std::string list;
@@ -38,18 +39,6 @@ std::vector<pid_t> wait_for_workers(pid_t parent, size_t count) {
     workers = test::children_of(parent);
   }
   return workers;
-}
-
-// Whether the testbed has received `count` requests within a minute. The workers are forked before
-// the parent reads its list or opens its database, so their being there says nothing of whether a
-// URL has gone out; on a loaded machine (a sanitizer build beside busy processes) none may have.
-bool wait_for_requests(const test::Testbed& testbed, int64_t count) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (testbed.stats()["requests"].get<int64_t>() < count) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return true;
 }
 
 bool all_ended(const std::vector<pid_t>& pids, std::chrono::seconds within) {
@@ -302,6 +291,38 @@ TEST(Workers, AStoppedLastWorkerLeavesRowsSayingWhy) {
                       "select count(*) from pages where error_message like 'worker process p0 was killed "
                       "for being unresponsive for _ s while fetching this URL'"),
             1);
+}
+
+// A hybrid worker holds a URL beyond each fetch, waiting its turn. Its only worker left stopped,
+// the rows say which URL it was fetching and which it only held.
+TEST(Workers, AStoppedLastHybridWorkerSaysWhichUrlsItFetchedAndWhichItHeld) {
+  auto testbed = test::Testbed::start();
+  test::TempDir dir;
+  test::write_file(dir.file("urls.txt"), delayed_list(testbed.base_url(), 8, 1000));
+  test::Child crawl = start_crawl(
+      dir, {"--mode", "hybrid", "--processes", "2", "--threads", "1", "--fibers", "1", "--timeout", "2s"});
+  auto workers = wait_for_workers(crawl.pid(), 2);
+  ASSERT_EQ(workers.size(), 2u);
+  ASSERT_TRUE(wait_for_requests(testbed, 2));
+  kill(workers[0], SIGKILL);
+  // The other takes what the first held, then stops for good.
+  ASSERT_TRUE(wait_for_requests(testbed, 3));
+  kill(workers[1], SIGSTOP);
+  ASSERT_EQ(crawl.wait(std::chrono::seconds(60)), 0) << "the run waited for the stopped worker";
+  EXPECT_TRUE(all_ended(workers, std::chrono::seconds(5)));
+  const std::string db = dir.file("c.db");
+  EXPECT_EQ(query_int(db, "select count(*) from pages"), 8);
+  EXPECT_EQ(query_int(db, "select count(distinct seq) from pages"), 8);
+  EXPECT_EQ(
+      query_int(db,
+                "select count(*) from pages where error = 'worker_crash' and error_message like "
+                "'worker process p1 was killed for being unresponsive for % s while fetching this URL%'"),
+      1);
+  EXPECT_EQ(
+      query_int(db,
+                "select count(*) from pages where error = 'worker_crash' and error_message like "
+                "'worker process p1 was killed for being unresponsive for % s while it held this URL%'"),
+      1);
 }
 
 // Ctrl-Z stops the whole process group, parent included, for as long as the user likes; after `fg`
