@@ -9,6 +9,7 @@
 
 #include <dirent.h>
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -16,7 +17,6 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
-#include <thread>
 
 #include "tests/support/db.hpp"
 #include "tests/support/process.hpp"
@@ -445,13 +445,13 @@ TEST(Bench, SigtermStopsTheRunningCrawlAndTheTestbedAndKeepsWhatRan) {
   // 40 pages × 200 ms at -c 2: a run takes about 4 s, so the signal lands in the middle of one.
   test::Child bench({test::crawl_binary(), "bench", "--testbed", "--pages", "40", "--latency", "200ms",
                      "--modes", "fiber", "-c", "2", "--repeat", "3", "--db", db, "--no-progress"});
-  std::vector<pid_t> children;
-  for (int i = 0; i < 100 && children.size() < 2; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(30));
-    children = children_of(bench.pid());
-  }
+  // Signalled once the first run has stored a page: then its run row is there, made once its stop
+  // handlers are in place, and its fetches are under way. Its process having started, and a second
+  // more, say neither on a loaded machine: the SIGTERM the bench passes on would kill a crawl that
+  // has no handlers yet, and no run would be recorded as interrupted.
+  ASSERT_TRUE(test::wait_for_count(db, "select count(*) from pages", 1)) << "the first run stored no page";
+  const std::vector<pid_t> children = children_of(bench.pid());
   ASSERT_EQ(children.size(), 2u) << "expected the testbed and a crawl run";
-  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
   EXPECT_EQ(bench.stop(SIGTERM, std::chrono::seconds(20)), 130);
   for (pid_t child : children) EXPECT_NE(kill(child, 0), 0) << "child " << child << " outlived the bench";
   EXPECT_EQ(query_int(db, "select count(*) from benches where status = 'interrupted'"), 1);

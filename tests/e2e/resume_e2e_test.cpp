@@ -247,6 +247,11 @@ TEST(ResumeAfterStop, CtrlCThenResumeFetchesWhatTheStopLeft) {
   test::Child crawl(
       {test::crawl_binary(), "run", dir.file("list.txt"), "--db", db, "-c", "8", "--no-progress"});
   Resume::wait_for_the_run(db);
+  // Every line is to have its row after the stop, so the list must have been read by then; the run
+  // row comes before it is opened, and under load a second after the row may not be enough. Once
+  // the 8 fetches have gone out the reader is at work, and 200 short lines are a moment's work;
+  // the fetches (300 ms each, 25 rounds) are still under way a second later.
+  ASSERT_TRUE(test::wait_for_requests(testbed, 8));
   std::this_thread::sleep_for(std::chrono::milliseconds(1000));
   EXPECT_EQ(crawl.stop(SIGINT), 130);
   EXPECT_EQ(query_int(db, "select count(*) from pages"), 200);
@@ -387,7 +392,13 @@ TEST(ResumeAfterStop, WhatWasReadFromAPipeIsFinished) {
     std::ofstream out(fifo);
     for (int i = 0; i < 300; ++i) out << testbed.url("/delay/200/page/" + std::to_string(i)) << "\n";
   }
-  Resume::wait_for_the_run(db);
+  // Killed once every line read from the pipe is in the database, as an entry or a row: the
+  // resumed run can finish only those, and cannot read the pipe again. (The writer above is done as
+  // soon as the lines are in the pipe's buffer, and on a loaded machine a fixed wait after the run
+  // row need not cover reading them and committing their entries.) The fetches (200 ms each, 38
+  // rounds) are still under way a moment later.
+  ASSERT_TRUE(
+      test::wait_for_count(db, "select (select count(*) from frontier) + (select count(*) from pages)", 300));
   std::this_thread::sleep_for(std::chrono::milliseconds(800));
   EXPECT_EQ(crawl.stop(SIGKILL), 128 + SIGKILL);
   EXPECT_LT(query_int(db, "select count(*) from pages"), 300);

@@ -10,7 +10,6 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
@@ -26,6 +25,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using test::query_int;
 using test::query_rows;
+using test::wait_for_count;
+using test::wait_for_requests;
 
 std::string delayed_list(const std::string& base, int count, int delay_ms) {
   std::string list;
@@ -40,19 +41,6 @@ test::Child start_crawl(const std::vector<std::string>& args) {
   return test::Child(argv);
 }
 
-// Waits (up to 10 s) until `sql` on the database of a running crawl returns at least `at_least`;
-// the file and its tables may not exist yet.
-void wait_for(const std::string& db, const std::string& sql, long long at_least) {
-  for (int i = 0; i < 500; ++i) {
-    try {
-      if (std::filesystem::exists(db) && query_int(db, sql) >= at_least) return;
-    } catch (const std::exception&) {
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  ADD_FAILURE() << "timed out waiting for " << sql << " >= " << at_least;
-}
-
 std::string run_status(const std::string& db) {
   auto rows = query_rows(db, "select status from runs order by id desc limit 1");
   return rows.empty() ? "<none>" : rows[0]["status"].value_or("<NULL>");
@@ -63,6 +51,19 @@ class Stop : public ::testing::TestWithParam<std::vector<std::string>> {
   std::vector<std::string> with_layout(std::vector<std::string> args) {
     for (const auto& a : GetParam()) args.push_back(a);
     return args;
+  }
+
+  // How many fetches the layout has under way at once: -c, or processes × threads × fibers.
+  static int fetch_slots() {
+    int c = 0, processes = 1, threads = 1, fibers = 1;
+    const auto& layout = GetParam();
+    for (size_t i = 0; i + 1 < layout.size(); ++i) {
+      if (layout[i] == "-c") c = std::stoi(layout[i + 1]);
+      if (layout[i] == "--processes") processes = std::stoi(layout[i + 1]);
+      if (layout[i] == "--threads") threads = std::stoi(layout[i + 1]);
+      if (layout[i] == "--fibers") fibers = std::stoi(layout[i + 1]);
+    }
+    return c > 0 ? c : processes * threads * fibers;
   }
 };
 
@@ -76,8 +77,13 @@ TEST_P(Stop, ASignalToTheProcessAndItsGroupIsOneStop) {
   const std::string db = dir.file("c.db");
   test::Child crawl = start_crawl(with_layout({dir.file("urls.txt"), "--db", db}));
   // The run row exists once the stop handlers are in place: a slow start on a loaded machine cannot
-  // turn the signal into a kill. The fetches (2 s each, 15 rounds) are in flight a second later.
-  wait_for(db, "select count(*) from runs", 1);
+  // turn the signal into a kill. Every line is to have its row, so the whole list must have been
+  // read when the stop comes, and the run row says nothing of that: under load, a second after it
+  // the list may not have been opened. Once every fetch slot's request has reached the testbed the
+  // reader is under way, and its 300 short lines take it a moment; the fetches (2 s each, 15
+  // rounds) are still in flight a second later.
+  ASSERT_TRUE(wait_for_count(db, "select count(*) from runs", 1));
+  ASSERT_TRUE(wait_for_requests(testbed, fetch_slots()));
   std::this_thread::sleep_for(std::chrono::milliseconds(1000));
   kill(crawl.pid(), SIGTERM);
   kill(-crawl.pid(), SIGTERM);
@@ -94,7 +100,9 @@ TEST_P(Stop, SighupStopsCleanly) {
   test::write_file(dir.file("urls.txt"), delayed_list(testbed.base_url(), 100, 2000));
   const std::string db = dir.file("c.db");
   test::Child crawl = start_crawl(with_layout({dir.file("urls.txt"), "--db", db}));
-  wait_for(db, "select count(*) from runs", 1);  // the stop handlers are in place
+  ASSERT_TRUE(wait_for_count(db, "select count(*) from runs", 1));  // the stop handlers are in place
+  // All 100 lines are to have rows: the list is being read once the fetches have gone out.
+  ASSERT_TRUE(wait_for_requests(testbed, fetch_slots()));
   std::this_thread::sleep_for(std::chrono::milliseconds(800));
   EXPECT_EQ(crawl.stop(SIGHUP, std::chrono::seconds(60)), 130);
   EXPECT_EQ(query_int(db, "select count(*) from pages"), 100);
@@ -117,7 +125,7 @@ TEST(StopReading, AnEndlessLineAndASilentPipeDoNotHoldTheStopBack) {
     const std::string db = dir.file("zero.db");
     test::Child crawl = start_crawl({"/dev/zero", "--db", db});
     // The run row exists once the stop handler is in place (a loaded machine may take a while).
-    wait_for(db, "select count(*) from runs", 1);
+    ASSERT_TRUE(wait_for_count(db, "select count(*) from runs", 1));
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     const auto start = Clock::now();
     EXPECT_EQ(crawl.stop(SIGTERM, std::chrono::seconds(30)), 130);
@@ -137,7 +145,7 @@ TEST(StopReading, AnEndlessLineAndASilentPipeDoNotHoldTheStopBack) {
     ASSERT_EQ(write(writer, lines.data(), lines.size()), static_cast<ssize_t>(lines.size()));
     const std::string db = dir.file("fifo.db");
     test::Child crawl = start_crawl({fifo, "--db", db});
-    wait_for(db, "select count(*) from pages", 2);
+    ASSERT_TRUE(wait_for_count(db, "select count(*) from pages", 2));
     EXPECT_EQ(crawl.stop(SIGINT, std::chrono::seconds(30)), 130);
     close(writer);
     EXPECT_EQ(query_int(db, "select count(*) from pages where status = 200"), 2);
@@ -159,7 +167,11 @@ TEST(StopReading, LinesNotReadHaveNoRowAndTheRunSaysWhereItStopped) {
   test::write_file(dir.file("urls.txt"), list);
   const std::string db = dir.file("c.db");
   test::Child crawl = start_crawl({dir.file("urls.txt"), "--db", db, "-c", "20"});
-  wait_for(db, "select count(*) from runs", 1);
+  ASSERT_TRUE(wait_for_count(db, "select count(*) from runs", 1));
+  // Some lines are to have been read (lines_read > 0), and the run row comes before the list is
+  // opened: under load a stop half a second after it may find none read. The list is being read
+  // once the 20 fetches have gone out.
+  ASSERT_TRUE(wait_for_requests(testbed, 20));
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   EXPECT_EQ(crawl.stop(SIGINT, std::chrono::seconds(60)), 130);
   EXPECT_EQ(run_status(db), "interrupted");
@@ -213,7 +225,7 @@ TEST(Liveness, ARunWhoseProcessIsGoneIsShownCrashed) {
   test::write_file(dir.file("urls.txt"), delayed_list(testbed.base_url(), 50, 2000));
   const std::string db = dir.file("c.db");
   test::Child crawl = start_crawl({dir.file("urls.txt"), "--db", db, "-c", "5"});
-  wait_for(db, "select count(*) from runs", 1);
+  ASSERT_TRUE(wait_for_count(db, "select count(*) from runs", 1));
   auto listed = [&] {
     auto r = test::run_crawl({"runs", "--db", db, "--format", "json"});
     EXPECT_EQ(r.exit_code, 0) << r.err;

@@ -14,6 +14,7 @@ namespace crawl {
 namespace {
 
 using test::query_int;
+using test::wait_for_requests;
 
 std::string delayed_list(const std::string& base, int count, int delay_ms) {
   std::string list;
@@ -40,18 +41,6 @@ std::vector<pid_t> wait_for_workers(pid_t parent, size_t count) {
   return workers;
 }
 
-// Whether the testbed has received `count` requests within a minute. The workers are forked before
-// the parent reads its list or opens its database, so their being there says nothing of whether a
-// URL has gone out; on a loaded machine (a sanitizer build beside busy processes) none may have.
-bool wait_for_requests(const test::Testbed& testbed, int64_t count) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (testbed.stats()["requests"].get<int64_t>() < count) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return true;
-}
-
 bool all_ended(const std::vector<pid_t>& pids, std::chrono::seconds within) {
   const auto deadline = std::chrono::steady_clock::now() + within;
   for (;;) {
@@ -64,8 +53,9 @@ bool all_ended(const std::vector<pid_t>& pids, std::chrono::seconds within) {
 
 class KilledWorker : public ::testing::TestWithParam<std::vector<std::string>> {};
 
-// 200 URLs × 300 ms over 10 fetches at a time take 6 s; two workers are SIGKILLed after 1 s. Every
-// URL still ends as exactly one row, fetched: what the dead workers held was tried again elsewhere.
+// 200 URLs × 300 ms over 10 fetches at a time take 6 s; two workers are SIGKILLed a second after
+// the fetches have started. Every URL still ends as exactly one row, fetched: what the dead workers
+// held was tried again elsewhere.
 TEST_P(KilledWorker, LosesNoUrl) {
   auto testbed = test::Testbed::start();
   test::TempDir dir;
@@ -76,6 +66,10 @@ TEST_P(KilledWorker, LosesNoUrl) {
   test::Child crawl(args);
   auto workers = wait_for_workers(crawl.pid(), 2);
   ASSERT_GE(workers.size(), 2u);
+  // The dead workers are to have held URLs (attempts = 2 below): a second after they appear, on a
+  // loaded machine, the parent may not have read its list yet. Once every fetch slot's request has
+  // reached the testbed, each worker holds a URL until the list runs out, seconds later.
+  ASSERT_TRUE(wait_for_requests(testbed, 10));
   std::this_thread::sleep_for(std::chrono::milliseconds(1000));
   kill(workers[0], SIGKILL);
   kill(workers[1], SIGKILL);

@@ -3,7 +3,9 @@
 #include <libpq-fe.h>
 #include <sqlite3.h>
 
+#include <filesystem>
 #include <stdexcept>
+#include <thread>
 
 namespace crawl::test {
 namespace {
@@ -76,6 +78,21 @@ long long query_int(const std::string& path, const std::string& sql) {
   if (rows.size() != 1 || rows[0].size() != 1 || !rows[0].begin()->second)
     throw std::runtime_error("expected one integer from: " + sql);
   return std::stoll(*rows[0].begin()->second);
+}
+
+bool wait_for_count(const std::string& path, const std::string& sql, long long at_least,
+                    std::chrono::seconds within) {
+  const bool file = !path.starts_with("postgresql://");
+  const auto deadline = std::chrono::steady_clock::now() + within;
+  for (;;) {
+    try {
+      if ((!file || std::filesystem::exists(path)) && query_int(path, sql) >= at_least) return true;
+    } catch (const std::exception&) {
+      // Not made yet: the file, its schema or the row asked for.
+    }
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
 }
 
 }  // namespace crawl::test

@@ -6,6 +6,7 @@
 #include <csignal>
 #include <mutex>
 #include <stdexcept>
+#include <thread>
 
 namespace crawl::test {
 namespace {
@@ -155,6 +156,15 @@ void Testbed::reset_stats() const {
 
 int Testbed::stop() {
   return child_->stop(SIGTERM);
+}
+
+bool wait_for_requests(const Testbed& testbed, int64_t count, std::chrono::seconds within) {
+  const auto deadline = std::chrono::steady_clock::now() + within;
+  while (testbed.stats()["requests"].get<int64_t>() < count) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
 }
 
 }  // namespace crawl::test

@@ -93,4 +93,12 @@ class Testbed {
   uint16_t https_port_ = 0;
 };
 
+// Whether `testbed` has received `count` requests in all (its /__stats counter, which its own
+// /__stats requests are not part of) within `within`. A test that signals a crawl counting on its
+// list being read or its fetches being under way waits for this first: that the crawl's process,
+// its run row or its workers are there says nothing of whether a URL has gone out, and on a loaded
+// machine (a sanitizer build beside busy processes) none may have for a second or more.
+bool wait_for_requests(const Testbed& testbed, int64_t count,
+                       std::chrono::seconds within = std::chrono::seconds(60));
+
 }  // namespace crawl::test
