@@ -77,7 +77,6 @@ struct WorkerPool::State {
     // under way, and the next in line begins when a page comes back: the progress line counts
     // fetches, not URLs waiting in a worker.
     std::deque<int64_t> unbegun;
-    int fetching = 0;
     bool topping_up = false;  // held fell to the low mark; gets URLs until it holds its limit
     ipc::Outgoing out;        // tasks for it, written once the frontier's batch is dealt out
     std::string origin;       // of the latest task sent to it
@@ -124,16 +123,19 @@ struct WorkerPool::State {
   // Under `mutex`. A worker holds up to its fetches and its reserve; once full, it gets more only
   // when it is down to its fetches and half its reserve, and then is filled up again: URLs cross
   // half a reserve to a write, and each write wakes the worker once.
-  bool has_room(Worker& w) const {
+  bool has_room(Worker& w) {
     if (!w.alive) return false;
-    const auto held = static_cast<int>(w.held.size());
-    if (held >= spec.fetches_per_worker() + spec.reserve_per_worker()) {
+    const size_t fetches = static_cast<size_t>(spec.fetches_per_worker());
+    const size_t reserve = static_cast<size_t>(spec.reserve_per_worker());
+    if (w.held.size() >= fetches + reserve) {
       w.topping_up = false;
       return false;
     }
-    if (held <= spec.fetches_per_worker() + spec.reserve_per_worker() / 2) w.topping_up = true;
+    if (w.held.size() <= fetches + reserve / 2) w.topping_up = true;
     return w.topping_up;
   }
+  // What a worker holds that is taken as under way (the rest waits in `unbegun`).
+  size_t fetching(const Worker& w) const { return w.held.size() - w.unbegun.size(); }
 
   Worker* roomiest() {
     Worker* best = nullptr;
@@ -148,32 +150,29 @@ struct WorkerPool::State {
     w.origin.assign(urls::origin_of(task.url));
     if (w.held.empty()) heard(w);  // an idle worker owes nothing: its silence counts from now
     const int64_t seq = task.seq;
-    const auto it = w.held.emplace(seq, Held{.task = std::move(task)}).first;
+    w.held.emplace(seq, Held{.task = std::move(task)});
     ++held_total;
-    if (w.fetching < spec.fetches_per_worker())
-      begin(w, it->second, ctx);
-    else
-      w.unbegun.push_back(seq);
+    w.unbegun.push_back(seq);
+    begin_next(w, ctx);
   }
-  void begin(Worker& w, Held& h, const ProducerContext& ctx) {
-    ctx.in_flight.begin(h.task.seq, h.task.url);
-    h.begun = true;
-    ++w.fetching;
+  // Under `mutex`: the next in line are taken as under way while the worker has fetches free.
+  void begin_next(Worker& w, const ProducerContext& ctx) {
+    while (!w.unbegun.empty() && fetching(w) < static_cast<size_t>(spec.fetches_per_worker())) {
+      Held& h = w.held.at(w.unbegun.front());
+      w.unbegun.pop_front();
+      ctx.in_flight.begin(h.task.seq, h.task.url);
+      h.begun = true;
+    }
   }
   // Under `mutex`: the page of `it` came back.
   void release(Worker& w, std::map<int64_t, Held>::iterator it, const ProducerContext& ctx) {
-    if (it->second.begun) {
+    if (it->second.begun)
       ctx.in_flight.end(it->first);
-      --w.fetching;
-    } else {
+    else
       w.unbegun.erase(std::find(w.unbegun.begin(), w.unbegun.end(), it->first));
-    }
     w.held.erase(it);
     --held_total;
-    while (w.fetching < spec.fetches_per_worker() && !w.unbegun.empty()) {
-      begin(w, w.held.at(w.unbegun.front()), ctx);
-      w.unbegun.pop_front();
-    }
+    begin_next(w, ctx);
   }
   // Under `mutex`. A write to a dead worker fails quietly: the collector sees its socket close and
   // deals with what it held, these tasks included.
@@ -443,7 +442,6 @@ void WorkerPool::run(const ProducerContext& ctx) {
     }
     w.held.clear();
     w.unbegun.clear();
-    w.fetching = 0;
     if (!others) {
       // Nobody is left to fetch: what waited for a retry is recorded now.
       for (auto& task : s.retries) {
