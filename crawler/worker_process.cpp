@@ -5,9 +5,12 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdint>
 #include <cstring>
+#include <iterator>
 #include <mutex>
 #include <optional>
 #include <span>
@@ -154,6 +157,8 @@ class StartsToWriter final : public StartListener {
   StartsToWriter starts(pages);
   InFlight in_flight;
   Wakers wakers;
+  // With one fiber thread, it takes what arrives whole.
+  const size_t share = spec.threads > 1 ? batch : SIZE_MAX;
   std::thread control([&] {
     name_this_thread("crawl-control");
     ipc::FrameBuffer in;
@@ -172,7 +177,19 @@ class StartsToWriter final : public StartListener {
           wakers.wake_all();  // fiber schedulers sleeping in epoll_wait abandon their transfers now
         }
       }
-      if (!received.empty()) tasks.push(std::move(received));
+      // One read may bring many URLs: the parent fills a worker up in one write. Cut into fiber
+      // mode's batches, they go to every fiber thread that is waiting; whole, the first thread to
+      // ask would take them all while the others' fibers sat idle.
+      if (received.size() <= share) {
+        if (!received.empty()) tasks.push(std::move(received));
+        continue;
+      }
+      for (auto first = received.begin(); first != received.end();) {
+        const auto last =
+            first + static_cast<std::ptrdiff_t>(std::min(share, static_cast<size_t>(received.end() - first)));
+        tasks.push(TaskBatch(std::make_move_iterator(first), std::make_move_iterator(last)));
+        first = last;
+      }
     }
     tasks.close();
   });

@@ -330,6 +330,25 @@ TEST(Workers, AStoppedLastHybridWorkerSaysWhichUrlsItFetchedAndWhichItHeld) {
       1);
 }
 
+// A hybrid worker with two fiber threads is sent its first 16 URLs (its 8 fetches and its reserve)
+// in one write. Both its threads fetch from the start: had one thread taken all 16, it would fetch 4
+// at a time while the other's fibers sat idle, and the run would fetch 8 at a time, not 16.
+TEST(Workers, EveryFiberThreadOfAHybridWorkerFetchesFromTheStart) {
+  auto testbed = test::Testbed::start();
+  test::TempDir dir;
+  test::write_file(dir.file("urls.txt"), delayed_list(testbed.base_url(), 32, 1000));
+  test::Child crawl =
+      start_crawl(dir, {"--mode", "hybrid", "--processes", "2", "--threads", "2", "--fibers", "4"});
+  ASSERT_EQ(crawl.wait(std::chrono::seconds(60)), 0);
+  const std::string db = dir.file("c.db");
+  EXPECT_EQ(query_int(db, "select count(*) from pages where status = 200"), 32);
+  for (const std::string thread : {"p0.t0.", "p0.t1.", "p1.t0.", "p1.t1."})
+    EXPECT_GE(query_int(db, "select count(*) from pages where worker like '" + thread + "%'"), 4) << thread;
+  const auto hosts = testbed.hosts();
+  ASSERT_EQ(hosts.size(), 1u) << hosts.dump();
+  EXPECT_EQ(hosts.begin().value()["peak_concurrent"].get<int>(), 16) << hosts.dump();
+}
+
 // Ctrl-Z stops the whole process group, parent included, for as long as the user likes; after `fg`
 // the workers are not silent, they were stopped with everyone else: none is killed.
 TEST(Workers, AStoppedAndResumedRunKillsNoWorker) {
