@@ -27,17 +27,20 @@ struct Report {
 // Each report reads one run: ?1 is its id. Timings are rounded here rather than in the formatter so
 // csv and json carry the same numbers the table shows. In the summary the run's own ok/failed totals
 // win over counts of pages, since the crawler decides which errors are failures (a skipped duplicate
-// is not); while the run goes on, counting pages is the best there is.
+// is not); while the run goes on, counting pages is the best there is. Timings are over fetches
+// that ended: one a stop or a dead worker cut short (interrupted, worker_crash) has a start and a
+// time so far, which is no latency.
 constexpr std::array kReports = {
     Report{"summary", "Run totals: pages, failures, bytes, latency, throughput", R"sql(
 SELECT r.id AS run, r.status, r.mode,
        r.processes || 'x' || r.threads || 'x' || r.fibers AS layout, r.concurrency,
        count(p.id) AS pages,
        coalesce(r.pages_ok, count(p.id) - count(p.error)) AS ok,
-       coalesce(r.pages_failed, count(p.error)) AS failed,
+       coalesce(r.pages_failed, (SELECT count(*) FROM failed_pages f WHERE f.run_id = r.id)) AS failed,
        round(coalesce(sum(p.wire_bytes), 0) / 1e6, 2) AS wire_mb,
        round(coalesce(sum(p.body_bytes), 0) / 1e6, 2) AS body_mb,
-       round(avg(p.total_ms) FILTER (WHERE p.fetched_at IS NOT NULL), 1) AS avg_ms,
+       round(avg(p.total_ms) FILTER (WHERE p.fetched_at IS NOT NULL
+                                   AND (p.error IS NULL OR p.error NOT IN ('interrupted', 'worker_crash'))), 1) AS avg_ms,
        round(max(p.total_ms), 1) AS max_ms,
        round(r.wall_s, 2) AS wall_s, round(r.pages_per_s, 1) AS pages_per_s,
        round(r.p50_ms, 1) AS p50_ms, round(r.p90_ms, 1) AS p90_ms, round(r.p99_ms, 1) AS p99_ms
@@ -50,7 +53,7 @@ SELECT seq, url, status, error, round(total_ms, 1) AS total_ms, round(ttfb_ms, 1
        round(dns_ms, 1) AS dns_ms, round(connect_ms, 1) AS connect_ms, round(tls_ms, 1) AS tls_ms,
        round(queue_ms, 1) AS queue_ms, body_bytes, worker
 FROM pages
-WHERE run_id = ?1 AND fetched_at IS NOT NULL
+WHERE run_id = ?1 AND fetched_at IS NOT NULL AND (error IS NULL OR error NOT IN ('interrupted', 'worker_crash'))
 ORDER BY total_ms DESC, seq
 LIMIT 20
 )sql"},
@@ -85,7 +88,7 @@ SELECT count(*) AS pages,
        round(avg(total_ms), 2) AS avg_total_ms, round(avg(queue_ms), 2) AS avg_queue_ms,
        round(max(total_ms), 1) AS max_total_ms, round(max(queue_ms), 1) AS max_queue_ms
 FROM pages
-WHERE run_id = ?1 AND fetched_at IS NOT NULL
+WHERE run_id = ?1 AND fetched_at IS NOT NULL AND (error IS NULL OR error NOT IN ('interrupted', 'worker_crash'))
 )sql"},
     Report{
         "hosts",
@@ -98,7 +101,7 @@ WITH p AS (
 timed AS (
   SELECT host, total_ms, row_number() OVER (PARTITION BY host ORDER BY total_ms) AS k,
          count(*) OVER (PARTITION BY host) AS n
-  FROM p WHERE fetched_at IS NOT NULL),
+  FROM p WHERE fetched_at IS NOT NULL AND (error IS NULL OR error NOT IN ('interrupted', 'worker_crash'))),
 percentiles AS (
   SELECT host, min(CASE WHEN k >= 0.5 * n THEN total_ms END) AS p50_ms,
          min(CASE WHEN k >= 0.99 * n THEN total_ms END) AS p99_ms
@@ -182,7 +185,7 @@ SELECT id, started_at, {status} AS status, mode, bench_id AS bench, {crawled} AS
        CASE WHEN status = 'completed' THEN pages_ok
             ELSE (SELECT count(*) FROM pages WHERE run_id = runs.id AND error IS NULL) END AS ok,
        CASE WHEN status = 'completed' THEN pages_failed
-            ELSE (SELECT count(error) FROM pages WHERE run_id = runs.id) END AS failed,
+            ELSE (SELECT count(*) FROM failed_pages WHERE run_id = runs.id) END AS failed,
        {sessions} AS sessions, CASE WHEN {status} = 'running' THEN {workers} ELSE 0 END AS workers,
        round(wall_s, 2) AS wall_s, round(pages_per_s, 1) AS pages_per_s,
        round(p50_ms, 1) AS p50_ms, round(p99_ms, 1) AS p99_ms

@@ -107,6 +107,20 @@ TEST_P(Stop, SighupStopsCleanly) {
   EXPECT_EQ(crawl.stop(SIGHUP, std::chrono::seconds(60)), 130);
   EXPECT_EQ(query_int(db, "select count(*) from pages"), 100);
   EXPECT_EQ(run_status(db), "interrupted");
+  // Every fetch was still waiting for its 2 s answer: the transfers the stop cut short are neither
+  // pages fetched (the rate) nor latencies (they ended after 0.8 s), and a URL the stop reached is
+  // skipped, not failed, in `crawl runs` as in the summary.
+  EXPECT_EQ(query_int(db, "select count(*) from pages where error = 'interrupted'"), 100);
+  EXPECT_EQ(query_int(db, "select count(*) from runs where pages_per_s > 0 or p50_ms > 0 or p99_ms > 0"), 0);
+  const auto listed = test::run_crawl({"runs", "--db", db, "--format", "json"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  const auto runs = nlohmann::json::parse(listed.out);
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0]["failed"], 0) << listed.out;
+  EXPECT_EQ(runs[0]["ok"], 0) << listed.out;
+  const auto summary = test::run_crawl({"query", "--db", db, "--report", "summary", "--format", "json"});
+  ASSERT_EQ(summary.exit_code, 0) << summary.err;
+  EXPECT_TRUE(nlohmann::json::parse(summary.out)[0]["avg_ms"].is_null()) << summary.out;
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, Stop,
