@@ -2,6 +2,7 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 
@@ -65,7 +66,8 @@ namespace {
 // rather than failing transfers one by one with "too many open files". What a fetch holds: its
 // connection; in thread and process mode also the socket pair libcurl's multi handle (one per
 // blocking easy handle) keeps for wake-ups; a fiber thread one multi handle (two), an epoll fd and
-// an eventfd. This process holds one socket per worker process, each worker its own fetches'.
+// an eventfd. This process holds one socket per worker process; each worker, with the same limit,
+// its own fetches'.
 rlim_t descriptors_needed(const Layout& layout) {
   constexpr rlim_t kBase = 64;  // stdio, the database and its WAL, lists, resolver pipes, slack
   const auto c = static_cast<rlim_t>(layout.concurrency());
@@ -79,10 +81,11 @@ rlim_t descriptors_needed(const Layout& layout) {
       break;
   }
   const auto threads = static_cast<rlim_t>(layout.threads);
-  const auto in_this_process = layout.processes > 1
-                                   ? static_cast<rlim_t>(layout.processes)
-                                   : static_cast<rlim_t>(layout.fibers) * threads + 4 * threads;
-  return kBase + in_this_process;
+  const rlim_t fetching = static_cast<rlim_t>(layout.fibers) * threads + 4 * threads;
+  if (layout.processes <= 1) return kBase + fetching;
+  // Each worker process has the limit this one has (it is forked from it) and needs what a fiber
+  // process of T threads × F fibers needs; this one, a socket per worker.
+  return kBase + std::max(static_cast<rlim_t>(layout.processes), fetching);
 }
 
 }  // namespace

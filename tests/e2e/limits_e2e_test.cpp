@@ -43,6 +43,31 @@ TEST(Limits, ThreadModeChecksTheDescriptorsItReallyNeeds) {
   EXPECT_EQ(query_int(db, "select count(*) from pages where status = 200"), 300);
 }
 
+// A hybrid worker process holds its T × F fetches' descriptors under the limit it inherits: a layout
+// whose workers cannot fit is refused up front, as fiber mode is, not left to fail its connects.
+TEST(Limits, HybridWorkersAreCheckedForTheDescriptorsEachNeeds) {
+  auto testbed = test::Testbed::start();
+  test::TempDir dir;
+  std::string list;
+  for (int i = 0; i < 400; ++i) list += testbed.url("/delay/500/page/" + std::to_string(i)) + "\n";
+  test::write_file(dir.file("urls.txt"), list);
+  const std::string db = dir.file("c.db");
+  auto refused = crawl_with_open_files(256, "run '" + dir.file("urls.txt") +
+                                                "' --mode hybrid --processes 2 --threads 1 --fibers 200 "
+                                                "--no-progress --db '" +
+                                                db + "'");
+  EXPECT_EQ(refused.exit_code, 2) << refused.err;
+  EXPECT_NE(refused.err.find("-c 400 in hybrid mode needs about 268 open files"), std::string::npos)
+      << refused.err;
+  EXPECT_NE(refused.err.find("may open only 256"), std::string::npos) << refused.err;
+  auto ran = crawl_with_open_files(256, "run '" + dir.file("urls.txt") +
+                                            "' --mode hybrid --processes 2 --threads 1 --fibers 150 "
+                                            "--no-progress --db '" +
+                                            db + "'");
+  EXPECT_EQ(ran.exit_code, 0) << ran.err;
+  EXPECT_EQ(query_int(db, "select count(*) from pages where status = 200"), 400);
+}
+
 // Pages of 2 MB fetched far faster than one parser parses them: without a bound in bytes the page
 // queue would hold them all (its 1,000 pages are 2 GB of them); with --queue-bytes 8M at most a few
 // wait, and the run's peak memory stays well below what the pages add up to (113 MB without the
