@@ -466,7 +466,7 @@ Database Database::open_sqlite_file(const std::string& path, const OpenOptions& 
   const bool read_only = options.access == Access::read_only;
   // SQLite would report a missing file as "unable to open database file"; say what to do instead.
   if (read_only && path != ":memory:" && !std::filesystem::exists(path))
-    throw StorageError("no database at " + path + ": run `crawl run` first or pass --db");
+    throw UsageError("no database at " + path + ": run `crawl run` first or pass --db");
   if (std::filesystem::is_directory(path))
     throw UsageError(path + " is a directory: pass --db with the path of a database file");
 
@@ -501,7 +501,7 @@ Database Database::open_sqlite_file(const std::string& path, const OpenOptions& 
     version = db.schema_version();
   } catch (const StorageError& e) {
     if ((sqlite3_extended_errcode(raw) & 0xff) == SQLITE_NOTADB)
-      throw StorageError(path + " is not a SQLite database: pass --db with the path of a crawl database");
+      throw UsageError(path + " is not a SQLite database: pass --db with the path of a crawl database");
     throw StorageError("cannot read the database " + path + ": " + e.what());
   }
   if (contents == Contents::another_program)

@@ -395,6 +395,33 @@ TEST(Cli, RefusesADatabaseThatIsNotCrawls) {
   EXPECT_NE(r.err.find("not a crawl database"), std::string::npos) << r.err;
 }
 
+// --db naming a file that is no database at all, or none that exists for a command that reads, is
+// bad input like any other: one line and exit 2, and the file is left as it was.
+TEST(Cli, ADbThatIsNoDatabaseOrMissingIsAUsageError) {
+  test::TempDir dir;
+  const std::string text = dir.file("notes.txt");
+  test::write_file(text, "hello\n");
+  const std::string missing = dir.file("missing.db");
+  const std::vector<std::vector<std::string>> commands = {
+      {"run", "--url", "http://127.0.0.1:1/", "--db", text, "--no-progress"},
+      {"query", "--db", text},
+      {"runs", "--db", text},
+      {"resume", "--db", text},
+      {"query", "--db", missing},
+      {"runs", "--db", missing},
+      {"resume", "--db", missing},
+  };
+  for (const auto& args : commands) {
+    SCOPED_TRACE(args[0] + " " + args[2]);
+    auto r = run_crawl(args);
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_EQ(count_lines(r.err), 1) << r.err;
+    EXPECT_NE(r.err.find("--db"), std::string::npos) << r.err;
+  }
+  EXPECT_EQ(test::read_file(text), "hello\n");
+  EXPECT_FALSE(std::filesystem::exists(missing));
+}
+
 // Crawl databases carry PRAGMA application_id 'CRWL'; those made before the mark still open, and
 // are marked when a run next writes to them.
 TEST(Cli, MarksCrawlDatabasesAndAcceptsOnesFromBeforeTheMark) {

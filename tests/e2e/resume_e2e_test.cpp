@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <random>
@@ -295,7 +296,9 @@ TEST(ResumeAfterStop, ResumingACompletedRunOrNoneSaysSoAndExits2) {
   const std::string db = dir.file("c.db");
   auto none = test::run_crawl({"resume", "--db", db});
   EXPECT_EQ(none.exit_code, 2);
-  EXPECT_NE(none.err.find("holds no run"), std::string::npos) << none.err;
+  EXPECT_NE(none.err.find("no database at " + db + ": there is nothing to resume"), std::string::npos)
+      << none.err;
+  EXPECT_FALSE(std::filesystem::exists(db)) << "resume made a database only to find it empty";
   ASSERT_EQ(test::run_crawl({"run", "--url", testbed.url("/page/1"), "--db", db, "--no-progress"}).exit_code,
             0);
   for (const std::vector<std::string>& args : {std::vector<std::string>{"resume", "--db", db},

@@ -259,7 +259,7 @@ TEST(Database, ReadOnlyOpenOfAMissingFileSaysWhatToDo) {
   try {
     Database::open(path, {.access = Access::read_only});
     FAIL() << "opened a missing file";
-  } catch (const StorageError& e) {
+  } catch (const UsageError& e) {
     EXPECT_EQ(std::string(e.what()), "no database at " + path + ": run `crawl run` first or pass --db");
   }
   EXPECT_FALSE(std::filesystem::exists(path)) << "a read-only open must not create the file";
@@ -296,7 +296,7 @@ TEST(Database, AFileThatIsNotADatabaseIsReported) {
     try {
       Database::open(path, {.access = access});
       FAIL() << "opened a text file";
-    } catch (const StorageError& e) {
+    } catch (const UsageError& e) {
       EXPECT_NE(std::string(e.what()).find("is not a SQLite database"), std::string::npos) << e.what();
     }
   }

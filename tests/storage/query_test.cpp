@@ -225,14 +225,14 @@ TEST(Query, RefusesADatabaseOfAnotherProgram) {
 TEST(Query, AMissingDatabaseSaysHowToGetOne) {
   test::TempDir dir;
   const std::string path = dir.file("nothing.db");
-  EXPECT_EQ(error_of<StorageError>([&] { query_output(path, "SELECT 1", Format::table); }),
+  EXPECT_EQ(error_of<UsageError>([&] { query_output(path, "SELECT 1", Format::table); }),
             "no database at " + path + ": run `crawl run` first or pass --db");
   EXPECT_THROW(
       {
         std::ostringstream out;
         list_runs(path, Format::table, out, 10);
       },
-      StorageError);
+      UsageError);
 }
 
 TEST(Query, UnknownReportsListTheKnownOnes) {
