@@ -75,9 +75,23 @@ Translated translate_parameters(std::string_view sql) {
   return out;
 }
 
-std::string trimmed(const char* message) {
-  std::string text = message ? message : "";
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+// libpq's messages span lines ("...: Connection refused\n\tIs the server running on that host...",
+// one line per address tried, DETAIL and HINT lines): crawl's errors are one line, so the lines are
+// joined with "; ".
+std::string one_line(const char* message) {
+  std::string text;
+  bool line_break = false;
+  for (const char* c = message ? message : ""; *c; ++c) {
+    if (*c == '\n' || *c == '\r') {
+      line_break = true;
+      continue;
+    }
+    if (line_break && (*c == '\t' || *c == ' ')) continue;
+    if (line_break && !text.empty()) text += "; ";
+    line_break = false;
+    text += *c;
+  }
+  while (!text.empty() && text.back() == ' ') text.pop_back();
   return text;
 }
 
@@ -88,8 +102,8 @@ using Result = std::unique_ptr<PGresult, ClearResult>;
 
 // The message of a failed command, with its SQLSTATE so that a user can look it up.
 std::string error_of(PGconn* conn, const PGresult* result) {
-  std::string why = trimmed(result ? PQresultErrorMessage(result) : PQerrorMessage(conn));
-  if (why.empty()) why = trimmed(PQerrorMessage(conn));
+  std::string why = one_line(result ? PQresultErrorMessage(result) : PQerrorMessage(conn));
+  if (why.empty()) why = one_line(PQerrorMessage(conn));
   if (const char* state = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr)
     why += std::string(" (SQLSTATE ") + state + ")";
   if (PQstatus(conn) == CONNECTION_BAD) why += ": the connection to the PostgreSQL server is lost";
@@ -100,7 +114,7 @@ std::string error_of(PGconn* conn, const PGresult* result) {
 // `result`, which the caller frees.
 StatementError statement_error(PGconn* conn, const PGresult* result) {
   const std::string why = error_of(conn, result);
-  std::string message = trimmed(result ? PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY) : nullptr);
+  std::string message = one_line(result ? PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY) : nullptr);
   const char* state = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
   return StatementError(why, message.empty() ? why : message, 0, state ? state : "");
 }
@@ -405,7 +419,7 @@ class PostgresConnection final : public Connection {
 
   bool in_transaction() const override { return PQtransactionStatus(conn_) != PQTRANS_IDLE; }
 
-  std::string last_error() const override { return trimmed(PQerrorMessage(conn_)); }
+  std::string last_error() const override { return one_line(PQerrorMessage(conn_)); }
 
  private:
   PGconn* conn_;
@@ -422,7 +436,7 @@ std::unique_ptr<Connection> open_postgres(const std::string& conninfo) {
   PGconn* conn = PQconnectdb(conninfo.c_str());
   if (!conn) throw StorageError("out of memory");
   if (PQstatus(conn) != CONNECTION_OK) {
-    std::string why = trimmed(PQerrorMessage(conn));
+    std::string why = one_line(PQerrorMessage(conn));
     PQfinish(conn);
     throw StorageError(why);
   }

@@ -4,6 +4,7 @@
 #include <libpq-fe.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <string>
 #include <thread>
@@ -297,6 +298,8 @@ TEST(Postgres, AServerThatIsNotThereSaysWhatToCheck) {
   auto r = test::run_crawl({"run", "--url", "http://127.0.0.1:1/", "--db",
                             "postgresql://crawl:secret@127.0.0.1:1/crawl", "--no-progress"});
   EXPECT_EQ(r.exit_code, 1);
+  // One line, though libpq's own message spans two ("\n\tIs the server running on that host...").
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
   EXPECT_NE(r.err.find("cannot connect to the PostgreSQL database"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("check that the server runs"), std::string::npos) << r.err;
   // The password is never printed.
