@@ -158,7 +158,11 @@ ORDER BY CASE WHEN change = 'new' THEN 0 WHEN change = 'gone' THEN 1 ELSE 2 END,
 SELECT url, status, error, referrer, message FROM broken_links WHERE run_id = ?1 ORDER BY url, referrer
 )sql"},
     Report{"workers", "Pages, failures and busy time per worker", R"sql(
-SELECT worker, count(*) AS pages, count(error) AS failed, round(avg(total_ms), 1) AS avg_ms,
+SELECT worker, count(*) AS pages,
+       sum(CASE WHEN error IS NOT NULL AND error NOT IN ('duplicate', 'interrupted', 'robots', 'excluded',
+                                                         'max_pages') THEN 1 ELSE 0 END) AS failed,
+       round(avg(CASE WHEN error IS NULL OR error NOT IN ('interrupted', 'worker_crash') THEN total_ms END), 1)
+           AS avg_ms,
        round(sum(total_ms) / 1000, 2) AS fetch_s
 FROM pages
 WHERE run_id = ?1 AND worker IS NOT NULL

@@ -121,6 +121,14 @@ TEST_P(Stop, SighupStopsCleanly) {
   const auto summary = test::run_crawl({"query", "--db", db, "--report", "summary", "--format", "json"});
   ASSERT_EQ(summary.exit_code, 0) << summary.err;
   EXPECT_TRUE(nlohmann::json::parse(summary.out)[0]["avg_ms"].is_null()) << summary.out;
+  const auto workers = test::run_crawl({"query", "--db", db, "--report", "workers", "--format", "json"});
+  ASSERT_EQ(workers.exit_code, 0) << workers.err;
+  const auto per_worker = nlohmann::json::parse(workers.out);
+  ASSERT_FALSE(per_worker.empty()) << "the URLs the stop cut short name the workers that fetched them";
+  for (const auto& w : per_worker) {
+    EXPECT_EQ(w["failed"], 0) << workers.out;
+    EXPECT_TRUE(w["avg_ms"].is_null()) << workers.out;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, Stop,
