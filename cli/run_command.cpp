@@ -215,6 +215,8 @@ RunOptions options_from(const RunFlags& f, const std::string& command_line) {
           std::make_shared<const storage::EarlierPages>(storage::load_earlier_pages(f.db, *f.since));
     } catch (const storage::StorageError& e) {
       throw UsageError("--since " + std::to_string(*f.since) + ": " + e.what());
+    } catch (const UsageError& e) {  // no such run, or no database at all
+      throw UsageError("--since " + std::to_string(*f.since) + ": " + e.what());
     }
   }
   o.fetch.user_agent = f.user_agent;

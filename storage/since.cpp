@@ -10,8 +10,8 @@ EarlierPages load_earlier_pages(const std::string& where, int64_t run) {
   Statement exists = db.prepare("SELECT count(*) FROM runs WHERE id = ?1");
   exists.bind(1, run);
   if (!exists.step() || exists.integer(0) == 0)
-    throw UsageError("--since " + std::to_string(run) + ": there is no run " + std::to_string(run) + " in " +
-                     where + " (crawl runs --db " + where + " lists them)");
+    throw UsageError("there is no run " + std::to_string(run) + " in " + where + " (crawl runs --db " +
+                     where + " lists them)");
   // Rows before version 11 kept no validators: nothing to ask about.
   if (db.schema_version() < 11) return {};
   // A 304 can only stand for a page the earlier run had whole: a failed fetch is asked for again.
