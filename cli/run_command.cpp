@@ -8,6 +8,7 @@
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <stdexcept>
 #include <string_view>
 #include <thread>
 
@@ -213,9 +214,7 @@ RunOptions options_from(const RunFlags& f, const std::string& command_line) {
     try {
       o.fetch.since =
           std::make_shared<const storage::EarlierPages>(storage::load_earlier_pages(f.db, *f.since));
-    } catch (const storage::StorageError& e) {
-      throw UsageError("--since " + std::to_string(*f.since) + ": " + e.what());
-    } catch (const UsageError& e) {  // no such run, or no database at all
+    } catch (const std::runtime_error& e) {  // the database cannot be read, has no such run, or is not there
       throw UsageError("--since " + std::to_string(*f.since) + ": " + e.what());
     }
   }

@@ -64,4 +64,11 @@ constexpr bool is_failure(ErrorCategory category) {
   }
 }
 
+// Whether a row with this category is a fetch that began and was abandoned before it ended (a stop,
+// a dead worker): it keeps its start and its time so far, but has no outcome, so it counts in no
+// rate and no latency.
+constexpr bool cuts_fetch_short(ErrorCategory category) {
+  return category == ErrorCategory::interrupted || category == ErrorCategory::worker_crash;
+}
+
 }  // namespace crawl

@@ -576,16 +576,7 @@ struct Frontier::State {
 
   // Pushes this round's tasks in batches. Never blocks: the channel holds `concurrency` batches
   // and no more than that many tasks are out at once.
-  void flush_released() {
-    if (to_release.empty()) return;
-    for (size_t i = 0; i < to_release.size(); i += batch) {
-      const auto end = std::min(to_release.size(), i + batch);
-      TaskBatch b(std::make_move_iterator(to_release.begin() + static_cast<std::ptrdiff_t>(i)),
-                  std::make_move_iterator(to_release.begin() + static_cast<std::ptrdiff_t>(end)));
-      tasks.push(std::move(b));
-    }
-    to_release.clear();
-  }
+  void flush_released() { push_in_batches(tasks, to_release, batch); }
 
   void rows_finished() {
     for (const int64_t seq : rows_done) on_page_done(seq, {});

@@ -69,9 +69,7 @@ void Tally::add(const storage::PageRecord& r, double finished_s) {
     else
       ++totals_.skipped;
     if (r.error != ErrorCategory::none) ++totals_.by_category[static_cast<size_t>(r.error)];
-    // A fetch a stop or a dead worker cut short has a start but no outcome: its time so far is not
-    // a latency, and it is not a page fetched.
-    if (r.fetched_at > 0 && r.error != ErrorCategory::interrupted && r.error != ErrorCategory::worker_crash) {
+    if (r.fetched_at > 0 && !cuts_fetch_short(r.error)) {
       ++totals_.fetched;
       latency_.add(r.timings.total_ms);
       finished_.add(finished_s * 1000.0);

@@ -5,12 +5,10 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
-#include <iterator>
 #include <mutex>
 #include <optional>
 #include <span>
@@ -180,16 +178,7 @@ class StartsToWriter final : public StartListener {
       // One read may bring many URLs: the parent fills a worker up in one write. Cut into fiber
       // mode's batches, they go to every fiber thread that is waiting; whole, the first thread to
       // ask would take them all while the others' fibers sat idle.
-      if (received.size() <= share) {
-        if (!received.empty()) tasks.push(std::move(received));
-        continue;
-      }
-      for (auto first = received.begin(); first != received.end();) {
-        const auto last =
-            first + static_cast<std::ptrdiff_t>(std::min(share, static_cast<size_t>(received.end() - first)));
-        tasks.push(TaskBatch(std::make_move_iterator(first), std::make_move_iterator(last)));
-        first = last;
-      }
+      push_in_batches(tasks, received, share);
     }
     tasks.close();
   });

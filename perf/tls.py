@@ -12,6 +12,7 @@ the system's trust store itself is never changed.
   perf/tls.py --workload hosts --repeat 5  # one workload
   perf/tls.py --variants floor,fiber,fiber-k
   perf/tls.py --variants fiber,thread,other:fiber,other:thread --other /tmp/crawl-variant
+  perf/tls.py --serve                      # only the server, for strace, perf and loops by hand
 
 Workloads (all --no-parse):
   hosts    300 hosts (hN.hosts.localhost), one page each, -c 100: a new verified connection per page.
@@ -31,6 +32,7 @@ hybrid (2 processes x 1 thread x c/2 fibers). Needs build/crawl and build/curl_f
 import argparse
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -186,6 +188,22 @@ def bench(workload, variants, repeat, bundle, port, tmp, crawl, other):
               f"{(f'{full}/{resumed}' if full is not None else '-'):>16s} {per_conn:>22s}")
 
 
+def serve(port, tmp, bundle):
+    """The server alone: crawl trusts it with --cacert BUNDLE; curl_floor, which loads the system store,
+    in a mount namespace where that store is BUNDLE (unshare -m, then mount --bind)."""
+    for workload, (conc, make) in WORKLOADS.items():
+        with open(os.path.join(tmp, f"{workload}.txt"), "w") as f:
+            f.write("\n".join(make(port)) + "\n")
+        print(f"{workload:8s} list {os.path.join(tmp, workload + '.txt')}  (-c {conc})")
+    print(f"bundle   {bundle}\nnginx on 127.0.0.1:{port}; Ctrl-C to stop", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # main() still stops nginx and cleans up
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--workload", choices=list(WORKLOADS) + ["all"], default="all")
@@ -195,6 +213,9 @@ def main():
     ap.add_argument("--crawl", default=CRAWL, help="the crawl binary to measure (default: build/crawl)")
     ap.add_argument("--other", help="another crawl binary: variants written other:MODE[-k] run with it, "
                     "interleaved with the rest (e.g. a build that loads trust another way)")
+    ap.add_argument("--serve", action="store_true",
+                    help="start nginx as the benchmark does, write each workload's list and the CA bundle, "
+                    "print where they are, and serve until interrupted")
     a = ap.parse_args()
     for exe in (a.crawl, FLOOR, ECHO_MODULE):
         if not os.path.exists(exe):
@@ -205,6 +226,9 @@ def main():
     port = free_port()
     nginx = start_nginx_tls(tmp, port, cert, key, a.nginx_workers)
     try:
+        if a.serve:
+            serve(port, tmp, bundle)
+            return
         for w in (WORKLOADS if a.workload == "all" else [a.workload]):
             bench(w, a.variants.split(","), a.repeat, bundle, port, tmp, a.crawl, a.other)
     finally:

@@ -462,10 +462,14 @@ Database Database::open(const std::string& where, const OpenOptions& options) {
   return is_postgres_uri(where) ? open_postgres_database(where, options) : open_sqlite_file(where, options);
 }
 
+bool Database::may_exist(const std::string& where) {
+  return is_postgres_uri(where) || where == ":memory:" || std::filesystem::exists(where);
+}
+
 Database Database::open_sqlite_file(const std::string& path, const OpenOptions& options) {
   const bool read_only = options.access == Access::read_only;
   // SQLite would report a missing file as "unable to open database file"; say what to do instead.
-  if (read_only && path != ":memory:" && !std::filesystem::exists(path))
+  if (read_only && !may_exist(path))
     throw UsageError("no database at " + path + ": run `crawl run` first or pass --db");
   if (std::filesystem::is_directory(path))
     throw UsageError(path + " is a directory: pass --db with the path of a database file");

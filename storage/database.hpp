@@ -40,6 +40,8 @@ class Database {
   // transaction of the connection is read-only. Both throw crawl::UsageError for a database that is
   // not a crawl database (and read_only for an empty one), before anything is written to it.
   static Database open(const std::string& where, const OpenOptions& options = {});
+  // False only for an SQLite path with no file there (a PostgreSQL database is found by connecting).
+  static bool may_exist(const std::string& where);
 
   Engine engine() const { return connection_->engine(); }
   Connection& connection() const { return *connection_; }

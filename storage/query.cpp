@@ -10,6 +10,7 @@
 #include <ostream>
 #include <variant>
 
+#include "common/error_category.hpp"
 #include "common/process_identity.hpp"
 #include "common/usage_error.hpp"
 #include "storage/database.hpp"
@@ -29,7 +30,8 @@ struct Report {
 // win over counts of pages, since the crawler decides which errors are failures (a skipped duplicate
 // is not); while the run goes on, counting pages is the best there is. Timings are over fetches
 // that ended: one a stop or a dead worker cut short (interrupted, worker_crash) has a start and a
-// time so far, which is no latency.
+// time so far, which is no latency. {skipped} and {cut_short} stand for the lists of error names
+// is_failure and cuts_fetch_short pick out (report_sql fills them in).
 constexpr std::array kReports = {
     Report{"summary", "Run totals: pages, failures, bytes, latency, throughput", R"sql(
 SELECT r.id AS run, r.status, r.mode,
@@ -40,7 +42,7 @@ SELECT r.id AS run, r.status, r.mode,
        round(coalesce(sum(p.wire_bytes), 0) / 1e6, 2) AS wire_mb,
        round(coalesce(sum(p.body_bytes), 0) / 1e6, 2) AS body_mb,
        round(avg(p.total_ms) FILTER (WHERE p.fetched_at IS NOT NULL
-                                   AND (p.error IS NULL OR p.error NOT IN ('interrupted', 'worker_crash'))), 1) AS avg_ms,
+                                   AND (p.error IS NULL OR p.error NOT IN ({cut_short}))), 1) AS avg_ms,
        round(max(p.total_ms), 1) AS max_ms,
        round(r.wall_s, 2) AS wall_s, round(r.pages_per_s, 1) AS pages_per_s,
        round(r.p50_ms, 1) AS p50_ms, round(r.p90_ms, 1) AS p90_ms, round(r.p99_ms, 1) AS p99_ms
@@ -53,7 +55,7 @@ SELECT seq, url, status, error, round(total_ms, 1) AS total_ms, round(ttfb_ms, 1
        round(dns_ms, 1) AS dns_ms, round(connect_ms, 1) AS connect_ms, round(tls_ms, 1) AS tls_ms,
        round(queue_ms, 1) AS queue_ms, body_bytes, worker
 FROM pages
-WHERE run_id = ?1 AND fetched_at IS NOT NULL AND (error IS NULL OR error NOT IN ('interrupted', 'worker_crash'))
+WHERE run_id = ?1 AND fetched_at IS NOT NULL AND (error IS NULL OR error NOT IN ({cut_short}))
 ORDER BY total_ms DESC, seq
 LIMIT 20
 )sql"},
@@ -88,7 +90,7 @@ SELECT count(*) AS pages,
        round(avg(total_ms), 2) AS avg_total_ms, round(avg(queue_ms), 2) AS avg_queue_ms,
        round(max(total_ms), 1) AS max_total_ms, round(max(queue_ms), 1) AS max_queue_ms
 FROM pages
-WHERE run_id = ?1 AND fetched_at IS NOT NULL AND (error IS NULL OR error NOT IN ('interrupted', 'worker_crash'))
+WHERE run_id = ?1 AND fetched_at IS NOT NULL AND (error IS NULL OR error NOT IN ({cut_short}))
 )sql"},
     Report{
         "hosts",
@@ -96,12 +98,12 @@ WHERE run_id = ?1 AND fetched_at IS NOT NULL AND (error IS NULL OR error NOT IN 
         R"sql(
 WITH p AS (
   SELECT host, error, total_ms, body_bytes, fetched_at,
-         error IS NOT NULL AND error NOT IN ('duplicate', 'interrupted', 'robots', 'excluded', 'max_pages') AS failed
+         error IS NOT NULL AND error NOT IN ({skipped}) AS failed
   FROM pages WHERE run_id = ?1 AND host IS NOT NULL),
 timed AS (
   SELECT host, total_ms, row_number() OVER (PARTITION BY host ORDER BY total_ms) AS k,
          count(*) OVER (PARTITION BY host) AS n
-  FROM p WHERE fetched_at IS NOT NULL AND (error IS NULL OR error NOT IN ('interrupted', 'worker_crash'))),
+  FROM p WHERE fetched_at IS NOT NULL AND (error IS NULL OR error NOT IN ({cut_short}))),
 percentiles AS (
   SELECT host, min(CASE WHEN k >= 0.5 * n THEN total_ms END) AS p50_ms,
          min(CASE WHEN k >= 0.99 * n THEN total_ms END) AS p99_ms
@@ -159,10 +161,8 @@ SELECT url, status, error, referrer, message FROM broken_links WHERE run_id = ?1
 )sql"},
     Report{"workers", "Pages, failures and busy time per worker", R"sql(
 SELECT worker, count(*) AS pages,
-       sum(CASE WHEN error IS NOT NULL AND error NOT IN ('duplicate', 'interrupted', 'robots', 'excluded',
-                                                         'max_pages') THEN 1 ELSE 0 END) AS failed,
-       round(avg(CASE WHEN error IS NULL OR error NOT IN ('interrupted', 'worker_crash') THEN total_ms END), 1)
-           AS avg_ms,
+       sum(CASE WHEN error IS NOT NULL AND error NOT IN ({skipped}) THEN 1 ELSE 0 END) AS failed,
+       round(avg(CASE WHEN error IS NULL OR error NOT IN ({cut_short}) THEN total_ms END), 1) AS avg_ms,
        round(sum(total_ms) / 1000, 2) AS fetch_s
 FROM pages
 WHERE run_id = ?1 AND worker IS NOT NULL
@@ -709,10 +709,39 @@ std::vector<ReportInfo> reports() {
   return list;
 }
 
+namespace {
+
+// "'interrupted', 'worker_crash'": the stored names of the error categories `pick` chooses, for SQL.
+template <class Pick>
+std::string quoted_names(Pick pick) {
+  std::string names;
+  for (size_t i = 1; i < kErrorCategories; ++i) {
+    const auto category = static_cast<ErrorCategory>(i);
+    if (pick(category)) names += (names.empty() ? "'" : ", '") + std::string(name_of(category)) + "'";
+  }
+  return names;
+}
+
+void replace_all(std::string& text, std::string_view placeholder, std::string_view with) {
+  for (size_t at; (at = text.find(placeholder)) != std::string::npos;)
+    text.replace(at, placeholder.size(), with);
+}
+
+std::string with_category_lists(std::string_view sql) {
+  static const std::string skipped = quoted_names([](ErrorCategory c) { return !is_failure(c); });
+  static const std::string cut_short = quoted_names(cuts_fetch_short);
+  std::string out(sql);
+  replace_all(out, "{skipped}", skipped);
+  replace_all(out, "{cut_short}", cut_short);
+  return out;
+}
+
+}  // namespace
+
 std::string report_sql(std::string_view name) {
   std::string known;
   for (const Report& report : kReports) {
-    if (report.name == name) return std::string(report.sql);
+    if (report.name == name) return with_category_lists(report.sql);
     known += (known.empty() ? "" : ", ") + std::string(report.name);
   }
   throw UsageError("there is no report '" + std::string(name) + "': use one of " + known +
@@ -758,7 +787,7 @@ void list_runs(const std::string& db_path, Format format, std::ostream& out, int
                                  : db.engine() == Engine::sqlite && db.schema_version() < 8
                                      ? std::string("crawl_run_status(status, host, pid, process_start)")
                                      : status_of_gone_runs(db);
-  for (size_t at; (at = sql.find("{status}")) != std::string::npos;) sql.replace(at, 8, status_sql);
+  replace_all(sql, "{status}", status_sql);
   // URLs taken into a run that have no row yet (what `crawl resume` has left to do); an unfinished
   // run's rows are counted as they are.
   const bool durable = db.schema_version() >= 6;

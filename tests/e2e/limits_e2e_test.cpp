@@ -27,9 +27,7 @@ test::ProcessResult crawl_with_open_files(int limit, const std::string& args) {
 TEST(Limits, ThreadModeChecksTheDescriptorsItReallyNeeds) {
   auto testbed = test::Testbed::start();
   test::TempDir dir;
-  std::string list;
-  for (int i = 0; i < 300; ++i) list += testbed.url("/delay/200/page/" + std::to_string(i)) + "\n";
-  test::write_file(dir.file("urls.txt"), list);
+  test::write_file(dir.file("urls.txt"), test::delayed_list(testbed.base_url(), 300, 200));
   const std::string db = dir.file("c.db");
   auto refused = crawl_with_open_files(
       256, "run '" + dir.file("urls.txt") + "' --mode thread -c 100 --no-progress --db '" + db + "'");
@@ -48,9 +46,7 @@ TEST(Limits, ThreadModeChecksTheDescriptorsItReallyNeeds) {
 TEST(Limits, HybridWorkersAreCheckedForTheDescriptorsEachNeeds) {
   auto testbed = test::Testbed::start();
   test::TempDir dir;
-  std::string list;
-  for (int i = 0; i < 400; ++i) list += testbed.url("/delay/500/page/" + std::to_string(i)) + "\n";
-  test::write_file(dir.file("urls.txt"), list);
+  test::write_file(dir.file("urls.txt"), test::delayed_list(testbed.base_url(), 400, 500));
   const std::string db = dir.file("c.db");
   auto refused = crawl_with_open_files(256, "run '" + dir.file("urls.txt") +
                                                 "' --mode hybrid --processes 2 --threads 1 --fibers 200 "

@@ -23,17 +23,11 @@ namespace crawl {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using test::delayed_list;
 using test::query_int;
 using test::query_rows;
 using test::wait_for_count;
 using test::wait_for_requests;
-
-std::string delayed_list(const std::string& base, int count, int delay_ms) {
-  std::string list;
-  for (int i = 0; i < count; ++i)
-    list += base + "/delay/" + std::to_string(delay_ms) + "/page/" + std::to_string(i) + "\n";
-  return list;
-}
 
 test::Child start_crawl(const std::vector<std::string>& args) {
   std::vector<std::string> argv = {test::crawl_binary(), "run", "--no-progress"};

@@ -13,15 +13,9 @@
 namespace crawl {
 namespace {
 
+using test::delayed_list;
 using test::query_int;
 using test::wait_for_requests;
-
-std::string delayed_list(const std::string& base, int count, int delay_ms) {
-  std::string list;
-  for (int i = 0; i < count; ++i)
-    list += base + "/delay/" + std::to_string(delay_ms) + "/page/" + std::to_string(i) + "\n";
-  return list;
-}
 
 // `crawl run` on dir/urls.txt into dir/c.db in the background, with `layout` flags.
 test::Child start_crawl(const test::TempDir& dir, const std::vector<std::string>& layout) {

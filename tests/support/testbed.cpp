@@ -158,6 +158,13 @@ int Testbed::stop() {
   return child_->stop(SIGTERM);
 }
 
+std::string delayed_list(const std::string& base, int count, int delay_ms) {
+  std::string list;
+  for (int i = 0; i < count; ++i)
+    list += base + "/delay/" + std::to_string(delay_ms) + "/page/" + std::to_string(i) + "\n";
+  return list;
+}
+
 bool wait_for_requests(const Testbed& testbed, int64_t count, std::chrono::seconds within) {
   const auto deadline = std::chrono::steady_clock::now() + within;
   while (testbed.stats()["requests"].get<int64_t>() < count) {

@@ -93,6 +93,10 @@ class Testbed {
   uint16_t https_port_ = 0;
 };
 
+// A list of `count` URLs of the testbed at `base` (Testbed::base_url) that each answer after
+// `delay_ms`: BASE/delay/MS/page/I, a line each.
+std::string delayed_list(const std::string& base, int count, int delay_ms);
+
 // Whether `testbed` has received `count` requests in all (its /__stats counter, which its own
 // /__stats requests are not part of) within `within`. A test that signals a crawl counting on its
 // list being read or its fetches being under way waits for this first: that the crawl's process,
