@@ -174,11 +174,15 @@ ORDER BY pages DESC, worker
 // While a run is going, its totals are still NULL: count its pages instead.
 // {status} is the stored status, or, in a database that records who runs each run, the status a
 // run whose process is gone really has.
-// done_pct is the share of the URLs known so far that have their row: a list not read to its end
-// yet, or links not found yet, are not counted.
+// done_pct is the share of the run's URLs that have their final row. An `interrupted` row is not
+// final (`crawl resume` fetches its URL again). {unread} estimates the URL lines of a list file not
+// read yet, from the bytes left after the last line done and the bytes a line took so far; it is
+// NULL when nothing of such a list was done yet, and done_pct with it, for there is nothing to
+// estimate from. Links not found yet, and what is left of a pipe, cannot be known and are not counted.
 constexpr std::string_view kListRuns = R"sql(
 SELECT id AS run, started_at, status, mode, layout, concurrency, urls, pending,
-       CASE WHEN urls + pending > 0 THEN round(100.0 * urls / (urls + pending), 1) END AS done_pct,
+       CASE WHEN urls + pending + unread > 0 THEN round(100.0 * done / (urls + pending + unread), 1) END
+         AS done_pct,
        ok, failed, sessions, workers, wall_s, pages_per_s, p50_ms, p99_ms, bench, crawled
 FROM (
 SELECT id, started_at, {status} AS status, mode, bench_id AS bench, {crawled} AS crawled,
@@ -186,6 +190,10 @@ SELECT id, started_at, {status} AS status, mode, bench_id AS bench, {crawled} AS
        CASE WHEN status = 'completed' THEN urls
             ELSE (SELECT count(*) FROM pages WHERE run_id = runs.id) END AS urls,
        {pending} AS pending,
+       CASE WHEN status = 'completed' THEN urls
+            ELSE (SELECT count(*) FROM pages WHERE run_id = runs.id
+                    AND (error IS NULL OR error <> 'interrupted')) END AS done,
+       CASE WHEN status = 'completed' THEN 0 ELSE {unread} END AS unread,
        CASE WHEN status = 'completed' THEN pages_ok
             ELSE (SELECT count(*) FROM pages WHERE run_id = runs.id AND error IS NULL) END AS ok,
        CASE WHEN status = 'completed' THEN pages_failed
@@ -794,6 +802,19 @@ void list_runs(const std::string& db_path, Format format, std::ostream& out, int
   sql.replace(sql.find("{pending}"), 9,
               durable ? "(SELECT count(*) FROM frontier WHERE run_id = runs.id)" : "NULL");
   sql.replace(sql.find("{sessions}"), 10, durable ? "sessions" : "1");
+  // Each list file not read to its end: the bytes after the last line done, in lines as long as
+  // the lines done were on average. (lines_read and bytes_read are stored when a session ends;
+  // lines_done and bytes_done as it goes.) PostgreSQL computes the sum even when min(b) = 0 picks
+  // NULL, hence the nullif.
+  sql.replace(sql.find("{unread}"), 8, !durable ? std::string("0") : std::string(R"sql((
+  SELECT CASE WHEN count(*) = 0 THEN 0
+              WHEN min(b) = 0 THEN NULL
+              ELSE CAST(round(sum(CASE WHEN size > b THEN (size - b) * 1.0 * l / nullif(b, 0) ELSE 0 END)) AS INTEGER)
+         END
+  FROM (SELECT size, CASE WHEN lines_read > lines_done THEN lines_read ELSE lines_done END AS l,
+               CASE WHEN bytes_read > bytes_done THEN bytes_read ELSE bytes_done END AS b
+        FROM run_sources
+        WHERE run_id = runs.id AND finished = 0 AND size > 0 AND source <> '--url') AS lists))sql"));
   // What the run crawled: its first list, or its first --url, and how many more lists and --url
   // values it had.
   sql.replace(sql.find("{crawled}"), 9, db.schema_version() < 5 ? std::string("NULL") : std::string(R"sql((

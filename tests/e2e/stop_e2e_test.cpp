@@ -112,6 +112,8 @@ TEST_P(Stop, SighupStopsCleanly) {
   ASSERT_EQ(runs.size(), 1u);
   EXPECT_EQ(runs[0]["failed"], 0) << listed.out;
   EXPECT_EQ(runs[0]["ok"], 0) << listed.out;
+  // An interrupted row is not final (`crawl resume` fetches its URL again): none of the run is done.
+  EXPECT_EQ(runs[0]["done_pct"], 0.0) << listed.out;
   const auto summary = test::run_crawl({"query", "--db", db, "--report", "summary", "--format", "json"});
   ASSERT_EQ(summary.exit_code, 0) << summary.err;
   EXPECT_TRUE(nlohmann::json::parse(summary.out)[0]["avg_ms"].is_null()) << summary.out;
