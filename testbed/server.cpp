@@ -282,7 +282,9 @@ asio::awaitable<void> Session::run() {
         const Response response = error_response(400, "Bad Request", "other");
         shared_.stats.count_response(shard_, response.status, response.route);
         Sent sent;
-        co_await send_complete(Request{.keep_alive = false}, response, sent);
+        // A named request: GCC 12 destroys a temporary in a co_await's arguments twice.
+        const Request closing{.keep_alive = false};
+        co_await send_complete(closing, response, sent);
       }
       break;
     }

@@ -1,6 +1,10 @@
 // The real `crawl testbed` process, exercised over loopback with libcurl.
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <functional>
@@ -64,6 +68,40 @@ nlohmann::json stats_when(const Testbed& testbed, const std::function<bool(const
     stats = testbed.stats();
   }
   return stats;
+}
+
+// Sends `request` on a new connection and returns what comes back until the server closes it.
+std::string raw_exchange(uint16_t port, std::string_view request) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  EXPECT_GE(fd, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  timeval timeout{.tv_sec = 10, .tv_usec = 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  std::string answer;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
+      ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size())) {
+    char buffer[4096];
+    for (ssize_t n; (n = ::recv(fd, buffer, sizeof buffer, 0)) > 0;)
+      answer.append(buffer, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return answer;
+}
+
+// A request it cannot parse (garbage, a control character in a header, a TLS handshake on the
+// plain port) gets a 400, and the server goes on serving.
+TEST(TestbedServer, AnswersMalformedRequestsWith400AndKeepsServing) {
+  const Testbed testbed = Testbed::start();
+  for (std::string_view request : {std::string_view("GARBAGE\r\n\r\n"),
+                                   std::string_view("GET /page/1 HTTP/1.1\r\nHost: a\r\nX-A: a\x1b"
+                                                    "b\r\n\r\n"),
+                                   std::string_view("\x16\x03\x01\x00\x05hello")}) {
+    EXPECT_EQ(raw_exchange(testbed.port(), request).substr(0, 12), "HTTP/1.1 400") << request;
+    EXPECT_EQ(crawl::test::http_get(testbed.url("/page/1")).status, 200) << "after " << request;
+  }
 }
 
 TEST(TestbedServer, ServesPagesAsTheSiteDescribesThem) {
