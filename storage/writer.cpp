@@ -1011,7 +1011,7 @@ bool holds_no_run(const Database& database) {
 
 RunToResume find_run_to_resume(const std::string& path, std::optional<int64_t> run_id) {
   // Opened to write, a missing file would be created only to be found empty.
-  if (!Database::may_exist(path))
+  if (!path.empty() && !Database::may_exist(path))
     throw UsageError("no database at " + path +
                      ": there is nothing to resume (pass --db with the database of the run to resume)");
   Database database = Database::open(path, {.access = Access::read_write});

@@ -395,8 +395,8 @@ TEST(Cli, RefusesADatabaseThatIsNotCrawls) {
   EXPECT_NE(r.err.find("not a crawl database"), std::string::npos) << r.err;
 }
 
-// --db naming a file that is no database at all, or none that exists for a command that reads, is
-// bad input like any other: one line and exit 2, and the file is left as it was.
+// --db naming a file that is no database at all, none that exists for a command that reads, or
+// nothing at all, is bad input like any other: one line and exit 2, and the file is left as it was.
 TEST(Cli, ADbThatIsNoDatabaseOrMissingIsAUsageError) {
   test::TempDir dir;
   const std::string text = dir.file("notes.txt");
@@ -410,6 +410,12 @@ TEST(Cli, ADbThatIsNoDatabaseOrMissingIsAUsageError) {
       {"query", "--db", missing},
       {"runs", "--db", missing},
       {"resume", "--db", missing},
+      // SQLite takes an empty name for a temporary database: the run would be stored nowhere.
+      {"run", "--url", "http://127.0.0.1:1/", "--db", "", "--no-progress"},
+      {"query", "--db", ""},
+      {"runs", "--db", ""},
+      {"resume", "--db", ""},
+      {"bench", "--testbed", "--pages", "5", "--db", ""},
   };
   for (const auto& args : commands) {
     SCOPED_TRACE(args[0] + " " + args[2]);
