@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   crawl::cli::add_query_commands(app, runner);
   crawl::cli::add_testbed_command(app, runner);
   crawl::cli::add_bench_command(app, runner, command_line);
+  crawl::cli::require_plain_numbers(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -35,6 +36,14 @@ int main(int argc, char** argv) {
   } catch (const CLI::ExtrasError& e) {
     // A flag that does not exist is most often a typo: name the one meant.
     std::cerr << "crawl: " << e.what() << crawl::cli::did_you_mean(app, e.what()) << '\n';
+    return 2;
+  } catch (const CLI::RequiredError& e) {
+    // "crawl frobnicate" or "crawl rn list": CLI11 says only that a subcommand is required.
+    if (argc > 1 && argv[1][0] != '-') {
+      std::cerr << "crawl: " << crawl::cli::unknown_command(app, argv[1]) << '\n';
+      return 2;
+    }
+    std::cerr << "crawl: " << e.what() << " (see 'crawl --help' or 'crawl SUBCOMMAND --help')\n";
     return 2;
   } catch (const CLI::ParseError& e) {
     // One line that says what was wrong and where to look, exit status 2 (design.md).

@@ -86,4 +86,64 @@ std::string did_you_mean(const CLI::App& app, std::string_view what) {
   return hint + " (see '" + help + "')";
 }
 
+namespace {
+
+// A whole number, or for `decimals` one with a fraction: digits, an optional leading '-' (so the
+// option's own range check can say what the least value is), and nothing else.
+bool is_plain_number(std::string_view text, bool decimals) {
+  if (text.starts_with('-')) text.remove_prefix(1);
+  if (text.empty()) return false;
+  bool digits = false, point = false;
+  for (const char c : text) {
+    if (std::isdigit(static_cast<unsigned char>(c))) {
+      digits = true;
+    } else if (c == '.' && decimals && !point) {
+      point = true;
+    } else {
+      return false;
+    }
+  }
+  return digits;
+}
+
+void require_plain_numbers_in(CLI::App& command) {
+  for (CLI::Option* option : command.get_options()) {
+    const std::string type = option->get_type_name();
+    const bool whole = type.starts_with("INT") || type.starts_with("UINT");
+    if (!whole && !type.starts_with("FLOAT")) continue;
+    option->check(CLI::Validator(
+        [whole](std::string& value) {
+          if (is_plain_number(value, !whole)) return std::string();
+          return "'" + value + "' is not a " +
+                 (whole ? "whole number (write e.g. 10)" : "number (write e.g. 2.5)");
+        },
+        ""));
+  }
+  for (CLI::App* sub : command.get_subcommands([](CLI::App*) { return true; }))
+    require_plain_numbers_in(*sub);
+}
+
+}  // namespace
+
+std::string unknown_command(const CLI::App& app, std::string_view given) {
+  std::vector<std::string> names;
+  std::string listed;
+  for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+    names.push_back(sub->get_name());
+    listed += (listed.empty() ? "" : ", ") + sub->get_name();
+  }
+  std::string message = "no command '" + std::string(given) + "' (the commands: " + listed + ")";
+  // Two letters are one edit from too many words to guess from; "rn" is most likely "run".
+  std::string meant = closest_flag(given, names);
+  if (meant.empty() && given.size() == 2)
+    for (const std::string& name : names)
+      if (name.size() == 3 && name.front() == given.front() && name.back() == given.back()) meant = name;
+  if (!meant.empty()) message += "; did you mean " + meant + "?";
+  return message;
+}
+
+void require_plain_numbers(CLI::App& app) {
+  require_plain_numbers_in(app);
+}
+
 }  // namespace crawl::cli

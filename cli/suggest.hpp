@@ -18,4 +18,13 @@ std::string closest_flag(std::string_view given, const std::vector<std::string>&
 // the subcommand given.
 std::string did_you_mean(const CLI::App& app, std::string_view what);
 
+// The error for a first argument that is no command: "no command 'rn' (the commands: run, resume,
+// ...); did you mean run?" when one is close.
+std::string unknown_command(const CLI::App& app, std::string_view given);
+
+// Every numeric option of `app` and its subcommands takes plain decimal numbers only: "" (which
+// CLI11 would read as the default or 0), " 5", "0x10", "1e3" and "inf" are refused with a line
+// that says what to write.
+void require_plain_numbers(CLI::App& app);
+
 }  // namespace crawl::cli

@@ -10,12 +10,19 @@
 namespace crawl {
 namespace {
 
+constexpr double kMaxDurationMs = 30.0 * 24 * 3600 * 1000;
+
+// A plain decimal number and its unit: "1.5M", "30s". strtod alone would also take " 5", "0x10",
+// "1e17" and "inf", which no one means as a size or duration.
 bool split_number(std::string_view text, double& value, std::string& unit) {
-  std::string s(text);
-  char* end = nullptr;
-  value = std::strtod(s.c_str(), &end);
-  if (end == s.c_str() || !std::isfinite(value) || value < 0) return false;
-  unit.assign(end);
+  const size_t digits = text.find_first_not_of("0123456789.");
+  const std::string_view number = text.substr(0, digits);
+  if (number.empty() || number.find_first_of("0123456789") == std::string_view::npos ||
+      number.find('.') != number.rfind('.'))
+    return false;
+  value = std::strtod(std::string(number).c_str(), nullptr);
+  if (!std::isfinite(value)) return false;
+  unit.assign(text.substr(number.size()));
   for (auto& c : unit) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return true;
 }
@@ -30,6 +37,9 @@ std::chrono::milliseconds parse_duration(std::string_view text, std::string_view
     if (unit.empty() || unit == "s") ms = v * 1000;
     if (unit == "ms") ms = v;
     if (unit == "m" || unit == "min") ms = v * 60'000;
+    // Longer than anything a crawl waits for, and far from overflowing the clocks' nanoseconds.
+    if (ms > kMaxDurationMs)
+      throw UsageError(std::string(flag) + ": '" + std::string(text) + "' is too long (at most 30 days)");
     if (ms >= 0) return std::chrono::milliseconds(static_cast<int64_t>(std::llround(ms)));
   }
   throw UsageError(std::string(flag) + ": '" + std::string(text) +

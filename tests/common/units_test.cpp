@@ -27,6 +27,28 @@ TEST(ParseDuration, RejectsGarbageNamingTheFlag) {
   }
 }
 
+// strtod would take these, and 1e17 s overflowed into no wait at all.
+TEST(ParseDuration, TakesOnlyPlainDecimalNumbersUpToThirtyDays) {
+  for (const char* text : {"", " 5s", "0x10", "1e3", "1e17", "inf", "nan", "1.2.3s", ".", "+5s"})
+    EXPECT_THROW(parse_duration(text, "--delay"), UsageError) << text;
+  EXPECT_EQ(parse_duration(".5", "--x"), milliseconds(500));
+  EXPECT_EQ(parse_duration("43200m", "--x"), milliseconds(30LL * 24 * 3600 * 1000));
+  try {
+    parse_duration("99999999999999999999", "--delay");
+    ADD_FAILURE() << "a duration past any clock was taken";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("--delay: '99999999999999999999' is too long (at most 30 days)"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(ParseSize, TakesOnlyPlainDecimalNumbers) {
+  for (const char* text : {"", " 5k", "0x10", "1e3", "inf", "1.2.3k"})
+    EXPECT_THROW(parse_size(text, "--max-size"), UsageError) << text;
+  EXPECT_EQ(parse_size("1.5k", "--x"), 1536);
+}
+
 TEST(ParseSize, AcceptsBinarySuffixes) {
   EXPECT_EQ(parse_size("100", "--x"), 100);
   EXPECT_EQ(parse_size("512k", "--x"), 512 * 1024);

@@ -95,6 +95,50 @@ TEST(Cli, BadUsageIsOneLineAndExitTwo) {
   }
 }
 
+// A number is written in decimal, or refused: CLI11 read "" as the default (or 0: --retries ''
+// turned retries off) and "0x10" as 16, and a duration of 1e17 s overflowed into no wait at all.
+TEST(Cli, NumbersAreDecimalOrRefusedNamingTheFlag) {
+  test::TempDir dir;
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"-c", ""},
+      {"-c", "0x10"},
+      {"-c", " 5"},
+      {"--retries", ""},
+      {"--max-redirects", ""},
+      {"--depth", "1e3"},
+      {"--depth", "0x10"},
+      {"--max-pages", "+5"},
+      {"--delay", "1e17"},
+      {"--delay", ""},
+      {"--timeout", "99999999999999999999"},
+      {"--max-size", "0x10"},
+  };
+  for (const auto& [flag, value] : cases) {
+    auto r = run_crawl({"run", "--url", "http://127.0.0.1:1/", "--db", dir.file("x.db"), flag, value});
+    SCOPED_TRACE(flag + " '" + value + "': " + r.err);
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_EQ(count_lines(r.err), 1);
+    EXPECT_NE(r.err.find("'" + value + "'"), std::string::npos);
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir.file("x.db")));
+}
+
+// A first word that is no command says which ones there are, and the one meant when it is close.
+TEST(Cli, AnUnknownCommandListsTheCommands) {
+  auto r = run_crawl({"rn", "list.txt"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(count_lines(r.err), 1) << r.err;
+  EXPECT_NE(
+      r.err.find(
+          "no command 'rn' (the commands: run, resume, query, runs, testbed, bench); did you mean run?"),
+      std::string::npos)
+      << r.err;
+  auto far = run_crawl({"frobnicate"});
+  EXPECT_EQ(far.exit_code, 2);
+  EXPECT_NE(far.err.find("no command 'frobnicate'"), std::string::npos) << far.err;
+  EXPECT_EQ(far.err.find("did you mean"), std::string::npos) << far.err;
+}
+
 // proxied.invalid never resolves, so a page of it with the testbed's title can only have come
 // through the proxy: named with --proxy, or found in the environment as libcurl would find it.
 TEST(Cli, FetchesThroughAProxyFromTheFlagOrTheEnvironment) {
