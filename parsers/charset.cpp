@@ -1,5 +1,7 @@
 #include "parsers/charset.hpp"
 
+#include "common/utf8.hpp"
+
 #include <iconv.h>
 
 #include <algorithm>
@@ -679,45 +681,11 @@ std::string_view to_utf8(const Encoding& encoding, std::string_view bytes, std::
 }
 
 size_t utf8_size_with_replacement(std::string_view bytes) {
-  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
-  const size_t n = bytes.size();
   size_t size = 0;
-  size_t i = 0;
-  while (i < n) {
-    const unsigned char b = p[i];
-    if (b < 0x80) {
-      ++size;
-      ++i;
-      continue;
-    }
-    // The length of a well-formed sequence starting with b, and the range its second byte must be
-    // in (Unicode table 3-7); an ill-formed one counts one U+FFFD per maximal subpart.
-    size_t length = 0;
-    unsigned char low = 0x80, high = 0xBF;
-    if (b >= 0xC2 && b <= 0xDF) {
-      length = 2;
-    } else if (b >= 0xE0 && b <= 0xEF) {
-      length = 3;
-      if (b == 0xE0) low = 0xA0;
-      if (b == 0xED) high = 0x9F;
-    } else if (b >= 0xF0 && b <= 0xF4) {
-      length = 4;
-      if (b == 0xF0) low = 0x90;
-      if (b == 0xF4) high = 0x8F;
-    }
-    size_t k = 1;
-    if (length > 0) {
-      for (; k < length && i + k < n; ++k) {
-        const unsigned char next = p[i + k];
-        if (next < (k == 1 ? low : 0x80) || next > (k == 1 ? high : 0xBF)) break;
-      }
-    }
-    if (length > 0 && k == length) {
-      size += length;
-    } else {
-      size += 3;
-    }
-    i += k;
+  for (size_t i = 0; i < bytes.size();) {
+    const Utf8Sequence sequence = utf8_sequence_at(bytes, i);
+    size += sequence.valid ? sequence.bytes : 3;  // U+FFFD per ill-formed subpart
+    i += sequence.bytes;
   }
   return size;
 }

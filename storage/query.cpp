@@ -8,11 +8,13 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <ostream>
+#include <set>
 #include <variant>
 
 #include "common/error_category.hpp"
 #include "common/process_identity.hpp"
 #include "common/usage_error.hpp"
+#include "common/utf8.hpp"
 #include "storage/database.hpp"
 #include "storage/sqlite_connection.hpp"
 
@@ -244,33 +246,46 @@ std::string cell_text(const Cell& cell) {
   return std::visit(visitor, cell);
 }
 
-bool is_continuation_byte(char c) {
-  return (static_cast<unsigned char>(c) & 0xC0) == 0x80;
-}
-
-// Characters, counted as UTF-8 code points (wide CJK glyphs count as one; close enough for a table).
+// Columns the text takes on a terminal (it is valid UTF-8 by then: see printable).
 size_t display_width(std::string_view text) {
-  return static_cast<size_t>(
-      std::count_if(text.begin(), text.end(), [](char c) { return !is_continuation_byte(c); }));
+  size_t width = 0;
+  for (size_t i = 0; i < text.size();) {
+    const Utf8Sequence sequence = utf8_sequence_at(text, i);
+    width += static_cast<size_t>(terminal_width(sequence.code_point));
+    i += sequence.bytes;
+  }
+  return width;
 }
 
-// Control characters (newlines in titles, tabs) would break the table's lines and alignment.
+// Text from the web need not be UTF-8, and control characters (newlines in titles, tabs, escape
+// sequences, bidirectional overrides) would break the table's lines and alignment or act on the
+// terminal: valid UTF-8, each control a space.
 std::string printable(std::string_view text) {
-  std::string out(text);
-  for (char& c : out)
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+  const std::string valid = valid_utf8(text);
+  std::string out;
+  out.reserve(valid.size());
+  for (size_t i = 0; i < valid.size();) {
+    const Utf8Sequence sequence = utf8_sequence_at(valid, i);
+    if (is_terminal_control(sequence.code_point))
+      out += ' ';
+    else
+      out.append(valid, i, sequence.bytes);
+    i += sequence.bytes;
+  }
   return out;
 }
 
-// At most `width` characters, the last one "…" when something was cut; never splits a code point.
+// At most `width` columns, the last one "…" when something was cut; never splits a code point.
 std::string fit(std::string_view text, size_t width) {
   if (display_width(text) <= width) return std::string(text);
-  size_t kept = 0;
+  size_t used = 0;
   size_t end = 0;
-  for (; end < text.size(); ++end) {
-    if (is_continuation_byte(text[end])) continue;
-    if (kept == width - 1) break;
-    ++kept;
+  while (end < text.size()) {
+    const Utf8Sequence sequence = utf8_sequence_at(text, end);
+    const auto columns = static_cast<size_t>(terminal_width(sequence.code_point));
+    if (used + columns > width - 1) break;
+    used += columns;
+    end += sequence.bytes;
   }
   return std::string(text.substr(0, end)) + "…";
 }
@@ -363,7 +378,7 @@ class CsvSink : public RowSink {
   void row(const std::vector<Cell>& cells) override {
     std::vector<std::string> texts;
     texts.reserve(cells.size());
-    for (const Cell& cell : cells) texts.push_back(cell_text(cell));
+    for (const Cell& cell : cells) texts.push_back(valid_utf8(cell_text(cell)));
     std::vector<std::string_view> fields(texts.begin(), texts.end());
     print_line(fields);
   }
@@ -376,9 +391,13 @@ class CsvSink : public RowSink {
     for (size_t i = 0; i < fields.size(); ++i) {
       if (i > 0) out_ << ',';
       std::string_view field = fields[i];
-      const bool plain = std::none_of(field.begin(), field.end(), [](char c) {
-        return c == ',' || c == '"' || static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
-      });
+      // C1 controls (U+0080-U+009F) are 0xC2 then 0x80-0x9F in UTF-8.
+      bool plain = true;
+      for (size_t k = 0; k < field.size() && plain; ++k) {
+        const auto c = static_cast<unsigned char>(field[k]);
+        plain = c != ',' && c != '"' && c >= 0x20 && c != 0x7f &&
+                !(c == 0xC2 && k + 1 < field.size() && static_cast<unsigned char>(field[k + 1]) <= 0x9F);
+      }
       if (plain) {
         out_ << field;
         continue;
@@ -406,7 +425,21 @@ class JsonSink : public RowSink {
   enum class Layout { array, lines };
   JsonSink(std::ostream& out, Layout layout) : out_(out), layout_(layout) {}
 
-  void columns(const std::vector<std::string>& names) override { names_ = names; }
+  // An object holds each name once: a repeated column (`select p.status, r.status` over a join)
+  // is named status_2, status_3, ... as it comes, where CSV and the table simply show it twice.
+  void columns(const std::vector<std::string>& names) override {
+    names_.clear();
+    std::set<std::string> taken(names.begin(), names.end());
+    std::set<std::string> used;
+    for (const std::string& name : names) {
+      std::string unique = name;
+      // Skipping the names another column of the query has.
+      for (int n = 2; used.count(unique) > 0 || (unique != name && taken.count(unique) > 0); ++n)
+        unique = name + "_" + std::to_string(n);
+      used.insert(unique);
+      names_.push_back(unique);
+    }
+  }
 
   void row(const std::vector<Cell>& cells) override {
     nlohmann::ordered_json object = nlohmann::ordered_json::object();

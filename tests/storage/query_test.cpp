@@ -167,6 +167,50 @@ TEST(Query, JsonReplacesInvalidUtf8InsteadOfFailing) {
             "B\"}\n");
 }
 
+// A repeated column name (a join's p.status and r.status) would be one key of the object, the
+// later value winning: each gets a name of its own.
+TEST(Query, JsonNamesRepeatedColumnsApart) {
+  test::TempDir dir;
+  const std::string path = make_sample_db(dir);
+  EXPECT_EQ(query_output(path, "SELECT 1 AS a, 2 AS a, 3 AS a_2, 4 AS a", Format::jsonl),
+            "{\"a\":1,\"a_3\":2,\"a_2\":3,\"a_4\":4}\n");
+  EXPECT_EQ(query_output(path, "SELECT 1 AS a, 2 AS a", Format::csv), "a,a\n1,2\n");
+}
+
+// Text from the web need not be UTF-8; CSV readers decode it as UTF-8 and fail on the first bad
+// byte. C1 controls are controls like any other: quoted.
+TEST(Query, CsvIsValidUtf8AndQuotesC1Controls) {
+  test::TempDir dir;
+  const std::string path = make_sample_db(dir);
+  EXPECT_EQ(query_output(path, "SELECT CAST(x'ff41fe' AS TEXT) AS bad, 'x' || char(155) || 'y' AS csi",
+                         Format::csv),
+            "bad,csi\n"
+            "\xEF\xBF\xBD"
+            "A\xEF\xBF\xBD,\"x\xC2\x9By\"\n");
+}
+
+// The table shows no control a terminal would act on (escape sequences, C1, bidirectional
+// overrides that reorder the line), and lines up wide and combining characters by the columns
+// they take.
+TEST(Query, TableShowsNoControlsAndAlignsByColumnsTaken) {
+  test::TempDir dir;
+  const std::string path = make_sample_db(dir);
+  EXPECT_EQ(query_output(path,
+                         "SELECT char(12484, 12484, 12484) AS a, 'b' AS b UNION ALL SELECT 'abc', 'b' "
+                         "UNION ALL SELECT 'e' || char(769) || 'x', 'b' UNION ALL "
+                         "SELECT char(27) || '[31m' || char(155) || char(8238) || 'z' || char(8236), 'b' "
+                         "UNION ALL SELECT CAST(x'41ff' AS TEXT), 'b'",
+                         Format::table),
+            "a          b\n"
+            "---------  -\n"
+            "ツツツ     b\n"
+            "abc        b\n"
+            "e\xCC\x81x         b\n"
+            " [31m  z   b\n"
+            "A\xEF\xBF\xBD         b\n"
+            "(5 rows)\n");
+}
+
 TEST(Query, RefusesStatementsThatWrite) {
   test::TempDir dir;
   const std::string path = make_sample_db(dir);
