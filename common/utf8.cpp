@@ -1,5 +1,7 @@
 #include "common/utf8.hpp"
 
+#include <cstring>
+
 namespace crawl {
 
 Utf8Sequence utf8_sequence_at(std::string_view bytes, size_t i) {
@@ -33,6 +35,24 @@ Utf8Sequence utf8_sequence_at(std::string_view bytes, size_t i) {
     code_point = (code_point << 6) | (next & 0x3F);
   }
   return k == length ? Utf8Sequence{length, true, code_point} : Utf8Sequence{k, false, 0};
+}
+
+bool is_valid_utf8(std::string_view bytes) {
+  size_t i = 0;
+  while (i < bytes.size()) {
+    if (i + 8 <= bytes.size()) {
+      uint64_t word = 0;
+      std::memcpy(&word, bytes.data() + i, 8);
+      if ((word & 0x8080808080808080ULL) == 0) {
+        i += 8;
+        continue;
+      }
+    }
+    const Utf8Sequence sequence = utf8_sequence_at(bytes, i);
+    if (!sequence.valid) return false;
+    i += sequence.bytes;
+  }
+  return true;
 }
 
 std::string valid_utf8(std::string_view bytes) {

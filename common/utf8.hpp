@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -17,6 +18,9 @@ struct Utf8Sequence {
   char32_t code_point;
 };
 Utf8Sequence utf8_sequence_at(std::string_view bytes, size_t i);
+
+// Whether `bytes` is well-formed UTF-8 throughout (ASCII is checked eight bytes at a time).
+bool is_valid_utf8(std::string_view bytes);
 
 // `bytes` with each ill-formed subpart replaced by U+FFFD.
 std::string valid_utf8(std::string_view bytes);

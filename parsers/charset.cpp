@@ -653,7 +653,13 @@ SniffedEncoding sniff_encoding(std::string_view body, std::string_view http_labe
 
 std::string_view to_utf8(const Encoding& encoding, std::string_view bytes, std::string& storage) {
   const size_t index = index_of(&encoding);
-  if (index == kUtf8) return bytes;
+  // Ill-formed bytes are U+FFFD here, as every other decoder makes them: a parser left to meet
+  // them decides for itself (libxml2 switches the rest of the page to Latin-1).
+  if (index == kUtf8) {
+    if (is_valid_utf8(bytes)) return bytes;
+    storage = valid_utf8(bytes);
+    return storage;
+  }
   if (index == kReplacement) {
     storage = bytes.empty() ? "" : kReplacementCharacter;
     return storage;
@@ -678,16 +684,6 @@ std::string_view to_utf8(const Encoding& encoding, std::string_view bytes, std::
   if (cd == Converters::kUnavailable) return bytes;  // sniff_encoding never picks one of these
   convert(cd, bytes, storage, index == kWindows1252);
   return storage;
-}
-
-size_t utf8_size_with_replacement(std::string_view bytes) {
-  size_t size = 0;
-  for (size_t i = 0; i < bytes.size();) {
-    const Utf8Sequence sequence = utf8_sequence_at(bytes, i);
-    size += sequence.valid ? sequence.bytes : 3;  // U+FFFD per ill-formed subpart
-    i += sequence.bytes;
-  }
-  return size;
 }
 
 }  // namespace crawl::parsers

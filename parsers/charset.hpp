@@ -54,11 +54,8 @@ bool is_decodable(const Encoding& encoding);
 
 // `bytes` in UTF-8. Returns `bytes` itself when no conversion is needed (UTF-8, or only ASCII bytes
 // in an ASCII-compatible encoding); otherwise converts into `storage` and returns a view of it.
-// Undecodable bytes become U+FFFD (UTF-8 input is passed through as it is: gumbo replaces its
-// invalid bytes). The "replacement" encoding gives one U+FFFD for any non-empty input.
+// Undecodable bytes become U+FFFD, in UTF-8 input too (valid UTF-8, the usual case, is passed
+// through as it is). The "replacement" encoding gives one U+FFFD for any non-empty input.
 std::string_view to_utf8(const Encoding& encoding, std::string_view bytes, std::string& storage);
-
-// The size in bytes of `bytes` once its invalid UTF-8 sequences are replaced with U+FFFD.
-size_t utf8_size_with_replacement(std::string_view bytes);
 
 }  // namespace crawl::parsers

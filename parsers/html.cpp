@@ -259,8 +259,7 @@ PageFacts parse_page(std::string_view body, std::string_view content_type, const
   std::string_view utf8 = to_utf8(*encoding, bytes, storage);
   if (!html) {  // text/plain
     facts.charset = std::string(encoding->name);
-    facts.text_bytes =
-        static_cast<int64_t>(encoding == &utf8_encoding() ? utf8_size_with_replacement(utf8) : utf8.size());
+    facts.text_bytes = static_cast<int64_t>(utf8.size());
     return facts;
   }
   facts.is_html = true;

@@ -89,6 +89,11 @@ TEST(ParsersAgree, OnTheTrickyPartsOfRealPages) {
       {"nested inline", "<p><b><i><u>deep</u></i></b></p><a href=a1><a href=a2>nested anchors</a></a>"},
       {"table text", "<table><tr><td>a</td><td>b</td></tr></table>after"},
       {"svg", "<svg><title>svg title</title><a href='svg-link'>s</a></svg><title>real</title>"},
+      // Read as UTF-8, the Latin-1 byte is ill-formed: U+FFFD for both (libxml2 alone switched the
+      // page to Latin-1), with an unknown label and with none.
+      {"ill-formed utf-8", "<title>caf\xE9</title><p>caf\xE9 <a href='caf\xE9'>l</a>",
+       "text/html; charset=bogus"},
+      {"ill-formed utf-8 unlabelled", "<meta charset=utf-8><title>caf\xE9</title><p>\xE9t\xE9"},
   };
   for (const Page& page : pages) expect_same_facts(page);
   // A NUL byte: U+FFFD for both in a title and in an attribute.
