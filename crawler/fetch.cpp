@@ -208,6 +208,12 @@ TransferFailure transfer_failure(int curl_code, std::string_view error_text, Mem
 #endif
     case CURLE_ABORTED_BY_CALLBACK:
       return {ErrorCategory::interrupted, "the run was interrupted during the fetch"};
+    case CURLE_URL_MALFORMAT:
+      // The URL fetched was checked before: what could not be parsed is where the server sent it.
+      if (error_text.find("redirect") != std::string_view::npos)
+        return {ErrorCategory::protocol, "the server redirected to a URL that cannot be parsed: " +
+                                             std::string(error_text)};
+      break;
     default:
       break;
   }

@@ -497,6 +497,7 @@ Response serve_path(std::string_view path, std::string_view query, const SiteOpt
   }
 
   // ---- Malformed and oversized responses ----
+  if (name == "bad-redirect" && rest.empty()) return redirect_to("http://127.0.0.1:99999/");  // no such port
   if (name == "bad-chunked" && rest.empty()) {
     // Cut short of its end: the malformed chunk-size line comes where the rest of the page would.
     const std::string page = small_html("Bad chunked");

@@ -57,6 +57,7 @@
 //   /bad-chunked         200 text/html, chunked: one valid chunk (the start of a page titled "Bad
 //                        chunked"), then a chunk-size line that is not hexadecimal ("zz"); the
 //                        server closes the connection after it.
+//   /bad-redirect        302 to http://127.0.0.1:99999/, a URL no client can parse (no such port).
 //   /huge-header/BYTES   BYTES <= kMaxHeaderFillerBytes: 200 text/html titled "Huge header" with one
 //                        header line "X-Filler: " whose value is BYTES bytes (libcurl rejects a
 //                        line over 100 KB).
@@ -334,6 +335,7 @@ inline constexpr std::string_view kRouteNames[] = {"page",
                                                    "__hosts",
                                                    "__reset-stats",
                                                    "bad-chunked",
+                                                   "bad-redirect",
                                                    "huge-header",
                                                    "many-headers",
                                                    "hrefs",

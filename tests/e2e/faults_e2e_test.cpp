@@ -30,6 +30,8 @@ std::vector<Fault> faults() {
       {"/status/600", "http_other", "HTTP 600 (not a status HTTP defines: 100-599)"},
       {"/bad-chunked", "protocol",
        "malformed chunked body: Illegal or missing hexadecimal sequence in chunked-encoding"},
+      // The URL fetched was good; where the server sent the crawler was not.
+      {"/bad-redirect", "protocol", "the server redirected to a URL that cannot be parsed"},
       {"/huge-header/300000", "too_large",
        "a response header line larger than libcurl accepts (100 KB; libcurl reports it as \"Out of "
        "memory\")"},
