@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/text.hpp"
+#include "common/utf8.hpp"
 
 namespace crawl::urls {
 namespace {
@@ -84,41 +85,6 @@ bool looks_like_a_host(std::string_view written, std::string_view host) {
                                         [](char c) { return std::isalpha(static_cast<unsigned char>(c)); });
 }
 
-// Whether `s` is well-formed UTF-8 (no overlong forms, surrogates or code points past U+10FFFF).
-bool is_utf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    size_t n = 0;
-    uint32_t cp = 0;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if ((c & 0xE0) == 0xC0) {
-      n = 1;
-      cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      n = 2;
-      cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      n = 3;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (s.size() - i <= n) return false;  // cut short
-    for (size_t k = 1; k <= n; ++k) {
-      const auto d = static_cast<unsigned char>(s[i + k]);
-      if ((d & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (d & 0x3F);
-    }
-    static constexpr uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
-    if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-    i += n + 1;
-  }
-  return true;
-}
-
 // The host of `u` in its ASCII (punycode) form, or nullopt when it is not a valid IDN. libcurl 7.88
 // converts with libidn2's idn2_lookup_ul, which reads the name in the character set of the current
 // locale: in the C locale a crawl usually runs in, every non-ASCII host would fail. So the conversion
@@ -127,7 +93,7 @@ bool is_utf8(std::string_view s) {
 std::optional<std::string> ascii_host(CURLU* u, std::string_view written) {
   // libcurl 7.88 leaks its copy of the host when the conversion fails; bytes that are not UTF-8,
   // the usual reason, are refused here before it is asked.
-  if (!is_utf8(written)) return std::nullopt;
+  if (!is_valid_utf8(written)) return std::nullopt;
   static const locale_t utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", locale_t{});
   if (utf8 == locale_t{}) return std::nullopt;
   const locale_t previous = uselocale(utf8);
@@ -411,6 +377,10 @@ NormalisedUrl detail::normalise_with_curl(std::string_view input) {
   if (!u) return {"", "out of memory"};
   std::string text(input);
   const bool guessed = !has_scheme(text);
+  // "javascript:", "mailto:x", "data:,": libcurl, asked to parse them as URLs with an authority,
+  // would say only "Unsupported number of slashes following scheme".
+  if (!guessed && !is_http(scheme_of(text)) && !text.substr(scheme_of(text).size() + 1).starts_with("//"))
+    return {"", "unsupported scheme '" + scheme_of(text) + "': only http and https"};
   if (guessed) text = "http://" + text;
   // NON_SUPPORT_SCHEME lets us name the scheme we refuse instead of a generic parse error.
   CURLUcode rc =

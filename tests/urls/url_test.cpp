@@ -81,8 +81,15 @@ TEST(Normalise, RefusesOtherSchemesWithAMessageNamingThem) {
   auto r = normalise("ftp://example.com/file");
   EXPECT_FALSE(r.ok());
   EXPECT_NE(r.error.find("ftp"), std::string::npos) << r.error;
-  EXPECT_FALSE(normalise("mailto:someone@example.com").ok());
-  EXPECT_FALSE(normalise("javascript:alert(1)").ok());
+  // Without "//", libcurl would say only "Unsupported number of slashes following scheme".
+  for (const char* line : {"mailto:someone@example.com", "javascript:alert(1)", "data:,x", "urn:isbn:1"}) {
+    const auto refused = normalise(line);
+    EXPECT_FALSE(refused.ok()) << line;
+    const std::string scheme(std::string_view(line).substr(0, std::string_view(line).find(':')));
+    EXPECT_EQ(refused.error, "unsupported scheme '" + scheme + "': only http and https") << line;
+  }
+  // A host and port with no scheme is still read as http.
+  EXPECT_EQ(normalise("localhost:8080/x").url, "http://localhost:8080/x");
 }
 
 TEST(Normalise, RefusesGarbage) {
