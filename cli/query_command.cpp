@@ -23,6 +23,8 @@ struct QueryFlags {
   std::optional<int64_t> run;
   std::optional<int64_t> against;
   bool list_reports = false;
+  bool sql_given = false;
+  bool report_given = false;
 };
 
 struct RunsFlags {
@@ -41,6 +43,14 @@ int run_query(const QueryFlags& f) {
     return 0;
   }
   if (!f.sql.empty() && !f.report.empty()) throw UsageError("pass either SQL or --report NAME, not both");
+  // Given but empty (an unset shell variable, say) is not the same as not given.
+  const auto blank = [](const std::string& text) {
+    return text.find_first_not_of(" \t\r\n") == std::string::npos;
+  };
+  if (f.sql_given && blank(f.sql))
+    throw UsageError("the SQL is empty: give one statement, or --report NAME (see --list-reports)");
+  if (f.report_given && blank(f.report))
+    throw UsageError("--report is empty: name a report (see --list-reports)");
   // With neither, the question is usually "how did the last run go?".
   const std::string sql =
       !f.sql.empty() ? f.sql : storage::report_sql(f.report.empty() ? "summary" : f.report);
@@ -79,7 +89,11 @@ void add_query_commands(CLI::App& app, Runner& runner) {
   query_cmd->add_option("--against", query->against,
                         "Run the changes report (or ?2) compares with (default: the run before --run)");
   query_cmd->add_flag("--list-reports", query->list_reports, "List the named reports and exit");
-  query_cmd->callback([query, &runner] { runner = [query] { return run_query(*query); }; });
+  query_cmd->callback([query, query_cmd, &runner] {
+    query->sql_given = query_cmd->count("sql") > 0;
+    query->report_given = query_cmd->count("--report") > 0;
+    runner = [query] { return run_query(*query); };
+  });
 
   auto runs = std::make_shared<RunsFlags>();
   CLI::App* runs_cmd = app.add_subcommand("runs", "List the runs in the database, newest first");

@@ -548,6 +548,10 @@ std::string read_only_refusal(const Database& db) {
   std::string message = e.engine_message;
   std::replace_if(
       message.begin(), message.end(), [](char c) { return c == '\n' || c == '\r'; }, ' ');
+  // The database is open already: what cannot be opened is the one an ATTACH names, and that is
+  // the statement's doing ("unable to open database: FILE").
+  if ((e.sqlite_code & 0xff) == SQLITE_CANTOPEN && message.starts_with("unable to open database:"))
+    throw UsageError("ATTACH opens only a database that exists (" + message + ")");
   if (is_database_failure(e)) throw StorageError("cannot read " + db.path() + ": " + e.what());
   if ((e.sqlite_code & 0xff) == SQLITE_READONLY || e.sqlstate == "25006")
     throw UsageError(read_only_refusal(db) + " (" + message + ")");

@@ -510,6 +510,35 @@ TEST(Cli, QueriesLeaveNoWalOrShmFilesBehind) {
 
 // Whatever SQLite's code for it, SQL that cannot run is bad input: exit 2, one line, and the hint
 // names every table there is to read.
+// SQL or a report name given empty (an unset shell variable) is not "no SQL": it does not quietly
+// show the summary. An ATTACH of a file that is not there blames that file, not the database.
+TEST(Cli, EmptySqlOrReportAndAnAttachOfNothingAreUsageErrors) {
+  auto testbed = test::Testbed::start();
+  test::TempDir dir;
+  const std::string db = dir.file("c.db");
+  ASSERT_EQ(run_crawl({"run", "--url", testbed.url("/page/1"), "--db", db, "--no-progress"}).exit_code, 0);
+  const std::string missing = dir.file("none.db");
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"query", "--db", db, ""}, "the SQL is empty"},
+      {{"query", "--db", db, "  "}, "the SQL is empty"},
+      {{"query", "--db", db, "--report", ""}, "--report is empty"},
+      {{"query", "--db", db, "ATTACH '" + missing + "' AS other"},
+       "ATTACH opens only a database that exists"},
+  };
+  for (const auto& [args, expected] : cases) {
+    auto r = run_crawl(args);
+    SCOPED_TRACE(args.back() + ": " + r.err);
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_EQ(count_lines(r.err), 1);
+    EXPECT_NE(r.err.find(expected), std::string::npos);
+    EXPECT_TRUE(r.out.empty()) << r.out;
+  }
+  EXPECT_FALSE(std::filesystem::exists(missing));
+  // An ATTACH of a database that is there runs as before.
+  auto two = run_crawl({"query", "--db", db, "ATTACH '" + db + "' AS other"});
+  EXPECT_EQ(two.exit_code, 0) << two.err;
+}
+
 TEST(Cli, SqlErrorsExitTwoAndNameTheTables) {
   auto testbed = test::Testbed::start();
   test::TempDir dir;
