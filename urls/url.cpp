@@ -371,8 +371,11 @@ bool detail::in_normal_form(std::string_view url) {
 NormalisedUrl detail::normalise_with_curl(std::string_view input) {
   if (input.empty()) return {"", "empty URL"};
   if (input.size() > kMaxUrlBytes) return {"", "longer than 8 KiB"};
-  for (unsigned char c : input)
+  for (unsigned char c : input) {
+    // Every other byte of a UTF-16 list is NUL: the rows of such a list should say what it is.
+    if (c == 0) return {"", "NUL byte in URL (a UTF-16 list? convert it: iconv -f UTF-16 -t UTF-8)"};
     if (c < 0x20 || c == 0x7f) return {"", "control character in URL"};
+  }
   UrlHandle u(curl_url());
   if (!u) return {"", "out of memory"};
   std::string text(input);

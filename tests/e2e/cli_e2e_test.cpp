@@ -82,16 +82,20 @@ TEST(Cli, BadUsageIsOneLineAndExitTwo) {
       {"run", dir.path()},
       {"run", "--url", "http://127.0.0.1:1/", dir.path()},
       {"query", "--db", dir.path()},
+      // What the user typed is quoted on the one line, its controls escaped.
+      {"run", "list\nwith a line break and \x1b[31m an escape"},
+      {"run\x1b[31m"},
   };
   for (const auto& args : cases) {
     std::vector<std::string> full = args;
     full.insert(full.end(), {"--db", dir.file("x.db")});
-    if (args[0] == "frobnicate" || args[0] == "query") full = args;
+    if (args[0] != "run") full = args;
     auto r = run_crawl(full);
     SCOPED_TRACE(r.err);
     EXPECT_EQ(r.exit_code, 2);
     EXPECT_EQ(count_lines(r.err), 1);
     EXPECT_EQ(r.err.rfind("crawl: ", 0), 0u);
+    EXPECT_EQ(r.err.find('\x1b'), std::string::npos);
   }
 }
 

@@ -92,6 +92,15 @@ TEST(Normalise, RefusesOtherSchemesWithAMessageNamingThem) {
   EXPECT_EQ(normalise("localhost:8080/x").url, "http://localhost:8080/x");
 }
 
+// A UTF-16 list reads as lines with a NUL between every two letters: the message says so.
+TEST(Normalise, ANulByteSuggestsAUtf16List) {
+  using namespace std::string_view_literals;
+  const auto r = normalise("h\0t\0t\0p\0:\0"sv);
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(r.error, "NUL byte in URL (a UTF-16 list? convert it: iconv -f UTF-16 -t UTF-8)");
+  EXPECT_EQ(normalise("http://a.test/\x01").error, "control character in URL");
+}
+
 TEST(Normalise, RefusesGarbage) {
   EXPECT_FALSE(normalise("").ok());
   EXPECT_FALSE(normalise("http://").ok());
