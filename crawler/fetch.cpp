@@ -211,8 +211,8 @@ TransferFailure transfer_failure(int curl_code, std::string_view error_text, Mem
     case CURLE_URL_MALFORMAT:
       // The URL fetched was checked before: what could not be parsed is where the server sent it.
       if (error_text.find("redirect") != std::string_view::npos)
-        return {ErrorCategory::protocol, "the server redirected to a URL that cannot be parsed: " +
-                                             std::string(error_text)};
+        return {ErrorCategory::protocol,
+                "the server redirected to a URL that cannot be parsed: " + std::string(error_text)};
       break;
     default:
       break;

@@ -460,7 +460,8 @@ CREATE OR REPLACE AGGREGATE group_concat(TEXT, TEXT) (SFUNC = crawl_concat_step,
 
 Database Database::open(const std::string& where, const OpenOptions& options) {
   // SQLite takes "" for a temporary database deleted on close: a run stored there would be lost.
-  if (where.empty()) throw UsageError("--db is empty: pass the path of a database file or a postgresql:// URI");
+  if (where.empty())
+    throw UsageError("--db is empty: pass the path of a database file or a postgresql:// URI");
   return is_postgres_uri(where) ? open_postgres_database(where, options) : open_sqlite_file(where, options);
 }
 

@@ -261,15 +261,16 @@ size_t display_width(std::string_view text) {
 // sequences, bidirectional overrides) would break the table's lines and alignment or act on the
 // terminal: valid UTF-8, each control a space.
 std::string printable(std::string_view text) {
-  const std::string valid = valid_utf8(text);
   std::string out;
-  out.reserve(valid.size());
-  for (size_t i = 0; i < valid.size();) {
-    const Utf8Sequence sequence = utf8_sequence_at(valid, i);
-    if (is_terminal_control(sequence.code_point))
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size();) {
+    const Utf8Sequence sequence = utf8_sequence_at(text, i);
+    if (!sequence.valid)
+      out += "\xEF\xBF\xBD";  // U+FFFD, as valid_utf8 writes it
+    else if (is_terminal_control(sequence.code_point))
       out += ' ';
     else
-      out.append(valid, i, sequence.bytes);
+      out.append(text, i, sequence.bytes);
     i += sequence.bytes;
   }
   return out;

@@ -382,8 +382,11 @@ NormalisedUrl detail::normalise_with_curl(std::string_view input) {
   const bool guessed = !has_scheme(text);
   // "javascript:", "mailto:x", "data:,": libcurl, asked to parse them as URLs with an authority,
   // would say only "Unsupported number of slashes following scheme".
-  if (!guessed && !is_http(scheme_of(text)) && !text.substr(scheme_of(text).size() + 1).starts_with("//"))
-    return {"", "unsupported scheme '" + scheme_of(text) + "': only http and https"};
+  if (!guessed) {
+    const std::string scheme = scheme_of(text);
+    if (!is_http(scheme) && !text.substr(scheme.size() + 1).starts_with("//"))
+      return {"", "unsupported scheme '" + scheme + "': only http and https"};
+  }
   if (guessed) text = "http://" + text;
   // NON_SUPPORT_SCHEME lets us name the scheme we refuse instead of a generic parse error.
   CURLUcode rc =
