@@ -16,4 +16,13 @@ inline bool iequals(std::string_view a, std::string_view b) {
                                             [](char x, char y) { return ascii_lower(x) == ascii_lower(y); });
 }
 
+// Without the blanks around it: spaces and tabs (HTTP's optional whitespace), and the vertical tabs
+// and form feeds robots.txt also allows.
+inline std::string_view trim_blanks(std::string_view s) {
+  auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\v' || c == '\f'; };
+  while (!s.empty() && blank(s.front())) s.remove_prefix(1);
+  while (!s.empty() && blank(s.back())) s.remove_suffix(1);
+  return s;
+}
+
 }  // namespace crawl

@@ -47,6 +47,19 @@ std::string last_header(CURL* easy, const char* name) {
   return header->value;
 }
 
+// Every value of the last response's header `name`, joined as one list ("gzip, br" for two lines),
+// as HTTP reads a header sent more than once (RFC 9110, 5.3); empty when it has none.
+std::string all_header_values(CURL* easy, const char* name) {
+  curl_header* header = nullptr;
+  std::string values;
+  for (size_t i = 0; curl_easy_header(easy, name, i, CURLH_HEADER, -1, &header) == CURLHE_OK && header; ++i) {
+    if (!values.empty()) values += ", ";
+    values += header->value;
+    if (i + 1 >= header->amount) break;
+  }
+  return values;
+}
+
 // As xxh128sum prints it: the high 64 bits, then the low, each as 16 hex digits.
 std::string hex_of(XXH128_hash_t hash) {
   XXH128_canonical_t canonical;
@@ -158,23 +171,6 @@ bool proxy_in_environment() {
   return set;
 }
 
-// What libcurl would send for CURLOPT_ACCEPT_ENCODING "": every encoding this libcurl decodes.
-const std::string& accepted_encodings() {
-  static const std::string list = [] {
-    const curl_version_info_data* v = curl_version_info(CURLVERSION_NOW);
-    std::string out;
-    auto add = [&](const char* name) { out += out.empty() ? name : std::string(", ") + name; };
-    if (v->features & CURL_VERSION_LIBZ) {
-      add("deflate");
-      add("gzip");
-    }
-    if (v->features & CURL_VERSION_BROTLI) add("br");
-    if (v->features & CURL_VERSION_ZSTD) add("zstd");
-    return out.empty() ? std::string("identity") : out;
-  }();
-  return list;
-}
-
 }  // namespace
 
 TransferFailure transfer_failure(int curl_code, std::string_view error_text, Memory memory) {
@@ -232,9 +228,6 @@ void apply_safety_defaults(CURL* easy, const FetchOptions& options) {
   curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, options.verify_tls ? 2L : 0L);
   TlsHook::uncounted(options.trust, options.verify_tls).apply(easy);
   curl_easy_setopt(easy, CURLOPT_USERAGENT, options.user_agent.c_str());
-  // "" asks for every encoding this libcurl decodes; write callbacks see decoded bytes, so size
-  // limits also hold after decompression.
-  curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
   if (!options.proxy.empty())
     curl_easy_setopt(easy, CURLOPT_PROXY, options.proxy.c_str());
   else if (!proxy_in_environment())
@@ -269,6 +262,9 @@ Transfer::Transfer(const FetchOptions& options, CURLSH* share, const std::atomic
   curl_easy_setopt(easy_.get(), CURLOPT_ERRORBUFFER, error_buffer_);
   curl_easy_setopt(easy_.get(), CURLOPT_WRITEFUNCTION, &Transfer::on_body);
   curl_easy_setopt(easy_.get(), CURLOPT_WRITEDATA, this);
+  // Bodies arrive as sent and are decoded in on_body (crawler/content_decoder.hpp): libcurl 7.88
+  // takes a compressed stream that stops before its end for a whole body.
+  curl_easy_setopt(easy_.get(), CURLOPT_HTTP_CONTENT_DECODING, 0L);
   curl_easy_setopt(easy_.get(), CURLOPT_XFERINFOFUNCTION, &Transfer::on_progress);
   curl_easy_setopt(easy_.get(), CURLOPT_XFERINFODATA, this);
   curl_easy_setopt(easy_.get(), CURLOPT_NOPROGRESS, stop_ ? 0L : 1L);
@@ -301,7 +297,7 @@ Transfer::Transfer(const FetchOptions& options, CURLSH* share, const std::atomic
     curl_easy_setopt(easy_.get(), CURLOPT_USERAGENT, nullptr);
     if (!options_.user_agent.empty()) lines.push_back("User-Agent: " + options_.user_agent);
   }
-  if (!given("Accept-Encoding")) lines.push_back("Accept-Encoding: " + std::string(accepted_encodings()));
+  if (!given("Accept-Encoding")) lines.push_back("Accept-Encoding: " + std::string(decodable_codings()));
   headers_ = curl::make_header_list(lines);
   if (headers_) curl_easy_setopt(easy_.get(), CURLOPT_HTTPHEADER, headers_.get());
   header_lines_ = std::move(lines);
@@ -319,6 +315,8 @@ void Transfer::begin(UrlTask&& task, std::string_view worker) {
   too_large_ = false;
   cut_ = false;
   out_of_memory_ = false;
+  coding_known_ = false;
+  decoder_.reset();
   error_buffer_[0] = '\0';
   started_unix_ = seconds_since_epoch();
   start_told_ = false;
@@ -368,43 +366,64 @@ int Transfer::on_request(void* self, char*, char*, int, int) noexcept {
 size_t Transfer::on_body(char* data, size_t size, size_t count, void* self) noexcept {
   auto* t = static_cast<Transfer*>(self);
   const size_t n = size * count;
-  t->body_bytes_ += static_cast<int64_t>(n);
-  if (t->body_bytes_ > t->options_.max_body_bytes && t->options_.cut_at_max_body) {
-    const auto fits = n - static_cast<size_t>(t->body_bytes_ - t->options_.max_body_bytes);
-    t->body_bytes_ = t->options_.max_body_bytes;
-    t->cut_ = true;
-    if (t->hash_) XXH3_128bits_update(t->hash_.get(), data, fits);
-    if (t->options_.keep_body) {
+  // The first bytes of the body: its headers are all here, and say how it is coded.
+  if (!t->coding_known_) {
+    t->coding_known_ = true;
+    const std::string coding = all_header_values(t->easy_.get(), "Content-Encoding");
+    if (!coding.empty()) {
       try {
-        t->body_.append(data, fits);
+        auto decoder = std::make_unique<ContentDecoder>(coding);
+        if (!decoder->identity()) t->decoder_ = std::move(decoder);
       } catch (const std::bad_alloc&) {
         t->out_of_memory_ = true;
+        return 0;
       }
     }
-    return 0;  // the rest is not wanted: libcurl stops with CURLE_WRITE_ERROR, which finish() forgives
   }
-  if (t->body_bytes_ > t->options_.max_body_bytes) {
-    t->too_large_ = true;
-    return 0;  // makes libcurl stop with CURLE_WRITE_ERROR
+  if (!t->decoder_) return t->write(data, n) ? n : 0;
+  // 0 stops libcurl (CURLE_WRITE_ERROR): the data is not valid in its coding, or write() wants no more.
+  return t->decoder_->feed({data, n}, *t) ? n : 0;
+}
+
+bool Transfer::write(const char* data, size_t n) {
+  body_bytes_ += static_cast<int64_t>(n);
+  if (body_bytes_ > options_.max_body_bytes && options_.cut_at_max_body) {
+    const auto fits = n - static_cast<size_t>(body_bytes_ - options_.max_body_bytes);
+    body_bytes_ = options_.max_body_bytes;
+    cut_ = true;
+    if (hash_) XXH3_128bits_update(hash_.get(), data, fits);
+    if (options_.keep_body) {
+      try {
+        body_.append(data, fits);
+      } catch (const std::bad_alloc&) {
+        out_of_memory_ = true;
+      }
+    }
+    return false;  // the rest is not wanted: libcurl stops with CURLE_WRITE_ERROR, which finish() forgives
   }
-  if (t->hash_) XXH3_128bits_update(t->hash_.get(), data, n);
-  if (t->options_.keep_body) {
+  if (body_bytes_ > options_.max_body_bytes) {
+    too_large_ = true;
+    return false;
+  }
+  if (hash_) XXH3_128bits_update(hash_.get(), data, n);
+  if (options_.keep_body) {
     try {
       // The body is made as large as its Content-Length says (within the limit) before its first
       // bytes: grown by doubling instead, a 1 MB page is copied twice more, into fresh pages of memory.
-      if (t->body_.empty()) {
+      // A coded body's length is not the decoded one's, and is no guide.
+      if (body_.empty() && !decoder_) {
         curl_off_t announced = -1;
-        if (curl_easy_getinfo(t->easy_.get(), CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &announced) == CURLE_OK &&
+        if (curl_easy_getinfo(easy_.get(), CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &announced) == CURLE_OK &&
             announced > 0)
-          t->body_.reserve(static_cast<size_t>(std::min<int64_t>(announced, t->options_.max_body_bytes)));
+          body_.reserve(static_cast<size_t>(std::min<int64_t>(announced, options_.max_body_bytes)));
       }
-      t->body_.append(data, n);
+      body_.append(data, n);
     } catch (const std::bad_alloc&) {
-      t->out_of_memory_ = true;
-      return 0;
+      out_of_memory_ = true;
+      return false;
     }
   }
-  return n;
+  return true;
 }
 
 int Transfer::on_progress(void* self, int64_t, int64_t, int64_t, int64_t) noexcept {
@@ -418,8 +437,18 @@ Page Transfer::perform() {
 
 Page Transfer::finish(int curl_code) {
   // A body cut at the limit on purpose arrived as far as it was wanted.
-  const auto rc =
+  auto rc =
       cut_ && !out_of_memory_ && curl_code == CURLE_WRITE_ERROR ? CURLE_OK : static_cast<CURLcode>(curl_code);
+  // A coded body is whole when its coded stream ended, not merely when the connection delivered all
+  // the bytes it announced: a server or cache that cut the stream short still frames it correctly.
+  std::string decode_failure;
+  if (decoder_ && !decoder_->error().empty())
+    decode_failure = decoder_->error();
+  else if (decoder_ && rc == CURLE_OK && !cut_ && !decoder_->complete())
+    decode_failure = "the " + std::string(decoder_->unfinished_coding()) +
+                     " stream stops before its end: the body was cut short (" + std::to_string(body_bytes_) +
+                     " bytes decoded)";
+  if (!decode_failure.empty()) rc = CURLE_BAD_CONTENT_ENCODING;
   Page page;
   auto& r = page.record;
   r.attempts = task_.attempt;
@@ -484,6 +513,9 @@ Page Transfer::finish(int curl_code) {
   } else if (out_of_memory_) {
     r.error = ErrorCategory::other;
     r.error_message = "out of memory while receiving the body";
+  } else if (!decode_failure.empty()) {
+    r.error = ErrorCategory::decode;
+    r.error_message = std::move(decode_failure);
   } else {
     const std::string_view text(error_buffer_);
     // The probe only runs for the one code it can tell apart.
@@ -517,6 +549,7 @@ Page Transfer::finish(int curl_code) {
   else
     body_.clear();
   body_.shrink_to_fit();
+  decoder_.reset();
   page.enqueued_at = std::chrono::steady_clock::now();
   return page;
 }

@@ -14,6 +14,7 @@
 
 #include <xxhash.h>
 
+#include "crawler/content_decoder.hpp"
 #include "crawler/curl_handles.hpp"
 #include "crawler/page.hpp"
 #include "crawler/tls.hpp"
@@ -110,7 +111,7 @@ struct TransferFailure {
 // tell them apart.
 TransferFailure transfer_failure(int curl_code, std::string_view error_text, Memory memory);
 
-class Transfer {
+class Transfer : private ContentDecoder::Output {
  public:
   // `stop` (may be null) aborts the transfer in progress when it becomes true. `starts` (may be
   // null) hears of the tasks that ask for it.
@@ -138,6 +139,8 @@ class Transfer {
   // Sets the request's headers: with If-None-Match / If-Modified-Since when --since knows the URL.
   void ask_conditionally();
   static size_t on_body(char* data, size_t size, size_t count, void* self) noexcept;
+  // Takes decoded body bytes: counts, hashes and keeps them within --max-size. False: no more wanted.
+  bool write(const char* data, size_t size) override;
   static int on_progress(void* self, int64_t, int64_t, int64_t, int64_t) noexcept;
   static int on_request(void* self, char*, char*, int, int) noexcept;
 
@@ -154,6 +157,8 @@ class Transfer {
   bool too_large_ = false;
   bool cut_ = false;  // cut_at_max_body: the body was cut at the limit
   bool out_of_memory_ = false;
+  bool coding_known_ = false;  // the response's Content-Encoding has been read (at its first body bytes)
+  std::unique_ptr<ContentDecoder> decoder_;  // null: the body is not coded
   double started_unix_ = 0;
   HandshakeCount handshakes_;  // made by the transfer begun last
   TlsHook tls_hook_;

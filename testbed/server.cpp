@@ -422,8 +422,9 @@ asio::awaitable<bool> Session::answer(const Request& request) {
 asio::awaitable<bool> Session::send_complete(const Request& request, const Response& response, Sent& sent) {
   std::string compressed;
   std::string_view body = response.body;
-  if (response.encoding == Encoding::kGzip) {
+  if (response.encoding == Encoding::kGzip || response.encoding == Encoding::kGzipCut) {
     compressed = gzip_compress(body);
+    if (response.encoding == Encoding::kGzipCut) compressed.resize(compressed.size() / 2);
     body = compressed;
   }
   Framing framing = Framing::kLength;

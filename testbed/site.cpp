@@ -455,6 +455,12 @@ Response serve_path(std::string_view path, std::string_view query, const SiteOpt
       r.encoding = Encoding::kGzip;
       return r;
     }
+  } else if (name == "gzip-cut") {
+    if (auto n = page_number()) {
+      Response r = complete(kHtml, page_html(*n, site));
+      r.encoding = Encoding::kGzipCut;
+      return r;
+    }
   } else if (name == "gzip-bad") {
     if (rest.empty()) {
       Response r = complete(kHtml, broken_gzip());

@@ -23,6 +23,8 @@
 //   /big-chunked/BYTES   the same without Content-Length (chunked).
 //   /gzip/N              page N's exact HTML sent with Content-Encoding: gzip, whatever the client
 //                        accepts.   /gzip-bad: says gzip, but the body is not valid gzip.
+//   /gzip-cut/N          /gzip/N's first half: a gzip stream that stops before its end, in a response
+//                        framed whole (its Content-Length is what is sent), as a truncating cache sends it.
 //   /bin/N               200 application/octet-stream, page_body_bytes(N) bytes.
 //   /text/N              200 text/plain, page_body_bytes(N) bytes.
 //   /json/N              200 application/json, page_body_bytes(N) bytes.
@@ -320,6 +322,7 @@ inline constexpr std::string_view kRouteNames[] = {"page",
                                                    "big-chunked",
                                                    "gzip",
                                                    "gzip-bad",
+                                                   "gzip-cut",
                                                    "bin",
                                                    "text",
                                                    "json",
@@ -372,6 +375,7 @@ enum class Encoding {
   kIdentity,
   kGzip,        // `body` is sent gzip-compressed with Content-Encoding: gzip
   kBrokenGzip,  // `body` is sent as is with Content-Encoding: gzip, and is not gzip
+  kGzipCut,     // the first half of `body`'s gzip stream is sent, with Content-Encoding: gzip
 };
 
 // The Last-Modified of every /page/N: the site never changes.

@@ -26,19 +26,9 @@ namespace {
 constexpr std::string_view kBom = "\xEF\xBB\xBF";
 constexpr char kHexDigits[] = "0123456789ABCDEF";
 
-bool is_blank(char c) {
-  return c == ' ' || c == '\t' || c == '\v' || c == '\f';
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_blank(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_blank(s.back())) s.remove_suffix(1);
-  return s;
-}
-
 // "crawl/0.1.0" and "crawl 0.1" both name the product "crawl" (RFC 9309 2.2.1).
 std::string_view product_token(std::string_view user_agent) {
-  user_agent = trim(user_agent);
+  user_agent = trim_blanks(user_agent);
   return user_agent.substr(0, user_agent.find_first_of("/ \t"));
 }
 
@@ -221,8 +211,8 @@ Robots Robots::parse(std::string_view text, std::string_view user_agent) {
     line = line.substr(0, line.find('#'));
     const size_t colon = line.find(':');
     if (colon == std::string_view::npos) continue;
-    const std::string_view key = trim(line.substr(0, colon));
-    const std::string_view value = trim(line.substr(colon + 1));
+    const std::string_view key = trim_blanks(line.substr(0, colon));
+    const std::string_view value = trim_blanks(line.substr(colon + 1));
 
     if (iequals(key, "user-agent")) {
       if (!reading_agents) group_is_ours = group_is_global = false;

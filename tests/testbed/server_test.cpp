@@ -264,6 +264,13 @@ TEST(TestbedServer, GzipDecodesToThePage) {
 
   const HttpResult bad = get("/gzip-bad", {.decode_gzip = true});
   EXPECT_EQ(bad.curl_code, CURLE_BAD_CONTENT_ENCODING) << bad.error;
+
+  // The first half of the whole stream, framed as a whole response.
+  const HttpResult cut = get("/gzip-cut/5");
+  ASSERT_TRUE(cut.ok()) << cut.error;
+  EXPECT_EQ(cut.header("Content-Encoding"), "gzip");
+  EXPECT_EQ(cut.header("Content-Length"), std::to_string(raw.body.size() / 2));
+  EXPECT_EQ(cut.body, raw.body.substr(0, raw.body.size() / 2));
 }
 
 TEST(TestbedServer, ServesOtherContentTypes) {

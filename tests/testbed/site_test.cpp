@@ -236,6 +236,9 @@ TEST(TestbedSite, GzipServesThePageCompressed) {
   EXPECT_EQ(r.encoding, Encoding::kGzip);
   EXPECT_EQ(r.body, page_html(9, site));
   EXPECT_EQ(r.title, "Page 9");
+  const Response cut = describe("/gzip-cut/9", site);
+  EXPECT_EQ(cut.encoding, Encoding::kGzipCut);
+  EXPECT_EQ(cut.body, page_html(9, site));
   const Response bad = describe("/gzip-bad", site);
   EXPECT_EQ(bad.encoding, Encoding::kBrokenGzip);
   EXPECT_TRUE(bad.body.starts_with("\x1f\x8b"));
@@ -311,6 +314,7 @@ TEST(TestbedSite, EveryRouteIsOneOfTheRouteNames) {
                                   "/big-chunked/1",
                                   "/gzip/1",
                                   "/gzip-bad",
+                                  "/gzip-cut/1",
                                   "/bin/1",
                                   "/text/1",
                                   "/json/1",
