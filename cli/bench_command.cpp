@@ -67,7 +67,7 @@ std::vector<std::string> run_flags(const BenchFlags& f) {
     flags.insert(flags.end(), {"--connect-timeout", *f.connect_timeout});
   }
   if (f.max_size) {
-    parse_size(*f.max_size, "--max-size");
+    parse_positive_size(*f.max_size, "--max-size");
     flags.insert(flags.end(), {"--max-size", *f.max_size});
   }
   if (f.user_agent) flags.insert(flags.end(), {"--user-agent", *f.user_agent});

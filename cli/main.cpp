@@ -75,6 +75,11 @@ int main(int argc, char** argv) {
     }
     std::cerr << "crawl: " << one_line(e.what()) << " (see 'crawl --help' or 'crawl SUBCOMMAND --help')\n";
     return 2;
+  } catch (const CLI::ConversionError& e) {
+    // CLI11 words a number outside a narrower option's range "Could not convert: --concurrency = 1e99".
+    std::cerr << "crawl: " << one_line(crawl::cli::conversion_error(e.what()))
+              << " (see 'crawl --help' or 'crawl SUBCOMMAND --help')\n";
+    return 2;
   } catch (const CLI::ParseError& e) {
     // One line that says what was wrong and where to look, exit status 2 (design.md).
     std::cerr << "crawl: " << one_line(e.what()) << " (see 'crawl --help' or 'crawl SUBCOMMAND --help')\n";

@@ -207,7 +207,7 @@ RunOptions options_from(const RunFlags& f, const std::string& command_line) {
   o.fetch.timeout = parse_duration(f.timeout, "--timeout");
   o.fetch.connect_timeout = parse_duration(f.connect_timeout, "--connect-timeout");
   if (o.fetch.timeout.count() <= 0) throw UsageError("--timeout must be more than 0");
-  o.fetch.max_body_bytes = parse_size(f.max_size, "--max-size");
+  o.fetch.max_body_bytes = parse_positive_size(f.max_size, "--max-size");
   o.fetch.max_redirects = f.max_redirects;
   if (f.since) {
     if (f.shared) throw UsageError("--since and --shared cannot go together yet: re-crawl with one process");

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
+#include <cstdint>
 
 namespace crawl::cli {
 namespace {
@@ -106,16 +108,29 @@ bool is_plain_number(std::string_view text, bool decimals) {
   return digits;
 }
 
+// Whether a plain whole number (see is_plain_number) fits in 64 bits, signed or not.
+bool fits_64_bits(std::string_view text, bool is_unsigned) {
+  auto fits = [&](auto value) {
+    return std::from_chars(text.data(), text.data() + text.size(), value).ec == std::errc();
+  };
+  return is_unsigned && !text.starts_with('-') ? fits(uint64_t{}) : fits(int64_t{});
+}
+
 void require_plain_numbers_in(CLI::App& command) {
   for (CLI::Option* option : command.get_options()) {
     const std::string type = option->get_type_name();
-    const bool whole = type.starts_with("INT") || type.starts_with("UINT");
+    const bool is_unsigned = type.starts_with("UINT");
+    const bool whole = type.starts_with("INT") || is_unsigned;
     if (!whole && !type.starts_with("FLOAT")) continue;
     option->check(CLI::Validator(
-        [whole](std::string& value) {
-          if (is_plain_number(value, !whole)) return std::string();
-          return "'" + value + "' is not a " +
-                 (whole ? "whole number (write e.g. 10)" : "number (write e.g. 2.5)");
+        [whole, is_unsigned](std::string& value) {
+          if (!is_plain_number(value, !whole))
+            return "'" + value + "' is not a " +
+                   (whole ? "whole number (write e.g. 10)" : "number (write e.g. 2.5)");
+          // CLI11 reads a 64-bit option's value past its range as the largest value, which would
+          // then be taken for the one given (a run id, a count). Narrower options it refuses itself.
+          if (whole && !fits_64_bits(value, is_unsigned)) return "'" + value + "' is out of range";
+          return std::string();
         },
         ""));
   }
@@ -140,6 +155,14 @@ std::string unknown_command(const CLI::App& app, std::string_view given) {
       if (name.size() == 3 && name.front() == given.front() && name.back() == given.back()) meant = name;
   if (!meant.empty()) message += "; did you mean " + meant + "?";
   return message;
+}
+
+std::string conversion_error(std::string_view what) {
+  constexpr std::string_view kPrefix = "Could not convert: ";
+  const size_t equals = what.find(" = ");
+  if (!what.starts_with(kPrefix) || equals == std::string_view::npos) return std::string(what);
+  const std::string_view name = what.substr(kPrefix.size(), equals - kPrefix.size());
+  return std::string(name) + ": '" + std::string(what.substr(equals + 3)) + "' is out of range";
 }
 
 void require_plain_numbers(CLI::App& app) {

@@ -27,4 +27,8 @@ std::string unknown_command(const CLI::App& app, std::string_view given);
 // that says what to write.
 void require_plain_numbers(CLI::App& app);
 
+// CLI11's "Could not convert: --concurrency = 99999999999" (a number outside the option's range)
+// as "--concurrency: '99999999999' is out of range"; other text is returned as it is.
+std::string conversion_error(std::string_view what);
+
 }  // namespace crawl::cli

@@ -63,6 +63,14 @@ int64_t parse_size(std::string_view text, std::string_view flag) {
                    "' is not a size (write e.g. 512k, 10M or 1G)");
 }
 
+int64_t parse_positive_size(std::string_view text, std::string_view flag) {
+  const int64_t bytes = parse_size(text, flag);
+  if (bytes < 1)
+    throw UsageError(std::string(flag) + ": '" + std::string(text) +
+                     "' is less than a byte, which no body fits (write e.g. 512k or 10M)");
+  return bytes;
+}
+
 std::string format_bytes(int64_t bytes) {
   char text[32];
   if (bytes >= 1'000'000'000)

@@ -476,6 +476,12 @@ Database Database::open_sqlite_file(const std::string& path, const OpenOptions& 
     throw UsageError("no database at " + path + ": run `crawl run` first or pass --db");
   if (std::filesystem::is_directory(path))
     throw UsageError(path + " is a directory: pass --db with the path of a database file");
+  // A new database goes into a directory that is there: the path given is what is wrong.
+  if (const auto directory = std::filesystem::path(path).parent_path();
+      !read_only && !directory.empty() && !std::filesystem::is_directory(directory))
+    throw UsageError("cannot make the database " + path + ": " + directory.string() +
+                     (std::filesystem::exists(directory) ? " is not a directory" : " does not exist") +
+                     " (create it, or pass --db with another path)");
 
   // Readers open read-write too, without CREATE, and refuse writes with query_only: a connection
   // opened SQLITE_OPEN_READONLY creates the -wal and -shm files of a WAL database and cannot remove

@@ -116,6 +116,10 @@ TEST(Cli, NumbersAreDecimalOrRefusedNamingTheFlag) {
       {"--delay", ""},
       {"--timeout", "99999999999999999999"},
       {"--max-size", "0x10"},
+      {"--max-size", "0"},
+      {"--max-size", "0.4"},
+      {"-c", "99999999999"},
+      {"--max-pages", "99999999999999999999"},
   };
   for (const auto& [flag, value] : cases) {
     auto r = run_crawl({"run", "--url", "http://127.0.0.1:1/", "--db", dir.file("x.db"), flag, value});
@@ -125,6 +129,13 @@ TEST(Cli, NumbersAreDecimalOrRefusedNamingTheFlag) {
     EXPECT_NE(r.err.find("'" + value + "'"), std::string::npos);
   }
   EXPECT_FALSE(std::filesystem::exists(dir.file("x.db")));
+  // A run id past 64 bits was read as the largest one, and the error named a run never asked for.
+  ASSERT_EQ(run_crawl({"run", "--url", "http://127.0.0.1:1/", "--db", dir.file("r.db")}).exit_code, 0);
+  auto r =
+      run_crawl({"query", "--db", dir.file("r.db"), "--run", "99999999999999999999", "--report", "summary"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(count_lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("'99999999999999999999' is out of range"), std::string::npos) << r.err;
 }
 
 // A first word that is no command says which ones there are, and the one meant when it is close.
@@ -464,6 +475,9 @@ TEST(Cli, ADbThatIsNoDatabaseOrMissingIsAUsageError) {
       {"runs", "--db", ""},
       {"resume", "--db", ""},
       {"bench", "--testbed", "--pages", "5", "--db", ""},
+      // A new database in a directory that is not there, or under a file.
+      {"run", "--url", "http://127.0.0.1:1/", "--db", dir.file("no/such/dir/c.db"), "--no-progress"},
+      {"run", "--url", "http://127.0.0.1:1/", "--db", text + "/c.db", "--no-progress"},
   };
   for (const auto& args : commands) {
     SCOPED_TRACE(args[0] + " " + args[2]);
@@ -474,6 +488,7 @@ TEST(Cli, ADbThatIsNoDatabaseOrMissingIsAUsageError) {
   }
   EXPECT_EQ(test::read_file(text), "hello\n");
   EXPECT_FALSE(std::filesystem::exists(missing));
+  EXPECT_FALSE(std::filesystem::exists(dir.file("no")));
 }
 
 // Crawl databases carry PRAGMA application_id 'CRWL'; those made before the mark still open, and
