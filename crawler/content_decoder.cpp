@@ -63,7 +63,10 @@ class ZlibStage final : public ContentDecoder::Stage {
   }
 
   std::string_view name() const override { return gzip_ ? "gzip" : "deflate"; }
-  bool ended() const override { return ended_; }
+  // The compressed data is whole when its final block has ended. The checksum trailer after it
+  // (gzip's CRC-32 and length, zlib's Adler-32) must match when it is there, but a stream that
+  // lacks it is taken whole, as browsers take it (curl issue 2719: a large site's front page).
+  bool ended() const override { return ended_ || data_ended_; }
 
   bool feed(std::string_view data, const Next& next) override {
     if (!started_) {
@@ -117,6 +120,7 @@ class ZlibStage final : public ContentDecoder::Stage {
       // The next member: its first byte was taken above.
       inflateReset(&stream_);
       ended_ = false;
+      data_ended_ = false;
       magic_seen_ = 0;
       if (!inflate_some(std::string_view("\x1f", 1), next)) return false;
     }
@@ -125,7 +129,9 @@ class ZlibStage final : public ContentDecoder::Stage {
     for (;;) {
       stream_.next_out = reinterpret_cast<Bytef*>(buffer_.data());
       stream_.avail_out = static_cast<uInt>(buffer_.size());
-      const int rc = inflate(&stream_, Z_NO_FLUSH);
+      // Z_BLOCK stops at each block's end, where data_type tells when the final one has ended.
+      const int rc = inflate(&stream_, Z_BLOCK);
+      if ((stream_.data_type & kFinalBlockEnded) == kFinalBlockEnded) data_ended_ = true;
       const size_t produced = buffer_.size() - stream_.avail_out;
       if (produced > 0 && !next(buffer_.data(), produced)) return false;
       if (rc == Z_STREAM_END) {
@@ -150,10 +156,14 @@ class ZlibStage final : public ContentDecoder::Stage {
   const bool gzip_;
   z_stream stream_{};
   bool started_ = false;
-  bool ended_ = false;
-  bool trailing_ = false;  // bytes after the end that are not another member: ignored
-  int magic_seen_ = 0;     // of the next gzip member's two magic bytes, how many have arrived
-  std::string head_;       // deflate: the first bytes, until the wrapper is known
+  // inflate's data_type after a stop: 64, in or after the final block; 128, at a block's end.
+  static constexpr int kFinalBlockEnded = 64 | 128;
+
+  bool ended_ = false;       // the stream has ended, trailer and all
+  bool data_ended_ = false;  // the final block of the compressed data has ended
+  bool trailing_ = false;    // bytes after the end that are not another member: ignored
+  int magic_seen_ = 0;       // of the next gzip member's two magic bytes, how many have arrived
+  std::string head_;         // deflate: the first bytes, until the wrapper is known
 };
 
 class BrotliStage final : public ContentDecoder::Stage {
