@@ -11,6 +11,7 @@
 #include "cli/suggest.hpp"
 #include "common/usage_error.hpp"
 #include "storage/connection.hpp"
+#include "urls/url.hpp"
 
 namespace {
 
@@ -47,8 +48,9 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("crawl ") + CRAWL_VERSION);
   app.require_subcommand(1);
   std::string command_line;
-  // Stored with each run and bench: a database URI's password stays out of it.
-  for (int i = 0; i < argc; ++i) command_line += (i ? " " : "") + crawl::storage::redact_password(argv[i]);
+  // Stored with each run and bench: the password of a database URI or a URL stays out of it.
+  for (int i = 0; i < argc; ++i)
+    command_line += (i ? " " : "") + crawl::urls::without_password(crawl::storage::redact_password(argv[i]));
   crawl::cli::Runner runner;
   crawl::cli::add_run_command(app, runner, command_line);
   crawl::cli::add_query_commands(app, runner);

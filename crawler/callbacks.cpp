@@ -251,7 +251,7 @@ std::string url_line(const storage::PageRecord& r, bool colour) {
   const auto paint = [colour](const std::string& text, const char* code) {
     return colour ? std::string("\033[") + code + "m" + text + "\033[0m" : text;
   };
-  std::string line = printable(r.url.empty() ? r.input : r.url, 2048);
+  std::string line = printable(urls::without_password(r.url.empty() ? r.input : r.url), 2048);
   const bool skipped = r.error != ErrorCategory::none && !is_failure(r.error);
   if (skipped) return line + " " + paint("[" + std::string(name_of(r.error)) + "]", "2");
   if (r.status > 0) {

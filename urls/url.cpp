@@ -510,6 +510,20 @@ void SeenSet::grow() {
   }
 }
 
+std::string without_password(std::string_view url) {
+  const size_t scheme_end = url.find("://");
+  if (scheme_end == std::string_view::npos) return std::string(url);
+  const size_t authority = scheme_end + 3;
+  const std::string_view rest = url.substr(authority);
+  const std::string_view userinfo_and_host = rest.substr(0, rest.find_first_of("/?#"));
+  const size_t at = userinfo_and_host.rfind('@');
+  const size_t colon = userinfo_and_host.find(':');
+  if (at == std::string_view::npos || colon == std::string_view::npos || colon > at) return std::string(url);
+  std::string shown(url);
+  shown.replace(authority + colon + 1, at - colon - 1, "***");
+  return shown;
+}
+
 std::string_view origin_of(std::string_view normalised_url) {
   const auto start = normalised_url.find("://");
   if (start == std::string_view::npos) return normalised_url;

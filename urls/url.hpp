@@ -35,6 +35,11 @@ std::string host_of(std::string_view normalised_url);
 // (RFC 9309 2.3). A view into the argument.
 std::string_view origin_of(std::string_view normalised_url);
 
+// `url` with the password of its user information shown as *** ("http://ann:***@host/"), as
+// crawl prints URLs and stores its command line: a list's credentials stay out of terminals and
+// logs. Anything else is returned as it is.
+std::string without_password(std::string_view url);
+
 namespace detail {
 // Whether `url` is already in the form normalise() gives it, so that normalise() may return it as
 // it is: checked conservatively (a URL in normal form may still answer false, never the reverse).

@@ -304,6 +304,22 @@ TEST(Cli, QuietSaysNothingAndVerbosePrintsAUrlLine) {
       {"run", "--url", testbed.base_url() + "/page/1", "--db", dir.file("v.db"), "-v", "--no-progress"});
   EXPECT_EQ(verbose.exit_code, 0);
   EXPECT_EQ(verbose.out.find(testbed.base_url() + "/page/1 [200] ["), 0u) << verbose.out;
+
+  // A password in a URL is printed as *** and kept out of the stored command line; the row keeps
+  // the URL as given, which is what `crawl resume` fetches.
+  const std::string with_password = "http://ann:s3cret@" + testbed.base_url().substr(7) + "/page/2";
+  const auto masked =
+      run_crawl({"run", "--url", with_password, "--db", dir.file("p.db"), "-v", "--no-progress"});
+  EXPECT_EQ(masked.exit_code, 0) << masked.err;
+  EXPECT_EQ(masked.out.find("http://ann:***@" + testbed.base_url().substr(7) + "/page/2 [200] ["), 0u)
+      << masked.out;
+  EXPECT_EQ((masked.out + masked.err).find("s3cret"), std::string::npos);
+  const auto runs = test::query_rows(dir.file("p.db"), "select command_line from runs");
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0].at("command_line")->find("s3cret"), std::string::npos) << *runs[0].at("command_line");
+  EXPECT_NE(runs[0].at("command_line")->find("ann:***@"), std::string::npos) << *runs[0].at("command_line");
+  EXPECT_EQ(test::query_int(dir.file("p.db"), "select count(*) from pages where url like '%ann:s3cret@%'"),
+            1);
 }
 
 // A flag that does not exist gets the one meant, in one line, exit 2.

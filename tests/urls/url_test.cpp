@@ -367,3 +367,15 @@ TEST(NormalForm, NormaliseGivesTheSameAnswerWithOrWithoutTheShortcut) {
     EXPECT_EQ(fast.error, slow.error) << url;
   }
 }
+
+TEST(WithoutPassword, ShowsAUrlsPasswordAsStarsAndLeavesTheRest) {
+  using crawl::urls::without_password;
+  EXPECT_EQ(without_password("http://ann:s3cret@example.com/a"), "http://ann:***@example.com/a");
+  EXPECT_EQ(without_password("https://ann:p@ss:w@rd@h.localhost:8443/?x=1"),
+            "https://ann:***@h.localhost:8443/?x=1");
+  EXPECT_EQ(without_password("--url=http://a:b@h/"), "--url=http://a:***@h/");
+  // No password, or an @ and a colon that are not user information, stay as they are.
+  for (const char* same : {"http://ann@example.com/", "http://example.com:8080/a@b:c", "http://h/?u=a:b@c",
+                           "http://h/#a:b@c", "not a url", "run", ""})
+    EXPECT_EQ(without_password(same), same);
+}
