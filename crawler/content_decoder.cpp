@@ -227,11 +227,17 @@ class ZstdStage final : public ContentDecoder::Stage {
       error_ = "cannot start a zstd decoder (out of memory)";
       return false;
     }
+    if (trailing_) return true;
     // Frames may follow one another (RFC 8878, 3.1); each must be whole.
     ZSTD_inBuffer in{data.data(), data.size(), 0};
     for (;;) {
       ZSTD_outBuffer out{buffer_.data(), buffer_.size(), 0};
       const size_t rc = ZSTD_decompressStream(context_, &out, &in);
+      // Bytes after a whole frame that begin no frame are ignored, as after the other codings.
+      if (ZSTD_isError(rc) && frame_done_ && ZSTD_getErrorCode(rc) == ZSTD_error_prefix_unknown) {
+        trailing_ = true;
+        return true;
+      }
       if (ZSTD_isError(rc)) {
         if (ZSTD_getErrorCode(rc) == ZSTD_error_frameParameter_windowTooLarge)
           error_ = "the zstd data needs a window over 8 MB, which RFC 9659 lets a client refuse";
@@ -248,7 +254,8 @@ class ZstdStage final : public ContentDecoder::Stage {
 
  private:
   ZSTD_DCtx* context_;
-  bool frame_done_ = false;
+  bool frame_done_ = false;  // the bytes so far end with a whole frame
+  bool trailing_ = false;    // bytes after the last frame that are no frame: ignored
 };
 
 }  // namespace

@@ -43,7 +43,8 @@ class ContentDecoder {
   // (error() says why) or `out` asked to stop (error() stays empty).
   bool feed(std::string_view data, Output& out);
   // At the end of the body: whether every coding's stream ended. A body cut short inside a stream
-  // has not; neither has an empty body that announces a coding.
+  // has not, nor has a decoder fed nothing (the crawler makes one only once a body's bytes arrive:
+  // an empty body is whole whatever it announces).
   bool complete() const;
   // What went wrong, for the row; empty while nothing has.
   const std::string& error() const { return error_; }

@@ -53,8 +53,11 @@ std::string all_header_values(CURL* easy, const char* name) {
   curl_header* header = nullptr;
   std::string values;
   for (size_t i = 0; curl_easy_header(easy, name, i, CURLH_HEADER, -1, &header) == CURLHE_OK && header; ++i) {
+    // libcurl 7.88 gives an empty header's value as its line's "\r".
+    std::string_view value = header->value;
+    while (!value.empty() && (value.back() == '\r' || value.back() == '\n')) value.remove_suffix(1);
     if (!values.empty()) values += ", ";
-    values += header->value;
+    values += value;
     if (i + 1 >= header->amount) break;
   }
   return values;
@@ -275,11 +278,6 @@ Transfer::Transfer(const FetchOptions& options, CURLSH* share, const std::atomic
   tls_hook_.apply(easy_.get());  // counts this handle's handshakes into the page
   curl_easy_setopt(easy_.get(), CURLOPT_MAXREDIRS, static_cast<long>(options_.max_redirects));
   curl_easy_setopt(easy_.get(), CURLOPT_AUTOREFERER, 1L);
-  // Stops early when Content-Length announces too much; bodies without one are caught in on_body
-  // (libcurl 7.88's limit alone does not cover them).
-  if (!options_.cut_at_max_body)
-    curl_easy_setopt(easy_.get(), CURLOPT_MAXFILESIZE_LARGE,
-                     static_cast<curl_off_t>(options_.max_body_bytes));
   if (options_.buffer_size > 0) curl_easy_setopt(easy_.get(), CURLOPT_BUFFERSIZE, options_.buffer_size);
   if (share) curl_easy_setopt(easy_.get(), CURLOPT_SHARE, share);
   // libcurl formats its User-Agent and Accept-Encoding headers anew for every request (an
@@ -378,6 +376,16 @@ size_t Transfer::on_body(char* data, size_t size, size_t count, void* self) noex
         t->out_of_memory_ = true;
         return 0;
       }
+    }
+    // A body as sent that announces more than --max-size is refused before it arrives. A coded one's
+    // length says nothing of its decoded size, which write() counts (as it counts bodies without a
+    // Content-Length), so libcurl's CURLOPT_MAXFILESIZE, which reads that header alone, is not used.
+    curl_off_t announced = -1;
+    if (!t->decoder_ && !t->options_.cut_at_max_body &&
+        curl_easy_getinfo(t->easy_.get(), CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &announced) == CURLE_OK &&
+        announced > t->options_.max_body_bytes) {
+      t->too_large_ = true;
+      return 0;
     }
   }
   if (!t->decoder_) return t->write(data, n) ? n : 0;

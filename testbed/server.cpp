@@ -120,7 +120,10 @@ std::string response_head(const Response& r, Framing framing, uint64_t content_l
     head += r.content_type;
     head += "\r\n";
   }
-  if (r.encoding != Encoding::kIdentity) head += "Content-Encoding: gzip\r\n";
+  if (r.encoding == Encoding::kEmptyLabel)
+    head += "Content-Encoding:\r\n";
+  else if (r.encoding != Encoding::kIdentity)
+    head += "Content-Encoding: gzip\r\n";
   if (!r.location.empty()) {
     head += "Location: ";
     head += r.location;

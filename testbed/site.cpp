@@ -455,6 +455,18 @@ Response serve_path(std::string_view path, std::string_view query, const SiteOpt
       r.encoding = Encoding::kGzip;
       return r;
     }
+  } else if (name == "gzip-bin") {
+    if (auto n = page_number()) {
+      Response r = complete(kBinary, binary_body(*n));
+      r.encoding = Encoding::kGzip;
+      return r;
+    }
+  } else if (name == "empty-encoding") {
+    if (auto n = page_number()) {
+      Response r = complete(kHtml, page_html(*n, site), page_title(*n));
+      r.encoding = Encoding::kEmptyLabel;
+      return r;
+    }
   } else if (name == "gzip-cut") {
     if (auto n = page_number()) {
       Response r = complete(kHtml, page_html(*n, site));

@@ -25,6 +25,8 @@
 //                        accepts.   /gzip-bad: says gzip, but the body is not valid gzip.
 //   /gzip-cut/N          /gzip/N's first half: a gzip stream that stops before its end, in a response
 //                        framed whole (its Content-Length is what is sent), as a truncating cache sends it.
+//   /gzip-bin/N          /bin/N's bytes sent gzip-compressed: random bytes, which gzip makes larger.
+//   /empty-encoding/N    page N as is, with an empty "Content-Encoding:" line (RFC 9110 allows it).
 //   /bin/N               200 application/octet-stream, page_body_bytes(N) bytes.
 //   /text/N              200 text/plain, page_body_bytes(N) bytes.
 //   /json/N              200 application/json, page_body_bytes(N) bytes.
@@ -323,6 +325,8 @@ inline constexpr std::string_view kRouteNames[] = {"page",
                                                    "gzip",
                                                    "gzip-bad",
                                                    "gzip-cut",
+                                                   "gzip-bin",
+                                                   "empty-encoding",
                                                    "bin",
                                                    "text",
                                                    "json",
@@ -376,6 +380,7 @@ enum class Encoding {
   kGzip,        // `body` is sent gzip-compressed with Content-Encoding: gzip
   kBrokenGzip,  // `body` is sent as is with Content-Encoding: gzip, and is not gzip
   kGzipCut,     // the first half of `body`'s gzip stream is sent, with Content-Encoding: gzip
+  kEmptyLabel,  // `body` is sent as is, with a Content-Encoding header that has no value
 };
 
 // The Last-Modified of every /page/N: the site never changes.

@@ -236,6 +236,27 @@ TEST(ContentDecoder, JoinsGzipMembersAndIgnoresWhatFollowsTheEnd) {
   }
 }
 
+TEST(ContentDecoder, IgnoresWhatFollowsTheEndOfEveryCoding) {
+  const std::string text = sample_text(5000);
+  for (const Coded& c : kCodings) {
+    for (const std::string& after : {std::string(64, '\0'), std::string("garbage"), std::string("\n")}) {
+      SCOPED_TRACE(std::string(c.coding) + " + " + std::to_string(after.size()) + " bytes");
+      ContentDecoder decoder(c.coding);
+      Collect out;
+      ASSERT_TRUE(decoder.feed(c.encode(text), out)) << decoder.error();
+      ASSERT_TRUE(decoder.feed(after, out)) << decoder.error();
+      EXPECT_TRUE(decoder.complete());
+      EXPECT_EQ(out.text, text);
+    }
+  }
+  // Within a zstd frame the same bytes are no end: the frame is not whole.
+  const std::string frame = zstd(text);
+  ContentDecoder inside("zstd");
+  Collect out;
+  inside.feed(frame.substr(0, frame.size() / 2) + std::string(64, '\0'), out);
+  EXPECT_FALSE(inside.complete());
+}
+
 TEST(ContentDecoder, InvalidDataIsRefusedWithTheCodingsMessage) {
   const std::string text = sample_text(20000);
   std::string gz = gzip(text);

@@ -9,6 +9,7 @@
 #include "crawler/errors.hpp"
 #include "crawler/fetch.hpp"
 #include "crawler/frontier/robots_fetcher.hpp"
+#include "testbed/site.hpp"
 #include "tests/support/testbed.hpp"
 
 namespace crawl {
@@ -77,7 +78,29 @@ TEST(Transfer, DecodesGzipAndRefusesAStreamThatStopsBeforeItsEnd) {
   options.max_body_bytes = plain.record.body_bytes - 1;
   ASSERT_LT(gzipped.record.wire_bytes, options.max_body_bytes);
   EXPECT_EQ(fetch(options, testbed.url("/gzip/7")).record.error, ErrorCategory::too_large);
+  // ... and only decoded bytes: random bytes grow in gzip, and a Content-Length over the limit does
+  // not make a body that decodes within it too large.
+  const int64_t random_bytes = static_cast<int64_t>(testbed::page_body_bytes(7));
+  options.max_body_bytes = random_bytes;
+  const auto grown = fetch(options, testbed.url("/gzip-bin/7"));
+  EXPECT_EQ(grown.record.error, ErrorCategory::none) << grown.record.error_message;
+  EXPECT_EQ(grown.record.body_bytes, random_bytes);
+  EXPECT_GT(grown.record.wire_bytes, random_bytes);
+  options.max_body_bytes = random_bytes - 1;
+  EXPECT_EQ(fetch(options, testbed.url("/gzip-bin/7")).record.error, ErrorCategory::too_large);
+  // A body as sent whose Content-Length is over the limit is refused before it arrives.
+  const auto announced = fetch(options, testbed.url("/bin/7"));
+  EXPECT_EQ(announced.record.error, ErrorCategory::too_large);
+  EXPECT_EQ(announced.record.body_bytes, 0);
+
+  // An empty Content-Encoding names no coding (libcurl gives its value as "\r").
+  options.max_body_bytes = 10 << 20;
+  const auto unlabelled = fetch(options, testbed.url("/empty-encoding/7"));
+  EXPECT_EQ(unlabelled.record.error, ErrorCategory::none) << unlabelled.record.error_message;
+  EXPECT_EQ(unlabelled.body, plain.body);
+
   // Cut at the limit on purpose (robots.txt), a stream left unfinished is what was asked for.
+  options.max_body_bytes = plain.record.body_bytes - 1;
   options.cut_at_max_body = true;
   const auto limited = fetch(options, testbed.url("/gzip/7"));
   EXPECT_EQ(limited.record.error, ErrorCategory::none) << limited.record.error_message;

@@ -315,6 +315,8 @@ TEST(TestbedSite, EveryRouteIsOneOfTheRouteNames) {
                                   "/gzip/1",
                                   "/gzip-bad",
                                   "/gzip-cut/1",
+                                  "/gzip-bin/1",
+                                  "/empty-encoding/1",
                                   "/bin/1",
                                   "/text/1",
                                   "/json/1",
