@@ -254,10 +254,12 @@ Robots Robots::allow_all() {
   return Robots(std::make_shared<RobotsRules>());
 }
 
-Robots Robots::disallow_all() {
+Robots Robots::disallow_all(std::string_view why) {
   auto rules = std::make_shared<RobotsRules>();
-  rules->rules.push_back(
-      {.pattern = "/", .octets = 1, .allow = false, .text = "Disallow: / (robots.txt unavailable)"});
+  std::string text = "Disallow: / (robots.txt unavailable";
+  if (!why.empty()) text.append(": ").append(why);
+  text += ')';
+  rules->rules.push_back({.pattern = "/", .octets = 1, .allow = false, .text = std::move(text)});
   return Robots(std::move(rules));
 }
 

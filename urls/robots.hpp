@@ -33,8 +33,9 @@ class Robots {
   static Robots parse(std::string_view text, std::string_view user_agent);
   // For a robots.txt answered with 4xx (RFC 9309 2.3.1.3).
   static Robots allow_all();
-  // For a robots.txt answered with 5xx or unreachable (2.3.1.4).
-  static Robots disallow_all();
+  // For a robots.txt answered with 5xx or unreachable (2.3.1.4). `why` (e.g. "HTTP 503") is shown
+  // in the rule's text, which every row it disallows quotes.
+  static Robots disallow_all(std::string_view why = {});
 
   // `path_and_query`: the URL's path plus "?query" if any, as it appears in the URL
   // (percent-encoded). The longest matching rule decides, allow winning a tie (2.2.2).

@@ -18,8 +18,10 @@ urls::Robots robots_from(const Page& page, std::string_view user_agent) {
   if (r.error == ErrorCategory::http_4xx || r.error == ErrorCategory::too_many_redirects ||
       (r.error == ErrorCategory::none && r.status >= 300 && r.status < 400))
     return urls::Robots::allow_all();
-  // 2.3.1.4: 5xx or unreachable: assume complete disallow.
-  return urls::Robots::disallow_all();
+  // 2.3.1.4: 5xx or unreachable: assume complete disallow. A body that cannot be read (it does not
+  // decode, or is too large) is as good as unreachable.
+  return urls::Robots::disallow_all(r.error_message.empty() ? std::string(name_of(r.error))
+                                                            : r.error_message);
 }
 
 std::string user_agent_sent(const std::vector<std::string>& headers, std::string_view fallback) {

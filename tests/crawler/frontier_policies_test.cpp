@@ -437,6 +437,15 @@ TEST(RobotsFrom, ReadsTheBodyOf2xxAllowsOn4xxAndDisallowsWhenUnreachable) {
                         robots_page(ErrorCategory::timeout, 0), robots_page(ErrorCategory::dns, 0),
                         robots_page(ErrorCategory::http_other, 999)})
     EXPECT_FALSE(robots_from(p, "crawl").allowed("/anything")) << p.record.error;
+  // The rule every disallowed row quotes says why robots.txt was unavailable.
+  auto cut = robots_page(ErrorCategory::decode, 200);
+  cut.record.error_message =
+      "the gzip stream stops before its end: the body was cut short (10 bytes decoded)";
+  EXPECT_EQ(robots_from(cut, "crawl").matching_rule("/x"),
+            "Disallow: / (robots.txt unavailable: the gzip stream stops before its end: the body was cut "
+            "short (10 bytes decoded))");
+  EXPECT_EQ(robots_from(robots_page(ErrorCategory::timeout, 0), "crawl").matching_rule("/x"),
+            "Disallow: / (robots.txt unavailable: timeout)");
 }
 
 // ---- the in-memory store ----

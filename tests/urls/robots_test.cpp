@@ -412,6 +412,8 @@ TEST(Robots, AllowAllAndDisallowAll) {
   EXPECT_TRUE(closed.allowed("/robots.txt"));
   EXPECT_EQ(closed.matching_rule("/x"), "Disallow: / (robots.txt unavailable)");
   EXPECT_EQ(closed.matching_rule("/robots.txt"), "");
+  EXPECT_EQ(Robots::disallow_all("HTTP 503").matching_rule("/x"),
+            "Disallow: / (robots.txt unavailable: HTTP 503)");
   EXPECT_EQ(closed.crawl_delay(), std::nullopt);
 }
 
