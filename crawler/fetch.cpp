@@ -63,19 +63,6 @@ std::string all_header_values(CURL* easy, const char* name) {
   return values;
 }
 
-// As xxh128sum prints it: the high 64 bits, then the low, each as 16 hex digits.
-std::string hex_of(XXH128_hash_t hash) {
-  XXH128_canonical_t canonical;
-  XXH128_canonicalFromHash(&canonical, hash);
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string hex(32, '0');
-  for (size_t i = 0; i < sizeof(canonical.digest); ++i) {
-    hex[2 * i] = kDigits[canonical.digest[i] >> 4];
-    hex[2 * i + 1] = kDigits[canonical.digest[i] & 0xf];
-  }
-  return hex;
-}
-
 // A 304's row: the earlier run's status and facts, this answer's validators where it sent them.
 void carry_forward(const storage::EarlierPage& earlier, storage::PageRecord& r) {
   r.not_modified = true;
@@ -319,7 +306,7 @@ void Transfer::begin(UrlTask&& task, std::string_view worker) {
   started_unix_ = seconds_since_epoch();
   start_told_ = false;
   handshakes_ = {};
-  if (hash_) XXH3_128bits_reset(hash_.get());
+  hash_.reset();
   ask_conditionally();
   curl_easy_setopt(easy_.get(), CURLOPT_URL, task_.url.c_str());
 }
@@ -399,7 +386,7 @@ bool Transfer::write(const char* data, size_t n) {
     const auto fits = n - static_cast<size_t>(body_bytes_ - options_.max_body_bytes);
     body_bytes_ = options_.max_body_bytes;
     cut_ = true;
-    if (hash_) XXH3_128bits_update(hash_.get(), data, fits);
+    hash_.update(data, fits);
     if (options_.keep_body) {
       try {
         body_.append(data, fits);
@@ -413,7 +400,7 @@ bool Transfer::write(const char* data, size_t n) {
     too_large_ = true;
     return false;
   }
-  if (hash_) XXH3_128bits_update(hash_.get(), data, n);
+  hash_.update(data, n);
   if (options_.keep_body) {
     try {
       // The body is made as large as its Content-Length says (within the limit) before its first
@@ -547,7 +534,7 @@ Page Transfer::finish(int curl_code) {
           " files; lower -c or raise the limit with ulimit -n)";
     }
   }
-  if (rc == CURLE_OK && hash_) r.body_hash = hex_of(XXH3_128bits_digest(hash_.get()));
+  if (rc == CURLE_OK) r.body_hash = hash_.hex();
   // Not modified since the earlier run: the page is what that run found (as wget -N keeps its copy).
   if (rc == CURLE_OK && status == 304 && earlier_ != nullptr) carry_forward(*earlier_, r);
   // A body is only worth parsing when it arrived whole.

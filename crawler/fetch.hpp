@@ -12,8 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include <xxhash.h>
-
+#include "crawler/body_hash.hpp"
 #include "crawler/content_decoder.hpp"
 #include "crawler/curl_handles.hpp"
 #include "crawler/page.hpp"
@@ -164,7 +163,7 @@ class Transfer : private ContentDecoder::Output {
   TlsHook tls_hook_;
   // The body's hash as it streams through (Page's record.body_hash): kept bodies or not, and
   // without a second pass over them. One state per transfer, reset by begin().
-  std::unique_ptr<XXH3_state_t, XXH_errorcode (*)(XXH3_state_t*)> hash_{XXH3_createState(), &XXH3_freeState};
+  BodyHash hash_;
   char error_buffer_[256] = {};
   curl::HeaderList headers_;  // FetchOptions::headers and the fixed lines; read by libcurl at each request
   std::vector<std::string> header_lines_;  // what headers_ holds, for the conditional list below
