@@ -381,9 +381,9 @@ size_t Transfer::on_body(char* data, size_t size, size_t count, void* self) noex
 }
 
 bool Transfer::write(const char* data, size_t n) {
-  body_bytes_ += static_cast<int64_t>(n);
-  if (body_bytes_ > options_.max_body_bytes && options_.cut_at_max_body) {
-    const auto fits = n - static_cast<size_t>(body_bytes_ - options_.max_body_bytes);
+  const int64_t total = body_bytes_ + static_cast<int64_t>(n);
+  if (total > options_.max_body_bytes && options_.cut_at_max_body) {
+    const auto fits = static_cast<size_t>(options_.max_body_bytes - body_bytes_);
     body_bytes_ = options_.max_body_bytes;
     cut_ = true;
     hash_.update(data, fits);
@@ -396,10 +396,12 @@ bool Transfer::write(const char* data, size_t n) {
     }
     return false;  // the rest is not wanted: libcurl stops with CURLE_WRITE_ERROR, which finish() forgives
   }
-  if (body_bytes_ > options_.max_body_bytes) {
+  if (total > options_.max_body_bytes) {
+    // The row's body_bytes stay what was taken before the limit: never more than --max-size.
     too_large_ = true;
     return false;
   }
+  body_bytes_ = total;
   hash_.update(data, n);
   if (options_.keep_body) {
     try {

@@ -31,6 +31,8 @@ TEST(Transfer, CutsABodyAtTheLimitWhenToldTo) {
     const auto failed = fetch(options, testbed.url(route));
     EXPECT_EQ(failed.record.error, ErrorCategory::too_large) << route;
     EXPECT_FALSE(failed.body_kept) << route;
+    // What was taken before the limit, never more (the chunk that crossed it once counted whole).
+    EXPECT_LE(failed.record.body_bytes, kMaxRobotsBytes) << route;
     options.cut_at_max_body = true;
     const auto cut = fetch(options, testbed.url(route));
     EXPECT_EQ(cut.record.error, ErrorCategory::none) << route << ": " << cut.record.error_message;
@@ -77,7 +79,9 @@ TEST(Transfer, DecodesGzipAndRefusesAStreamThatStopsBeforeItsEnd) {
   // --max-size counts decoded bytes: the compressed page is smaller than the limit, the page is not.
   options.max_body_bytes = plain.record.body_bytes - 1;
   ASSERT_LT(gzipped.record.wire_bytes, options.max_body_bytes);
-  EXPECT_EQ(fetch(options, testbed.url("/gzip/7")).record.error, ErrorCategory::too_large);
+  const auto over = fetch(options, testbed.url("/gzip/7"));
+  EXPECT_EQ(over.record.error, ErrorCategory::too_large);
+  EXPECT_LE(over.record.body_bytes, options.max_body_bytes);
   // ... and only decoded bytes: random bytes grow in gzip, and a Content-Length over the limit does
   // not make a body that decodes within it too large.
   const int64_t random_bytes = static_cast<int64_t>(testbed::page_body_bytes(7));
