@@ -36,7 +36,7 @@ struct Report {
 // is_failure and cuts_fetch_short pick out (report_sql fills them in).
 constexpr std::array kReports = {
     Report{"summary", "Run totals: pages, failures, bytes, latency, throughput", R"sql(
-SELECT r.id AS run, r.status, r.mode,
+SELECT r.id AS run, {run_status} AS status, r.mode,
        r.processes || 'x' || r.threads || 'x' || r.fibers AS layout, r.concurrency,
        count(p.id) AS pages,
        coalesce(r.pages_ok, count(p.id) - count(p.error)) AS ok,
@@ -724,10 +724,23 @@ void run_status_function(sqlite3_context* context, int, sqlite3_value** args) {
 
 // PostgreSQL cannot ask this machine whether a process lives: the runs stored as running whose
 // process is gone from this machine are found here and named in the statement.
-std::string status_of_gone_runs(const Database& db) {
+std::string status_of_gone_runs(const Database& db, const std::string& alias) {
   std::string gone;
   for (int64_t id : runs_whose_process_is_gone(db)) gone += (gone.empty() ? "" : ", ") + std::to_string(id);
-  return gone.empty() ? "status" : "CASE WHEN id IN (" + gone + ") THEN 'crashed' ELSE status END";
+  return gone.empty()
+             ? alias + "status"
+             : "CASE WHEN " + alias + "id IN (" + gone + ") THEN 'crashed' ELSE " + alias + "status END";
+}
+
+// A run's status as users are shown it, by `crawl runs` and the summary report alike: 'crashed' for
+// a run stored as running whose process is gone. `alias` qualifies the runs table's columns ("r.").
+// (A shared run's status depends on its other workers too: the SQL function cannot tell.)
+std::string run_status_sql(const Database& db, const std::string& alias) {
+  if (db.schema_version() < 5) return alias + "status";
+  if (db.engine() == Engine::sqlite && db.schema_version() < 8)
+    return "crawl_run_status(" + alias + "status, " + alias + "host, " + alias + "pid, " + alias +
+           "process_start)";
+  return status_of_gone_runs(db, alias);
 }
 
 Database open_for_reading(const std::string& path) {
@@ -805,7 +818,10 @@ void print_reports(Format format, std::ostream& out) {
 void run_query(const std::string& db_path, const std::string& sql, Format format, std::ostream& out,
                std::optional<int64_t> run_id, std::optional<int64_t> against) {
   Database db = open_for_reading(db_path);
-  Statement statement = prepare_single_read(db, sql);
+  // {run_status} (the summary report's) is the run's status as `crawl runs` shows it.
+  std::string resolved = sql;
+  replace_all(resolved, "{run_status}", run_status_sql(db, "r."));
+  Statement statement = prepare_single_read(db, resolved);
   bind_run_ids(db, statement, run_id, against);
   auto sink = make_sink(format, out);
   write_rows(db, statement, *sink);
@@ -828,12 +844,7 @@ void list_runs(const std::string& db_path, Format format, std::ostream& out, int
   if (limit < 1) throw UsageError("--limit must be at least 1");
   Database db = open_for_reading(db_path);
   std::string sql(kListRuns);
-  // (A shared run's status depends on its other workers too: the SQL function cannot tell.)
-  const std::string status_sql = db.schema_version() < 5 ? std::string("status")
-                                 : db.engine() == Engine::sqlite && db.schema_version() < 8
-                                     ? std::string("crawl_run_status(status, host, pid, process_start)")
-                                     : status_of_gone_runs(db);
-  replace_all(sql, "{status}", status_sql);
+  replace_all(sql, "{status}", run_status_sql(db, ""));
   // URLs taken into a run that have no row yet (what `crawl resume` has left to do); an unfinished
   // run's rows are counted as they are.
   const bool durable = db.schema_version() >= 6;

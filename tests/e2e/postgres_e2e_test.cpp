@@ -252,6 +252,10 @@ TEST(Postgres, AKilledRunShowsAsCrashed) {
   EXPECT_EQ(crashed.exit_code, 0) << crashed.err;
   EXPECT_NE(crashed.out.find(",crashed,"), std::string::npos) << crashed.out;
   EXPECT_EQ(crashed.out.find(",running,"), std::string::npos) << crashed.out;
+  auto summary = test::run_crawl({"query", "--db", pg, "--format", "csv"});
+  EXPECT_EQ(summary.exit_code, 0) << summary.err;
+  EXPECT_NE(summary.out.find(",crashed,"), std::string::npos) << summary.out;
+  EXPECT_EQ(summary.out.find(",running,"), std::string::npos) << summary.out;
 }
 
 // A run whose process is on another machine cannot be looked for: it shows as running while its

@@ -235,8 +235,8 @@ TEST(StopReading, AClosedStandardOutputStopsTheRunCleanly) {
   EXPECT_EQ(query_int(db, "select count(distinct seq) from pages"), lines_read);
 }
 
-// kill -9 leaves no chance to record anything: `crawl runs` shows the run as crashed (its process
-// is gone), and the next run on the database stores that.
+// kill -9 leaves no chance to record anything: `crawl runs` and `crawl query` show the run as
+// crashed (its process is gone), and the next run on the database stores that.
 TEST(Liveness, ARunWhoseProcessIsGoneIsShownCrashed) {
   auto testbed = test::Testbed::start();
   test::TempDir dir;
@@ -249,7 +249,14 @@ TEST(Liveness, ARunWhoseProcessIsGoneIsShownCrashed) {
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return nlohmann::json::parse(r.out);
   };
+  // The summary report (crawl query's default) shows the same status as crawl runs.
+  auto summarised = [&] {
+    auto r = test::run_crawl({"query", "--db", db, "--format", "json"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return nlohmann::json::parse(r.out);
+  };
   EXPECT_EQ(listed()[0]["status"], "running");  // alive: shown as it is
+  EXPECT_EQ(summarised()[0]["status"], "running");
   kill(crawl.pid(), SIGKILL);
   while (!test::has_ended(crawl.pid())) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   // Not reaped yet: a zombie is no running crawl either.
@@ -257,6 +264,7 @@ TEST(Liveness, ARunWhoseProcessIsGoneIsShownCrashed) {
   crawl.wait(std::chrono::seconds(30));
   EXPECT_EQ(run_status(db), "running");  // what the file holds: nobody could update it
   EXPECT_EQ(listed()[0]["status"], "crashed");
+  EXPECT_EQ(summarised()[0]["status"], "crashed");
   auto next = test::run_crawl({"run", "--url", testbed.url("/page/1"), "--db", db, "--no-progress"});
   EXPECT_EQ(next.exit_code, 0) << next.err;
   EXPECT_EQ(query_int(db, "select count(*) from runs where status = 'crashed'"), 1);
