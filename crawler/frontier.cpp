@@ -578,9 +578,12 @@ struct Frontier::State {
   // and no more than that many tasks are out at once.
   void flush_released() { push_in_batches(tasks, to_release, batch); }
 
-  void rows_finished() {
+  // Returns whether there were any.
+  bool rows_finished() {
+    if (rows_done.empty()) return false;
     for (const int64_t seq : rows_done) on_page_done(seq, {});
     rows_done.clear();
+    return true;
   }
 };
 
@@ -788,7 +791,7 @@ void Frontier::run() {
     else
       s.dispatch();
     s.flush_released();
-    s.rows_finished();
+    const bool made_rows = s.rows_finished();
     held_by_hosts = s.ring.in_flight() < s.concurrency && s.ring.queued() > 0;
     {
       std::lock_guard lock(s.mutex);
@@ -796,6 +799,10 @@ void Frontier::run() {
       s.out = s.ring.in_flight();
       if (s.backlog < kMaxQueuedSeeds || s.interrupted) s.seed_room.notify_all();
     }
+    // A row this round made (a robots.txt refusal, say) may have finished the last open page below
+    // the links the gate holds: they go out in another round now. Ended here instead, the run
+    // stopped a level short and called itself completed.
+    if (made_rows && !s.gate.empty()) continue;
     if (s.leases ? s.shared_worker_done(now) : seeds_finished && s.open.empty()) break;
 
     // Sleep until something arrives, a robots.txt transfer moves, or the next timer is due.

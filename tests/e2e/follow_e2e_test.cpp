@@ -291,6 +291,38 @@ TEST(Robots, CrawlDelayAndUnavailableRobotsTxtOnAPlainList) {
 }
 
 // --exclude leaves list lines out (each still a row), --include narrows the links followed.
+// The last page of a level may be finished by the crawler itself, after its links' level was
+// looked at in the same round: here h9's page, refused when its robots.txt, which never answers,
+// times out, long after h0's pages of depth 1 were done. Their links (depth 2) were left behind and
+// the run ended as completed, a level short, with nothing left to resume.
+TEST(Robots, ALevelIsNotLostWhileAHostWaitsForItsRobotsTxt) {
+  auto testbed = test::Testbed::start();
+  test::TempDir dir;
+  auto depths = [&](const std::string& db, std::vector<std::string> urls) {
+    std::vector<std::string> args{"run", "--depth", "2", "--timeout", "2s", "--db", db, "--no-progress"};
+    for (auto& u : urls) args.insert(args.end(), {"--url", u});
+    auto r = test::run_crawl(args);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(value(query_rows(db, "select status from runs").at(0), "status"), "completed");
+    EXPECT_EQ(query_int(db, "select count(*) from frontier_links"), 0);
+    std::map<long long, long long> by_depth;
+    for (const auto& row : query_rows(db, "select depth, count(*) as n from pages group by depth"))
+      by_depth[std::stoll(value(row, "depth"))] = std::stoll(value(row, "n"));
+    return by_depth;
+  };
+  const auto alone = depths(dir.file("alone.db"), {testbed.host_url("h0.localhost", "/page/0")});
+  ASSERT_GT(alone.count(2), 0u);
+  const auto beside = depths(dir.file("beside.db"), {testbed.host_url("h0.localhost", "/page/0"),
+                                                     testbed.host_url("h9.localhost", "/page/0")});
+  EXPECT_EQ(beside.at(0), 2);
+  EXPECT_EQ(beside.count(1) ? beside.at(1) : 0, alone.at(1));
+  EXPECT_EQ(beside.count(2) ? beside.at(2) : 0, alone.at(2));
+  EXPECT_EQ(query_int(dir.file("beside.db"),
+                      "select count(*) from pages where error = 'robots' and url like "
+                      "'%h9.localhost%'"),
+            1);
+}
+
 TEST(Follow, IncludeAndExclude) {
   auto testbed = test::Testbed::start();
   test::TempDir dir;
