@@ -115,6 +115,7 @@ int run_bench(const BenchFlags& f, const std::string& command_line) {
   // get them unblocked again when they start).
   std::atomic<bool> stop{false};
   SignalWatcher signals(stop);
+  signals.watch();
   const bench::BenchOutcome outcome = bench::run_bench(options, stop, std::cerr);
 
   const bench::BenchReport report = bench::load_bench_report(f.db, outcome.bench_id);

@@ -160,6 +160,13 @@ RunSummary run_crawl(const RunOptions& options) {
   // up, not at the first verified connection (crawler/tls.hpp).
   const bool load_trust = fetch.verify_tls && lists_name_https(options.inputs);
 
+  std::atomic<bool> stop{false};
+  // Before any thread exists, so that every thread inherits the blocked signals; before the workers
+  // are forked too, which takes seconds at -c 500 in process mode: a stop asked for meanwhile waits
+  // for watch() below instead of killing the process before its run is recorded.
+  std::optional<SignalWatcher> signals;
+  if (options.handle_signals) signals.emplace(stop);
+
   // Before the workers are forked, so that they inherit it.
   ensure_open_files_fit(layout);
   // Workers are forked first of all: before any thread (the signal watcher's included), libcurl's
@@ -173,10 +180,7 @@ RunSummary run_crawl(const RunOptions& options) {
                                .load_trust = load_trust},
                     fetch);
 
-  std::atomic<bool> stop{false};
-  // Before any thread exists, so that every thread inherits the blocked signals.
-  std::optional<SignalWatcher> signals;
-  if (options.handle_signals) signals.emplace(stop);
+  if (signals) signals->watch();
   init_curl_once();
   // Here only where this process fetches: worker processes load their own. After the fork, which a
   // load under way must not meet.

@@ -35,7 +35,11 @@ SignalWatcher::SignalWatcher(std::atomic<bool>& stop) : stop_(stop) {
   sigaction(SIGPIPE, &ignore, nullptr);
   sigset_t set = watched_signals();
   pthread_sigmask(SIG_BLOCK, &set, &old_mask_);
-  thread_ = std::thread([this, set] {
+}
+
+void SignalWatcher::watch() {
+  if (thread_.joinable()) return;
+  thread_ = std::thread([this, set = watched_signals()] {
     name_this_thread("crawl-signals");
     using Clock = std::chrono::steady_clock;
     Clock::time_point first_at{};
@@ -60,11 +64,18 @@ SignalWatcher::SignalWatcher(std::atomic<bool>& stop) : stop_(stop) {
 }
 
 SignalWatcher::~SignalWatcher() {
-  pthread_kill(thread_.native_handle(), SIGUSR2);
-  thread_.join();
+  if (thread_.joinable()) {
+    pthread_kill(thread_.native_handle(), SIGUSR2);
+    thread_.join();
+  }
   // Signals that arrived after the run ended are discarded with the mask restored as it was.
   pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
   // SIGPIPE stays ignored: the summary may still be written to a pipe that was closed.
+}
+
+void unblock_watched_signals() {
+  const sigset_t set = watched_signals();
+  pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
 }
 
 }  // namespace crawl

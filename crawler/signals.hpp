@@ -19,11 +19,15 @@ class SignalWatcher {
   // Signals this close after the first request count as part of it.
   static constexpr std::chrono::milliseconds kSameRequest{1000};
 
-  // Must be constructed before any other thread starts, so that every thread inherits the mask.
-  // SIGPIPE is ignored from then on (for good): a closed output is an error of the write that meets
-  // it, which the run handles, not a reason to die.
+  // Blocks the signals: must be constructed before any other thread starts (and before worker
+  // processes are forked), so that every thread inherits the mask. A signal that comes before
+  // watch() waits for it rather than killing the process. SIGPIPE is ignored from then on (for
+  // good): a closed output is an error of the write that meets it, which the run handles, not a
+  // reason to die.
   explicit SignalWatcher(std::atomic<bool>& stop);
   ~SignalWatcher();
+  // Starts the thread that answers the signals, a waiting one first.
+  void watch();
   SignalWatcher(const SignalWatcher&) = delete;
   SignalWatcher& operator=(const SignalWatcher&) = delete;
   // The signal of the first stop request, 0 when none came.
@@ -35,5 +39,9 @@ class SignalWatcher {
   sigset_t old_mask_;
   std::thread thread_;
 };
+
+// For a forked worker process, which leaves the signals to its parent: undoes the blocking it
+// inherited from a SignalWatcher.
+void unblock_watched_signals();
 
 }  // namespace crawl

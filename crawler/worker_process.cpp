@@ -19,6 +19,7 @@
 #include "crawler/errors.hpp"
 #include "crawler/ipc.hpp"
 #include "crawler/producers.hpp"
+#include "crawler/signals.hpp"
 #include "crawler/tls.hpp"
 
 namespace crawl {
@@ -45,6 +46,7 @@ void prepare_worker(int sock, pid_t parent) {
   signal(SIGTERM, SIG_IGN);
   signal(SIGHUP, SIG_IGN);
   signal(SIGPIPE, SIG_IGN);
+  unblock_watched_signals();  // blocked by the parent's SignalWatcher before the fork; ignored here
   struct sigaction sa {};
   sa.sa_handler = &on_stop_signal;
   sa.sa_flags = SA_RESTART;

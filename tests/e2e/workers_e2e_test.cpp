@@ -182,6 +182,35 @@ TEST(Workers, SigtermToTheParentLeavesNoWorker) {
   EXPECT_EQ(query_int(dir.file("c.db"), "select count(*) from pages where error = 'interrupted'"), 100);
 }
 
+// A stop asked for while the workers are still being forked (about a second at -c 100 here, several
+// at -c 500) is a stop like any other: the run is recorded as interrupted and resumes to its end.
+// The signal's default action used to kill crawl there, before its run or database existed.
+TEST(Workers, AStopWhileTheWorkersAreForkedIsRecordedAndResumable) {
+  auto testbed = test::Testbed::start();
+  test::TempDir dir;
+  test::write_file(dir.file("urls.txt"), delayed_list(testbed.base_url(), 50, 100));
+  test::Child crawl = start_crawl(dir, {"--mode", "process", "-c", "100"});
+  // The first worker: the signals are blocked from before the first fork.
+  std::vector<pid_t> workers;
+  for (int i = 0; i < 10'000 && workers.empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    workers = test::children_of(crawl.pid());
+  }
+  ASSERT_FALSE(workers.empty());
+  kill(crawl.pid(), SIGTERM);
+  const size_t forked = test::children_of(crawl.pid()).size();
+  EXPECT_LT(forked, 100u) << "every worker was forked before the stop: the test missed its moment";
+  EXPECT_EQ(crawl.wait(std::chrono::seconds(60)), 130);
+  const std::string db = dir.file("c.db");
+  ASSERT_TRUE(std::filesystem::exists(db));
+  EXPECT_EQ(query_int(db, "select status = 'interrupted' from runs"), 1);
+  auto resumed = test::run_crawl({"resume", "--db", db, "--no-progress"});
+  EXPECT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_EQ(query_int(db, "select count(*) from pages"), 50);
+  EXPECT_EQ(query_int(db, "select count(distinct seq) from pages"), 50);
+  EXPECT_EQ(query_int(db, "select count(*) from pages where error is null and status = 200"), 50);
+}
+
 // A group SIGTERM (what `timeout`, `kill -TERM -PGID` and systemd send) reaches the workers too:
 // they leave it to the parent, so the run is interrupted, not crashed, and no worker "died".
 TEST(Workers, SigtermToTheProcessGroupIsAnInterruptNotACrash) {
