@@ -4,7 +4,7 @@
 
 // Debian's libxxhash exports two builds of XXH3: the plain names run its SSE2 code, the _dispatch
 // names pick AVX2 or AVX-512 when the CPU has them. On an 18 KB body the dispatched one is about
-// 3.5 times faster (crawl_microbench --benchmark_filter=BodyHash), and every fetched byte goes
+// 3 times faster (crawl_microbench --benchmark_filter=BodyHash), and every fetched byte goes
 // through it on the fetching thread. The hashes are the same.
 #if defined(__x86_64__) && __has_include(<xxh_x86dispatch.h>)
 #define XXH_DISPATCH_DISABLE_REPLACE  // the names are spelled out below

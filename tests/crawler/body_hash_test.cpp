@@ -57,7 +57,7 @@ TEST(BodyHash, ResetStartsAnewAndAnEmptyBodyHasTheEmptyHash) {
 
 #if defined(__x86_64__)
 TEST(BodyHash, UsesTheVectorCodeChosenForThisCpu) {
-  // Debian's libxxhash exports it on x86-64; without it every fetched byte is hashed 3.5 times slower.
+  // Debian's libxxhash exports it on x86-64; without it every fetched byte is hashed about 3 times slower.
   EXPECT_TRUE(BodyHash::dispatched());
 }
 #endif
