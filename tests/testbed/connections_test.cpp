@@ -27,7 +27,9 @@ constexpr int kConnections = 10'000;
 // Long enough that every request is still held by the server when the last one has been sent, even
 // in a sanitizer build on a busy two-core machine (sending 10,000 took 5 s under ASan there).
 constexpr int kDelayMs = 15000;
-constexpr auto kTimeLimit = std::chrono::seconds(60);
+// A connection the kernel resets from a full accept queue may go tens of seconds in; its request is
+// then made again and waits its delay again: the limit leaves room for that.
+constexpr auto kTimeLimit = std::chrono::seconds(90);
 
 struct Connection {
   int fd = -1;
@@ -121,7 +123,7 @@ TEST(TestbedLoad, HoldsTenThousandConnectionsWithRequestsInFlight) {
   }
   const auto connects_issued = Clock::now();
 
-  int completed = 0, failed = 0, sent = 0, in_flight = 0, most_in_flight = 0;
+  int completed = 0, failed = 0, sent = 0, resent = 0, in_flight = 0, most_in_flight = 0;
   Clock::time_point all_sent{};
   std::vector<epoll_event> events(1024);
   while (completed + failed < kConnections && Clock::now() - start < kTimeLimit) {
@@ -151,7 +153,17 @@ TEST(TestbedLoad, HoldsTenThousandConnectionsWithRequestsInFlight) {
       } else {
         ok = read_available(c);
       }
-      if (!ok && !c.request_sent && c.connects < 3) {
+      // A connection reset before any byte of its answer came is one the server never accepted: it
+      // waited in the full accept queue until the kernel gave up on it and reset it (seen under ASan
+      // beside other builds: 28 of 10,000, within the first 40 s). Its request reached nobody, so it is
+      // sent again on a new connection, as a refused connect is made again.
+      const bool unanswered = c.request_sent && c.status == 0 && c.head.empty();
+      if (!ok && (!c.request_sent || unanswered) && c.connects < 3) {
+        if (unanswered) {
+          c.request_sent = false;
+          --in_flight;
+          ++resent;
+        }
         close(c.fd);
         c.fd = -1;
         ++reconnects;
@@ -189,7 +201,8 @@ TEST(TestbedLoad, HoldsTenThousandConnectionsWithRequestsInFlight) {
             << ms(connects_issued - start) << " ms, all requests sent after " << ms(all_sent - start)
             << " ms, all " << completed << " responses after " << ms(finished - start) << " ms; client saw "
             << most_in_flight << " requests in flight at once, server peak " << stats["connections_peak"]
-            << " open connections; " << reconnects << " connects refused and made again\n";
+            << " open connections; " << reconnects << " connections made again (" << resent
+            << " of them reset with their request unanswered)\n";
 
   EXPECT_EQ(completed, kConnections);
   EXPECT_EQ(failed, 0);
