@@ -32,15 +32,7 @@ void BodyHash::update(const char* data, size_t n) {
 }
 
 std::string BodyHash::hex() const {
-  XXH128_canonical_t canonical;
-  XXH128_canonicalFromHash(&canonical, XXH3_128bits_digest(state_.get()));
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string hex(2 * sizeof(canonical.digest), '0');
-  for (size_t i = 0; i < sizeof(canonical.digest); ++i) {
-    hex[2 * i] = kDigits[canonical.digest[i] >> 4];
-    hex[2 * i + 1] = kDigits[canonical.digest[i] & 0xf];
-  }
-  return hex;
+  return xxh128_hex(XXH3_128bits_digest(state_.get()));
 }
 
 bool BodyHash::dispatched() {
@@ -49,6 +41,18 @@ bool BodyHash::dispatched() {
 #else
   return false;
 #endif
+}
+
+std::string xxh128_hex(XXH128_hash_t hash) {
+  XXH128_canonical_t canonical;
+  XXH128_canonicalFromHash(&canonical, hash);
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string hex(2 * sizeof(canonical.digest), '0');
+  for (size_t i = 0; i < sizeof(canonical.digest); ++i) {
+    hex[2 * i] = kDigits[canonical.digest[i] >> 4];
+    hex[2 * i + 1] = kDigits[canonical.digest[i] & 0xf];
+  }
+  return hex;
 }
 
 }  // namespace crawl

@@ -24,4 +24,7 @@ class BodyHash {
   std::unique_ptr<XXH3_state_t, XXH_errorcode (*)(XXH3_state_t*)> state_;
 };
 
+// As xxh128sum prints a hash: the high 64 bits, then the low, each as 16 hex digits.
+std::string xxh128_hex(XXH128_hash_t hash);
+
 }  // namespace crawl

@@ -290,7 +290,6 @@ TEST(Robots, CrawlDelayAndUnavailableRobotsTxtOnAPlainList) {
   EXPECT_NE(r.out.find("2 URLs disallowed by robots.txt"), std::string::npos) << r.out;
 }
 
-// --exclude leaves list lines out (each still a row), --include narrows the links followed.
 // The last page of a level may be finished by the crawler itself, after its links' level was
 // looked at in the same round: here h9's page, refused when its robots.txt, which never answers,
 // times out, long after h0's pages of depth 1 were done. Their links (depth 2) were left behind and
@@ -323,6 +322,7 @@ TEST(Robots, ALevelIsNotLostWhileAHostWaitsForItsRobotsTxt) {
             1);
 }
 
+// --exclude leaves list lines out (each still a row), --include narrows the links followed.
 TEST(Follow, IncludeAndExclude) {
   auto testbed = test::Testbed::start();
   test::TempDir dir;
