@@ -908,11 +908,15 @@ void ResultWriter::update_run_row(const RunStats* stats) {
         return;
       }
     }
+    // The run's end and its session's are one transaction: a process killed between the two would
+    // leave a completed run whose session still says running.
+    database_->begin_exclusive();
     if (!stats) {
       Statement abandon = database_->prepare(kAbandonRun);
       Binder(abandon).text("failed").time_or_null(unix_now(), ended_at).integer(run_id_);
       abandon.run();
       end_session("failed", nullptr);
+      database_->exec("COMMIT");
       return;
     }
     const RunStats& s = *stats;
@@ -989,7 +993,9 @@ WHERE id = ?1
           .integer(position++);
       end_source.run();
     }
+    database_->exec("COMMIT");
   } catch (const StorageError& e) {
+    database_->rollback_quietly();
     fail("cannot record the end of run " + std::to_string(run_id_) + " in " + redact_password(options_.path) +
          ": " + e.what() + ": " + what_to_check());
   }

@@ -232,6 +232,29 @@ TEST(ResultWriter, TheRunRowIsRunningUntilFinishRecordsTheStats) {
   EXPECT_EQ(str(run["max_host_connections"]), "5");
 }
 
+// A process killed between the run's end and its session's would have left a completed run whose
+// session still said running (Modes/Resume.DepthCrawlKilledFiveTimes... once, beside two busy loops).
+// Here the session's update fails instead, which the single transaction must undo whole.
+TEST(ResultWriter, TheRunAndItsSessionEndInOneTransaction) {
+  test::TempDir dir;
+  const std::string path = dir.file("crawl.db");
+  auto writer = ResultWriter::open({.path = path}, thread_run_config());
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other,
+                         "CREATE TRIGGER no_session_end BEFORE UPDATE OF status ON run_sessions "
+                         "BEGIN SELECT RAISE(ABORT, 'the session cannot end'); END",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(other);
+
+  writer->finish(RunStats{.status = "completed"});
+
+  EXPECT_TRUE(writer->failure().has_value());
+  EXPECT_EQ(str(test::query_rows(path, "SELECT status FROM runs")[0]["status"]), "running");
+  EXPECT_EQ(str(test::query_rows(path, "SELECT status FROM run_sessions")[0]["status"]), "running");
+}
+
 TEST(ResultWriter, EachOpenIsANewRun) {
   test::TempDir dir;
   const std::string path = dir.file("crawl.db");
