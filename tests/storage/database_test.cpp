@@ -1,7 +1,6 @@
 #include "storage/database.hpp"
 
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 
 #include <filesystem>
 #include <set>
@@ -302,13 +301,6 @@ TEST(Database, AFileThatIsNotADatabaseIsReported) {
   }
 }
 
-void exec_sql(const std::string& path, const char* sql) {
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  EXPECT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
-  sqlite3_close(db);
-}
-
 TEST(Database, MarksNewFilesWithCrawlsApplicationId) {
   test::TempDir dir;
   const std::string path = dir.file("new.db");
@@ -322,7 +314,7 @@ TEST(Database, MarksACrawlDatabaseFromBeforeTheMark) {
   test::TempDir dir;
   const std::string path = dir.file("old.db");
   { Database::open(path); }
-  exec_sql(path, "PRAGMA application_id = 0");
+  test::exec_sql(path, "PRAGMA application_id = 0");
   { Database db = Database::open(path, {.access = Access::read_only}); }
   EXPECT_EQ(test::query_int(path, "PRAGMA application_id"), 0) << "a reader does not write";
   { Database::open(path); }
@@ -341,7 +333,7 @@ TEST(Database, RefusesAnotherProgramsDatabaseWithoutWritingToIt) {
   for (const auto& [name, sql] : files) {
     SCOPED_TRACE(name);
     const std::string path = dir.file(name);
-    exec_sql(path, sql);
+    test::exec_sql(path, sql);
     const std::string before = test::read_file(path);
     for (Access access : {Access::read_write, Access::read_only}) {
       try {

@@ -239,14 +239,10 @@ TEST(ResultWriter, TheRunAndItsSessionEndInOneTransaction) {
   test::TempDir dir;
   const std::string path = dir.file("crawl.db");
   auto writer = ResultWriter::open({.path = path}, thread_run_config());
-  sqlite3* other = nullptr;
-  ASSERT_EQ(sqlite3_open(path.c_str(), &other), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(other,
-                         "CREATE TRIGGER no_session_end BEFORE UPDATE OF status ON run_sessions "
-                         "BEGIN SELECT RAISE(ABORT, 'the session cannot end'); END",
-                         nullptr, nullptr, nullptr),
-            SQLITE_OK);
-  sqlite3_close(other);
+  ASSERT_NO_FATAL_FAILURE(
+      test::exec_sql(path,
+                     "CREATE TRIGGER no_session_end BEFORE UPDATE OF status ON run_sessions "
+                     "BEGIN SELECT RAISE(ABORT, 'the session cannot end'); END"));
 
   writer->finish(RunStats{.status = "completed"});
 

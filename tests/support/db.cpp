@@ -1,5 +1,6 @@
 #include "tests/support/db.hpp"
 
+#include <gtest/gtest.h>
 #include <libpq-fe.h>
 #include <sqlite3.h>
 
@@ -78,6 +79,13 @@ long long query_int(const std::string& path, const std::string& sql) {
   if (rows.size() != 1 || rows[0].size() != 1 || !rows[0].begin()->second)
     throw std::runtime_error("expected one integer from: " + sql);
   return std::stoll(*rows[0].begin()->second);
+}
+
+void exec_sql(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+  sqlite3_close(db);
 }
 
 bool wait_for_count(const std::string& path, const std::string& sql, long long at_least,

@@ -16,6 +16,8 @@ using Row = std::map<std::string, std::optional<std::string>>;
 std::vector<Row> query_rows(const std::string& path, const std::string& sql);
 // The single integer `sql` returns.
 long long query_int(const std::string& path, const std::string& sql);
+// Runs `sql` on the SQLite database at `path`, read-write; a failure fails the calling test.
+void exec_sql(const std::string& path, const std::string& sql);
 // Whether `sql` on the database at `path` (or a postgresql:// URI) counts `at_least` or more within
 // `within`, asked every 20 ms; until a crawl started in the background has made them, the file and
 // its tables may not be there. For tests that act on a crawl only once it has got that far, however
