@@ -428,8 +428,12 @@ int Transfer::on_progress(void* self, int64_t, int64_t, int64_t, int64_t) noexce
   return t->stop_ && t->stop_->load(std::memory_order_relaxed) ? 1 : 0;
 }
 
-Page Transfer::perform() {
-  return finish(curl_easy_perform(easy_.get()));
+int Transfer::perform() {
+  return curl_easy_perform(easy_.get());
+}
+
+void Transfer::finish_into(std::vector<Page>& out, int curl_code) {
+  out.push_back(finish(curl_code));
 }
 
 Page Transfer::finish(int curl_code) {

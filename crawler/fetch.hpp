@@ -129,8 +129,11 @@ class Transfer : private ContentDecoder::Output {
   const UrlTask& task() const { return task_; }
   // Builds the page from the result of the transfer begun last, and takes the task's strings.
   Page finish(int curl_code);
-  // Runs the begun transfer to completion on this thread (thread and process modes).
-  Page perform();
+  // finish() appended to `out`, in a frame of its own: see fetch_task (crawler/producers.hpp).
+  [[gnu::noinline]] void finish_into(std::vector<Page>& out, int curl_code);
+  // Runs the begun transfer to completion on this thread (thread and process modes); returns
+  // libcurl's code for finish().
+  int perform();
   // Hears of every transfer's connection from now on (fiber mode's scheduler).
   void listen_for_connections(ConnectListener* listener) { connects_ = listener; }
 

@@ -41,4 +41,8 @@ Page interrupted_page(const UrlTask& task) {
   return unfetched_page(task, ErrorCategory::interrupted, "the run was interrupted before the fetch");
 }
 
+void append_interrupted_page(std::vector<Page>& out, const UrlTask& task) {
+  out.push_back(interrupted_page(task));
+}
+
 }  // namespace crawl

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "storage/records.hpp"
 
@@ -49,5 +50,7 @@ UrlTask task_of(const Page& page);
 Page unfetched_page(const UrlTask& task, ErrorCategory category, std::string message);
 // The row of a task a stop reached before its fetch began, in whichever mode or stage held it.
 Page interrupted_page(const UrlTask& task);
+// interrupted_page appended to `out`, in a frame of its own: see fetch_task (crawler/producers.hpp).
+[[gnu::noinline]] void append_interrupted_page(std::vector<Page>& out, const UrlTask& task);
 
 }  // namespace crawl

@@ -77,8 +77,9 @@ void run_thread_producers(const ProducerContext& ctx, TaskRouter& router, int th
       const std::string worker = ctx.worker_prefix + "t" + std::to_string(i);
       while (std::optional<UrlTask> task = router.take(i)) {
         PageBatch out;
-        out.push_back(fetch_task(std::move(*task), transfer, worker, ctx.stop, &ctx.in_flight,
-                                 [&] { return transfer.perform(); }));
+        fetch_task(
+            std::move(*task), transfer, worker, ctx.stop, &ctx.in_flight, [&] { return transfer.perform(); },
+            out);
         out.back().lane = i;
         // Before the frontier hears of the page: the next task from this host is meant for us.
         router.returning(i);

@@ -130,11 +130,14 @@ class StartsToWriter final : public StartListener {
   Transfer transfer(fetch, nullptr, &g_worker_stop, &starts);
   ipc::FrameBuffer in;
   ipc::Outgoing out;
+  std::vector<Page> pages;
   while (auto frame = read_frame(sock, in)) {
     if (frame->kind != ipc::FrameKind::task) continue;  // a stop frame: SIGUSR1 does the work
-    const Page page = fetch_task(ipc::decode_task(frame->payload), transfer, worker, g_worker_stop, nullptr,
-                                 [&] { return transfer.perform(); });
-    out.page(page);
+    pages.clear();
+    fetch_task(
+        ipc::decode_task(frame->payload), transfer, worker, g_worker_stop, nullptr,
+        [&] { return transfer.perform(); }, pages);
+    out.page(pages.back());
     if (!out.write_to(sock)) _exit(1);  // the parent is gone
   }
   _exit(0);

@@ -240,13 +240,13 @@ TEST(Transfer, AReusedTransferKeepsItsConnectionButNotTheLastOutcome) {
   const FetchOptions options;
   Transfer transfer(options, nullptr, nullptr);
   transfer.begin(UrlTask{.url = testbed.url("/status/404")}, "test");
-  const Page missing = transfer.perform();
+  const Page missing = transfer.finish(transfer.perform());
   EXPECT_EQ(missing.record.error, ErrorCategory::http_4xx);
   EXPECT_EQ(missing.record.status, 404);
   EXPECT_EQ(missing.record.connections.opened, 1);
 
   transfer.begin(UrlTask{.url = testbed.url("/page/3")}, "test");
-  const Page found = transfer.perform();
+  const Page found = transfer.finish(transfer.perform());
   EXPECT_EQ(found.record.error, ErrorCategory::none) << found.record.error_message;
   EXPECT_EQ(found.record.error_message, "");
   EXPECT_EQ(found.record.status, 200);

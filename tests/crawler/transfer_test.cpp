@@ -18,7 +18,7 @@ namespace {
 Page fetch(const FetchOptions& options, const std::string& url) {
   Transfer transfer(options, nullptr, nullptr);
   transfer.begin(UrlTask{.url = url}, "test");
-  return transfer.perform();
+  return transfer.finish(transfer.perform());
 }
 
 // RFC 9309 2.5 reads the first 500 KiB of a robots.txt: a body over the limit is cut there and kept,
