@@ -148,5 +148,20 @@ TEST(Limits, AFetchingFiberKeepsTwoPagesOfStack) {
   EXPECT_LE(stacks.most_resident_kb, 8) << "a fiber's stack holds " << stacks.most_resident_kb << " KB";
 }
 
+// The crawl binary's allocator is jemalloc with the settings of cli/allocator.cpp (huge pages, one
+// arena): what the memory figures above and perf/RESULTS.md were measured with. jemalloc prints its
+// options at exit when the environment asks for its statistics.
+TEST(Limits, CrawlRunsOnJemallocWithItsSettings) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "a sanitizer build keeps the sanitizer's allocator";
+#endif
+  auto r =
+      test::run_process({"/usr/bin/env", "MALLOC_CONF=stats_print:true", test::crawl_binary(), "--version"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("Begin jemalloc statistics"), std::string::npos) << r.err.substr(0, 500);
+  EXPECT_NE(r.err.find("opt.thp: \"always\""), std::string::npos);
+  EXPECT_NE(r.err.find("opt.narenas: 1\n"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace crawl
