@@ -1,13 +1,13 @@
 // crawl's allocator is jemalloc, linked into the crawl binary only (CMakeLists.txt), with these
 // settings, which jemalloc reads from this variable as it starts (MALLOC_CONF in the environment
-// still adds to them). Measured against glibc's malloc on the same runs (perf/RESULTS.md, "A
-// fetching fiber's stack, and three allocators tried"): libcurl's and crawl's many small
-// allocations per page cost less, and glibc's arenas, which give memory back and fault it in again
-// at 11-13 µs a page on the benchmark machine, took 46,000 faults on a link-following crawl where
-// jemalloc takes 3,400.
+// still adds to them). Measured against glibc's malloc, interleaved on the same runs (perf/RESULTS.md,
+// "A fetching fiber's stack, and crawl on jemalloc"): W2 and W3 took less time, and a
+// link-following crawl of real documentation took 3,400 page faults where glibc's took 46,000 (a
+// fault costs 11-13 µs on the benchmark machine) and about 0.6 s less CPU.
 //   thp:always  jemalloc's memory in transparent huge pages (madvise): one fault per 2 MB of the
-//               bodies and parse trees it hands out instead of 512. Without THP, the same as 4 KB.
-//   narenas:1   one arena for every thread (each thread's cache serves most of its allocations):
+//               bodies and parse trees it hands out instead of 512. Where the kernel has no
+//               transparent huge pages, its pages stay 4 KB.
+//   narenas:1   one arena for every thread (each still allocates through a cache of its own):
 //               with jemalloc's default of four per core, W3 (10,000 connections) peaked at
 //               258 MB against 239 MB with one.
 extern "C" {

@@ -11,6 +11,7 @@
 #include "crawler/errors.hpp"
 #include "crawler/producers.hpp"
 #include "crawler/stack_pool.hpp"
+#include "urls/url.hpp"
 
 namespace crawl {
 namespace {
@@ -76,10 +77,8 @@ void courier_loop(const ProducerContext& ctx, ThreadQueues& q) {
       std::move(task), transfer, worker, ctx.stop, &ctx.in_flight,
       [&] {
         // "https://host:port" of the normalised URL: what HTTP/2 connections are shared by.
-        std::string_view origin;
-        if (const std::string& url = transfer.task().url; url.starts_with("https://"))
-          origin = std::string_view(url).substr(0, url.find_first_of("/?#", 8));
-        return scheduler.perform(transfer.easy(), origin);
+        const std::string& url = transfer.task().url;
+        return scheduler.perform(transfer.easy(), url.starts_with("https://") ? urls::origin_of(url) : "");
       },
       q.outbox);
 }

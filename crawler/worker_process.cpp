@@ -133,12 +133,12 @@ class StartsToWriter final : public StartListener {
   std::vector<Page> pages;
   while (auto frame = read_frame(sock, in)) {
     if (frame->kind != ipc::FrameKind::task) continue;  // a stop frame: SIGUSR1 does the work
-    pages.clear();
     fetch_task(
         ipc::decode_task(frame->payload), transfer, worker, g_worker_stop, nullptr,
         [&] { return transfer.perform(); }, pages);
     out.page(pages.back());
     if (!out.write_to(sock)) _exit(1);  // the parent is gone
+    pages.clear();                      // the body is not held while the worker waits for its next URL
   }
   _exit(0);
 }
