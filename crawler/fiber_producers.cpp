@@ -88,9 +88,8 @@ void fetch_loop(const ProducerContext& ctx, CurlScheduler& scheduler, ThreadQueu
   // No `stop` for the transfer: on a stop the scheduler abandons every transfer itself (abort_all),
   // so libcurl's progress callback, which would only watch for it, stays off. On the heap, not on
   // the fiber's stack: the fewer bytes below a wait, the fewer stack pages each fiber keeps.
-  const auto transfer_on_heap = std::make_unique<Transfer>(ctx.fetch, share, nullptr, ctx.starts);
-  Transfer& transfer = *transfer_on_heap;
-  transfer.listen_for_connections(&scheduler);
+  const auto transfer = std::make_unique<Transfer>(ctx.fetch, share, nullptr, ctx.starts);
+  transfer->listen_for_connections(&scheduler);
   for (;;) {
     if (q.tasks.empty()) {
       if (q.input_done) return;
@@ -114,7 +113,7 @@ void fetch_loop(const ProducerContext& ctx, CurlScheduler& scheduler, ThreadQueu
       q.refilled.notify_all();
       continue;
     }
-    fetch_next(ctx, scheduler, q, transfer, worker);
+    fetch_next(ctx, scheduler, q, *transfer, worker);
     if (!ctx.keep(q.outbox.back())) {
       q.outbox.pop_back();
     } else {
