@@ -3,11 +3,14 @@
 #include <curl/curl.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <new>
 #include <stdexcept>
 #include <string>
 
@@ -27,6 +30,16 @@ int timeout_ms_until(Clock::time_point deadline) {
 }
 
 }  // namespace
+
+struct SocketCallbacks {
+  static curl_socket_t open(void* self, curlsocktype, curl_sockaddr* address) noexcept {
+    return static_cast<CurlScheduler*>(self)->open_socket(address->family, address->socktype,
+                                                          address->protocol);
+  }
+  static int close(void* self, curl_socket_t fd) noexcept {
+    return static_cast<CurlScheduler*>(self)->close_socket(fd);
+  }
+};
 
 CurlScheduler::CurlScheduler(CurlScheduler** self, const std::atomic<bool>* stop, long max_connections,
                              int connecting_at_once)
@@ -77,6 +90,11 @@ int CurlScheduler::perform(CURL* easy, std::string_view https_origin) {
   curl_easy_setopt(easy, CURLOPT_PIPEWAIT, https_origin.empty() ? 0L : 1L);
   // The scheduler owns the handle's private pointer while the transfer runs.
   curl_easy_setopt(easy, CURLOPT_PRIVATE, &waiter);
+  // The sockets its connections open and close, which the scheduler keeps track of (sockets_).
+  curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, &SocketCallbacks::open);
+  curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, this);
+  curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, &SocketCallbacks::close);
+  curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, this);
   link(waiter);
   CURLMcode rc = curl_multi_add_handle(multi_.get(), easy);
   if (rc != CURLM_OK) {
@@ -255,6 +273,7 @@ void CurlScheduler::suspend_until(std::chrono::steady_clock::time_point const& f
       [[maybe_unused]] auto r = ::read(wake_fd_.get(), &count, sizeof count);
       continue;
     }
+    if (!wanted(events[i].data.fd)) continue;
     int flags = 0;
     if (events[i].events & EPOLLIN) flags |= CURL_CSELECT_IN;
     if (events[i].events & EPOLLOUT) flags |= CURL_CSELECT_OUT;
@@ -310,23 +329,100 @@ void CurlScheduler::abort_all() {
   connect_room_.notify_all();
 }
 
-int CurlScheduler::on_socket(CURL*, int fd, int what, void* self, void* socket_data) noexcept {
+int CurlScheduler::on_socket(CURL*, int fd, int what, void* self, void*) noexcept {
   auto* s = static_cast<CurlScheduler*>(self);
+  Socket* sock = s->socket(fd);
+  if (!sock) return 0;
   if (what == CURL_POLL_REMOVE) {
-    epoll_ctl(s->epoll_fd_.get(), EPOLL_CTL_DEL, fd, nullptr);
+    sock->wanted = false;
+    if (!s->may_stay(fd, *sock)) s->leave_set(fd);
     return 0;
   }
+  sock->wanted = true;
+  s->set_events(fd, (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u));
+  return 0;
+}
+
+CurlScheduler::Socket* CurlScheduler::socket(int fd) noexcept {
+  if (fd < 0) return nullptr;
+  const auto index = static_cast<size_t>(fd);
+  if (index >= sockets_.size()) {
+    try {
+      sockets_.resize(std::max(index + 1, sockets_.size() * 2));
+    } catch (const std::bad_alloc&) {
+      return nullptr;
+    }
+  }
+  return &sockets_[index];
+}
+
+// A socket libcurl lets go of while it waits for an answer on it is a connection going back to
+// libcurl's pool, or its resolver's socket pair (which it closes unseen): a TCP socket, asked once
+// in its life, stays in the set. A socket that was waiting to be written to is a connection attempt
+// or a request cut short, and leaves.
+bool CurlScheduler::may_stay(int fd, Socket& sock) noexcept {
+  if (!sock.in_set || sock.events != EPOLLIN) return false;
+  if (sock.kind == Socket::Kind::kUnknown) {
+    int domain = 0;
+    socklen_t length = sizeof domain;
+    const bool tcp = getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &length) == 0 &&
+                     (domain == AF_INET || domain == AF_INET6);
+    sock.kind = tcp ? Socket::Kind::kConnection : Socket::Kind::kOther;
+  }
+  return sock.kind == Socket::Kind::kConnection;
+}
+
+void CurlScheduler::set_events(int fd, uint32_t events) noexcept {
+  Socket& sock = sockets_[static_cast<size_t>(fd)];
+  if (sock.in_set && sock.events == events) return;
   epoll_event ev{};
   ev.data.fd = fd;
-  ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
-  if (!socket_data) {
-    if (epoll_ctl(s->epoll_fd_.get(), EPOLL_CTL_ADD, fd, &ev) != 0 && errno == EEXIST)
-      epoll_ctl(s->epoll_fd_.get(), EPOLL_CTL_MOD, fd, &ev);
-    curl_multi_assign(s->multi_.get(), fd, s);
-  } else {
-    epoll_ctl(s->epoll_fd_.get(), EPOLL_CTL_MOD, fd, &ev);
+  ev.events = events;
+  ++socket_changes_;
+  // The kernel's set is the truth: a socket closed unseen has left it (and the one now holding its
+  // number is not in it), while what the scheduler took for a new socket may already be there.
+  if (epoll_ctl(epoll_fd_.get(), sock.in_set ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) != 0) {
+    if (errno == ENOENT)
+      epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, fd, &ev);
+    else if (errno == EEXIST)
+      epoll_ctl(epoll_fd_.get(), EPOLL_CTL_MOD, fd, &ev);
   }
-  return 0;
+  sock.in_set = true;
+  sock.events = events;
+}
+
+void CurlScheduler::leave_set(int fd) noexcept {
+  Socket& sock = sockets_[static_cast<size_t>(fd)];
+  if (!sock.in_set) return;
+  ++socket_changes_;
+  epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, fd, nullptr);
+  sock.in_set = false;
+}
+
+bool CurlScheduler::wanted(int fd) noexcept {
+  if (fd < 0 || static_cast<size_t>(fd) >= sockets_.size()) return true;
+  const Socket& sock = sockets_[static_cast<size_t>(fd)];
+  if (sock.wanted) return true;
+  // An idle connection that the server closed, or that has something unasked for to read:
+  // libcurl finds out when it next takes the connection from its pool.
+  leave_set(fd);
+  return false;
+}
+
+int CurlScheduler::open_socket(int family, int type, int protocol) noexcept {
+  // As libcurl opens a socket itself when no callback is set.
+  const int fd = ::socket(family, type, protocol);
+  // Whatever had this number before was closed, seen or not.
+  if (Socket* sock = socket(fd)) *sock = Socket{};
+  return fd;
+}
+
+int CurlScheduler::close_socket(int fd) noexcept {
+  if (fd >= 0 && static_cast<size_t>(fd) < sockets_.size()) {
+    leave_set(fd);
+    sockets_[static_cast<size_t>(fd)] = Socket{};
+  }
+  return ::close(fd);
 }
 
 // Only records the deadline: libcurl must not be called back from inside its own callbacks.

@@ -12,6 +12,7 @@
 #include <boost/fiber/mutex.hpp>
 #include <boost/fiber/scheduler.hpp>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -56,6 +57,8 @@ class CurlScheduler : public boost::fibers::algo::algorithm, public ConnectListe
   // Transfers let into libcurl to open a new connection for their https origin while the origin's
   // other transfers waited for it (one per origin and connection a crawl needs).
   int64_t origin_openers() const { return origin_openers_; }
+  // Changes made to the epoll set (epoll_ctl calls) for curl's sockets so far.
+  int64_t socket_changes() const { return socket_changes_; }
 
   // Called (on this thread) each time it is about to block waiting for events.
   void set_before_sleep(std::function<void()> hook) { before_sleep_ = std::move(hook); }
@@ -69,6 +72,16 @@ class CurlScheduler : public boost::fibers::algo::algorithm, public ConnectListe
  private:
   static int on_socket(CURL* easy, int fd, int what, void* self, void* socket_data) noexcept;
   static int on_timer(CURLM* multi, long timeout_ms, void* self) noexcept;
+  // libcurl's CURLOPT_OPENSOCKETFUNCTION and CURLOPT_CLOSESOCKETFUNCTION call these (curl.h's types
+  // stay in the .cpp).
+  friend struct SocketCallbacks;
+  int open_socket(int family, int type, int protocol) noexcept;
+  int close_socket(int fd) noexcept;
+  // Whether an event on `fd` is one libcurl waits for; an idle connection's is not, and that
+  // connection leaves the epoll set then.
+  bool wanted(int fd) noexcept;
+  void set_events(int fd, uint32_t events) noexcept;
+  void leave_set(int fd) noexcept;
   void drive(int fd, int events);
   void collect_finished();
   void abort_all();
@@ -127,6 +140,25 @@ class CurlScheduler : public boost::fibers::algo::algorithm, public ConnectListe
   std::vector<std::string> idle_origins_;
 
   boost::fibers::scheduler::ready_queue_type ready_;
+  // What the scheduler knows of each socket libcurl has it wait on, by descriptor. A connection whose
+  // transfer ended stays in the epoll set while it idles in libcurl's pool: libcurl lets go of it
+  // after every transfer and waits on it again at the next, and taking it out and putting it back
+  // were two epoll_ctl calls a page (W2: 40,000 for 20,000 pages). Only a connection's socket stays:
+  // libcurl closes it through close_socket, so its number is never taken for a later socket's.
+  // Others leave the set when libcurl lets go of them: its resolver's socket pair and the sockets of
+  // connection attempts that lost or failed, which libcurl closes itself, unseen. Declared before
+  // the multi handle, whose cleanup closes the pooled connections through close_socket.
+  struct Socket {
+    enum class Kind : uint8_t { kUnknown, kConnection, kOther };
+    Kind kind = Kind::kUnknown;
+    bool in_set = false;  // in the epoll set, waiting for `events`
+    bool wanted = false;  // libcurl waits on it
+    uint32_t events = 0;
+  };
+  std::vector<Socket> sockets_;
+  Socket* socket(int fd) noexcept;  // null for a negative descriptor (or no memory)
+  bool may_stay(int fd, Socket& sock) noexcept;
+  int64_t socket_changes_ = 0;
   // Declared, so made, before the multi handle, and so closed after it: libcurl may still tell the
   // scheduler to forget sockets while the multi handle is cleaned up.
   UniqueFd epoll_fd_;

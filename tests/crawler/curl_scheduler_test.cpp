@@ -17,6 +17,7 @@
 #include <functional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -233,6 +234,142 @@ TEST(CurlScheduler, AnOriginWhoseTransfersEndedIsNotOpenedAgainByTheNextOne) {
   ASSERT_EQ(codes.size(), 10u);
   for (int code : codes) EXPECT_EQ(code, CURLE_OK);
   EXPECT_EQ(openers, 1);
+}
+
+struct InTurn {
+  std::vector<int> codes;
+  std::vector<int> statuses;
+  int64_t connections_opened = 0;
+  int64_t socket_changes = -1;  // the scheduler's, at the end
+};
+
+// Fetches `urls` one after another in one fiber, on one Transfer (so on one connection where it is
+// kept alive), with `options`.
+InTurn fetch_in_turn(const std::vector<std::string>& urls, const FetchOptions& options) {
+  InTurn result;
+  const std::atomic<bool> stop{false};
+  std::thread thread([&] {
+    CurlScheduler* scheduler = nullptr;
+    boost::fibers::use_scheduling_algorithm<CurlScheduler>(&scheduler, &stop, 0L);
+    boost::fibers::fiber fetching([&] {
+      Transfer transfer(options, nullptr, nullptr);
+      for (const auto& url : urls) {
+        transfer.begin(UrlTask{.url = url}, "test");
+        const int code = scheduler->perform(transfer.easy(), "");
+        result.codes.push_back(code);
+        const Page page = transfer.finish(code);
+        result.statuses.push_back(page.record.status);
+        result.connections_opened += page.record.connections.opened;
+      }
+    });
+    fetching.join();
+    result.socket_changes = scheduler->socket_changes();
+  });
+  thread.join();
+  return result;
+}
+
+// A connection kept alive stays in the epoll set between its transfers: taking it out when libcurl
+// let go of it and putting it back at the next transfer were two epoll_ctl calls a page.
+TEST(CurlScheduler, AKeptAliveConnectionStaysInTheEpollSetBetweenTransfers) {
+  auto testbed = test::Testbed::start();
+  std::vector<std::string> urls;
+  for (int i = 0; i < 40; ++i) urls.push_back(testbed.url("/page/" + std::to_string(i)));
+  const InTurn fetched = fetch_in_turn(urls, FetchOptions{});
+  ASSERT_EQ(fetched.codes.size(), urls.size());
+  for (size_t i = 0; i < urls.size(); ++i) {
+    EXPECT_EQ(fetched.codes[i], CURLE_OK) << urls[i];
+    EXPECT_EQ(fetched.statuses[i], 200) << urls[i];
+  }
+  EXPECT_EQ(fetched.connections_opened, 1);
+  // Added when connecting, changed to wait for the answer; 80 if it left the set after each page.
+  EXPECT_LE(fetched.socket_changes, 4);
+}
+
+// A server that answers one request per connection and closes it at once, saying nothing of it
+// (no "Connection: close"): libcurl keeps each connection for the next transfer, and it is dead by
+// then.
+class OneRequestServer {
+ public:
+  OneRequestServer() {
+    listener_.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    if (::bind(listener_.get(), reinterpret_cast<sockaddr*>(&address), length) != 0 ||
+        ::listen(listener_.get(), 16) != 0 ||
+        ::getsockname(listener_.get(), reinterpret_cast<sockaddr*>(&address), &length) != 0)
+      throw std::runtime_error("cannot listen on 127.0.0.1");
+    port_ = ntohs(address.sin_port);
+    thread_ = std::jthread([this](std::stop_token token) { serve(token); });
+  }
+  ~OneRequestServer() {
+    thread_.request_stop();
+    ::shutdown(listener_.get(), SHUT_RDWR);
+  }
+  std::string url(int i) const {
+    return "http://127.0.0.1:" + std::to_string(port_) + "/" + std::to_string(i);
+  }
+  int connections() const { return connections_.load(); }
+
+ private:
+  void serve(const std::stop_token& token) {
+    while (!token.stop_requested()) {
+      UniqueFd connection(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+      if (!connection) return;
+      ++connections_;
+      std::string request;
+      char buffer[1024];
+      while (request.find("\r\n\r\n") == std::string::npos) {
+        const ssize_t n = ::recv(connection.get(), buffer, sizeof buffer, 0);
+        if (n <= 0) break;
+        request.append(buffer, static_cast<size_t>(n));
+      }
+      const std::string_view answer =
+          "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok";
+      [[maybe_unused]] auto sent = ::send(connection.get(), answer.data(), answer.size(), MSG_NOSIGNAL);
+    }
+  }
+
+  UniqueFd listener_;
+  uint16_t port_ = 0;
+  std::atomic<int> connections_{0};
+  std::jthread thread_;
+};
+
+// Connections closed between transfers, by either side or by a timeout while connecting: the socket
+// that comes next mostly gets the closed one's descriptor number, and must not be taken for it. Taken
+// for a socket still in the epoll set and waiting for what the new one waits for (a connection that
+// timed out waited to be writable, as a new one does), it would never be added, and nothing would
+// wake its transfer before its own timeout.
+TEST(CurlScheduler, ASocketGivenAClosedOnesNumberIsWaitedOnAfresh) {
+  auto testbed = test::Testbed::start();
+  OneRequestServer closing;
+  FullListener unanswered;
+  std::vector<std::string> urls;
+  for (int i = 0; i < 8; ++i) {
+    // libcurl closes the connection after this answer ("Connection: close")...
+    urls.push_back(testbed.url("/close/page/" + std::to_string(i)));
+    // ...this server closes its end as soon as it has answered...
+    urls.push_back(closing.url(i));
+    // ...and this connection is never made: libcurl gives up on it at the connect timeout.
+    urls.push_back(unanswered.url());
+  }
+  FetchOptions options;
+  options.connect_timeout = std::chrono::milliseconds(200);
+  options.timeout = std::chrono::milliseconds(3000);
+  const InTurn fetched = fetch_in_turn(urls, options);
+  ASSERT_EQ(fetched.codes.size(), urls.size());
+  for (size_t i = 0; i < urls.size(); ++i) {
+    if (i % 3 == 2) {
+      EXPECT_EQ(fetched.codes[i], CURLE_OPERATION_TIMEDOUT) << urls[i];
+    } else {
+      EXPECT_EQ(fetched.codes[i], CURLE_OK) << urls[i];
+      EXPECT_EQ(fetched.statuses[i], 200) << urls[i];
+    }
+  }
+  EXPECT_EQ(closing.connections(), 8);
 }
 
 TEST(Transfer, AReusedTransferKeepsItsConnectionButNotTheLastOutcome) {
