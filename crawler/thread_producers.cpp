@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "common/allocation_cache.hpp"
 #include "common/thread_name.hpp"
 #include "crawler/consumer.hpp"
 #include "crawler/errors.hpp"
@@ -73,6 +74,7 @@ void run_thread_producers(const ProducerContext& ctx, TaskRouter& router, int th
   auto body = [&ctx, &share, &router](int i) {
     return [&ctx, &share, &router, i] {
       name_this_thread("crawl-fetch" + std::to_string(i));
+      drop_thread_allocation_cache();
       Transfer transfer(ctx.fetch, share.get(), &ctx.stop, ctx.starts);
       const std::string worker = ctx.worker_prefix + "t" + std::to_string(i);
       while (std::optional<UrlTask> task = router.take(i)) {
