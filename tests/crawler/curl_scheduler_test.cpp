@@ -348,7 +348,7 @@ TEST(CurlScheduler, ASocketGivenAClosedOnesNumberIsWaitedOnAfresh) {
   OneRequestServer closing;
   FullListener unanswered;
   std::vector<std::string> urls;
-  for (int i = 0; i < 8; ++i) {
+  for (int i = 0; i < 5; ++i) {
     // libcurl closes the connection after this answer ("Connection: close")...
     urls.push_back(testbed.url("/close/page/" + std::to_string(i)));
     // ...this server closes its end as soon as it has answered...
@@ -357,8 +357,10 @@ TEST(CurlScheduler, ASocketGivenAClosedOnesNumberIsWaitedOnAfresh) {
     urls.push_back(unanswered.url());
   }
   FetchOptions options;
-  options.connect_timeout = std::chrono::milliseconds(200);
-  options.timeout = std::chrono::milliseconds(3000);
+  // Long enough for a connection the testbed accepts on a busy machine; each unanswered one waits
+  // it out.
+  options.connect_timeout = std::chrono::milliseconds(1000);
+  options.timeout = std::chrono::milliseconds(10000);
   const InTurn fetched = fetch_in_turn(urls, options);
   ASSERT_EQ(fetched.codes.size(), urls.size());
   for (size_t i = 0; i < urls.size(); ++i) {
@@ -369,7 +371,7 @@ TEST(CurlScheduler, ASocketGivenAClosedOnesNumberIsWaitedOnAfresh) {
       EXPECT_EQ(fetched.statuses[i], 200) << urls[i];
     }
   }
-  EXPECT_EQ(closing.connections(), 8);
+  EXPECT_EQ(closing.connections(), 5);
 }
 
 TEST(Transfer, AReusedTransferKeepsItsConnectionButNotTheLastOutcome) {
