@@ -331,15 +331,26 @@ void CurlScheduler::abort_all() {
 
 int CurlScheduler::on_socket(CURL*, int fd, int what, void* self, void*) noexcept {
   auto* s = static_cast<CurlScheduler*>(self);
+  const uint32_t events = (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
   Socket* sock = s->socket(fd);
-  if (!sock) return 0;
+  if (!sock) {
+    // No memory to keep track of it: the socket is added and taken out as libcurl says.
+    epoll_event ev{};
+    ev.data.fd = fd;
+    ev.events = events;
+    if (what == CURL_POLL_REMOVE)
+      epoll_ctl(s->epoll_fd_.get(), EPOLL_CTL_DEL, fd, nullptr);
+    else if (epoll_ctl(s->epoll_fd_.get(), EPOLL_CTL_ADD, fd, &ev) != 0 && errno == EEXIST)
+      epoll_ctl(s->epoll_fd_.get(), EPOLL_CTL_MOD, fd, &ev);
+    return 0;
+  }
   if (what == CURL_POLL_REMOVE) {
     sock->wanted = false;
     if (!s->may_stay(fd, *sock)) s->leave_set(fd);
     return 0;
   }
   sock->wanted = true;
-  s->set_events(fd, (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u));
+  s->set_events(fd, events);
   return 0;
 }
 

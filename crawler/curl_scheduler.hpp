@@ -143,11 +143,15 @@ class CurlScheduler : public boost::fibers::algo::algorithm, public ConnectListe
   // What the scheduler knows of each socket libcurl has it wait on, by descriptor. A connection whose
   // transfer ended stays in the epoll set while it idles in libcurl's pool: libcurl lets go of it
   // after every transfer and waits on it again at the next, and taking it out and putting it back
-  // were two epoll_ctl calls a page (W2: 40,000 for 20,000 pages). Only a connection's socket stays:
-  // libcurl closes it through close_socket, so its number is never taken for a later socket's.
-  // Others leave the set when libcurl lets go of them: its resolver's socket pair and the sockets of
-  // connection attempts that lost or failed, which libcurl closes itself, unseen. Declared before
-  // the multi handle, whose cleanup closes the pooled connections through close_socket.
+  // were two epoll_ctl calls a page (W2: 40,000 for 20,000 pages). Only a TCP socket libcurl let go
+  // of while waiting to read stays: a connection's, which libcurl (7.88, threaded resolver, no DoH)
+  // always closes through close_socket, so its number is never taken for a later socket's while the
+  // set still holds it. The others leave the set when libcurl lets go of them: its resolver's socket
+  // pair, and connection attempts that lost the race or ran out of time, which libcurl closes itself,
+  // unseen (a new socket under such a number is reset by open_socket, and waits to be writable
+  // first, so it is added again). With DoH or c-ares, libcurl would have TCP or UDP sockets of its
+  // own closed unseen: may_stay would have to tell them apart. Declared before the multi handle,
+  // whose cleanup closes the pooled connections through close_socket.
   struct Socket {
     enum class Kind : uint8_t { kUnknown, kConnection, kOther };
     Kind kind = Kind::kUnknown;

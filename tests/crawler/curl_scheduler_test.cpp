@@ -282,7 +282,8 @@ TEST(CurlScheduler, AKeptAliveConnectionStaysInTheEpollSetBetweenTransfers) {
     EXPECT_EQ(fetched.statuses[i], 200) << urls[i];
   }
   EXPECT_EQ(fetched.connections_opened, 1);
-  // Added when connecting, changed to wait for the answer; 80 if it left the set after each page.
+  // Added when connecting, changed to wait for the answer; 65 when every socket left the set as
+  // libcurl let go of it (measured).
   EXPECT_LE(fetched.socket_changes, 4);
 }
 
@@ -338,11 +339,12 @@ class OneRequestServer {
   std::jthread thread_;
 };
 
-// Connections closed between transfers, by either side or by a timeout while connecting: the socket
-// that comes next mostly gets the closed one's descriptor number, and must not be taken for it. Taken
-// for a socket still in the epoll set and waiting for what the new one waits for (a connection that
-// timed out waited to be writable, as a new one does), it would never be added, and nothing would
-// wake its transfer before its own timeout.
+// Connections closed between transfers, by libcurl after "Connection: close", by the server without
+// a word (while the connection idles in the epoll set), and connects given up at their timeout: the
+// socket that comes next mostly gets the closed one's descriptor number, and every one of them must
+// be waited on, whatever the set held under that number. (The case the socket callbacks exist for,
+// a pooled connection closed while it idles in the set and its number taken by libcurl's resolver,
+// needs a name looked up, which tests do not do: curl_scheduler.hpp says why it cannot stall.)
 TEST(CurlScheduler, ASocketGivenAClosedOnesNumberIsWaitedOnAfresh) {
   auto testbed = test::Testbed::start();
   OneRequestServer closing;

@@ -98,10 +98,11 @@ TEST(Limits, QueueBytesBoundWhatWaitsForTheParsers) {
 }
 
 // Thread mode's fetching threads keep no cache of freed memory of their own: jemalloc gives every
-// thread one, and 300 threads' caches took this crawl from 42-44 MB to 109-113 MB (measured here).
+// thread one, and 300 threads' caches took this crawl from 42-44 MB to 109-113 MB, or from 37 to
+// 64 MB where jemalloc's memory is not in huge pages (MALLOC_CONF=thp:never; measured here).
 TEST(Limits, ThreadModesFetchingThreadsKeepNoAllocationCache) {
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-  GTEST_SKIP() << "a sanitizer's own memory (shadow, quarantine) hides what this measures";
+#if !defined(CRAWL_JEMALLOC)
+  GTEST_SKIP() << "built without jemalloc (a sanitizer build, or -DCRAWL_JEMALLOC=OFF)";
 #endif
   auto testbed = test::Testbed::start();
   test::TempDir dir;
@@ -112,7 +113,7 @@ TEST(Limits, ThreadModesFetchingThreadsKeepNoAllocationCache) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(query_int(db, "select count(*) from pages where status = 200"), 1200);
   const long long peak_kb = query_int(db, "select peak_rss_kb from runs");
-  EXPECT_LT(peak_kb, 72 * 1024) << "peak RSS " << peak_kb / 1024 << " MB";
+  EXPECT_LT(peak_kb, 56 * 1024) << "peak RSS " << peak_kb / 1024 << " MB";
 }
 
 struct FiberStacks {
