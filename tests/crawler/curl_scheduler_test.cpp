@@ -108,24 +108,31 @@ TEST(CurlScheduler, AStopEndsEveryTransferInFlight) {
   }
 }
 
+// A socket listening on 127.0.0.1 at a free port, which `address` receives.
+UniqueFd listen_on_loopback(int backlog, sockaddr_in& address) {
+  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  address = sockaddr_in{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), length) != 0 ||
+      ::listen(fd.get(), backlog) != 0 ||
+      ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&address), &length) != 0)
+    throw std::runtime_error("cannot listen on 127.0.0.1");
+  return fd;
+}
+
 // A listener whose accept queue is full and stays full (it never accepts): the kernel drops every
 // SYN that comes next, so a connection to it stays in the making until its timeout.
 class FullListener {
  public:
   FullListener() {
-    fd_.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof address;
-    if (::bind(fd_.get(), reinterpret_cast<sockaddr*>(&address), length) != 0 ||
-        ::listen(fd_.get(), 0) != 0 ||
-        ::getsockname(fd_.get(), reinterpret_cast<sockaddr*>(&address), &length) != 0)
-      throw std::runtime_error("cannot listen on 127.0.0.1");
+    fd_ = listen_on_loopback(0, address);
     port_ = ntohs(address.sin_port);
     // The one connection a backlog of 0 admits fills the queue.
     filler_.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    if (::connect(filler_.get(), reinterpret_cast<sockaddr*>(&address), length) != 0)
+    if (::connect(filler_.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0)
       throw std::runtime_error("cannot fill the listener's queue");
   }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/"; }
@@ -293,15 +300,8 @@ TEST(CurlScheduler, AKeptAliveConnectionStaysInTheEpollSetBetweenTransfers) {
 class OneRequestServer {
  public:
   OneRequestServer() {
-    listener_.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof address;
-    if (::bind(listener_.get(), reinterpret_cast<sockaddr*>(&address), length) != 0 ||
-        ::listen(listener_.get(), 16) != 0 ||
-        ::getsockname(listener_.get(), reinterpret_cast<sockaddr*>(&address), &length) != 0)
-      throw std::runtime_error("cannot listen on 127.0.0.1");
+    listener_ = listen_on_loopback(16, address);
     port_ = ntohs(address.sin_port);
     thread_ = std::jthread([this](std::stop_token token) { serve(token); });
   }
