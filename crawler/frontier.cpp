@@ -33,6 +33,8 @@ constexpr int64_t kMaxQueuedSeeds = 100'000;
 // left (see wake_for_fetched): a larger reserve means fewer wake-ups, each of which takes a core
 // from the fetching threads for a moment.
 constexpr int64_t kReserve = 256;
+// Pages whose links may wait for the frontier's next round (see State::wake_for_done).
+constexpr size_t kDoneBatch = 64;
 
 // The path and query of a normalised URL, as robots.txt rules are matched against it.
 std::string path_of(const std::string& url) {
@@ -172,18 +174,34 @@ struct Frontier::State {
 
   // Any thread, under `mutex`: makes the frontier thread look at its inboxes.
   void wake_locked() {
-    if (woken) return;
-    woken = true;
-    robots.wake();
+    if (should_wake()) robots.wake();
   }
-  // Any thread, under `mutex`, after a fetched event is queued. Without per-host rules the frontier
-  // keeps a reserve of tasks out (see release_limit), so it need not hear of each completion at
-  // once: only when no more than a quarter of the reserve is left to fetch, early enough to top it
-  // up before a producer runs dry. Near the end of the run, when fewer than that are out, every
-  // completion wakes it, so the run ends as soon as its last page does.
-  void wake_for_fetched(bool now) {
+  // Any thread, under `mutex`: whether the caller is to wake the frontier thread (robots.wake()),
+  // after letting go of `mutex`, so that the thread it wakes does not wait for it at once. The
+  // calls made for every page do that; the others wake it with wake_locked().
+  bool should_wake() { return !std::exchange(woken, true); }
+
+  // Any thread, under `mutex`, after a fetched event is queued; returns should_wake(). Without
+  // per-host rules the frontier keeps a reserve of tasks out (see release_limit), so it need not
+  // hear of each completion at once: only when no more than a quarter of the reserve is left to
+  // fetch, early enough to top it up before a producer runs dry. Near the end of the run, when
+  // fewer than that are out, every completion wakes it, so the run ends as soon as its last page
+  // does.
+  bool wake_for_fetched(bool now) {
     const int64_t unfetched = out - static_cast<int64_t>(fetched_inbox.size());
-    if (now || strict || unfetched <= concurrency + kReserve / 4) wake_locked();
+    return (now || strict || unfetched <= concurrency + kReserve / 4) && should_wake();
+  }
+
+  // Any thread, under `mutex`, after a page's links are queued; returns should_wake(). While the
+  // host queues hold enough
+  // to keep every producer busy, the links are not needed at once: the next round the frontier is
+  // woken for anyway (a completion, wake_for_fetched) takes them in. It is woken now when the
+  // queues run low (a level's last pages, which release the next level, come then too), when
+  // enough pages wait to be worth a round of their own, and always in a stop or a shared run.
+  // Without this, a link-following crawl woke the frontier twice per page instead of once.
+  bool wake_for_done() {
+    return (leases || stop.load() || backlog < concurrency || done_inbox.size() >= kDoneBatch) &&
+           should_wake();
   }
 
   Host& host_for(const std::string& url) {
@@ -683,10 +701,14 @@ bool Frontier::fetched(const Page& page) {
   std::unique_ptr<UrlTask> task;
   if (retry || s.track_links) task = task_on_heap(page);
   if (retry) task->attempt = r.attempts + 1;
-  std::lock_guard lock(s.mutex);
-  if (!retry && s.track_links) s.finished.emplace(r.seq, std::move(*task));
-  s.fetched_inbox.push_back({r.seq, page.lane, outcome, retry ? std::move(task) : nullptr});
-  s.wake_for_fetched(retry);
+  bool wake = false;
+  {
+    std::lock_guard lock(s.mutex);
+    if (!retry && s.track_links) s.finished.emplace(r.seq, std::move(*task));
+    s.fetched_inbox.push_back({r.seq, page.lane, outcome, retry ? std::move(task) : nullptr});
+    wake = s.wake_for_fetched(retry);
+  }
+  if (wake) s.robots.wake();
   return !retry;
 }
 
@@ -704,9 +726,13 @@ void Frontier::started(int64_t seq, std::chrono::steady_clock::time_point at) no
 void Frontier::page_done(int64_t seq, std::vector<std::string>&& links) {
   State& s = *state_;
   if (!s.track_links) return;  // fetched() already finished the URL
-  std::lock_guard lock(s.mutex);
-  s.done_inbox.emplace_back(seq, std::move(links));
-  s.wake_locked();
+  bool wake = false;
+  {
+    std::lock_guard lock(s.mutex);
+    s.done_inbox.emplace_back(seq, std::move(links));
+    wake = s.wake_for_done();
+  }
+  if (wake) s.robots.wake();
 }
 
 size_t Frontier::capacity_for(int concurrency) {

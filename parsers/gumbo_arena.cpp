@@ -43,8 +43,12 @@ void* GumboArena::allocate(size_t size) {
   const size_t need = kHeader + payload;
   if (used_ + need > limit_) return from_heap(size);
   if (blocks_.empty() || offset_ + need > blocks_.back().size) {
-    // Each block twice the one before, so a page of any size takes few of them.
-    const size_t grown = blocks_.empty() ? kFirstBlock : blocks_.back().size * 2;
+    // Each block twice the one before, up to kKeptBytes, so a page of any size takes few of them.
+    // No larger: jemalloc serves 8 MB and more from an arena of its own that gives memory back to
+    // the kernel as soon as it is freed, so each large page's blocks were faulted in afresh (75
+    // huge pages, 150 MB, zeroed in each gumbo crawl of perf/docs.py's sites); blocks of 4 MB
+    // come back from jemalloc's dirty pages, already faulted in.
+    const size_t grown = blocks_.empty() ? kFirstBlock : std::min(blocks_.back().size * 2, kKeptBytes);
     const size_t size_of_block = std::max(grown, need);
     blocks_.push_back({std::unique_ptr<std::byte[]>(new std::byte[size_of_block]), size_of_block});
     capacity_ += size_of_block;
@@ -87,6 +91,12 @@ void GumboArena::reset() noexcept {
   reusable_.fill(nullptr);
   offset_ = 0;
   used_ = 0;
+}
+
+size_t GumboArena::largest_block_bytes() const {
+  size_t largest = 0;
+  for (const Block& b : blocks_) largest = std::max(largest, b.size);
+  return largest;
 }
 
 void use_arena(GumboOptions& options, GumboArena& arena) {

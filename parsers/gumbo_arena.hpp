@@ -40,6 +40,7 @@ class GumboArena {
   size_t live_heap_allocations() const { return live_heap_; }
   size_t used_bytes() const { return used_; }       // taken from blocks by this page
   size_t block_bytes() const { return capacity_; }  // held in blocks now
+  size_t largest_block_bytes() const;
 
   static constexpr size_t kKeptBytes = size_t{4} << 20;
 

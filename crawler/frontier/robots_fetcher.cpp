@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <utility>
 
 #include "crawler/errors.hpp"
 
@@ -75,8 +76,27 @@ void RobotsFetcher::fetch(const std::string& origin) {
 }
 
 std::vector<RobotsFetcher::Known> RobotsFetcher::poll(std::chrono::milliseconds timeout) {
+  timeout = std::max(timeout, std::chrono::milliseconds(0));
+  if (fetches_.empty()) {
+    std::unique_lock lock(wake_mutex_);
+    woken_.wait_for(lock, timeout, [&] { return wake_pending_; });
+    wake_pending_ = false;
+    return {};
+  }
+  {
+    std::lock_guard lock(wake_mutex_);
+    // A wake() before this point is not lost: it made the wait 0. One after it writes to libcurl's
+    // socket pair, which ends curl_multi_poll (or the next one, a spurious wake-up at worst).
+    if (std::exchange(wake_pending_, false)) timeout = std::chrono::milliseconds(0);
+    in_curl_poll_ = true;
+  }
   int numfds = 0;
-  curl_multi_poll(multi_.get(), nullptr, 0, static_cast<int>(std::max<int64_t>(timeout.count(), 0)), &numfds);
+  curl_multi_poll(multi_.get(), nullptr, 0, static_cast<int>(timeout.count()), &numfds);
+  {
+    std::lock_guard lock(wake_mutex_);
+    in_curl_poll_ = false;
+    wake_pending_ = false;
+  }
   int running = 0;
   curl_multi_perform(multi_.get(), &running);
   std::vector<Known> known;
@@ -96,7 +116,16 @@ std::vector<RobotsFetcher::Known> RobotsFetcher::poll(std::chrono::milliseconds 
 }
 
 void RobotsFetcher::wake() {
-  curl_multi_wakeup(multi_.get());
+  bool in_curl_poll = false;
+  {
+    std::lock_guard lock(wake_mutex_);
+    wake_pending_ = true;
+    in_curl_poll = in_curl_poll_;
+  }
+  if (in_curl_poll)
+    curl_multi_wakeup(multi_.get());
+  else
+    woken_.notify_one();
 }
 
 }  // namespace crawl

@@ -6,7 +6,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -50,7 +52,7 @@ class RobotsFetcher {
   // Sleeps until a transfer moves, wake() is called or `timeout` has passed; moves the transfers;
   // returns the robots.txt that arrived.
   std::vector<Known> poll(std::chrono::milliseconds timeout);
-  // Ends a poll() under way at once (any thread).
+  // Ends a poll() under way at once, or makes the next return at once (any thread).
   void wake();
 
  private:
@@ -61,6 +63,13 @@ class RobotsFetcher {
   const TimeSource& time_;
   curl::MultiHandle multi_;
   std::unordered_map<CURL*, std::unique_ptr<Fetch>> fetches_;
+  // With no transfer under way (nearly all of a crawl), poll() sleeps on `woken_` rather than in
+  // curl_multi_poll: waking it is then one futex call, not a write to libcurl's socket pair and a
+  // poll and a read on the other side. A link-following crawl wakes the frontier about once a page.
+  std::mutex wake_mutex_;
+  std::condition_variable woken_;
+  bool wake_pending_ = false;  // under wake_mutex_: wake() was called since poll() last returned
+  bool in_curl_poll_ = false;  // under wake_mutex_: poll() sleeps in curl_multi_poll
 };
 
 }  // namespace crawl

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "crawler/errors.hpp"
@@ -132,6 +133,42 @@ TEST(RobotsFetcher, FetchesAndReadsEachOriginsRobotsTxt) {
       EXPECT_FALSE(k.robots.allowed("/page/1"));
     }
   }
+}
+
+// The frontier sleeps in poll() and is woken for its work: with no robots.txt under way poll()
+// waits on a condition variable, with one in libcurl's curl_multi_poll. A wake() must end either
+// sleep at once, and one that comes before the sleep must end it too. (The bounds are far above
+// a wake-up's time and far below the poll's own timeout: a lost wake-up is a 60 s sleep.)
+TEST(RobotsFetcher, AWakeEndsAPollWhetherOrNotATransferIsUnderWay) {
+  auto testbed = test::Testbed::start();
+  std::atomic<bool> stop{false};
+  ManualTime time;
+  RobotsFetcher fetcher(FetchOptions{}, stop, time);
+  using Clock = std::chrono::steady_clock;
+  const auto kLong = std::chrono::seconds(60);
+  const auto kPrompt = std::chrono::seconds(20);
+  auto poll_after_wake = [&](std::chrono::milliseconds wake_after) {
+    const auto start = Clock::now();
+    std::thread waker;
+    if (wake_after.count() == 0)
+      fetcher.wake();
+    else
+      waker = std::thread([&] {
+        std::this_thread::sleep_for(wake_after);
+        fetcher.wake();
+      });
+    fetcher.poll(std::chrono::duration_cast<std::chrono::milliseconds>(kLong));
+    if (waker.joinable()) waker.join();
+    return Clock::now() - start;
+  };
+  EXPECT_LT(poll_after_wake(std::chrono::milliseconds(0)), kPrompt);  // nothing under way, woken first
+  EXPECT_LT(poll_after_wake(std::chrono::milliseconds(200)),
+            kPrompt);  // nothing under way, woken while asleep
+  // The testbed answers this robots.txt only after 30 s: the transfer stays under way.
+  fetcher.fetch(testbed.base_url() + "/delay/30000");
+  EXPECT_LT(poll_after_wake(std::chrono::milliseconds(0)), kPrompt);
+  EXPECT_LT(poll_after_wake(std::chrono::milliseconds(200)), kPrompt);
+  stop = true;
 }
 
 TEST(RobotsFetcher, MatchesGroupsAgainstTheUserAgentSent) {

@@ -92,6 +92,20 @@ TEST(GumboArena, ResetKeepsOneBlockOfBoundedSizeForTheNextPage) {
   EXPECT_LE(arena.block_bytes(), GumboArena::kKeptBytes);
 }
 
+// A large page takes more blocks of kKeptBytes rather than larger ones: jemalloc hands out 8 MB and
+// more from an arena that returns it to the kernel when freed, so such blocks were faulted in again
+// for every large page. An allocation larger than a block still gets a block of its own.
+TEST(GumboArena, BlocksStopGrowingAtTheSizeKeptBetweenPages) {
+  GumboArena arena(size_t{256} << 20);
+  for (int i = 0; i < 40'000; ++i) arena.allocate(1000);
+  EXPECT_GE(arena.block_bytes(), size_t{40'000} * 1000);
+  EXPECT_EQ(arena.largest_block_bytes(), GumboArena::kKeptBytes);
+  arena.allocate(GumboArena::kKeptBytes * 3);
+  EXPECT_GE(arena.largest_block_bytes(), GumboArena::kKeptBytes * 3);
+  arena.reset();
+  EXPECT_LE(arena.largest_block_bytes(), GumboArena::kKeptBytes);
+}
+
 // A page whose tree outgrows the arena's limit (32 MB, or 8 bytes per byte of a larger page) is
 // parsed in part from malloc: the facts are the same and, under the sanitizers' leak checker, no
 // node is lost.
