@@ -161,9 +161,9 @@ TEST(RobotsFetcher, AWakeEndsAPollWhetherOrNotATransferIsUnderWay) {
     if (waker.joinable()) waker.join();
     return Clock::now() - start;
   };
-  EXPECT_LT(poll_after_wake(std::chrono::milliseconds(0)), kPrompt);  // nothing under way, woken first
-  EXPECT_LT(poll_after_wake(std::chrono::milliseconds(200)),
-            kPrompt);  // nothing under way, woken while asleep
+  // Nothing under way: woken before the poll, then while it sleeps.
+  EXPECT_LT(poll_after_wake(std::chrono::milliseconds(0)), kPrompt);
+  EXPECT_LT(poll_after_wake(std::chrono::milliseconds(200)), kPrompt);
   // The testbed answers this robots.txt only after 30 s: the transfer stays under way.
   fetcher.fetch(testbed.base_url() + "/delay/30000");
   EXPECT_LT(poll_after_wake(std::chrono::milliseconds(0)), kPrompt);
