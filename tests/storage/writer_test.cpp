@@ -282,6 +282,34 @@ TEST(ResultWriter, StoresThePageLinksInTheLinksTable) {
   EXPECT_EQ(str(rows[1]["to_url"]), "http://127.0.0.1/b");
 }
 
+// With link_edges (links followed without --store-links) the writer leaves out the edges into URLs
+// it has already stored without an error: the run's end would prune them (only edges into failed
+// URLs are kept). Edges into a failed URL, into one not yet stored, and those of a duplicate row's URL
+// are written. This run does not complete, so nothing is pruned: the table shows what was written.
+TEST(ResultWriter, LinkEdgesIntoURLsAlreadyStoredWithoutErrorAreNotWritten) {
+  test::TempDir dir;
+  const std::string path = dir.file("crawl.db");
+  auto writer = ResultWriter::open({.path = path, .link_edges = true}, thread_run_config());
+  writer->submit(simple_page(1));  // http://127.0.0.1/1, fine
+  PageRecord failed = simple_page(2);
+  failed.status = 404;
+  failed.error = ErrorCategory::http_4xx;
+  writer->submit(std::move(failed));
+  PageRecord duplicate = simple_page(3);
+  duplicate.url = "http://127.0.0.1/2";
+  duplicate.error = ErrorCategory::duplicate;
+  writer->submit(std::move(duplicate));
+  PageRecord page = simple_page(4);
+  page.follow = {"http://127.0.0.1/1", "http://127.0.0.1/2", "http://127.0.0.1/4", "http://127.0.0.1/9"};
+  writer->submit(std::move(page));
+  writer->finish(RunStats{.status = "interrupted"});
+  auto rows = test::query_rows(path, "SELECT from_seq, to_url FROM links ORDER BY to_url");
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(str(rows[0]["from_seq"]), "4");
+  EXPECT_EQ(str(rows[0]["to_url"]), "http://127.0.0.1/2");  // failed
+  EXPECT_EQ(str(rows[1]["to_url"]), "http://127.0.0.1/9");  // not yet stored
+}
+
 TEST(ResultWriter, RowsFromFourThreadsAreAllStoredExactlyOnce) {
   test::TempDir dir;
   const std::string path = dir.file("crawl.db");
