@@ -33,8 +33,11 @@ constexpr int64_t kMaxQueuedSeeds = 100'000;
 // left (see wake_for_fetched): a larger reserve means fewer wake-ups, each of which takes a core
 // from the fetching threads for a moment.
 constexpr int64_t kReserve = 256;
-// Pages whose links may wait for the frontier's next round (see State::wake_for_done).
+// Pages whose links may wait for the frontier's next round (see State::wake_for_done), and the
+// longest they wait: queued URLs may all be held back (a --delay, a back-off, a host's cap) while
+// these links are for a host that could start now.
 constexpr size_t kDoneBatch = 64;
+constexpr auto kLinksWait = milliseconds(20);
 
 // The path and query of a normalised URL, as robots.txt rules are matched against it.
 std::string path_of(const std::string& url) {
@@ -193,12 +196,11 @@ struct Frontier::State {
   }
 
   // Any thread, under `mutex`, after a page's links are queued; returns should_wake(). While the
-  // host queues hold enough
-  // to keep every producer busy, the links are not needed at once: the next round the frontier is
-  // woken for anyway (a completion, wake_for_fetched) takes them in. It is woken now when the
-  // queues run low (a level's last pages, which release the next level, come then too), when
-  // enough pages wait to be worth a round of their own, and always in a stop or a shared run.
-  // Without this, a link-following crawl woke the frontier twice per page instead of once.
+  // host queues hold at least -c URLs, the links are seldom needed at once: the next round the
+  // frontier runs anyway (woken for a completion, wake_for_fetched, or at most kLinksWait later,
+  // see run()) takes them in. It is woken now when the queues hold fewer, when enough pages wait to
+  // be worth a round of their own, and always in a stop or a shared run. Without this, a
+  // link-following crawl woke the frontier twice per page instead of once.
   bool wake_for_done() {
     return (leases || stop.load() || backlog < concurrency || done_inbox.size() >= kDoneBatch) &&
            should_wake();
@@ -819,20 +821,28 @@ void Frontier::run() {
     s.flush_released();
     const bool made_rows = s.rows_finished();
     held_by_hosts = s.ring.in_flight() < s.concurrency && s.ring.queued() > 0;
+    bool links_waiting = false;  // pages whose links did not wake the frontier (wake_for_done)
+    bool links_wanted = false;   // ... which it would have woken for, had it known the queues then
+    bool pages_in_hand = false;  // pages fetched and not yet parsed: their links may come any time
     {
       std::lock_guard lock(s.mutex);
       s.backlog = s.ring.queued();
       s.out = s.ring.in_flight();
       if (s.backlog < kMaxQueuedSeeds || s.interrupted) s.seed_room.notify_all();
+      links_waiting = !s.done_inbox.empty();
+      links_wanted = links_waiting && s.backlog < s.concurrency;
+      pages_in_hand = !s.finished.empty();
     }
     // A row this round made (a robots.txt refusal, say) may have finished the last open page below
     // the links the gate holds: they go out in another round now. Ended here instead, the run
     // stopped a level short and called itself completed.
     if (made_rows && !s.gate.empty()) continue;
     if (s.leases ? s.shared_worker_done(now) : seeds_finished && s.open.empty()) break;
+    if (links_wanted) continue;
 
     // Sleep until something arrives, a robots.txt transfer moves, or the next timer is due.
     auto until = std::min(now + std::chrono::seconds(1), s.ring.next_due());
+    if (links_waiting || pages_in_hand) until = std::min(until, now + kLinksWait);
     if (!s.retry_timers.empty()) until = std::min(until, s.retry_timers.top().at);
     if (s.leases && !s.stop.load() && !s.run_over) {
       // The next claim, or, once nothing is left here, the next look at the run's state.

@@ -78,16 +78,14 @@ void GumboArena::deallocate(void* p) noexcept {
 }
 
 void GumboArena::reset() noexcept {
-  // The last block is the largest; it is kept unless it is larger than a page usually needs.
-  if (!blocks_.empty()) {
-    Block kept = std::move(blocks_.back());
-    blocks_.clear();
-    capacity_ = 0;
-    if (kept.size <= kKeptBytes) {
-      capacity_ = kept.size;
-      blocks_.push_back(std::move(kept));
-    }
-  }
+  // The largest block of at most kKeptBytes is kept (one made for a single larger allocation is
+  // more than a page usually needs).
+  Block kept;
+  for (Block& b : blocks_)
+    if (b.size <= kKeptBytes && b.size > kept.size) kept = std::move(b);
+  blocks_.clear();
+  capacity_ = kept.size;
+  if (kept.bytes) blocks_.push_back(std::move(kept));
   reusable_.fill(nullptr);
   offset_ = 0;
   used_ = 0;

@@ -154,7 +154,9 @@ class ResultWriter {
   // With link_edges, the URLs whose rows this session stored without an error: an edge into one of
   // them is one the end of the run would prune, and is not written. (A crawl of documentation
   // follows 50,000 links on 6,000 pages, most of them into pages already fetched.) An edge into a
-  // URL whose row comes later is written, and pruned then.
+  // URL whose row comes later is written, and pruned then. The set holds 64-bit hashes, as the
+  // frontier's does: a URL sharing one with a fine URL (odds as urls::SeenSet states) would lose its
+  // referrers in the broken-links report.
   urls::SeenSet fetched_without_error_;
   int64_t session_rows_ = 0;
   int64_t rows_inserted_ = 0;  // in the batch being written

@@ -143,7 +143,12 @@ TEST(RobotsFetcher, AWakeEndsAPollWhetherOrNotATransferIsUnderWay) {
   auto testbed = test::Testbed::start();
   std::atomic<bool> stop{false};
   ManualTime time;
-  RobotsFetcher fetcher(FetchOptions{}, stop, time);
+  // No timer of libcurl's may end a poll first (with the default 10 s connect timeout, a poll
+  // not woken ended after 10 s all the same).
+  FetchOptions options;
+  options.timeout = std::chrono::seconds(120);
+  options.connect_timeout = std::chrono::seconds(120);
+  RobotsFetcher fetcher(options, stop, time);
   using Clock = std::chrono::steady_clock;
   const auto kLong = std::chrono::seconds(60);
   const auto kPrompt = std::chrono::seconds(20);
@@ -164,8 +169,17 @@ TEST(RobotsFetcher, AWakeEndsAPollWhetherOrNotATransferIsUnderWay) {
   // Nothing under way: woken before the poll, then while it sleeps.
   EXPECT_LT(poll_after_wake(std::chrono::milliseconds(0)), kPrompt);
   EXPECT_LT(poll_after_wake(std::chrono::milliseconds(200)), kPrompt);
-  // The testbed answers this robots.txt only after 30 s: the transfer stays under way.
+  // The testbed answers this robots.txt only after 30 s: the transfer stays under way. Once
+  // connected and sent, libcurl has nothing to do until then (a poll lasts its whole timeout), so a
+  // poll that ends early below was ended by the wake-up.
   fetcher.fetch(testbed.base_url() + "/delay/30000");
+  bool idle = false;
+  for (int i = 0; i < 50 && !idle; ++i) {
+    const auto start = Clock::now();
+    fetcher.poll(std::chrono::milliseconds(300));
+    idle = Clock::now() - start >= std::chrono::milliseconds(250);
+  }
+  ASSERT_TRUE(idle) << "the robots.txt transfer never went quiet";
   EXPECT_LT(poll_after_wake(std::chrono::milliseconds(0)), kPrompt);
   EXPECT_LT(poll_after_wake(std::chrono::milliseconds(200)), kPrompt);
   stop = true;

@@ -51,6 +51,9 @@ std::vector<Row> query_rows(const std::string& path, const std::string& sql) {
     sqlite3_close(db);
     throw std::runtime_error("cannot open " + path + ": " + msg);
   }
+  // A crawl writing the file may hold it for a moment (recovering its WAL as it opens, a
+  // checkpoint): a reader waits, as `crawl query` does, instead of failing with "database is locked".
+  sqlite3_busy_timeout(db, 10'000);
   sqlite3_stmt* stmt = nullptr;
   if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
     std::string msg = sqlite3_errmsg(db);
@@ -58,7 +61,8 @@ std::vector<Row> query_rows(const std::string& path, const std::string& sql) {
     throw std::runtime_error("bad query: " + msg + ": " + sql);
   }
   std::vector<Row> rows;
-  while (sqlite3_step(stmt) == SQLITE_ROW) {
+  int rc = SQLITE_ROW;
+  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
     Row row;
     for (int i = 0; i < sqlite3_column_count(stmt); ++i) {
       const char* name = sqlite3_column_name(stmt, i);
@@ -68,6 +72,12 @@ std::vector<Row> query_rows(const std::string& path, const std::string& sql) {
         row[name] = std::string(reinterpret_cast<const char*>(sqlite3_column_text(stmt, i)));
     }
     rows.push_back(std::move(row));
+  }
+  if (rc != SQLITE_DONE) {  // not a shorter answer: an error
+    std::string msg = sqlite3_errmsg(db);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    throw std::runtime_error("query failed: " + msg + ": " + sql);
   }
   sqlite3_finalize(stmt);
   sqlite3_close(db);
@@ -84,6 +94,7 @@ long long query_int(const std::string& path, const std::string& sql) {
 void exec_sql(const std::string& path, const std::string& sql) {
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_busy_timeout(db, 10'000);
   EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
   sqlite3_close(db);
 }
