@@ -201,9 +201,10 @@ struct Frontier::State {
   // see run()) takes them in. It is woken now when the queues hold fewer, when enough pages wait to
   // be worth a round of their own, and always in a stop or a shared run. Without this, a
   // link-following crawl woke the frontier twice per page instead of once.
-  bool wake_for_done() {
-    return (leases || stop.load() || backlog < concurrency || done_inbox.size() >= kDoneBatch) &&
-           should_wake();
+  bool wake_for_done() { return links_wanted_now() && should_wake(); }
+  // Under `mutex`: whether the pages' links waiting in done_inbox are worth a round now.
+  bool links_wanted_now() const {
+    return leases || stop.load() || backlog < concurrency || done_inbox.size() >= kDoneBatch;
   }
 
   Host& host_for(const std::string& url) {
@@ -822,7 +823,7 @@ void Frontier::run() {
     const bool made_rows = s.rows_finished();
     held_by_hosts = s.ring.in_flight() < s.concurrency && s.ring.queued() > 0;
     bool links_waiting = false;  // pages whose links did not wake the frontier (wake_for_done)
-    bool links_wanted = false;   // ... which it would have woken for, had it known the queues then
+    bool links_wanted = false;   // ... which would wake it now that the queues are published
     bool pages_in_hand = false;  // pages fetched and not yet parsed: their links may come any time
     {
       std::lock_guard lock(s.mutex);
@@ -830,7 +831,7 @@ void Frontier::run() {
       s.out = s.ring.in_flight();
       if (s.backlog < kMaxQueuedSeeds || s.interrupted) s.seed_room.notify_all();
       links_waiting = !s.done_inbox.empty();
-      links_wanted = links_waiting && s.backlog < s.concurrency;
+      links_wanted = links_waiting && s.links_wanted_now();
       pages_in_hand = !s.finished.empty();
     }
     // A row this round made (a robots.txt refusal, say) may have finished the last open page below

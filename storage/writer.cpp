@@ -858,17 +858,11 @@ void ResultWriter::insert_row(const PageRecord& r) {
       .text_or_null(r.body_hash)
       .integer(r.not_modified ? 1 : 0);
   insert_page_.queue();
-  if (!options_.link_edges) {
-    for (const auto& link : r.links) {
-      Binder(insert_link_).integer(run_id_).integer(r.seq).text(r.url).text(link);
-      insert_link_.queue();
-    }
-    return;
-  }
+  const bool edges = options_.link_edges;
   // A row without an error is its URL's last (a URL has one row; a duplicate's row has an error).
-  if (r.error == ErrorCategory::none && !r.url.empty()) fetched_without_error_.insert(r.url);
-  for (const auto& link : r.follow) {
-    if (fetched_without_error_.contains(link)) continue;
+  if (edges && r.error == ErrorCategory::none && !r.url.empty()) fetched_without_error_.insert(r.url);
+  for (const auto& link : edges ? r.follow : r.links) {
+    if (edges && fetched_without_error_.contains(link)) continue;  // the run's end would prune it
     Binder(insert_link_).integer(run_id_).integer(r.seq).text(r.url).text(link);
     insert_link_.queue();
   }

@@ -138,7 +138,8 @@ TEST(RobotsFetcher, FetchesAndReadsEachOriginsRobotsTxt) {
 // The frontier sleeps in poll() and is woken for its work: with no robots.txt under way poll()
 // waits on a condition variable, with one in libcurl's curl_multi_poll. A wake() must end either
 // sleep at once, and one that comes before the sleep must end it too. (The bounds are far above
-// a wake-up's time and far below the poll's own timeout: a lost wake-up is a 60 s sleep.)
+// a wake-up's time and far below what a lost wake-up costs: the poll's 60 s, or, with the
+// transfer under way, the testbed's answer at 30 s.)
 TEST(RobotsFetcher, AWakeEndsAPollWhetherOrNotATransferIsUnderWay) {
   auto testbed = test::Testbed::start();
   std::atomic<bool> stop{false};
