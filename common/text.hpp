@@ -1,4 +1,5 @@
-// Small text helpers shared by the modules that read protocol text (robots.txt, HTTP headers).
+// Small text helpers shared by the modules that read protocol text (robots.txt, HTTP headers) and
+// HTML's tag names.
 #pragma once
 
 #include <algorithm>
@@ -9,6 +10,14 @@ namespace crawl {
 // ASCII-only, so a protocol's case-insensitive names compare the same in every locale.
 inline char ascii_lower(char c) {
   return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+inline bool is_ascii_alpha(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+inline bool is_ascii_alnum(char c) {
+  return is_ascii_alpha(c) || (c >= '0' && c <= '9');
 }
 
 inline bool iequals(std::string_view a, std::string_view b) {

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <memory>
 
+#include "common/text.hpp"
 #include "parsers/charset.hpp"
 #include "parsers/facts_builder.hpp"
 #include "parsers/gumbo_arena.hpp"
@@ -50,13 +51,13 @@ bool is_void_element(std::string_view tag) {
   static constexpr std::array<std::string_view, 14> kVoid = {"area",  "base",   "br",    "col",  "embed",
                                                              "hr",    "img",    "input", "link", "meta",
                                                              "param", "source", "track", "wbr"};
-  return std::find(kVoid.begin(), kVoid.end(), tag) != kVoid.end();
+  return is_one_of(tag, kVoid);
 }
 
 bool equals_ignoring_case(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) != b[i]) return false;
+    if (ascii_lower(a[i]) != b[i]) return false;
   return true;
 }
 
@@ -84,15 +85,14 @@ size_t parseable_prefix(std::string_view html) {
       i += 2;
       continue;
     }
-    if (!std::isalpha(static_cast<unsigned char>(next))) {
+    if (!is_ascii_alpha(next)) {
       ++i;
       continue;
     }
     size_t length = 0;
     size_t name_end = i + 1;
-    while (name_end < n && std::isalnum(static_cast<unsigned char>(html[name_end])) &&
-           length < sizeof tag_buffer)
-      tag_buffer[length++] = static_cast<char>(std::tolower(static_cast<unsigned char>(html[name_end++])));
+    while (name_end < n && is_ascii_alnum(html[name_end]) && length < sizeof tag_buffer)
+      tag_buffer[length++] = ascii_lower(html[name_end++]);
     const std::string_view tag(tag_buffer, length);
     const size_t close = html.find('>', name_end);
     if (close == std::string_view::npos) break;

@@ -25,10 +25,11 @@ std::string_view as_view(const xmlChar* s) {
 
 // The value of attribute `name` in libxml2's null-terminated list of name/value pairs; "" for an
 // attribute written without a value, nullptr when absent.
-const char* attribute(const xmlChar** attributes, std::string_view name) {
+const char* attribute(const xmlChar** attributes, const char* name) {
   if (!attributes) return nullptr;
   for (const xmlChar** a = attributes; a[0]; a += 2)
-    if (as_view(a[0]) == name) return a[1] ? reinterpret_cast<const char*>(a[1]) : "";
+    if (std::strcmp(reinterpret_cast<const char*>(a[0]), name) == 0)
+      return a[1] ? reinterpret_cast<const char*>(a[1]) : "";
   return nullptr;
 }
 
