@@ -22,6 +22,18 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
+namespace {
+
+// Without a POPCNT instruction in the baseline x86-64 the compiler's builtin is a library call.
+int bits_set(uint32_t x) {
+  x = x - ((x >> 1) & 0x55555555u);
+  x = (x & 0x33333333u) + ((x >> 2) & 0x33333333u);
+  x = (x + (x >> 4)) & 0x0F0F0F0Fu;
+  return static_cast<int>((x * 0x01010101u) >> 24);
+}
+
+}  // namespace
+
 void count_collapsed(const char* s, size_t len, int64_t& count, bool& pending_space) {
   int64_t n = count;
   bool pending = pending_space;
@@ -43,7 +55,7 @@ void count_collapsed(const char* s, size_t len, int64_t& count, bool& pending_sp
     const auto space_bits = static_cast<unsigned>(_mm_movemask_epi8(spaces));
     const unsigned text_bits = ~space_bits & 0xFFFFu;
     const unsigned after_space = ((space_bits << 1) | (pending ? 1u : 0u)) & 0xFFFFu;
-    n += __builtin_popcount(text_bits) + __builtin_popcount(text_bits & after_space);
+    n += bits_set(text_bits | (text_bits & after_space) << 16);
     pending = (space_bits >> 15) != 0;
   }
 #endif
@@ -66,10 +78,21 @@ void cut_utf8(std::string& s, size_t limit) {
   s.resize(end);
 }
 
+// head, script, style, noscript, template, title; asked of every start and end tag libxml2 reports.
 bool hides_text(std::string_view tag) {
-  static constexpr std::array<std::string_view, 6> kHiding = {"head",     "script",   "style",
-                                                              "noscript", "template", "title"};
-  return is_one_of(tag, kHiding);
+  if (tag.empty()) return false;
+  switch (tag[0]) {
+    case 'h':
+      return tag == "head";
+    case 's':
+      return tag == "script" || tag == "style";
+    case 'n':
+      return tag == "noscript";
+    case 't':
+      return tag == "template" || tag == "title";
+    default:
+      return false;
+  }
 }
 
 const Encoding* meta_encoding(const char* charset, const char* http_equiv, const char* content) {
