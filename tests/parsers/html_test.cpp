@@ -142,6 +142,17 @@ TEST_P(ParsePageRobustness, AMillionNestedFormattingElements) {
   EXPECT_EQ(f.link_count, 1);
 }
 
+// The depth bound is 4,096 open elements: the element that would be the 4,097th is where the parse
+// stops, for both parsers.
+TEST_P(ParsePageRobustness, NestingIsCutJustPastTheBound) {
+  PageFacts within;
+  seconds_to_parse(repeat("<div>", 4095) + "<a href=/x>x", &within);
+  EXPECT_EQ(within.link_count, 1);
+  PageFacts past;
+  seconds_to_parse(repeat("<div>", 4096) + "<a href=/x>x", &past);
+  EXPECT_EQ(past.link_count, 0);
+}
+
 TEST_P(ParsePageRobustness, ManyVoidElementsAreNotNesting) {
   PageFacts f;
   seconds_to_parse(repeat("<br>", 20'000) + "<a href=/end>end</a>", &f);
