@@ -22,18 +22,6 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-namespace {
-
-// Without a POPCNT instruction in the baseline x86-64 the compiler's builtin is a library call.
-int bits_set(uint32_t x) {
-  x = x - ((x >> 1) & 0x55555555u);
-  x = (x & 0x33333333u) + ((x >> 2) & 0x33333333u);
-  x = (x + (x >> 4)) & 0x0F0F0F0Fu;
-  return static_cast<int>((x * 0x01010101u) >> 24);
-}
-
-}  // namespace
-
 void count_collapsed(const char* s, size_t len, int64_t& count, bool& pending_space) {
   int64_t n = count;
   bool pending = pending_space;

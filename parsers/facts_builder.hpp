@@ -20,6 +20,15 @@ inline bool is_space(char c) {
 std::string lower(std::string_view s);
 std::string_view trim(std::string_view s);
 
+// The number of bits set in `x`. Without a POPCNT instruction in the baseline x86-64, the
+// compiler's builtin is a call into libgcc.
+inline int bits_set(uint32_t x) {
+  x = x - ((x >> 1) & 0x55555555u);
+  x = (x & 0x33333333u) + ((x >> 2) & 0x33333333u);
+  x = (x + (x >> 4)) & 0x0F0F0F0Fu;
+  return static_cast<int>((x * 0x01010101u) >> 24);
+}
+
 // Adds to `count` the bytes `len` bytes of `s` take once every run of whitespace is collapsed to
 // one space and the whole is trimmed, after text that took `count` bytes and ended on a space when
 // `pending_space` (updated too). Every page's visible text goes through it (41 MB on perf/docs.py's

@@ -151,6 +151,13 @@ TEST_P(ParsePageRobustness, NestingIsCutJustPastTheBound) {
   PageFacts past;
   seconds_to_parse(repeat("<div>", 4096) + "<a href=/x>x", &past);
   EXPECT_EQ(past.link_count, 0);
+  // Upper-case names count; a '<' before a space or a digit opens nothing.
+  PageFacts mixed_within;
+  seconds_to_parse(repeat("<P>< x<1", 4095) + "<a href=/x>x", &mixed_within);
+  EXPECT_EQ(mixed_within.link_count, 1);
+  PageFacts mixed_past;
+  seconds_to_parse(repeat("<P>< x<1", 4096) + "<a href=/x>x", &mixed_past);
+  EXPECT_EQ(mixed_past.link_count, 0);
 }
 
 TEST_P(ParsePageRobustness, ManyVoidElementsAreNotNesting) {
