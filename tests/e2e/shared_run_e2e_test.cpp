@@ -69,9 +69,10 @@ test::Child start_first(const std::string& seeds, const std::string& db, const s
   return test::Child(argv);
 }
 
-test::Child join(const std::string& db, const std::string& mode, int64_t run = 1) {
+test::Child join(const std::string& db, const std::string& mode, int64_t run = 1,
+                 const std::string& lease_ttl = "1s") {
   std::vector<std::string> argv = {test::crawl_binary(), "resume", std::to_string(run)};
-  for (auto& f : worker_flags(db, mode)) argv.push_back(f);
+  for (auto& f : worker_flags(db, mode, lease_ttl)) argv.push_back(f);
   return test::Child(argv);
 }
 
@@ -156,8 +157,11 @@ TEST_P(SharedRun, FourWorkersShareOneRunUnderOneCapAndOneDelayPerHost) {
   test::Child first = start_first(site.seeds, db, mode, kDelayMs, "30s");
   wait_for_count(db, "select count(*) from runs", 1);
   ASSERT_EQ(kill(-first.pid(), SIGSTOP), 0);
+  // Nor do the others' leases end while they hold them: a worker's lease that went unrenewed for
+  // 1 s (a CI run with two CPU burners beside it) let another worker fetch a URL it was fetching,
+  // and the server counted that URL's request twice.
   std::vector<test::Child> others;
-  for (int i = 0; i < 3; ++i) others.push_back(join(db, mode));
+  for (int i = 0; i < 3; ++i) others.push_back(join(db, mode, 1, "30s"));
   // A joining worker waits for the rows the first one locks in a transaction it was stopped in:
   // each second it goes on for a moment, and the transaction ends.
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
