@@ -1,5 +1,6 @@
 #include "parsers/charset.hpp"
 
+#include "common/text.hpp"
 #include "common/utf8.hpp"
 
 #include <iconv.h>
@@ -313,10 +314,6 @@ bool is_ascii_space(unsigned char c) {
   return c == 0x09 || c == 0x0A || c == 0x0C || c == 0x0D || c == 0x20;
 }
 
-char ascii_lower(char c) {
-  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
 size_t index_of(const Encoding* e) {
   return static_cast<size_t>(e - kEncodings.data());
 }
@@ -511,10 +508,6 @@ bool skip_to_gt(Cursor& c) {
   return true;
 }
 
-bool is_ascii_alpha(unsigned char b) {
-  return (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z');
-}
-
 }  // namespace
 
 const Encoding& utf8_encoding() {
@@ -582,9 +575,9 @@ const Encoding* prescan_for_meta_charset(std::string_view bytes, std::string* la
       if (i == kUtf16Be || i == kUtf16Le) return &kEncodings[kUtf8];
       if (i == kUserDefined) return &kEncodings[kWindows1252];
       return charset;
-    } else if (c.i + 1 < c.s.size() && (is_ascii_alpha(static_cast<unsigned char>(c.s[c.i + 1])) ||
-                                        (c.s[c.i + 1] == '/' && c.i + 2 < c.s.size() &&
-                                         is_ascii_alpha(static_cast<unsigned char>(c.s[c.i + 2]))))) {
+    } else if (c.i + 1 < c.s.size() &&
+               (is_ascii_alpha(c.s[c.i + 1]) ||
+                (c.s[c.i + 1] == '/' && c.i + 2 < c.s.size() && is_ascii_alpha(c.s[c.i + 2])))) {
       while (!c.at_end() && !is_ascii_space(c.peek()) && c.peek() != '>') ++c.i;
       Attribute a;
       while (get_attribute(c, a)) {

@@ -1,18 +1,16 @@
 #include "parsers/facts_builder.hpp"
 
-#include <algorithm>
-#include <array>
-#include <cctype>
-
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+
+#include "common/text.hpp"
 
 namespace crawl::parsers::detail {
 
 std::string lower(std::string_view s) {
   std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (auto& c : out) c = ascii_lower(c);
   return out;
 }
 

@@ -3,7 +3,6 @@
 // what they report, never in how it is counted.
 #pragma once
 
-#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -72,16 +71,6 @@ class Collapser {
 
 // Cuts `s` to at most `limit` bytes without splitting a UTF-8 sequence.
 void cut_utf8(std::string& s, size_t limit);
-
-// Whether `name` is one of `names`: the first byte is compared before the rest, since every start
-// and end tag of a page is looked up in such a list.
-template <size_t N>
-bool is_one_of(std::string_view name, const std::array<std::string_view, N>& names) {
-  if (name.empty()) return false;
-  for (std::string_view candidate : names)
-    if (candidate[0] == name[0] && candidate == name) return true;
-  return false;
-}
 
 // The elements whose text is not visible: text inside them is not counted.
 bool hides_text(std::string_view tag);

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <cstring>
 #include <memory>
 
@@ -51,11 +50,15 @@ GumboOptions gumbo_options(GumboArena& arena) {
 constexpr size_t kArenaMinimum = size_t{32} << 20;
 constexpr size_t kArenaBytesPerPageByte = 8;
 
+// Asked of every start tag the depth scan meets: the first byte is compared before the rest.
 bool is_void_element(std::string_view tag) {
   static constexpr std::array<std::string_view, 14> kVoid = {"area",  "base",   "br",    "col",  "embed",
                                                              "hr",    "img",    "input", "link", "meta",
                                                              "param", "source", "track", "wbr"};
-  return is_one_of(tag, kVoid);
+  if (tag.empty()) return false;
+  for (std::string_view name : kVoid)
+    if (name[0] == tag[0] && name == tag) return true;
+  return false;
 }
 
 bool equals_ignoring_case(std::string_view a, std::string_view b) {
