@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <utility>
 
 #include "parsers/bump_region.hpp"
 #include "parsers/facts_builder.hpp"
@@ -84,29 +85,45 @@ void ignore_message(void*, const char*, ...) {}
 // and each error it records with its formatted message (one for every HTML5 element its HTML 4
 // tables lack: 84,636 on the 7,330 pages of perf/docs.py's crawl). During a parse, its allocations
 // are cut from a region of the parsing thread's and taken back whole when the parse ends, instead
-// of going to malloc and free one by one, and the region's memory stays faulted in for the next
-// page where the copy of each page came in fresh pages. What does not fit goes to malloc.
+// of going to malloc and free one by one; the region stays with the thread, its memory faulted in
+// already, where libxml2's copy of each page used to land in fresh pages. What does not fit goes to
+// malloc.
 constexpr size_t kRegionBytes = size_t{2} << 20;
-thread_local BumpRegion region(kRegionBytes);
+// The thread's region, made by its first parse. A pointer rather than a thread_local object: libxml2
+// frees its per-thread state as the thread ends, after the thread's C++ objects are destroyed, and
+// that freeing must find no region, not a destroyed one.
+thread_local BumpRegion* region = nullptr;
 thread_local bool parsing = false;  // libxml2 is parsing a page on this thread, in `region`
+
+struct RegionOwner {
+  ~RegionOwner() { delete std::exchange(region, nullptr); }
+  void make() {
+    if (!region) region = new BumpRegion(kRegionBytes);
+  }
+};
+thread_local RegionOwner region_owner;
+
+bool in_region(const void* p) {
+  return region && region->holds(p);
+}
 
 void* allocate(size_t size) {
   if (parsing)
-    if (void* p = region.allocate(size)) return p;
+    if (void* p = region->allocate(size)) return p;
   return std::malloc(size);
 }
 
 // A pointer into the region is given back with the region: freeing it is nothing.
 void deallocate(void* p) {
-  if (!region.holds(p)) std::free(p);
+  if (!in_region(p)) std::free(p);
 }
 
 void* reallocate(void* p, size_t size) {
   if (!p) return allocate(size);
-  if (!region.holds(p)) return std::realloc(p, size);
-  if (region.resize(p, size)) return p;
+  if (!in_region(p)) return std::realloc(p, size);
+  if (region->resize(p, size)) return p;
   void* moved = allocate(size);
-  if (moved) std::memcpy(moved, p, std::min(size, region.size_of(p)));
+  if (moved) std::memcpy(moved, p, std::min(size, region->size_of(p)));
   return moved;
 }
 
@@ -121,7 +138,8 @@ char* duplicate(const char* s) {
 class RegionParse {
  public:
   RegionParse() {
-    region.reset();
+    region_owner.make();
+    region->reset();
     parsing = true;
   }
   ~RegionParse() {
