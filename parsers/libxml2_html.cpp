@@ -83,11 +83,10 @@ void ignore_message(void*, const char*, ...) {}
 
 // libxml2 allocates as it parses: its copy of the page, each attribute value, the names it keeps,
 // and each error it records with its formatted message (one for every HTML5 element its HTML 4
-// tables lack: 84,636 on the 7,330 pages of perf/docs.py's crawl). During a parse, its allocations
-// are cut from a region of the parsing thread's and taken back whole when the parse ends, instead
-// of going to malloc and free one by one; the region stays with the thread, its memory faulted in
-// already, where libxml2's copy of each page used to land in fresh pages. What does not fit goes to
-// malloc.
+// tables lack). During a parse, its allocations are cut from a region of the parsing thread's and
+// taken back whole when the parse ends, instead of going to malloc and free one by one; the region
+// stays with the thread, its memory faulted in already, where libxml2's copy of each page used to
+// land in fresh pages. What does not fit goes to malloc.
 constexpr size_t kRegionBytes = size_t{2} << 20;
 // The thread's region, made by its first parse. A pointer rather than a thread_local object: libxml2
 // frees its per-thread state as the thread ends, after the thread's C++ objects are destroyed, and
@@ -197,7 +196,7 @@ const Encoding* measure_with_libxml2(std::string_view utf8, const ParseOptions& 
 
   FactsBuilder builder(options, facts);
   SaxState state{.builder = builder};
-  const RegionParse in_region;
+  const RegionParse region_parse;
   // The page is UTF-8 already (see parse_page): libxml2 is told so, and told to ignore the <meta>
   // that names the encoding the bytes were decoded from.
   htmlParserCtxtPtr context =
